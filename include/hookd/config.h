@@ -1,0 +1,65 @@
+/* The configuration table: one entry per setting (name, type, default, range, doc). It drives parsing of the
+ * environment (HOOKD_<NAME>, dots as underscores), the optional config file (name = value lines), command-line
+ * `--set name=value`, validation, `hookd --help` and docs/configuration.md (`hookd config --markdown`).
+ * Settings named `kafka.<property>` are passed straight through to librdkafka (consumer and producer);
+ * `kafka.consumer.<p>` and `kafka.producer.<p>` reach only one of them. */
+#ifndef HOOKD_CONFIG_H
+#define HOOKD_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct hd_conf_s {
+    char *brokers;
+    char *group_id;
+    char *topics;            /* comma-separated source topics */
+    char *results_topic;
+    char *deadletter_topic;
+    char *store;             /* mongodb://... or file:/path/subscriptions.json */
+    char *mongo_database;
+    char *log_level;
+    int64_t refresh_ms;
+    int64_t http_timeout_ms;
+    int64_t http_connect_timeout_ms;
+    int64_t http_max_inflight;
+    int64_t http_max_response_bytes;
+    int64_t event_max_bytes;
+    int64_t shutdown_grace_ms;
+    int64_t batch_size;
+    char *user_agent;
+
+    /* kafka.* pass-through, in the order given: names without the "kafka." prefix. */
+    struct hd_conf_kv {
+        char *name;
+        char *value;
+    } *kafka;
+    int kafka_cnt;
+} hd_conf_t;
+
+/* Returns a configuration holding every default; never NULL (aborts on OOM). Free with hd_conf_destroy(). */
+hd_conf_t *hd_conf_new(void);
+void hd_conf_destroy(hd_conf_t *conf);
+
+/* Sets one setting by name, validating type and range. Returns 0, or -1 with errstr filled. Copies value. */
+int hd_conf_set(hd_conf_t *conf, const char *name, const char *value, char *errstr, size_t errstr_size);
+
+/* Applies HOOKD_* variables from envp (NULL-terminated "K=V" strings). HOOKD_CONFIG (a file) is read first by
+ * hd_conf_load_file() when the caller asks; HOOKD_KAFKA_SASL_USERNAME maps to kafka.sasl.username. */
+int hd_conf_load_env(hd_conf_t *conf, char **envp, char *errstr, size_t errstr_size);
+
+/* Reads `name = value` lines; '#' starts a comment. */
+int hd_conf_load_file(hd_conf_t *conf, const char *path, char *errstr, size_t errstr_size);
+
+/* Copies the kafka.* pass-through onto a librdkafka configuration. role is "consumer" or "producer". */
+struct rd_kafka_conf_s;
+int hd_conf_apply_kafka(const hd_conf_t *conf, const char *role, struct rd_kafka_conf_s *rkconf, char *errstr,
+                        size_t errstr_size);
+
+/* Usage text for every setting, or the Markdown reference (docs/configuration.md). */
+void hd_conf_print_help(FILE *out);
+void hd_conf_print_markdown(FILE *out);
+
+/* 1 when name is a known setting or a kafka.* pass-through (used by the manifest checks). */
+int hd_conf_known(const char *name);
+
+#endif

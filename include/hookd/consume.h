@@ -1,0 +1,42 @@
+/* Consuming events: a librdkafka consumer in the dispatchers' group plus the per-partition offset watermark.
+ *
+ * Every consumed message is tracked (hd_consume_track) until the dispatcher says its work is durable
+ * (hd_consume_done: every fan-out outcome acknowledged by Kafka). The offset stored for a partition is one past
+ * the highest message for which it and every earlier message of its partition are done, so a crash at any moment
+ * re-delivers only what was not finished. Offsets are committed by librdkafka's auto-commit of stored offsets,
+ * on revocation and on close. One hd_consume_t belongs to one worker thread. */
+#ifndef HOOKD_CONSUME_H
+#define HOOKD_CONSUME_H
+
+#include <librdkafka/rdkafka.h>
+
+#include "hookd/config.h"
+
+typedef struct hd_consume_s hd_consume_t;
+typedef struct hd_consume_entry_s hd_consume_entry_t;
+
+/* Creates the consumer and subscribes to conf->topics. When wake_fd >= 0 the consumer queue writes a byte to it
+ * whenever messages arrive (for the worker's poll loop). NULL with errstr on failure. */
+hd_consume_t *hd_consume_new(const hd_conf_t *conf, int wake_fd, char *errstr, size_t errstr_size);
+
+/* Takes up to max messages without blocking. The caller owns them (rd_kafka_message_destroy). */
+int hd_consume_batch(hd_consume_t *c, rd_kafka_message_t **msgs, int max);
+
+/* Starts tracking msg (a message of an assigned partition). The entry is owned by the tracker; hand it back
+ * exactly once with hd_consume_done. */
+hd_consume_entry_t *hd_consume_track(hd_consume_t *c, const rd_kafka_message_t *msg);
+void hd_consume_done(hd_consume_t *c, hd_consume_entry_t *e);
+
+/* Number of tracked, unfinished messages. */
+size_t hd_consume_pending(const hd_consume_t *c);
+
+/* Commits the stored offsets synchronously and leaves the group. Unfinished entries are abandoned: their
+ * offsets are never stored, so the next owner of the partition re-delivers them. */
+void hd_consume_close(hd_consume_t *c);
+
+/* Frees the consumer (closing it first when hd_consume_close was not called). NULL is a no-op. */
+void hd_consume_destroy(hd_consume_t *c);
+
+rd_kafka_t *hd_consume_handle(hd_consume_t *c);
+
+#endif

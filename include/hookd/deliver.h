@@ -1,0 +1,65 @@
+/* HTTP delivery on libcurl's multi interface: many transfers in flight on one thread, connections kept alive and
+ * reused per host, no thread per request. One hd_deliver_t belongs to one worker thread.
+ *
+ * A request is a caller-owned hd_deliver_req_t: fill the "in" fields, hd_deliver_submit() it, and the done
+ * callback receives it back from hd_deliver_run() with the "out" fields set. Easy handles are pooled. */
+#ifndef HOOKD_DELIVER_H
+#define HOOKD_DELIVER_H
+
+#include <curl/curl.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hookd/config.h"
+
+typedef struct hd_deliver_req_s {
+    /* in: borrowed, must stay valid until the done callback */
+    const char *url;
+    const char *body;
+    size_t body_len;
+    struct curl_slist *headers; /* in: owned by the request; freed by hd_deliver_req_clear() */
+    void *opaque;
+
+    /* out */
+    long status;          /* HTTP status, 0 when none arrived */
+    int curl_code;        /* CURLE_OK or the transport error */
+    char error[CURL_ERROR_SIZE];
+    char *response;       /* first http.max.response.bytes of the body, NUL-terminated; freed by _clear */
+    size_t response_len;
+    int64_t duration_us;
+    int64_t retry_after_s; /* Retry-After in seconds from now, -1 when absent */
+
+    /* private */
+    CURL *easy;
+    size_t response_cap;
+    int64_t started_us;
+} hd_deliver_req_t;
+
+typedef struct hd_deliver_s hd_deliver_t;
+
+typedef void(hd_deliver_done_cb)(hd_deliver_req_t *req, void *opaque);
+
+/* Returns an engine calling done(req, opaque) for each finished request, or NULL with errstr. Keeps no pointer
+ * to conf beyond the call. */
+hd_deliver_t *hd_deliver_new(const hd_conf_t *conf, hd_deliver_done_cb *done, void *opaque, char *errstr,
+                             size_t errstr_size);
+
+/* Frees the engine. The caller first hd_deliver_cancel()s whatever it still has in flight. NULL is a no-op. */
+void hd_deliver_destroy(hd_deliver_t *d);
+
+/* Starts a transfer. Returns 0, or -1 with req->error set (the request was not started; done is not called). */
+int hd_deliver_submit(hd_deliver_t *d, hd_deliver_req_t *req);
+
+/* Waits up to timeout_ms for network activity or for one of extra_fds to become readable, advances every
+ * transfer and calls done for each one that finished. Returns the number finished, or -1 on a multi error. */
+int hd_deliver_run(hd_deliver_t *d, struct curl_waitfd *extra_fds, unsigned extra_cnt, int timeout_ms);
+
+/* Removes an in-flight request without calling done (used when abandoning work at shutdown). */
+void hd_deliver_cancel(hd_deliver_t *d, hd_deliver_req_t *req);
+
+size_t hd_deliver_inflight(const hd_deliver_t *d);
+
+/* Frees what the engine attached to req (headers, response) so it can be reused or freed. */
+void hd_deliver_req_clear(hd_deliver_req_t *req);
+
+#endif

@@ -1,0 +1,47 @@
+/* Matching events to subscriptions.
+ *
+ * hd_match_t is an immutable, reference-counted snapshot of the active subscriptions, indexed by
+ * (tenant, event type) so that the cost of a lookup does not grow with other tenants' or types' subscriptions.
+ * hd_match_cache_t owns a background thread that polls the store's fingerprint and, when it changes (and at
+ * least every 60 s), loads the subscriptions and swaps in a new snapshot. Workers take a reference per batch;
+ * nothing on the delivery path touches the database. */
+#ifndef HOOKD_MATCH_H
+#define HOOKD_MATCH_H
+
+#include <stdint.h>
+
+#include "hookd/store.h"
+#include "hookd/sub.h"
+
+typedef struct hd_match_s hd_match_t;
+
+/* Builds a snapshot. Takes ownership of subs (the array and every element) on every path. Inactive
+ * subscriptions are kept for lookups by id but never matched. */
+hd_match_t *hd_match_new(hd_sub_t **subs, int cnt);
+
+/* Reference counting; the last release frees the snapshot and its subscriptions. NULL is a no-op. */
+hd_match_t *hd_match_retain(hd_match_t *m);
+void hd_match_release(hd_match_t *m);
+
+/* Matching subscriptions of tenant for event type: fills out with up to out_size borrowed pointers (valid while
+ * the snapshot is retained) and returns how many match in total (may exceed out_size). */
+int hd_match_find(const hd_match_t *m, const char *tenant, const char *type, const hd_sub_t **out, int out_size);
+
+int hd_match_count(const hd_match_t *m);
+
+typedef struct hd_match_cache_s hd_match_cache_t;
+
+/* Loads the store once (synchronously, so a start with an unreachable store fails loudly) and starts the
+ * refresher thread. Does not take store; it must outlive the cache. NULL with errstr on failure. */
+hd_match_cache_t *hd_match_cache_new(hd_store_t *store, int64_t refresh_ms, char *errstr, size_t errstr_size);
+
+/* Stops the thread and releases the current snapshot. NULL is a no-op. */
+void hd_match_cache_destroy(hd_match_cache_t *cache);
+
+/* The current snapshot, retained for the caller (release it with hd_match_release). */
+hd_match_t *hd_match_cache_get(hd_match_cache_t *cache);
+
+/* Age of the current snapshot in ms (it grows while the store is unreachable: the last snapshot is kept). */
+int64_t hd_match_cache_age_ms(hd_match_cache_t *cache);
+
+#endif

@@ -1,0 +1,56 @@
+/* Recording outcomes durably: one results-topic record per delivery attempt
+ * (schemas/delivery-result.schema.json) and dead-letter records for rejected input, produced with an
+ * idempotent producer (acks=all). The ack callback fires once per record, only after Kafka has it; a record
+ * whose delivery fails is produced again (the partition's offset waits), never dropped. */
+#ifndef HOOKD_RECORD_H
+#define HOOKD_RECORD_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdint.h>
+
+#include "hookd/config.h"
+
+typedef struct hd_record_s hd_record_t;
+
+/* Called from hd_record_poll/flush on the owner's thread once a record is durable. */
+typedef void(hd_record_ack_cb)(void *opaque, void *record_opaque);
+
+/* When wake_fd >= 0, a byte is written to it when delivery reports are ready. NULL with errstr on failure. */
+hd_record_t *hd_record_new(const hd_conf_t *conf, int wake_fd, hd_record_ack_cb *ack, void *opaque, char *errstr,
+                           size_t errstr_size);
+
+/* Flushes for up to timeout_ms and frees the producer; unacked records are reported in the log. NULL no-op. */
+void hd_record_destroy(hd_record_t *r, int timeout_ms);
+
+typedef struct hd_record_result_s {
+    const char *delivery_id, *event_id, *event_type, *subscription_id, *tenant, *url;
+    int attempt;
+    long status_code; /* 0: no response */
+    int success;
+    const char *outcome;
+    const char *error; /* NULL when none */
+    int64_t duration_ms;
+    int64_t attempted_at_ms, event_time_ms;
+    const char *src_topic;
+    int32_t src_partition;
+    int64_t src_offset;
+} hd_record_result_t;
+
+/* Produces a results record keyed by delivery id. Returns 0 (ack will follow) or -1 when it cannot be queued. */
+int hd_record_result(hd_record_t *r, const hd_record_result_t *res, void *record_opaque);
+
+/* Produces msg (value, key and headers unchanged) to the dead-letter topic with hookd-reason, hookd-error and
+ * hookd-source-{topic,partition,offset} headers. Returns 0 (ack will follow) or -1. */
+int hd_record_deadletter(hd_record_t *r, const rd_kafka_message_t *msg, const char *reason, const char *error,
+                         void *record_opaque);
+
+/* Serves delivery reports (calls ack) without blocking. */
+void hd_record_poll(hd_record_t *r);
+
+/* Records produced but not yet acknowledged. */
+int hd_record_outstanding(hd_record_t *r);
+
+/* Waits up to timeout_ms for every record to be acknowledged; returns the number still outstanding. */
+int hd_record_flush(hd_record_t *r, int timeout_ms);
+
+#endif

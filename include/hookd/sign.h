@@ -1,0 +1,42 @@
+/* Standard Webhooks signatures (https://www.standardwebhooks.com): the signed content is
+ * "{webhook-id}.{webhook-timestamp}.{body}", v1 is base64(HMAC-SHA256) with the key base64-decoded from a
+ * whsec_ secret. libsodium does the HMAC, the base64 and the constant-time comparison. */
+#ifndef HOOKD_SIGN_H
+#define HOOKD_SIGN_H
+
+#include <sodium.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A decoded secret with its HMAC state precomputed (the key schedule is paid once per subscription load,
+ * not once per delivery). Plain value type: no destructor, copy freely. */
+typedef struct hd_sign_key_s {
+    crypto_auth_hmacsha256_state state;
+} hd_sign_key_t;
+
+#define HD_SIGN_MAX_KEY 64
+/* "v1," + base64 of 32 bytes + NUL */
+#define HD_SIGN_V1_SIZE 48
+/* "msg_" + 32 hex + NUL */
+#define HD_SIGN_ID_SIZE 37
+
+/* Parses "whsec_<base64>" (the prefix is optional, as in the reference libraries). Returns 0, or -1 with errstr
+ * filled when the secret is not base64 or its key is shorter than 16 or longer than 64 bytes. */
+int hd_sign_key_init(hd_sign_key_t *key, const char *secret, char *errstr, size_t errstr_size);
+
+/* Writes "v1,<base64 signature>" into out (HD_SIGN_V1_SIZE bytes). */
+void hd_sign_v1(const hd_sign_key_t *key, const char *msg_id, int64_t timestamp, const void *body, size_t body_len,
+                char out[HD_SIGN_V1_SIZE]);
+
+/* 1 when any space-separated v1 entry of header matches (constant-time comparison), else 0. */
+int hd_sign_verify(const hd_sign_key_t *key, const char *msg_id, int64_t timestamp, const void *body,
+                   size_t body_len, const char *header);
+
+/* The webhook-id of a delivery: "msg_" + hex of a 16-byte BLAKE2b hash of event id and subscription id, so it
+ * stays the same across retries and replays and receivers can de-duplicate on it. */
+void hd_sign_message_id(const char *event_id, const char *subscription_id, char out[HD_SIGN_ID_SIZE]);
+
+/* Generates a new "whsec_" secret with a 24-byte random key into out (at least 40 bytes). */
+void hd_sign_secret_generate(char *out, size_t out_size);
+
+#endif

@@ -1,0 +1,29 @@
+/* Where subscriptions live. One interface, two backends chosen by URI:
+ *   mongodb://...   the `subscriptions` collection, through libmongoc (MongoDB 6/7, or FerretDB in tests)
+ *   file:PATH       a JSON file {"subscriptions": [...]} or a bare array: the embedded demo and static
+ *                   (GitOps-managed) deployments.
+ * Loading is blocking I/O: callers run it off the delivery loop (see hd_match_cache in match.h). */
+#ifndef HOOKD_STORE_H
+#define HOOKD_STORE_H
+
+#include <stdint.h>
+
+#include "hookd/sub.h"
+
+typedef struct hd_store_s hd_store_t;
+
+/* Returns a store, or NULL with errstr filled (unknown scheme, invalid MongoDB URI). Connects lazily. */
+hd_store_t *hd_store_new(const char *uri, const char *database, char *errstr, size_t errstr_size);
+void hd_store_destroy(hd_store_t *store);
+
+/* A cheap fingerprint of the store's content: when it is unchanged since the last load, nothing changed
+ * (the file's size/mtime; for MongoDB the document count and newest updated_at). Returns 0 with *fp set, or -1
+ * with errstr filled when the store is unreachable. */
+int hd_store_fingerprint(hd_store_t *store, uint64_t *fp, char *errstr, size_t errstr_size);
+
+/* Loads every subscription. On success returns 0 and hands the caller an array of *cnt subscriptions it owns
+ * (free each with hd_sub_destroy, then the array with free). Invalid documents are skipped with a warning naming
+ * them, so one bad row cannot stop delivery to every other subscriber. -1 with errstr when the store fails. */
+int hd_store_load(hd_store_t *store, hd_sub_t ***subs, int *cnt, char *errstr, size_t errstr_size);
+
+#endif

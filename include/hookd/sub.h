@@ -1,0 +1,43 @@
+/* A webhook subscription as the dispatcher holds it in memory. Parsed from a JSON document (the file store) or a
+ * MongoDB document converted to JSON (the MongoDB store), so both stores share one parser and one set of rules. */
+#ifndef HOOKD_SUB_H
+#define HOOKD_SUB_H
+
+#include <json-c/json.h>
+#include <stdint.h>
+
+#include "hookd/sign.h"
+
+typedef struct hd_sub_header_s {
+    char *name;
+    char *value;
+} hd_sub_header_t;
+
+typedef struct hd_sub_s {
+    char *id;
+    char *tenant;
+    char *name;
+    char *url;
+    char **event_types;
+    int event_types_cnt;
+    hd_sub_header_t *headers;
+    int headers_cnt;
+    hd_sign_key_t key;
+    int is_active;
+    int max_retry_count;
+    int success_code; /* 0: any 2xx */
+    int64_t updated_at_ms;
+} hd_sub_t;
+
+/* Builds a subscription from a JSON object (fields: id or _id, tenant, name, event_types[], url, secret,
+ * headers{}, is_active, max_retry_count, success_code, updated_at). Returns NULL with errstr filled when a
+ * required field is missing or invalid (bad URL scheme, bad secret, CR/LF in a header). Does not take doc. */
+hd_sub_t *hd_sub_from_json(json_object *doc, char *errstr, size_t errstr_size);
+
+void hd_sub_destroy(hd_sub_t *sub);
+
+/* 1 when name: value may be sent as a custom header: a valid token name that is not reserved
+ * (content-type, content-length, host, user-agent, webhook-*), and a value free of CR, LF and NUL. */
+int hd_sub_header_allowed(const char *name, const char *value);
+
+#endif

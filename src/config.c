@@ -1,0 +1,262 @@
+#include "hookd/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hookd/log.h"
+#include "hookd/util.h"
+
+typedef enum { T_STR, T_INT, T_LEVEL } conf_type_t;
+
+typedef struct {
+    const char *name;
+    conf_type_t type;
+    size_t offset;
+    const char *def;
+    int64_t min, max; /* T_INT only */
+    const char *doc;
+} conf_entry_t;
+
+#define F(field) offsetof(hd_conf_t, field)
+
+static const conf_entry_t table[] = {
+    {"brokers", T_STR, F(brokers), "127.0.0.1:9092", 0, 0, "Kafka bootstrap servers (host:port,...)."},
+    {"group.id", T_STR, F(group_id), "hookd", 0, 0, "Consumer group of the dispatchers."},
+    {"topics", T_STR, F(topics), "hookd.events", 0, 0, "Comma-separated source topics holding the events."},
+    {"results.topic", T_STR, F(results_topic), "hookd.results", 0, 0,
+     "Topic receiving one record per delivery attempt (schemas/delivery-result.schema.json)."},
+    {"deadletter.topic", T_STR, F(deadletter_topic), "hookd.deadletter", 0, 0,
+     "Topic receiving rejected input, the reason in the hookd-error header."},
+    {"store", T_STR, F(store), "mongodb://127.0.0.1:27017/", 0, 0,
+     "Subscription store: a MongoDB URI, or file:PATH for a JSON file of subscriptions."},
+    {"mongo.database", T_STR, F(mongo_database), "hookd", 0, 0, "MongoDB database holding the collections."},
+    {"subscriptions.refresh.ms", T_INT, F(refresh_ms), "1000", 50, 3600000,
+     "How often the subscription cache checks the store for changes."},
+    {"http.timeout.ms", T_INT, F(http_timeout_ms), "10000", 100, 300000,
+     "Whole-request timeout of one delivery attempt."},
+    {"http.connect.timeout.ms", T_INT, F(http_connect_timeout_ms), "3000", 100, 60000,
+     "Connect timeout of one delivery attempt."},
+    {"http.max.inflight", T_INT, F(http_max_inflight), "1024", 1, 100000,
+     "Deliveries in flight per worker; consumption pauses at this limit."},
+    {"http.max.response.bytes", T_INT, F(http_max_response_bytes), "65536", 0, 16777216,
+     "Bytes of a receiver's response body kept (the rest is read and discarded)."},
+    {"http.user.agent", T_STR, F(user_agent), "hookd/" HD_VERSION, 0, 0, "User-Agent header of deliveries."},
+    {"event.max.bytes", T_INT, F(event_max_bytes), "1048576", 64, 67108864,
+     "Largest event accepted; larger ones are dead-lettered."},
+    {"consume.batch.size", T_INT, F(batch_size), "256", 1, 10000, "Events taken from Kafka per loop turn."},
+    {"shutdown.grace.ms", T_INT, F(shutdown_grace_ms), "10000", 0, 600000,
+     "On SIGTERM, how long in-flight deliveries may finish before they are abandoned (not committed)."},
+    {"log.level", T_LEVEL, F(log_level), "info", 0, 0, "debug, info, warn, error or off."},
+};
+
+#define TABLE_CNT (sizeof(table) / sizeof(table[0]))
+
+static const conf_entry_t *find(const char *name) {
+    for (size_t i = 0; i < TABLE_CNT; i++)
+        if (!strcmp(table[i].name, name)) return &table[i];
+    return NULL;
+}
+
+int hd_conf_known(const char *name) {
+    return find(name) != NULL || !strncmp(name, "kafka.", 6);
+}
+
+static int set_entry(hd_conf_t *conf, const conf_entry_t *e, const char *value, char *errstr, size_t errstr_size) {
+    char *base = (char *)conf;
+    switch (e->type) {
+    case T_INT: {
+        char *end;
+        errno = 0;
+        long long v = strtoll(value, &end, 10);
+        if (errno || end == value || *end) {
+            snprintf(errstr, errstr_size, "%s: \"%s\" is not an integer", e->name, value);
+            return -1;
+        }
+        if (v < e->min || v > e->max) {
+            snprintf(errstr, errstr_size, "%s: %lld is outside %lld..%lld", e->name, v, (long long)e->min,
+                     (long long)e->max);
+            return -1;
+        }
+        *(int64_t *)(base + e->offset) = v;
+        return 0;
+    }
+    case T_LEVEL:
+        if (hd_log_level_parse(value) < 0) {
+            snprintf(errstr, errstr_size, "%s: \"%s\" is not one of debug, info, warn, error, off", e->name, value);
+            return -1;
+        }
+        /* fall through */
+    case T_STR: {
+        char **slot = (char **)(base + e->offset);
+        free(*slot);
+        *slot = hd_xstrdup(value);
+        return 0;
+    }
+    }
+    return 0;
+}
+
+int hd_conf_set(hd_conf_t *conf, const char *name, const char *value, char *errstr, size_t errstr_size) {
+    const conf_entry_t *e = find(name);
+    if (e) return set_entry(conf, e, value, errstr, errstr_size);
+    if (!strncmp(name, "kafka.", 6) && name[6]) {
+        conf->kafka = hd_xrealloc(conf->kafka, sizeof(*conf->kafka) * (size_t)(conf->kafka_cnt + 1));
+        conf->kafka[conf->kafka_cnt].name = hd_xstrdup(name + 6);
+        conf->kafka[conf->kafka_cnt].value = hd_xstrdup(value);
+        conf->kafka_cnt++;
+        return 0;
+    }
+    snprintf(errstr, errstr_size, "unknown setting \"%s\" (see hookd --help)", name);
+    return -1;
+}
+
+hd_conf_t *hd_conf_new(void) {
+    hd_conf_t *conf = hd_xcalloc(1, sizeof(*conf));
+    char err[256];
+    for (size_t i = 0; i < TABLE_CNT; i++)
+        if (set_entry(conf, &table[i], table[i].def, err, sizeof(err))) abort(); /* a broken default is a bug */
+    return conf;
+}
+
+void hd_conf_destroy(hd_conf_t *conf) {
+    if (!conf) return;
+    for (size_t i = 0; i < TABLE_CNT; i++)
+        if (table[i].type != T_INT) free(*(char **)((char *)conf + table[i].offset));
+    for (int i = 0; i < conf->kafka_cnt; i++) {
+        free(conf->kafka[i].name);
+        free(conf->kafka[i].value);
+    }
+    free(conf->kafka);
+    free(conf);
+}
+
+/* "group.id" -> "HOOKD_GROUP_ID" */
+static void env_name(const char *name, char *out, size_t out_size) {
+    size_t n = (size_t)snprintf(out, out_size, "HOOKD_");
+    for (; *name && n + 1 < out_size; name++) out[n++] = *name == '.' ? '_' : (char)toupper((unsigned char)*name);
+    out[n] = '\0';
+}
+
+int hd_conf_load_env(hd_conf_t *conf, char **envp, char *errstr, size_t errstr_size) {
+    char want[128];
+    for (char **ep = envp; ep && *ep; ep++) {
+        const char *eq = strchr(*ep, '=');
+        if (!eq || strncmp(*ep, "HOOKD_", 6)) continue;
+        size_t klen = (size_t)(eq - *ep);
+        const char *value = eq + 1;
+        const conf_entry_t *hit = NULL;
+        for (size_t i = 0; i < TABLE_CNT && !hit; i++) {
+            env_name(table[i].name, want, sizeof(want));
+            if (strlen(want) == klen && !strncmp(want, *ep, klen)) hit = &table[i];
+        }
+        if (hit) {
+            if (set_entry(conf, hit, value, errstr, errstr_size)) return -1;
+        } else if (klen > 12 && !strncmp(*ep, "HOOKD_KAFKA_", 12)) {
+            /* librdkafka property names use dots only, so the mapping back is unambiguous. */
+            char name[128];
+            size_t n = (size_t)snprintf(name, sizeof(name), "kafka.");
+            for (const char *p = *ep + 12; p < eq && n + 1 < sizeof(name); p++)
+                name[n++] = *p == '_' ? '.' : (char)tolower((unsigned char)*p);
+            name[n] = '\0';
+            if (hd_conf_set(conf, name, value, errstr, errstr_size)) return -1;
+        }
+        /* Other HOOKD_* variables (HOOKD_CONFIG, test knobs) are not settings. */
+    }
+    return 0;
+}
+
+int hd_conf_load_file(hd_conf_t *conf, const char *path, char *errstr, size_t errstr_size) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    char line[4096], err[256];
+    int lineno = 0, rc = 0;
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        char *s = hd_trim(line);
+        if (!*s || *s == '#') continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(errstr, errstr_size, "%s:%d: expected name = value", path, lineno);
+            rc = -1;
+            break;
+        }
+        *eq = '\0';
+        if (hd_conf_set(conf, hd_trim(s), hd_trim(eq + 1), err, sizeof(err))) {
+            snprintf(errstr, errstr_size, "%s:%d: %s", path, lineno, err);
+            rc = -1;
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+int hd_conf_apply_kafka(const hd_conf_t *conf, const char *role, rd_kafka_conf_t *rkconf, char *errstr,
+                        size_t errstr_size) {
+    size_t rlen = strlen(role);
+    for (int i = 0; i < conf->kafka_cnt; i++) {
+        const char *name = conf->kafka[i].name;
+        if (!strncmp(name, "consumer.", 9) || !strncmp(name, "producer.", 9)) {
+            if (strncmp(name, role, rlen) || name[rlen] != '.') continue;
+            name += rlen + 1;
+        }
+        char err[256];
+        if (rd_kafka_conf_set(rkconf, name, conf->kafka[i].value, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+            snprintf(errstr, errstr_size, "kafka.%s: %s", conf->kafka[i].name, err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void range_text(const conf_entry_t *e, char *out, size_t out_size) {
+    if (e->type == T_INT)
+        snprintf(out, out_size, "%lld..%lld", (long long)e->min, (long long)e->max);
+    else if (e->type == T_LEVEL)
+        snprintf(out, out_size, "debug|info|warn|error|off");
+    else
+        snprintf(out, out_size, "string");
+}
+
+void hd_conf_print_help(FILE *out) {
+    char env[128], range[64];
+    fprintf(out, "Settings (config file `name = value`, environment HOOKD_NAME, or --set name=value):\n\n");
+    for (size_t i = 0; i < TABLE_CNT; i++) {
+        env_name(table[i].name, env, sizeof(env));
+        range_text(&table[i], range, sizeof(range));
+        fprintf(out, "  %-26s %s\n  %-26s default %s; %s; env %s\n\n", table[i].name, table[i].doc, "",
+                table[i].def, range, env);
+    }
+    fprintf(out, "  kafka.<property>           any librdkafka property, for consumer and producer\n"
+                 "                             (kafka.consumer.<p>, kafka.producer.<p> for one of them);\n"
+                 "                             env HOOKD_KAFKA_<PROPERTY>, e.g. HOOKD_KAFKA_SASL_USERNAME\n");
+}
+
+void hd_conf_print_markdown(FILE *out) {
+    char env[128], range[64];
+    fprintf(out, "# Configuration\n\n"
+                 "Generated by `hookd config --markdown` from the configuration table in `src/config.c`;\n"
+                 "a test keeps this file in sync.\n\n"
+                 "Every setting can be given, later sources winning: in the file named by `HOOKD_CONFIG` or\n"
+                 "`--config FILE` (`name = value` lines, `#` comments), as an environment variable, or with\n"
+                 "`--set name=value` on the command line.\n\n"
+                 "| name | environment | default | range | description |\n|---|---|---|---|---|\n");
+    for (size_t i = 0; i < TABLE_CNT; i++) {
+        env_name(table[i].name, env, sizeof(env));
+        range_text(&table[i], range, sizeof(range));
+        fprintf(out, "| `%s` | `%s` | `%s` | %s | %s |\n", table[i].name, env, table[i].def, range, table[i].doc);
+    }
+    fprintf(out, "\n## Kafka pass-through\n\n"
+                 "Settings named `kafka.<property>` go straight to librdkafka, for both the consumer and the\n"
+                 "producer; `kafka.consumer.<property>` and `kafka.producer.<property>` reach only one. In the\n"
+                 "environment, `HOOKD_KAFKA_SASL_USERNAME=u` is `kafka.sasl.username=u`. hookd sets, and you\n"
+                 "should not override, `enable.auto.offset.store=false` (offsets are stored only after the\n"
+                 "outcome is durable), `enable.idempotence=true` and `acks=all` on the producer.\n");
+}

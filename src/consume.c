@@ -1,0 +1,252 @@
+#include "hookd/consume.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hookd/log.h"
+#include "hookd/util.h"
+
+struct hd_consume_entry_s {
+    int64_t offset;
+    int done;
+    struct part_s *part;
+    hd_consume_entry_t *next;
+};
+
+/* One assigned partition: its tracked messages in offset order. A revoked partition is detached from the
+ * consumer and lives on until its last in-flight entry is done, but stores nothing. */
+typedef struct part_s {
+    char *topic;
+    int32_t partition;
+    int revoked;
+    hd_consume_entry_t *head, *tail;
+    struct part_s *next;
+} part_t;
+
+struct hd_consume_s {
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *queue;
+    part_t *parts;    /* assigned partitions */
+    part_t *detached; /* revoked partitions with entries still in flight */
+    size_t pending;
+    int closed;
+};
+
+static part_t *part_find(hd_consume_t *c, const char *topic, int32_t partition, part_t ***link) {
+    for (part_t **pp = &c->parts; *pp; pp = &(*pp)->next)
+        if ((*pp)->partition == partition && !strcmp((*pp)->topic, topic)) {
+            if (link) *link = pp;
+            return *pp;
+        }
+    return NULL;
+}
+
+static void part_free(part_t *p) {
+    for (hd_consume_entry_t *e = p->head, *n; e; e = n) {
+        n = e->next;
+        free(e);
+    }
+    free(p->topic);
+    free(p);
+}
+
+static void on_assign(hd_consume_t *c, rd_kafka_topic_partition_list_t *parts) {
+    for (int i = 0; i < parts->cnt; i++) {
+        if (part_find(c, parts->elems[i].topic, parts->elems[i].partition, NULL)) continue;
+        part_t *p = hd_xcalloc(1, sizeof(*p));
+        p->topic = hd_xstrdup(parts->elems[i].topic);
+        p->partition = parts->elems[i].partition;
+        p->next = c->parts;
+        c->parts = p;
+        HD_LOG(HD_LOG_INFO, "consume", NULL, "assigned %s [%d]", p->topic, p->partition);
+    }
+}
+
+static void on_revoke(hd_consume_t *c, rd_kafka_topic_partition_list_t *parts) {
+    for (int i = 0; i < parts->cnt; i++) {
+        part_t **link, *p = part_find(c, parts->elems[i].topic, parts->elems[i].partition, &link);
+        if (!p) continue;
+        *link = p->next;
+        p->next = NULL;
+        HD_LOG(HD_LOG_INFO, "consume", NULL, "revoked %s [%d]", p->topic, p->partition);
+        if (p->head) { /* freed by hd_consume_done when its last entry finishes */
+            p->revoked = 1;
+            p->next = c->detached;
+            c->detached = p;
+        } else {
+            part_free(p);
+        }
+    }
+    /* Commit what is already safe before another member takes over. */
+    rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 0);
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        HD_LOG(HD_LOG_WARN, "consume", NULL, "commit on revoke failed: %s", rd_kafka_err2str(err));
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
+                         void *opaque) {
+    hd_consume_t *c = opaque;
+    int cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+    rd_kafka_error_t *error = NULL;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        on_assign(c, parts);
+        if (cooperative) error = rd_kafka_incremental_assign(rk, parts);
+        else rd_kafka_assign(rk, parts);
+    } else {
+        on_revoke(c, parts);
+        if (cooperative) error = rd_kafka_incremental_unassign(rk, parts);
+        else rd_kafka_assign(rk, NULL);
+    }
+    if (error) {
+        HD_LOG(HD_LOG_ERROR, "consume", NULL, "rebalance: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    }
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+    HD_LOG(err == RD_KAFKA_RESP_ERR__FATAL ? HD_LOG_ERROR : HD_LOG_WARN, "consume", NULL, "kafka: %s", reason);
+}
+
+hd_consume_t *hd_consume_new(const hd_conf_t *conf, int wake_fd, char *errstr, size_t errstr_size) {
+    hd_consume_t *c = hd_xcalloc(1, sizeof(*c));
+    rd_kafka_conf_t *rkconf = rd_kafka_conf_new();
+    rd_kafka_topic_partition_list_t *topics = NULL;
+    static const char *const defaults[][2] = {
+        {"enable.auto.offset.store", "false"}, /* stored only when the outcome is durable */
+        {"enable.auto.commit", "true"},
+        {"auto.commit.interval.ms", "1000"},
+        {"auto.offset.reset", "earliest"}, /* a new group must not skip events produced before it started */
+        {"partition.assignment.strategy", "cooperative-sticky"},
+        {"enable.partition.eof", "false"},
+    };
+    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
+        rd_kafka_conf_set(rkconf, defaults[i][0], defaults[i][1], NULL, 0);
+    if (rd_kafka_conf_set(rkconf, "bootstrap.servers", conf->brokers, errstr, errstr_size) ||
+        rd_kafka_conf_set(rkconf, "group.id", conf->group_id, errstr, errstr_size) ||
+        hd_conf_apply_kafka(conf, "consumer", rkconf, errstr, errstr_size)) {
+        rd_kafka_conf_destroy(rkconf);
+        goto fail;
+    }
+    rd_kafka_conf_set_opaque(rkconf, c);
+    rd_kafka_conf_set_rebalance_cb(rkconf, rebalance_cb);
+    rd_kafka_conf_set_error_cb(rkconf, error_cb);
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, rkconf, errstr, errstr_size);
+    if (!c->rk) {
+        rd_kafka_conf_destroy(rkconf);
+        goto fail;
+    }
+    rd_kafka_poll_set_consumer(c->rk);
+    c->queue = rd_kafka_queue_get_consumer(c->rk);
+    if (wake_fd >= 0) rd_kafka_queue_io_event_enable(c->queue, wake_fd, "c", 1);
+
+    topics = rd_kafka_topic_partition_list_new(4);
+    char *list = hd_xstrdup(conf->topics), *save = NULL;
+    for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        if (*hd_trim(t)) rd_kafka_topic_partition_list_add(topics, hd_trim(t), RD_KAFKA_PARTITION_UA);
+    free(list);
+    if (topics->cnt == 0) {
+        snprintf(errstr, errstr_size, "topics: no source topic configured");
+        goto fail;
+    }
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(c->rk, topics);
+    if (err) {
+        snprintf(errstr, errstr_size, "subscribe: %s", rd_kafka_err2str(err));
+        goto fail;
+    }
+    rd_kafka_topic_partition_list_destroy(topics);
+    return c;
+
+fail:
+    rd_kafka_topic_partition_list_destroy(topics);
+    c->closed = 1;
+    hd_consume_destroy(c);
+    return NULL;
+}
+
+int hd_consume_batch(hd_consume_t *c, rd_kafka_message_t **msgs, int max) {
+    ssize_t n = rd_kafka_consume_batch_queue(c->queue, 0, msgs, (size_t)max);
+    return n < 0 ? 0 : (int)n;
+}
+
+hd_consume_entry_t *hd_consume_track(hd_consume_t *c, const rd_kafka_message_t *msg) {
+    const char *topic = rd_kafka_topic_name(msg->rkt);
+    part_t *p = part_find(c, topic, msg->partition, NULL);
+    if (!p) { /* a message fetched just before its partition was revoked: track it detached */
+        p = hd_xcalloc(1, sizeof(*p));
+        p->topic = hd_xstrdup(topic);
+        p->partition = msg->partition;
+        p->revoked = 1;
+        p->next = c->detached;
+        c->detached = p;
+    }
+    hd_consume_entry_t *e = hd_xcalloc(1, sizeof(*e));
+    e->offset = msg->offset;
+    e->part = p;
+    if (p->tail) p->tail->next = e;
+    else p->head = e;
+    p->tail = e;
+    c->pending++;
+    return e;
+}
+
+void hd_consume_done(hd_consume_t *c, hd_consume_entry_t *e) {
+    part_t *p = e->part;
+    int64_t store = -1;
+    e->done = 1;
+    c->pending--;
+    while (p->head && p->head->done) {
+        hd_consume_entry_t *h = p->head;
+        store = h->offset + 1;
+        p->head = h->next;
+        free(h);
+    }
+    if (!p->head) p->tail = NULL;
+    if (p->revoked) {
+        if (p->head) return;
+        for (part_t **pp = &c->detached; *pp; pp = &(*pp)->next)
+            if (*pp == p) {
+                *pp = p->next;
+                break;
+            }
+        part_free(p);
+        return;
+    }
+    if (store < 0) return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = store;
+    rd_kafka_resp_err_t err = rd_kafka_offsets_store(c->rk, l);
+    if (err) HD_LOG(HD_LOG_WARN, "consume", NULL, "storing offset %s [%d] %lld: %s", p->topic, p->partition,
+                    (long long)store, rd_kafka_err2str(err));
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+size_t hd_consume_pending(const hd_consume_t *c) {
+    return c->pending;
+}
+
+void hd_consume_close(hd_consume_t *c) {
+    if (c->closed) return;
+    c->closed = 1;
+    rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 0);
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        HD_LOG(HD_LOG_WARN, "consume", NULL, "final commit failed: %s", rd_kafka_err2str(err));
+    rd_kafka_consumer_close(c->rk);
+}
+
+void hd_consume_destroy(hd_consume_t *c) {
+    if (!c) return;
+    if (c->rk) hd_consume_close(c);
+    for (part_t *lists[] = {c->parts, c->detached}, **l = lists; l < lists + 2; l++)
+        for (part_t *p = *l, *n; p; p = n) {
+            n = p->next;
+            part_free(p);
+        }
+    if (c->queue) rd_kafka_queue_destroy(c->queue);
+    if (c->rk) rd_kafka_destroy(c->rk);
+    free(c);
+}
+
+rd_kafka_t *hd_consume_handle(hd_consume_t *c) {
+    return c->rk;
+}

@@ -1,0 +1,194 @@
+#include "hookd/deliver.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "hookd/util.h"
+
+#define POOL_MAX 256
+
+struct hd_deliver_s {
+    CURLM *multi;
+    hd_deliver_done_cb *done;
+    void *opaque;
+    size_t inflight;
+    CURL *pool[POOL_MAX]; /* idle easy handles: reusing them keeps their DNS and TLS session caches warm */
+    int pool_cnt;
+    long timeout_ms, connect_timeout_ms;
+    size_t max_response;
+    char *user_agent;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init_once(void) {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+hd_deliver_t *hd_deliver_new(const hd_conf_t *conf, hd_deliver_done_cb *done, void *opaque, char *errstr,
+                             size_t errstr_size) {
+    pthread_once(&curl_once, curl_init_once);
+    hd_deliver_t *d = hd_xcalloc(1, sizeof(*d));
+    d->multi = curl_multi_init();
+    if (!d->multi) {
+        snprintf(errstr, errstr_size, "curl_multi_init failed");
+        free(d);
+        return NULL;
+    }
+    d->done = done;
+    d->opaque = opaque;
+    d->timeout_ms = (long)conf->http_timeout_ms;
+    d->connect_timeout_ms = (long)conf->http_connect_timeout_ms;
+    d->max_response = (size_t)conf->http_max_response_bytes;
+    d->user_agent = hd_xstrdup(conf->user_agent);
+    /* Many endpoints share few hosts in practice; cap per-host connections so one host cannot take every socket,
+     * and let HTTP/2 multiplex where the receiver offers it. */
+    curl_multi_setopt(d->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 64L);
+    curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, 1024L);
+    curl_multi_setopt(d->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    return d;
+}
+
+void hd_deliver_destroy(hd_deliver_t *d) {
+    if (!d) return;
+    for (int i = 0; i < d->pool_cnt; i++) curl_easy_cleanup(d->pool[i]);
+    curl_multi_cleanup(d->multi);
+    free(d->user_agent);
+    free(d);
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
+    hd_deliver_req_t *req = userdata;
+    size_t n = size * nmemb, room = req->response_cap - req->response_len;
+    size_t take = n < room ? n : room;
+    if (take) {
+        memcpy(req->response + req->response_len, ptr, take);
+        req->response_len += take;
+        req->response[req->response_len] = '\0';
+    }
+    return n; /* the rest is read and dropped: memory stays bounded whatever the receiver sends */
+}
+
+/* Retry-After: delay-seconds or an HTTP-date (RFC 9110 10.2.3). */
+static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata) {
+    hd_deliver_req_t *req = userdata;
+    size_t n = size * nitems;
+    if (n > 12 && !strncasecmp(buf, "retry-after:", 12)) {
+        char val[64];
+        size_t vlen = n - 12 < sizeof(val) - 1 ? n - 12 : sizeof(val) - 1;
+        memcpy(val, buf + 12, vlen);
+        val[vlen] = '\0';
+        char *v = hd_trim(val), *end;
+        long long secs = strtoll(v, &end, 10);
+        if (end != v && !*end && secs >= 0) {
+            req->retry_after_s = secs;
+        } else {
+            time_t when = curl_getdate(v, NULL);
+            if (when > 0) req->retry_after_s = when > time(NULL) ? when - time(NULL) : 0;
+        }
+    }
+    return n;
+}
+
+int hd_deliver_submit(hd_deliver_t *d, hd_deliver_req_t *req) {
+    CURL *e = d->pool_cnt ? d->pool[--d->pool_cnt] : curl_easy_init();
+    if (!e) {
+        snprintf(req->error, sizeof(req->error), "curl_easy_init failed");
+        return -1;
+    }
+    req->easy = e;
+    req->status = 0;
+    req->curl_code = 0;
+    req->error[0] = '\0';
+    req->retry_after_s = -1;
+    req->response_cap = d->max_response;
+    req->response_len = 0;
+    req->response = hd_xrealloc(req->response, req->response_cap + 1);
+    req->response[0] = '\0';
+    req->started_us = hd_mono_us();
+
+    curl_easy_setopt(e, CURLOPT_URL, req->url);
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->headers);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, d->user_agent);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, d->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, d->connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect is the receiver's misconfiguration */
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, req);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, req);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->error);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, req);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+
+    CURLMcode mc = curl_multi_add_handle(d->multi, e);
+    if (mc != CURLM_OK) {
+        snprintf(req->error, sizeof(req->error), "curl_multi_add_handle: %s", curl_multi_strerror(mc));
+        curl_easy_cleanup(e);
+        req->easy = NULL;
+        return -1;
+    }
+    d->inflight++;
+    return 0;
+}
+
+static void release_easy(hd_deliver_t *d, CURL *e) {
+    curl_multi_remove_handle(d->multi, e);
+    if (d->pool_cnt < POOL_MAX) {
+        curl_easy_reset(e);
+        d->pool[d->pool_cnt++] = e;
+    } else {
+        curl_easy_cleanup(e);
+    }
+}
+
+int hd_deliver_run(hd_deliver_t *d, struct curl_waitfd *extra_fds, unsigned extra_cnt, int timeout_ms) {
+    int running, finished = 0, left;
+    if (curl_multi_poll(d->multi, extra_fds, extra_cnt, timeout_ms, NULL) != CURLM_OK) return -1;
+    if (curl_multi_perform(d->multi, &running) != CURLM_OK) return -1;
+    CURLMsg *msg;
+    while ((msg = curl_multi_info_read(d->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE) continue;
+        CURL *e = msg->easy_handle;
+        hd_deliver_req_t *req;
+        curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&req);
+        req->curl_code = (int)msg->data.result;
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &req->status);
+        if (req->curl_code && !req->error[0])
+            snprintf(req->error, sizeof(req->error), "%s", curl_easy_strerror(msg->data.result));
+        req->duration_us = hd_mono_us() - req->started_us;
+        release_easy(d, e);
+        req->easy = NULL;
+        d->inflight--;
+        finished++;
+        d->done(req, d->opaque);
+    }
+    return finished;
+}
+
+void hd_deliver_cancel(hd_deliver_t *d, hd_deliver_req_t *req) {
+    if (!req->easy) return;
+    release_easy(d, req->easy);
+    req->easy = NULL;
+    d->inflight--;
+}
+
+size_t hd_deliver_inflight(const hd_deliver_t *d) {
+    return d->inflight;
+}
+
+void hd_deliver_req_clear(hd_deliver_req_t *req) {
+    curl_slist_free_all(req->headers);
+    req->headers = NULL;
+    free(req->response);
+    req->response = NULL;
+    req->response_len = 0;
+}

@@ -1,0 +1,45 @@
+#include "hookd/log.h"
+
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+hd_log_level_t hd_log_min_level = HD_LOG_INFO;
+
+static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
+
+int hd_log_level_parse(const char *name) {
+    for (int i = 0; i <= HD_LOG_OFF; i++)
+        if (!strcmp(name, level_names[i])) return i;
+    return -1;
+}
+
+void hd_log_write(hd_log_level_t level, const char *component, const char *const *kv, const char *fmt, ...) {
+    char msg[1024], ts[40];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+
+    struct timespec now;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    size_t n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(ts + n, sizeof(ts) - n, ".%03ldZ", now.tv_nsec / 1000000);
+
+    /* json-c does the escaping: log values come from events and endpoints and may hold anything. */
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "ts", json_object_new_string(ts));
+    json_object_object_add(o, "level", json_object_new_string(level_names[level]));
+    json_object_object_add(o, "component", json_object_new_string(component));
+    json_object_object_add(o, "msg", json_object_new_string(msg));
+    for (; kv && kv[0]; kv += 2) {
+        if (!kv[1]) continue;
+        json_object_object_add(o, kv[0], json_object_new_string(kv[1]));
+    }
+    fprintf(stderr, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(o);
+}

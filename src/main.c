@@ -1,0 +1,203 @@
+/* hookd: one binary, subcommands. */
+#include <errno.h>
+#include <curl/curl.h>
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hookd/config.h"
+#include "hookd/demo.h"
+#include "hookd/dispatch.h"
+#include "hookd/log.h"
+#include "hookd/match.h"
+#include "hookd/sign.h"
+#include "hookd/store.h"
+#include "hookd/util.h"
+
+extern char **environ;
+
+static atomic_int stop_flag;
+
+static void on_signal(int sig) {
+    (void)sig;
+    atomic_store(&stop_flag, 1);
+}
+
+static void install_signals(void) {
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static void usage(FILE *out) {
+    fprintf(out, "hookd %s — webhook dispatcher: Kafka events in, signed webhooks out.\n\n"
+                 "Usage: hookd COMMAND [--config FILE] [--set name=value]...\n\n"
+                 "Commands:\n"
+                 "  dispatch   consume events, deliver webhooks, record outcomes (the service)\n"
+                 "  demo       run the whole path in-process: mock Kafka, file store, local receiver\n"
+                 "  sign       print the webhook-signature for --secret, --id, --timestamp and a body on stdin\n"
+                 "  config     print the effective configuration, or --markdown for docs/configuration.md\n"
+                 "  version    print the version\n\n",
+            HD_VERSION);
+    hd_conf_print_help(out);
+}
+
+/* Configuration sources, later winning: HOOKD_CONFIG / --config file, environment, --set. Returns the
+ * configuration or NULL after printing the reason. Remaining (non-option) args are left in *argc/argv. */
+static hd_conf_t *load_conf(int *argc, char **argv) {
+    hd_conf_t *conf = hd_conf_new();
+    char err[512];
+    const char *file = getenv("HOOKD_CONFIG");
+    int out = 0;
+    for (int i = 0; i < *argc; i++) {
+        if (!strcmp(argv[i], "--config") && i + 1 < *argc) file = argv[++i];
+        else argv[out++] = argv[i];
+    }
+    *argc = out;
+    if (file && hd_conf_load_file(conf, file, err, sizeof(err))) goto fail;
+    if (hd_conf_load_env(conf, environ, err, sizeof(err))) goto fail;
+    out = 0;
+    for (int i = 0; i < *argc; i++) {
+        if (!strcmp(argv[i], "--set") && i + 1 < *argc) {
+            char *kv = argv[++i], *eq = strchr(kv, '=');
+            if (!eq) {
+                snprintf(err, sizeof(err), "--set %s: expected name=value", kv);
+                goto fail;
+            }
+            *eq = '\0';
+            int rc = hd_conf_set(conf, kv, eq + 1, err, sizeof(err));
+            *eq = '=';
+            if (rc) goto fail;
+        } else {
+            argv[out++] = argv[i];
+        }
+    }
+    *argc = out;
+    hd_log_min_level = (hd_log_level_t)hd_log_level_parse(conf->log_level);
+    return conf;
+
+fail:
+    fprintf(stderr, "hookd: configuration error: %s\n", err);
+    hd_conf_destroy(conf);
+    return NULL;
+}
+
+static int cmd_dispatch(hd_conf_t *conf, int argc, char **argv) {
+    char err[512];
+    hd_store_t *store = NULL;
+    hd_match_cache_t *cache = NULL;
+    hd_dispatch_t *w = NULL;
+    int rc = 1;
+
+    if (!(store = hd_store_new(conf->store, conf->mongo_database, err, sizeof(err)))) goto out;
+    if (!(cache = hd_match_cache_new(store, conf->refresh_ms, err, sizeof(err)))) goto out;
+    if (!(w = hd_dispatch_new(conf, cache, err, sizeof(err)))) goto out;
+    install_signals();
+    HD_LOG(HD_LOG_INFO, "dispatch", NULL, "hookd %s dispatching %s from %s", HD_VERSION, conf->topics, conf->brokers);
+    rc = hd_dispatch_run(w, &stop_flag) ? 1 : 0;
+    hd_dispatch_stats_t st;
+    hd_dispatch_stats(w, &st);
+    HD_LOG(HD_LOG_INFO, "dispatch", NULL,
+           "stopped: %" PRIu64 " events, %" PRIu64 " dead-lettered, %" PRIu64 " deliveries (%" PRIu64
+           " succeeded, %" PRIu64 " failed)",
+           st.consumed, st.deadlettered, st.deliveries, st.succeeded, st.failed);
+    err[0] = '\0';
+out:
+    if (rc && err[0]) HD_LOG(HD_LOG_ERROR, "dispatch", NULL, "%s", err);
+    hd_dispatch_destroy(w);
+    hd_match_cache_destroy(cache);
+    hd_store_destroy(store);
+    return rc;
+}
+
+static int cmd_sign(hd_conf_t *conf, int argc, char **argv) {
+    const char *secret = NULL, *id = NULL, *ts = NULL;
+    for (int i = 0; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--secret")) secret = argv[i + 1];
+        else if (!strcmp(argv[i], "--id")) id = argv[i + 1];
+        else if (!strcmp(argv[i], "--timestamp")) ts = argv[i + 1];
+    }
+    if (!secret || !id || !ts) {
+        fprintf(stderr, "usage: hookd sign --secret whsec_... --id MSG_ID --timestamp UNIX_SECONDS < body\n");
+        return 2;
+    }
+    char *end;
+    errno = 0;
+    long long t = strtoll(ts, &end, 10);
+    if (errno || *end || end == ts || t < 0) {
+        fprintf(stderr, "hookd sign: --timestamp must be unix seconds\n");
+        return 2;
+    }
+    char err[256], sig[HD_SIGN_V1_SIZE];
+    hd_sign_key_t key;
+    if (hd_sign_key_init(&key, secret, err, sizeof(err))) {
+        fprintf(stderr, "hookd sign: %s\n", err);
+        return 2;
+    }
+    size_t len = 0, cap = 4096;
+    char *body = hd_xmalloc(cap);
+    size_t n;
+    while ((n = fread(body + len, 1, cap - len, stdin)) > 0) {
+        len += n;
+        if (len == cap) body = hd_xrealloc(body, cap *= 2);
+    }
+    hd_sign_v1(&key, id, t, body, len, sig);
+    printf("%s\n", sig);
+    free(body);
+    return 0;
+}
+
+static int cmd_config(hd_conf_t *conf, int argc, char **argv) {
+    if (argc > 0 && !strcmp(argv[0], "--markdown")) hd_conf_print_markdown(stdout);
+    else hd_conf_print_help(stdout);
+    return 0;
+}
+
+static int cmd_version(hd_conf_t *conf, int argc, char **argv) {
+    printf("hookd %s (librdkafka %s, libcurl %s, libsodium %s)\n", HD_VERSION, rd_kafka_version_str(),
+           curl_version_info(CURLVERSION_NOW)->version, sodium_version_string());
+    return 0;
+}
+
+static int cmd_demo(hd_conf_t *conf, int argc, char **argv) {
+    install_signals();
+    return hd_demo_run(conf, &stop_flag);
+}
+
+static const struct {
+    const char *name;
+    int (*fn)(hd_conf_t *conf, int argc, char **argv);
+} commands[] = {
+    {"dispatch", cmd_dispatch}, {"demo", cmd_demo}, {"sign", cmd_sign}, {"config", cmd_config}, {"version", cmd_version},
+};
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (sodium_init() < 0) {
+        fprintf(stderr, "hookd: libsodium failed to initialise\n");
+        return 1;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[1], commands[i].name)) continue;
+        int rest = argc - 2;
+        hd_conf_t *conf = load_conf(&rest, argv + 2);
+        if (!conf) return 2;
+        int rc = commands[i].fn(conf, rest, argv + 2);
+        hd_conf_destroy(conf);
+        return rc;
+    }
+    fprintf(stderr, "hookd: unknown command \"%s\" (hookd --help lists them)\n", argv[1]);
+    return 2;
+}

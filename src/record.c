@@ -1,0 +1,172 @@
+#include "hookd/record.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hookd/log.h"
+#include "hookd/util.h"
+
+struct hd_record_s {
+    rd_kafka_t *rk;
+    rd_kafka_topic_t *results, *deadletter;
+    hd_record_ack_cb *ack;
+    void *opaque;
+};
+
+/* The producer queue is sized generously; when it is still full, serve reports until there is room rather than
+ * fail: the worker then naturally slows down to Kafka's pace. */
+static int produce(hd_record_t *r, rd_kafka_topic_t *topic, const void *key, size_t key_len, const void *value,
+                   size_t value_len, rd_kafka_headers_t *hdrs, void *record_opaque) {
+    for (;;) {
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            r->rk, RD_KAFKA_V_RKT(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)value, value_len),
+            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(record_opaque), RD_KAFKA_V_END);
+        if (!err) return 0; /* headers now belong to the message */
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            HD_LOG(HD_LOG_ERROR, "record", NULL, "produce to %s: %s", rd_kafka_topic_name(topic),
+                   rd_kafka_err2str(err));
+            if (hdrs) rd_kafka_headers_destroy(hdrs);
+            return -1;
+        }
+        rd_kafka_poll(r->rk, 10);
+    }
+}
+
+/* A record Kafka could not take (after the idempotent producer's own retries) is produced again: dropping it
+ * would let the source offset pass an outcome that was never written. */
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    hd_record_t *r = opaque;
+    if (!m->err) {
+        r->ack(r->opaque, m->_private);
+        return;
+    }
+    HD_LOG(HD_LOG_ERROR, "record", NULL, "record to %s not delivered, producing it again: %s",
+           rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+    rd_kafka_headers_t *hdrs = NULL;
+    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) hdrs = rd_kafka_headers_copy(hdrs);
+    else hdrs = NULL;
+    if (produce(r, m->rkt, m->key, m->key_len, m->payload, m->len, hdrs, m->_private))
+        HD_LOG(HD_LOG_ERROR, "record", NULL, "record lost its retry; its source offset will not advance");
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+    HD_LOG(err == RD_KAFKA_RESP_ERR__FATAL ? HD_LOG_ERROR : HD_LOG_WARN, "record", NULL, "kafka: %s", reason);
+}
+
+hd_record_t *hd_record_new(const hd_conf_t *conf, int wake_fd, hd_record_ack_cb *ack, void *opaque, char *errstr,
+                           size_t errstr_size) {
+    hd_record_t *r = hd_xcalloc(1, sizeof(*r));
+    rd_kafka_conf_t *rkconf = rd_kafka_conf_new();
+    static const char *const defaults[][2] = {
+        {"enable.idempotence", "true"}, /* implies acks=all and ordered, duplicate-free retries */
+        {"acks", "all"},
+        {"linger.ms", "5"},
+        {"compression.type", "lz4"},
+        {"queue.buffering.max.messages", "1000000"},
+    };
+    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
+        rd_kafka_conf_set(rkconf, defaults[i][0], defaults[i][1], NULL, 0);
+    if (rd_kafka_conf_set(rkconf, "bootstrap.servers", conf->brokers, errstr, errstr_size) ||
+        hd_conf_apply_kafka(conf, "producer", rkconf, errstr, errstr_size)) {
+        rd_kafka_conf_destroy(rkconf);
+        goto fail;
+    }
+    r->ack = ack;
+    r->opaque = opaque;
+    rd_kafka_conf_set_opaque(rkconf, r);
+    rd_kafka_conf_set_dr_msg_cb(rkconf, dr_cb);
+    rd_kafka_conf_set_error_cb(rkconf, error_cb);
+    r->rk = rd_kafka_new(RD_KAFKA_PRODUCER, rkconf, errstr, errstr_size);
+    if (!r->rk) {
+        rd_kafka_conf_destroy(rkconf);
+        goto fail;
+    }
+    if (wake_fd >= 0) {
+        rd_kafka_queue_t *q = rd_kafka_queue_get_main(r->rk);
+        rd_kafka_queue_io_event_enable(q, wake_fd, "p", 1);
+        rd_kafka_queue_destroy(q);
+    }
+    r->results = rd_kafka_topic_new(r->rk, conf->results_topic, NULL);
+    r->deadletter = rd_kafka_topic_new(r->rk, conf->deadletter_topic, NULL);
+    return r;
+
+fail:
+    free(r);
+    return NULL;
+}
+
+void hd_record_destroy(hd_record_t *r, int timeout_ms) {
+    if (!r) return;
+    int left = hd_record_flush(r, timeout_ms);
+    if (left) HD_LOG(HD_LOG_ERROR, "record", NULL, "%d records not acknowledged at exit", left);
+    rd_kafka_topic_destroy(r->results);
+    rd_kafka_topic_destroy(r->deadletter);
+    rd_kafka_destroy(r->rk);
+    free(r);
+}
+
+static void add_str(json_object *o, const char *k, const char *v) {
+    json_object_object_add(o, k, v ? json_object_new_string(v) : NULL);
+}
+
+int hd_record_result(hd_record_t *r, const hd_record_result_t *res, void *record_opaque) {
+    char at[40], evt[40];
+    hd_iso8601(res->attempted_at_ms, at, sizeof(at));
+    hd_iso8601(res->event_time_ms, evt, sizeof(evt));
+    json_object *o = json_object_new_object(), *src = json_object_new_object();
+    add_str(o, "delivery_id", res->delivery_id);
+    add_str(o, "event_id", res->event_id);
+    add_str(o, "event_type", res->event_type);
+    add_str(o, "subscription_id", res->subscription_id);
+    add_str(o, "tenant", res->tenant);
+    json_object_object_add(o, "attempt", json_object_new_int(res->attempt));
+    add_str(o, "url", res->url);
+    json_object_object_add(o, "status_code", res->status_code ? json_object_new_int((int)res->status_code) : NULL);
+    json_object_object_add(o, "success", json_object_new_boolean(res->success));
+    add_str(o, "outcome", res->outcome);
+    add_str(o, "error", res->error);
+    json_object_object_add(o, "duration_ms", json_object_new_int64(res->duration_ms));
+    add_str(o, "attempted_at", at);
+    add_str(o, "event_time", evt);
+    add_str(src, "topic", res->src_topic);
+    json_object_object_add(src, "partition", json_object_new_int(res->src_partition));
+    json_object_object_add(src, "offset", json_object_new_int64(res->src_offset));
+    json_object_object_add(o, "source", src);
+    size_t len;
+    const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+    int rc = produce(r, r->results, res->delivery_id, strlen(res->delivery_id), s, len, NULL, record_opaque);
+    json_object_put(o);
+    return rc;
+}
+
+int hd_record_deadletter(hd_record_t *r, const rd_kafka_message_t *msg, const char *reason, const char *error,
+                         void *record_opaque) {
+    rd_kafka_headers_t *orig = NULL, *hdrs;
+    char num[24];
+    if (rd_kafka_message_headers(msg, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR) hdrs = rd_kafka_headers_copy(orig);
+    else hdrs = rd_kafka_headers_new(5);
+    rd_kafka_header_add(hdrs, "hookd-reason", -1, reason, -1);
+    rd_kafka_header_add(hdrs, "hookd-error", -1, error, -1);
+    rd_kafka_header_add(hdrs, "hookd-source-topic", -1, rd_kafka_topic_name(msg->rkt), -1);
+    snprintf(num, sizeof(num), "%d", (int)msg->partition);
+    rd_kafka_header_add(hdrs, "hookd-source-partition", -1, num, -1);
+    snprintf(num, sizeof(num), "%lld", (long long)msg->offset);
+    rd_kafka_header_add(hdrs, "hookd-source-offset", -1, num, -1);
+    return produce(r, r->deadletter, msg->key, msg->key_len, msg->payload, msg->len, hdrs, record_opaque);
+}
+
+void hd_record_poll(hd_record_t *r) {
+    rd_kafka_poll(r->rk, 0);
+}
+
+int hd_record_outstanding(hd_record_t *r) {
+    return rd_kafka_outq_len(r->rk);
+}
+
+int hd_record_flush(hd_record_t *r, int timeout_ms) {
+    rd_kafka_flush(r->rk, timeout_ms);
+    return rd_kafka_outq_len(r->rk);
+}

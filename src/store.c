@@ -1,0 +1,192 @@
+#include "hookd/store.h"
+
+#include <errno.h>
+#include <mongoc/mongoc.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "hookd/log.h"
+#include "hookd/util.h"
+
+struct hd_store_s {
+    char *path;                  /* file backend */
+    mongoc_client_pool_t *pool;  /* mongodb backend: a pool, so that the API's threads can share one store */
+    mongoc_uri_t *uri;
+    char *database;
+};
+
+static pthread_once_t mongoc_once = PTHREAD_ONCE_INIT;
+static void mongoc_init_once(void) {
+    mongoc_init();
+}
+
+hd_store_t *hd_store_new(const char *uri, const char *database, char *errstr, size_t errstr_size) {
+    hd_store_t *store = hd_xcalloc(1, sizeof(*store));
+    if (!strncmp(uri, "file:", 5)) {
+        store->path = hd_xstrdup(uri + 5);
+        return store;
+    }
+    if (strncmp(uri, "mongodb://", 10) && strncmp(uri, "mongodb+srv://", 14)) {
+        snprintf(errstr, errstr_size, "store \"%s\": expected mongodb://... or file:PATH", uri);
+        goto fail;
+    }
+    pthread_once(&mongoc_once, mongoc_init_once);
+    bson_error_t err;
+    store->uri = mongoc_uri_new_with_error(uri, &err);
+    if (!store->uri) {
+        snprintf(errstr, errstr_size, "store: invalid MongoDB URI: %s", err.message);
+        goto fail;
+    }
+    /* Fail fast when the database is away, rather than blocking the refresher for 30 s per attempt. */
+    if (!mongoc_uri_has_option(store->uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
+        mongoc_uri_set_option_as_int32(store->uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 3000);
+    store->pool = mongoc_client_pool_new(store->uri);
+    mongoc_client_pool_set_error_api(store->pool, MONGOC_ERROR_API_VERSION_2);
+    mongoc_client_pool_set_appname(store->pool, "hookd");
+    store->database = hd_xstrdup(database);
+    return store;
+
+fail:
+    hd_store_destroy(store);
+    return NULL;
+}
+
+void hd_store_destroy(hd_store_t *store) {
+    if (!store) return;
+    free(store->path);
+    if (store->pool) mongoc_client_pool_destroy(store->pool);
+    mongoc_uri_destroy(store->uri);
+    free(store->database);
+    free(store);
+}
+
+/* ---- file backend ---- */
+
+static int file_fingerprint(hd_store_t *store, uint64_t *fp, char *errstr, size_t errstr_size) {
+    struct stat st;
+    if (stat(store->path, &st)) {
+        snprintf(errstr, errstr_size, "%s: %s", store->path, strerror(errno));
+        return -1;
+    }
+    *fp = (uint64_t)st.st_size * 1000003u ^ (uint64_t)st.st_mtim.tv_sec * 1000000000u ^ (uint64_t)st.st_mtim.tv_nsec ^
+          (uint64_t)st.st_ino << 32;
+    return 0;
+}
+
+static void add_sub(json_object *doc, hd_sub_t ***subs, int *cnt, int *cap) {
+    char err[256];
+    hd_sub_t *sub = hd_sub_from_json(doc, err, sizeof(err));
+    if (!sub) {
+        HD_LOG(HD_LOG_WARN, "store", NULL, "skipping invalid subscription: %s", err);
+        return;
+    }
+    if (*cnt == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        *subs = hd_xrealloc(*subs, sizeof(**subs) * (size_t)*cap);
+    }
+    (*subs)[(*cnt)++] = sub;
+}
+
+static int file_load(hd_store_t *store, hd_sub_t ***subs, int *cnt, char *errstr, size_t errstr_size) {
+    json_object *root = json_object_from_file(store->path), *arr = root;
+    int cap = 0;
+    if (!root) {
+        snprintf(errstr, errstr_size, "%s: cannot read JSON: %s", store->path, json_util_get_last_err());
+        return -1;
+    }
+    if (json_object_is_type(root, json_type_object)) json_object_object_get_ex(root, "subscriptions", &arr);
+    if (!arr || !json_object_is_type(arr, json_type_array)) {
+        snprintf(errstr, errstr_size, "%s: expected an array of subscriptions or {\"subscriptions\": [...]}",
+                 store->path);
+        json_object_put(root);
+        return -1;
+    }
+    for (size_t i = 0; i < json_object_array_length(arr); i++)
+        add_sub(json_object_array_get_idx(arr, i), subs, cnt, &cap);
+    json_object_put(root);
+    return 0;
+}
+
+/* ---- MongoDB backend ---- */
+
+static int mongo_fingerprint(hd_store_t *store, uint64_t *fp, char *errstr, size_t errstr_size) {
+    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->database, "subscriptions");
+    bson_error_t err;
+    bson_t filter = BSON_INITIALIZER;
+    int rc = -1;
+    int64_t n = mongoc_collection_count_documents(coll, &filter, NULL, NULL, NULL, &err);
+    if (n < 0) {
+        snprintf(errstr, errstr_size, "MongoDB: counting subscriptions: %s", err.message);
+        goto out;
+    }
+    bson_t *opts = BCON_NEW("sort", "{", "updated_at", BCON_INT32(-1), "}", "limit", BCON_INT64(1), "projection",
+                            "{", "updated_at", BCON_INT32(1), "}");
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, &filter, opts, NULL);
+    const bson_t *doc;
+    uint64_t newest = 0;
+    bson_iter_t it;
+    if (mongoc_cursor_next(cur, &doc) && bson_iter_init_find(&it, doc, "updated_at")) {
+        if (BSON_ITER_HOLDS_DATE_TIME(&it)) newest = (uint64_t)bson_iter_date_time(&it);
+        else if (BSON_ITER_HOLDS_INT(&it)) newest = (uint64_t)bson_iter_as_int64(&it);
+    }
+    if (mongoc_cursor_error(cur, &err)) {
+        snprintf(errstr, errstr_size, "MongoDB: reading subscriptions: %s", err.message);
+    } else {
+        *fp = (uint64_t)n * 0x9E3779B97F4A7C15ull ^ newest;
+        rc = 0;
+    }
+    mongoc_cursor_destroy(cur);
+    bson_destroy(opts);
+out:
+    bson_destroy(&filter);
+    mongoc_collection_destroy(coll);
+    mongoc_client_pool_push(store->pool, client);
+    return rc;
+}
+
+static int mongo_load(hd_store_t *store, hd_sub_t ***subs, int *cnt, char *errstr, size_t errstr_size) {
+    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->database, "subscriptions");
+    bson_t filter = BSON_INITIALIZER;
+    bson_error_t err;
+    const bson_t *doc;
+    int cap = 0, rc = 0;
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, &filter, NULL, NULL);
+    while (mongoc_cursor_next(cur, &doc)) {
+        /* One JSON form for both stores: relaxed extended JSON keeps strings, numbers and booleans plain. */
+        char *js = bson_as_relaxed_extended_json(doc, NULL);
+        json_object *o = js ? json_tokener_parse(js) : NULL;
+        if (o) add_sub(o, subs, cnt, &cap);
+        json_object_put(o);
+        bson_free(js);
+    }
+    if (mongoc_cursor_error(cur, &err)) {
+        snprintf(errstr, errstr_size, "MongoDB: loading subscriptions: %s", err.message);
+        for (int i = 0; i < *cnt; i++) hd_sub_destroy((*subs)[i]);
+        free(*subs);
+        *subs = NULL;
+        *cnt = 0;
+        rc = -1;
+    }
+    mongoc_cursor_destroy(cur);
+    bson_destroy(&filter);
+    mongoc_collection_destroy(coll);
+    mongoc_client_pool_push(store->pool, client);
+    return rc;
+}
+
+int hd_store_fingerprint(hd_store_t *store, uint64_t *fp, char *errstr, size_t errstr_size) {
+    return store->path ? file_fingerprint(store, fp, errstr, errstr_size)
+                       : mongo_fingerprint(store, fp, errstr, errstr_size);
+}
+
+int hd_store_load(hd_store_t *store, hd_sub_t ***subs, int *cnt, char *errstr, size_t errstr_size) {
+    *subs = NULL;
+    *cnt = 0;
+    return store->path ? file_load(store, subs, cnt, errstr, errstr_size)
+                       : mongo_load(store, subs, cnt, errstr, errstr_size);
+}

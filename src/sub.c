@@ -1,0 +1,178 @@
+#include "hookd/sub.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "hookd/util.h"
+
+static const char *get_str(json_object *doc, const char *key) {
+    json_object *v;
+    if (!json_object_object_get_ex(doc, key, &v) || !json_object_is_type(v, json_type_string)) return NULL;
+    return json_object_get_string(v);
+}
+
+static int get_int(json_object *doc, const char *key, int def) {
+    json_object *v;
+    if (!json_object_object_get_ex(doc, key, &v) || json_object_is_type(v, json_type_null)) return def;
+    return json_object_get_int(v);
+}
+
+static int get_bool(json_object *doc, const char *key, int def) {
+    json_object *v;
+    if (!json_object_object_get_ex(doc, key, &v) || !json_object_is_type(v, json_type_boolean)) return def;
+    return json_object_get_boolean(v);
+}
+
+/* Dates arrive as epoch ms, as ISO strings, or from MongoDB as {"$date": ...} (relaxed extended JSON). */
+static int64_t get_time_ms(json_object *doc, const char *key) {
+    json_object *v, *d;
+    if (!json_object_object_get_ex(doc, key, &v)) return 0;
+    if (json_object_is_type(v, json_type_object) && json_object_object_get_ex(v, "$date", &d)) v = d;
+    if (json_object_is_type(v, json_type_int)) return json_object_get_int64(v);
+    if (json_object_is_type(v, json_type_object) && json_object_object_get_ex(v, "$numberLong", &d))
+        return strtoll(json_object_get_string(d), NULL, 10);
+    if (json_object_is_type(v, json_type_string)) {
+        struct tm tm = {0};
+        int ms = 0;
+        const char *s = json_object_get_string(v);
+        if (sscanf(s, "%d-%d-%dT%d:%d:%d.%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+                   &tm.tm_sec, &ms) >= 6) {
+            tm.tm_year -= 1900;
+            tm.tm_mon -= 1;
+            return (int64_t)timegm(&tm) * 1000 + ms;
+        }
+    }
+    return 0;
+}
+
+/* RFC 9110 token characters. */
+static int is_tchar(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c);
+}
+
+int hd_sub_header_allowed(const char *name, const char *value) {
+    static const char *const reserved[] = {"content-type", "content-length", "host", "user-agent",
+                                           "transfer-encoding", "connection", "expect"};
+    if (!*name) return 0;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        if (!is_tchar(*p)) return 0;
+    for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+        if (!strcasecmp(name, reserved[i])) return 0;
+    if (!strncasecmp(name, "webhook-", 8)) return 0;
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+        if (*p == '\r' || *p == '\n' || (*p < 0x20 && *p != '\t') || *p == 0x7f) return 0;
+    return 1;
+}
+
+/* Absolute http or https URL with a host, as curl parses it. */
+static int url_ok(const char *url, char *errstr, size_t errstr_size) {
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL;
+    int ok = 0;
+    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
+        snprintf(errstr, errstr_size, "url \"%s\" is not a valid absolute URL", url);
+        goto out;
+    }
+    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+    curl_url_get(u, CURLUPART_HOST, &host, 0);
+    if (!scheme || (strcmp(scheme, "http") && strcmp(scheme, "https"))) {
+        snprintf(errstr, errstr_size, "url \"%s\" must use http or https", url);
+        goto out;
+    }
+    if (!host || !*host) {
+        snprintf(errstr, errstr_size, "url \"%s\" has no host", url);
+        goto out;
+    }
+    ok = 1;
+out:
+    curl_free(scheme);
+    curl_free(host);
+    curl_url_cleanup(u);
+    return ok;
+}
+
+hd_sub_t *hd_sub_from_json(json_object *doc, char *errstr, size_t errstr_size) {
+    hd_sub_t *sub = hd_xcalloc(1, sizeof(*sub));
+    const char *id = get_str(doc, "id") ? get_str(doc, "id") : get_str(doc, "_id");
+    const char *tenant = get_str(doc, "tenant"), *url = get_str(doc, "url"), *secret = get_str(doc, "secret");
+    json_object *types, *headers;
+
+    if (!id || !*id) {
+        snprintf(errstr, errstr_size, "subscription without a string id");
+        goto fail;
+    }
+    sub->id = hd_xstrdup(id);
+    if (!tenant || !*tenant) {
+        snprintf(errstr, errstr_size, "subscription %s: no tenant", id);
+        goto fail;
+    }
+    if (!url || !url_ok(url, errstr, errstr_size)) {
+        if (!url) snprintf(errstr, errstr_size, "subscription %s: no url", id);
+        goto fail;
+    }
+    if (!secret) {
+        snprintf(errstr, errstr_size, "subscription %s: no secret", id);
+        goto fail;
+    }
+    if (hd_sign_key_init(&sub->key, secret, errstr, errstr_size)) goto fail;
+    if (!json_object_object_get_ex(doc, "event_types", &types) || !json_object_is_type(types, json_type_array) ||
+        json_object_array_length(types) == 0) {
+        snprintf(errstr, errstr_size, "subscription %s: event_types must be a non-empty array", id);
+        goto fail;
+    }
+    sub->tenant = hd_xstrdup(tenant);
+    sub->url = hd_xstrdup(url);
+    sub->name = hd_xstrdup(get_str(doc, "name") ? get_str(doc, "name") : "");
+    sub->event_types_cnt = (int)json_object_array_length(types);
+    sub->event_types = hd_xcalloc((size_t)sub->event_types_cnt, sizeof(char *));
+    for (int i = 0; i < sub->event_types_cnt; i++) {
+        json_object *t = json_object_array_get_idx(types, (size_t)i);
+        if (!json_object_is_type(t, json_type_string) || !json_object_get_string_len(t)) {
+            snprintf(errstr, errstr_size, "subscription %s: event_types[%d] is not a non-empty string", id, i);
+            goto fail;
+        }
+        sub->event_types[i] = hd_xstrdup(json_object_get_string(t));
+    }
+    if (json_object_object_get_ex(doc, "headers", &headers) && json_object_is_type(headers, json_type_object)) {
+        sub->headers = hd_xcalloc((size_t)json_object_object_length(headers), sizeof(*sub->headers));
+        json_object_object_foreach(headers, hname, hval) {
+            const char *v = json_object_get_string(hval);
+            if (!json_object_is_type(hval, json_type_string) || !hd_sub_header_allowed(hname, v)) {
+                snprintf(errstr, errstr_size, "subscription %s: header \"%s\" is reserved or malformed", id, hname);
+                goto fail;
+            }
+            sub->headers[sub->headers_cnt].name = hd_xstrdup(hname);
+            sub->headers[sub->headers_cnt].value = hd_xstrdup(v);
+            sub->headers_cnt++;
+        }
+    }
+    sub->is_active = get_bool(doc, "is_active", 1);
+    sub->max_retry_count = get_int(doc, "max_retry_count", 5);
+    sub->success_code = get_int(doc, "success_code", 0);
+    sub->updated_at_ms = get_time_ms(doc, "updated_at");
+    return sub;
+
+fail:
+    hd_sub_destroy(sub);
+    return NULL;
+}
+
+void hd_sub_destroy(hd_sub_t *sub) {
+    if (!sub) return;
+    free(sub->id);
+    free(sub->tenant);
+    free(sub->name);
+    free(sub->url);
+    for (int i = 0; i < sub->event_types_cnt; i++) free(sub->event_types[i]);
+    free(sub->event_types);
+    for (int i = 0; i < sub->headers_cnt; i++) {
+        free(sub->headers[i].name);
+        free(sub->headers[i].value);
+    }
+    free(sub->headers);
+    sodium_memzero(&sub->key, sizeof(sub->key));
+    free(sub);
+}

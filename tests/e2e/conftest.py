@@ -1,0 +1,526 @@
+"""End-to-end fixtures: the real `hookd` binary against real Kafka, real FerretDB (MongoDB protocol) and a local
+HTTP receiver that checks signatures with the reference Standard Webhooks verifier (PyPI `standardwebhooks`).
+
+Everything a test touches is named uniquely (topics, consumer group, database, receiver paths), so tests do not
+see each other's data and can run against long-lived services.
+
+Environment:
+  HOOKD_BIN         the binary (default build/san/hookd under the repository root)
+  HOOKD_TEST_KAFKA  Kafka bootstrap servers (default 127.0.0.1:19092; see `scripts/services env`)
+  HOOKD_TEST_MONGO  MongoDB URI (default mongodb://127.0.0.1:27018/)
+"""
+
+import base64
+import datetime as dt
+import http.server
+import json
+import os
+import re
+import secrets
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pymongo
+import pytest
+import standardwebhooks
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import KafkaAdminClient, NewTopic
+
+ROOT = Path(__file__).resolve().parents[2]
+KAFKA = os.environ.get("HOOKD_TEST_KAFKA", "127.0.0.1:19092")
+MONGO = os.environ.get("HOOKD_TEST_MONGO", "mongodb://127.0.0.1:27018/")
+HOOKD_BIN = Path(os.environ.get("HOOKD_BIN", "build/san/hookd"))
+if not HOOKD_BIN.is_absolute():
+    HOOKD_BIN = ROOT / HOOKD_BIN
+
+# The first consumer-group join alone takes a few seconds (group.initial.rebalance.delay.ms), so be generous.
+TIMEOUT = float(os.environ.get("HOOKD_TEST_TIMEOUT", "30"))
+
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "SUMMARY: UndefinedBehavior")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Small helpers
+
+
+def wait_for(cond, timeout=TIMEOUT, what="condition", interval=0.05):
+    """Poll cond() until it returns something truthy; return that value, or fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def new_secret():
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def iso_now():
+    now = dt.datetime.now(dt.timezone.utc)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def parse_iso(text):
+    """ISO 8601 / RFC 3339 -> aware datetime (accepts a trailing Z)."""
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def make_event(type="customer.created", tenant="t1", data=None, id=None, time_=None, omit_time=False):
+    ev = {"id": id or f"evt_{uuid.uuid4().hex}", "type": type, "tenant": tenant}
+    if not omit_time:
+        ev["time"] = time_ or iso_now()
+    ev["data"] = data if data is not None else {"customer_id": f"cus_{secrets.token_hex(4)}", "credits": 42}
+    return ev
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Services
+
+
+@pytest.fixture(scope="session")
+def hookd_bin():
+    if not os.access(HOOKD_BIN, os.X_OK):
+        pytest.fail(f"hookd binary not found at {HOOKD_BIN} (build it with `make build/san/hookd`, or set HOOKD_BIN)")
+    return HOOKD_BIN
+
+
+@pytest.fixture(scope="session")
+def kafka_admin():
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=KAFKA, client_id="hookd-e2e-admin", request_timeout_ms=15000)
+    except Exception as e:  # noqa: BLE001 - any connection failure means the same thing here
+        pytest.fail(f"Kafka not reachable at {KAFKA} ({e}); start it with `scripts/services up`")
+    yield admin
+    admin.close()
+
+
+@pytest.fixture(scope="session")
+def producer(kafka_admin):
+    p = KafkaProducer(bootstrap_servers=KAFKA, acks="all", linger_ms=0, client_id="hookd-e2e-producer")
+    yield p
+    p.close(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def mongo_client():
+    client = pymongo.MongoClient(MONGO, serverSelectionTimeoutMS=5000, tz_aware=True)
+    try:
+        client.admin.command("ping")
+    except Exception as e:  # noqa: BLE001
+        pytest.fail(f"MongoDB (FerretDB) not reachable at {MONGO} ({e}); start it with `scripts/services up`")
+    yield client
+    client.close()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Per-test names, topics, database
+
+
+@dataclass
+class Names:
+    run: str
+    events: str
+    results: str
+    deadletter: str
+    group: str
+    db: str
+
+
+@pytest.fixture
+def names():
+    u = uuid.uuid4().hex
+    return Names(
+        run=u,
+        events=f"e2e.{u}.events",
+        results=f"e2e.{u}.results",
+        deadletter=f"e2e.{u}.deadletter",
+        group=f"e2e.{u}.group",
+        db=f"e2e_{u[:16]}",
+    )
+
+
+@pytest.fixture
+def topics(names, kafka_admin):
+    """Create the test's topics up front (events: 3 partitions; results, dead-letter: 1) and wait until usable."""
+    wanted = [
+        NewTopic(names.events, num_partitions=3, replication_factor=1),
+        NewTopic(names.results, num_partitions=1, replication_factor=1),
+        NewTopic(names.deadletter, num_partitions=1, replication_factor=1),
+    ]
+    kafka_admin.create_topics(wanted, timeout_ms=15000)
+    kafka_admin.wait_for_topics([t.name for t in wanted], timeout_ms=int(TIMEOUT * 1000))
+    yield names
+    try:
+        kafka_admin.delete_topics([t.name for t in wanted], timeout_ms=15000)
+    except Exception:  # noqa: BLE001 - cleanup is best effort; names are unique anyway
+        pass
+
+
+@pytest.fixture
+def db(names, mongo_client):
+    database = mongo_client[names.db]
+    yield database
+    try:
+        mongo_client.drop_database(names.db)
+    except Exception:  # noqa: BLE001
+        pass
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# HTTP receiver
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    headers: dict  # lower-case names
+    body: bytes
+    verified: bool
+    verify_error: str | None
+    at: float = field(default_factory=time.monotonic)
+
+    @property
+    def webhook_id(self):
+        return self.headers.get("webhook-id")
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class Receiver:
+    """Records every request. The status answered is chosen by the first path segment (/ok/... -> 200,
+    /fail/... -> 500, see STATUSES; set_status() changes or adds one); the secret used to verify a request is the
+    one registered for its path (each subscription gets its own path, so requests are attributable)."""
+
+    STATUSES = {"ok": 200, "created": 201, "accepted": 202, "nocontent": 204, "bad": 400, "gone": 410, "fail": 500,
+                "unavailable": 503}
+
+    def __init__(self):
+        self.statuses = dict(self.STATUSES)
+        self.secrets = {}  # path -> whsec_ secret
+        self.requests = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as libcurl will reuse connections
+
+            def log_message(self, *args):
+                pass
+
+            def _read_body(self):
+                if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
+                    out = b""
+                    while True:
+                        size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                        if size == 0:
+                            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                                pass
+                            return out
+                        out += self.rfile.read(size)
+                        self.rfile.readline()
+                return self.rfile.read(int(self.headers.get("content-length") or 0))
+
+            def _handle(self):
+                body = self._read_body()
+                receiver._record(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                status = receiver.status_for(self.path)
+                reply = b'{"received":true}'
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            do_POST = do_PUT = do_GET = _handle
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, name="e2e-receiver", daemon=True)
+        self.thread.start()
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def status_for(self, path):
+        return self.statuses.get(path.strip("/").split("/")[0], 404)
+
+    def set_status(self, segment, status):
+        self.statuses[segment] = status
+
+    def register(self, path, secret):
+        self.secrets[path] = secret
+
+    def _record(self, method, path, headers, body):
+        secret = self.secrets.get(path)
+        verified, err = False, None
+        if secret is None:
+            err = f"no secret registered for {path}"
+        else:
+            try:
+                standardwebhooks.Webhook(secret).verify(body, headers)
+                verified = True
+            except Exception as e:  # noqa: BLE001 - record why, the test asserts on it
+                err = f"{type(e).__name__}: {e}"
+        with self.lock:
+            self.requests.append(Request(method, path, headers, body, verified, err))
+
+    def received(self, path=None):
+        with self.lock:
+            return [r for r in self.requests if path is None or r.path == path]
+
+    def by_webhook_id(self, path=None):
+        out = {}
+        for r in self.received(path):
+            out.setdefault(r.webhook_id, []).append(r)
+        return out
+
+    def wait(self, count, path=None, timeout=TIMEOUT):
+        return wait_for(lambda: len(self.received(path)) >= count and self.received(path), timeout,
+                        f"{count} request(s) at {path or 'the receiver'} (have {len(self.received(path))})")
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Subscriptions
+
+
+@pytest.fixture
+def add_subscription(db, receiver):
+    """add_subscription(status_path="ok", **fields) -> the inserted document. Its URL is
+    http://127.0.0.1:<port>/<status_path>/<sub id>, and its secret is registered with the receiver."""
+
+    def add(status_path="ok", **fields):
+        sub_id = fields.pop("_id", None) or f"sub_{secrets.token_hex(8)}"
+        path = f"/{status_path}/{sub_id}"
+        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        doc = {
+            "_id": sub_id,
+            "tenant": "t1",
+            "name": f"e2e {sub_id}",
+            "event_types": ["customer.created"],
+            "url": receiver.url(path),
+            "secret": new_secret(),
+            "headers": {"x-custom": "v"},
+            "is_active": True,
+            "max_retry_count": 5,
+            "success_code": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        doc.update(fields)
+        receiver.register(path, doc["secret"])
+        db.subscriptions.insert_one(doc)
+        doc["path"] = path  # for the tests only, not stored
+        return doc
+
+    return add
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Kafka produce / read
+
+
+@pytest.fixture
+def produce(topics, producer):
+    """produce(value, key=None, topic=events, partition=None, headers=None) -> RecordMetadata (topic, partition,
+    offset). A dict value is JSON-encoded; str/bytes are sent as they are."""
+
+    def send(value, key=None, topic=None, partition=None, headers=None):
+        if isinstance(value, dict):
+            value = json.dumps(value).encode()
+        elif isinstance(value, str):
+            value = value.encode()
+        if isinstance(key, str):
+            key = key.encode()
+        fut = producer.send(topic or topics.events, value=value, key=key, partition=partition, headers=headers or [])
+        return fut.get(timeout=TIMEOUT)
+
+    return send
+
+
+class TopicReader:
+    """Reads a topic from the beginning without a consumer group, accumulating records across calls."""
+
+    def __init__(self, topic):
+        self.topic = topic
+        self.consumer = KafkaConsumer(bootstrap_servers=KAFKA, group_id=None, enable_auto_commit=False,
+                                      auto_offset_reset="earliest", client_id="hookd-e2e-reader")
+        parts = wait_for(lambda: self.consumer.partitions_for_topic(topic), what=f"metadata of {topic}")
+        self.consumer.assign([TopicPartition(topic, p) for p in sorted(parts)])
+        self.consumer.seek_to_beginning()
+        self.records = []
+
+    def poll(self, timeout_ms=100):
+        for batch in self.consumer.poll(timeout_ms=timeout_ms).values():
+            self.records.extend(batch)
+        return self.records
+
+    def wait(self, pred=None, count=1, timeout=TIMEOUT, what=None):
+        """Poll until at least count records satisfy pred (default: any record); return those records."""
+        pred = pred or (lambda r: True)
+
+        def check():
+            hits = [r for r in self.poll() if pred(r)]
+            return hits if len(hits) >= count else None
+
+        return wait_for(check, timeout, what or f"{count} record(s) on {self.topic}", interval=0)
+
+    def settle(self, seconds=1.0):
+        """Keep reading for a while (used before asserting that something did NOT appear)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.poll()
+        return self.records
+
+    def close(self):
+        self.consumer.close()
+
+
+class Results(TopicReader):
+    def values(self):
+        return [json.loads(r.value) for r in self.poll()]
+
+    def for_event(self, event_id):
+        return [v for v in self.values() if v.get("event_id") == event_id]
+
+    def wait_event(self, event_id, count=1, timeout=TIMEOUT):
+        recs = self.wait(lambda r: json.loads(r.value).get("event_id") == event_id, count, timeout,
+                         f"{count} results record(s) for {event_id}")
+        return [json.loads(r.value) for r in recs]
+
+
+@pytest.fixture
+def results(topics):
+    r = Results(topics.results)
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def deadletter(topics):
+    r = TopicReader(topics.deadletter)
+    yield r
+    r.close()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The hookd process
+
+
+class Hookd:
+    def __init__(self, binary, env, log_path):
+        self.log_path = log_path
+        self.log_file = open(log_path, "ab")
+        self.proc = subprocess.Popen([str(binary), "dispatch"], env=env, stdin=subprocess.DEVNULL,
+                                     stdout=self.log_file, stderr=subprocess.STDOUT)
+        self.returncode = None
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=TIMEOUT):
+        """Signal hookd and wait for it; returns (exit code, seconds taken). Does not assert."""
+        t0 = time.monotonic()
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                self.log_file.close()
+                pytest.fail(f"hookd did not exit within {timeout:.0f} s of {sig.name}; killed")
+        self.returncode = self.proc.returncode
+        self.log_file.close()
+        return self.returncode, time.monotonic() - t0
+
+    def log(self):
+        return Path(self.log_path).read_text(errors="replace")
+
+    def sanitizer_report(self):
+        text = self.log()
+        return next((m for m in SANITIZER_MARKERS if m in text), None)
+
+    def assert_clean_exit(self):
+        report = self.sanitizer_report()
+        assert report is None, f"sanitizer report in hookd's output ({report!r}); see {self.log_path}"
+        assert self.returncode == 0, f"hookd exited with {self.returncode}; see {self.log_path}"
+
+
+@pytest.fixture
+def hookd(hookd_bin, topics, db, tmp_path):
+    """hookd.start(**extra_env) -> Hookd; hookd.stop(h) -> SIGTERM, asserts exit 0 and no sanitizer report.
+    Any process still running at teardown is stopped the same way (and its exit checked). On failure, pytest shows
+    the tail of each process's output."""
+    started = []
+
+    class Launcher:
+        def env(self, **extra):
+            env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKD_")}
+            env.update({
+                "HOOKD_BROKERS": KAFKA,
+                "HOOKD_TOPICS": topics.events,
+                "HOOKD_RESULTS_TOPIC": topics.results,
+                "HOOKD_DEADLETTER_TOPIC": topics.deadletter,
+                "HOOKD_GROUP_ID": topics.group,
+                "HOOKD_STORE": MONGO,
+                "HOOKD_MONGO_DATABASE": topics.db,
+                "HOOKD_SUBSCRIPTIONS_REFRESH_MS": "200",
+                "HOOKD_LOG_LEVEL": "debug",
+                "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0",
+                "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
+            })
+            env.update({k: str(v) for k, v in extra.items()})
+            return env
+
+        def start(self, **extra_env):
+            h = Hookd(hookd_bin, self.env(**extra_env), tmp_path / f"hookd-{len(started) + 1}.log")
+            started.append(h)
+            return h
+
+        def stop(self, h, timeout=TIMEOUT):
+            code, took = h.stop(timeout=timeout)
+            h.assert_clean_exit()
+            return took
+
+    yield Launcher()
+
+    failures = []
+    for h in started:
+        if h.returncode is None:
+            h.stop()
+            try:
+                h.assert_clean_exit()
+            except AssertionError as e:
+                failures.append(str(e))
+    for i, h in enumerate(started, 1):
+        lines = h.log().splitlines()
+        print(f"\n----- hookd run {i}: exit {h.returncode}, {h.log_path} (last 150 of {len(lines)} lines) -----")
+        print("\n".join(lines[-150:]))
+    if failures:
+        pytest.fail("; ".join(failures))
+
+
+WEBHOOK_ID = re.compile(r"^msg_[0-9a-f]{32}$")
