@@ -24,21 +24,44 @@ all: build/hookd
 bootstrap:
 	@scripts/bootstrap
 
-build/hookd: $(SRCS) $(HDRS) Makefile
-	@mkdir -p build
-	$(CC) $(REL_FLAGS) $(PKG_CFLAGS) -o $@ $(SRCS) $(PKG_LIBS)
+# Objects per flavour; the binary and every unit test link the same library of modules.
+build/obj/%.o: src/%.c $(HDRS) Makefile
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	@$(CC) $(REL_FLAGS) $(PKG_CFLAGS) -c -o $@ $<
+build/san/obj/%.o: src/%.c $(HDRS) Makefile
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	@$(CC) $(SAN_FLAGS) $(PKG_CFLAGS) -c -o $@ $<
+build/vg/obj/%.o: src/%.c $(HDRS) Makefile
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	@$(CC) $(VG_FLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
-build/san/hookd: $(SRCS) $(HDRS) Makefile
-	@mkdir -p build/san
-	$(CC) $(SAN_FLAGS) $(PKG_CFLAGS) -o $@ $(SRCS) $(PKG_LIBS)
+LIBOBJS = $(patsubst src/%.c,$(1)/obj/%.o,$(LIBSRCS))
 
-build/san/test_%: tests/unit/test_%.c tests/unit/unit.h $(LIBSRCS) $(HDRS) Makefile
-	@mkdir -p build/san
-	$(CC) $(SAN_FLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(LIBSRCS) $(PKG_LIBS)
+build/libhookd.a: $(call LIBOBJS,build)
+	@ar rcs $@ $^
+build/san/libhookd.a: $(call LIBOBJS,build/san)
+	@ar rcs $@ $^
+build/vg/libhookd.a: $(call LIBOBJS,build/vg)
+	@ar rcs $@ $^
 
-build/vg/test_%: tests/unit/test_%.c tests/unit/unit.h $(LIBSRCS) $(HDRS) Makefile
-	@mkdir -p build/vg
-	$(CC) $(VG_FLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(LIBSRCS) $(PKG_LIBS)
+build/hookd: build/obj/main.o build/libhookd.a
+	@echo "  LD      $@"
+	@$(CC) $(REL_FLAGS) -o $@ $^ $(PKG_LIBS)
+
+build/san/hookd: build/san/obj/main.o build/san/libhookd.a
+	@echo "  LD      $@"
+	@$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+
+build/san/test_%: tests/unit/test_%.c tests/unit/unit.h build/san/libhookd.a
+	@echo "  CCLD    $@"
+	@$(CC) $(SAN_FLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< build/san/libhookd.a $(PKG_LIBS)
+
+build/vg/test_%: tests/unit/test_%.c tests/unit/unit.h build/vg/libhookd.a
+	@echo "  CCLD    $@"
+	@$(CC) $(VG_FLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< build/vg/libhookd.a $(PKG_LIBS)
 
 demo: bootstrap build/hookd
 	./build/hookd demo
@@ -59,7 +82,8 @@ unit-valgrind: $(addprefix build/vg/,$(UNITS))
 # Warning-free under clang as well as gcc.
 clang-check:
 	@mkdir -p build/clang
-	clang $(BASE) -O2 $(PKG_CFLAGS) -o build/clang/hookd $(SRCS) $(PKG_LIBS)
+	@echo "  CLANG   build/clang/hookd"
+	@clang $(BASE) -O2 $(PKG_CFLAGS) -o build/clang/hookd $(SRCS) $(PKG_LIBS)
 
 docs: build/hookd
 	./build/hookd config --markdown > docs/configuration.md
