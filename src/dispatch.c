@@ -150,7 +150,7 @@ static struct curl_slist *add_header(struct curl_slist *l, const char *name, con
 
 static void start_delivery(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub) {
     job_t *job = hd_xcalloc(1, sizeof(*job));
-    char ts[24], sig[HD_SIGN_V1_SIZE];
+    char ts[24], sig[HD_SIGN_HEADER_SIZE];
     job->ev = ev;
     job->sub = sub;
     job->attempt = 1;
@@ -158,7 +158,7 @@ static void start_delivery(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub) {
     hd_sign_message_id(ev->event->id, sub->id, job->msg_id);
     int64_t now_s = job->attempted_at_ms / 1000;
     snprintf(ts, sizeof(ts), "%" PRId64, now_s);
-    hd_sign_v1(&sub->key, job->msg_id, now_s, ev->body->data, ev->body->len, sig);
+    hd_sign_header(&sub->keys, job->attempted_at_ms, job->msg_id, now_s, ev->body->data, ev->body->len, sig);
 
     struct curl_slist *h = NULL;
     for (int i = 0; i < sub->headers_cnt; i++) h = add_header(h, sub->headers[i].name, sub->headers[i].value);

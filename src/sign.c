@@ -46,6 +46,20 @@ void hd_sign_v1(const hd_sign_key_t *key, const char *msg_id, int64_t timestamp,
     sodium_bin2base64(out + 3, HD_SIGN_V1_SIZE - 3, sig, sizeof(sig), sodium_base64_VARIANT_ORIGINAL);
 }
 
+int hd_sign_header(const hd_sign_keyset_t *ks, int64_t now_ms, const char *msg_id, int64_t timestamp,
+                   const void *body, size_t body_len, char out[HD_SIGN_HEADER_SIZE]) {
+    size_t len = 0;
+    int n = 0;
+    out[0] = '\0';
+    for (int i = 0; i < ks->hmac_cnt; i++) {
+        if (ks->hmac_expires_ms[i] && ks->hmac_expires_ms[i] <= now_ms) continue;
+        if (n++) out[len++] = ' ';
+        hd_sign_v1(&ks->hmac[i], msg_id, timestamp, body, body_len, out + len);
+        len += strlen(out + len);
+    }
+    return n;
+}
+
 int hd_sign_verify(const hd_sign_key_t *key, const char *msg_id, int64_t timestamp, const void *body,
                    size_t body_len, const char *header) {
     unsigned char want[crypto_auth_hmacsha256_BYTES], got[crypto_auth_hmacsha256_BYTES];

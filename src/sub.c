@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hookd/decode.h"
 #include "hookd/util.h"
 
 static const char *get_str(json_object *doc, const char *key) {
@@ -34,17 +35,8 @@ static int64_t get_time_ms(json_object *doc, const char *key) {
     if (json_object_is_type(v, json_type_int)) return json_object_get_int64(v);
     if (json_object_is_type(v, json_type_object) && json_object_object_get_ex(v, "$numberLong", &d))
         return strtoll(json_object_get_string(d), NULL, 10);
-    if (json_object_is_type(v, json_type_string)) {
-        struct tm tm = {0};
-        int ms = 0;
-        const char *s = json_object_get_string(v);
-        if (sscanf(s, "%d-%d-%dT%d:%d:%d.%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
-                   &tm.tm_sec, &ms) >= 6) {
-            tm.tm_year -= 1900;
-            tm.tm_mon -= 1;
-            return (int64_t)timegm(&tm) * 1000 + ms;
-        }
-    }
+    int64_t ms;
+    if (json_object_is_type(v, json_type_string) && hd_decode_time(json_object_get_string(v), &ms) == 0) return ms;
     return 0;
 }
 
@@ -117,7 +109,14 @@ hd_sub_t *hd_sub_from_json(json_object *doc, char *errstr, size_t errstr_size) {
         snprintf(errstr, errstr_size, "subscription %s: no secret", id);
         goto fail;
     }
-    if (hd_sign_key_init(&sub->key, secret, errstr, errstr_size)) goto fail;
+    if (hd_sign_key_init(&sub->keys.hmac[0], secret, errstr, errstr_size)) goto fail;
+    sub->keys.hmac_cnt = 1;
+    const char *previous = get_str(doc, "previous_secret");
+    if (previous) {
+        if (hd_sign_key_init(&sub->keys.hmac[1], previous, errstr, errstr_size)) goto fail;
+        sub->keys.hmac_expires_ms[1] = get_time_ms(doc, "previous_secret_expires_at");
+        sub->keys.hmac_cnt = 2;
+    }
     if (!json_object_object_get_ex(doc, "event_types", &types) || !json_object_is_type(types, json_type_array) ||
         json_object_array_length(types) == 0) {
         snprintf(errstr, errstr_size, "subscription %s: event_types must be a non-empty array", id);
@@ -173,6 +172,6 @@ void hd_sub_destroy(hd_sub_t *sub) {
         free(sub->headers[i].value);
     }
     free(sub->headers);
-    sodium_memzero(&sub->key, sizeof(sub->key));
+    sodium_memzero(&sub->keys, sizeof(sub->keys));
     free(sub);
 }

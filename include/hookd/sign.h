@@ -20,6 +20,23 @@ typedef struct hd_sign_key_s {
 /* "msg_" + 32 hex + NUL */
 #define HD_SIGN_ID_SIZE 37
 
+/* The keys a delivery is signed with: the current secret and, during a rotation's grace period, the previous
+ * one; the receiver accepts the message when any entry of the webhook-signature header verifies. */
+#define HD_SIGN_MAX_KEYS 2
+typedef struct hd_sign_keyset_s {
+    hd_sign_key_t hmac[HD_SIGN_MAX_KEYS];
+    int64_t hmac_expires_ms[HD_SIGN_MAX_KEYS]; /* 0: never; after it the key is no longer used */
+    int hmac_cnt;
+} hd_sign_keyset_t;
+
+/* Room for the webhook-signature header value of a full keyset. */
+#define HD_SIGN_HEADER_SIZE (HD_SIGN_MAX_KEYS * HD_SIGN_V1_SIZE + 16)
+
+/* Writes the webhook-signature header value ("v1,... v1,...", space-separated) for the keys of ks that are
+ * valid at now_ms. Returns the number of signatures written (0 when every key has expired). */
+int hd_sign_header(const hd_sign_keyset_t *ks, int64_t now_ms, const char *msg_id, int64_t timestamp,
+                   const void *body, size_t body_len, char out[HD_SIGN_HEADER_SIZE]);
+
 /* Parses "whsec_<base64>" (the prefix is optional, as in the reference libraries). Returns 0, or -1 with errstr
  * filled when the secret is not base64 or its key is shorter than 16 or longer than 64 bytes. */
 int hd_sign_key_init(hd_sign_key_t *key, const char *secret, char *errstr, size_t errstr_size);

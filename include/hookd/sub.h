@@ -22,7 +22,7 @@ typedef struct hd_sub_s {
     int event_types_cnt;
     hd_sub_header_t *headers;
     int headers_cnt;
-    hd_sign_key_t key;
+    hd_sign_keyset_t keys; /* secret, then previous_secret while its grace period lasts */
     int is_active;
     int max_retry_count;
     int success_code; /* 0: any 2xx */
@@ -30,7 +30,8 @@ typedef struct hd_sub_s {
 } hd_sub_t;
 
 /* Builds a subscription from a JSON object (fields: id or _id, tenant, name, event_types[], url, secret,
- * headers{}, is_active, max_retry_count, success_code, updated_at). Returns NULL with errstr filled when a
+ * headers{}, is_active, max_retry_count, success_code, updated_at, and for rotation previous_secret with
+ * previous_secret_expires_at). Returns NULL with errstr filled when a
  * required field is missing or invalid (bad URL scheme, bad secret, CR/LF in a header). Does not take doc. */
 hd_sub_t *hd_sub_from_json(json_object *doc, char *errstr, size_t errstr_size);
 
