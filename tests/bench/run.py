@@ -292,15 +292,35 @@ def noisy(admin, port, hang_port, events, timeout_ms):
 
 
 def memory(admin, port, subs):
-    t = topics_for(admin, "memory", partitions=1)
-    store = TMP / "subs-memory.json"
-    n = write_subs(store, 1000, subs // 1000, lambda ti, k: f"http://127.0.0.1:{port}/m{ti}/s{k}")
-    h = Hookd("memory", store, t)
-    h.wait_log(f"subscriptions loaded: {n}")
-    h.wait_log("assigned")
-    rss, hwm = h.memory_kb("VmRSS"), h.memory_kb("VmHWM")
-    h.stop()
-    return {"subscriptions": n, "rss_mb": rss / 1024, "peak_rss_mb": hwm / 1024}
+    """RSS with `subs` subscriptions loaded, from MongoDB (the production store: documents are streamed) and from
+    the file store (the whole file is parsed at once, so its peak is higher)."""
+    import pymongo
+
+    out = {}
+    for store_kind in ("mongodb", "file"):
+        t = topics_for(admin, f"memory-{store_kind}", partitions=1)
+        path = TMP / "subs-memory.json"
+        n = write_subs(path, 1000, subs // 1000, lambda ti, k: f"http://127.0.0.1:{port}/m{ti}/s{k}")
+        extra = {}
+        if store_kind == "mongodb":
+            docs = json.loads(path.read_text())["subscriptions"]
+            for d in docs:
+                d["_id"] = d.pop("id")
+            client = pymongo.MongoClient(os.environ.get("HOOKD_TEST_MONGO", "mongodb://127.0.0.1:27018/"))
+            db = f"bench_{uuid.uuid4().hex[:12]}"
+            for i in range(0, len(docs), 10000):
+                client[db].subscriptions.insert_many(docs[i:i + 10000])
+            extra = {"HOOKD_STORE": os.environ.get("HOOKD_TEST_MONGO", "mongodb://127.0.0.1:27018/"),
+                     "HOOKD_MONGO_DATABASE": db}
+        h = Hookd(f"memory-{store_kind}", path, t, extra)
+        h.wait_log(f"subscriptions loaded: {n}", timeout=300)
+        h.wait_log("assigned")
+        out[store_kind] = {"subscriptions": n, "rss_mb": h.memory_kb("VmRSS") / 1024,
+                           "peak_rss_mb": h.memory_kb("VmHWM") / 1024}
+        h.stop()
+        if store_kind == "mongodb":
+            client.drop_database(db)
+    return out
 
 
 def machine():
@@ -318,7 +338,7 @@ def main():
     ap.add_argument("--events", type=int, default=50000, help="events of the throughput run")
     ap.add_argument("--fanout", type=int, default=2, help="subscriptions per event")
     ap.add_argument("--write", action="store_true", help="write docs/benchmarks.md")
-    ap.add_argument("--only", choices=["throughput"], help="run one scenario (for profiling: HOOKD_BENCH_WRAP)")
+    ap.add_argument("--only", choices=["throughput", "memory"], help="run one scenario (for profiling: HOOKD_BENCH_WRAP)")
     ap.add_argument("--env", action="append", default=[], help="NAME=VALUE for hookd (e.g. HOOKD_WORKERS=2)")
     args = ap.parse_args()
     EXTRA_ENV.update(kv.split("=", 1) for kv in args.env)
@@ -328,6 +348,9 @@ def main():
     try:
         if args.only == "throughput":
             print(json.dumps(throughput(admin, port, args.events, args.fanout, 1), indent=2))
+            return
+        if args.only == "memory":
+            print(json.dumps(memory(admin, port, 100000), indent=2))
             return
         log("ceiling: raw libcurl multi ...")
         ceil = ceiling(port, args.events * args.fanout)
@@ -385,7 +408,8 @@ run is the figure to compare.
 | noisy neighbour: rate to healthy endpoints, all healthy | {n['healthy']['healthy_rate']:,.0f} deliveries/s |
 | noisy neighbour: rate to healthy endpoints with 10% hanging until timeout (2 s) | {n['noisy']['healthy_rate']:,.0f} deliveries/s |
 | **drop caused by the hanging 10%** | **{n['drop_pct']:.1f} %** |
-| RSS with {m['subscriptions']:,} subscriptions (1,000 tenants) loaded | {m['rss_mb']:.1f} MB (peak {m['peak_rss_mb']:.1f} MB) |
+| RSS with {m['mongodb']['subscriptions']:,} subscriptions (1,000 tenants) loaded from MongoDB | {m['mongodb']['rss_mb']:.1f} MB (peak {m['mongodb']['peak_rss_mb']:.1f} MB) |
+| the same from the file store (whole file parsed at once) | {m['file']['rss_mb']:.1f} MB (peak {m['file']['peak_rss_mb']:.1f} MB) |
 
 Latency is `attempted_at + duration_ms - event_time` from the results records, where `event_time` is stamped by the
 producer when it creates the event (so it includes the producer's linger and Kafka's round trip).
