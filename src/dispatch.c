@@ -13,6 +13,7 @@
 #include "hookd/decode.h"
 #include "hookd/deliver.h"
 #include "hookd/log.h"
+#include "hookd/metrics.h"
 #include "hookd/outcome.h"
 #include "hookd/record.h"
 #include "hookd/render.h"
@@ -54,6 +55,7 @@ struct hd_dispatch_s {
     ev_t *evs;   /* live events, for abandonment at shutdown */
     job_t *jobs; /* deliveries in flight */
     hd_dispatch_stats_t stats;
+    const hd_dispatch_replay_t *replay; /* NULL: the group dispatcher */
 };
 
 #define LIST_ADD(head, x)                                                                                       \
@@ -105,7 +107,9 @@ static void record_attempt(hd_dispatch_t *w, job_t *job, hd_outcome_t outcome, c
         .src_topic = ev->topic,
         .src_partition = ev->partition,
         .src_offset = ev->offset,
+        .replay = w->replay != NULL,
     };
+    hd_metrics_delivery_attempt(outcome, job->req.status, job->req.duration_us);
     if (outcome == HD_OUTCOME_SUCCESS) w->stats.succeeded++;
     else w->stats.failed++;
     HD_LOG(outcome == HD_OUTCOME_SUCCESS ? HD_LOG_DEBUG : HD_LOG_INFO, "deliver",
@@ -119,6 +123,7 @@ static void record_attempt(hd_dispatch_t *w, job_t *job, hd_outcome_t outcome, c
 
 static void job_free(hd_dispatch_t *w, job_t *job) {
     LIST_DEL(w->jobs, job);
+    hd_metrics_delivery_inflight(-1);
     hd_deliver_req_clear(&job->req);
     free(job);
 }
@@ -148,6 +153,17 @@ static struct curl_slist *add_header(struct curl_slist *l, const char *name, con
     return curl_slist_append(l, line);
 }
 
+/* Stable per (event, subscription) so that retries and replays keep it; a replay asked for new ids salts it. */
+static void delivery_id(const hd_dispatch_t *w, const ev_t *ev, const hd_sub_t *sub, char out[HD_SIGN_ID_SIZE]) {
+    if (!w->replay || !w->replay->salt) {
+        hd_sign_message_id(ev->event->id, sub->id, out);
+        return;
+    }
+    char salted[512];
+    snprintf(salted, sizeof(salted), "%s/%s", sub->id, w->replay->salt);
+    hd_sign_message_id(ev->event->id, salted, out);
+}
+
 static void start_delivery(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub) {
     job_t *job = hd_xcalloc(1, sizeof(*job));
     char ts[24], sig[HD_SIGN_HEADER_SIZE];
@@ -155,7 +171,7 @@ static void start_delivery(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub) {
     job->sub = sub;
     job->attempt = 1;
     job->attempted_at_ms = hd_now_ms();
-    hd_sign_message_id(ev->event->id, sub->id, job->msg_id);
+    delivery_id(w, ev, sub, job->msg_id);
     int64_t now_s = job->attempted_at_ms / 1000;
     snprintf(ts, sizeof(ts), "%" PRId64, now_s);
     hd_sign_header(&sub->keys, job->attempted_at_ms, job->msg_id, now_s, ev->body->data, ev->body->len, sig);
@@ -172,6 +188,7 @@ static void start_delivery(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub) {
     job->req.body = ev->body->data;
     job->req.body_len = ev->body->len;
     LIST_ADD(w->jobs, job);
+    hd_metrics_delivery_inflight(1);
     ev->pending++;
     w->stats.deliveries++;
     if (hd_deliver_submit(w->deliver, &job->req)) {
@@ -187,6 +204,7 @@ static void handle_message(hd_dispatch_t *w, hd_match_t *snap, rd_kafka_message_
         return;
     }
     w->stats.consumed++;
+    hd_metrics_event_consumed();
     ev_t *ev = hd_xcalloc(1, sizeof(*ev));
     ev->entry = hd_consume_track(w->consume, msg);
     ev->topic = hd_xstrdup(rd_kafka_topic_name(msg->rkt));
@@ -203,10 +221,13 @@ static void handle_message(hd_dispatch_t *w, hd_match_t *snap, rd_kafka_message_
         char where[64];
         snprintf(where, sizeof(where), "%d@%" PRId64, msg->partition, msg->offset);
         HD_LOG(HD_LOG_WARN, "decode", HD_KV("topic", ev->topic, "at", where, "reason", hd_decode_reason(derr)),
-               "dead-lettering message: %s", errstr);
+               "%s: %s", w->replay ? "skipping message (dead-lettered when first seen)" : "dead-lettering message",
+               errstr);
         w->stats.deadlettered++;
+        hd_metrics_event_deadlettered();
         ev->pending++;
-        if (hd_record_deadletter(w->record, msg, hd_decode_reason(derr), errstr, ev)) ev->pending--;
+        if (w->replay) ev->pending--; /* dead-lettered when first consumed */
+        else if (hd_record_deadletter(w->record, msg, hd_decode_reason(derr), errstr, ev)) ev->pending--;
         ev_unref(w, ev);
         return;
     }
@@ -216,6 +237,17 @@ static void handle_message(hd_dispatch_t *w, hd_match_t *snap, rd_kafka_message_
     if (n > 64) {
         subs = hd_xmalloc(sizeof(*subs) * (size_t)n);
         hd_match_find(snap, ev->event->tenant, ev->event->type, subs, n);
+    }
+    if (n > 0) hd_metrics_event_matched();
+    if (n > 0 && w->replay) {
+        int kept = 0;
+        char id[HD_SIGN_ID_SIZE];
+        hd_consume_range_t at = {ev->topic, ev->partition, ev->offset, ev->offset + 1};
+        for (int i = 0; i < n; i++) {
+            delivery_id(w, ev, subs[i], id);
+            if (w->replay->select(w->replay->opaque, ev->event, &at, subs[i], id)) subs[kept++] = subs[i];
+        }
+        n = kept;
     }
     if (n > 0) {
         ev->snap = hd_match_retain(snap); /* the subscriptions must outlive a refresh while in flight */
@@ -228,9 +260,11 @@ static void handle_message(hd_dispatch_t *w, hd_match_t *snap, rd_kafka_message_
     ev_unref(w, ev);
 }
 
-hd_dispatch_t *hd_dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cache, char *errstr, size_t errstr_size) {
+static hd_dispatch_t *dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cache,
+                                  const hd_dispatch_replay_t *replay, char *errstr, size_t errstr_size) {
     hd_dispatch_t *w = hd_xcalloc(1, sizeof(*w));
     w->conf = conf;
+    w->replay = replay;
     w->cache = cache;
     w->wake[0] = w->wake[1] = -1;
     if (pipe2(w->wake, O_NONBLOCK | O_CLOEXEC)) {
@@ -239,12 +273,24 @@ hd_dispatch_t *hd_dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cache, c
     }
     if (!(w->deliver = hd_deliver_new(conf, on_delivered, w, errstr, errstr_size))) goto fail;
     if (!(w->record = hd_record_new(conf, w->wake[1], on_record_ack, w, errstr, errstr_size))) goto fail;
-    if (!(w->consume = hd_consume_new(conf, w->wake[1], errstr, errstr_size))) goto fail;
+    w->consume = replay ? hd_consume_new_range(conf, w->wake[1], replay->ranges, replay->ranges_cnt, errstr,
+                                               errstr_size)
+                        : hd_consume_new(conf, w->wake[1], errstr, errstr_size);
+    if (!w->consume) goto fail;
     return w;
 
 fail:
     hd_dispatch_destroy(w);
     return NULL;
+}
+
+hd_dispatch_t *hd_dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cache, char *errstr, size_t errstr_size) {
+    return dispatch_new(conf, cache, NULL, errstr, errstr_size);
+}
+
+hd_dispatch_t *hd_dispatch_new_replay(const hd_conf_t *conf, hd_match_cache_t *cache,
+                                      const hd_dispatch_replay_t *replay, char *errstr, size_t errstr_size) {
+    return dispatch_new(conf, cache, replay, errstr, errstr_size);
 }
 
 static void drain_wake(hd_dispatch_t *w) {
@@ -284,8 +330,12 @@ static int turn(hd_dispatch_t *w, int consuming, int max_wait_ms) {
 }
 
 int hd_dispatch_run(hd_dispatch_t *w, const atomic_int *stop) {
-    while (!atomic_load(stop))
+    while (!atomic_load(stop)) {
         if (turn(w, 1, 100)) return -1;
+        if (!w->replay) continue;
+        if (w->replay->progress) w->replay->progress(w->replay->opaque, &w->stats);
+        if (!w->evs && hd_consume_finished(w->consume)) break;
+    }
 
     /* Drain: no new events; in-flight deliveries get the grace period. */
     int64_t deadline = hd_mono_us() + w->conf->shutdown_grace_ms * 1000;

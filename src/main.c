@@ -16,7 +16,10 @@
 #include "hookd/dispatch.h"
 #include "hookd/log.h"
 #include "hookd/match.h"
+#include "hookd/metrics.h"
+#include "hookd/replay.h"
 #include "hookd/sign.h"
+#include "hookd/status.h"
 #include "hookd/store.h"
 #include "hookd/util.h"
 
@@ -43,6 +46,7 @@ static void usage(FILE *out) {
                  "Usage: hookd COMMAND [--config FILE] [--set name=value]...\n\n"
                  "Commands:\n"
                  "  dispatch   consume events, deliver webhooks, record outcomes (the service)\n"
+                 "  replay     re-dispatch events of a topic by offset or time range (see docs/operations.md)\n"
                  "  demo       run the whole path in-process: mock Kafka, file store, local receiver\n"
                  "  sign       print the webhook-signature for --secret, --id, --timestamp and a body on stdin\n"
                  "  config     print the effective configuration, or --markdown for docs/configuration.md\n"
@@ -91,15 +95,41 @@ fail:
     return NULL;
 }
 
+/* A dispatcher is ready once its consumers hold partitions: before that it cannot deliver anything. */
+static int dispatch_ready(void *opaque, char *why, size_t why_size) {
+    int64_t parts = hd_metrics_partitions_assigned();
+    snprintf(why, why_size, "%" PRId64 " partitions assigned", parts);
+    return parts > 0;
+}
+
+static void collect_cache(hd_metrics_scrape_t *s, void *opaque) {
+    hd_match_t *snap = hd_match_cache_get(opaque);
+    hd_metrics_emit(s, "hd_match_count", "Subscriptions in the matching cache.", "gauge", NULL,
+                    hd_match_count(snap));
+    hd_match_release(snap);
+    hd_metrics_emit(s, "hd_match_cache_age_ms", "Age of the subscription cache snapshot in ms.", "gauge", NULL,
+                    (double)hd_match_cache_age_ms(opaque));
+}
+
 static int cmd_dispatch(hd_conf_t *conf, int argc, char **argv) {
     char err[512];
     hd_store_t *store = NULL;
     hd_match_cache_t *cache = NULL;
     hd_dispatch_t *w = NULL;
-    int rc = 1;
+    hd_status_t *status = NULL;
+    int rc = 1, collector = 0;
 
     if (!(store = hd_store_new(conf->store, conf->mongo_database, err, sizeof(err)))) goto out;
     if (!(cache = hd_match_cache_new(store, conf->refresh_ms, err, sizeof(err)))) goto out;
+    hd_metrics_register_dispatcher();
+    collector = hd_metrics_add_collector(hd_metrics_default(), collect_cache, cache);
+    if (*conf->metrics_listen) {
+        if (!(status = hd_status_new(conf->metrics_listen, hd_metrics_default(), dispatch_ready, NULL, err,
+                                     sizeof(err))))
+            goto out;
+        HD_LOG(HD_LOG_INFO, "status", NULL, "status server on %s (port %d): /metrics /healthz /readyz",
+               conf->metrics_listen, hd_status_port(status));
+    }
     if (!(w = hd_dispatch_new(conf, cache, err, sizeof(err)))) goto out;
     install_signals();
     HD_LOG(HD_LOG_INFO, "dispatch", NULL, "hookd %s dispatching %s from %s", HD_VERSION, conf->topics, conf->brokers);
@@ -113,6 +143,8 @@ static int cmd_dispatch(hd_conf_t *conf, int argc, char **argv) {
     err[0] = '\0';
 out:
     if (rc && err[0]) HD_LOG(HD_LOG_ERROR, "dispatch", NULL, "%s", err);
+    hd_status_destroy(status);
+    if (collector) hd_metrics_remove_collector(hd_metrics_default(), collector);
     hd_dispatch_destroy(w);
     hd_match_cache_destroy(cache);
     hd_store_destroy(store);
@@ -168,6 +200,11 @@ static int cmd_version(hd_conf_t *conf, int argc, char **argv) {
     return 0;
 }
 
+static int cmd_replay(hd_conf_t *conf, int argc, char **argv) {
+    install_signals();
+    return hd_replay_main(conf, argc, argv, &stop_flag);
+}
+
 static int cmd_demo(hd_conf_t *conf, int argc, char **argv) {
     install_signals();
     return hd_demo_run(conf, &stop_flag);
@@ -177,7 +214,7 @@ static const struct {
     const char *name;
     int (*fn)(hd_conf_t *conf, int argc, char **argv);
 } commands[] = {
-    {"dispatch", cmd_dispatch}, {"demo", cmd_demo}, {"sign", cmd_sign}, {"config", cmd_config}, {"version", cmd_version},
+    {"dispatch", cmd_dispatch}, {"replay", cmd_replay}, {"demo", cmd_demo}, {"sign", cmd_sign}, {"config", cmd_config}, {"version", cmd_version},
 };
 
 int main(int argc, char **argv) {

@@ -135,6 +135,7 @@ int hd_record_result(hd_record_t *r, const hd_record_result_t *res, void *record
     json_object_object_add(src, "partition", json_object_new_int(res->src_partition));
     json_object_object_add(src, "offset", json_object_new_int64(res->src_offset));
     json_object_object_add(o, "source", src);
+    json_object_object_add(o, "replay", json_object_new_boolean(res->replay));
     size_t len;
     const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     int rc = produce(r, r->results, res->delivery_id, strlen(res->delivery_id), s, len, NULL, record_opaque);

@@ -27,6 +27,7 @@ typedef struct hd_conf_s {
     int64_t shutdown_grace_ms;
     int64_t batch_size;
     char *user_agent;
+    char *metrics_listen; /* status server host:port; empty: off */
 
     /* kafka.* pass-through, in the order given: names without the "kafka." prefix. */
     struct hd_conf_kv {
