@@ -61,7 +61,9 @@ void hd_metrics_emit(hd_metrics_scrape_t *s, const char *name, const char *help,
  * NULL) receives its length. */
 char *hd_metrics_render(hd_metrics_t *m, size_t *len);
 
-/* hookd's series on the default registry; each call is one atomic add. */
+/* hookd's dispatcher series on the default registry; each call is one atomic add. They are registered on first
+ * use, or up front by hd_metrics_register_dispatcher (so that a scrape shows zeros rather than nothing). */
+void hd_metrics_register_dispatcher(void);
 void hd_metrics_event_consumed(void);
 void hd_metrics_event_matched(void);                         /* an event with at least one subscription */
 void hd_metrics_event_deadlettered(void);
