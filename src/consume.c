@@ -167,6 +167,7 @@ static hd_consume_t *consumer_new(const hd_conf_t *conf, int wake_fd, int range,
     }
     rd_kafka_conf_set_opaque(rkconf, c);
     rd_kafka_conf_set_error_cb(rkconf, error_cb);
+    rd_kafka_conf_set_log_cb(rkconf, hd_log_rdkafka);
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, rkconf, errstr, errstr_size);
     if (!c->rk) {
         rd_kafka_conf_destroy(rkconf);

@@ -94,6 +94,7 @@ static char *write_subscriptions(const char *dir, uint16_t port, char secrets[][
 
 static rd_kafka_t *new_client(rd_kafka_type_t type, const char *brokers, char *errstr, size_t errstr_size) {
     rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(c, hd_log_rdkafka);
     if (brokers) rd_kafka_conf_set(c, "bootstrap.servers", brokers, NULL, 0);
     else rd_kafka_conf_set(c, "test.mock.num.brokers", "1", NULL, 0);
     if (type == RD_KAFKA_CONSUMER) rd_kafka_conf_set(c, "group.id", "hookd-demo-reader", NULL, 0);

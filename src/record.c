@@ -79,6 +79,7 @@ hd_record_t *hd_record_new(const hd_conf_t *conf, int wake_fd, hd_record_ack_cb 
     rd_kafka_conf_set_opaque(rkconf, r);
     rd_kafka_conf_set_dr_msg_cb(rkconf, dr_cb);
     rd_kafka_conf_set_error_cb(rkconf, error_cb);
+    rd_kafka_conf_set_log_cb(rkconf, hd_log_rdkafka);
     r->rk = rd_kafka_new(RD_KAFKA_PRODUCER, rkconf, errstr, errstr_size);
     if (!r->rk) {
         rd_kafka_conf_destroy(rkconf);

@@ -21,6 +21,7 @@ struct hd_store_s {
 static pthread_once_t mongoc_once = PTHREAD_ONCE_INIT;
 static void mongoc_init_once(void) {
     mongoc_init();
+    hd_log_mongoc_install();
 }
 
 hd_store_t *hd_store_new(const char *uri, const char *database, char *errstr, size_t errstr_size) {
