@@ -152,14 +152,18 @@ static hd_consume_t *consumer_new(const hd_conf_t *conf, int wake_fd, int range,
     };
     for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
         rd_kafka_conf_set(rkconf, defaults[i][0], defaults[i][1], NULL, 0);
+    /* librdkafka's assign() needs a group.id, but a range consumer never joins or commits: a replay cannot move
+     * the dispatchers' offsets. */
+    char group[512];
+    snprintf(group, sizeof(group), "%s%s", conf->group_id, range ? ".replay" : "");
     c->range = range;
     if (rd_kafka_conf_set(rkconf, "bootstrap.servers", conf->brokers, errstr, errstr_size) ||
-        hd_conf_apply_kafka(conf, "consumer", rkconf, errstr, errstr_size) ||
-        (!range && rd_kafka_conf_set(rkconf, "group.id", conf->group_id, errstr, errstr_size))) {
+        rd_kafka_conf_set(rkconf, "group.id", group, errstr, errstr_size) ||
+        hd_conf_apply_kafka(conf, "consumer", rkconf, errstr, errstr_size)) {
         rd_kafka_conf_destroy(rkconf);
         goto fail;
     }
-    if (range) { /* no group: a replay must never move the dispatchers' offsets */
+    if (range) {
         rd_kafka_conf_set(rkconf, "enable.auto.commit", "false", NULL, 0);
         rd_kafka_conf_set(rkconf, "enable.partition.eof", "true", NULL, 0); /* ends behind control records */
     } else {
