@@ -243,3 +243,15 @@ def test_replay_bad_input_is_a_clear_error(hookd, hookd_bin, add_subscription, r
         assert p.returncode == 2, (args, p.returncode, p.stderr)
         assert why in p.stderr, (args, p.stderr)
     assert receiver.received() == []
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Configuration reference
+
+
+def test_configuration_doc_is_in_sync(hookd_bin):
+    from conftest import ROOT
+
+    p = subprocess.run([str(hookd_bin), "config", "--markdown"], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == (ROOT / "docs/configuration.md").read_text(), "docs/configuration.md is stale: run make docs"
