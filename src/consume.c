@@ -137,11 +137,13 @@ static void collect_lag(hd_metrics_scrape_t *s, void *opaque) {
     rd_kafka_topic_partition_list_destroy(parts);
 }
 
-/* The consumer handle shared by both modes. */
-static hd_consume_t *consumer_new(const hd_conf_t *conf, int wake_fd, int range, char *errstr,
+/* Both modes: a group member subscribed to the topics, or (ranges != NULL) an explicit assignment. */
+static hd_consume_t *consumer_new(const hd_conf_t *conf, const char *const *extra_topics, int extra_cnt,
+                                  const hd_consume_range_t *ranges, int range_cnt, int wake_fd, char *errstr,
                                   size_t errstr_size) {
     hd_consume_t *c = hd_xcalloc(1, sizeof(*c));
     rd_kafka_conf_t *rkconf = rd_kafka_conf_new();
+    rd_kafka_topic_partition_list_t *topics = NULL;
     static const char *const defaults[][2] = {
         {"enable.auto.offset.store", "false"}, /* stored only when the outcome is durable */
         {"enable.auto.commit", "true"},
@@ -149,27 +151,28 @@ static hd_consume_t *consumer_new(const hd_conf_t *conf, int wake_fd, int range,
         {"auto.offset.reset", "earliest"}, /* a new group must not skip events produced before it started */
         {"partition.assignment.strategy", "cooperative-sticky"},
         {"enable.partition.eof", "false"},
+        /* Retry tier topics may be created after the subscription: notice them within seconds, not minutes. */
+        {"topic.metadata.refresh.interval.ms", "5000"},
     };
     for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
         rd_kafka_conf_set(rkconf, defaults[i][0], defaults[i][1], NULL, 0);
     /* librdkafka's assign() needs a group.id, but a range consumer never joins or commits: a replay cannot move
      * the dispatchers' offsets. */
     char group[512];
-    snprintf(group, sizeof(group), "%s%s", conf->group_id, range ? ".replay" : "");
-    c->range = range;
+    snprintf(group, sizeof(group), "%s%s", conf->group_id, ranges ? ".replay" : "");
+    c->range = ranges != NULL;
     if (rd_kafka_conf_set(rkconf, "bootstrap.servers", conf->brokers, errstr, errstr_size) ||
         rd_kafka_conf_set(rkconf, "group.id", group, errstr, errstr_size) ||
         hd_conf_apply_kafka(conf, "consumer", rkconf, errstr, errstr_size)) {
         rd_kafka_conf_destroy(rkconf);
         goto fail;
     }
-    if (range) {
+    if (ranges) {
         rd_kafka_conf_set(rkconf, "enable.auto.commit", "false", NULL, 0);
         rd_kafka_conf_set(rkconf, "enable.partition.eof", "true", NULL, 0); /* ends behind control records */
-    } else {
-        rd_kafka_conf_set_rebalance_cb(rkconf, rebalance_cb);
     }
     rd_kafka_conf_set_opaque(rkconf, c);
+    if (!ranges) rd_kafka_conf_set_rebalance_cb(rkconf, rebalance_cb);
     rd_kafka_conf_set_error_cb(rkconf, error_cb);
     rd_kafka_conf_set_log_cb(rkconf, hd_log_rdkafka);
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, rkconf, errstr, errstr_size);
@@ -181,23 +184,36 @@ static hd_consume_t *consumer_new(const hd_conf_t *conf, int wake_fd, int range,
     c->queue = rd_kafka_queue_get_consumer(c->rk);
     if (wake_fd >= 0) rd_kafka_queue_io_event_enable(c->queue, wake_fd, "c", 1);
     c->collector = hd_metrics_add_collector(hd_metrics_default(), collect_lag, c);
-    return c;
+    if (ranges) {
+        topics = rd_kafka_topic_partition_list_new(range_cnt > 0 ? range_cnt : 1);
+        for (int i = 0; i < range_cnt; i++) {
+            part_t *p = hd_xcalloc(1, sizeof(*p));
+            p->topic = hd_xstrdup(ranges[i].topic);
+            p->partition = ranges[i].partition;
+            p->end = ranges[i].to;
+            p->finished = ranges[i].from >= ranges[i].to;
+            p->next = c->parts;
+            c->parts = p;
+            if (!p->finished)
+                rd_kafka_topic_partition_list_add(topics, p->topic, p->partition)->offset = ranges[i].from;
+        }
+        rd_kafka_resp_err_t err = rd_kafka_assign(c->rk, topics);
+        if (err) {
+            snprintf(errstr, errstr_size, "assign: %s", rd_kafka_err2str(err));
+            goto fail;
+        }
+        rd_kafka_topic_partition_list_destroy(topics);
+        return c;
+    }
 
-fail:
-    c->closed = 1;
-    hd_consume_destroy(c);
-    return NULL;
-}
-
-hd_consume_t *hd_consume_new(const hd_conf_t *conf, int wake_fd, char *errstr, size_t errstr_size) {
-    hd_consume_t *c = consumer_new(conf, wake_fd, 0, errstr, errstr_size);
-    if (!c) return NULL;
-    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(4);
+    topics = rd_kafka_topic_partition_list_new(4);
     char *list = hd_xstrdup(conf->topics), *save = NULL;
     for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save))
         if (*hd_trim(t)) rd_kafka_topic_partition_list_add(topics, hd_trim(t), RD_KAFKA_PARTITION_UA);
     free(list);
-    if (topics->cnt == 0) {
+    int sources = topics->cnt;
+    for (int i = 0; i < extra_cnt; i++) rd_kafka_topic_partition_list_add(topics, extra_topics[i], RD_KAFKA_PARTITION_UA);
+    if (sources == 0) {
         snprintf(errstr, errstr_size, "topics: no source topic configured");
         goto fail;
     }
@@ -216,41 +232,22 @@ fail:
     return NULL;
 }
 
+hd_consume_t *hd_consume_new(const hd_conf_t *conf, const char *const *extra_topics, int extra_cnt, int wake_fd,
+                             char *errstr, size_t errstr_size) {
+    return consumer_new(conf, extra_topics, extra_cnt, NULL, 0, wake_fd, errstr, errstr_size);
+}
+
 hd_consume_t *hd_consume_new_range(const hd_conf_t *conf, int wake_fd, const hd_consume_range_t *ranges, int cnt,
                                    char *errstr, size_t errstr_size) {
-    hd_consume_t *c = consumer_new(conf, wake_fd, 1, errstr, errstr_size);
-    if (!c) return NULL;
-    rd_kafka_topic_partition_list_t *assign = rd_kafka_topic_partition_list_new(cnt > 0 ? cnt : 1);
-    for (int i = 0; i < cnt; i++) {
-        part_t *p = hd_xcalloc(1, sizeof(*p));
-        p->topic = hd_xstrdup(ranges[i].topic);
-        p->partition = ranges[i].partition;
-        p->end = ranges[i].to;
-        p->finished = ranges[i].from >= ranges[i].to;
-        p->next = c->parts;
-        c->parts = p;
-        if (!p->finished) rd_kafka_topic_partition_list_add(assign, p->topic, p->partition)->offset = ranges[i].from;
-    }
-    rd_kafka_resp_err_t err = rd_kafka_assign(c->rk, assign);
-    rd_kafka_topic_partition_list_destroy(assign);
-    if (err) {
-        snprintf(errstr, errstr_size, "assign: %s", rd_kafka_err2str(err));
-        c->closed = 1;
-        hd_consume_destroy(c);
-        return NULL;
-    }
-    return c;
+    return consumer_new(conf, NULL, 0, ranges, cnt, wake_fd, errstr, errstr_size);
 }
 
 /* Range mode: a partition is finished at its end offset or at the end of the log; it is then paused so that
  * nothing beyond the range is fetched. */
-static void range_finish(hd_consume_t *c, part_t *p) {
+static void range_filter_finish(hd_consume_t *c, part_t *p) {
     if (p->finished) return;
     p->finished = 1;
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
-    rd_kafka_pause_partitions(c->rk, l);
-    rd_kafka_topic_partition_list_destroy(l);
+    hd_consume_pause(c, p->topic, p->partition, 1);
 }
 
 static int range_filter(hd_consume_t *c, rd_kafka_message_t **msgs, int n) {
@@ -260,7 +257,7 @@ static int range_filter(hd_consume_t *c, rd_kafka_message_t **msgs, int n) {
         part_t *p = m->rkt ? part_find(c, rd_kafka_topic_name(m->rkt), m->partition, NULL) : NULL;
         int keep = !p || (!p->finished && m->offset < p->end);
         if (p && (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF || (!m->err && m->offset >= p->end - 1))) {
-            range_finish(c, p);
+            range_filter_finish(c, p);
             if (m->err) keep = 0;
         }
         if (keep) msgs[kept++] = m;
@@ -331,6 +328,15 @@ void hd_consume_done(hd_consume_t *c, hd_consume_entry_t *e) {
     rd_kafka_resp_err_t err = rd_kafka_offsets_store(c->rk, l);
     if (err) HD_LOG(HD_LOG_WARN, "consume", NULL, "storing offset %s [%d] %lld: %s", p->topic, p->partition,
                     (long long)store, rd_kafka_err2str(err));
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+void hd_consume_pause(hd_consume_t *c, const char *topic, int32_t partition, int pause) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, partition);
+    rd_kafka_resp_err_t err = pause ? rd_kafka_pause_partitions(c->rk, l) : rd_kafka_resume_partitions(c->rk, l);
+    if (err) HD_LOG(HD_LOG_WARN, "consume", NULL, "%s %s [%d]: %s", pause ? "pausing" : "resuming", topic, partition,
+                    rd_kafka_err2str(err));
     rd_kafka_topic_partition_list_destroy(l);
 }
 

@@ -16,6 +16,7 @@ struct hd_status_s {
     hd_status_ready_cb *ready;
     void *opaque;
     int port;
+    int collector; /* hd_status_new_dispatcher's, removed at destroy */
 };
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type, char *body,
@@ -111,5 +112,34 @@ int hd_status_port(const hd_status_t *s) {
 void hd_status_destroy(hd_status_t *s) {
     if (!s) return;
     if (s->mhd) MHD_stop_daemon(s->mhd);
+    if (s->collector) hd_metrics_remove_collector(s->metrics, s->collector);
     free(s);
+}
+
+/* A dispatcher is ready once its consumers hold partitions: before that it cannot deliver anything. */
+static int dispatcher_ready(void *opaque, char *why, size_t why_size) {
+    int64_t parts = hd_metrics_partitions_assigned();
+    snprintf(why, why_size, "%lld partitions assigned", (long long)parts);
+    return parts > 0;
+}
+
+static void collect_cache(hd_metrics_scrape_t *s, void *opaque) {
+    hd_match_t *snap = hd_match_cache_get(opaque);
+    hd_metrics_emit(s, "hd_match_count", "Subscriptions in the matching cache.", "gauge", NULL,
+                    hd_match_count(snap));
+    hd_match_release(snap);
+    hd_metrics_emit(s, "hd_match_cache_age_ms", "Age of the subscription cache snapshot in ms.", "gauge", NULL,
+                    (double)hd_match_cache_age_ms(opaque));
+}
+
+hd_status_t *hd_status_new_dispatcher(const hd_conf_t *conf, hd_match_cache_t *cache, char *errstr,
+                                      size_t errstr_size) {
+    hd_metrics_t *m = hd_metrics_default();
+    hd_metrics_register_dispatcher();
+    hd_status_t *s = hd_status_new(conf->metrics_listen, m, dispatcher_ready, NULL, errstr, errstr_size);
+    if (!s) return NULL;
+    s->collector = hd_metrics_add_collector(m, collect_cache, cache);
+    HD_LOG(HD_LOG_INFO, "status", NULL, "status server on %s (port %d): /metrics /healthz /readyz",
+           conf->metrics_listen, s->port);
+    return s;
 }

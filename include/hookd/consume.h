@@ -15,11 +15,13 @@
 typedef struct hd_consume_s hd_consume_t;
 typedef struct hd_consume_entry_s hd_consume_entry_t;
 
-/* Creates the consumer and subscribes to conf->topics. When wake_fd >= 0 the consumer queue writes a byte to it
+/* Creates the consumer and subscribes to conf->topics plus extra_topics (the retry tiers; extra_cnt may be 0).
+ * When wake_fd >= 0 the consumer queue writes a byte to it
  * whenever messages arrive (for the worker's poll loop). NULL with errstr on failure. */
-hd_consume_t *hd_consume_new(const hd_conf_t *conf, int wake_fd, char *errstr, size_t errstr_size);
+hd_consume_t *hd_consume_new(const hd_conf_t *conf, const char *const *extra_topics, int extra_cnt, int wake_fd,
+                             char *errstr, size_t errstr_size);
 
-/* Range mode (hookd replay): no consumer group; each range's partition is assigned explicitly from offset `from`
+/* Range mode (hookd replay): no group membership; each range's partition is assigned explicitly from offset `from`
  * and consumed up to, not including, `to` (or the end of the log, whichever comes first). Offsets are never
  * stored or committed, so a replay cannot disturb the dispatchers' group. NULL with errstr on failure. */
 typedef struct hd_consume_range_s {
@@ -40,6 +42,10 @@ int hd_consume_batch(hd_consume_t *c, rd_kafka_message_t **msgs, int max);
  * exactly once with hd_consume_done. */
 hd_consume_entry_t *hd_consume_track(hd_consume_t *c, const rd_kafka_message_t *msg);
 void hd_consume_done(hd_consume_t *c, hd_consume_entry_t *e);
+
+/* Stops (pause != 0) or restarts fetching one partition: a retry tier partition waits while its head job is not
+ * due, so that the consumer does not pull the whole backlog into memory. */
+void hd_consume_pause(hd_consume_t *c, const char *topic, int32_t partition, int pause);
 
 /* Number of tracked, unfinished messages. */
 size_t hd_consume_pending(const hd_consume_t *c);
