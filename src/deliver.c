@@ -189,23 +189,35 @@ int hd_deliver_run(hd_deliver_t *d, struct curl_waitfd *extra_fds, unsigned extr
     int running, finished = 0, left;
     if (curl_multi_poll(d->multi, extra_fds, extra_cnt, timeout_ms, NULL) != CURLM_OK) return -1;
     if (curl_multi_perform(d->multi, &running) != CURLM_OK) return -1;
+    /* Drain the message queue before removing any handle: curl_multi_remove_handle scans the queue for the
+     * handle's messages, so removing while messages are pending costs O(n^2) per batch. */
     CURLMsg *msg;
-    while ((msg = curl_multi_info_read(d->multi, &left))) {
-        if (msg->msg != CURLMSG_DONE) continue;
-        CURL *e = msg->easy_handle;
-        hd_deliver_req_t *req;
-        curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&req);
-        req->curl_code = (int)msg->data.result;
-        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &req->status);
-        if (req->curl_code && !req->error[0])
-            snprintf(req->error, sizeof(req->error), "%s", curl_easy_strerror(msg->data.result));
-        req->duration_us = hd_mono_us() - req->started_us;
-        release_easy(d, e);
-        req->easy = NULL;
-        d->inflight--;
-        finished++;
-        d->done(req, d->opaque);
-    }
+    CURL *finished_handles[256];
+    CURLcode results[256];
+    int n;
+    do {
+        n = 0;
+        while (n < 256 && (msg = curl_multi_info_read(d->multi, &left))) {
+            if (msg->msg != CURLMSG_DONE) continue;
+            finished_handles[n] = msg->easy_handle;
+            results[n++] = msg->data.result;
+        }
+        for (int i = 0; i < n; i++) {
+            CURL *e = finished_handles[i];
+            hd_deliver_req_t *req;
+            curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&req);
+            req->curl_code = (int)results[i];
+            curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &req->status);
+            if (req->curl_code && !req->error[0])
+                snprintf(req->error, sizeof(req->error), "%s", curl_easy_strerror(results[i]));
+            req->duration_us = hd_mono_us() - req->started_us;
+            release_easy(d, e);
+            req->easy = NULL;
+            d->inflight--;
+            finished++;
+            d->done(req, d->opaque);
+        }
+    } while (n == 256);
     return finished;
 }
 

@@ -1,5 +1,6 @@
 #include "hookd/match.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -142,6 +143,7 @@ static int reload(hd_match_cache_t *c, int *loaded, char *errstr, size_t errstr_
     c->fingerprint = fp;
     pthread_mutex_unlock(&c->lock);
     hd_match_release(old);
+    malloc_trim(0); /* hand the parsed documents' memory back: a reload must not leave RSS at its peak */
     return 0;
 }
 
