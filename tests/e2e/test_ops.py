@@ -175,6 +175,24 @@ def test_replay_offset_range_keeps_webhook_ids(hookd, hookd_bin, add_subscriptio
             assert r["success"] is True
     assert len(results.for_event(events[2]["id"])) == 2  # outside the range: not replayed
 
+    # Running it again is safe: the same deliveries, the same webhook-ids.
+    n_before = len(receiver.received())
+    p = replay(hookd, hookd_bin, "--partition", "0", "--from-offset", str(metas[0].offset), "--to-offset",
+               str(metas[1].offset))
+    assert p.returncode == 0, p.stderr
+    assert sorted(r.webhook_id for r in receiver.received()[n_before:]) == sorted(r.webhook_id for r in again)
+
+    # The dispatchers' group offsets were not touched: a dispatcher started now delivers only the new event.
+    n_before = len(receiver.received())
+    h = hookd.start()
+    fresh = make_event()
+    produce(fresh, partition=0)
+    results.wait_event(fresh["id"], count=2)
+    results.settle(1.0)
+    got = {r.json()["data"]["customer_id"] for r in receiver.received()[n_before:]}
+    assert got == {fresh["data"]["customer_id"]}
+    hookd.stop(h)
+
 
 def test_replay_filters_and_new_ids(hookd, hookd_bin, add_subscription, receiver, results, produce):
     subs, events, metas = deliver_three(hookd, add_subscription, receiver, results, produce)
