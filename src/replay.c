@@ -31,6 +31,16 @@ typedef struct {
     uint64_t listed;
 } run_t;
 
+static const char usage[] =
+    "Usage: hookd replay [--topic T] [--partition N] [--from-offset A] [--to-offset B]\n"
+    "                    [--from-time T] [--to-time T] [--tenant X] [--event-type Y] [--subscription Z]\n"
+    "                    [--dry-run] [--new-ids]\n\n"
+    "Re-dispatches events of a source topic: offsets are inclusive and per partition (--partition required);\n"
+    "times (RFC 3339 or ms since the epoch) select Kafka timestamps in [from, to) on every partition.\n"
+    "--dry-run prints what would be delivered to whom (JSON lines) and sends nothing; --new-ids gives the\n"
+    "deliveries new webhook-ids. Nothing is committed: interrupting and re-running is safe. See\n"
+    "docs/operations.md.\n";
+
 static int parse_i64(const char *opt, const char *v, int64_t *out) {
     char *end;
     errno = 0;
@@ -56,15 +66,19 @@ static int parse_time(const char *opt, const char *v, int64_t *out) {
     return -1;
 }
 
+/* 0: options in *o; 1: --help was printed; -1: an error was printed. */
 static int parse_args(const hd_conf_t *conf, int argc, char **argv, opts_t *o) {
     *o = (opts_t){.partition = -1, .from_offset = -1, .to_offset = -1, .from_ms = -1, .to_ms = -1};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int64_t n;
-        if (!strcmp(a, "--dry-run")) o->dry_run = 1;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage, stdout);
+            return 1;
+        } else if (!strcmp(a, "--dry-run")) o->dry_run = 1;
         else if (!strcmp(a, "--new-ids")) o->new_ids = 1;
         else if (!v) {
-            fprintf(stderr, "hookd replay: %s needs a value (or is unknown; see hookd --help)\n", a);
+            fprintf(stderr, "hookd replay: %s needs a value (or is unknown; see hookd replay --help)\n", a);
             return -1;
         } else {
             i++;
@@ -84,7 +98,7 @@ static int parse_args(const hd_conf_t *conf, int argc, char **argv, opts_t *o) {
             } else if (!strcmp(a, "--to-time")) {
                 if (parse_time(a, v, &o->to_ms)) return -1;
             } else {
-                fprintf(stderr, "hookd replay: unknown option %s\n", a);
+                fprintf(stderr, "hookd replay: unknown option %s (see hookd replay --help)\n", a);
                 return -1;
             }
         }
@@ -255,7 +269,11 @@ int hd_replay_main(const hd_conf_t *conf, int argc, char **argv, const atomic_in
     int rc = 2, cnt = 0;
     run_t run = {.o = &o, .last_progress_us = hd_mono_us()};
 
-    if (parse_args(conf, argc, argv, &o)) goto out;
+    int parsed = parse_args(conf, argc, argv, &o);
+    if (parsed) {
+        if (parsed > 0) rc = 0;
+        goto out;
+    }
     if ((cnt = plan(conf, &o, &ranges)) < 0) {
         cnt = 0;
         goto out;

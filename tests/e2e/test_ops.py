@@ -267,6 +267,8 @@ def test_replay_bad_input_is_a_clear_error(hookd, hookd_bin, add_subscription, r
         assert p.returncode == 2, (args, p.returncode, p.stderr)
         assert why in p.stderr, (args, p.stderr)
     assert receiver.received() == []
+    p = replay(hookd, hookd_bin, "--help")
+    assert p.returncode == 0 and "Usage: hookd replay" in p.stdout
 
 
 # ----------------------------------------------------------------------------------------------------------------
