@@ -19,13 +19,22 @@
 #include "hookd/sign.h"
 #include "hookd/util.h"
 
+/* One rendered payload shape of an event: the template, or the built-in version when tmpl is NULL. */
+typedef struct {
+    const hd_render_tmpl_t *tmpl;
+    int version;
+    hd_render_body_t *body; /* NULL when it could not be rendered */
+    char *error;            /* why, then */
+} shape_t;
+
 /* One consumed message and the work hanging off it. pending counts the deliveries in flight and the records not
  * yet acknowledged, plus one while the message is being processed; at zero the message is done. */
 typedef struct ev_s {
     hd_event_t *event; /* NULL for a dead-lettered message */
     hd_consume_entry_t *entry;
     hd_match_t *snap;
-    hd_render_body_t *body;
+    shape_t *shapes; /* rendered once per distinct shape, shared by its subscribers */
+    int shapes_cnt;
     char *topic;
     int32_t partition;
     int64_t offset;
@@ -33,6 +42,9 @@ typedef struct ev_s {
     int abandoned;
     struct ev_s *prev, *next;
 } ev_t;
+
+/* Kafka headers looked at per message (CloudEvents binary mode needs a handful). */
+#define HD_DISPATCH_MAX_HEADERS 64
 
 typedef struct job_s {
     hd_deliver_req_t req;
@@ -75,7 +87,11 @@ static void ev_unref(hd_dispatch_t *w, ev_t *ev) {
     if (!ev->abandoned) hd_consume_done(w->consume, ev->entry);
     LIST_DEL(w->evs, ev);
     hd_decode_event_destroy(ev->event);
-    hd_render_body_release(ev->body);
+    for (int i = 0; i < ev->shapes_cnt; i++) {
+        hd_render_body_release(ev->shapes[i].body);
+        free(ev->shapes[i].error);
+    }
+    free(ev->shapes);
     hd_match_release(ev->snap);
     free(ev->topic);
     free(ev);
@@ -148,6 +164,23 @@ static struct curl_slist *add_header(struct curl_slist *l, const char *name, con
     return curl_slist_append(l, line);
 }
 
+/* The rendered shape of sub's payload for ev, rendered on first use; a failure is kept too, so every subscriber
+ * of that shape fails alike. */
+static const shape_t *shape_for(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub) {
+    int version = sub->tmpl ? 0 : sub->version;
+    for (int i = 0; i < ev->shapes_cnt; i++)
+        if (ev->shapes[i].tmpl == sub->tmpl && ev->shapes[i].version == version) return &ev->shapes[i];
+    char err[256];
+    ev->shapes = hd_xrealloc(ev->shapes, sizeof(*ev->shapes) * (size_t)(ev->shapes_cnt + 1));
+    shape_t *s = &ev->shapes[ev->shapes_cnt++];
+    s->tmpl = sub->tmpl;
+    s->version = version;
+    s->body = hd_render_payload(ev->event, sub->version, sub->tmpl, (size_t)w->conf->render_max_bytes, err,
+                                sizeof(err));
+    s->error = s->body ? NULL : hd_xstrdup(err);
+    return s;
+}
+
 static void start_delivery(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub) {
     job_t *job = hd_xcalloc(1, sizeof(*job));
     char ts[24], sig[HD_SIGN_HEADER_SIZE];
@@ -156,24 +189,32 @@ static void start_delivery(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub) {
     job->attempt = 1;
     job->attempted_at_ms = hd_now_ms();
     hd_sign_message_id(ev->event->id, sub->id, job->msg_id);
+    LIST_ADD(w->jobs, job);
+    ev->pending++;
+    w->stats.deliveries++;
+    const shape_t *shape = shape_for(w, ev, sub);
+    const hd_render_body_t *body = shape->body;
+    if (!body) { /* nothing to send: a permanent failure, recorded like any other */
+        record_attempt(w, job, HD_OUTCOME_PERMANENT, shape->error);
+        job_free(w, job);
+        ev_unref(w, ev);
+        return;
+    }
     int64_t now_s = job->attempted_at_ms / 1000;
     snprintf(ts, sizeof(ts), "%" PRId64, now_s);
-    hd_sign_header(&sub->keys, job->attempted_at_ms, job->msg_id, now_s, ev->body->data, ev->body->len, sig);
+    hd_sign_header(&sub->keys, job->attempted_at_ms, job->msg_id, now_s, body->data, body->len, sig);
 
     struct curl_slist *h = NULL;
     for (int i = 0; i < sub->headers_cnt; i++) h = add_header(h, sub->headers[i].name, sub->headers[i].value);
-    h = add_header(h, "content-type", "application/json");
+    h = add_header(h, "content-type", body->content_type);
     h = add_header(h, "webhook-id", job->msg_id);
     h = add_header(h, "webhook-timestamp", ts);
     h = add_header(h, "webhook-signature", sig);
     h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip for larger bodies */
     job->req.headers = h;
     job->req.url = sub->url;
-    job->req.body = ev->body->data;
-    job->req.body_len = ev->body->len;
-    LIST_ADD(w->jobs, job);
-    ev->pending++;
-    w->stats.deliveries++;
+    job->req.body = body->data;
+    job->req.body_len = body->len;
     if (hd_deliver_submit(w->deliver, &job->req)) {
         record_attempt(w, job, HD_OUTCOME_RETRYABLE, job->req.error);
         job_free(w, job);
@@ -197,8 +238,19 @@ static void handle_message(hd_dispatch_t *w, hd_match_t *snap, rd_kafka_message_
 
     char errstr[512];
     hd_decode_err_t derr;
-    ev->event = hd_decode_event(msg->payload, msg->len, (size_t)w->conf->event_max_bytes,
-                                rd_kafka_message_timestamp(msg, NULL), &derr, errstr, sizeof(errstr));
+    hd_decode_header_t hdrs[HD_DISPATCH_MAX_HEADERS];
+    size_t hdr_cnt = 0;
+    rd_kafka_headers_t *kh;
+    if (rd_kafka_message_headers(msg, &kh) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        for (; hdr_cnt < HD_DISPATCH_MAX_HEADERS; hdr_cnt++)
+            if (rd_kafka_header_get_all(kh, hdr_cnt, &hdrs[hdr_cnt].name, &hdrs[hdr_cnt].value, &hdrs[hdr_cnt].len))
+                break;
+    const hd_decode_opts_t opts = {.max_bytes = (size_t)w->conf->event_max_bytes,
+                                   .tenant_attribute = w->conf->event_tenant_attribute,
+                                   .tenant_header = w->conf->event_tenant_header,
+                                   .status_field = w->conf->match_status_field};
+    ev->event = hd_decode_event(msg->payload, msg->len, hdrs, hdr_cnt, &opts, rd_kafka_message_timestamp(msg, NULL),
+                                &derr, errstr, sizeof(errstr));
     if (!ev->event) {
         char where[64];
         snprintf(where, sizeof(where), "%d@%" PRId64, msg->partition, msg->offset);
@@ -212,14 +264,13 @@ static void handle_message(hd_dispatch_t *w, hd_match_t *snap, rd_kafka_message_
     }
 
     const hd_sub_t *small[64], **subs = small;
-    int n = hd_match_find(snap, ev->event->tenant, ev->event->type, small, 64);
+    int n = hd_match_find(snap, ev->event, small, 64);
     if (n > 64) {
         subs = hd_xmalloc(sizeof(*subs) * (size_t)n);
-        hd_match_find(snap, ev->event->tenant, ev->event->type, subs, n);
+        hd_match_find(snap, ev->event, subs, n);
     }
     if (n > 0) {
         ev->snap = hd_match_retain(snap); /* the subscriptions must outlive a refresh while in flight */
-        ev->body = hd_render_default(ev->event);
         for (int i = 0; i < n; i++) start_delivery(w, ev, subs[i]);
     }
     HD_LOG(HD_LOG_DEBUG, "match", HD_KV("event_id", ev->event->id), "event %s for tenant %s: %d subscriptions",

@@ -10,9 +10,14 @@
 #include "hookd/util.h"
 
 typedef struct {
-    char *key; /* tenant '\0' type */
+    const hd_sub_t *sub;
+    int pattern; /* index into sub->event_types */
+} entry_t;
+
+typedef struct {
+    char *key; /* tenant '\0' kind rest: '=' exact type, 'A' match-all, 'W' first segment of a wildcard pattern */
     size_t key_len;
-    const hd_sub_t **subs;
+    entry_t *entries;
     int cnt, cap;
 } bucket_t;
 
@@ -35,12 +40,13 @@ static uint64_t hash(const hd_match_t *m, const char *key, size_t len) {
     return v;
 }
 
-static size_t make_key(char *buf, size_t buf_size, const char *tenant, const char *type) {
-    size_t tl = strlen(tenant), yl = strlen(type);
-    if (tl + yl + 1 > buf_size) return 0;
+static size_t make_key(char *buf, size_t buf_size, const char *tenant, char kind, const char *rest, size_t rest_len) {
+    size_t tl = strlen(tenant);
+    if (tl + rest_len + 2 > buf_size) return 0;
     memcpy(buf, tenant, tl + 1);
-    memcpy(buf + tl + 1, type, yl);
-    return tl + 1 + yl;
+    buf[tl + 1] = kind;
+    memcpy(buf + tl + 2, rest, rest_len);
+    return tl + 2 + rest_len;
 }
 
 static bucket_t *slot(const hd_match_t *m, const char *key, size_t len) {
@@ -48,6 +54,54 @@ static bucket_t *slot(const hd_match_t *m, const char *key, size_t len) {
         bucket_t *b = &m->buckets[i];
         if (!b->key || (b->key_len == len && !memcmp(b->key, key, len))) return b;
     }
+}
+
+static int is_all(const char *pattern) {
+    return !strcmp(pattern, "*") || !strcmp(pattern, "**");
+}
+
+int hd_match_pattern_valid(const char *pattern) {
+    if (is_all(pattern)) return 1;
+    for (const char *p = pattern;;) {
+        size_t len = strcspn(p, ".");
+        if (!len) return 0;
+        int star = memchr(p, '*', len) != NULL;
+        if (star && !(len == 1 || (len == 2 && p[1] == '*'))) return 0;
+        if (len == 2 && star && p[len]) return 0; /* "**" only last */
+        if (!p[len]) return 1;
+        p += len + 1;
+    }
+}
+
+int hd_match_type(const char *pattern, const char *type) {
+    if (is_all(pattern)) return 1;
+    for (const char *p = pattern, *t = type;;) {
+        size_t pl = strcspn(p, "."), tl = strcspn(t, ".");
+        if (pl == 2 && p[0] == '*' && p[1] == '*') return *t != '\0';
+        if (pl == 1 && p[0] == '*') {
+            if (!tl) return 0;
+        } else if (pl != tl || memcmp(p, t, pl)) {
+            return 0;
+        }
+        p += pl;
+        t += tl;
+        if (!*p || !*t) return !*p && !*t;
+        p++;
+        t++;
+    }
+}
+
+static void index_add(hd_match_t *m, const char *key, size_t len, const hd_sub_t *s, int pattern) {
+    bucket_t *b = slot(m, key, len);
+    if (!b->key) {
+        b->key = hd_xstrndup(key, len);
+        b->key_len = len;
+    }
+    if (b->cnt == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 4;
+        b->entries = hd_xrealloc(b->entries, sizeof(*b->entries) * (size_t)b->cap);
+    }
+    b->entries[b->cnt++] = (entry_t){s, pattern};
 }
 
 hd_match_t *hd_match_new(hd_sub_t **subs, int cnt) {
@@ -67,20 +121,13 @@ hd_match_t *hd_match_new(hd_sub_t **subs, int cnt) {
         const hd_sub_t *s = subs[i];
         if (!s->is_active) continue;
         for (int t = 0; t < s->event_types_cnt; t++) {
-            size_t len = make_key(key, sizeof(key), s->tenant, s->event_types[t]);
-            if (!len) continue;
-            bucket_t *b = slot(m, key, len);
-            if (!b->key) {
-                b->key = hd_xstrndup(key, len);
-                b->key_len = len;
-            } else if (b->cnt && b->subs[b->cnt - 1] == s) {
-                continue; /* the same type listed twice: deliver once */
-            }
-            if (b->cnt == b->cap) {
-                b->cap = b->cap ? b->cap * 2 : 4;
-                b->subs = hd_xrealloc(b->subs, sizeof(*b->subs) * (size_t)b->cap);
-            }
-            b->subs[b->cnt++] = s;
+            const char *pat = s->event_types[t];
+            size_t len;
+            if (is_all(pat)) len = make_key(key, sizeof(key), s->tenant, 'A', "", 0);
+            else if (strchr(pat, '*'))
+                len = make_key(key, sizeof(key), s->tenant, 'W', pat, strcspn(pat, "."));
+            else len = make_key(key, sizeof(key), s->tenant, '=', pat, strlen(pat));
+            if (len) index_add(m, key, len, s, t);
         }
     }
     return m;
@@ -95,7 +142,7 @@ void hd_match_release(hd_match_t *m) {
     if (!m || atomic_fetch_sub(&m->refcnt, 1) != 1) return;
     for (size_t i = 0; i <= m->mask; i++) {
         free(m->buckets[i].key);
-        free(m->buckets[i].subs);
+        free(m->buckets[i].entries);
     }
     free(m->buckets);
     for (int i = 0; i < m->cnt; i++) hd_sub_destroy(m->subs[i]);
@@ -103,14 +150,42 @@ void hd_match_release(hd_match_t *m) {
     free(m);
 }
 
-int hd_match_find(const hd_match_t *m, const char *tenant, const char *type, const hd_sub_t **out, int out_size) {
-    char key[1024];
-    size_t len = make_key(key, sizeof(key), tenant, type);
-    if (!len) return 0;
+static int status_ok(const hd_sub_t *s, const hd_event_t *ev) {
+    if (!s->statuses_cnt) return 1;
+    if (!ev->status) return 0;
+    for (int i = 0; i < s->statuses_cnt; i++)
+        if (!strcmp(s->statuses[i], ev->status)) return 1;
+    return 0;
+}
+
+/* Collects the bucket's subscriptions that match. A subscription whose earlier pattern also matches the type is
+ * reached through that pattern instead, so each subscription is counted once without per-lookup state. */
+static void collect(const hd_match_t *m, const char *key, size_t len, const hd_event_t *ev, const hd_sub_t **out,
+                    int out_size, int *n) {
+    if (!len) return;
     const bucket_t *b = slot(m, key, len);
-    if (!b->key) return 0;
-    for (int i = 0; i < b->cnt && i < out_size; i++) out[i] = b->subs[i];
-    return b->cnt;
+    for (int i = 0; b->key && i < b->cnt; i++) {
+        const entry_t *e = &b->entries[i];
+        const hd_sub_t *s = e->sub;
+        if (!hd_match_type(s->event_types[e->pattern], ev->type)) continue;
+        int earlier = 0;
+        for (int j = 0; j < e->pattern && !earlier; j++) earlier = hd_match_type(s->event_types[j], ev->type);
+        if (earlier || !status_ok(s, ev) || (s->filter && !hd_filter_match(s->filter, ev->root))) continue;
+        if (*n < out_size) out[*n] = s;
+        (*n)++;
+    }
+}
+
+int hd_match_find(const hd_match_t *m, const hd_event_t *ev, const hd_sub_t **out, int out_size) {
+    char key[1024];
+    int n = 0;
+    size_t first = strcspn(ev->type, ".");
+    collect(m, key, make_key(key, sizeof(key), ev->tenant, '=', ev->type, strlen(ev->type)), ev, out, out_size, &n);
+    collect(m, key, make_key(key, sizeof(key), ev->tenant, 'A', "", 0), ev, out, out_size, &n);
+    collect(m, key, make_key(key, sizeof(key), ev->tenant, 'W', ev->type, first), ev, out, out_size, &n);
+    if (first != 1 || ev->type[0] != '*')
+        collect(m, key, make_key(key, sizeof(key), ev->tenant, 'W', "*", 1), ev, out, out_size, &n);
+    return n;
 }
 
 int hd_match_count(const hd_match_t *m) {
