@@ -9,14 +9,21 @@
 #include "hookd/log.h"
 #include "hookd/util.h"
 
+/* What a lookup needs without touching the subscription (fewer cache misses with many tenants). */
 typedef struct {
     const hd_sub_t *sub;
-    int pattern; /* index into sub->event_types */
+    const char *pattern; /* sub->event_types[index] */
+    int index;
+    unsigned char exact;  /* the bucket key already proves the type */
+    unsigned char checks; /* statuses or filter to evaluate */
 } entry_t;
 
 typedef struct {
-    char *key; /* tenant '\0' kind rest: '=' exact type, 'A' match-all, 'W' first segment of a wildcard pattern */
+    char *key; /* tenant '\0' kind rest: '=' exact type, 'A' match-all, 'W' first segment of a wildcard pattern,
+                * 'T' the tenant itself (flags only) */
     size_t key_len;
+    uint64_t hash;
+    unsigned flags; /* 'T' buckets: which wildcard buckets the tenant has, so lookups skip the others */
     entry_t *entries;
     int cnt, cap;
 } bucket_t;
@@ -49,10 +56,10 @@ static size_t make_key(char *buf, size_t buf_size, const char *tenant, char kind
     return tl + 2 + rest_len;
 }
 
-static bucket_t *slot(const hd_match_t *m, const char *key, size_t len) {
-    for (size_t i = hash(m, key, len) & m->mask;; i = (i + 1) & m->mask) {
+static bucket_t *slot(const hd_match_t *m, const char *key, size_t len, uint64_t h) {
+    for (size_t i = h & m->mask;; i = (i + 1) & m->mask) {
         bucket_t *b = &m->buckets[i];
-        if (!b->key || (b->key_len == len && !memcmp(b->key, key, len))) return b;
+        if (!b->key || (b->hash == h && b->key_len == len && !memcmp(b->key, key, len))) return b;
     }
 }
 
@@ -91,17 +98,29 @@ int hd_match_type(const char *pattern, const char *type) {
     }
 }
 
-static void index_add(hd_match_t *m, const char *key, size_t len, const hd_sub_t *s, int pattern) {
-    bucket_t *b = slot(m, key, len);
+#define T_ALL 1u
+#define T_WILD_FIRST 2u /* a wildcard pattern starting with "*" */
+#define T_WILD_LITERAL 4u /* a wildcard pattern starting with a literal segment */
+
+static bucket_t *bucket_get(hd_match_t *m, const char *key, size_t len) {
+    uint64_t h = hash(m, key, len);
+    bucket_t *b = slot(m, key, len, h);
     if (!b->key) {
         b->key = hd_xstrndup(key, len);
         b->key_len = len;
+        b->hash = h;
     }
+    return b;
+}
+
+static void index_add(hd_match_t *m, const char *key, size_t len, const hd_sub_t *s, int pattern) {
+    bucket_t *b = bucket_get(m, key, len);
     if (b->cnt == b->cap) {
         b->cap = b->cap ? b->cap * 2 : 4;
         b->entries = hd_xrealloc(b->entries, sizeof(*b->entries) * (size_t)b->cap);
     }
-    b->entries[b->cnt++] = (entry_t){s, pattern};
+    const char *pat = s->event_types[pattern];
+    b->entries[b->cnt++] = (entry_t){s, pat, pattern, !strchr(pat, '*'), s->statuses_cnt || s->filter};
 }
 
 hd_match_t *hd_match_new(hd_sub_t **subs, int cnt) {
@@ -112,6 +131,7 @@ hd_match_t *hd_match_new(hd_sub_t **subs, int cnt) {
     randombytes_buf(m->hash_key, sizeof(m->hash_key));
     size_t want = 16, entries = 0;
     for (int i = 0; i < cnt; i++) entries += (size_t)subs[i]->event_types_cnt;
+    entries += (size_t)cnt; /* room for the tenant buckets */
     while (want < entries * 2) want <<= 1;
     m->buckets = hd_xcalloc(want, sizeof(bucket_t));
     m->mask = want - 1;
@@ -123,11 +143,20 @@ hd_match_t *hd_match_new(hd_sub_t **subs, int cnt) {
         for (int t = 0; t < s->event_types_cnt; t++) {
             const char *pat = s->event_types[t];
             size_t len;
-            if (is_all(pat)) len = make_key(key, sizeof(key), s->tenant, 'A', "", 0);
-            else if (strchr(pat, '*'))
+            unsigned flag = 0;
+            if (is_all(pat)) {
+                len = make_key(key, sizeof(key), s->tenant, 'A', "", 0);
+                flag = T_ALL;
+            } else if (strchr(pat, '*')) {
                 len = make_key(key, sizeof(key), s->tenant, 'W', pat, strcspn(pat, "."));
-            else len = make_key(key, sizeof(key), s->tenant, '=', pat, strlen(pat));
-            if (len) index_add(m, key, len, s, t);
+                flag = pat[0] == '*' ? T_WILD_FIRST : T_WILD_LITERAL;
+            } else {
+                len = make_key(key, sizeof(key), s->tenant, '=', pat, strlen(pat));
+            }
+            if (!len) continue;
+            index_add(m, key, len, s, t);
+            len = make_key(key, sizeof(key), s->tenant, 'T', "", 0);
+            bucket_get(m, key, len)->flags |= flag;
         }
     }
     return m;
@@ -163,14 +192,15 @@ static int status_ok(const hd_sub_t *s, const hd_event_t *ev) {
 static void collect(const hd_match_t *m, const char *key, size_t len, const hd_event_t *ev, const hd_sub_t **out,
                     int out_size, int *n) {
     if (!len) return;
-    const bucket_t *b = slot(m, key, len);
+    const bucket_t *b = slot(m, key, len, hash(m, key, len));
     for (int i = 0; b->key && i < b->cnt; i++) {
         const entry_t *e = &b->entries[i];
         const hd_sub_t *s = e->sub;
-        if (!hd_match_type(s->event_types[e->pattern], ev->type)) continue;
+        if (!e->exact && !hd_match_type(e->pattern, ev->type)) continue;
         int earlier = 0;
-        for (int j = 0; j < e->pattern && !earlier; j++) earlier = hd_match_type(s->event_types[j], ev->type);
-        if (earlier || !status_ok(s, ev) || (s->filter && !hd_filter_match(s->filter, ev->root))) continue;
+        for (int j = 0; j < e->index && !earlier; j++) earlier = hd_match_type(s->event_types[j], ev->type);
+        if (earlier || (e->checks && (!status_ok(s, ev) || (s->filter && !hd_filter_match(s->filter, ev->root)))))
+            continue;
         if (*n < out_size) out[*n] = s;
         (*n)++;
     }
@@ -179,12 +209,16 @@ static void collect(const hd_match_t *m, const char *key, size_t len, const hd_e
 int hd_match_find(const hd_match_t *m, const hd_event_t *ev, const hd_sub_t **out, int out_size) {
     char key[1024];
     int n = 0;
-    size_t first = strcspn(ev->type, ".");
+    size_t len = make_key(key, sizeof(key), ev->tenant, 'T', "", 0), first = strcspn(ev->type, ".");
+    if (!len) return 0;
+    const bucket_t *tb = slot(m, key, len, hash(m, key, len));
+    if (!tb->key) return 0; /* no active subscription of this tenant */
+    unsigned flags = tb->flags;
     collect(m, key, make_key(key, sizeof(key), ev->tenant, '=', ev->type, strlen(ev->type)), ev, out, out_size, &n);
-    collect(m, key, make_key(key, sizeof(key), ev->tenant, 'A', "", 0), ev, out, out_size, &n);
-    collect(m, key, make_key(key, sizeof(key), ev->tenant, 'W', ev->type, first), ev, out, out_size, &n);
-    if (first != 1 || ev->type[0] != '*')
-        collect(m, key, make_key(key, sizeof(key), ev->tenant, 'W', "*", 1), ev, out, out_size, &n);
+    if (flags & T_ALL) collect(m, key, make_key(key, sizeof(key), ev->tenant, 'A', "", 0), ev, out, out_size, &n);
+    if ((flags & T_WILD_LITERAL) && (first != 1 || ev->type[0] != '*'))
+        collect(m, key, make_key(key, sizeof(key), ev->tenant, 'W', ev->type, first), ev, out, out_size, &n);
+    if (flags & T_WILD_FIRST) collect(m, key, make_key(key, sizeof(key), ev->tenant, 'W', "*", 1), ev, out, out_size, &n);
     return n;
 }
 
