@@ -74,6 +74,12 @@ static int split_path(node_t *n, const char *path, char *errstr, size_t errstr_s
 
 static node_t *compile_query(json_object *q, int depth, char *errstr, size_t errstr_size);
 
+/* The operand is copied so the filter does not depend on the document it came from (JSON null stays NULL). */
+static int copy_arg(json_object *v, json_object **out) {
+    *out = NULL;
+    return v ? json_object_deep_copy(v, out, NULL) : 0;
+}
+
 static int is_operator_object(json_object *v) {
     if (!json_object_is_type(v, json_type_object) || json_object_object_length(v) == 0) return 0;
     json_object_object_foreach(v, k, val) {
@@ -124,7 +130,7 @@ static node_t *compile_ops(const char *path, json_object *obj, int depth, char *
         kid = node_new(N_FIELD);
         kid->op = ops[i].op;
         if (split_path(kid, path, errstr, errstr_size)) goto fail;
-        if (json_object_deep_copy(arg, &kid->arg, NULL)) {
+        if (copy_arg(arg, &kid->arg)) {
             snprintf(errstr, errstr_size, "filter on \"%s\": cannot copy the operand of %s", path, name);
             goto fail;
         }
@@ -171,7 +177,7 @@ static node_t *compile_query(json_object *q, int depth, char *errstr, size_t err
             kid = node_new(N_FIELD);
             kid->op = OP_EQ;
             if (split_path(kid, key, errstr, errstr_size)) goto fail;
-            if (json_object_deep_copy(val, &kid->arg, NULL)) {
+            if (copy_arg(val, &kid->arg)) {
                 snprintf(errstr, errstr_size, "filter on \"%s\": cannot copy the value", key);
                 goto fail;
             }
