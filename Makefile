@@ -17,7 +17,7 @@ REL_FLAGS := $(BASE) -O2 -g
 SAN_FLAGS := $(BASE) -O1 -g $(SAN)
 VG_FLAGS  := $(BASE) -O0 -g
 
-.PHONY: all demo test unit unit-valgrind e2e bench fuzz fuzz-replay bench-match docs clang-check clean bootstrap services-up services-down
+.PHONY: all demo test unit unit-valgrind bench fuzz fuzz-replay bench-match docs clang-check clean bootstrap
 
 all: build/hookd
 
@@ -102,11 +102,12 @@ fuzz-replay: $(addprefix build/san/replay_,$(FUZZ_TARGETS))
 	@set -e; for t in $(FUZZ_TARGETS); do ASAN_OPTIONS=detect_leaks=1 build/san/replay_$$t tests/fuzz/corpus/$$t/*; done
 
 # Match cost per event with 1,000 and 100,000 subscriptions (docs/benchmarks.md, "Matching").
-build/bench_match: tests/bench/bench_match.c build/libhookd.a
+build/bench/bench_match: tests/bench/bench_match.c build/libhookd.a
+	@mkdir -p build/bench
 	@echo "  CCLD    $@"
 	@$(CC) $(REL_FLAGS) $(PKG_CFLAGS) -o $@ $< build/libhookd.a $(PKG_LIBS)
-bench-match: build/bench_match
-	./build/bench_match
+bench-match: build/bench/bench_match
+	./build/bench/bench_match
 
 unit-valgrind: $(addprefix build/vg/,$(UNITS))
 	@set -e; for t in $^; do echo "== valgrind $$t"; \
@@ -124,3 +125,12 @@ docs: build/hookd
 
 clean:
 	rm -rf build
+
+# Benchmarks (not part of `make test`): see scripts/bench and docs/benchmarks.md.
+build/bench/%: tests/bench/%.c
+	@mkdir -p build/bench
+	@echo "  CCLD    $@"
+	@$(CC) $(REL_FLAGS) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
+
+bench: bootstrap build/hookd build/bench/bench_curl build/bench/bench_produce
+	scripts/bench

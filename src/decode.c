@@ -179,38 +179,18 @@ fail:
     return NULL;
 }
 
-hd_event_t *hd_decode_event(const void *value, size_t len, const hd_decode_header_t *hdrs, size_t hdr_cnt,
-                            const hd_decode_opts_t *opts, int64_t kafka_ts_ms, hd_decode_err_t *err, char *errstr,
-                            size_t errstr_size) {
-    json_object *root = NULL, *v;
+/* The common part of every shape: required attributes, tenant, time, data, status. Takes ownership of root. */
+static hd_event_t *finish(json_object *root, hd_decode_mode_t mode, const hd_decode_header_t *hdrs, size_t hdr_cnt,
+                          const hd_decode_opts_t *opts, int64_t kafka_ts_ms, hd_decode_err_t *err, char *errstr,
+                          size_t errstr_size) {
+    json_object *v;
     hd_event_t *ev = NULL;
-    hd_decode_mode_t mode = find_header(hdrs, hdr_cnt, "ce_specversion") ? HD_DECODE_CE_BINARY : HD_DECODE_ENVELOPE;
-
-    if (len > opts->max_bytes) {
-        *err = HD_DECODE_TOO_LARGE;
-        snprintf(errstr, errstr_size, "event of %zu bytes exceeds event.max.bytes (%zu)", len, opts->max_bytes);
+    if (!json_object_is_type(root, json_type_object)) {
+        *err = HD_DECODE_NOT_OBJECT;
+        snprintf(errstr, errstr_size, "event is a JSON %s, not an object", json_type_to_name(json_object_get_type(root)));
         goto fail;
     }
-    if (mode == HD_DECODE_CE_BINARY) {
-        if (!(root = binary_root(value, len, hdrs, hdr_cnt, err, errstr, errstr_size))) goto fail;
-    } else {
-        if (!value || len == 0) {
-            *err = HD_DECODE_EMPTY;
-            snprintf(errstr, errstr_size, "empty message");
-            goto fail;
-        }
-        if (!(root = parse_json(value, len, err, errstr, errstr_size))) goto fail;
-        if (!json_object_is_type(root, json_type_object)) {
-            *err = HD_DECODE_NOT_OBJECT;
-            snprintf(errstr, errstr_size, "event is a JSON %s, not an object",
-                     json_type_to_name(json_object_get_type(root)));
-            goto fail;
-        }
-        char mt[128];
-        media_type(find_header(hdrs, hdr_cnt, "content-type"), mt, sizeof(mt));
-        if (!strcmp(mt, "application/cloudevents+json") || json_object_object_get_ex(root, "specversion", NULL))
-            mode = HD_DECODE_CE_STRUCTURED;
-    }
+    if (mode == HD_DECODE_ENVELOPE && json_object_object_get_ex(root, "specversion", NULL)) mode = HD_DECODE_CE_STRUCTURED;
     ev = hd_xcalloc(1, sizeof(*ev));
     ev->root = root;
     ev->mode = mode;
@@ -273,6 +253,47 @@ fail:
     if (ev) hd_decode_event_destroy(ev);
     else json_object_put(root);
     return NULL;
+}
+
+hd_event_t *hd_decode_event(const void *value, size_t len, const hd_decode_header_t *hdrs, size_t hdr_cnt,
+                            const hd_decode_opts_t *opts, int64_t kafka_ts_ms, hd_decode_err_t *err, char *errstr,
+                            size_t errstr_size) {
+    json_object *root = NULL;
+    hd_decode_mode_t mode = find_header(hdrs, hdr_cnt, "ce_specversion") ? HD_DECODE_CE_BINARY : HD_DECODE_ENVELOPE;
+    if (len > opts->max_bytes) {
+        *err = HD_DECODE_TOO_LARGE;
+        snprintf(errstr, errstr_size, "event of %zu bytes exceeds event.max.bytes (%zu)", len, opts->max_bytes);
+        return NULL;
+    }
+    if (mode == HD_DECODE_CE_BINARY) {
+        if (!(root = binary_root(value, len, hdrs, hdr_cnt, err, errstr, errstr_size))) return NULL;
+    } else {
+        if (!value || len == 0) {
+            *err = HD_DECODE_EMPTY;
+            snprintf(errstr, errstr_size, "empty message");
+            return NULL;
+        }
+        if (!(root = parse_json(value, len, err, errstr, errstr_size))) return NULL;
+        char mt[128];
+        media_type(find_header(hdrs, hdr_cnt, "content-type"), mt, sizeof(mt));
+        if (!strcmp(mt, "application/cloudevents+json")) mode = HD_DECODE_CE_STRUCTURED;
+    }
+    return finish(root, mode, hdrs, hdr_cnt, opts, kafka_ts_ms, err, errstr, errstr_size);
+}
+
+hd_event_t *hd_decode_envelope(json_object *root, const hd_decode_opts_t *opts, int64_t kafka_ts_ms,
+                               hd_decode_err_t *err, char *errstr, size_t errstr_size) {
+    return finish(root, HD_DECODE_ENVELOPE, NULL, 0, opts, kafka_ts_ms, err, errstr, errstr_size);
+}
+
+json_object *hd_decode_to_envelope(const hd_event_t *ev, const hd_decode_opts_t *opts) {
+    char time[40];
+    json_object *o = json_object_new_object();
+    json_object_object_foreach(ev->root, k, v) json_object_object_add(o, k, json_object_get(v));
+    hd_iso8601(ev->time_ms, time, sizeof(time));
+    json_object_object_add(o, "time", json_object_new_string(time));
+    json_object_object_add(o, opts->tenant_attribute, json_object_new_string(ev->tenant));
+    return o;
 }
 
 void hd_decode_event_destroy(hd_event_t *ev) {

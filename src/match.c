@@ -1,12 +1,14 @@
 #include "hookd/match.h"
 
+#include <malloc.h>
 #include <pthread.h>
-#include <sodium.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hookd/log.h"
+#include "hookd/map.h"
+#include "hookd/notify.h"
 #include "hookd/util.h"
 
 /* What a lookup needs without touching the subscription (fewer cache misses with many tenants). */
@@ -18,34 +20,25 @@ typedef struct {
     unsigned char checks; /* statuses or filter to evaluate */
 } entry_t;
 
+/* Keys: tenant '\0' kind rest, kind '=' (rest: the exact type), 'A' (match-all patterns), 'W' (rest: the first
+ * segment of a wildcard pattern), 'T' (the tenant itself: flags only). */
 typedef struct {
-    char *key; /* tenant '\0' kind rest: '=' exact type, 'A' match-all, 'W' first segment of a wildcard pattern,
-                * 'T' the tenant itself (flags only) */
-    size_t key_len;
-    uint64_t hash;
-    unsigned flags; /* 'T' buckets: which wildcard buckets the tenant has, so lookups skip the others */
     entry_t *entries;
     int cnt, cap;
+    unsigned flags; /* 'T' buckets: which wildcard buckets the tenant has, so lookups skip the others */
 } bucket_t;
+
+#define T_ALL 1u
+#define T_WILD_FIRST 2u   /* a wildcard pattern starting with "*" */
+#define T_WILD_LITERAL 4u /* a wildcard pattern starting with a literal segment */
 
 struct hd_match_s {
     atomic_int refcnt;
     hd_sub_t **subs;
     int cnt;
-    bucket_t *buckets; /* open addressing, power-of-two size */
-    size_t mask;
-    unsigned char hash_key[crypto_shorthash_KEYBYTES];
+    hd_map_t *by_type; /* see bucket_t */
+    hd_map_t *by_id;   /* id -> hd_sub_t */
 };
-
-/* SipHash with a per-snapshot random key: tenants and event types come from outside and must not be able to
- * degrade the table into a list. */
-static uint64_t hash(const hd_match_t *m, const char *key, size_t len) {
-    unsigned char h[crypto_shorthash_BYTES];
-    uint64_t v;
-    crypto_shorthash(h, (const unsigned char *)key, len, m->hash_key);
-    memcpy(&v, h, sizeof(v));
-    return v;
-}
 
 static size_t make_key(char *buf, size_t buf_size, const char *tenant, char kind, const char *rest, size_t rest_len) {
     size_t tl = strlen(tenant);
@@ -56,11 +49,16 @@ static size_t make_key(char *buf, size_t buf_size, const char *tenant, char kind
     return tl + 2 + rest_len;
 }
 
-static bucket_t *slot(const hd_match_t *m, const char *key, size_t len, uint64_t h) {
-    for (size_t i = h & m->mask;; i = (i + 1) & m->mask) {
-        bucket_t *b = &m->buckets[i];
-        if (!b->key || (b->hash == h && b->key_len == len && !memcmp(b->key, key, len))) return b;
-    }
+static void bucket_free(void *v) {
+    bucket_t *b = v;
+    free(b->entries);
+    free(b);
+}
+
+static bucket_t *bucket_get(hd_match_t *m, const char *key, size_t len) {
+    bucket_t **bp = (bucket_t **)hd_map_slot(m->by_type, key, len);
+    if (!*bp) *bp = hd_xcalloc(1, sizeof(**bp));
+    return *bp;
 }
 
 static int is_all(const char *pattern) {
@@ -98,21 +96,6 @@ int hd_match_type(const char *pattern, const char *type) {
     }
 }
 
-#define T_ALL 1u
-#define T_WILD_FIRST 2u /* a wildcard pattern starting with "*" */
-#define T_WILD_LITERAL 4u /* a wildcard pattern starting with a literal segment */
-
-static bucket_t *bucket_get(hd_match_t *m, const char *key, size_t len) {
-    uint64_t h = hash(m, key, len);
-    bucket_t *b = slot(m, key, len, h);
-    if (!b->key) {
-        b->key = hd_xstrndup(key, len);
-        b->key_len = len;
-        b->hash = h;
-    }
-    return b;
-}
-
 static void index_add(hd_match_t *m, const char *key, size_t len, const hd_sub_t *s, int pattern) {
     bucket_t *b = bucket_get(m, key, len);
     if (b->cnt == b->cap) {
@@ -128,17 +111,13 @@ hd_match_t *hd_match_new(hd_sub_t **subs, int cnt) {
     atomic_init(&m->refcnt, 1);
     m->subs = subs;
     m->cnt = cnt;
-    randombytes_buf(m->hash_key, sizeof(m->hash_key));
-    size_t want = 16, entries = 0;
-    for (int i = 0; i < cnt; i++) entries += (size_t)subs[i]->event_types_cnt;
-    entries += (size_t)cnt; /* room for the tenant buckets */
-    while (want < entries * 2) want <<= 1;
-    m->buckets = hd_xcalloc(want, sizeof(bucket_t));
-    m->mask = want - 1;
+    m->by_type = hd_map_new((size_t)cnt * 2);
+    m->by_id = hd_map_new((size_t)cnt);
 
     char key[1024];
     for (int i = 0; i < cnt; i++) {
         const hd_sub_t *s = subs[i];
+        *hd_map_slot(m->by_id, s->id, strlen(s->id)) = subs[i];
         if (!s->is_active) continue;
         for (int t = 0; t < s->event_types_cnt; t++) {
             const char *pat = s->event_types[t];
@@ -169,11 +148,8 @@ hd_match_t *hd_match_retain(hd_match_t *m) {
 
 void hd_match_release(hd_match_t *m) {
     if (!m || atomic_fetch_sub(&m->refcnt, 1) != 1) return;
-    for (size_t i = 0; i <= m->mask; i++) {
-        free(m->buckets[i].key);
-        free(m->buckets[i].entries);
-    }
-    free(m->buckets);
+    hd_map_destroy(m->by_type, bucket_free);
+    hd_map_destroy(m->by_id, NULL);
     for (int i = 0; i < m->cnt; i++) hd_sub_destroy(m->subs[i]);
     free(m->subs);
     free(m);
@@ -191,15 +167,15 @@ static int status_ok(const hd_sub_t *s, const hd_event_t *ev) {
  * reached through that pattern instead, so each subscription is counted once without per-lookup state. */
 static void collect(const hd_match_t *m, const char *key, size_t len, const hd_event_t *ev, const hd_sub_t **out,
                     int out_size, int *n) {
-    if (!len) return;
-    const bucket_t *b = slot(m, key, len, hash(m, key, len));
-    for (int i = 0; b->key && i < b->cnt; i++) {
+    const bucket_t *b = len ? hd_map_get(m->by_type, key, len) : NULL;
+    for (int i = 0; b && i < b->cnt; i++) {
         const entry_t *e = &b->entries[i];
         const hd_sub_t *s = e->sub;
         if (!e->exact && !hd_match_type(e->pattern, ev->type)) continue;
         int earlier = 0;
         for (int j = 0; j < e->index && !earlier; j++) earlier = hd_match_type(s->event_types[j], ev->type);
-        if (earlier || (e->checks && (!status_ok(s, ev) || (s->filter && !hd_filter_match(s->filter, ev->root)))))
+        if (earlier || atomic_load(&s->disabled) ||
+            (e->checks && (!status_ok(s, ev) || (s->filter && !hd_filter_match(s->filter, ev->root)))))
             continue;
         if (*n < out_size) out[*n] = s;
         (*n)++;
@@ -210,9 +186,8 @@ int hd_match_find(const hd_match_t *m, const hd_event_t *ev, const hd_sub_t **ou
     char key[1024];
     int n = 0;
     size_t len = make_key(key, sizeof(key), ev->tenant, 'T', "", 0), first = strcspn(ev->type, ".");
-    if (!len) return 0;
-    const bucket_t *tb = slot(m, key, len, hash(m, key, len));
-    if (!tb->key) return 0; /* no active subscription of this tenant */
+    const bucket_t *tb = len ? hd_map_get(m->by_type, key, len) : NULL;
+    if (!tb) return 0; /* no active subscription of this tenant */
     unsigned flags = tb->flags;
     collect(m, key, make_key(key, sizeof(key), ev->tenant, '=', ev->type, strlen(ev->type)), ev, out, out_size, &n);
     if (flags & T_ALL) collect(m, key, make_key(key, sizeof(key), ev->tenant, 'A', "", 0), ev, out, out_size, &n);
@@ -220,6 +195,10 @@ int hd_match_find(const hd_match_t *m, const hd_event_t *ev, const hd_sub_t **ou
         collect(m, key, make_key(key, sizeof(key), ev->tenant, 'W', ev->type, first), ev, out, out_size, &n);
     if (flags & T_WILD_FIRST) collect(m, key, make_key(key, sizeof(key), ev->tenant, 'W', "*", 1), ev, out, out_size, &n);
     return n;
+}
+
+const hd_sub_t *hd_match_get(const hd_match_t *m, const char *id) {
+    return hd_map_get(m->by_id, id, strlen(id));
 }
 
 int hd_match_count(const hd_match_t *m) {
@@ -230,8 +209,17 @@ int hd_match_count(const hd_match_t *m) {
 
 #define FULL_RELOAD_US (60 * 1000000LL)
 
+typedef struct disable_s {
+    char *id, *name, *tenant, *url, *reason;
+    char **emails; /* NULL unless the subscription asked for notification */
+    int emails_cnt;
+    struct disable_s *next;
+} disable_t;
+
 struct hd_match_cache_s {
     hd_store_t *store;
+    char *smtp_url, *smtp_from;
+    disable_t *disables; /* guarded by lock */
     int64_t refresh_ms;
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -258,7 +246,40 @@ static int reload(hd_match_cache_t *c, int *loaded, char *errstr, size_t errstr_
     c->fingerprint = fp;
     pthread_mutex_unlock(&c->lock);
     hd_match_release(old);
+    malloc_trim(0); /* hand the parsed documents' memory back: a reload must not leave RSS at its peak */
     return 0;
+}
+
+static void disable_free(disable_t *d) {
+    free(d->id);
+    free(d->name);
+    free(d->tenant);
+    free(d->url);
+    free(d->reason);
+    for (int i = 0; i < d->emails_cnt; i++) free(d->emails[i]);
+    free(d->emails);
+    free(d);
+}
+
+/* Runs on the cache's thread: the store write and the e-mail may block, the delivery loop must not. */
+static void apply_disable(hd_match_cache_t *c, disable_t *d) {
+    char err[512];
+    int rc = hd_store_disable(c->store, d->id, d->reason, err, sizeof(err));
+    if (rc < 0) HD_LOG(HD_LOG_ERROR, "match", HD_KV("subscription_id", d->id), "%s", err);
+    else if (rc > 0)
+        HD_LOG(HD_LOG_WARN, "match", HD_KV("subscription_id", d->id),
+               "the file store is read-only: the subscription stays disabled until restart; edit the file");
+    if (!d->emails_cnt || !c->smtp_url || !*c->smtp_url) return;
+    char subject[512], body[2048];
+    snprintf(subject, sizeof(subject), "Webhook subscription \"%s\" was disabled", d->name);
+    snprintf(body, sizeof(body),
+             "hookd disabled the webhook subscription %s (\"%s\", tenant %s) delivering to\n%s\n\nReason: %s\n\n"
+             "Fix the endpoint, then re-enable the subscription (is_active: true).\n",
+             d->id, d->name, d->tenant, d->url, d->reason);
+    if (hd_notify_email(c->smtp_url, c->smtp_from, d->emails, d->emails_cnt, subject, body, err, sizeof(err)))
+        HD_LOG(HD_LOG_ERROR, "match", HD_KV("subscription_id", d->id), "notification e-mail failed: %s", err);
+    else
+        HD_LOG(HD_LOG_INFO, "match", HD_KV("subscription_id", d->id), "notified %d address(es)", d->emails_cnt);
 }
 
 static void *refresher(void *arg) {
@@ -272,8 +293,17 @@ static void *refresher(void *arg) {
         int64_t ns = until.tv_nsec + (c->refresh_ms % 1000) * 1000000;
         until.tv_sec += c->refresh_ms / 1000 + ns / 1000000000;
         until.tv_nsec = ns % 1000000000;
-        pthread_cond_timedwait(&c->cond, &c->lock, &until);
+        if (!c->disables) pthread_cond_timedwait(&c->cond, &c->lock, &until);
         if (c->stop) break;
+        disable_t *todo = c->disables;
+        c->disables = NULL;
+        pthread_mutex_unlock(&c->lock);
+        for (disable_t *d = todo, *n; d; d = n) {
+            n = d->next;
+            apply_disable(c, d);
+            disable_free(d);
+        }
+        pthread_mutex_lock(&c->lock);
         int64_t loaded_us = c->loaded_us;
         uint64_t known = c->fingerprint;
         pthread_mutex_unlock(&c->lock);
@@ -327,9 +357,47 @@ void hd_match_cache_destroy(hd_match_cache_t *c) {
     pthread_mutex_unlock(&c->lock);
     pthread_join(c->thread, NULL);
     hd_match_release(c->current);
+    for (disable_t *d = c->disables, *n; d; d = n) { /* decided before the stop: still persist them */
+        n = d->next;
+        apply_disable(c, d);
+        disable_free(d);
+    }
+    free(c->smtp_url);
+    free(c->smtp_from);
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->cond);
     free(c);
+}
+
+void hd_match_cache_set_smtp(hd_match_cache_t *c, const char *smtp_url, const char *from) {
+    pthread_mutex_lock(&c->lock);
+    free(c->smtp_url);
+    free(c->smtp_from);
+    c->smtp_url = hd_xstrdup(smtp_url);
+    c->smtp_from = hd_xstrdup(from);
+    pthread_mutex_unlock(&c->lock);
+}
+
+int hd_match_cache_disable(hd_match_cache_t *c, const hd_sub_t *sub, const char *reason) {
+    /* The one field of a snapshot that changes after load; atomic, so the cast is safe. */
+    if (atomic_exchange(&((hd_sub_t *)sub)->disabled, 1)) return 0;
+    disable_t *d = hd_xcalloc(1, sizeof(*d));
+    d->id = hd_xstrdup(sub->id);
+    d->name = hd_xstrdup(sub->name);
+    d->tenant = hd_xstrdup(sub->tenant);
+    d->url = hd_xstrdup(sub->url);
+    d->reason = hd_xstrdup(reason);
+    if (sub->notify && sub->notification_emails_cnt) {
+        d->emails = hd_xcalloc((size_t)sub->notification_emails_cnt, sizeof(char *));
+        for (int i = 0; i < sub->notification_emails_cnt; i++) d->emails[i] = hd_xstrdup(sub->notification_emails[i]);
+        d->emails_cnt = sub->notification_emails_cnt;
+    }
+    pthread_mutex_lock(&c->lock);
+    d->next = c->disables;
+    c->disables = d;
+    pthread_cond_signal(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+    return 1;
 }
 
 hd_match_t *hd_match_cache_get(hd_match_cache_t *c) {

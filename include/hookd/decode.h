@@ -73,6 +73,17 @@ hd_event_t *hd_decode_event(const void *value, size_t len, const hd_decode_heade
                             const hd_decode_opts_t *opts, int64_t kafka_ts_ms, hd_decode_err_t *err, char *errstr,
                             size_t errstr_size);
 
+/* Same as hd_decode_event for an already parsed JSON value (an envelope or a structured CloudEvent), without
+ * Kafka headers. Takes ownership of root on every path. */
+hd_event_t *hd_decode_envelope(json_object *root, const hd_decode_opts_t *opts, int64_t kafka_ts_ms,
+                               hd_decode_err_t *err, char *errstr, size_t errstr_size);
+
+/* The event view of ev as one object (a new object the caller owns; member values are shared), with the tenant
+ * under opts->tenant_attribute and the time made explicit: hd_decode_envelope of it with the same opts gives the
+ * same event, CloudEvents attributes included. Used to carry events through retry tiers whatever their original
+ * encoding. */
+json_object *hd_decode_to_envelope(const hd_event_t *ev, const hd_decode_opts_t *opts);
+
 void hd_decode_event_destroy(hd_event_t *ev);
 
 /* Parses an RFC 3339 / ISO 8601 UTC or offset time ("2026-11-22T06:35:57.123Z", "...+02:00") into ms since the

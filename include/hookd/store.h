@@ -26,4 +26,9 @@ int hd_store_fingerprint(hd_store_t *store, uint64_t *fp, char *errstr, size_t e
  * them, so one bad row cannot stop delivery to every other subscriber. -1 with errstr when the store fails. */
 int hd_store_load(hd_store_t *store, hd_sub_t ***subs, int *cnt, char *errstr, size_t errstr_size);
 
+/* Marks a subscription inactive (is_active false, disabled_reason, disabled_at, updated_at bumped so every
+ * dispatcher reloads). Returns 0, 1 when the store is read-only (file: the change lives in memory until restart),
+ * or -1 with errstr. */
+int hd_store_disable(hd_store_t *store, const char *id, const char *reason, char *errstr, size_t errstr_size);
+
 #endif

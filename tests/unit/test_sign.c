@@ -144,7 +144,8 @@ static void test_ed25519_bad_keys(void) {
 }
 
 static void test_multi_signature_header(void) {
-    hd_sign_keyset_t ks = {0};
+    hd_sign_ed_key_t ed[HD_SIGN_MAX_KEYS];
+    hd_sign_keyset_t ks = {.ed = ed};
     char err[256], header[HD_SIGN_HEADER_SIZE], sk2[HD_SIGN_ED_SECRET_SIZE], pk2[HD_SIGN_ED_PUBLIC_SIZE];
     CHECK(hd_sign_key_init(&ks.hmac[0], "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", err, sizeof(err)) == 0);
     CHECK(hd_sign_key_init(&ks.hmac[1], "whsec_c2VjcmV0c2VjcmV0c2VjcmV0", err, sizeof(err)) == 0);
