@@ -78,7 +78,12 @@ def test_bad_cloudevent_is_dead_lettered_with_reason(hookd, add_subscription, re
     h = hookd.start()
     headers = ce_headers(ce_specversion="0.3")
     meta = produce(b"{}", headers=headers)
-    (rec,) = deadletter.wait(lambda r: r.offset == meta.offset and r.partition == meta.partition)
+    def origin(r):
+        h = dict(r.headers)
+        return (h.get("hookd-source-partition"), h.get("hookd-source-offset")) == (str(meta.partition).encode(),
+                                                                                 str(meta.offset).encode())
+
+    (rec,) = deadletter.wait(origin)
     hdrs = dict(rec.headers)
     assert hdrs["hookd-reason"] == b"bad-specversion"
     assert hdrs["ce_specversion"] == b"0.3"  # the original headers travel along
