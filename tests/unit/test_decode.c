@@ -153,6 +153,31 @@ static void test_tenant_attribute(void) {
     hd_decode_event_destroy(ev);
 }
 
+/* Retry tiers carry hd_decode_to_envelope: decoding it again must give the same event, whatever the shape. */
+static void test_envelope_round_trip(void) {
+    hd_decode_err_t err;
+    char errstr[256];
+    const hd_decode_header_t h[] = {H("ce_specversion", "1.0"), H("ce_id", "r1"), H("ce_type", "order.paid"),
+                                    H("ce_source", "/shop"), H("ce_subject", "o-1"), H("x-tenant", "from-header")};
+    hd_event_t *ev = dec("{\"status\":\"paid\"}", h, 6, &err), *again = NULL;
+    CHECK(ev != NULL);
+    if (!ev) return;
+    json_object *env = hd_decode_to_envelope(ev, &opts);
+    again = hd_decode_envelope(env, &opts, 0, &err, errstr, sizeof(errstr));
+    CHECK(again && again->mode == HD_DECODE_CE_STRUCTURED);
+    if (again) {
+        CHECK_STR(again->id, "r1");
+        CHECK_STR(again->type, "order.paid");
+        CHECK_STR(again->source, "/shop");
+        CHECK_STR(again->tenant, "from-header");
+        CHECK_STR(again->status, "paid");
+        CHECK(again->time_ms == ev->time_ms);
+        CHECK_STR(json_object_get_string(json_object_object_get(again->root, "subject")), "o-1");
+    }
+    hd_decode_event_destroy(again);
+    hd_decode_event_destroy(ev);
+}
+
 int main(void) {
     RUN(test_envelope);
     RUN(test_binary);
@@ -160,5 +185,6 @@ int main(void) {
     RUN(test_structured);
     RUN(test_envelope_rejects);
     RUN(test_tenant_attribute);
+    RUN(test_envelope_round_trip);
     return UNIT_REPORT();
 }
