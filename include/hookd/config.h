@@ -33,7 +33,7 @@ typedef struct hd_conf_s {
     char *user_agent;
     char *http_allow_cidrs;
     char *http_proxy;
-    int64_t http_max_inflight_per_endpoint;
+    int64_t http_max_inflight_per_host;
     int64_t workers;
     char *retry_topic_prefix;
     char *retry_schedule;
