@@ -85,6 +85,9 @@ static const conf_entry_t table[] = {
     {"consume.batch.size", T_INT, F(batch_size), "256", 1, 10000, "Events taken from Kafka per loop turn."},
     {"shutdown.grace.ms", T_INT, F(shutdown_grace_ms), "10000", 0, 600000,
      "On SIGTERM, how long in-flight deliveries may finish before they are abandoned (not committed)."},
+    {"metrics.listen", T_STR, F(metrics_listen), "", 0, 0,
+     "host:port of the status server (/metrics, /healthz, /readyz), e.g. 0.0.0.0:9090; port 0 picks a free one; "
+     "empty: no server. The container image sets 0.0.0.0:9090."},
     {"log.level", T_LEVEL, F(log_level), "info", 0, 0, "debug, info, warn, error or off."},
 };
 

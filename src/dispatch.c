@@ -14,6 +14,7 @@
 #include "hookd/deliver.h"
 #include "hookd/log.h"
 #include "hookd/map.h"
+#include "hookd/metrics.h"
 #include "hookd/outcome.h"
 #include "hookd/record.h"
 #include "hookd/render.h"
@@ -101,6 +102,7 @@ struct hd_dispatch_s {
     int64_t queued;      /* jobs waiting in host queues: they count against http.max.inflight too */
     hd_map_t *paused;    /* "topic\0partition" -> held jobs of that partition (as a count in the pointer) */
     hd_dispatch_stats_t stats;
+    const hd_dispatch_replay_t *replay; /* NULL: the group dispatcher */
 };
 
 #define LIST_ADD(head, x)                                                                                       \
@@ -176,6 +178,7 @@ static void record_attempt(hd_dispatch_t *w, ev_t *ev, const attempt_t *a) {
         .src_topic = ev->topic,
         .src_partition = ev->partition,
         .src_offset = ev->offset,
+        .replay = w->replay != NULL,
     };
     if (a->outcome == HD_OUTCOME_SUCCESS) w->stats.succeeded++;
     else w->stats.failed++;
@@ -256,6 +259,7 @@ static endpoint_t *endpoint_get(hd_dispatch_t *w, const hd_sub_t *sub) {
 
 static void job_free(hd_dispatch_t *w, job_t *job) {
     LIST_DEL(w->jobs, job);
+    hd_metrics_delivery_inflight(-1);
     hd_deliver_req_clear(&job->req);
     free(job);
 }
@@ -340,6 +344,7 @@ static void on_delivered(hd_deliver_req_t *req, void *opaque) {
     hd_outcome_t outcome = req->refused[0] ? HD_OUTCOME_PERMANENT
                                            : hd_outcome_classify(req->status, req->curl_code, sub->success_code);
     endpoint_account(w, job, outcome, now);
+    hd_metrics_delivery_attempt(outcome, req->status, req->duration_us);
 
     char error[CURL_ERROR_SIZE + 160];
     const char *err = NULL;
@@ -371,6 +376,7 @@ static void on_delivered(hd_deliver_req_t *req, void *opaque) {
             int tier = hd_retry_plan(w->retry, job->attempt, req->retry_after_s, now, &a.next_retry_at_ms);
             a.final = 0;
             w->stats.retries++;
+            hd_metrics_retry(tier);
             enqueue_retry(w, ev, sub->id, sub->url, job->msg_id, job->attempt + 1, a.next_retry_at_ms, tier);
         }
     } else if (outcome == HD_OUTCOME_PERMANENT) {
@@ -469,6 +475,7 @@ static void start_delivery(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, int 
     snprintf(job->msg_id, sizeof(job->msg_id), "%s", msg_id);
     job->body = body;
     LIST_ADD(w->jobs, job);
+    hd_metrics_delivery_inflight(1);
     ev->pending++;
     if (probe) ep->probing = 1;
     w->stats.deliveries++;
@@ -487,11 +494,24 @@ static void deadletter_message(hd_dispatch_t *w, ev_t *ev, const rd_kafka_messag
                                const char *error) {
     char where[64];
     snprintf(where, sizeof(where), "%d@%" PRId64, msg->partition, msg->offset);
-    HD_LOG(HD_LOG_WARN, "decode", HD_KV("topic", ev->msg_topic, "at", where, "reason", reason),
-           "dead-lettering message: %s", error);
+    HD_LOG(HD_LOG_WARN, "decode", HD_KV("topic", ev->msg_topic, "at", where, "reason", reason), "%s: %s",
+           w->replay ? "skipping message (dead-lettered when first seen)" : "dead-lettering message", error);
     w->stats.deadlettered++;
+    hd_metrics_event_deadlettered();
+    if (w->replay) return;
     ev->pending++;
     if (hd_record_deadletter(w->record, msg, reason, error, ev)) ev->pending--;
+}
+
+/* Stable per (event, subscription) so that retries and replays keep it; a replay asked for new ids salts it. */
+static void delivery_id(const hd_dispatch_t *w, const ev_t *ev, const hd_sub_t *sub, char out[HD_SIGN_ID_SIZE]) {
+    if (!w->replay || !w->replay->salt) {
+        hd_sign_message_id(ev->event->id, sub->id, out);
+        return;
+    }
+    char salted[512];
+    snprintf(salted, sizeof(salted), "%s/%s", sub->id, w->replay->salt);
+    hd_sign_message_id(ev->event->id, salted, out);
 }
 
 static void handle_source(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const rd_kafka_message_t *msg) {
@@ -519,11 +539,22 @@ static void handle_source(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const rd
         subs = hd_xmalloc(sizeof(*subs) * (size_t)n);
         hd_match_find(snap, ev->event, subs, n);
     }
+    if (n > 0) hd_metrics_event_matched();
+    if (n > 0 && w->replay) {
+        int kept = 0;
+        char id[HD_SIGN_ID_SIZE];
+        hd_consume_range_t at = {ev->topic, ev->partition, ev->offset, ev->offset + 1};
+        for (int i = 0; i < n; i++) {
+            delivery_id(w, ev, subs[i], id);
+            if (w->replay->select(w->replay->opaque, ev->event, &at, subs[i], id)) subs[kept++] = subs[i];
+        }
+        n = kept;
+    }
     if (n > 0) {
         ev->snap = hd_match_retain(snap); /* the subscriptions must outlive a refresh while in flight */
         for (int i = 0; i < n; i++) {
             char msg_id[HD_SIGN_ID_SIZE];
-            hd_sign_message_id(ev->event->id, subs[i]->id, msg_id);
+            delivery_id(w, ev, subs[i], msg_id);
             start_delivery(w, ev, subs[i], 1, msg_id);
         }
     }
@@ -620,6 +651,7 @@ static void handle_message(hd_dispatch_t *w, hd_match_t *snap, rd_kafka_message_
         return;
     }
     w->stats.consumed++;
+    hd_metrics_event_consumed();
     ev_t *ev = hd_xcalloc(1, sizeof(*ev));
     ev->entry = hd_consume_track(w->consume, msg);
     ev->msg_topic = hd_xstrdup(rd_kafka_topic_name(msg->rkt));
@@ -632,9 +664,11 @@ static void handle_message(hd_dispatch_t *w, hd_match_t *snap, rd_kafka_message_
     ev_unref(w, ev);
 }
 
-hd_dispatch_t *hd_dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cache, char *errstr, size_t errstr_size) {
+static hd_dispatch_t *dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cache,
+                                  const hd_dispatch_replay_t *replay, char *errstr, size_t errstr_size) {
     hd_dispatch_t *w = hd_xcalloc(1, sizeof(*w));
     w->conf = conf;
+    w->replay = replay;
     w->cache = cache;
     w->decode_opts = (hd_decode_opts_t){.max_bytes = (size_t)conf->event_max_bytes,
                                         .tenant_attribute = conf->event_tenant_attribute,
@@ -651,9 +685,11 @@ hd_dispatch_t *hd_dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cache, c
     if (!(w->retry = hd_retry_new(conf, errstr, errstr_size))) goto fail;
     if (!(w->deliver = hd_deliver_new(conf, on_delivered, w, errstr, errstr_size))) goto fail;
     if (!(w->record = hd_record_new(conf, w->wake[1], on_record_ack, w, errstr, errstr_size))) goto fail;
-    if (!(w->consume = hd_consume_new(conf, (const char *const *)w->retry->topic, w->retry->cnt, w->wake[1], errstr,
-                                      errstr_size)))
-        goto fail;
+    w->consume = replay ? hd_consume_new_range(conf, w->wake[1], replay->ranges, replay->ranges_cnt, errstr,
+                                               errstr_size)
+                        : hd_consume_new(conf, (const char *const *)w->retry->topic, w->retry->cnt, w->wake[1],
+                                         errstr, errstr_size);
+    if (!w->consume) goto fail;
     const char *topics[HD_RETRY_MAX_TIERS + 3];
     int n = 0;
     for (int i = 0; i < w->retry->cnt; i++) topics[n++] = w->retry->topic[i];
@@ -666,6 +702,15 @@ hd_dispatch_t *hd_dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cache, c
 fail:
     hd_dispatch_destroy(w);
     return NULL;
+}
+
+hd_dispatch_t *hd_dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cache, char *errstr, size_t errstr_size) {
+    return dispatch_new(conf, cache, NULL, errstr, errstr_size);
+}
+
+hd_dispatch_t *hd_dispatch_new_replay(const hd_conf_t *conf, hd_match_cache_t *cache,
+                                      const hd_dispatch_replay_t *replay, char *errstr, size_t errstr_size) {
+    return dispatch_new(conf, cache, replay, errstr, errstr_size);
 }
 
 static void drain_wake(hd_dispatch_t *w) {
@@ -745,8 +790,12 @@ static int abandon(hd_dispatch_t *w) {
 }
 
 int hd_dispatch_run(hd_dispatch_t *w, const atomic_int *stop) {
-    while (!atomic_load(stop))
+    while (!atomic_load(stop)) {
         if (turn(w, 1, 100)) return -1;
+        if (!w->replay) continue;
+        if (w->replay->progress) w->replay->progress(w->replay->opaque, &w->stats);
+        if (!w->evs && hd_consume_finished(w->consume)) break;
+    }
 
     /* Drain: no new events; in-flight deliveries get the grace period. */
     int64_t deadline = hd_mono_us() + w->conf->shutdown_grace_ms * 1000;

@@ -17,7 +17,9 @@
 #include "hookd/dispatch.h"
 #include "hookd/log.h"
 #include "hookd/match.h"
+#include "hookd/replay.h"
 #include "hookd/sign.h"
+#include "hookd/status.h"
 #include "hookd/store.h"
 #include "hookd/util.h"
 
@@ -44,6 +46,7 @@ static void usage(FILE *out) {
                  "Usage: hookd COMMAND [--config FILE] [--set name=value]...\n\n"
                  "Commands:\n"
                  "  dispatch   consume events, deliver webhooks, record outcomes (the service)\n"
+                 "  replay     re-dispatch events of a topic by offset or time range (docs/operations.md)\n"
                  "  demo       run the whole path in-process: mock Kafka, file store, local receiver\n"
                  "  sign       print the webhook-signature for --secret, --id, --timestamp and a body on stdin\n"
                  "  config     print the effective configuration, or --markdown for docs/configuration.md\n"
@@ -110,12 +113,14 @@ static int cmd_dispatch(hd_conf_t *conf, int argc, char **argv) {
     char err[512] = "";
     hd_store_t *store = NULL;
     hd_match_cache_t *cache = NULL;
+    hd_status_t *status = NULL;
     int n = (int)conf->workers, started = 0, rc = 1;
     worker_t *workers = hd_xcalloc((size_t)n, sizeof(*workers));
 
     if (!(store = hd_store_new(conf->store, conf->mongo_database, err, sizeof(err)))) goto out;
     if (!(cache = hd_match_cache_new(store, conf->refresh_ms, err, sizeof(err)))) goto out;
     hd_match_cache_set_smtp(cache, conf->smtp_url, conf->smtp_from);
+    if (*conf->metrics_listen && !(status = hd_status_new_dispatcher(conf, cache, err, sizeof(err)))) goto out;
     for (int i = 0; i < n; i++)
         if (!(workers[i].w = hd_dispatch_new(conf, cache, err, sizeof(err)))) goto out;
     install_signals();
@@ -149,6 +154,7 @@ static int cmd_dispatch(hd_conf_t *conf, int argc, char **argv) {
            total.parked);
 out:
     if (rc && err[0]) HD_LOG(HD_LOG_ERROR, "dispatch", NULL, "%s", err);
+    hd_status_destroy(status);
     for (int i = 0; i < n; i++) hd_dispatch_destroy(workers[i].w);
     free(workers);
     hd_match_cache_destroy(cache);
@@ -210,11 +216,16 @@ static int cmd_demo(hd_conf_t *conf, int argc, char **argv) {
     return hd_demo_run(conf, &stop_flag);
 }
 
+static int cmd_replay(hd_conf_t *conf, int argc, char **argv) {
+    install_signals();
+    return hd_replay_main(conf, argc, argv, &stop_flag);
+}
+
 static const struct {
     const char *name;
     int (*fn)(hd_conf_t *conf, int argc, char **argv);
 } commands[] = {
-    {"dispatch", cmd_dispatch}, {"demo", cmd_demo}, {"sign", cmd_sign}, {"config", cmd_config}, {"version", cmd_version},
+    {"dispatch", cmd_dispatch}, {"replay", cmd_replay}, {"demo", cmd_demo}, {"sign", cmd_sign}, {"config", cmd_config}, {"version", cmd_version},
 };
 
 int main(int argc, char **argv) {

@@ -45,6 +45,7 @@ typedef struct hd_conf_s {
     char *ops_topic;
     char *smtp_url;
     char *smtp_from;
+    char *metrics_listen; /* status server host:port; empty: off */
 
     /* kafka.* pass-through, in the order given: names without the "kafka." prefix. */
     struct hd_conf_kv {
