@@ -444,8 +444,10 @@ static void start_delivery(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, int 
         probe = 1;
     }
     /* A host at its cap queues deliveries in memory (within http.max.inflight) while it keeps answering. One that
-     * is failing, has not answered yet, or has not finished anything for 200 ms queues only a few rounds: the rest
-     * is parked, so a hanging host cannot take the global budget that healthy hosts need. */
+     * is failing, or has finished nothing for 200 ms (counted from its first use, so a new host gets its first
+     * round queued, not parked: parking writes a second copy of the delivery to Kafka), queues only a few rounds:
+     * the rest is parked, so a hanging host cannot take the global budget that healthy hosts need. */
+    if (!host->last_done_ms) host->last_done_ms = now;
     if (host->inflight >= cap && host->queued >= 4 * cap && (host->failures || now - host->last_done_ms > 200)) {
         park(w, ev, sub, msg_id, attempt, now + w->retry->delay_ms[0], "host at its in-flight cap");
         return;
