@@ -17,7 +17,7 @@ REL_FLAGS := $(BASE) -O2 -g
 SAN_FLAGS := $(BASE) -O1 -g $(SAN)
 VG_FLAGS  := $(BASE) -O0 -g
 
-.PHONY: all demo test unit unit-valgrind bench docs clang-check clean bootstrap
+.PHONY: all demo test unit unit-valgrind bench fuzz fuzz-replay bench-match docs clang-check clean bootstrap
 
 all: build/hookd
 
@@ -71,8 +71,43 @@ demo: bootstrap build/hookd
 test: bootstrap
 	scripts/test
 
-unit: $(addprefix build/san/,$(UNITS))
-	@set -e; for t in $^; do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
+unit: $(addprefix build/san/,$(UNITS)) fuzz-replay
+	@set -e; for t in $(addprefix build/san/,$(UNITS)); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
+
+# Fuzzing (clang libFuzzer): `make fuzz` runs each target for FUZZ_SECONDS on its corpus in tests/fuzz/corpus/
+# (new inputs go to build/fuzz/work-<target>; only those adding coverage are merged into the corpus);
+# `make fuzz-replay` (part of `make unit`) replays the corpus without fuzzing, so
+# every input that once crashed stays a regression test. A crash found by `make fuzz` is written to
+# build/fuzz/crash-*: copy it into the target's corpus directory and fix the code.
+FUZZ_TARGETS := decode filter render
+FUZZ_SECONDS ?= 30
+FUZZ_SRCS    := src/decode.c src/filter.c src/render.c src/util.c
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_SRCS) $(HDRS)
+	@mkdir -p $(@D)
+	@echo "  FUZZ    $@"
+	@clang $(BASE) -O1 -g -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -o $@ $< $(FUZZ_SRCS) $(PKG_LIBS)
+build/san/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h build/san/libhookd.a
+	@echo "  CCLD    $@"
+	@$(CC) $(SAN_FLAGS) $(PKG_CFLAGS) -o $@ $< tests/fuzz/replay.c build/san/libhookd.a $(PKG_LIBS)
+fuzz: $(addprefix build/fuzz/fuzz_,$(FUZZ_TARGETS))
+	@set -e; for t in $(FUZZ_TARGETS); do echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
+	  mkdir -p build/fuzz/work-$$t tests/fuzz/corpus/$$t; \
+	  build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=build/fuzz/ \
+	    -print_final_stats=1 build/fuzz/work-$$t tests/fuzz/corpus/$$t >build/fuzz/$$t.log 2>&1 || \
+	    { tail -60 build/fuzz/$$t.log; exit 1; }; \
+	  grep -E '^stat::(number_of_executed_units|new_units_added)' build/fuzz/$$t.log; \
+	  build/fuzz/fuzz_$$t -merge=1 tests/fuzz/corpus/$$t build/fuzz/work-$$t 2>&1 | grep -E 'MERGE-OUTER: [0-9]+ new files'; \
+	done
+fuzz-replay: $(addprefix build/san/replay_,$(FUZZ_TARGETS))
+	@set -e; for t in $(FUZZ_TARGETS); do ASAN_OPTIONS=detect_leaks=1 build/san/replay_$$t tests/fuzz/corpus/$$t/*; done
+
+# Match cost per event with 1,000 and 100,000 subscriptions (docs/benchmarks.md, "Matching").
+build/bench/bench_match: tests/bench/bench_match.c build/libhookd.a
+	@mkdir -p build/bench
+	@echo "  CCLD    $@"
+	@$(CC) $(REL_FLAGS) $(PKG_CFLAGS) -o $@ $< build/libhookd.a $(PKG_LIBS)
+bench-match: build/bench/bench_match
+	./build/bench/bench_match
 
 unit-valgrind: $(addprefix build/vg/,$(UNITS))
 	@set -e; for t in $^; do echo "== valgrind $$t"; \

@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
+#include "hookd/filter.h"
 #include "hookd/util.h"
 
 static const char *const reasons[] = {
@@ -18,6 +20,10 @@ static const char *const reasons[] = {
     [HD_DECODE_MISSING_TYPE] = "missing-type",
     [HD_DECODE_MISSING_TENANT] = "missing-tenant",
     [HD_DECODE_BAD_TIME] = "bad-time",
+    [HD_DECODE_MISSING_SOURCE] = "missing-source",
+    [HD_DECODE_BAD_SPECVERSION] = "bad-specversion",
+    [HD_DECODE_BAD_HEADER] = "bad-header",
+    [HD_DECODE_UNSUPPORTED_DATA] = "unsupported-data",
 };
 
 const char *hd_decode_reason(hd_decode_err_t err) {
@@ -68,24 +74,51 @@ static const char *req_str(json_object *root, const char *key) {
     return json_object_get_string(v);
 }
 
-hd_event_t *hd_decode_event(const void *value, size_t len, size_t max_bytes, int64_t kafka_ts_ms,
-                            hd_decode_err_t *err, char *errstr, size_t errstr_size) {
-    json_tokener *tok = NULL;
-    json_object *root = NULL;
+/* The last header of that name (Kafka allows repeats; the last one wins, as in an HTTP field override). */
+static const hd_decode_header_t *find_header(const hd_decode_header_t *hdrs, size_t cnt, const char *name) {
+    for (size_t i = cnt; i-- > 0;)
+        if (!strcasecmp(hdrs[i].name, name)) return &hdrs[i];
+    return NULL;
+}
 
-    if (!value || len == 0) {
-        *err = HD_DECODE_EMPTY;
-        snprintf(errstr, errstr_size, "empty message");
-        goto fail;
+/* Well-formed UTF-8 without NUL: header values and text data become JSON strings, which must stay valid. */
+static int utf8_text(const unsigned char *s, size_t len) {
+    for (size_t i = 0; i < len;) {
+        unsigned char c = s[i];
+        size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+        if (!c || !n || i + n > len || (n == 2 && c < 0xc2) || (n == 4 && c > 0xf4)) return 0;
+        for (size_t k = 1; k < n; k++)
+            if ((s[i + k] & 0xc0) != 0x80) return 0;
+        if (n == 3) {
+            unsigned cp = ((c & 0x0fu) << 12) | ((s[i + 1] & 0x3fu) << 6);
+            if (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)) return 0; /* overlong, surrogate */
+        }
+        if (n == 4 && ((c == 0xf0 && s[i + 1] < 0x90) || (c == 0xf4 && s[i + 1] > 0x8f))) return 0;
+        i += n;
     }
-    if (len > max_bytes) {
-        *err = HD_DECODE_TOO_LARGE;
-        snprintf(errstr, errstr_size, "event of %zu bytes exceeds event.max.bytes (%zu)", len, max_bytes);
-        goto fail;
-    }
-    tok = json_tokener_new();
+    return 1;
+}
+
+/* The media type of a content-type value, lower-cased, without parameters. */
+static void media_type(const hd_decode_header_t *h, char *out, size_t out_size) {
+    size_t n = 0;
+    if (h && h->value)
+        for (const char *p = h->value; p < (const char *)h->value + h->len && *p != ';' && n + 1 < out_size; p++)
+            if (*p != ' ' && *p != '\t') out[n++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    out[n] = '\0';
+}
+
+static int is_json_media(const char *mt) {
+    size_t n = strlen(mt);
+    return !*mt || !strcmp(mt, "application/json") || !strcmp(mt, "text/json") ||
+           (n > 5 && !strcmp(mt + n - 5, "+json"));
+}
+
+static json_object *parse_json(const void *value, size_t len, hd_decode_err_t *err, char *errstr,
+                               size_t errstr_size) {
+    json_tokener *tok = json_tokener_new();
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    root = json_tokener_parse_ex(tok, value, (int)len);
+    json_object *root = json_tokener_parse_ex(tok, value, (int)len);
     /* The whole message must be one JSON value: trailing bytes or a truncated document are both errors. */
     if (!root || json_tokener_get_error(tok) != json_tokener_success || json_tokener_get_parse_end(tok) != len) {
         *err = HD_DECODE_NOT_JSON;
@@ -93,19 +126,63 @@ hd_event_t *hd_decode_event(const void *value, size_t len, size_t max_bytes, int
         snprintf(errstr, errstr_size, "not JSON: %s at byte %zu",
                  je == json_tokener_success ? "trailing data" : json_tokener_error_desc(je),
                  json_tokener_get_parse_end(tok));
-        goto fail;
+        json_object_put(root);
+        root = NULL;
     }
     json_tokener_free(tok);
-    return hd_decode_envelope(root, kafka_ts_ms, err, errstr, errstr_size);
+    return root;
+}
+
+/* Binary mode: the CloudEvents JSON view built from the ce_* headers and the value. */
+static json_object *binary_root(const void *value, size_t len, const hd_decode_header_t *hdrs, size_t cnt,
+                                hd_decode_err_t *err, char *errstr, size_t errstr_size) {
+    json_object *root = json_object_new_object(), *data = NULL;
+    for (size_t i = 0; i < cnt; i++) {
+        const char *name = hdrs[i].name;
+        if (strncasecmp(name, "ce_", 3) || !name[3]) continue;
+        if (!hdrs[i].value || !utf8_text(hdrs[i].value, hdrs[i].len)) {
+            *err = HD_DECODE_BAD_HEADER;
+            snprintf(errstr, errstr_size, "header %.64s is null or not UTF-8 text", name);
+            goto fail;
+        }
+        char attr[128];
+        size_t n = 0;
+        for (const char *p = name + 3; *p && n + 1 < sizeof(attr); p++) attr[n++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+        attr[n] = '\0';
+        json_object_object_add(root, attr, json_object_new_string_len(hdrs[i].value, (int)hdrs[i].len));
+    }
+    char mt[128];
+    const hd_decode_header_t *ct = find_header(hdrs, cnt, "content-type");
+    media_type(ct, mt, sizeof(mt));
+    if (ct && ct->value && utf8_text(ct->value, ct->len))
+        json_object_object_add(root, "datacontenttype", json_object_new_string_len(ct->value, (int)ct->len));
+    if (len == 0) return root; /* an event without data */
+    if (is_json_media(mt)) {
+        if (!(data = parse_json(value, len, err, errstr, errstr_size))) goto fail;
+    } else if (!strncmp(mt, "text/", 5) || !strcmp(mt, "application/xml")) {
+        if (!utf8_text(value, len)) {
+            *err = HD_DECODE_UNSUPPORTED_DATA;
+            snprintf(errstr, errstr_size, "data of type %s is not UTF-8 text", mt);
+            goto fail;
+        }
+        data = json_object_new_string_len(value, (int)len);
+    } else {
+        *err = HD_DECODE_UNSUPPORTED_DATA;
+        snprintf(errstr, errstr_size, "data of content-type \"%s\" is neither JSON nor text", mt);
+        goto fail;
+    }
+    json_object_object_add(root, "data", data);
+    return root;
 
 fail:
-    json_tokener_free(tok);
     json_object_put(root);
     return NULL;
 }
 
-hd_event_t *hd_decode_envelope(json_object *root, int64_t kafka_ts_ms, hd_decode_err_t *err, char *errstr,
-                               size_t errstr_size) {
+/* The common part of every shape: required attributes, tenant, time, data, status. Takes ownership of root. */
+static hd_event_t *finish(json_object *root, hd_decode_mode_t mode, const hd_decode_header_t *hdrs, size_t hdr_cnt,
+                          const hd_decode_opts_t *opts, int64_t kafka_ts_ms, hd_decode_err_t *err, char *errstr,
+                          size_t errstr_size) {
     json_object *v;
     hd_event_t *ev = NULL;
     if (!json_object_is_type(root, json_type_object)) {
@@ -113,8 +190,10 @@ hd_event_t *hd_decode_envelope(json_object *root, int64_t kafka_ts_ms, hd_decode
         snprintf(errstr, errstr_size, "event is a JSON %s, not an object", json_type_to_name(json_object_get_type(root)));
         goto fail;
     }
+    if (mode == HD_DECODE_ENVELOPE && json_object_object_get_ex(root, "specversion", NULL)) mode = HD_DECODE_CE_STRUCTURED;
     ev = hd_xcalloc(1, sizeof(*ev));
     ev->root = root;
+    ev->mode = mode;
     if (!(ev->id = req_str(root, "id"))) {
         *err = HD_DECODE_MISSING_ID;
         snprintf(errstr, errstr_size, "event has no string \"id\"");
@@ -125,9 +204,35 @@ hd_event_t *hd_decode_envelope(json_object *root, int64_t kafka_ts_ms, hd_decode
         snprintf(errstr, errstr_size, "event %s has no string \"type\"", ev->id);
         goto fail;
     }
-    if (!(ev->tenant = req_str(root, "tenant"))) {
+    ev->source = req_str(root, "source");
+    if (mode != HD_DECODE_ENVELOPE) {
+        const char *sv = req_str(root, "specversion");
+        if (!sv || strcmp(sv, "1.0")) {
+            *err = HD_DECODE_BAD_SPECVERSION;
+            snprintf(errstr, errstr_size, "CloudEvent %s: specversion must be \"1.0\"", ev->id);
+            goto fail;
+        }
+        if (!ev->source) {
+            *err = HD_DECODE_MISSING_SOURCE;
+            snprintf(errstr, errstr_size, "CloudEvent %s has no \"source\"", ev->id);
+            goto fail;
+        }
+        if (json_object_object_get_ex(root, "data_base64", NULL)) {
+            *err = HD_DECODE_UNSUPPORTED_DATA;
+            snprintf(errstr, errstr_size, "CloudEvent %s: binary data (data_base64) is not supported", ev->id);
+            goto fail;
+        }
+    }
+    if (!(ev->tenant = req_str(root, opts->tenant_attribute)) && opts->tenant_header && *opts->tenant_header) {
+        const hd_decode_header_t *h = find_header(hdrs, hdr_cnt, opts->tenant_header);
+        if (h && h->value && h->len && utf8_text(h->value, h->len))
+            ev->tenant = ev->tenant_buf = hd_xstrndup(h->value, h->len);
+    }
+    if (!ev->tenant) {
         *err = HD_DECODE_MISSING_TENANT;
-        snprintf(errstr, errstr_size, "event %s has no string \"tenant\"", ev->id);
+        snprintf(errstr, errstr_size, "event %s has no string \"%s\"%s%s", ev->id, opts->tenant_attribute,
+                 opts->tenant_header && *opts->tenant_header ? " nor a header " : "",
+                 opts->tenant_header ? opts->tenant_header : "");
         goto fail;
     }
     ev->time_ms = kafka_ts_ms > 0 ? kafka_ts_ms : hd_now_ms();
@@ -138,6 +243,9 @@ hd_event_t *hd_decode_envelope(json_object *root, int64_t kafka_ts_ms, hd_decode
         goto fail;
     }
     if (json_object_object_get_ex(root, "data", &v)) ev->data = v;
+    if (opts->status_field && *opts->status_field && (v = hd_filter_lookup(root, opts->status_field)) &&
+        !json_object_is_type(v, json_type_object) && !json_object_is_type(v, json_type_array))
+        ev->status = json_object_get_string(v);
     *err = HD_DECODE_OK;
     return ev;
 
@@ -147,20 +255,50 @@ fail:
     return NULL;
 }
 
-json_object *hd_decode_to_envelope(const hd_event_t *ev) {
+hd_event_t *hd_decode_event(const void *value, size_t len, const hd_decode_header_t *hdrs, size_t hdr_cnt,
+                            const hd_decode_opts_t *opts, int64_t kafka_ts_ms, hd_decode_err_t *err, char *errstr,
+                            size_t errstr_size) {
+    json_object *root = NULL;
+    hd_decode_mode_t mode = find_header(hdrs, hdr_cnt, "ce_specversion") ? HD_DECODE_CE_BINARY : HD_DECODE_ENVELOPE;
+    if (len > opts->max_bytes) {
+        *err = HD_DECODE_TOO_LARGE;
+        snprintf(errstr, errstr_size, "event of %zu bytes exceeds event.max.bytes (%zu)", len, opts->max_bytes);
+        return NULL;
+    }
+    if (mode == HD_DECODE_CE_BINARY) {
+        if (!(root = binary_root(value, len, hdrs, hdr_cnt, err, errstr, errstr_size))) return NULL;
+    } else {
+        if (!value || len == 0) {
+            *err = HD_DECODE_EMPTY;
+            snprintf(errstr, errstr_size, "empty message");
+            return NULL;
+        }
+        if (!(root = parse_json(value, len, err, errstr, errstr_size))) return NULL;
+        char mt[128];
+        media_type(find_header(hdrs, hdr_cnt, "content-type"), mt, sizeof(mt));
+        if (!strcmp(mt, "application/cloudevents+json")) mode = HD_DECODE_CE_STRUCTURED;
+    }
+    return finish(root, mode, hdrs, hdr_cnt, opts, kafka_ts_ms, err, errstr, errstr_size);
+}
+
+hd_event_t *hd_decode_envelope(json_object *root, const hd_decode_opts_t *opts, int64_t kafka_ts_ms,
+                               hd_decode_err_t *err, char *errstr, size_t errstr_size) {
+    return finish(root, HD_DECODE_ENVELOPE, NULL, 0, opts, kafka_ts_ms, err, errstr, errstr_size);
+}
+
+json_object *hd_decode_to_envelope(const hd_event_t *ev, const hd_decode_opts_t *opts) {
     char time[40];
-    hd_iso8601(ev->time_ms, time, sizeof(time));
     json_object *o = json_object_new_object();
-    json_object_object_add(o, "id", json_object_new_string(ev->id));
-    json_object_object_add(o, "type", json_object_new_string(ev->type));
-    json_object_object_add(o, "tenant", json_object_new_string(ev->tenant));
+    json_object_object_foreach(ev->root, k, v) json_object_object_add(o, k, json_object_get(v));
+    hd_iso8601(ev->time_ms, time, sizeof(time));
     json_object_object_add(o, "time", json_object_new_string(time));
-    json_object_object_add(o, "data", json_object_get(ev->data));
+    json_object_object_add(o, opts->tenant_attribute, json_object_new_string(ev->tenant));
     return o;
 }
 
 void hd_decode_event_destroy(hd_event_t *ev) {
     if (!ev) return;
     json_object_put(ev->root);
+    free(ev->tenant_buf);
     free(ev);
 }

@@ -22,6 +22,17 @@
 #include "hookd/sign.h"
 #include "hookd/util.h"
 
+/* One rendered payload shape of an event: the template, or the built-in version when tmpl is NULL. */
+typedef struct {
+    const hd_render_tmpl_t *tmpl;
+    int version;
+    hd_render_body_t *body; /* NULL when it could not be rendered */
+    char *error;            /* why, then */
+} shape_t;
+
+/* Kafka headers looked at per message (CloudEvents binary mode needs a handful). */
+#define HD_DISPATCH_MAX_HEADERS 64
+
 /* One consumed message (a source event, or a retry job from a tier topic) and the work hanging off it. pending
  * counts the deliveries in flight and the records not yet acknowledged, plus one while the message is being
  * processed or held; at zero the message is done and its offset may be stored. */
@@ -30,7 +41,8 @@ typedef struct ev_s {
     hd_retry_job_t *job; /* set for a message from a retry tier */
     hd_consume_entry_t *entry;
     hd_match_t *snap;
-    hd_render_body_t *body;
+    shape_t *shapes; /* rendered once per distinct shape, shared by its subscribers */
+    int shapes_cnt;
     char *topic; /* the event's origin, named in results: the source topic even for retries */
     int32_t partition;
     int64_t offset;
@@ -63,6 +75,7 @@ typedef struct job_s {
     hd_deliver_req_t req; /* first: the deliver callback hands req back */
     ev_t *ev;
     const hd_sub_t *sub;
+    const hd_render_body_t *body; /* one of ev's shapes */
     endpoint_t *ep;
     char msg_id[HD_SIGN_ID_SIZE];
     int attempt;
@@ -79,6 +92,7 @@ struct hd_dispatch_s {
     hd_record_t *record;
     hd_deliver_t *deliver;
     hd_retry_t *retry;
+    hd_decode_opts_t decode_opts;
     int wake[2];
     ev_t *evs;
     job_t *jobs;
@@ -111,7 +125,11 @@ static void ev_unref(hd_dispatch_t *w, ev_t *ev) {
     LIST_DEL(w->evs, ev);
     hd_decode_event_destroy(ev->event);
     hd_retry_job_destroy(ev->job);
-    hd_render_body_release(ev->body);
+    for (int i = 0; i < ev->shapes_cnt; i++) {
+        hd_render_body_release(ev->shapes[i].body);
+        free(ev->shapes[i].error);
+    }
+    free(ev->shapes);
     hd_match_release(ev->snap);
     free(ev->topic);
     free(ev->msg_topic);
@@ -189,7 +207,7 @@ static hd_retry_job_t job_of(ev_t *ev, const char *sub_id, const char *url, cons
 /* Puts a delivery into a retry tier: attempt is the attempt the job will make when it is due. */
 static void enqueue_retry(hd_dispatch_t *w, ev_t *ev, const char *sub_id, const char *url, const char *msg_id,
                           int attempt, int64_t due_ms, int tier) {
-    json_object *envelope = hd_decode_to_envelope(ev->event);
+    json_object *envelope = hd_decode_to_envelope(ev->event, &w->decode_opts);
     hd_retry_job_t job = job_of(ev, sub_id, url, msg_id, attempt, due_ms, envelope);
     char *value = hd_retry_job_encode(&job);
     send_record(w, ev, w->retry->topic[tier], msg_id, value, NULL);
@@ -201,7 +219,7 @@ static void enqueue_retry(hd_dispatch_t *w, ev_t *ev, const char *sub_id, const 
  * by producing it to a tier topic), the reason in the same headers as rejected input. */
 static void deadletter_delivery(hd_dispatch_t *w, ev_t *ev, const char *sub_id, const char *url, const char *msg_id,
                                 int attempt, const char *reason, const char *error) {
-    json_object *envelope = hd_decode_to_envelope(ev->event);
+    json_object *envelope = hd_decode_to_envelope(ev->event, &w->decode_opts);
     hd_retry_job_t job = job_of(ev, sub_id, url, msg_id, attempt, 0, envelope);
     char *value = hd_retry_job_encode(&job);
     rd_kafka_headers_t *h = rd_kafka_headers_new(2);
@@ -283,23 +301,22 @@ static struct curl_slist *add_header(struct curl_slist *l, const char *name, con
 /* Signs (with a fresh timestamp) and sends a delivery. */
 static void submit_job(hd_dispatch_t *w, job_t *job) {
     const hd_sub_t *sub = job->sub;
-    ev_t *ev = job->ev;
     int64_t now = hd_now_ms();
     char ts[24], sig[HD_SIGN_HEADER_SIZE];
     job->attempted_at_ms = now;
     snprintf(ts, sizeof(ts), "%" PRId64, now / 1000);
-    hd_sign_header(&sub->keys, now, job->msg_id, now / 1000, ev->body->data, ev->body->len, sig);
+    hd_sign_header(&sub->keys, now, job->msg_id, now / 1000, job->body->data, job->body->len, sig);
     struct curl_slist *h = NULL;
     for (int i = 0; i < sub->headers_cnt; i++) h = add_header(h, sub->headers[i].name, sub->headers[i].value);
-    h = add_header(h, "content-type", "application/json");
+    h = add_header(h, "content-type", job->body->content_type);
     h = add_header(h, "webhook-id", job->msg_id);
     h = add_header(h, "webhook-timestamp", ts);
     h = add_header(h, "webhook-signature", sig);
     h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip for larger bodies */
     job->req.headers = h;
     job->req.url = sub->url;
-    job->req.body = ev->body->data;
-    job->req.body_len = ev->body->len;
+    job->req.body = job->body->data;
+    job->req.body_len = job->body->len;
     job->ep->host->inflight++;
     if (hd_deliver_submit(w->deliver, &job->req)) {
         job->req.curl_code = CURLE_FAILED_INIT;
@@ -393,6 +410,23 @@ static void park(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, const char *ms
                   hd_retry_tier_for_wait(w->retry, due_ms - hd_now_ms()));
 }
 
+/* The rendered shape of sub's payload for ev, rendered on first use; a failure is kept too, so every subscriber
+ * of that shape fails alike. */
+static const shape_t *shape_for(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub) {
+    int version = sub->tmpl ? 0 : sub->version;
+    for (int i = 0; i < ev->shapes_cnt; i++)
+        if (ev->shapes[i].tmpl == sub->tmpl && ev->shapes[i].version == version) return &ev->shapes[i];
+    char err[256];
+    ev->shapes = hd_xrealloc(ev->shapes, sizeof(*ev->shapes) * (size_t)(ev->shapes_cnt + 1));
+    shape_t *s = &ev->shapes[ev->shapes_cnt++];
+    s->tmpl = sub->tmpl;
+    s->version = version;
+    s->body = hd_render_payload(ev->event, sub->version, sub->tmpl, (size_t)w->conf->render_max_bytes, err,
+                                sizeof(err));
+    s->error = s->body ? NULL : hd_xstrdup(err);
+    return s;
+}
+
 static void start_delivery(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, int attempt, const char *msg_id) {
     int64_t now = hd_now_ms();
     endpoint_t *ep = endpoint_get(w, sub);
@@ -410,10 +444,28 @@ static void start_delivery(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, int 
         probe = 1;
     }
     /* A host at its cap queues deliveries in memory (within http.max.inflight) while it keeps answering. One that
-     * is failing, has not answered yet, or has not finished anything for 200 ms queues only a few rounds: the rest
-     * is parked, so a hanging host cannot take the global budget that healthy hosts need. */
+     * is failing, or has finished nothing for 200 ms (counted from its first use, so a new host gets its first
+     * round queued, not parked: parking writes a second copy of the delivery to Kafka), queues only a few rounds:
+     * the rest is parked, so a hanging host cannot take the global budget that healthy hosts need. */
+    if (!host->last_done_ms) host->last_done_ms = now;
     if (host->inflight >= cap && host->queued >= 4 * cap && (host->failures || now - host->last_done_ms > 200)) {
         park(w, ev, sub, msg_id, attempt, now + w->retry->delay_ms[0], "host at its in-flight cap");
+        return;
+    }
+
+    const shape_t *shape = shape_for(w, ev, sub);
+    const hd_render_body_t *body = shape->body;
+    if (!body) { /* nothing can be sent: a permanent failure, recorded and dead-lettered like any other */
+        attempt_t a = {.sub_id = sub->id,
+                       .url = sub->url,
+                       .msg_id = msg_id,
+                       .attempt = attempt,
+                       .attempted_at_ms = now,
+                       .outcome = HD_OUTCOME_PERMANENT,
+                       .error = shape->error,
+                       .final = 1};
+        record_attempt(w, ev, &a);
+        deadletter_delivery(w, ev, sub->id, sub->url, msg_id, attempt, "permanent", shape->error);
         return;
     }
     job_t *job = hd_xcalloc(1, sizeof(*job));
@@ -423,6 +475,7 @@ static void start_delivery(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, int 
     job->attempt = attempt;
     job->probe = probe;
     snprintf(job->msg_id, sizeof(job->msg_id), "%s", msg_id);
+    job->body = body;
     LIST_ADD(w->jobs, job);
     hd_metrics_delivery_inflight(1);
     ev->pending++;
@@ -469,17 +522,24 @@ static void handle_source(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const rd
     ev->topic = hd_xstrdup(ev->msg_topic);
     ev->partition = msg->partition;
     ev->offset = msg->offset;
-    ev->event = hd_decode_event(msg->payload, msg->len, (size_t)w->conf->event_max_bytes,
+    hd_decode_header_t hdrs[HD_DISPATCH_MAX_HEADERS];
+    size_t hdr_cnt = 0;
+    rd_kafka_headers_t *kh;
+    if (rd_kafka_message_headers(msg, &kh) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        for (; hdr_cnt < HD_DISPATCH_MAX_HEADERS; hdr_cnt++)
+            if (rd_kafka_header_get_all(kh, hdr_cnt, &hdrs[hdr_cnt].name, &hdrs[hdr_cnt].value, &hdrs[hdr_cnt].len))
+                break;
+    ev->event = hd_decode_event(msg->payload, msg->len, hdrs, hdr_cnt, &w->decode_opts,
                                 rd_kafka_message_timestamp(msg, NULL), &derr, errstr, sizeof(errstr));
     if (!ev->event) {
         deadletter_message(w, ev, msg, hd_decode_reason(derr), errstr);
         return;
     }
     const hd_sub_t *small[64], **subs = small;
-    int n = hd_match_find(snap, ev->event->tenant, ev->event->type, small, 64);
+    int n = hd_match_find(snap, ev->event, small, 64);
     if (n > 64) {
         subs = hd_xmalloc(sizeof(*subs) * (size_t)n);
-        hd_match_find(snap, ev->event->tenant, ev->event->type, subs, n);
+        hd_match_find(snap, ev->event, subs, n);
     }
     if (n > 0) hd_metrics_event_matched();
     if (n > 0 && w->replay) {
@@ -494,7 +554,6 @@ static void handle_source(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const rd
     }
     if (n > 0) {
         ev->snap = hd_match_retain(snap); /* the subscriptions must outlive a refresh while in flight */
-        ev->body = hd_render_default(ev->event);
         for (int i = 0; i < n; i++) {
             char msg_id[HD_SIGN_ID_SIZE];
             delivery_id(w, ev, subs[i], msg_id);
@@ -524,7 +583,6 @@ static void run_retry(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev) {
         return;
     }
     ev->snap = hd_match_retain(snap);
-    ev->body = hd_render_default(ev->event);
     start_delivery(w, ev, sub, job->attempt, job->delivery_id);
 }
 
@@ -564,7 +622,8 @@ static void handle_retry(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const rd_
     ev->topic = hd_xstrdup(ev->job->src_topic);
     ev->partition = ev->job->src_partition;
     ev->offset = ev->job->src_offset;
-    if (!(ev->event = hd_decode_envelope(json_object_get(ev->job->event), 0, &derr, errstr, sizeof(errstr)))) {
+    if (!(ev->event = hd_decode_envelope(json_object_get(ev->job->event), &w->decode_opts, 0, &derr, errstr,
+                                         sizeof(errstr)))) {
         deadletter_message(w, ev, msg, "bad-retry-job", errstr);
         return;
     }
@@ -613,6 +672,10 @@ static hd_dispatch_t *dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cach
     w->conf = conf;
     w->replay = replay;
     w->cache = cache;
+    w->decode_opts = (hd_decode_opts_t){.max_bytes = (size_t)conf->event_max_bytes,
+                                        .tenant_attribute = conf->event_tenant_attribute,
+                                        .tenant_header = conf->event_tenant_header,
+                                        .status_field = conf->match_status_field};
     w->wake[0] = w->wake[1] = -1;
     w->endpoints = hd_map_new(64);
     w->hosts = hd_map_new(64);

@@ -11,31 +11,99 @@
 #include "hookd/notify.h"
 #include "hookd/util.h"
 
+/* What a lookup needs without touching the subscription (fewer cache misses with many tenants). */
 typedef struct {
-    const hd_sub_t **subs;
+    const hd_sub_t *sub;
+    const char *pattern; /* sub->event_types[index] */
+    int index;
+    unsigned char exact;  /* the bucket key already proves the type */
+    unsigned char checks; /* statuses or filter to evaluate */
+} entry_t;
+
+/* Keys: tenant '\0' kind rest, kind '=' (rest: the exact type), 'A' (match-all patterns), 'W' (rest: the first
+ * segment of a wildcard pattern), 'T' (the tenant itself: flags only). */
+typedef struct {
+    entry_t *entries;
     int cnt, cap;
+    unsigned flags; /* 'T' buckets: which wildcard buckets the tenant has, so lookups skip the others */
 } bucket_t;
+
+#define T_ALL 1u
+#define T_WILD_FIRST 2u   /* a wildcard pattern starting with "*" */
+#define T_WILD_LITERAL 4u /* a wildcard pattern starting with a literal segment */
 
 struct hd_match_s {
     atomic_int refcnt;
     hd_sub_t **subs;
     int cnt;
-    hd_map_t *by_type; /* tenant '\0' type -> bucket_t */
+    hd_map_t *by_type; /* see bucket_t */
     hd_map_t *by_id;   /* id -> hd_sub_t */
 };
 
-static size_t make_key(char *buf, size_t buf_size, const char *tenant, const char *type) {
-    size_t tl = strlen(tenant), yl = strlen(type);
-    if (tl + yl + 1 > buf_size) return 0;
+static size_t make_key(char *buf, size_t buf_size, const char *tenant, char kind, const char *rest, size_t rest_len) {
+    size_t tl = strlen(tenant);
+    if (tl + rest_len + 2 > buf_size) return 0;
     memcpy(buf, tenant, tl + 1);
-    memcpy(buf + tl + 1, type, yl);
-    return tl + 1 + yl;
+    buf[tl + 1] = kind;
+    memcpy(buf + tl + 2, rest, rest_len);
+    return tl + 2 + rest_len;
 }
 
 static void bucket_free(void *v) {
     bucket_t *b = v;
-    free(b->subs);
+    free(b->entries);
     free(b);
+}
+
+static bucket_t *bucket_get(hd_match_t *m, const char *key, size_t len) {
+    bucket_t **bp = (bucket_t **)hd_map_slot(m->by_type, key, len);
+    if (!*bp) *bp = hd_xcalloc(1, sizeof(**bp));
+    return *bp;
+}
+
+static int is_all(const char *pattern) {
+    return !strcmp(pattern, "*") || !strcmp(pattern, "**");
+}
+
+int hd_match_pattern_valid(const char *pattern) {
+    if (is_all(pattern)) return 1;
+    for (const char *p = pattern;;) {
+        size_t len = strcspn(p, ".");
+        if (!len) return 0;
+        int star = memchr(p, '*', len) != NULL;
+        if (star && !(len == 1 || (len == 2 && p[1] == '*'))) return 0;
+        if (len == 2 && star && p[len]) return 0; /* "**" only last */
+        if (!p[len]) return 1;
+        p += len + 1;
+    }
+}
+
+int hd_match_type(const char *pattern, const char *type) {
+    if (is_all(pattern)) return 1;
+    for (const char *p = pattern, *t = type;;) {
+        size_t pl = strcspn(p, "."), tl = strcspn(t, ".");
+        if (pl == 2 && p[0] == '*' && p[1] == '*') return *t != '\0';
+        if (pl == 1 && p[0] == '*') {
+            if (!tl) return 0;
+        } else if (pl != tl || memcmp(p, t, pl)) {
+            return 0;
+        }
+        p += pl;
+        t += tl;
+        if (!*p || !*t) return !*p && !*t;
+        p++;
+        t++;
+    }
+}
+
+static void index_add(hd_match_t *m, const char *key, size_t len, const hd_sub_t *s, int pattern) {
+    bucket_t *b = bucket_get(m, key, len);
+    if (b->cnt == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 4;
+        b->entries = hd_xrealloc(b->entries, sizeof(*b->entries) * (size_t)b->cap);
+    }
+    const char *pat = s->event_types[pattern];
+    b->entries[b->cnt++] = (entry_t){s, pat, pattern, !strchr(pat, '*'), s->statuses_cnt || s->filter};
 }
 
 hd_match_t *hd_match_new(hd_sub_t **subs, int cnt) {
@@ -43,7 +111,7 @@ hd_match_t *hd_match_new(hd_sub_t **subs, int cnt) {
     atomic_init(&m->refcnt, 1);
     m->subs = subs;
     m->cnt = cnt;
-    m->by_type = hd_map_new((size_t)cnt);
+    m->by_type = hd_map_new((size_t)cnt * 2);
     m->by_id = hd_map_new((size_t)cnt);
 
     char key[1024];
@@ -52,16 +120,22 @@ hd_match_t *hd_match_new(hd_sub_t **subs, int cnt) {
         *hd_map_slot(m->by_id, s->id, strlen(s->id)) = subs[i];
         if (!s->is_active) continue;
         for (int t = 0; t < s->event_types_cnt; t++) {
-            size_t len = make_key(key, sizeof(key), s->tenant, s->event_types[t]);
-            if (!len) continue;
-            bucket_t **bp = (bucket_t **)hd_map_slot(m->by_type, key, len), *b = *bp;
-            if (!b) b = *bp = hd_xcalloc(1, sizeof(*b));
-            else if (b->cnt && b->subs[b->cnt - 1] == s) continue; /* the same type listed twice: deliver once */
-            if (b->cnt == b->cap) {
-                b->cap = b->cap ? b->cap * 2 : 4;
-                b->subs = hd_xrealloc(b->subs, sizeof(*b->subs) * (size_t)b->cap);
+            const char *pat = s->event_types[t];
+            size_t len;
+            unsigned flag = 0;
+            if (is_all(pat)) {
+                len = make_key(key, sizeof(key), s->tenant, 'A', "", 0);
+                flag = T_ALL;
+            } else if (strchr(pat, '*')) {
+                len = make_key(key, sizeof(key), s->tenant, 'W', pat, strcspn(pat, "."));
+                flag = pat[0] == '*' ? T_WILD_FIRST : T_WILD_LITERAL;
+            } else {
+                len = make_key(key, sizeof(key), s->tenant, '=', pat, strlen(pat));
             }
-            b->subs[b->cnt++] = s;
+            if (!len) continue;
+            index_add(m, key, len, s, t);
+            len = make_key(key, sizeof(key), s->tenant, 'T', "", 0);
+            bucket_get(m, key, len)->flags |= flag;
         }
     }
     return m;
@@ -81,16 +155,45 @@ void hd_match_release(hd_match_t *m) {
     free(m);
 }
 
-int hd_match_find(const hd_match_t *m, const char *tenant, const char *type, const hd_sub_t **out, int out_size) {
-    char key[1024];
-    size_t len = make_key(key, sizeof(key), tenant, type);
+static int status_ok(const hd_sub_t *s, const hd_event_t *ev) {
+    if (!s->statuses_cnt) return 1;
+    if (!ev->status) return 0;
+    for (int i = 0; i < s->statuses_cnt; i++)
+        if (!strcmp(s->statuses[i], ev->status)) return 1;
+    return 0;
+}
+
+/* Collects the bucket's subscriptions that match. A subscription whose earlier pattern also matches the type is
+ * reached through that pattern instead, so each subscription is counted once without per-lookup state. */
+static void collect(const hd_match_t *m, const char *key, size_t len, const hd_event_t *ev, const hd_sub_t **out,
+                    int out_size, int *n) {
     const bucket_t *b = len ? hd_map_get(m->by_type, key, len) : NULL;
-    int n = 0;
     for (int i = 0; b && i < b->cnt; i++) {
-        if (atomic_load(&b->subs[i]->disabled)) continue;
-        if (n < out_size) out[n] = b->subs[i];
-        n++;
+        const entry_t *e = &b->entries[i];
+        const hd_sub_t *s = e->sub;
+        if (!e->exact && !hd_match_type(e->pattern, ev->type)) continue;
+        int earlier = 0;
+        for (int j = 0; j < e->index && !earlier; j++) earlier = hd_match_type(s->event_types[j], ev->type);
+        if (earlier || atomic_load(&s->disabled) ||
+            (e->checks && (!status_ok(s, ev) || (s->filter && !hd_filter_match(s->filter, ev->root)))))
+            continue;
+        if (*n < out_size) out[*n] = s;
+        (*n)++;
     }
+}
+
+int hd_match_find(const hd_match_t *m, const hd_event_t *ev, const hd_sub_t **out, int out_size) {
+    char key[1024];
+    int n = 0;
+    size_t len = make_key(key, sizeof(key), ev->tenant, 'T', "", 0), first = strcspn(ev->type, ".");
+    const bucket_t *tb = len ? hd_map_get(m->by_type, key, len) : NULL;
+    if (!tb) return 0; /* no active subscription of this tenant */
+    unsigned flags = tb->flags;
+    collect(m, key, make_key(key, sizeof(key), ev->tenant, '=', ev->type, strlen(ev->type)), ev, out, out_size, &n);
+    if (flags & T_ALL) collect(m, key, make_key(key, sizeof(key), ev->tenant, 'A', "", 0), ev, out, out_size, &n);
+    if ((flags & T_WILD_LITERAL) && (first != 1 || ev->type[0] != '*'))
+        collect(m, key, make_key(key, sizeof(key), ev->tenant, 'W', ev->type, first), ev, out, out_size, &n);
+    if (flags & T_WILD_FIRST) collect(m, key, make_key(key, sizeof(key), ev->tenant, 'W', "*", 1), ev, out, out_size, &n);
     return n;
 }
 

@@ -2,7 +2,10 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "hookd/util.h"
 
 int hd_sign_key_init(hd_sign_key_t *key, const char *secret, char *errstr, size_t errstr_size) {
     unsigned char raw[HD_SIGN_MAX_KEY];
@@ -48,6 +51,91 @@ void hd_sign_v1(const hd_sign_key_t *key, const char *msg_id, int64_t timestamp,
     sodium_bin2base64(out + 3, HD_SIGN_V1_SIZE - 3, sig, sizeof(sig), sodium_base64_VARIANT_ORIGINAL);
 }
 
+int hd_sign_ed_key_init(hd_sign_ed_key_t *key, const char *secret, char *errstr, size_t errstr_size) {
+    unsigned char raw[crypto_sign_SECRETKEYBYTES + 1], pk[crypto_sign_PUBLICKEYBYTES];
+    size_t raw_len = 0;
+    const char *end = NULL;
+    int rc = -1;
+    if (strncmp(secret, "whsk_", 5) ||
+        sodium_base642bin(raw, sizeof(raw), secret + 5, strlen(secret + 5), NULL, &raw_len, &end,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        *end || raw_len != crypto_sign_SECRETKEYBYTES) {
+        snprintf(errstr, errstr_size, "signing key is not \"whsk_\" + base64 of 64 bytes (seed, public key)");
+        goto out;
+    }
+    crypto_sign_seed_keypair(pk, key->sk, raw);
+    if (sodium_memcmp(pk, raw + crypto_sign_SEEDBYTES, sizeof(pk))) {
+        snprintf(errstr, errstr_size, "signing key: the public key half does not belong to the seed");
+        sodium_memzero(key->sk, sizeof(key->sk));
+        goto out;
+    }
+    rc = 0;
+out:
+    sodium_memzero(raw, sizeof(raw));
+    return rc;
+}
+
+void hd_sign_ed_generate(char sk_out[HD_SIGN_ED_SECRET_SIZE], char pk_out[HD_SIGN_ED_PUBLIC_SIZE]) {
+    unsigned char sk[crypto_sign_SECRETKEYBYTES], pk[crypto_sign_PUBLICKEYBYTES];
+    crypto_sign_keypair(pk, sk);
+    memcpy(sk_out, "whsk_", 5);
+    sodium_bin2base64(sk_out + 5, HD_SIGN_ED_SECRET_SIZE - 5, sk, sizeof(sk), sodium_base64_VARIANT_ORIGINAL);
+    memcpy(pk_out, "whpk_", 5);
+    sodium_bin2base64(pk_out + 5, HD_SIGN_ED_PUBLIC_SIZE - 5, pk, sizeof(pk), sodium_base64_VARIANT_ORIGINAL);
+    sodium_memzero(sk, sizeof(sk));
+}
+
+/* ed25519 signs the whole message at once: "{id}.{timestamp}.{body}" is assembled in one buffer. */
+static unsigned char *signed_content(const char *msg_id, int64_t timestamp, const void *body, size_t body_len,
+                                     size_t *len) {
+    char ts[24];
+    size_t id_len = strlen(msg_id), ts_len = (size_t)snprintf(ts, sizeof(ts), ".%" PRId64 ".", timestamp);
+    unsigned char *buf = hd_xmalloc(id_len + ts_len + body_len + 1);
+    memcpy(buf, msg_id, id_len);
+    memcpy(buf + id_len, ts, ts_len);
+    if (body_len) memcpy(buf + id_len + ts_len, body, body_len);
+    *len = id_len + ts_len + body_len;
+    return buf;
+}
+
+void hd_sign_v1a(const hd_sign_ed_key_t *key, const char *msg_id, int64_t timestamp, const void *body,
+                 size_t body_len, char out[HD_SIGN_V1A_SIZE]) {
+    unsigned char sig[crypto_sign_BYTES];
+    size_t len;
+    unsigned char *m = signed_content(msg_id, timestamp, body, body_len, &len);
+    crypto_sign_detached(sig, NULL, m, len, key->sk);
+    free(m);
+    memcpy(out, "v1a,", 4);
+    sodium_bin2base64(out + 4, HD_SIGN_V1A_SIZE - 4, sig, sizeof(sig), sodium_base64_VARIANT_ORIGINAL);
+}
+
+int hd_sign_verify_v1a(const char *public_key, const char *msg_id, int64_t timestamp, const void *body,
+                       size_t body_len, const char *header) {
+    unsigned char pk[crypto_sign_PUBLICKEYBYTES], sig[crypto_sign_BYTES];
+    size_t pk_len = 0, len;
+    const char *end = NULL;
+    if (strncmp(public_key, "whpk_", 5) ||
+        sodium_base642bin(pk, sizeof(pk), public_key + 5, strlen(public_key + 5), NULL, &pk_len, &end,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        *end || pk_len != sizeof(pk))
+        return 0;
+    unsigned char *m = signed_content(msg_id, timestamp, body, body_len, &len);
+    int ok = 0;
+    for (const char *p = header; *p;) {
+        while (*p == ' ') p++;
+        size_t n = strcspn(p, " ");
+        size_t sig_len = 0;
+        if (n > 4 && !strncmp(p, "v1a,", 4) &&
+            sodium_base642bin(sig, sizeof(sig), p + 4, n - 4, NULL, &sig_len, NULL, sodium_base64_VARIANT_ORIGINAL) ==
+                0 &&
+            sig_len == sizeof(sig) && crypto_sign_verify_detached(sig, m, len, pk) == 0)
+            ok = 1;
+        p += n;
+    }
+    free(m);
+    return ok;
+}
+
 int hd_sign_header(const hd_sign_keyset_t *ks, int64_t now_ms, const char *msg_id, int64_t timestamp,
                    const void *body, size_t body_len, char out[HD_SIGN_HEADER_SIZE]) {
     size_t len = 0;
@@ -57,6 +145,12 @@ int hd_sign_header(const hd_sign_keyset_t *ks, int64_t now_ms, const char *msg_i
         if (ks->hmac_expires_ms[i] && ks->hmac_expires_ms[i] <= now_ms) continue;
         if (n++) out[len++] = ' ';
         hd_sign_v1(&ks->hmac[i], msg_id, timestamp, body, body_len, out + len);
+        len += strlen(out + len);
+    }
+    for (int i = 0; i < ks->ed_cnt; i++) {
+        if (ks->ed_expires_ms[i] && ks->ed_expires_ms[i] <= now_ms) continue;
+        if (n++) out[len++] = ' ';
+        hd_sign_v1a(&ks->ed[i], msg_id, timestamp, body, body_len, out + len);
         len += strlen(out + len);
     }
     return n;

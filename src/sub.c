@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "hookd/decode.h"
+#include "hookd/match.h"
 #include "hookd/util.h"
 
 static const char *get_str(json_object *doc, const char *key) {
@@ -114,6 +115,58 @@ out:
     return ok;
 }
 
+/* statuses, filter, payload_template and version. */
+static int parse_shape(hd_sub_t *sub, json_object *doc, char *errstr, size_t errstr_size) {
+    json_object *v;
+    char err[400];
+    if (json_object_object_get_ex(doc, "statuses", &v) && v) {
+        if (!json_object_is_type(v, json_type_array)) {
+            snprintf(errstr, errstr_size, "subscription %s: statuses must be an array of strings", sub->id);
+            return -1;
+        }
+        size_t n = json_object_array_length(v);
+        sub->statuses = n ? hd_xcalloc(n, sizeof(char *)) : NULL;
+        for (size_t i = 0; i < n; i++) {
+            json_object *s = json_object_array_get_idx(v, i);
+            if (!json_object_is_type(s, json_type_string) && !json_object_is_type(s, json_type_int)) {
+                snprintf(errstr, errstr_size, "subscription %s: statuses[%zu] is not a string", sub->id, i);
+                return -1;
+            }
+            sub->statuses[sub->statuses_cnt++] = hd_xstrdup(json_object_get_string(s));
+        }
+    }
+    if (json_object_object_get_ex(doc, "filter", &v) && v) {
+        json_object *q = json_object_is_type(v, json_type_string) ? json_tokener_parse(json_object_get_string(v)) : NULL;
+        if (json_object_is_type(v, json_type_string) && !q) {
+            snprintf(errstr, errstr_size, "subscription %s: filter is a string but not JSON", sub->id);
+            return -1;
+        }
+        sub->filter = hd_filter_new(q ? q : v, err, sizeof(err));
+        json_object_put(q);
+        if (!sub->filter) {
+            snprintf(errstr, errstr_size, "subscription %s: %s", sub->id, err);
+            return -1;
+        }
+    }
+    if (json_object_object_get_ex(doc, "payload_template", &v) && v) {
+        if (!(sub->tmpl = hd_render_tmpl_new(v, err, sizeof(err)))) {
+            snprintf(errstr, errstr_size, "subscription %s: %s", sub->id, err);
+            return -1;
+        }
+    }
+    sub->version = HD_RENDER_VERSION_MIN;
+    if (json_object_object_get_ex(doc, "version", &v) && v) {
+        if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < HD_RENDER_VERSION_MIN ||
+            json_object_get_int64(v) > HD_RENDER_VERSION_MAX) {
+            snprintf(errstr, errstr_size, "subscription %s: version must be an integer from %d to %d", sub->id,
+                     HD_RENDER_VERSION_MIN, HD_RENDER_VERSION_MAX);
+            return -1;
+        }
+        sub->version = (int)json_object_get_int64(v);
+    }
+    return 0;
+}
+
 hd_sub_t *hd_sub_from_json(json_object *doc, char *errstr, size_t errstr_size) {
     hd_sub_t *sub = hd_xcalloc(1, sizeof(*sub));
     const char *id = get_str(doc, "id") ? get_str(doc, "id") : get_str(doc, "_id");
@@ -133,17 +186,31 @@ hd_sub_t *hd_sub_from_json(json_object *doc, char *errstr, size_t errstr_size) {
         if (!url) snprintf(errstr, errstr_size, "subscription %s: no url", id);
         goto fail;
     }
-    if (!secret) {
-        snprintf(errstr, errstr_size, "subscription %s: no secret", id);
+    const char *signing_key = get_str(doc, "signing_key");
+    if (!secret && !signing_key) {
+        snprintf(errstr, errstr_size, "subscription %s: no secret and no signing_key", id);
         goto fail;
     }
-    if (hd_sign_key_init(&sub->keys.hmac[0], secret, errstr, errstr_size)) goto fail;
-    sub->keys.hmac_cnt = 1;
-    const char *previous = get_str(doc, "previous_secret");
-    if (previous) {
-        if (hd_sign_key_init(&sub->keys.hmac[1], previous, errstr, errstr_size)) goto fail;
-        sub->keys.hmac_expires_ms[1] = get_time_ms(doc, "previous_secret_expires_at");
-        sub->keys.hmac_cnt = 2;
+    if (secret) {
+        if (hd_sign_key_init(&sub->keys.hmac[0], secret, errstr, errstr_size)) goto fail;
+        sub->keys.hmac_cnt = 1;
+        const char *previous = get_str(doc, "previous_secret");
+        if (previous) {
+            if (hd_sign_key_init(&sub->keys.hmac[1], previous, errstr, errstr_size)) goto fail;
+            sub->keys.hmac_expires_ms[1] = get_time_ms(doc, "previous_secret_expires_at");
+            sub->keys.hmac_cnt = 2;
+        }
+    }
+    if (signing_key) {
+        const char *previous = get_str(doc, "previous_signing_key");
+        sub->keys.ed = hd_xcalloc(HD_SIGN_MAX_KEYS, sizeof(*sub->keys.ed));
+        if (hd_sign_ed_key_init(&sub->keys.ed[0], signing_key, errstr, errstr_size)) goto fail;
+        sub->keys.ed_cnt = 1;
+        if (previous) {
+            if (hd_sign_ed_key_init(&sub->keys.ed[1], previous, errstr, errstr_size)) goto fail;
+            sub->keys.ed_expires_ms[1] = get_time_ms(doc, "previous_signing_key_expires_at");
+            sub->keys.ed_cnt = 2;
+        }
     }
     if (get_str_array(doc, "event_types", &sub->event_types, &sub->event_types_cnt, errstr, errstr_size)) goto fail;
     if (!sub->event_types_cnt) {
@@ -156,6 +223,13 @@ hd_sub_t *hd_sub_from_json(json_object *doc, char *errstr, size_t errstr_size) {
     sub->tenant = hd_xstrdup(tenant);
     sub->url = hd_xstrdup(url);
     sub->name = hd_xstrdup(get_str(doc, "name") ? get_str(doc, "name") : "");
+    for (int i = 0; i < sub->event_types_cnt; i++)
+        if (!hd_match_pattern_valid(sub->event_types[i])) {
+            snprintf(errstr, errstr_size, "subscription %s: event type \"%s\" is not a valid pattern (dot-separated "
+                     "segments; \"*\" is one whole segment, \"**\" only the last one)", id, sub->event_types[i]);
+            goto fail;
+        }
+    if (parse_shape(sub, doc, errstr, errstr_size)) goto fail;
     if (json_object_object_get_ex(doc, "headers", &headers) && json_object_is_type(headers, json_type_object)) {
         sub->headers = hd_xcalloc((size_t)json_object_object_length(headers), sizeof(*sub->headers));
         json_object_object_foreach(headers, hname, hval) {
@@ -197,6 +271,14 @@ void hd_sub_destroy(hd_sub_t *sub) {
         free(sub->headers[i].value);
     }
     free(sub->headers);
+    for (int i = 0; i < sub->statuses_cnt; i++) free(sub->statuses[i]);
+    free(sub->statuses);
+    hd_filter_destroy(sub->filter);
+    hd_render_tmpl_destroy(sub->tmpl);
+    if (sub->keys.ed) {
+        sodium_memzero(sub->keys.ed, sizeof(*sub->keys.ed) * HD_SIGN_MAX_KEYS);
+        free(sub->keys.ed);
+    }
     sodium_memzero(&sub->keys, sizeof(sub->keys));
     free(sub);
 }

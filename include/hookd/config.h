@@ -24,6 +24,10 @@ typedef struct hd_conf_s {
     int64_t http_max_inflight;
     int64_t http_max_response_bytes;
     int64_t event_max_bytes;
+    char *event_tenant_attribute;
+    char *event_tenant_header;
+    char *match_status_field;
+    int64_t render_max_bytes;
     int64_t shutdown_grace_ms;
     int64_t batch_size;
     char *user_agent;

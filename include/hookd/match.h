@@ -1,7 +1,14 @@
 /* Matching events to subscriptions.
  *
- * hd_match_t is an immutable, reference-counted snapshot of the active subscriptions, indexed by
- * (tenant, event type) so that the cost of a lookup does not grow with other tenants' or types' subscriptions.
+ * Event type patterns (docs/events.md, "Matching"): an exact type ("customer.created"); "*" as a whole segment
+ * matches exactly one segment ("customer.*" reaches customer.created, not customer.credits.updated); "**" as the
+ * last segment matches one or more segments ("customer.**" reaches both, not "customer" itself); a lone "*" or
+ * "**" matches every type. Then the subscription's statuses (the event's status field, see decode.h) and filter
+ * must hold.
+ *
+ * hd_match_t is an immutable, reference-counted snapshot of the active subscriptions, indexed per tenant: exact
+ * types by (tenant, type), match-all patterns by tenant, other wildcard patterns by (tenant, first segment), so
+ * that the cost of a lookup does not grow with other tenants' or types' subscriptions.
  * hd_match_cache_t owns a background thread that polls the store's fingerprint and, when it changes (and at
  * least every 60 s), loads the subscriptions and swaps in a new snapshot. Workers take a reference per batch;
  * nothing on the delivery path touches the database. */
@@ -10,6 +17,7 @@
 
 #include <stdint.h>
 
+#include "hookd/decode.h"
 #include "hookd/store.h"
 #include "hookd/sub.h"
 
@@ -23,9 +31,17 @@ hd_match_t *hd_match_new(hd_sub_t **subs, int cnt);
 hd_match_t *hd_match_retain(hd_match_t *m);
 void hd_match_release(hd_match_t *m);
 
-/* Matching subscriptions of tenant for event type: fills out with up to out_size borrowed pointers (valid while
- * the snapshot is retained) and returns how many match in total (may exceed out_size). */
-int hd_match_find(const hd_match_t *m, const char *tenant, const char *type, const hd_sub_t **out, int out_size);
+/* Subscriptions matching ev (its tenant, type, status and data): fills out with up to out_size borrowed pointers
+ * (valid while the snapshot is retained), each subscription once, and returns how many match in total (may
+ * exceed out_size). */
+int hd_match_find(const hd_match_t *m, const hd_event_t *ev, const hd_sub_t **out, int out_size);
+
+/* 1 when pattern is a valid event type pattern (non-empty dot-separated segments, "*" and "**" only as whole
+ * segments, "**" only last). */
+int hd_match_pattern_valid(const char *pattern);
+
+/* 1 when the event type matches pattern. */
+int hd_match_type(const char *pattern, const char *type);
 
 /* The subscription with this id (active or not), borrowed like hd_match_find's, or NULL. */
 const hd_sub_t *hd_match_get(const hd_match_t *m, const char *id);

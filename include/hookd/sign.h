@@ -22,26 +22,60 @@ typedef struct hd_sign_key_s {
 /* "msg_" + 32 hex + NUL */
 #define HD_SIGN_ID_SIZE 37
 
+/* An ed25519 signing key from a "whsk_" secret: base64 of the 32-byte seed followed by the 32-byte public key
+ * (libsodium's secret key layout). The receiver verifies with the "whpk_" public key. Plain value type. */
+typedef struct hd_sign_ed_key_s {
+    unsigned char sk[crypto_sign_SECRETKEYBYTES];
+} hd_sign_ed_key_t;
+
+/* "v1a," + base64 of a 64-byte signature + NUL */
+#define HD_SIGN_V1A_SIZE 93
+
 /* The keys a delivery is signed with: the current secret and, during a rotation's grace period, the previous
- * one; the receiver accepts the message when any entry of the webhook-signature header verifies. */
+ * one; likewise for the optional ed25519 keys. The receiver accepts the message when any entry of the
+ * webhook-signature header verifies. A keyset with no HMAC key signs with v1a only. */
 #define HD_SIGN_MAX_KEYS 2
 typedef struct hd_sign_keyset_s {
     hd_sign_key_t hmac[HD_SIGN_MAX_KEYS];
     int64_t hmac_expires_ms[HD_SIGN_MAX_KEYS]; /* 0: never; after it the key is no longer used */
     int hmac_cnt;
+    /* NULL, or HD_SIGN_MAX_KEYS keys (ed_cnt in use) owned by the keyset's owner (hd_sub_destroy frees them): most subscriptions have none,
+     * so they are not held inline (64 bytes each). */
+    hd_sign_ed_key_t *ed;
+    int64_t ed_expires_ms[HD_SIGN_MAX_KEYS]; /* as hmac_expires_ms */
+    int ed_cnt;
 } hd_sign_keyset_t;
 
 /* Room for the webhook-signature header value of a full keyset. */
-#define HD_SIGN_HEADER_SIZE (HD_SIGN_MAX_KEYS * HD_SIGN_V1_SIZE + 16)
+#define HD_SIGN_HEADER_SIZE (HD_SIGN_MAX_KEYS * (HD_SIGN_V1_SIZE + HD_SIGN_V1A_SIZE) + 16)
 
-/* Writes the webhook-signature header value ("v1,... v1,...", space-separated) for the keys of ks that are
- * valid at now_ms. Returns the number of signatures written (0 when every key has expired). */
+/* Writes the webhook-signature header value ("v1,... v1a,...", space-separated: HMAC entries first) for the
+ * keys of ks that are valid at now_ms. Returns the number of signatures written (0 when every key has
+ * expired). */
 int hd_sign_header(const hd_sign_keyset_t *ks, int64_t now_ms, const char *msg_id, int64_t timestamp,
                    const void *body, size_t body_len, char out[HD_SIGN_HEADER_SIZE]);
 
 /* Parses "whsec_<base64>" (the prefix is optional, as in the reference libraries). Returns 0, or -1 with errstr
  * filled when the secret is not base64 or its key is shorter than 16 or longer than 64 bytes. */
 int hd_sign_key_init(hd_sign_key_t *key, const char *secret, char *errstr, size_t errstr_size);
+
+/* Parses "whsk_<base64 of seed || public key>" (64 bytes; the public key must be the seed's). Returns 0, or -1
+ * with errstr filled. */
+int hd_sign_ed_key_init(hd_sign_ed_key_t *key, const char *secret, char *errstr, size_t errstr_size);
+
+/* Generates a key pair: "whsk_..." into sk_out and "whpk_..." into pk_out (HD_SIGN_ED_SECRET_SIZE and
+ * HD_SIGN_ED_PUBLIC_SIZE bytes). */
+#define HD_SIGN_ED_SECRET_SIZE 96
+#define HD_SIGN_ED_PUBLIC_SIZE 52
+void hd_sign_ed_generate(char sk_out[HD_SIGN_ED_SECRET_SIZE], char pk_out[HD_SIGN_ED_PUBLIC_SIZE]);
+
+/* Writes "v1a,<base64 ed25519 signature>" into out (HD_SIGN_V1A_SIZE bytes). */
+void hd_sign_v1a(const hd_sign_ed_key_t *key, const char *msg_id, int64_t timestamp, const void *body,
+                 size_t body_len, char out[HD_SIGN_V1A_SIZE]);
+
+/* 1 when any space-separated v1a entry of header verifies with public_key ("whpk_<base64>"), else 0. */
+int hd_sign_verify_v1a(const char *public_key, const char *msg_id, int64_t timestamp, const void *body,
+                       size_t body_len, const char *header);
 
 /* Writes "v1,<base64 signature>" into out (HD_SIGN_V1_SIZE bytes). */
 void hd_sign_v1(const hd_sign_key_t *key, const char *msg_id, int64_t timestamp, const void *body, size_t body_len,

@@ -7,6 +7,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "hookd/filter.h"
+#include "hookd/render.h"
 #include "hookd/sign.h"
 
 typedef struct hd_sub_header_s {
@@ -24,7 +26,12 @@ typedef struct hd_sub_s {
     int event_types_cnt;
     hd_sub_header_t *headers;
     int headers_cnt;
-    hd_sign_keyset_t keys; /* secret, then previous_secret while its grace period lasts */
+    hd_sign_keyset_t keys; /* secret, then previous_secret while its grace period lasts; likewise signing_key */
+    char **statuses;       /* NULL when any status triggers */
+    int statuses_cnt;
+    hd_filter_t *filter;   /* NULL: no filter */
+    hd_render_tmpl_t *tmpl; /* payload_template; NULL: the built-in shape of version */
+    int version;
     int is_active;
     int max_retry_count;
     int success_code; /* 0: any 2xx */
@@ -39,8 +46,12 @@ typedef struct hd_sub_s {
 
 /* Builds a subscription from a JSON object (fields: id or _id, tenant, name, event_types[], url, secret,
  * headers{}, is_active, max_retry_count, success_code, updated_at, and for rotation previous_secret with
- * previous_secret_expires_at). Returns NULL with errstr filled when a
- * required field is missing or invalid (bad URL scheme, bad secret, CR/LF in a header). Does not take doc. */
+ * previous_secret_expires_at; signing_key "whsk_..." (ed25519, v1a) with previous_signing_key and
+ * previous_signing_key_expires_at; statuses[], filter (a query object, or a string holding one, since MongoDB
+ * may refuse $-prefixed keys), payload_template, version). At least one of secret and signing_key is required.
+ * Returns NULL with errstr filled when a required field is missing or invalid (bad URL scheme, bad secret or key,
+ * CR/LF in a header, bad event type pattern, invalid filter or template, unknown version): the management API
+ * answers 422 with that errstr. Does not take doc. */
 hd_sub_t *hd_sub_from_json(json_object *doc, char *errstr, size_t errstr_size);
 
 void hd_sub_destroy(hd_sub_t *sub);

@@ -96,6 +96,82 @@ static void test_generated_secret_roundtrip(void) {
     CHECK(hd_sign_key_init(&key, secret, err, sizeof(err)) == 0);
 }
 
+/* Pinned with an independent implementation (Python `cryptography`, seed 00 01 .. 1f). */
+#define ED_SK "whsk_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8DoQe/884Qvh1w3RjnS8CZZ+TWMJulDV8d3IZkElUxuA=="
+#define ED_PK "whpk_A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg="
+#define ED_MSG_ID "msg_p5jXN8AQM9LWM0D4loKWxJek"
+#define ED_PAYLOAD "{\"test\": 2432232314}"
+#define ED_SIG "v1a,yoUrgEkc12aGqm0n4Sydmdz55xJfTz4AsAgieHFjmkR7LJtqVCZOQYzvvHjI5kAey+r4iaBGxTFRrl2iBQxtDQ=="
+
+static void test_ed25519_pinned(void) {
+    hd_sign_ed_key_t key;
+    char err[256], sig[HD_SIGN_V1A_SIZE];
+    CHECK(hd_sign_ed_key_init(&key, ED_SK, err, sizeof(err)) == 0);
+    hd_sign_v1a(&key, ED_MSG_ID, 1614265330, ED_PAYLOAD, strlen(ED_PAYLOAD), sig);
+    CHECK_STR(sig, ED_SIG);
+    CHECK(hd_sign_verify_v1a(ED_PK, ED_MSG_ID, 1614265330, ED_PAYLOAD, strlen(ED_PAYLOAD), sig));
+    CHECK(!hd_sign_verify_v1a(ED_PK, ED_MSG_ID, 1614265331, ED_PAYLOAD, strlen(ED_PAYLOAD), sig));
+    CHECK(!hd_sign_verify_v1a(ED_PK, ED_MSG_ID, 1614265330, "{}", 2, sig));
+    CHECK(!hd_sign_verify_v1a("whpk_nope", ED_MSG_ID, 1614265330, ED_PAYLOAD, strlen(ED_PAYLOAD), sig));
+}
+
+static void test_ed25519_libsodium_verifies(void) {
+    char sk[HD_SIGN_ED_SECRET_SIZE], pk[HD_SIGN_ED_PUBLIC_SIZE], err[256], sig[HD_SIGN_V1A_SIZE];
+    hd_sign_ed_generate(sk, pk);
+    CHECK(!strncmp(sk, "whsk_", 5) && !strncmp(pk, "whpk_", 5));
+    hd_sign_ed_key_t key;
+    CHECK(hd_sign_ed_key_init(&key, sk, err, sizeof(err)) == 0);
+    hd_sign_v1a(&key, "msg_x", 1700000000, "{\"a\":1}", 7, sig);
+    unsigned char raw_sig[crypto_sign_BYTES], raw_pk[crypto_sign_PUBLICKEYBYTES];
+    size_t n;
+    CHECK(sodium_base642bin(raw_sig, sizeof(raw_sig), sig + 4, strlen(sig + 4), NULL, &n, NULL,
+                            sodium_base64_VARIANT_ORIGINAL) == 0 && n == sizeof(raw_sig));
+    CHECK(sodium_base642bin(raw_pk, sizeof(raw_pk), pk + 5, strlen(pk + 5), NULL, &n, NULL,
+                            sodium_base64_VARIANT_ORIGINAL) == 0 && n == sizeof(raw_pk));
+    const char *content = "msg_x.1700000000.{\"a\":1}";
+    CHECK(crypto_sign_verify_detached(raw_sig, (const unsigned char *)content, strlen(content), raw_pk) == 0);
+}
+
+static void test_ed25519_bad_keys(void) {
+    hd_sign_ed_key_t key;
+    char err[256];
+    CHECK(hd_sign_ed_key_init(&key, ED_PK, err, sizeof(err)) == -1); /* a public key is not a signing key */
+    CHECK(hd_sign_ed_key_init(&key, "whsk_AAAA", err, sizeof(err)) == -1);
+    /* seed and public key that do not belong together */
+    CHECK(hd_sign_ed_key_init(&key, "whsk_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8AoQe/884Qvh1w3RjnS8CZZ+TWMJulDV8d3IZkElUxuA==",
+                              err, sizeof(err)) == -1);
+    CHECK(strstr(err, "public key") != NULL);
+}
+
+static void test_multi_signature_header(void) {
+    hd_sign_ed_key_t ed[HD_SIGN_MAX_KEYS];
+    hd_sign_keyset_t ks = {.ed = ed};
+    char err[256], header[HD_SIGN_HEADER_SIZE], sk2[HD_SIGN_ED_SECRET_SIZE], pk2[HD_SIGN_ED_PUBLIC_SIZE];
+    CHECK(hd_sign_key_init(&ks.hmac[0], "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", err, sizeof(err)) == 0);
+    CHECK(hd_sign_key_init(&ks.hmac[1], "whsec_c2VjcmV0c2VjcmV0c2VjcmV0", err, sizeof(err)) == 0);
+    ks.hmac_cnt = 2;
+    CHECK(hd_sign_ed_key_init(&ks.ed[0], ED_SK, err, sizeof(err)) == 0);
+    hd_sign_ed_generate(sk2, pk2);
+    CHECK(hd_sign_ed_key_init(&ks.ed[1], sk2, err, sizeof(err)) == 0);
+    ks.ed_cnt = 2;
+    CHECK(hd_sign_header(&ks, 1000, "msg_1", 1700000000, "{}", 2, header) == 4);
+    CHECK(hd_sign_verify(&ks.hmac[0], "msg_1", 1700000000, "{}", 2, header));
+    CHECK(hd_sign_verify(&ks.hmac[1], "msg_1", 1700000000, "{}", 2, header));
+    CHECK(hd_sign_verify_v1a(ED_PK, "msg_1", 1700000000, "{}", 2, header));
+    CHECK(hd_sign_verify_v1a(pk2, "msg_1", 1700000000, "{}", 2, header));
+    CHECK(!strncmp(header, "v1,", 3) && strstr(header, " v1a,"));
+    /* expired previous keys drop out */
+    ks.hmac_expires_ms[1] = 500;
+    ks.ed_expires_ms[1] = 500;
+    CHECK(hd_sign_header(&ks, 1000, "msg_1", 1700000000, "{}", 2, header) == 2);
+    CHECK(!hd_sign_verify(&ks.hmac[1], "msg_1", 1700000000, "{}", 2, header));
+    CHECK(!hd_sign_verify_v1a(pk2, "msg_1", 1700000000, "{}", 2, header));
+    /* v1a only */
+    ks.hmac_cnt = 0;
+    CHECK(hd_sign_header(&ks, 1000, "msg_1", 1700000000, "{}", 2, header) == 1);
+    CHECK(!strncmp(header, "v1a,", 4) && !strchr(header, ' '));
+}
+
 int main(void) {
     if (sodium_init() < 0) return 1;
     const char *path = getenv("HOOKD_VECTORS");
@@ -110,6 +186,10 @@ int main(void) {
     RUN(test_bad_secrets);
     RUN(test_message_id_stable);
     RUN(test_generated_secret_roundtrip);
+    RUN(test_ed25519_pinned);
+    RUN(test_ed25519_libsodium_verifies);
+    RUN(test_ed25519_bad_keys);
+    RUN(test_multi_signature_header);
     json_object_put(vectors);
     return UNIT_REPORT();
 }

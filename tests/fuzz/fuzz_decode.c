@@ -1,0 +1,36 @@
+/* Event decoding: input is "name:value" header lines, an empty line, then the message value, so both CloudEvents
+ * modes (ce_* headers, content-type) and the plain envelope are reachable. */
+#include <stdlib.h>
+
+#include "fuzz.h"
+#include "hookd/decode.h"
+
+#define MAX_HEADERS 16
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    char lines[MAX_HEADERS][128];
+    hd_decode_header_t hdrs[MAX_HEADERS];
+    size_t n = 0;
+    const uint8_t *p = data, *rest;
+    size_t left = size, rest_len;
+    while (left && n < MAX_HEADERS) {
+        size_t len = fuzz_split_line(p, left, lines[n], sizeof(lines[n]), &rest, &rest_len);
+        p = rest;
+        left = rest_len;
+        if (!len) break;
+        char *colon = strchr(lines[n], ':');
+        if (!colon) continue;
+        *colon = '\0';
+        hdrs[n] = (hd_decode_header_t){lines[n], colon + 1, strlen(colon + 1)};
+        n++;
+    }
+    hd_decode_opts_t opts = {.max_bytes = 1 << 16, .tenant_attribute = "tenant", .tenant_header = "x-tenant",
+                             .status_field = "data.status"};
+    hd_decode_err_t err;
+    char errstr[256];
+    hd_event_t *ev = hd_decode_event(p, left, hdrs, n, &opts, 1, &err, errstr, sizeof(errstr));
+    if (!ev && !hd_decode_reason(err)) abort();
+    if (ev && (!ev->id || !ev->type || !ev->tenant)) abort();
+    hd_decode_event_destroy(ev);
+    return 0;
+}

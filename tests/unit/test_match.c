@@ -1,0 +1,162 @@
+/* Matching: exact types, one-segment and many-segment wildcards, match-all, statuses, filters, tenant isolation,
+ * each subscription once. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hookd/match.h"
+#include "unit.h"
+
+static hd_sub_t *sub(const char *id, const char *tenant, const char *types_and_more) {
+    char doc[1024], err[256];
+    snprintf(doc, sizeof(doc),
+             "{\"id\":\"%s\",\"tenant\":\"%s\",\"url\":\"http://127.0.0.1/\",\"secret\":"
+             "\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\",%s}",
+             id, tenant, types_and_more);
+    json_object *o = json_tokener_parse(doc);
+    hd_sub_t *s = hd_sub_from_json(o, err, sizeof(err));
+    if (!s) fprintf(stderr, "sub %s: %s\n", id, err);
+    json_object_put(o);
+    return s;
+}
+
+static hd_event_t *event(const char *tenant, const char *type, const char *data) {
+    char v[1024], err[256];
+    hd_decode_err_t derr;
+    hd_decode_opts_t o = {.max_bytes = 4096, .tenant_attribute = "tenant", .status_field = "data.status"};
+    snprintf(v, sizeof(v), "{\"id\":\"e\",\"type\":\"%s\",\"tenant\":\"%s\",\"data\":%s}", type, tenant, data);
+    return hd_decode_event(v, strlen(v), NULL, 0, &o, 0, &derr, err, sizeof(err));
+}
+
+/* The ids matched, sorted and comma-joined. */
+static const char *find(const hd_match_t *m, const char *tenant, const char *type, const char *data) {
+    static char out[512];
+    const hd_sub_t *subs[16];
+    hd_event_t *ev = event(tenant, type, data);
+    int n = hd_match_find(m, ev, subs, 16);
+    hd_decode_event_destroy(ev);
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            if (strcmp(subs[i]->id, subs[j]->id) > 0) {
+                const hd_sub_t *t = subs[i];
+                subs[i] = subs[j];
+                subs[j] = t;
+            }
+    out[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        if (i) strcat(out, ",");
+        strcat(out, subs[i]->id);
+    }
+    return out;
+}
+
+static hd_match_t *build(hd_sub_t *const *list, int cnt) {
+    hd_sub_t **subs = malloc(sizeof(*subs) * (size_t)cnt);
+    memcpy(subs, list, sizeof(*subs) * (size_t)cnt);
+    return hd_match_new(subs, cnt);
+}
+
+static void test_patterns(void) {
+    CHECK(hd_match_type("customer.created", "customer.created"));
+    CHECK(!hd_match_type("customer.created", "customer.created.x"));
+    CHECK(hd_match_type("customer.*", "customer.created"));
+    CHECK(!hd_match_type("customer.*", "customer.credits.updated"));
+    CHECK(!hd_match_type("customer.*", "customer"));
+    CHECK(hd_match_type("customer.**", "customer.credits.updated"));
+    CHECK(hd_match_type("customer.**", "customer.created"));
+    CHECK(!hd_match_type("customer.**", "customer"));
+    CHECK(!hd_match_type("customer.**", "customers.created"));
+    CHECK(hd_match_type("*.created", "order.created"));
+    CHECK(!hd_match_type("*.created", "order.item.created"));
+    CHECK(hd_match_type("*.*.updated", "customer.credits.updated"));
+    CHECK(hd_match_type("*", "a.b.c"));
+    CHECK(hd_match_type("**", "a"));
+    CHECK(hd_match_pattern_valid("a.*.c.**"));
+    CHECK(!hd_match_pattern_valid("a.**.c"));
+    CHECK(!hd_match_pattern_valid("cust*"));
+    CHECK(!hd_match_pattern_valid("a..b"));
+    CHECK(!hd_match_pattern_valid(".a"));
+    CHECK(!hd_match_pattern_valid("a.***"));
+}
+
+static void test_wildcards_and_tenants(void) {
+    hd_sub_t *list[] = {
+        sub("exact", "t1", "\"event_types\":[\"customer.created\"]"),
+        sub("one", "t1", "\"event_types\":[\"customer.*\"]"),
+        sub("many", "t1", "\"event_types\":[\"customer.**\"]"),
+        sub("all", "t1", "\"event_types\":[\"*\"]"),
+        sub("first", "t1", "\"event_types\":[\"*.created\"]"),
+        sub("twice", "t1", "\"event_types\":[\"customer.created\",\"customer.*\",\"customer.created\"]"),
+        sub("other", "t2", "\"event_types\":[\"customer.created\",\"*\"]"),
+        sub("off", "t1", "\"event_types\":[\"*\"],\"is_active\":false"),
+    };
+    hd_match_t *m = build(list, 8);
+    CHECK_STR(find(m, "t1", "customer.created", "{}"), "all,exact,first,many,one,twice");
+    CHECK_STR(find(m, "t1", "customer.credits.updated", "{}"), "all,many");
+    CHECK_STR(find(m, "t1", "order.created", "{}"), "all,first");
+    CHECK_STR(find(m, "t1", "customer", "{}"), "all");
+    CHECK_STR(find(m, "t2", "customer.created", "{}"), "other");
+    CHECK_STR(find(m, "t3", "customer.created", "{}"), "");
+    CHECK(hd_match_count(m) == 8);
+    hd_match_release(m);
+}
+
+static void test_statuses_and_filters(void) {
+    hd_sub_t *list[] = {
+        sub("paid", "t1", "\"event_types\":[\"order.updated\"],\"statuses\":[\"paid\",\"shipped\"]"),
+        sub("big", "t1", "\"event_types\":[\"order.*\"],\"filter\":{\"data.total\":{\"$gte\":100}}"),
+        sub("eu", "t1", "\"event_types\":[\"order.updated\"],\"filter\":\"{\\\"data.region\\\":{\\\"$in\\\":[\\\"eu\\\"]}}\""),
+        sub("any", "t1", "\"event_types\":[\"order.updated\"]"),
+    };
+    hd_match_t *m = build(list, 4);
+    CHECK_STR(find(m, "t1", "order.updated", "{\"status\":\"paid\",\"total\":50}"), "any,paid");
+    CHECK_STR(find(m, "t1", "order.updated", "{\"status\":\"open\",\"total\":150,\"region\":\"eu\"}"), "any,big,eu");
+    CHECK_STR(find(m, "t1", "order.updated", "{\"total\":10}"), "any"); /* no status: statuses do not match */
+    CHECK_STR(find(m, "t1", "order.updated", "null"), "any");
+    hd_match_release(m);
+}
+
+static void test_out_size(void) {
+    hd_sub_t *list[20];
+    for (int i = 0; i < 20; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "s%02d", i);
+        list[i] = sub(id, "t1", i % 2 ? "\"event_types\":[\"a.b\"]" : "\"event_types\":[\"a.*\"]");
+    }
+    hd_match_t *m = build(list, 20);
+    const hd_sub_t *out[4];
+    hd_event_t *ev = event("t1", "a.b", "{}");
+    CHECK(hd_match_find(m, ev, out, 4) == 20);
+    hd_decode_event_destroy(ev);
+    hd_match_release(m);
+}
+
+static void test_invalid_subscriptions(void) {
+    char err[256];
+    const char *bad[] = {
+        "{\"id\":\"x\",\"tenant\":\"t\",\"url\":\"http://h/\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\",\"event_types\":[\"a.**.b\"]}",
+        "{\"id\":\"x\",\"tenant\":\"t\",\"url\":\"http://h/\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\",\"event_types\":[\"a\"],\"filter\":{\"a\":{\"$bad\":1}}}",
+        "{\"id\":\"x\",\"tenant\":\"t\",\"url\":\"http://h/\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\",\"event_types\":[\"a\"],\"filter\":\"{nope\"}",
+        "{\"id\":\"x\",\"tenant\":\"t\",\"url\":\"http://h/\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\",\"event_types\":[\"a\"],\"statuses\":\"paid\"}",
+        "{\"id\":\"x\",\"tenant\":\"t\",\"url\":\"http://h/\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\",\"event_types\":[\"a\"],\"version\":3}",
+        "{\"id\":\"x\",\"tenant\":\"t\",\"url\":\"http://h/\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\",\"event_types\":[\"a\"],\"payload_template\":{\"a\":\"{{data\"}}",
+        "{\"id\":\"x\",\"tenant\":\"t\",\"url\":\"http://h/\",\"event_types\":[\"a\"]}",
+    };
+    const char *why[] = {"pattern", "$bad", "not JSON", "statuses", "version", "placeholder", "no secret"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_object *o = json_tokener_parse(bad[i]);
+        err[0] = '\0';
+        CHECK(hd_sub_from_json(o, err, sizeof(err)) == NULL);
+        if (!strstr(err, why[i])) fprintf(stderr, "case %zu: %s\n", i, err);
+        CHECK(strstr(err, why[i]) != NULL);
+        json_object_put(o);
+    }
+}
+
+int main(void) {
+    RUN(test_patterns);
+    RUN(test_wildcards_and_tenants);
+    RUN(test_statuses_and_filters);
+    RUN(test_out_size);
+    RUN(test_invalid_subscriptions);
+    return UNIT_REPORT();
+}

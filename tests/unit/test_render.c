@@ -1,0 +1,125 @@
+/* Rendering: built-in versions, templates with typed substitution and interpolation, missing paths, size limit. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hookd/render.h"
+#include "unit.h"
+
+static hd_event_t *event(const char *v) {
+    char err[256];
+    hd_decode_err_t derr;
+    hd_decode_opts_t o = {.max_bytes = 1 << 20, .tenant_attribute = "tenant"};
+    hd_event_t *ev = hd_decode_event(v, strlen(v), NULL, 0, &o, 0, &derr, err, sizeof(err));
+    if (!ev) fprintf(stderr, "event: %s\n", err);
+    return ev;
+}
+
+static int starts(const char *s, const char *prefix) {
+    return !strncmp(s, prefix, strlen(prefix));
+}
+
+static const char *ev_text =
+    "{\"id\":\"e1\",\"type\":\"customer.updated\",\"tenant\":\"t1\",\"time\":\"2026-11-22T06:35:57.123Z\","
+    "\"data\":{\"customer\":{\"email\":\"a@example.com\",\"credits\":42,\"vip\":true,\"tags\":[\"x\",\"y\"]},"
+    "\"note\":\"say \\\"hi\\\"\"}}";
+
+/* Renders template (JSON text) against ev_text; returns the body text (static) or NULL. */
+static const char *render(const char *tmpl_text, size_t max) {
+    static char out[4096];
+    char err[256];
+    json_object *tj = json_tokener_parse(tmpl_text);
+    hd_render_tmpl_t *t = hd_render_tmpl_new(tj, err, sizeof(err));
+    json_object_put(tj);
+    CHECK(t != NULL);
+    if (!t) return NULL;
+    hd_event_t *ev = event(ev_text);
+    hd_render_body_t *b = hd_render_payload(ev, 1, t, max, err, sizeof(err));
+    const char *rc = NULL;
+    if (b) {
+        snprintf(out, sizeof(out), "%s", b->data);
+        CHECK(strlen(b->data) == b->len);
+        CHECK_STR(b->content_type, "application/json");
+        json_object *parsed = json_tokener_parse(b->data); /* always valid JSON */
+        CHECK(parsed != NULL || !strcmp(b->data, "null"));
+        json_object_put(parsed);
+        rc = out;
+    } else {
+        snprintf(out, sizeof(out), "ERR %s", err);
+        rc = out;
+    }
+    hd_render_body_release(b);
+    hd_decode_event_destroy(ev);
+    hd_render_tmpl_destroy(t);
+    return rc;
+}
+
+static void test_builtin_versions(void) {
+    char err[256];
+    hd_event_t *ev = event(ev_text);
+    hd_render_body_t *b = hd_render_payload(ev, 1, NULL, 4096, err, sizeof(err));
+    CHECK(b && starts(b->data, "{\"type\":\"customer.updated\",\"timestamp\":\"2026-11-22T06:35:57.123Z\",\"data\":{"));
+    CHECK(b && !strcmp(b->content_type, "application/json"));
+    hd_render_body_release(b);
+    b = hd_render_payload(ev, 2, NULL, 4096, err, sizeof(err));
+    CHECK(b && starts(b->data, "{\"specversion\":\"1.0\",\"id\":\"e1\",\"type\":\"customer.updated\",\"source\":\"/hookd/tenants/t1\","
+                                 "\"time\":\"2026-11-22T06:35:57.123Z\",\"datacontenttype\":\"application/json\",\"data\":{"));
+    CHECK(b && !strcmp(b->content_type, "application/cloudevents+json"));
+    hd_render_body_release(b);
+    hd_decode_event_destroy(ev);
+}
+
+static void test_typed_substitution(void) {
+    CHECK_STR(render("{\"email\":\"{{data.customer.email}}\",\"credits\":\"{{ data.customer.credits }}\","
+                     "\"vip\":\"{{data.customer.vip}}\",\"tags\":\"{{data.customer.tags}}\",\"c\":\"{{data.customer}}\"}", 4096),
+              "{\"email\":\"a@example.com\",\"credits\":42,\"vip\":true,\"tags\":[\"x\",\"y\"],\"c\":{\"email\":"
+              "\"a@example.com\",\"credits\":42,\"vip\":true,\"tags\":[\"x\",\"y\"]}}");
+    CHECK_STR(render("{\"first\":\"{{data.customer.tags.0}}\",\"id\":\"{{id}}\",\"n\":[1,\"{{type}}\",null,2.5]}", 4096),
+              "{\"first\":\"x\",\"id\":\"e1\",\"n\":[1,\"customer.updated\",null,2.5]}");
+}
+
+static void test_interpolation(void) {
+    CHECK_STR(render("{\"text\":\"Hi {{data.customer.email}}, you have {{data.customer.credits}} credits\"}", 4096),
+              "{\"text\":\"Hi a@example.com, you have 42 credits\"}");
+    CHECK_STR(render("{\"t\":\"{{data.note}}!\",\"u\":\"tags={{data.customer.tags}}\"}", 4096),
+              "{\"t\":\"say \\\"hi\\\"!\",\"u\":\"tags=[\\\"x\\\",\\\"y\\\"]\"}");
+    CHECK_STR(render("{\"k\":\"<{{data.nope}}>\",\"plain\":\"no placeholder {\"}", 4096), "{\"k\":\"<>\",\"plain\":\"no placeholder {\"}");
+}
+
+static void test_missing_paths(void) {
+    CHECK_STR(render("{\"a\":\"{{data.customer.phone}}\",\"b\":\"{{data.customer.email.x}}\",\"c\":\"{{data.customer.tags.9}}\"}", 4096),
+              "{\"a\":null,\"b\":null,\"c\":null}");
+    CHECK_STR(render("\"{{data.nope}}\"", 4096), "null");
+}
+
+static void test_size_limit(void) {
+    const char *r = render("{\"a\":\"{{data}}\",\"b\":\"{{data}}\",\"c\":\"{{data}}\"}", 200);
+    CHECK(r && !strncmp(r, "ERR ", 4) && strstr(r, "render.max.bytes"));
+    r = render("{\"a\":\"x {{data}}\"}", 100);
+    CHECK(r && !strncmp(r, "ERR ", 4));
+    char err[256];
+    hd_event_t *ev = event(ev_text);
+    CHECK(hd_render_payload(ev, 1, NULL, 50, err, sizeof(err)) == NULL);
+    hd_decode_event_destroy(ev);
+}
+
+static void test_invalid_templates(void) {
+    const char *bad[] = {"{\"a\":\"{{data\"}", "{\"a\":\"{{}}\"}", "{\"a\":\"{{ }}\"}", "[\"{{a{b}}\"]"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char err[256] = "";
+        json_object *tj = json_tokener_parse(bad[i]);
+        hd_render_tmpl_t *t = hd_render_tmpl_new(tj, err, sizeof(err));
+        CHECK(t == NULL && strstr(err, "placeholder"));
+        hd_render_tmpl_destroy(t);
+        json_object_put(tj);
+    }
+}
+
+int main(void) {
+    RUN(test_builtin_versions);
+    RUN(test_typed_substitution);
+    RUN(test_interpolation);
+    RUN(test_missing_paths);
+    RUN(test_size_limit);
+    RUN(test_invalid_templates);
+    return UNIT_REPORT();
+}

@@ -1,0 +1,79 @@
+/* Subscriptions: custom headers never override protocol headers; signing keys; shapes. */
+#include <string.h>
+
+#include "hookd/sub.h"
+#include "unit.h"
+
+#define BASE "\"id\":\"s\",\"tenant\":\"t\",\"url\":\"https://example.com/h\",\"event_types\":[\"a\"]"
+#define SECRET "\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\""
+#define ED_SK "whsk_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8DoQe/884Qvh1w3RjnS8CZZ+TWMJulDV8d3IZkElUxuA=="
+
+static hd_sub_t *parse(const char *text, char *err, size_t err_size) {
+    json_object *o = json_tokener_parse(text);
+    err[0] = '\0';
+    hd_sub_t *s = hd_sub_from_json(o, err, err_size);
+    json_object_put(o);
+    return s;
+}
+
+static void test_header_allowed(void) {
+    CHECK(hd_sub_header_allowed("x-custom", "v"));
+    CHECK(hd_sub_header_allowed("Authorization", "Bearer abc\tdef"));
+    CHECK(!hd_sub_header_allowed("webhook-signature", "v1,x"));
+    CHECK(!hd_sub_header_allowed("Webhook-Id", "x"));
+    CHECK(!hd_sub_header_allowed("WEBHOOK-TIMESTAMP", "1"));
+    CHECK(!hd_sub_header_allowed("content-type", "text/plain"));
+    CHECK(!hd_sub_header_allowed("Content-Length", "1"));
+    CHECK(!hd_sub_header_allowed("host", "evil"));
+    CHECK(!hd_sub_header_allowed("x-a", "v\r\nx-injected: 1"));
+    CHECK(!hd_sub_header_allowed("x-a", "v\n"));
+    CHECK(!hd_sub_header_allowed("x a", "v"));
+    CHECK(!hd_sub_header_allowed("x:a", "v"));
+    CHECK(!hd_sub_header_allowed("", "v"));
+}
+
+static void test_reserved_header_rejected(void) {
+    char err[256];
+    CHECK(!parse("{" BASE "," SECRET ",\"headers\":{\"webhook-signature\":\"v1,forged\"}}", err, sizeof(err)));
+    CHECK(strstr(err, "webhook-signature") != NULL);
+    CHECK(!parse("{" BASE "," SECRET ",\"headers\":{\"content-type\":\"text/plain\"}}", err, sizeof(err)));
+    CHECK(!parse("{" BASE "," SECRET ",\"headers\":{\"x-a\":\"1\\r\\nx-b: 2\"}}", err, sizeof(err)));
+    hd_sub_t *s = parse("{" BASE "," SECRET ",\"headers\":{\"x-a\":\"1\"}}", err, sizeof(err));
+    CHECK(s && s->headers_cnt == 1);
+    hd_sub_destroy(s);
+}
+
+static void test_signing_keys(void) {
+    char err[256];
+    hd_sub_t *s = parse("{" BASE ",\"signing_key\":\"" ED_SK "\"}", err, sizeof(err)); /* v1a only */
+    CHECK(s && s->keys.hmac_cnt == 0 && s->keys.ed_cnt == 1);
+    hd_sub_destroy(s);
+    s = parse("{" BASE "," SECRET ",\"signing_key\":\"" ED_SK "\",\"previous_signing_key\":\"" ED_SK
+              "\",\"previous_signing_key_expires_at\":1700000000000}", err, sizeof(err));
+    CHECK(s && s->keys.hmac_cnt == 1 && s->keys.ed_cnt == 2 && s->keys.ed_expires_ms[1] == 1700000000000);
+    hd_sub_destroy(s);
+    CHECK(!parse("{" BASE ",\"signing_key\":\"whsk_bad\"}", err, sizeof(err)));
+    CHECK(strstr(err, "whsk_") != NULL);
+    CHECK(!parse("{" BASE "}", err, sizeof(err)));
+}
+
+static void test_shape_fields(void) {
+    char err[256];
+    hd_sub_t *s = parse("{" BASE "," SECRET ",\"version\":2,\"statuses\":[\"paid\",3],\"filter\":{\"data.a\":1},"
+                        "\"payload_template\":{\"x\":\"{{data.a}}\"}}", err, sizeof(err));
+    CHECK(s && s->version == 2 && s->statuses_cnt == 2 && s->filter && s->tmpl);
+    if (s) CHECK_STR(s->statuses[1], "3");
+    hd_sub_destroy(s);
+    s = parse("{" BASE "," SECRET ",\"version\":null,\"statuses\":null,\"filter\":null,\"payload_template\":null}", err,
+              sizeof(err));
+    CHECK(s && s->version == 1 && !s->statuses_cnt && !s->filter && !s->tmpl);
+    hd_sub_destroy(s);
+}
+
+int main(void) {
+    RUN(test_header_allowed);
+    RUN(test_reserved_header_rejected);
+    RUN(test_signing_keys);
+    RUN(test_shape_fields);
+    return UNIT_REPORT();
+}
