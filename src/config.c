@@ -50,6 +50,21 @@ static const conf_entry_t table[] = {
     {"consume.batch.size", T_INT, F(batch_size), "256", 1, 10000, "Events taken from Kafka per loop turn."},
     {"shutdown.grace.ms", T_INT, F(shutdown_grace_ms), "10000", 0, 600000,
      "On SIGTERM, how long in-flight deliveries may finish before they are abandoned (not committed)."},
+    {"master.key", T_STR, F(master_key), "", 0, 0,
+     "Base64 of 32 random bytes: encrypts subscription secrets at rest and keys the API-key hashes. Required by "
+     "`hookd api` and `hookd apikey`, and by `hookd dispatch` when the store holds encrypted secrets."},
+    {"secret.rotation.grace.ms", T_INT, F(rotation_grace_ms), "86400000", 0, 2592000000,
+     "After rotate-secret, how long the previous secret still signs deliveries (both signatures are sent)."},
+    {"api.bind", T_STR, F(api_bind), "127.0.0.1", 0, 0, "Address `hookd api` listens on."},
+    {"api.port", T_INT, F(api_port), "8080", 1, 65535, "Port `hookd api` listens on."},
+    {"api.threads", T_INT, F(api_threads), "64", 1, 4096,
+     "Concurrent API connections (one thread each); more wait in the listen backlog."},
+    {"api.max.body.bytes", T_INT, F(api_max_body_bytes), "65536", 1024, 16777216,
+     "Largest API request body; larger ones are answered 413."},
+    {"api.recorder", T_INT, F(api_recorder), "1", 0, 1,
+     "1: `hookd api` also runs the delivery-log recorder (results topic -> deliveries); 0: run `hookd recorder`."},
+    {"recorder.group.id", T_STR, F(recorder_group_id), "hookd-recorder", 0, 0,
+     "Consumer group of the delivery-log recorder."},
     {"log.level", T_LEVEL, F(log_level), "info", 0, 0, "debug, info, warn, error or off."},
 };
 

@@ -26,4 +26,19 @@ int hd_store_fingerprint(hd_store_t *store, uint64_t *fp, char *errstr, size_t e
  * them, so one bad row cannot stop delivery to every other subscriber. -1 with errstr when the store fails. */
 int hd_store_load(hd_store_t *store, hd_sub_t ***subs, int *cnt, char *errstr, size_t errstr_size);
 
+/* Lets the store decrypt encrypted subscription secrets (see secret.h). Copies key. */
+struct hd_secret_key_s;
+void hd_store_set_master_key(hd_store_t *store, const struct hd_secret_key_s *key);
+
+/* How many subscriptions hold an encrypted secret (0 for the file backend): the dispatcher refuses to start
+ * without a master key when there are any. Returns 0, or -1 with errstr filled. */
+int hd_store_count_encrypted(hd_store_t *store, int64_t *n, char *errstr, size_t errstr_size);
+
+/* The MongoDB backend's client pool, for other modules using the same database (the API, the recorder): pop a
+ * client per thread and push it back. NULL for the file backend. */
+struct _mongoc_client_t;
+struct _mongoc_client_t *hd_store_client_pop(hd_store_t *store);
+void hd_store_client_push(hd_store_t *store, struct _mongoc_client_t *client);
+const char *hd_store_database(const hd_store_t *store); /* NULL for the file backend */
+
 #endif
