@@ -211,6 +211,13 @@ static void handle_message(hd_dispatch_t *w, hd_match_t *snap, rd_kafka_message_
         return;
     }
 
+    /* A test event or a retry from the API names the one subscription it is for. */
+    const void *target = NULL;
+    size_t target_len = 0;
+    rd_kafka_headers_t *hdrs;
+    if (rd_kafka_message_headers(msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_header_get_last(hdrs, "hookd-subscription", &target, &target_len);
+
     const hd_sub_t *small[64], **subs = small;
     int n = hd_match_find(snap, ev->event->tenant, ev->event->type, small, 64);
     if (n > 64) {
@@ -220,7 +227,9 @@ static void handle_message(hd_dispatch_t *w, hd_match_t *snap, rd_kafka_message_
     if (n > 0) {
         ev->snap = hd_match_retain(snap); /* the subscriptions must outlive a refresh while in flight */
         ev->body = hd_render_default(ev->event);
-        for (int i = 0; i < n; i++) start_delivery(w, ev, subs[i]);
+        for (int i = 0; i < n; i++)
+            if (!target || (strlen(subs[i]->id) == target_len && !memcmp(subs[i]->id, target, target_len)))
+                start_delivery(w, ev, subs[i]);
     }
     HD_LOG(HD_LOG_DEBUG, "match", HD_KV("event_id", ev->event->id), "event %s for tenant %s: %d subscriptions",
            ev->event->type, ev->event->tenant, n);
