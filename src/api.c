@@ -497,7 +497,9 @@ static void route(hd_api_t *api, hd_api_req_t *r, const char *url, const conn_t 
         else hd_api_error(r, 404, "not-found", NULL, "no such route: %s", url);
         if (!r->reply) hd_api_error(r, 404, "not-found", NULL, "no such route: %s", url);
     }
+    HD_LOG(HD_LOG_DEBUG, "api", HD_KV("method", r->method, "url", url, "tenant", r->tenant), "%u", r->status);
     for (int i = 0; i < nseg; i++) free(seg[i]);
+    r->tenant = NULL;
     free(tenant);
 }
 
@@ -545,7 +547,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     r.client = hd_store_client_pop(api->store);
     route(api, &r, url, cs);
     hd_store_client_push(api->store, r.client);
-    HD_LOG(HD_LOG_DEBUG, "api", HD_KV("method", method, "url", url, "tenant", r.tenant), "%u", r.status);
     enum MHD_Result rc = reply(c, r.status, r.reply);
     json_object_put(r.reply);
     json_object_put(r.body);
