@@ -74,39 +74,56 @@ static void delete_row(hd_api_req_t *r, const char *sub_id, const char *eid) {
     mongoc_collection_destroy(coll);
 }
 
-/* Reads the message at topic/partition/offset (a short-lived consumer outside any group). NULL with errstr when it
- * is gone (retention) or Kafka does not answer. */
-static rd_kafka_message_t *fetch(const hd_conf_t *conf, const char *topic, int32_t partition, int64_t offset,
-                                 char *errstr, size_t errstr_size) {
+/* An event read back from Kafka, owning copies of its parts. */
+typedef struct fetched_s {
+    char *value, *key;
+    size_t len;
+    rd_kafka_headers_t *headers; /* without hookd-subscription; NULL when none */
+} fetched_t;
+
+/* Reads the message at topic/partition/offset with a short-lived consumer outside any group. 0, or -1 with errstr
+ * when it is gone (retention) or Kafka does not answer. The message is copied out: a live message would keep the
+ * consumer from being destroyed. */
+static int fetch(const hd_conf_t *conf, const char *topic, int32_t partition, int64_t offset, fetched_t *out,
+                 char *errstr, size_t errstr_size) {
     rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    rd_kafka_message_t *m = NULL;
     rd_kafka_conf_set(kc, "auto.offset.reset", "error", NULL, 0); /* never slide to another offset */
     if (rd_kafka_conf_set(kc, "bootstrap.servers", conf->brokers, errstr, errstr_size) ||
         hd_conf_apply_kafka(conf, "consumer", kc, errstr, errstr_size)) {
         rd_kafka_conf_destroy(kc);
-        return NULL;
+        return -1;
     }
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, errstr_size);
     if (!rk) {
         rd_kafka_conf_destroy(kc);
-        return NULL;
+        return -1;
     }
+    int rc = -1;
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
     if (rd_kafka_consume_start(rkt, partition, offset) == -1) {
         snprintf(errstr, errstr_size, "%s", rd_kafka_err2str(rd_kafka_last_error()));
     } else {
-        m = rd_kafka_consume(rkt, partition, 10000);
+        rd_kafka_message_t *m = rd_kafka_consume(rkt, partition, 10000);
+        rd_kafka_headers_t *hdrs;
         if (!m || m->err || m->offset != offset) {
             snprintf(errstr, errstr_size, "event at %s [%d] offset %lld: %s", topic, (int)partition,
                      (long long)offset, m ? (m->err ? rd_kafka_message_errstr(m) : "no longer there") : "timed out");
-            if (m) rd_kafka_message_destroy(m);
-            m = NULL;
+        } else {
+            out->value = hd_xstrndup(m->payload, m->len);
+            out->len = m->len;
+            out->key = m->key ? hd_xstrndup(m->key, m->key_len) : NULL;
+            if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                out->headers = rd_kafka_headers_copy(hdrs);
+                rd_kafka_header_remove(out->headers, "hookd-subscription");
+            }
+            rc = 0;
         }
+        if (m) rd_kafka_message_destroy(m);
         rd_kafka_consume_stop(rkt, partition);
     }
     rd_kafka_topic_destroy(rkt);
     rd_kafka_destroy(rk);
-    return m;
+    return rc;
 }
 
 static void retry(hd_api_req_t *r, const char *sub_id, const char *eid) {
@@ -152,22 +169,17 @@ static void retry(hd_api_req_t *r, const char *sub_id, const char *eid) {
         hd_api_error(r, 409, "conflict", NULL, "delivery %s has no recorded attempt to retry yet", eid);
         goto out;
     }
-    rd_kafka_message_t *m = fetch(r->conf, topic, partition, offset, err, sizeof(err));
-    if (!m) {
+    fetched_t ev = {0};
+    if (fetch(r->conf, topic, partition, offset, &ev, err, sizeof(err))) {
         hd_api_error(r, 409, "conflict", NULL, "the original event cannot be read back from Kafka (%s)", err);
         goto out;
     }
-    rd_kafka_headers_t *orig = NULL, *hdrs = NULL;
-    if (rd_kafka_message_headers(m, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        hdrs = rd_kafka_headers_copy(orig);
-        rd_kafka_header_remove(hdrs, "hookd-subscription");
-    }
-    char *key = m->key ? hd_xstrndup(m->key, m->key_len) : NULL;
     bson_iter_t f;
     const char *event_id = bson_iter_init_find(&f, row, "event_id") ? bson_iter_utf8(&f, NULL) : eid;
     const char *type = bson_iter_init_find(&f, row, "event_type") ? bson_iter_utf8(&f, NULL) : "";
-    if (hd_recorder_pending(r->client, r->database, r->tenant, sub_id, event_id, type, err, sizeof(err)) ||
-        hd_api_produce_targeted(r, topic, key, m->payload, m->len, hdrs, sub_id, err, sizeof(err))) {
+    int pending = hd_recorder_pending(r->client, r->database, r->tenant, sub_id, event_id, type, err, sizeof(err));
+    if (pending && ev.headers) rd_kafka_headers_destroy(ev.headers);
+    if (pending || hd_api_produce_targeted(r, topic, ev.key, ev.value, ev.len, ev.headers, sub_id, err, sizeof(err))) {
         hd_api_internal(r, "re-sending the event", err);
     } else {
         json_object *o = json_object_new_object();
@@ -176,8 +188,8 @@ static void retry(hd_api_req_t *r, const char *sub_id, const char *eid) {
         json_object_object_add(o, "status", json_object_new_string("pending"));
         hd_api_ok(r, 202, o);
     }
-    free(key);
-    rd_kafka_message_destroy(m);
+    free(ev.key);
+    free(ev.value);
 out:
     mongoc_cursor_destroy(cur);
     bson_destroy(filter);

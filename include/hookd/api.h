@@ -82,8 +82,9 @@ void hd_api_list(hd_api_req_t *r, const char *coll, const bson_t *filter, const 
  * (*ms untouched when the parameter is absent). */
 int hd_api_query_time(hd_api_req_t *r, const char *name, int64_t *ms);
 
-/* Produces value to topic with the hookd-subscription header (the dispatcher then delivers the event to that
- * subscription only) and waits for Kafka's acknowledgement. Returns 0, or -1 with errstr filled. */
+/* Produces value to topic with headers (taken on every path; NULL for none) plus the hookd-subscription header
+ * (the dispatcher then delivers the event to that subscription only), and waits for Kafka's acknowledgement.
+ * Returns 0, or -1 with errstr filled. */
 int hd_api_produce_targeted(hd_api_req_t *r, const char *topic, const char *key, const void *value, size_t len,
                             rd_kafka_headers_t *headers, const char *subscription_id, char *errstr,
                             size_t errstr_size);
