@@ -17,7 +17,7 @@ REL_FLAGS := $(BASE) -O2 -g
 SAN_FLAGS := $(BASE) -O1 -g $(SAN)
 VG_FLAGS  := $(BASE) -O0 -g
 
-.PHONY: all demo test unit unit-valgrind e2e bench fuzz docs clang-check clean bootstrap services-up services-down
+.PHONY: all demo test unit unit-valgrind bench docs clang-check clean bootstrap
 
 all: build/hookd
 
@@ -90,3 +90,12 @@ docs: build/hookd
 
 clean:
 	rm -rf build
+
+# Benchmarks (not part of `make test`): see scripts/bench and docs/benchmarks.md.
+build/bench/%: tests/bench/%.c
+	@mkdir -p build/bench
+	@echo "  CCLD    $@"
+	@$(CC) $(REL_FLAGS) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
+
+bench: bootstrap build/hookd build/bench/bench_curl build/bench/bench_produce
+	scripts/bench

@@ -108,7 +108,8 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
     HD_LOG(err == RD_KAFKA_RESP_ERR__FATAL ? HD_LOG_ERROR : HD_LOG_WARN, "consume", NULL, "kafka: %s", reason);
 }
 
-hd_consume_t *hd_consume_new(const hd_conf_t *conf, int wake_fd, char *errstr, size_t errstr_size) {
+hd_consume_t *hd_consume_new(const hd_conf_t *conf, const char *const *extra_topics, int extra_cnt, int wake_fd,
+                             char *errstr, size_t errstr_size) {
     hd_consume_t *c = hd_xcalloc(1, sizeof(*c));
     rd_kafka_conf_t *rkconf = rd_kafka_conf_new();
     rd_kafka_topic_partition_list_t *topics = NULL;
@@ -119,6 +120,8 @@ hd_consume_t *hd_consume_new(const hd_conf_t *conf, int wake_fd, char *errstr, s
         {"auto.offset.reset", "earliest"}, /* a new group must not skip events produced before it started */
         {"partition.assignment.strategy", "cooperative-sticky"},
         {"enable.partition.eof", "false"},
+        /* Retry tier topics may be created after the subscription: notice them within seconds, not minutes. */
+        {"topic.metadata.refresh.interval.ms", "5000"},
     };
     for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
         rd_kafka_conf_set(rkconf, defaults[i][0], defaults[i][1], NULL, 0);
@@ -131,6 +134,7 @@ hd_consume_t *hd_consume_new(const hd_conf_t *conf, int wake_fd, char *errstr, s
     rd_kafka_conf_set_opaque(rkconf, c);
     rd_kafka_conf_set_rebalance_cb(rkconf, rebalance_cb);
     rd_kafka_conf_set_error_cb(rkconf, error_cb);
+    rd_kafka_conf_set_log_cb(rkconf, hd_log_rdkafka);
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, rkconf, errstr, errstr_size);
     if (!c->rk) {
         rd_kafka_conf_destroy(rkconf);
@@ -145,7 +149,9 @@ hd_consume_t *hd_consume_new(const hd_conf_t *conf, int wake_fd, char *errstr, s
     for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save))
         if (*hd_trim(t)) rd_kafka_topic_partition_list_add(topics, hd_trim(t), RD_KAFKA_PARTITION_UA);
     free(list);
-    if (topics->cnt == 0) {
+    int sources = topics->cnt;
+    for (int i = 0; i < extra_cnt; i++) rd_kafka_topic_partition_list_add(topics, extra_topics[i], RD_KAFKA_PARTITION_UA);
+    if (sources == 0) {
         snprintf(errstr, errstr_size, "topics: no source topic configured");
         goto fail;
     }
@@ -218,6 +224,15 @@ void hd_consume_done(hd_consume_t *c, hd_consume_entry_t *e) {
     rd_kafka_resp_err_t err = rd_kafka_offsets_store(c->rk, l);
     if (err) HD_LOG(HD_LOG_WARN, "consume", NULL, "storing offset %s [%d] %lld: %s", p->topic, p->partition,
                     (long long)store, rd_kafka_err2str(err));
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+void hd_consume_pause(hd_consume_t *c, const char *topic, int32_t partition, int pause) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, partition);
+    rd_kafka_resp_err_t err = pause ? rd_kafka_pause_partitions(c->rk, l) : rd_kafka_resume_partitions(c->rk, l);
+    if (err) HD_LOG(HD_LOG_WARN, "consume", NULL, "%s %s [%d]: %s", pause ? "pausing" : "resuming", topic, partition,
+                    rd_kafka_err2str(err));
     rd_kafka_topic_partition_list_destroy(l);
 }
 

@@ -71,8 +71,7 @@ static const char *req_str(json_object *root, const char *key) {
 hd_event_t *hd_decode_event(const void *value, size_t len, size_t max_bytes, int64_t kafka_ts_ms,
                             hd_decode_err_t *err, char *errstr, size_t errstr_size) {
     json_tokener *tok = NULL;
-    json_object *root = NULL, *v;
-    hd_event_t *ev = NULL;
+    json_object *root = NULL;
 
     if (!value || len == 0) {
         *err = HD_DECODE_EMPTY;
@@ -96,6 +95,19 @@ hd_event_t *hd_decode_event(const void *value, size_t len, size_t max_bytes, int
                  json_tokener_get_parse_end(tok));
         goto fail;
     }
+    json_tokener_free(tok);
+    return hd_decode_envelope(root, kafka_ts_ms, err, errstr, errstr_size);
+
+fail:
+    json_tokener_free(tok);
+    json_object_put(root);
+    return NULL;
+}
+
+hd_event_t *hd_decode_envelope(json_object *root, int64_t kafka_ts_ms, hd_decode_err_t *err, char *errstr,
+                               size_t errstr_size) {
+    json_object *v;
+    hd_event_t *ev = NULL;
     if (!json_object_is_type(root, json_type_object)) {
         *err = HD_DECODE_NOT_OBJECT;
         snprintf(errstr, errstr_size, "event is a JSON %s, not an object", json_type_to_name(json_object_get_type(root)));
@@ -126,15 +138,25 @@ hd_event_t *hd_decode_event(const void *value, size_t len, size_t max_bytes, int
         goto fail;
     }
     if (json_object_object_get_ex(root, "data", &v)) ev->data = v;
-    json_tokener_free(tok);
     *err = HD_DECODE_OK;
     return ev;
 
 fail:
-    json_tokener_free(tok);
     if (ev) hd_decode_event_destroy(ev);
     else json_object_put(root);
     return NULL;
+}
+
+json_object *hd_decode_to_envelope(const hd_event_t *ev) {
+    char time[40];
+    hd_iso8601(ev->time_ms, time, sizeof(time));
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "id", json_object_new_string(ev->id));
+    json_object_object_add(o, "type", json_object_new_string(ev->type));
+    json_object_object_add(o, "tenant", json_object_new_string(ev->tenant));
+    json_object_object_add(o, "time", json_object_new_string(time));
+    json_object_object_add(o, "data", json_object_get(ev->data));
+    return o;
 }
 
 void hd_decode_event_destroy(hd_event_t *ev) {

@@ -7,6 +7,11 @@
 #include <strings.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "hookd/guard.h"
 #include "hookd/util.h"
 
 #define POOL_MAX 256
@@ -21,6 +26,8 @@ struct hd_deliver_s {
     long timeout_ms, connect_timeout_ms;
     size_t max_response;
     char *user_agent;
+    char *proxy;
+    hd_guard_t *guard;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -44,6 +51,11 @@ hd_deliver_t *hd_deliver_new(const hd_conf_t *conf, hd_deliver_done_cb *done, vo
     d->connect_timeout_ms = (long)conf->http_connect_timeout_ms;
     d->max_response = (size_t)conf->http_max_response_bytes;
     d->user_agent = hd_xstrdup(conf->user_agent);
+    d->proxy = hd_xstrdup(conf->http_proxy);
+    if (!(d->guard = hd_guard_new(conf->http_allow_cidrs, errstr, errstr_size))) {
+        hd_deliver_destroy(d);
+        return NULL;
+    }
     /* Many endpoints share few hosts in practice; cap per-host connections so one host cannot take every socket,
      * and let HTTP/2 multiplex where the receiver offers it. */
     curl_multi_setopt(d->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 64L);
@@ -56,6 +68,8 @@ void hd_deliver_destroy(hd_deliver_t *d) {
     if (!d) return;
     for (int i = 0; i < d->pool_cnt; i++) curl_easy_cleanup(d->pool[i]);
     curl_multi_cleanup(d->multi);
+    hd_guard_destroy(d->guard);
+    free(d->proxy);
     free(d->user_agent);
     free(d);
 }
@@ -93,6 +107,22 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata) {
     return n;
 }
 
+/* Every connection curl opens passes here with the address it resolved, so the guard sees the real target. */
+static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *address) {
+    hd_deliver_req_t *req = clientp;
+    const char *why = hd_guard_check(req->guard, &address->addr);
+    if (why) {
+        char ip[INET6_ADDRSTRLEN] = "?";
+        if (address->family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&address->addr)->sin_addr, ip, sizeof(ip));
+        else if (address->family == AF_INET6)
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&address->addr)->sin6_addr, ip, sizeof(ip));
+        snprintf(req->refused, sizeof(req->refused), "%s (%s)", ip, why);
+        return CURL_SOCKET_BAD;
+    }
+    return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+}
+
 int hd_deliver_submit(hd_deliver_t *d, hd_deliver_req_t *req) {
     CURL *e = d->pool_cnt ? d->pool[--d->pool_cnt] : curl_easy_init();
     if (!e) {
@@ -104,6 +134,8 @@ int hd_deliver_submit(hd_deliver_t *d, hd_deliver_req_t *req) {
     req->curl_code = 0;
     req->error[0] = '\0';
     req->retry_after_s = -1;
+    req->refused[0] = '\0';
+    req->guard = d->guard;
     req->response_cap = d->max_response;
     req->response_len = 0;
     req->response = hd_xrealloc(req->response, req->response_cap + 1);
@@ -128,6 +160,9 @@ int hd_deliver_submit(hd_deliver_t *d, hd_deliver_req_t *req) {
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->error);
     curl_easy_setopt(e, CURLOPT_PRIVATE, req);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_PROXY, d->proxy); /* "" disables proxies, including the environment's */
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, req);
 
     CURLMcode mc = curl_multi_add_handle(d->multi, e);
     if (mc != CURLM_OK) {
@@ -154,23 +189,35 @@ int hd_deliver_run(hd_deliver_t *d, struct curl_waitfd *extra_fds, unsigned extr
     int running, finished = 0, left;
     if (curl_multi_poll(d->multi, extra_fds, extra_cnt, timeout_ms, NULL) != CURLM_OK) return -1;
     if (curl_multi_perform(d->multi, &running) != CURLM_OK) return -1;
+    /* Drain the message queue before removing any handle: curl_multi_remove_handle scans the queue for the
+     * handle's messages, so removing while messages are pending costs O(n^2) per batch. */
     CURLMsg *msg;
-    while ((msg = curl_multi_info_read(d->multi, &left))) {
-        if (msg->msg != CURLMSG_DONE) continue;
-        CURL *e = msg->easy_handle;
-        hd_deliver_req_t *req;
-        curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&req);
-        req->curl_code = (int)msg->data.result;
-        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &req->status);
-        if (req->curl_code && !req->error[0])
-            snprintf(req->error, sizeof(req->error), "%s", curl_easy_strerror(msg->data.result));
-        req->duration_us = hd_mono_us() - req->started_us;
-        release_easy(d, e);
-        req->easy = NULL;
-        d->inflight--;
-        finished++;
-        d->done(req, d->opaque);
-    }
+    CURL *finished_handles[256];
+    CURLcode results[256];
+    int n;
+    do {
+        n = 0;
+        while (n < 256 && (msg = curl_multi_info_read(d->multi, &left))) {
+            if (msg->msg != CURLMSG_DONE) continue;
+            finished_handles[n] = msg->easy_handle;
+            results[n++] = msg->data.result;
+        }
+        for (int i = 0; i < n; i++) {
+            CURL *e = finished_handles[i];
+            hd_deliver_req_t *req;
+            curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&req);
+            req->curl_code = (int)results[i];
+            curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &req->status);
+            if (req->curl_code && !req->error[0])
+                snprintf(req->error, sizeof(req->error), "%s", curl_easy_strerror(results[i]));
+            req->duration_us = hd_mono_us() - req->started_us;
+            release_easy(d, e);
+            req->easy = NULL;
+            d->inflight--;
+            finished++;
+            d->done(req, d->opaque);
+        }
+    } while (n == 256);
     return finished;
 }
 

@@ -14,19 +14,20 @@
 #include "hookd/log.h"
 #include "hookd/match.h"
 #include "hookd/receiver.h"
+#include "hookd/retry.h"
 #include "hookd/sign.h"
 #include "hookd/store.h"
 #include "hookd/util.h"
 
 static const struct {
     const char *id, *tenant, *name, *types, *path;
-    int status;
+    int status, fail_first;
 } demo_subs[] = {
-    {"sub_crm", "acme", "CRM sync", "customer.created,customer.updated", "/crm", 200},
-    {"sub_billing", "acme", "Billing", "customer.credits.updated", "/billing", 200},
-    {"sub_orders", "acme", "Fulfilment", "order.status.changed", "/orders", 202},
-    {"sub_flaky", "acme", "Flaky partner", "customer.created", "/flaky", 503},
-    {"sub_globex", "globex", "Another tenant", "customer.created", "/globex", 200},
+    {"sub_crm", "acme", "CRM sync", "customer.created,customer.updated", "/crm", 200, 0},
+    {"sub_billing", "acme", "Billing", "customer.credits.updated", "/billing", 200, 0},
+    {"sub_orders", "acme", "Fulfilment", "order.status.changed", "/orders", 202, 0},
+    {"sub_flaky", "acme", "Flaky partner", "customer.created", "/flaky", 200, 1},
+    {"sub_globex", "globex", "Another tenant", "customer.created", "/globex", 200, 0},
 };
 #define SUBS_CNT (int)(sizeof(demo_subs) / sizeof(demo_subs[0]))
 
@@ -41,8 +42,9 @@ static const char *const demo_events[] = {
     "{this is not json",
 };
 #define EVENTS_CNT (int)(sizeof(demo_events) / sizeof(demo_events[0]))
-/* evt_1001 reaches CRM and the flaky partner, 1002 billing, 1003 fulfilment, 1004 nobody (no subscriber). */
-#define EXPECTED_RESULTS 4
+/* evt_1001 reaches CRM and the flaky partner (503, then 200 on the retry), 1002 billing, 1003 fulfilment, 1004
+ * nobody (no subscriber). */
+#define EXPECTED_RESULTS 5
 #define EXPECTED_DEADLETTERS 1
 
 typedef struct {
@@ -94,6 +96,7 @@ static char *write_subscriptions(const char *dir, uint16_t port, char secrets[][
 
 static rd_kafka_t *new_client(rd_kafka_type_t type, const char *brokers, char *errstr, size_t errstr_size) {
     rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(c, hd_log_rdkafka);
     if (brokers) rd_kafka_conf_set(c, "bootstrap.servers", brokers, NULL, 0);
     else rd_kafka_conf_set(c, "test.mock.num.brokers", "1", NULL, 0);
     if (type == RD_KAFKA_CONSUMER) rd_kafka_conf_set(c, "group.id", "hookd-demo-reader", NULL, 0);
@@ -153,11 +156,16 @@ static int collect(const char *brokers, const hd_conf_t *conf, const atomic_int 
             if (json_object_object_get_ex(o, "status_code", &v) && json_object_is_type(v, json_type_int))
                 snprintf(status, sizeof(status), "%d", json_object_get_int(v));
             json_object_object_get_ex(o, "duration_ms", &v);
-            snprintf(latency, sizeof(latency), "%d ms", json_object_get_int(v));
+            snprintf(latency, sizeof(latency), "%.1f ms", json_object_get_double(v));
             snprintf(url, sizeof(url), "%s", strstr(S("url"), "/") ? strrchr(S("url"), '/') : S("url"));
             char full[64];
             snprintf(full, sizeof(full), ".../%s (%s)", url + 1, S("tenant"));
-            print_row(S("event_id"), S("event_type"), S("subscription_id"), full, status, latency, S("outcome"));
+            char outcome[48];
+            json_object_object_get_ex(o, "attempt", &v);
+            int attempt = json_object_get_int(v);
+            json_object_object_get_ex(o, "next_retry_at", &v);
+            snprintf(outcome, sizeof(outcome), "%s%s (attempt %d)", S("outcome"), v ? ", retry scheduled" : "", attempt);
+            print_row(S("event_id"), S("event_type"), S("subscription_id"), full, status, latency, outcome);
 #undef S
             json_object_put(o);
             results++;
@@ -189,7 +197,7 @@ int hd_demo_run(hd_conf_t *conf, const atomic_int *interrupted) {
     hd_receiver_route_t routes[SUBS_CNT];
     for (int i = 0; i < SUBS_CNT; i++) {
         hd_sign_secret_generate(secrets[i], sizeof(secrets[i]));
-        routes[i] = (hd_receiver_route_t){demo_subs[i].path, demo_subs[i].status, secrets[i]};
+        routes[i] = (hd_receiver_route_t){demo_subs[i].path, demo_subs[i].status, demo_subs[i].fail_first, secrets[i]};
     }
     if (!(recv = hd_receiver_new(0, routes, SUBS_CNT, err, sizeof(err)))) goto out;
     if (!mkdtemp(dir) || !(path = write_subscriptions(dir, hd_receiver_port(recv), secrets))) {
@@ -205,13 +213,21 @@ int hd_demo_run(hd_conf_t *conf, const atomic_int *interrupted) {
     rd_kafka_mock_topic_create(mc, conf->topics, 3, 1);
     rd_kafka_mock_topic_create(mc, conf->results_topic, 1, 1);
     rd_kafka_mock_topic_create(mc, conf->deadletter_topic, 1, 1);
+    rd_kafka_mock_topic_create(mc, conf->ops_topic, 1, 1);
 
     char storeuri[512];
     snprintf(storeuri, sizeof(storeuri), "file:%s", path);
     if (hd_conf_set(conf, "brokers", brokers, err, sizeof(err)) ||
         hd_conf_set(conf, "store", storeuri, err, sizeof(err)) ||
-        hd_conf_set(conf, "group.id", "hookd-demo", err, sizeof(err)))
+        hd_conf_set(conf, "group.id", "hookd-demo", err, sizeof(err)) ||
+        hd_conf_set(conf, "http.allow.cidrs", "127.0.0.0/8", err, sizeof(err)) || /* the receiver is local */
+        hd_conf_set(conf, "retry.schedule", "1s,5s", err, sizeof(err)))
         goto out;
+    /* The mock cluster has no CreateTopics: make the retry tiers here. */
+    hd_retry_t *retry = hd_retry_new(conf, err, sizeof(err));
+    if (!retry) goto out;
+    for (int i = 0; i < retry->cnt; i++) rd_kafka_mock_topic_create(mc, retry->topic[i], 1, 1);
+    hd_retry_destroy(retry);
 
     if (!(producer = new_client(RD_KAFKA_PRODUCER, brokers, err, sizeof(err)))) goto out;
     for (int i = 0; i < EVENTS_CNT; i++) {

@@ -1,4 +1,4 @@
-#define _GNU_SOURCE
+#define _GNU_SOURCE /* pipe2 */
 #include "hookd/dispatch.h"
 
 #include <errno.h>
@@ -13,33 +13,50 @@
 #include "hookd/decode.h"
 #include "hookd/deliver.h"
 #include "hookd/log.h"
+#include "hookd/map.h"
 #include "hookd/outcome.h"
 #include "hookd/record.h"
 #include "hookd/render.h"
+#include "hookd/retry.h"
 #include "hookd/sign.h"
 #include "hookd/util.h"
 
-/* One consumed message and the work hanging off it. pending counts the deliveries in flight and the records not
- * yet acknowledged, plus one while the message is being processed; at zero the message is done. */
+/* One consumed message (a source event, or a retry job from a tier topic) and the work hanging off it. pending
+ * counts the deliveries in flight and the records not yet acknowledged, plus one while the message is being
+ * processed or held; at zero the message is done and its offset may be stored. */
 typedef struct ev_s {
-    hd_event_t *event; /* NULL for a dead-lettered message */
+    hd_event_t *event;   /* NULL for a dead-lettered message */
+    hd_retry_job_t *job; /* set for a message from a retry tier */
     hd_consume_entry_t *entry;
     hd_match_t *snap;
     hd_render_body_t *body;
-    char *topic;
+    char *topic; /* the event's origin, named in results: the source topic even for retries */
     int32_t partition;
     int64_t offset;
+    char *msg_topic; /* where this message was consumed */
+    int32_t msg_partition;
     int pending;
     int abandoned;
-    struct ev_s *prev, *next;
+    int64_t due_ms;
+    struct ev_s *prev, *next; /* live events */
+    struct ev_s *held_next;   /* retry jobs waiting to be due, soonest first */
 } ev_t;
 
+/* Health of one URL as this worker sees it: in-flight count, consecutive failures for the circuit breaker, and
+ * since when it has been failing (for auto-disable). */
+typedef struct endpoint_s {
+    int inflight, failures, probing;
+    int64_t open_until_ms, failing_since_ms;
+} endpoint_t;
+
 typedef struct job_s {
-    hd_deliver_req_t req;
+    hd_deliver_req_t req; /* first: the deliver callback hands req back */
     ev_t *ev;
     const hd_sub_t *sub;
+    endpoint_t *ep;
     char msg_id[HD_SIGN_ID_SIZE];
     int attempt;
+    int probe;
     int64_t attempted_at_ms;
     struct job_s *prev, *next;
 } job_t;
@@ -50,9 +67,13 @@ struct hd_dispatch_s {
     hd_consume_t *consume;
     hd_record_t *record;
     hd_deliver_t *deliver;
+    hd_retry_t *retry;
     int wake[2];
-    ev_t *evs;   /* live events, for abandonment at shutdown */
-    job_t *jobs; /* deliveries in flight */
+    ev_t *evs;
+    job_t *jobs;
+    ev_t *held;
+    hd_map_t *endpoints; /* url -> endpoint_t */
+    hd_map_t *paused;    /* "topic\0partition" -> held jobs of that partition (as a count in the pointer) */
     hd_dispatch_stats_t stats;
 };
 
@@ -75,9 +96,11 @@ static void ev_unref(hd_dispatch_t *w, ev_t *ev) {
     if (!ev->abandoned) hd_consume_done(w->consume, ev->entry);
     LIST_DEL(w->evs, ev);
     hd_decode_event_destroy(ev->event);
+    hd_retry_job_destroy(ev->job);
     hd_render_body_release(ev->body);
     hd_match_release(ev->snap);
     free(ev->topic);
+    free(ev->msg_topic);
     free(ev);
 }
 
@@ -85,36 +108,115 @@ static void on_record_ack(void *opaque, void *record_opaque) {
     ev_unref(opaque, record_opaque);
 }
 
-static void record_attempt(hd_dispatch_t *w, job_t *job, hd_outcome_t outcome, const char *error) {
-    ev_t *ev = job->ev;
+/* Produces a record whose acknowledgement the event waits for. Takes hdrs. */
+static void send_record(hd_dispatch_t *w, ev_t *ev, const char *topic, const char *key, const char *value,
+                        rd_kafka_headers_t *hdrs) {
+    ev->pending++;
+    if (hd_record_produce(w->record, topic, key, value, strlen(value), hdrs, ev)) ev->pending--;
+}
+
+typedef struct {
+    const char *sub_id, *url, *msg_id;
+    int attempt;
+    long status;
+    int64_t duration_us, attempted_at_ms, next_retry_at_ms;
+    hd_outcome_t outcome;
+    const char *error;
+    int final;
+} attempt_t;
+
+static void record_attempt(hd_dispatch_t *w, ev_t *ev, const attempt_t *a) {
     hd_record_result_t res = {
-        .delivery_id = job->msg_id,
+        .delivery_id = a->msg_id,
         .event_id = ev->event->id,
         .event_type = ev->event->type,
-        .subscription_id = job->sub->id,
+        .subscription_id = a->sub_id,
         .tenant = ev->event->tenant,
-        .url = job->sub->url,
-        .attempt = job->attempt,
-        .status_code = job->req.status,
-        .success = outcome == HD_OUTCOME_SUCCESS,
-        .outcome = hd_outcome_name(outcome),
-        .error = error,
-        .duration_ms = job->req.duration_us / 1000,
-        .attempted_at_ms = job->attempted_at_ms,
+        .url = a->url,
+        .attempt = a->attempt,
+        .status_code = a->status,
+        .success = a->outcome == HD_OUTCOME_SUCCESS,
+        .outcome = hd_outcome_name(a->outcome),
+        .error = a->error,
+        .duration_us = a->duration_us,
+        .attempted_at_ms = a->attempted_at_ms,
         .event_time_ms = ev->event->time_ms,
+        .next_retry_at_ms = a->next_retry_at_ms,
+        .final = a->final,
         .src_topic = ev->topic,
         .src_partition = ev->partition,
         .src_offset = ev->offset,
     };
-    if (outcome == HD_OUTCOME_SUCCESS) w->stats.succeeded++;
+    if (a->outcome == HD_OUTCOME_SUCCESS) w->stats.succeeded++;
     else w->stats.failed++;
-    HD_LOG(outcome == HD_OUTCOME_SUCCESS ? HD_LOG_DEBUG : HD_LOG_INFO, "deliver",
-           HD_KV("event_id", ev->event->id, "subscription_id", job->sub->id, "delivery_id", job->msg_id,
-                 "outcome", res.outcome, "error", error),
-           "attempt %d to %s: status %ld in %" PRId64 " ms", job->attempt, job->sub->url, job->req.status,
-           res.duration_ms);
+    HD_LOG(a->outcome == HD_OUTCOME_SUCCESS ? HD_LOG_DEBUG : HD_LOG_INFO, "deliver",
+           HD_KV("event_id", ev->event->id, "subscription_id", a->sub_id, "delivery_id", a->msg_id, "outcome",
+                 res.outcome, "error", a->error),
+           "attempt %d to %s: status %ld in %.1f ms%s", a->attempt, a->url, a->status, a->duration_us / 1000.0,
+           a->next_retry_at_ms ? ", retry scheduled" : "");
     ev->pending++;
     if (hd_record_result(w->record, &res, ev)) ev->pending--; /* logged by record; the offset then stays put */
+}
+
+static hd_retry_job_t job_of(ev_t *ev, const char *sub_id, const char *url, const char *msg_id, int attempt,
+                             int64_t due_ms, json_object *envelope) {
+    return (hd_retry_job_t){.delivery_id = (char *)msg_id,
+                            .subscription_id = (char *)sub_id,
+                            .url = (char *)url,
+                            .attempt = attempt,
+                            .due_ms = due_ms,
+                            .event = envelope,
+                            .src_topic = ev->topic,
+                            .src_partition = ev->partition,
+                            .src_offset = ev->offset};
+}
+
+/* Puts a delivery into a retry tier: attempt is the attempt the job will make when it is due. */
+static void enqueue_retry(hd_dispatch_t *w, ev_t *ev, const char *sub_id, const char *url, const char *msg_id,
+                          int attempt, int64_t due_ms, int tier) {
+    json_object *envelope = hd_decode_to_envelope(ev->event);
+    hd_retry_job_t job = job_of(ev, sub_id, url, msg_id, attempt, due_ms, envelope);
+    char *value = hd_retry_job_encode(&job);
+    send_record(w, ev, w->retry->topic[tier], msg_id, value, NULL);
+    free(value);
+    json_object_put(envelope);
+}
+
+/* A delivery that will not be attempted again goes to the dead-letter topic as a retry job (it can be replayed
+ * by producing it to a tier topic), the reason in the same headers as rejected input. */
+static void deadletter_delivery(hd_dispatch_t *w, ev_t *ev, const char *sub_id, const char *url, const char *msg_id,
+                                int attempt, const char *reason, const char *error) {
+    json_object *envelope = hd_decode_to_envelope(ev->event);
+    hd_retry_job_t job = job_of(ev, sub_id, url, msg_id, attempt, 0, envelope);
+    char *value = hd_retry_job_encode(&job);
+    rd_kafka_headers_t *h = rd_kafka_headers_new(2);
+    rd_kafka_header_add(h, "hookd-reason", -1, reason, -1);
+    rd_kafka_header_add(h, "hookd-error", -1, error ? error : reason, -1);
+    send_record(w, ev, w->conf->deadletter_topic, msg_id, value, h);
+    free(value);
+    json_object_put(envelope);
+}
+
+static void disable_sub(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, const char *reason) {
+    if (!hd_match_cache_disable(w->cache, sub, reason)) return;
+    HD_LOG(HD_LOG_WARN, "dispatch", HD_KV("subscription_id", sub->id), "disabling subscription: %s", reason);
+    char at[40];
+    hd_iso8601(hd_now_ms(), at, sizeof(at));
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "type", json_object_new_string("subscription.disabled"));
+    json_object_object_add(o, "subscription_id", json_object_new_string(sub->id));
+    json_object_object_add(o, "tenant", json_object_new_string(sub->tenant));
+    json_object_object_add(o, "url", json_object_new_string(sub->url));
+    json_object_object_add(o, "reason", json_object_new_string(reason));
+    json_object_object_add(o, "at", json_object_new_string(at));
+    send_record(w, ev, w->conf->ops_topic, sub->id, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), NULL);
+    json_object_put(o);
+}
+
+static endpoint_t *endpoint_get(hd_dispatch_t *w, const char *url) {
+    endpoint_t **slot = (endpoint_t **)hd_map_slot(w->endpoints, url, strlen(url));
+    if (!*slot) *slot = hd_xcalloc(1, sizeof(endpoint_t));
+    return *slot;
 }
 
 static void job_free(hd_dispatch_t *w, job_t *job) {
@@ -123,21 +225,86 @@ static void job_free(hd_dispatch_t *w, job_t *job) {
     free(job);
 }
 
+/* Updates the endpoint's breaker with an attempt's outcome. Only retryable failures count: a 4xx means the
+ * receiver is up, and a refused address says nothing about its health. */
+static void endpoint_account(hd_dispatch_t *w, job_t *job, hd_outcome_t outcome, int64_t now) {
+    endpoint_t *ep = job->ep;
+    ep->inflight--;
+    if (job->probe) ep->probing = 0;
+    if (outcome == HD_OUTCOME_SUCCESS) {
+        if (ep->failures >= w->conf->breaker_failures)
+            HD_LOG(HD_LOG_INFO, "deliver", NULL, "circuit to %s closed again", job->sub->url);
+        ep->failures = 0;
+        ep->failing_since_ms = 0;
+        ep->open_until_ms = 0;
+    } else if (outcome == HD_OUTCOME_RETRYABLE || outcome == HD_OUTCOME_GONE) {
+        if (!ep->failing_since_ms) ep->failing_since_ms = now;
+        if (++ep->failures >= w->conf->breaker_failures) {
+            if (ep->open_until_ms <= now)
+                HD_LOG(HD_LOG_WARN, "deliver", NULL, "circuit to %s open after %d consecutive failures", job->sub->url,
+                       ep->failures);
+            ep->open_until_ms = now + w->conf->breaker_open_ms;
+        }
+    }
+}
+
 static void on_delivered(hd_deliver_req_t *req, void *opaque) {
     hd_dispatch_t *w = opaque;
-    job_t *job = (job_t *)req; /* req is the first member */
+    job_t *job = (job_t *)req;
     ev_t *ev = job->ev;
-    hd_outcome_t outcome = hd_outcome_classify(req->status, req->curl_code, job->sub->success_code);
-    char error[CURL_ERROR_SIZE + 64];
+    const hd_sub_t *sub = job->sub;
+    int64_t now = hd_now_ms();
+    hd_outcome_t outcome = req->refused[0] ? HD_OUTCOME_PERMANENT
+                                           : hd_outcome_classify(req->status, req->curl_code, sub->success_code);
+    endpoint_account(w, job, outcome, now);
+
+    char error[CURL_ERROR_SIZE + 160];
     const char *err = NULL;
-    if (req->curl_code) {
+    if (req->refused[0]) {
+        snprintf(error, sizeof(error), "refused to connect to %s (allow it with http.allow.cidrs)", req->refused);
+        err = error;
+    } else if (req->curl_code) {
         err = req->error;
     } else if (outcome != HD_OUTCOME_SUCCESS) {
         snprintf(error, sizeof(error), "receiver answered %ld%s", req->status,
-                 job->sub->success_code ? " (not the subscription's success_code)" : "");
+                 sub->success_code ? " (not the subscription's success_code)" : "");
         err = error;
     }
-    record_attempt(w, job, outcome, err);
+    attempt_t a = {.sub_id = sub->id,
+                   .url = sub->url,
+                   .msg_id = job->msg_id,
+                   .attempt = job->attempt,
+                   .status = req->status,
+                   .duration_us = req->duration_us,
+                   .attempted_at_ms = job->attempted_at_ms,
+                   .outcome = outcome,
+                   .error = err,
+                   .final = 1};
+    const char *dead = NULL;
+    if (outcome == HD_OUTCOME_RETRYABLE) {
+        if (job->attempt > sub->max_retry_count) {
+            dead = "exhausted";
+        } else {
+            int tier = hd_retry_plan(w->retry, job->attempt, req->retry_after_s, now, &a.next_retry_at_ms);
+            a.final = 0;
+            w->stats.retries++;
+            enqueue_retry(w, ev, sub->id, sub->url, job->msg_id, job->attempt + 1, a.next_retry_at_ms, tier);
+        }
+    } else if (outcome == HD_OUTCOME_PERMANENT) {
+        dead = "permanent";
+    } else if (outcome == HD_OUTCOME_GONE) {
+        dead = "gone";
+        disable_sub(w, ev, sub, "the endpoint answered 410 Gone");
+    }
+    record_attempt(w, ev, &a);
+    if (dead) deadletter_delivery(w, ev, sub->id, sub->url, job->msg_id, job->attempt, dead, err);
+    if (outcome == HD_OUTCOME_RETRYABLE && w->conf->disable_after_ms && job->ep->failing_since_ms &&
+        now - job->ep->failing_since_ms >= w->conf->disable_after_ms) {
+        char why[128];
+        snprintf(why, sizeof(why), "the endpoint has failed continuously for %" PRId64 " s",
+                 (now - job->ep->failing_since_ms) / 1000);
+        disable_sub(w, ev, sub, why);
+    }
     job_free(w, job);
     ev_unref(w, ev);
 }
@@ -148,17 +315,47 @@ static struct curl_slist *add_header(struct curl_slist *l, const char *name, con
     return curl_slist_append(l, line);
 }
 
-static void start_delivery(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub) {
+/* Parks a delivery without attempting it (open breaker, endpoint at its in-flight cap): it waits in a retry tier
+ * instead of hammering the receiver or taking slots from healthy endpoints, and keeps its attempt number. */
+static void park(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, const char *msg_id, int attempt, int64_t due_ms,
+                 const char *why) {
+    w->stats.parked++;
+    HD_LOG(HD_LOG_DEBUG, "deliver", HD_KV("subscription_id", sub->id, "delivery_id", msg_id), "parked: %s", why);
+    enqueue_retry(w, ev, sub->id, sub->url, msg_id, attempt, due_ms,
+                  hd_retry_tier_for_wait(w->retry, due_ms - hd_now_ms()));
+}
+
+static void start_delivery(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, int attempt, const char *msg_id) {
+    int64_t now = hd_now_ms();
+    endpoint_t *ep = endpoint_get(w, sub->url);
+    int probe = 0;
+    if (ep->open_until_ms > now) {
+        park(w, ev, sub, msg_id, attempt, ep->open_until_ms, "circuit open");
+        return;
+    }
+    if (ep->failures >= w->conf->breaker_failures) { /* half-open: one probe at a time */
+        if (ep->probing) {
+            park(w, ev, sub, msg_id, attempt, now + w->retry->delay_ms[0], "circuit half-open, probe in flight");
+            return;
+        }
+        probe = 1;
+    }
+    if (ep->inflight >= w->conf->http_max_inflight_per_endpoint) {
+        park(w, ev, sub, msg_id, attempt, now + w->retry->delay_ms[0], "endpoint at its in-flight cap");
+        return;
+    }
+
     job_t *job = hd_xcalloc(1, sizeof(*job));
     char ts[24], sig[HD_SIGN_HEADER_SIZE];
     job->ev = ev;
     job->sub = sub;
-    job->attempt = 1;
-    job->attempted_at_ms = hd_now_ms();
-    hd_sign_message_id(ev->event->id, sub->id, job->msg_id);
-    int64_t now_s = job->attempted_at_ms / 1000;
-    snprintf(ts, sizeof(ts), "%" PRId64, now_s);
-    hd_sign_header(&sub->keys, job->attempted_at_ms, job->msg_id, now_s, ev->body->data, ev->body->len, sig);
+    job->ep = ep;
+    job->attempt = attempt;
+    job->probe = probe;
+    job->attempted_at_ms = now;
+    snprintf(job->msg_id, sizeof(job->msg_id), "%s", msg_id);
+    snprintf(ts, sizeof(ts), "%" PRId64, now / 1000);
+    hd_sign_header(&sub->keys, now, job->msg_id, now / 1000, ev->body->data, ev->body->len, sig);
 
     struct curl_slist *h = NULL;
     for (int i = 0; i < sub->headers_cnt; i++) h = add_header(h, sub->headers[i].name, sub->headers[i].value);
@@ -173,44 +370,38 @@ static void start_delivery(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub) {
     job->req.body_len = ev->body->len;
     LIST_ADD(w->jobs, job);
     ev->pending++;
+    ep->inflight++;
+    if (probe) ep->probing = 1;
     w->stats.deliveries++;
     if (hd_deliver_submit(w->deliver, &job->req)) {
-        record_attempt(w, job, HD_OUTCOME_RETRYABLE, job->req.error);
-        job_free(w, job);
-        ev_unref(w, ev);
+        job->req.curl_code = CURLE_FAILED_INIT;
+        on_delivered(&job->req, w);
     }
 }
 
-static void handle_message(hd_dispatch_t *w, hd_match_t *snap, rd_kafka_message_t *msg) {
-    if (msg->err) {
-        HD_LOG(HD_LOG_WARN, "consume", NULL, "consumer: %s", rd_kafka_message_errstr(msg));
-        return;
-    }
-    w->stats.consumed++;
-    ev_t *ev = hd_xcalloc(1, sizeof(*ev));
-    ev->entry = hd_consume_track(w->consume, msg);
-    ev->topic = hd_xstrdup(rd_kafka_topic_name(msg->rkt));
-    ev->partition = msg->partition;
-    ev->offset = msg->offset;
-    ev->pending = 1;
-    LIST_ADD(w->evs, ev);
+static void deadletter_message(hd_dispatch_t *w, ev_t *ev, const rd_kafka_message_t *msg, const char *reason,
+                               const char *error) {
+    char where[64];
+    snprintf(where, sizeof(where), "%d@%" PRId64, msg->partition, msg->offset);
+    HD_LOG(HD_LOG_WARN, "decode", HD_KV("topic", ev->msg_topic, "at", where, "reason", reason),
+           "dead-lettering message: %s", error);
+    w->stats.deadlettered++;
+    ev->pending++;
+    if (hd_record_deadletter(w->record, msg, reason, error, ev)) ev->pending--;
+}
 
+static void handle_source(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const rd_kafka_message_t *msg) {
     char errstr[512];
     hd_decode_err_t derr;
+    ev->topic = hd_xstrdup(ev->msg_topic);
+    ev->partition = msg->partition;
+    ev->offset = msg->offset;
     ev->event = hd_decode_event(msg->payload, msg->len, (size_t)w->conf->event_max_bytes,
                                 rd_kafka_message_timestamp(msg, NULL), &derr, errstr, sizeof(errstr));
     if (!ev->event) {
-        char where[64];
-        snprintf(where, sizeof(where), "%d@%" PRId64, msg->partition, msg->offset);
-        HD_LOG(HD_LOG_WARN, "decode", HD_KV("topic", ev->topic, "at", where, "reason", hd_decode_reason(derr)),
-               "dead-lettering message: %s", errstr);
-        w->stats.deadlettered++;
-        ev->pending++;
-        if (hd_record_deadletter(w->record, msg, hd_decode_reason(derr), errstr, ev)) ev->pending--;
-        ev_unref(w, ev);
+        deadletter_message(w, ev, msg, hd_decode_reason(derr), errstr);
         return;
     }
-
     /* A test event or a retry from the API names the one subscription it is for. */
     const void *target = NULL;
     size_t target_len = 0;
@@ -227,13 +418,114 @@ static void handle_message(hd_dispatch_t *w, hd_match_t *snap, rd_kafka_message_
     if (n > 0) {
         ev->snap = hd_match_retain(snap); /* the subscriptions must outlive a refresh while in flight */
         ev->body = hd_render_default(ev->event);
-        for (int i = 0; i < n; i++)
-            if (!target || (strlen(subs[i]->id) == target_len && !memcmp(subs[i]->id, target, target_len)))
-                start_delivery(w, ev, subs[i]);
+        for (int i = 0; i < n; i++) {
+            if (target && (strlen(subs[i]->id) != target_len || memcmp(subs[i]->id, target, target_len))) continue;
+            char msg_id[HD_SIGN_ID_SIZE];
+            hd_sign_message_id(ev->event->id, subs[i]->id, msg_id);
+            start_delivery(w, ev, subs[i], 1, msg_id);
+        }
     }
     HD_LOG(HD_LOG_DEBUG, "match", HD_KV("event_id", ev->event->id), "event %s for tenant %s: %d subscriptions",
            ev->event->type, ev->event->tenant, n);
     if (subs != small) free(subs);
+}
+
+/* A due retry job: attempt it again against the subscription as it is now. */
+static void run_retry(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev) {
+    hd_retry_job_t *job = ev->job;
+    const hd_sub_t *sub = hd_match_get(snap, job->subscription_id);
+    if (!sub || !sub->is_active || atomic_load(&sub->disabled)) {
+        attempt_t a = {.sub_id = job->subscription_id,
+                       .url = job->url,
+                       .msg_id = job->delivery_id,
+                       .attempt = job->attempt,
+                       .attempted_at_ms = hd_now_ms(),
+                       .outcome = HD_OUTCOME_PERMANENT,
+                       .error = sub ? "the subscription was disabled before the retry"
+                                    : "the subscription was deleted before the retry",
+                       .final = 1};
+        record_attempt(w, ev, &a);
+        return;
+    }
+    ev->snap = hd_match_retain(snap);
+    ev->body = hd_render_default(ev->event);
+    start_delivery(w, ev, sub, job->attempt, job->delivery_id);
+}
+
+static size_t partition_key(char *buf, size_t size, const char *topic, int32_t partition) {
+    return (size_t)snprintf(buf, size, "%s%c%d", topic, 0, (int)partition);
+}
+
+/* Holds a job until it is due; its partition is paused meanwhile so the consumer does not fetch the backlog. */
+static void hold(hd_dispatch_t *w, ev_t *ev) {
+    ev_t **pp = &w->held;
+    while (*pp && (*pp)->due_ms <= ev->due_ms) pp = &(*pp)->held_next;
+    ev->held_next = *pp;
+    *pp = ev;
+    char key[512];
+    intptr_t *count = (intptr_t *)hd_map_slot(w->paused, key, partition_key(key, sizeof(key), ev->msg_topic,
+                                                                              ev->msg_partition));
+    if ((*count)++ == 0) hd_consume_pause(w->consume, ev->msg_topic, ev->msg_partition, 1);
+}
+
+static ev_t *unhold(hd_dispatch_t *w) {
+    ev_t *ev = w->held;
+    w->held = ev->held_next;
+    char key[512];
+    intptr_t *count = (intptr_t *)hd_map_slot(w->paused, key, partition_key(key, sizeof(key), ev->msg_topic,
+                                                                              ev->msg_partition));
+    if (--(*count) == 0) hd_consume_pause(w->consume, ev->msg_topic, ev->msg_partition, 0);
+    return ev;
+}
+
+static void handle_retry(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const rd_kafka_message_t *msg, int tier) {
+    char errstr[512];
+    hd_decode_err_t derr;
+    if (!(ev->job = hd_retry_job_decode(msg->payload, msg->len, errstr, sizeof(errstr)))) {
+        deadletter_message(w, ev, msg, "bad-retry-job", errstr);
+        return;
+    }
+    ev->topic = hd_xstrdup(ev->job->src_topic);
+    ev->partition = ev->job->src_partition;
+    ev->offset = ev->job->src_offset;
+    if (!(ev->event = hd_decode_envelope(json_object_get(ev->job->event), 0, &derr, errstr, sizeof(errstr)))) {
+        deadletter_message(w, ev, msg, "bad-retry-job", errstr);
+        return;
+    }
+    int64_t now = hd_now_ms(), wait = ev->job->due_ms - now;
+    if (wait > w->retry->delay_ms[tier]) {
+        /* Due later than this tier's delay (a long Retry-After, a long-open breaker): move it to the tier that
+         * fits rather than block the jobs queued behind it. */
+        int fit = hd_retry_tier_for_wait(w->retry, wait);
+        char *value = hd_retry_job_encode(ev->job);
+        send_record(w, ev, w->retry->topic[fit], ev->job->delivery_id, value, NULL);
+        free(value);
+        return;
+    }
+    if (wait > 0) {
+        ev->due_ms = ev->job->due_ms;
+        ev->pending++;
+        hold(w, ev);
+        return;
+    }
+    run_retry(w, snap, ev);
+}
+
+static void handle_message(hd_dispatch_t *w, hd_match_t *snap, rd_kafka_message_t *msg) {
+    if (msg->err) {
+        HD_LOG(HD_LOG_WARN, "consume", NULL, "consumer: %s", rd_kafka_message_errstr(msg));
+        return;
+    }
+    w->stats.consumed++;
+    ev_t *ev = hd_xcalloc(1, sizeof(*ev));
+    ev->entry = hd_consume_track(w->consume, msg);
+    ev->msg_topic = hd_xstrdup(rd_kafka_topic_name(msg->rkt));
+    ev->msg_partition = msg->partition;
+    ev->pending = 1;
+    LIST_ADD(w->evs, ev);
+    int tier = hd_retry_tier_of_topic(w->retry, ev->msg_topic);
+    if (tier < 0) handle_source(w, snap, ev, msg);
+    else handle_retry(w, snap, ev, msg, tier);
     ev_unref(w, ev);
 }
 
@@ -242,13 +534,25 @@ hd_dispatch_t *hd_dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cache, c
     w->conf = conf;
     w->cache = cache;
     w->wake[0] = w->wake[1] = -1;
+    w->endpoints = hd_map_new(64);
+    w->paused = hd_map_new(16);
     if (pipe2(w->wake, O_NONBLOCK | O_CLOEXEC)) {
         snprintf(errstr, errstr_size, "pipe: %s", strerror(errno));
         goto fail;
     }
+    if (!(w->retry = hd_retry_new(conf, errstr, errstr_size))) goto fail;
     if (!(w->deliver = hd_deliver_new(conf, on_delivered, w, errstr, errstr_size))) goto fail;
     if (!(w->record = hd_record_new(conf, w->wake[1], on_record_ack, w, errstr, errstr_size))) goto fail;
-    if (!(w->consume = hd_consume_new(conf, w->wake[1], errstr, errstr_size))) goto fail;
+    if (!(w->consume = hd_consume_new(conf, (const char *const *)w->retry->topic, w->retry->cnt, w->wake[1], errstr,
+                                      errstr_size)))
+        goto fail;
+    const char *topics[HD_RETRY_MAX_TIERS + 3];
+    int n = 0;
+    for (int i = 0; i < w->retry->cnt; i++) topics[n++] = w->retry->topic[i];
+    topics[n++] = conf->results_topic;
+    topics[n++] = conf->deadletter_topic;
+    topics[n++] = conf->ops_topic;
+    hd_record_create_topics(w->record, topics, n);
     return w;
 
 fail:
@@ -262,34 +566,66 @@ static void drain_wake(hd_dispatch_t *w) {
     }
 }
 
-/* One turn of the loop: take events while there is room, serve Kafka's reports, wait for the network. */
+/* One turn of the loop: release due retries, take events while there is room, serve Kafka's reports, wait for
+ * the network (at most until the next held job is due). */
 static int turn(hd_dispatch_t *w, int consuming, int max_wait_ms) {
-    int took = 0;
+    hd_match_t *snap = NULL;
+    int64_t now = hd_now_ms();
+    while (consuming && w->held && w->held->due_ms <= now) {
+        if (!snap) snap = hd_match_cache_get(w->cache);
+        ev_t *ev = unhold(w);
+        run_retry(w, snap, ev);
+        ev_unref(w, ev); /* the hold's reference */
+    }
+    if (w->held && w->held->due_ms - now < max_wait_ms) max_wait_ms = (int)(w->held->due_ms - now);
     if (consuming) {
         int64_t room = w->conf->http_max_inflight - (int64_t)hd_deliver_inflight(w->deliver);
         int want = room < w->conf->batch_size ? (int)room : (int)w->conf->batch_size;
         if (want > 0) {
             rd_kafka_message_t *msgs[want];
-            took = hd_consume_batch(w->consume, msgs, want);
+            int took = hd_consume_batch(w->consume, msgs, want);
             if (took) {
-                hd_match_t *snap = hd_match_cache_get(w->cache);
+                if (!snap) snap = hd_match_cache_get(w->cache);
                 for (int i = 0; i < took; i++) {
                     handle_message(w, snap, msgs[i]);
                     rd_kafka_message_destroy(msgs[i]);
                 }
-                hd_match_release(snap);
             }
             if (took == want) max_wait_ms = 0; /* more may be queued: the wake fd only signals the first */
         }
     }
+    hd_match_release(snap);
     hd_record_poll(w->record);
     drain_wake(w);
     struct curl_waitfd wfd = {.fd = w->wake[0], .events = CURL_WAIT_POLLIN};
-    if (hd_deliver_run(w->deliver, &wfd, 1, max_wait_ms) < 0) {
+    if (hd_deliver_run(w->deliver, &wfd, 1, max_wait_ms < 0 ? 0 : max_wait_ms) < 0) {
         HD_LOG(HD_LOG_ERROR, "dispatch", NULL, "curl multi failed");
         return -1;
     }
     return 0;
+}
+
+/* Gives up everything still in flight or held: their offsets are never stored, so they are re-delivered by the
+ * partition's next owner (after a restart, by this process again). */
+static int abandon(hd_dispatch_t *w) {
+    int n = 0;
+    while (w->jobs) {
+        job_t *job = w->jobs;
+        ev_t *ev = job->ev;
+        hd_deliver_cancel(w->deliver, &job->req);
+        ev->abandoned = 1;
+        job_free(w, job);
+        ev_unref(w, ev);
+        n++;
+    }
+    while (w->held) {
+        ev_t *ev = w->held;
+        w->held = ev->held_next;
+        ev->abandoned = 1;
+        ev_unref(w, ev);
+        n++;
+    }
+    return n;
 }
 
 int hd_dispatch_run(hd_dispatch_t *w, const atomic_int *stop) {
@@ -301,30 +637,22 @@ int hd_dispatch_run(hd_dispatch_t *w, const atomic_int *stop) {
     HD_LOG(HD_LOG_INFO, "dispatch", NULL, "stopping: %zu deliveries in flight", hd_deliver_inflight(w->deliver));
     while (w->jobs && hd_mono_us() < deadline)
         if (turn(w, 0, 50)) break;
-    int abandoned = 0;
-    while (w->jobs) {
-        job_t *job = w->jobs;
-        ev_t *ev = job->ev;
-        hd_deliver_cancel(w->deliver, &job->req);
-        ev->abandoned = 1; /* never store its offset: it is re-delivered after restart */
-        job_free(w, job);
-        ev_unref(w, ev);
-        abandoned++;
-    }
-    if (abandoned) HD_LOG(HD_LOG_WARN, "dispatch", NULL, "abandoned %d deliveries; they will be redelivered", abandoned);
+    int abandoned = abandon(w);
+    if (abandoned)
+        HD_LOG(HD_LOG_WARN, "dispatch", NULL, "abandoned %d deliveries and held retries; they will be redelivered",
+               abandoned);
     int left = hd_record_flush(w->record, 10000);
-    if (left) HD_LOG(HD_LOG_ERROR, "dispatch", NULL, "%d outcome records unacknowledged; their events will be redelivered", left);
+    if (left)
+        HD_LOG(HD_LOG_ERROR, "dispatch", NULL, "%d outcome records unacknowledged; their events will be redelivered",
+               left);
     hd_consume_close(w->consume);
     return 0;
 }
 
 void hd_dispatch_destroy(hd_dispatch_t *w) {
     if (!w) return;
-    while (w->jobs) {
-        hd_deliver_cancel(w->deliver, &w->jobs->req);
-        job_free(w, w->jobs);
-    }
-    /* Whatever is still live is abandoned: late acks during the producer's final flush must not touch the
+    if (w->deliver) abandon(w);
+    /* Whatever is still live waits only for acks: late acks during the producer's final flush must not touch the
      * consumer, which may already be gone. */
     for (ev_t *ev = w->evs; ev; ev = ev->next) ev->abandoned = 1;
     hd_record_destroy(w->record, 0);
@@ -334,6 +662,9 @@ void hd_dispatch_destroy(hd_dispatch_t *w) {
         ev_unref(w, w->evs);
     }
     hd_deliver_destroy(w->deliver);
+    hd_retry_destroy(w->retry);
+    hd_map_destroy(w->endpoints, free);
+    hd_map_destroy(w->paused, NULL);
     if (w->wake[0] >= 0) close(w->wake[0]);
     if (w->wake[1] >= 0) close(w->wake[1]);
     free(w);

@@ -1,6 +1,8 @@
 #include "hookd/log.h"
 
 #include <json-c/json.h>
+#include <librdkafka/rdkafka.h>
+#include <mongoc/mongoc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,4 +44,27 @@ void hd_log_write(hd_log_level_t level, const char *component, const char *const
     }
     fprintf(stderr, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(o);
+}
+
+static hd_log_level_t from_syslog(int level) {
+    return level <= 3 ? HD_LOG_ERROR : level == 4 ? HD_LOG_WARN : level <= 6 ? HD_LOG_INFO : HD_LOG_DEBUG;
+}
+
+void hd_log_rdkafka(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
+    HD_LOG(from_syslog(level), "kafka", HD_KV("client", rd_kafka_name(rk), "facility", fac), "%s", buf);
+}
+
+static void mongoc_handler(mongoc_log_level_t level, const char *domain, const char *message, void *data) {
+    hd_log_level_t l = level <= MONGOC_LOG_LEVEL_CRITICAL ? HD_LOG_ERROR
+                       : level == MONGOC_LOG_LEVEL_WARNING ? HD_LOG_WARN
+                       : level <= MONGOC_LOG_LEVEL_INFO    ? HD_LOG_INFO
+                                                           : HD_LOG_DEBUG;
+    /* FerretDB lacks endSessions; the driver's complaint about it at shutdown is noise. */
+    if (strstr(message, "endSessions")) l = HD_LOG_DEBUG;
+    HD_LOG(l, "mongo", HD_KV("domain", domain), "%s", message);
+}
+
+void hd_log_mongoc_install(void) {
+    mongoc_log_trace_disable();
+    mongoc_log_set_handler(mongoc_handler, NULL);
 }

@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdatomic.h>
@@ -117,30 +118,66 @@ static int use_master_key(const hd_conf_t *conf, hd_store_t *store, char *err, s
     return 0;
 }
 
+typedef struct {
+    hd_dispatch_t *w;
+    pthread_t thread;
+    int rc;
+} worker_t;
+
+static void *run_worker(void *arg) {
+    worker_t *wk = arg;
+    wk->rc = hd_dispatch_run(wk->w, &stop_flag);
+    if (wk->rc) atomic_store(&stop_flag, 1); /* one worker failing stops the process: let the platform restart it */
+    return NULL;
+}
+
+/* N independent workers, each its own consumer in the group, sharing one subscription cache. */
 static int cmd_dispatch(hd_conf_t *conf, int argc, char **argv) {
-    char err[512];
+    char err[512] = "";
     hd_store_t *store = NULL;
     hd_match_cache_t *cache = NULL;
-    hd_dispatch_t *w = NULL;
-    int rc = 1;
+    int n = (int)conf->workers, started = 0, rc = 1;
+    worker_t *workers = hd_xcalloc((size_t)n, sizeof(*workers));
 
     if (!(store = hd_store_new(conf->store, conf->mongo_database, err, sizeof(err)))) goto out;
     if (use_master_key(conf, store, err, sizeof(err))) goto out;
     if (!(cache = hd_match_cache_new(store, conf->refresh_ms, err, sizeof(err)))) goto out;
-    if (!(w = hd_dispatch_new(conf, cache, err, sizeof(err)))) goto out;
+    hd_match_cache_set_smtp(cache, conf->smtp_url, conf->smtp_from);
+    for (int i = 0; i < n; i++)
+        if (!(workers[i].w = hd_dispatch_new(conf, cache, err, sizeof(err)))) goto out;
     install_signals();
-    HD_LOG(HD_LOG_INFO, "dispatch", NULL, "hookd %s dispatching %s from %s", HD_VERSION, conf->topics, conf->brokers);
-    rc = hd_dispatch_run(w, &stop_flag) ? 1 : 0;
-    hd_dispatch_stats_t st;
-    hd_dispatch_stats(w, &st);
+    HD_LOG(HD_LOG_INFO, "dispatch", NULL, "hookd %s dispatching %s from %s with %d worker(s)", HD_VERSION,
+           conf->topics, conf->brokers, n);
+    for (; started < n; started++)
+        if (pthread_create(&workers[started].thread, NULL, run_worker, &workers[started])) {
+            snprintf(err, sizeof(err), "cannot start worker thread %d", started);
+            atomic_store(&stop_flag, 1);
+            break;
+        }
+    rc = started == n ? 0 : 1;
+    hd_dispatch_stats_t total = {0};
+    for (int i = 0; i < started; i++) {
+        pthread_join(workers[i].thread, NULL);
+        if (workers[i].rc) rc = 1;
+        hd_dispatch_stats_t st;
+        hd_dispatch_stats(workers[i].w, &st);
+        total.consumed += st.consumed;
+        total.deadlettered += st.deadlettered;
+        total.deliveries += st.deliveries;
+        total.succeeded += st.succeeded;
+        total.failed += st.failed;
+        total.retries += st.retries;
+        total.parked += st.parked;
+    }
     HD_LOG(HD_LOG_INFO, "dispatch", NULL,
-           "stopped: %" PRIu64 " events, %" PRIu64 " dead-lettered, %" PRIu64 " deliveries (%" PRIu64
-           " succeeded, %" PRIu64 " failed)",
-           st.consumed, st.deadlettered, st.deliveries, st.succeeded, st.failed);
-    err[0] = '\0';
+           "stopped: %" PRIu64 " messages, %" PRIu64 " dead-lettered, %" PRIu64 " deliveries (%" PRIu64
+           " succeeded, %" PRIu64 " failed, %" PRIu64 " retries scheduled, %" PRIu64 " parked)",
+           total.consumed, total.deadlettered, total.deliveries, total.succeeded, total.failed, total.retries,
+           total.parked);
 out:
     if (rc && err[0]) HD_LOG(HD_LOG_ERROR, "dispatch", NULL, "%s", err);
-    hd_dispatch_destroy(w);
+    for (int i = 0; i < n; i++) hd_dispatch_destroy(workers[i].w);
+    free(workers);
     hd_match_cache_destroy(cache);
     hd_store_destroy(store);
     return rc;

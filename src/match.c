@@ -1,17 +1,17 @@
 #include "hookd/match.h"
 
+#include <malloc.h>
 #include <pthread.h>
-#include <sodium.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hookd/log.h"
+#include "hookd/map.h"
+#include "hookd/notify.h"
 #include "hookd/util.h"
 
 typedef struct {
-    char *key; /* tenant '\0' type */
-    size_t key_len;
     const hd_sub_t **subs;
     int cnt, cap;
 } bucket_t;
@@ -20,20 +20,9 @@ struct hd_match_s {
     atomic_int refcnt;
     hd_sub_t **subs;
     int cnt;
-    bucket_t *buckets; /* open addressing, power-of-two size */
-    size_t mask;
-    unsigned char hash_key[crypto_shorthash_KEYBYTES];
+    hd_map_t *by_type; /* tenant '\0' type -> bucket_t */
+    hd_map_t *by_id;   /* id -> hd_sub_t */
 };
-
-/* SipHash with a per-snapshot random key: tenants and event types come from outside and must not be able to
- * degrade the table into a list. */
-static uint64_t hash(const hd_match_t *m, const char *key, size_t len) {
-    unsigned char h[crypto_shorthash_BYTES];
-    uint64_t v;
-    crypto_shorthash(h, (const unsigned char *)key, len, m->hash_key);
-    memcpy(&v, h, sizeof(v));
-    return v;
-}
 
 static size_t make_key(char *buf, size_t buf_size, const char *tenant, const char *type) {
     size_t tl = strlen(tenant), yl = strlen(type);
@@ -43,11 +32,10 @@ static size_t make_key(char *buf, size_t buf_size, const char *tenant, const cha
     return tl + 1 + yl;
 }
 
-static bucket_t *slot(const hd_match_t *m, const char *key, size_t len) {
-    for (size_t i = hash(m, key, len) & m->mask;; i = (i + 1) & m->mask) {
-        bucket_t *b = &m->buckets[i];
-        if (!b->key || (b->key_len == len && !memcmp(b->key, key, len))) return b;
-    }
+static void bucket_free(void *v) {
+    bucket_t *b = v;
+    free(b->subs);
+    free(b);
 }
 
 hd_match_t *hd_match_new(hd_sub_t **subs, int cnt) {
@@ -55,27 +43,20 @@ hd_match_t *hd_match_new(hd_sub_t **subs, int cnt) {
     atomic_init(&m->refcnt, 1);
     m->subs = subs;
     m->cnt = cnt;
-    randombytes_buf(m->hash_key, sizeof(m->hash_key));
-    size_t want = 16, entries = 0;
-    for (int i = 0; i < cnt; i++) entries += (size_t)subs[i]->event_types_cnt;
-    while (want < entries * 2) want <<= 1;
-    m->buckets = hd_xcalloc(want, sizeof(bucket_t));
-    m->mask = want - 1;
+    m->by_type = hd_map_new((size_t)cnt);
+    m->by_id = hd_map_new((size_t)cnt);
 
     char key[1024];
     for (int i = 0; i < cnt; i++) {
         const hd_sub_t *s = subs[i];
+        *hd_map_slot(m->by_id, s->id, strlen(s->id)) = subs[i];
         if (!s->is_active) continue;
         for (int t = 0; t < s->event_types_cnt; t++) {
             size_t len = make_key(key, sizeof(key), s->tenant, s->event_types[t]);
             if (!len) continue;
-            bucket_t *b = slot(m, key, len);
-            if (!b->key) {
-                b->key = hd_xstrndup(key, len);
-                b->key_len = len;
-            } else if (b->cnt && b->subs[b->cnt - 1] == s) {
-                continue; /* the same type listed twice: deliver once */
-            }
+            bucket_t **bp = (bucket_t **)hd_map_slot(m->by_type, key, len), *b = *bp;
+            if (!b) b = *bp = hd_xcalloc(1, sizeof(*b));
+            else if (b->cnt && b->subs[b->cnt - 1] == s) continue; /* the same type listed twice: deliver once */
             if (b->cnt == b->cap) {
                 b->cap = b->cap ? b->cap * 2 : 4;
                 b->subs = hd_xrealloc(b->subs, sizeof(*b->subs) * (size_t)b->cap);
@@ -93,11 +74,8 @@ hd_match_t *hd_match_retain(hd_match_t *m) {
 
 void hd_match_release(hd_match_t *m) {
     if (!m || atomic_fetch_sub(&m->refcnt, 1) != 1) return;
-    for (size_t i = 0; i <= m->mask; i++) {
-        free(m->buckets[i].key);
-        free(m->buckets[i].subs);
-    }
-    free(m->buckets);
+    hd_map_destroy(m->by_type, bucket_free);
+    hd_map_destroy(m->by_id, NULL);
     for (int i = 0; i < m->cnt; i++) hd_sub_destroy(m->subs[i]);
     free(m->subs);
     free(m);
@@ -106,11 +84,18 @@ void hd_match_release(hd_match_t *m) {
 int hd_match_find(const hd_match_t *m, const char *tenant, const char *type, const hd_sub_t **out, int out_size) {
     char key[1024];
     size_t len = make_key(key, sizeof(key), tenant, type);
-    if (!len) return 0;
-    const bucket_t *b = slot(m, key, len);
-    if (!b->key) return 0;
-    for (int i = 0; i < b->cnt && i < out_size; i++) out[i] = b->subs[i];
-    return b->cnt;
+    const bucket_t *b = len ? hd_map_get(m->by_type, key, len) : NULL;
+    int n = 0;
+    for (int i = 0; b && i < b->cnt; i++) {
+        if (atomic_load(&b->subs[i]->disabled)) continue;
+        if (n < out_size) out[n] = b->subs[i];
+        n++;
+    }
+    return n;
+}
+
+const hd_sub_t *hd_match_get(const hd_match_t *m, const char *id) {
+    return hd_map_get(m->by_id, id, strlen(id));
 }
 
 int hd_match_count(const hd_match_t *m) {
@@ -121,8 +106,17 @@ int hd_match_count(const hd_match_t *m) {
 
 #define FULL_RELOAD_US (60 * 1000000LL)
 
+typedef struct disable_s {
+    char *id, *name, *tenant, *url, *reason;
+    char **emails; /* NULL unless the subscription asked for notification */
+    int emails_cnt;
+    struct disable_s *next;
+} disable_t;
+
 struct hd_match_cache_s {
     hd_store_t *store;
+    char *smtp_url, *smtp_from;
+    disable_t *disables; /* guarded by lock */
     int64_t refresh_ms;
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -149,7 +143,40 @@ static int reload(hd_match_cache_t *c, int *loaded, char *errstr, size_t errstr_
     c->fingerprint = fp;
     pthread_mutex_unlock(&c->lock);
     hd_match_release(old);
+    malloc_trim(0); /* hand the parsed documents' memory back: a reload must not leave RSS at its peak */
     return 0;
+}
+
+static void disable_free(disable_t *d) {
+    free(d->id);
+    free(d->name);
+    free(d->tenant);
+    free(d->url);
+    free(d->reason);
+    for (int i = 0; i < d->emails_cnt; i++) free(d->emails[i]);
+    free(d->emails);
+    free(d);
+}
+
+/* Runs on the cache's thread: the store write and the e-mail may block, the delivery loop must not. */
+static void apply_disable(hd_match_cache_t *c, disable_t *d) {
+    char err[512];
+    int rc = hd_store_disable(c->store, d->id, d->reason, err, sizeof(err));
+    if (rc < 0) HD_LOG(HD_LOG_ERROR, "match", HD_KV("subscription_id", d->id), "%s", err);
+    else if (rc > 0)
+        HD_LOG(HD_LOG_WARN, "match", HD_KV("subscription_id", d->id),
+               "the file store is read-only: the subscription stays disabled until restart; edit the file");
+    if (!d->emails_cnt || !c->smtp_url || !*c->smtp_url) return;
+    char subject[512], body[2048];
+    snprintf(subject, sizeof(subject), "Webhook subscription \"%s\" was disabled", d->name);
+    snprintf(body, sizeof(body),
+             "hookd disabled the webhook subscription %s (\"%s\", tenant %s) delivering to\n%s\n\nReason: %s\n\n"
+             "Fix the endpoint, then re-enable the subscription (is_active: true).\n",
+             d->id, d->name, d->tenant, d->url, d->reason);
+    if (hd_notify_email(c->smtp_url, c->smtp_from, d->emails, d->emails_cnt, subject, body, err, sizeof(err)))
+        HD_LOG(HD_LOG_ERROR, "match", HD_KV("subscription_id", d->id), "notification e-mail failed: %s", err);
+    else
+        HD_LOG(HD_LOG_INFO, "match", HD_KV("subscription_id", d->id), "notified %d address(es)", d->emails_cnt);
 }
 
 static void *refresher(void *arg) {
@@ -163,8 +190,17 @@ static void *refresher(void *arg) {
         int64_t ns = until.tv_nsec + (c->refresh_ms % 1000) * 1000000;
         until.tv_sec += c->refresh_ms / 1000 + ns / 1000000000;
         until.tv_nsec = ns % 1000000000;
-        pthread_cond_timedwait(&c->cond, &c->lock, &until);
+        if (!c->disables) pthread_cond_timedwait(&c->cond, &c->lock, &until);
         if (c->stop) break;
+        disable_t *todo = c->disables;
+        c->disables = NULL;
+        pthread_mutex_unlock(&c->lock);
+        for (disable_t *d = todo, *n; d; d = n) {
+            n = d->next;
+            apply_disable(c, d);
+            disable_free(d);
+        }
+        pthread_mutex_lock(&c->lock);
         int64_t loaded_us = c->loaded_us;
         uint64_t known = c->fingerprint;
         pthread_mutex_unlock(&c->lock);
@@ -218,9 +254,47 @@ void hd_match_cache_destroy(hd_match_cache_t *c) {
     pthread_mutex_unlock(&c->lock);
     pthread_join(c->thread, NULL);
     hd_match_release(c->current);
+    for (disable_t *d = c->disables, *n; d; d = n) { /* decided before the stop: still persist them */
+        n = d->next;
+        apply_disable(c, d);
+        disable_free(d);
+    }
+    free(c->smtp_url);
+    free(c->smtp_from);
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->cond);
     free(c);
+}
+
+void hd_match_cache_set_smtp(hd_match_cache_t *c, const char *smtp_url, const char *from) {
+    pthread_mutex_lock(&c->lock);
+    free(c->smtp_url);
+    free(c->smtp_from);
+    c->smtp_url = hd_xstrdup(smtp_url);
+    c->smtp_from = hd_xstrdup(from);
+    pthread_mutex_unlock(&c->lock);
+}
+
+int hd_match_cache_disable(hd_match_cache_t *c, const hd_sub_t *sub, const char *reason) {
+    /* The one field of a snapshot that changes after load; atomic, so the cast is safe. */
+    if (atomic_exchange(&((hd_sub_t *)sub)->disabled, 1)) return 0;
+    disable_t *d = hd_xcalloc(1, sizeof(*d));
+    d->id = hd_xstrdup(sub->id);
+    d->name = hd_xstrdup(sub->name);
+    d->tenant = hd_xstrdup(sub->tenant);
+    d->url = hd_xstrdup(sub->url);
+    d->reason = hd_xstrdup(reason);
+    if (sub->notify && sub->notification_emails_cnt) {
+        d->emails = hd_xcalloc((size_t)sub->notification_emails_cnt, sizeof(char *));
+        for (int i = 0; i < sub->notification_emails_cnt; i++) d->emails[i] = hd_xstrdup(sub->notification_emails[i]);
+        d->emails_cnt = sub->notification_emails_cnt;
+    }
+    pthread_mutex_lock(&c->lock);
+    d->next = c->disables;
+    c->disables = d;
+    pthread_cond_signal(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+    return 1;
 }
 
 hd_match_t *hd_match_cache_get(hd_match_cache_t *c) {

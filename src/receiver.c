@@ -16,6 +16,7 @@
 typedef struct {
     char *path;
     int status;
+    int fail_first; /* guarded by the receiver's lock */
     hd_sign_key_t key;
 } route_t;
 
@@ -63,7 +64,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (strcmp(method, "POST")) return answer(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "POST only\n");
     if (req->too_big) return answer(conn, MHD_HTTP_CONTENT_TOO_LARGE, "body too large\n");
 
-    const route_t *route = NULL;
+    route_t *route = NULL;
     for (int i = 0; i < r->cnt; i++)
         if (!strcmp(r->routes[i].path, url)) route = &r->routes[i];
     const char *id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "webhook-id");
@@ -71,13 +72,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     const char *sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "webhook-signature");
     int ok = route && id && ts && sig &&
              hd_sign_verify(&route->key, id, strtoll(ts, NULL, 10), req->body ? req->body : "", req->len, sig);
+    unsigned status = MHD_HTTP_SERVICE_UNAVAILABLE;
     pthread_mutex_lock(&r->lock);
     r->received++;
     r->verified += ok;
+    if (route && ok && route->fail_first > 0) route->fail_first--;
+    else if (route) status = (unsigned)route->status;
     pthread_mutex_unlock(&r->lock);
     if (!route) return answer(conn, MHD_HTTP_NOT_FOUND, "no such endpoint\n");
     if (!ok) return answer(conn, MHD_HTTP_UNAUTHORIZED, "invalid signature\n");
-    return answer(conn, (unsigned)route->status, "");
+    return answer(conn, status, "");
 }
 
 static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
@@ -96,6 +100,7 @@ hd_receiver_t *hd_receiver_new(uint16_t port, const hd_receiver_route_t *routes,
     for (int i = 0; i < cnt; i++, r->cnt++) {
         r->routes[i].path = hd_xstrdup(routes[i].path);
         r->routes[i].status = routes[i].status;
+        r->routes[i].fail_first = routes[i].fail_first;
         if (hd_sign_key_init(&r->routes[i].key, routes[i].secret, errstr, errstr_size)) goto fail;
     }
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};

@@ -10,6 +10,7 @@
 
 struct hd_record_s {
     rd_kafka_t *rk;
+    rd_kafka_queue_t *admin; /* CreateTopics answers, NULL when none is awaited */
     rd_kafka_topic_t *results, *deadletter;
     hd_record_ack_cb *ack;
     void *opaque;
@@ -79,6 +80,7 @@ hd_record_t *hd_record_new(const hd_conf_t *conf, int wake_fd, hd_record_ack_cb 
     rd_kafka_conf_set_opaque(rkconf, r);
     rd_kafka_conf_set_dr_msg_cb(rkconf, dr_cb);
     rd_kafka_conf_set_error_cb(rkconf, error_cb);
+    rd_kafka_conf_set_log_cb(rkconf, hd_log_rdkafka);
     r->rk = rd_kafka_new(RD_KAFKA_PRODUCER, rkconf, errstr, errstr_size);
     if (!r->rk) {
         rd_kafka_conf_destroy(rkconf);
@@ -100,6 +102,7 @@ fail:
 
 void hd_record_destroy(hd_record_t *r, int timeout_ms) {
     if (!r) return;
+    if (r->admin) rd_kafka_queue_destroy(r->admin);
     int left = hd_record_flush(r, timeout_ms);
     if (left) HD_LOG(HD_LOG_ERROR, "record", NULL, "%d records not acknowledged at exit", left);
     rd_kafka_topic_destroy(r->results);
@@ -128,13 +131,21 @@ int hd_record_result(hd_record_t *r, const hd_record_result_t *res, void *record
     json_object_object_add(o, "success", json_object_new_boolean(res->success));
     add_str(o, "outcome", res->outcome);
     add_str(o, "error", res->error);
-    json_object_object_add(o, "duration_ms", json_object_new_int64(res->duration_ms));
+    json_object_object_add(o, "duration_ms", json_object_new_double(res->duration_us / 1000.0));
     add_str(o, "attempted_at", at);
     add_str(o, "event_time", evt);
     add_str(src, "topic", res->src_topic);
     json_object_object_add(src, "partition", json_object_new_int(res->src_partition));
     json_object_object_add(src, "offset", json_object_new_int64(res->src_offset));
     json_object_object_add(o, "source", src);
+    if (res->next_retry_at_ms) {
+        char next[40];
+        hd_iso8601(res->next_retry_at_ms, next, sizeof(next));
+        add_str(o, "next_retry_at", next);
+    } else {
+        add_str(o, "next_retry_at", NULL);
+    }
+    json_object_object_add(o, "final", json_object_new_boolean(res->final));
     size_t len;
     const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     int rc = produce(r, r->results, res->delivery_id, strlen(res->delivery_id), s, len, NULL, record_opaque);
@@ -158,8 +169,52 @@ int hd_record_deadletter(hd_record_t *r, const rd_kafka_message_t *msg, const ch
     return produce(r, r->deadletter, msg->key, msg->key_len, msg->payload, msg->len, hdrs, record_opaque);
 }
 
+int hd_record_produce(hd_record_t *r, const char *topic, const char *key, const void *value, size_t len,
+                      rd_kafka_headers_t *hdrs, void *record_opaque) {
+    rd_kafka_topic_t *t = rd_kafka_topic_new(r->rk, topic, NULL); /* a lookup when the handle exists */
+    int rc = produce(r, t, key, key ? strlen(key) : 0, value, len, hdrs, record_opaque);
+    rd_kafka_topic_destroy(t);
+    return rc;
+}
+
+void hd_record_create_topics(hd_record_t *r, const char *const *topics, int cnt) {
+    rd_kafka_NewTopic_t *nt[cnt];
+    char err[256];
+    int n = 0;
+    for (int i = 0; i < cnt; i++) {
+        /* -1: the broker's default partition count and replication factor (KIP-464). */
+        nt[n] = rd_kafka_NewTopic_new(topics[i], -1, -1, err, sizeof(err));
+        if (nt[n]) n++;
+        else HD_LOG(HD_LOG_WARN, "record", NULL, "topic %s: %s", topics[i], err);
+    }
+    if (!r->admin) r->admin = rd_kafka_queue_new(r->rk);
+    rd_kafka_CreateTopics(r->rk, nt, (size_t)n, NULL, r->admin);
+    rd_kafka_NewTopic_destroy_array(nt, (size_t)n);
+}
+
+static void serve_admin(hd_record_t *r) {
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(r->admin, 0);
+    if (!ev) return;
+    const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+    size_t n = 0;
+    const rd_kafka_topic_result_t **tr = res ? rd_kafka_CreateTopics_result_topics(res, &n) : NULL;
+    if (rd_kafka_event_error(ev))
+        HD_LOG(HD_LOG_WARN, "record", NULL, "creating topics: %s", rd_kafka_event_error_string(ev));
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
+        if (!e) HD_LOG(HD_LOG_INFO, "record", NULL, "created topic %s", rd_kafka_topic_result_name(tr[i]));
+        else if (e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+            HD_LOG(HD_LOG_WARN, "record", NULL, "topic %s not created: %s", rd_kafka_topic_result_name(tr[i]),
+                   rd_kafka_err2str(e));
+    }
+    rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(r->admin);
+    r->admin = NULL;
+}
+
 void hd_record_poll(hd_record_t *r) {
     rd_kafka_poll(r->rk, 0);
+    if (r->admin) serve_admin(r);
 }
 
 int hd_record_outstanding(hd_record_t *r) {

@@ -21,7 +21,8 @@ int hd_sign_key_init(hd_sign_key_t *key, const char *secret, char *errstr, size_
         sodium_memzero(raw, sizeof(raw));
         return -1;
     }
-    crypto_auth_hmacsha256_init(&key->state, raw, raw_len);
+    memcpy(key->key, raw, raw_len);
+    key->len = (unsigned char)raw_len;
     sodium_memzero(raw, sizeof(raw));
     return 0;
 }
@@ -30,7 +31,8 @@ static void mac(const hd_sign_key_t *key, const char *msg_id, int64_t timestamp,
                 unsigned char out[crypto_auth_hmacsha256_BYTES]) {
     char ts[24];
     int ts_len = snprintf(ts, sizeof(ts), ".%" PRId64 ".", timestamp);
-    crypto_auth_hmacsha256_state st = key->state; /* the precomputed state is reused, never consumed */
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, key->key, key->len);
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)msg_id, strlen(msg_id));
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)ts, (unsigned long long)ts_len);
     crypto_auth_hmacsha256_update(&st, body, body_len);

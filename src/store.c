@@ -24,6 +24,7 @@ struct hd_store_s {
 static pthread_once_t mongoc_once = PTHREAD_ONCE_INIT;
 static void mongoc_init_once(void) {
     mongoc_init();
+    hd_log_mongoc_install();
 }
 
 hd_store_t *hd_store_new(const char *uri, const char *database, char *errstr, size_t errstr_size) {
@@ -225,4 +226,25 @@ void hd_store_client_push(hd_store_t *store, mongoc_client_t *client) {
 
 const char *hd_store_database(const hd_store_t *store) {
     return store->database;
+}
+
+int hd_store_disable(hd_store_t *store, const char *id, const char *reason, char *errstr, size_t errstr_size) {
+    if (store->path) return 1;
+    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->database, "subscriptions");
+    bson_error_t err;
+    int64_t now = hd_now_ms();
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
+    bson_t *update = BCON_NEW("$set", "{", "is_active", BCON_BOOL(false), "disabled_reason", BCON_UTF8(reason),
+                              "disabled_at", BCON_DATE_TIME(now), "updated_at", BCON_DATE_TIME(now), "}");
+    int rc = 0;
+    if (!mongoc_collection_update_one(coll, filter, update, NULL, NULL, &err)) {
+        snprintf(errstr, errstr_size, "MongoDB: disabling subscription %s: %s", id, err.message);
+        rc = -1;
+    }
+    bson_destroy(filter);
+    bson_destroy(update);
+    mongoc_collection_destroy(coll);
+    mongoc_client_pool_push(store->pool, client);
+    return rc;
 }

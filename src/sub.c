@@ -41,6 +41,30 @@ static int64_t get_time_ms(json_object *doc, const char *key) {
     return 0;
 }
 
+/* An optional array of non-empty strings; absent or null gives zero entries. */
+static int get_str_array(json_object *doc, const char *key, char ***out, int *cnt, char *errstr, size_t errstr_size) {
+    json_object *arr;
+    *out = NULL;
+    *cnt = 0;
+    if (!json_object_object_get_ex(doc, key, &arr) || json_object_is_type(arr, json_type_null)) return 0;
+    if (!json_object_is_type(arr, json_type_array)) {
+        snprintf(errstr, errstr_size, "%s must be an array of strings", key);
+        return -1;
+    }
+    int n = (int)json_object_array_length(arr);
+    *out = hd_xcalloc((size_t)n, sizeof(char *));
+    for (int i = 0; i < n; i++) {
+        json_object *t = json_object_array_get_idx(arr, (size_t)i);
+        if (!json_object_is_type(t, json_type_string) || !json_object_get_string_len(t)) {
+            snprintf(errstr, errstr_size, "%s[%d] is not a non-empty string", key, i);
+            return -1;
+        }
+        (*out)[i] = hd_xstrdup(json_object_get_string(t));
+        (*cnt)++;
+    }
+    return 0;
+}
+
 /* RFC 9110 token characters. */
 static int is_tchar(unsigned char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c);
@@ -113,7 +137,7 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
     hd_sub_t *sub = hd_xcalloc(1, sizeof(*sub));
     const char *id = get_str(doc, "id") ? get_str(doc, "id") : get_str(doc, "_id");
     const char *tenant = get_str(doc, "tenant"), *url = get_str(doc, "url"), *secret = get_str(doc, "secret");
-    json_object *types, *headers;
+    json_object *headers;
 
     if (!id || !*id) {
         snprintf(errstr, errstr_size, "subscription without a string id");
@@ -140,24 +164,17 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
         sub->keys.hmac_expires_ms[1] = get_time_ms(doc, "previous_secret_expires_at");
         sub->keys.hmac_cnt = 2;
     }
-    if (!json_object_object_get_ex(doc, "event_types", &types) || !json_object_is_type(types, json_type_array) ||
-        json_object_array_length(types) == 0) {
+    if (get_str_array(doc, "event_types", &sub->event_types, &sub->event_types_cnt, errstr, errstr_size)) goto fail;
+    if (!sub->event_types_cnt) {
         snprintf(errstr, errstr_size, "subscription %s: event_types must be a non-empty array", id);
         goto fail;
     }
+    if (get_str_array(doc, "notification_emails", &sub->notification_emails, &sub->notification_emails_cnt,
+                      errstr, errstr_size))
+        goto fail;
     sub->tenant = hd_xstrdup(tenant);
     sub->url = hd_xstrdup(url);
     sub->name = hd_xstrdup(get_str(doc, "name") ? get_str(doc, "name") : "");
-    sub->event_types_cnt = (int)json_object_array_length(types);
-    sub->event_types = hd_xcalloc((size_t)sub->event_types_cnt, sizeof(char *));
-    for (int i = 0; i < sub->event_types_cnt; i++) {
-        json_object *t = json_object_array_get_idx(types, (size_t)i);
-        if (!json_object_is_type(t, json_type_string) || !json_object_get_string_len(t)) {
-            snprintf(errstr, errstr_size, "subscription %s: event_types[%d] is not a non-empty string", id, i);
-            goto fail;
-        }
-        sub->event_types[i] = hd_xstrdup(json_object_get_string(t));
-    }
     if (json_object_object_get_ex(doc, "headers", &headers) && json_object_is_type(headers, json_type_object)) {
         sub->headers = hd_xcalloc((size_t)json_object_object_length(headers), sizeof(*sub->headers));
         json_object_object_foreach(headers, hname, hval) {
@@ -174,6 +191,7 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
     sub->is_active = get_bool(doc, "is_active", 1);
     sub->max_retry_count = get_int(doc, "max_retry_count", 5);
     sub->success_code = get_int(doc, "success_code", 0);
+    sub->notify = get_bool(doc, "notify", 0);
     sub->updated_at_ms = get_time_ms(doc, "updated_at");
     return sub;
 
@@ -190,6 +208,8 @@ void hd_sub_destroy(hd_sub_t *sub) {
     free(sub->url);
     for (int i = 0; i < sub->event_types_cnt; i++) free(sub->event_types[i]);
     free(sub->event_types);
+    for (int i = 0; i < sub->notification_emails_cnt; i++) free(sub->notification_emails[i]);
+    free(sub->notification_emails);
     for (int i = 0; i < sub->headers_cnt; i++) {
         free(sub->headers[i].name);
         free(sub->headers[i].value);

@@ -35,6 +35,20 @@ typedef struct hd_conf_s {
     int64_t api_max_body_bytes;
     int64_t api_recorder;
     char *recorder_group_id;
+    char *http_allow_cidrs;
+    char *http_proxy;
+    int64_t http_max_inflight_per_endpoint;
+    int64_t workers;
+    char *retry_topic_prefix;
+    char *retry_schedule;
+    int64_t retry_jitter_pct;
+    int64_t retry_after_max_s;
+    int64_t breaker_failures;
+    int64_t breaker_open_ms;
+    int64_t disable_after_ms;
+    char *ops_topic;
+    char *smtp_url;
+    char *smtp_from;
 
     /* kafka.* pass-through, in the order given: names without the "kafka." prefix. */
     struct hd_conf_kv {

@@ -15,9 +15,11 @@
 typedef struct hd_consume_s hd_consume_t;
 typedef struct hd_consume_entry_s hd_consume_entry_t;
 
-/* Creates the consumer and subscribes to conf->topics. When wake_fd >= 0 the consumer queue writes a byte to it
+/* Creates the consumer and subscribes to conf->topics plus extra_topics (the retry tiers; extra_cnt may be 0).
+ * When wake_fd >= 0 the consumer queue writes a byte to it
  * whenever messages arrive (for the worker's poll loop). NULL with errstr on failure. */
-hd_consume_t *hd_consume_new(const hd_conf_t *conf, int wake_fd, char *errstr, size_t errstr_size);
+hd_consume_t *hd_consume_new(const hd_conf_t *conf, const char *const *extra_topics, int extra_cnt, int wake_fd,
+                             char *errstr, size_t errstr_size);
 
 /* Takes up to max messages without blocking. The caller owns them (rd_kafka_message_destroy). */
 int hd_consume_batch(hd_consume_t *c, rd_kafka_message_t **msgs, int max);
@@ -26,6 +28,10 @@ int hd_consume_batch(hd_consume_t *c, rd_kafka_message_t **msgs, int max);
  * exactly once with hd_consume_done. */
 hd_consume_entry_t *hd_consume_track(hd_consume_t *c, const rd_kafka_message_t *msg);
 void hd_consume_done(hd_consume_t *c, hd_consume_entry_t *e);
+
+/* Stops (pause != 0) or restarts fetching one partition: a retry tier partition waits while its head job is not
+ * due, so that the consumer does not pull the whole backlog into memory. */
+void hd_consume_pause(hd_consume_t *c, const char *topic, int32_t partition, int pause);
 
 /* Number of tracked, unfinished messages. */
 size_t hd_consume_pending(const hd_consume_t *c);

@@ -38,6 +38,14 @@ const char *hd_decode_reason(hd_decode_err_t err);
 hd_event_t *hd_decode_event(const void *value, size_t len, size_t max_bytes, int64_t kafka_ts_ms,
                             hd_decode_err_t *err, char *errstr, size_t errstr_size);
 
+/* Same as hd_decode_event for an already parsed JSON value. Takes ownership of root on every path. */
+hd_event_t *hd_decode_envelope(json_object *root, int64_t kafka_ts_ms, hd_decode_err_t *err, char *errstr,
+                               size_t errstr_size);
+
+/* The plain envelope of ev (a new object the caller owns; data is shared): decoding it gives the same event. Used
+ * to carry events through retry tiers whatever their original encoding. */
+json_object *hd_decode_to_envelope(const hd_event_t *ev);
+
 void hd_decode_event_destroy(hd_event_t *ev);
 
 /* Parses an RFC 3339 / ISO 8601 UTC or offset time ("2026-11-22T06:35:57.123Z", "...+02:00") into ms since the

@@ -28,19 +28,22 @@ typedef struct hd_deliver_req_s {
     size_t response_len;
     int64_t duration_us;
     int64_t retry_after_s; /* Retry-After in seconds from now, -1 when absent */
+    char refused[96];      /* non-empty when the guard refused the address: "10.0.0.7 (a private address)" */
 
     /* private */
     CURL *easy;
     size_t response_cap;
     int64_t started_us;
+    const struct hd_guard_s *guard;
 } hd_deliver_req_t;
 
 typedef struct hd_deliver_s hd_deliver_t;
 
 typedef void(hd_deliver_done_cb)(hd_deliver_req_t *req, void *opaque);
 
-/* Returns an engine calling done(req, opaque) for each finished request, or NULL with errstr. Keeps no pointer
- * to conf beyond the call. */
+/* Returns an engine calling done(req, opaque) for each finished request, or NULL with errstr (e.g. a bad
+ * http.allow.cidrs). Keeps no pointer to conf beyond the call. Connections go only to addresses the guard
+ * (guard.h) allows; a refused attempt finishes with req->refused set. */
 hd_deliver_t *hd_deliver_new(const hd_conf_t *conf, hd_deliver_done_cb *done, void *opaque, char *errstr,
                              size_t errstr_size);
 

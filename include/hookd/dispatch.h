@@ -25,7 +25,7 @@ int hd_dispatch_run(hd_dispatch_t *w, const atomic_int *stop);
 void hd_dispatch_destroy(hd_dispatch_t *w);
 
 typedef struct hd_dispatch_stats_s {
-    uint64_t consumed, deadlettered, deliveries, succeeded, failed;
+    uint64_t consumed, deadlettered, deliveries, succeeded, failed, retries, parked;
 } hd_dispatch_stats_t;
 
 void hd_dispatch_stats(const hd_dispatch_t *w, hd_dispatch_stats_t *out);

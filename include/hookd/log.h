@@ -15,6 +15,13 @@ int hd_log_level_parse(const char *name);
 void hd_log_write(hd_log_level_t level, const char *component, const char *const *kv, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* librdkafka's log_cb (syslog levels), so that its lines are JSON too. Set it on every rd_kafka_conf_t. */
+struct rd_kafka_s;
+void hd_log_rdkafka(const struct rd_kafka_s *rk, int level, const char *fac, const char *buf);
+
+/* Routes libmongoc's log through hd_log; called once before the first MongoDB client. */
+void hd_log_mongoc_install(void);
+
 #define HD_LOG(level, component, kv, ...)                                                                     \
     do {                                                                                                       \
         if ((level) >= hd_log_min_level) hd_log_write((level), (component), (kv), __VA_ARGS__);               \

@@ -27,6 +27,9 @@ void hd_match_release(hd_match_t *m);
  * the snapshot is retained) and returns how many match in total (may exceed out_size). */
 int hd_match_find(const hd_match_t *m, const char *tenant, const char *type, const hd_sub_t **out, int out_size);
 
+/* The subscription with this id (active or not), borrowed like hd_match_find's, or NULL. */
+const hd_sub_t *hd_match_get(const hd_match_t *m, const char *id);
+
 int hd_match_count(const hd_match_t *m);
 
 typedef struct hd_match_cache_s hd_match_cache_t;
@@ -40,6 +43,15 @@ void hd_match_cache_destroy(hd_match_cache_t *cache);
 
 /* The current snapshot, retained for the caller (release it with hd_match_release). */
 hd_match_t *hd_match_cache_get(hd_match_cache_t *cache);
+
+/* Where the cache's thread sends e-mail about disabled subscriptions; smtp_url empty disables e-mail. Copies. */
+void hd_match_cache_set_smtp(hd_match_cache_t *cache, const char *smtp_url, const char *from);
+
+/* Disables sub (410 Gone, or failing for too long): it stops matching at once in every worker, and the cache's
+ * thread marks it inactive in the store and e-mails its notification_emails when it asked for that. Returns 1
+ * when this call disabled it, 0 when it already was (so only one worker reports it). sub must belong to a
+ * snapshot of this cache. */
+int hd_match_cache_disable(hd_match_cache_t *cache, const hd_sub_t *sub, const char *reason);
 
 /* Age of the current snapshot in ms (it grows while the store is unreachable: the last snapshot is kept). */
 int64_t hd_match_cache_age_ms(hd_match_cache_t *cache);

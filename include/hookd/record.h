@@ -19,6 +19,11 @@ typedef void(hd_record_ack_cb)(void *opaque, void *record_opaque);
 hd_record_t *hd_record_new(const hd_conf_t *conf, int wake_fd, hd_record_ack_cb *ack, void *opaque, char *errstr,
                            size_t errstr_size);
 
+/* Asks the cluster to create topics that do not exist yet (retry tiers, ops), without blocking: the answer is
+ * logged from hd_record_poll. Brokers that refuse (no permission, or auto-creation is the policy) only cost a
+ * warning. */
+void hd_record_create_topics(hd_record_t *r, const char *const *topics, int cnt);
+
 /* Flushes for up to timeout_ms and frees the producer; unacked records are reported in the log. NULL no-op. */
 void hd_record_destroy(hd_record_t *r, int timeout_ms);
 
@@ -29,8 +34,10 @@ typedef struct hd_record_result_s {
     int success;
     const char *outcome;
     const char *error; /* NULL when none */
-    int64_t duration_ms;
+    int64_t duration_us;
     int64_t attempted_at_ms, event_time_ms;
+    int64_t next_retry_at_ms; /* 0: no further attempt scheduled */
+    int final;                /* no further attempt will follow (success, or failed for good) */
     const char *src_topic;
     int32_t src_partition;
     int64_t src_offset;
@@ -43,6 +50,11 @@ int hd_record_result(hd_record_t *r, const hd_record_result_t *res, void *record
  * hookd-source-{topic,partition,offset} headers. Returns 0 (ack will follow) or -1. */
 int hd_record_deadletter(hd_record_t *r, const rd_kafka_message_t *msg, const char *reason, const char *error,
                          void *record_opaque);
+
+/* Produces value to any topic (retry tiers, the dead-letter topic for failed deliveries, the ops topic). Takes
+ * hdrs (may be NULL) on every path. Returns 0 (ack will follow) or -1. */
+int hd_record_produce(hd_record_t *r, const char *topic, const char *key, const void *value, size_t len,
+                      rd_kafka_headers_t *hdrs, void *record_opaque);
 
 /* Serves delivery reports (calls ack) without blocking. */
 void hd_record_poll(hd_record_t *r);

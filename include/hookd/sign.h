@@ -8,13 +8,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A decoded secret with its HMAC state precomputed (the key schedule is paid once per subscription load,
- * not once per delivery). Plain value type: no destructor, copy freely. */
-typedef struct hd_sign_key_s {
-    crypto_auth_hmacsha256_state state;
-} hd_sign_key_t;
-
 #define HD_SIGN_MAX_KEY 64
+
+/* A decoded secret. The raw key rather than a precomputed HMAC state: the state would save about 0.6 us per
+ * signature but costs 208 bytes per key, 40 MB across 100,000 subscriptions with a rotation in progress. Plain
+ * value type: no destructor, copy freely. */
+typedef struct hd_sign_key_s {
+    unsigned char key[HD_SIGN_MAX_KEY];
+    unsigned char len;
+} hd_sign_key_t;
 /* "v1," + base64 of 32 bytes + NUL */
 #define HD_SIGN_V1_SIZE 48
 /* "msg_" + 32 hex + NUL */

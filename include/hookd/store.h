@@ -40,5 +40,9 @@ struct _mongoc_client_t;
 struct _mongoc_client_t *hd_store_client_pop(hd_store_t *store);
 void hd_store_client_push(hd_store_t *store, struct _mongoc_client_t *client);
 const char *hd_store_database(const hd_store_t *store); /* NULL for the file backend */
+/* Marks a subscription inactive (is_active false, disabled_reason, disabled_at, updated_at bumped so every
+ * dispatcher reloads). Returns 0, 1 when the store is read-only (file: the change lives in memory until restart),
+ * or -1 with errstr. */
+int hd_store_disable(hd_store_t *store, const char *id, const char *reason, char *errstr, size_t errstr_size);
 
 #endif

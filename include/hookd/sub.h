@@ -4,6 +4,7 @@
 #define HOOKD_SUB_H
 
 #include <json-c/json.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "hookd/sign.h"
@@ -27,6 +28,12 @@ typedef struct hd_sub_s {
     int max_retry_count;
     int success_code; /* 0: any 2xx */
     int64_t updated_at_ms;
+    int notify;                /* e-mail notification_emails when the subscription gets disabled */
+    char **notification_emails;
+    int notification_emails_cnt;
+    /* Set by a worker that saw 410 Gone or continuous failure, before the store catches up: the only field that
+     * changes after load, hence atomic. */
+    atomic_int disabled;
 } hd_sub_t;
 
 /* Builds a subscription from a JSON object (fields: id or _id, tenant, name, event_types[], url, secret,

@@ -133,6 +133,8 @@ class Names:
     deadletter: str
     group: str
     db: str
+    retry: str
+    ops: str
 
 
 @pytest.fixture
@@ -145,6 +147,8 @@ def names():
         deadletter=f"e2e.{u}.deadletter",
         group=f"e2e.{u}.group",
         db=f"e2e_{u[:16]}",
+        retry=f"e2e.{u}.retry",
+        ops=f"e2e.{u}.ops",
     )
 
 
@@ -488,6 +492,11 @@ def hookd(hookd_bin, topics, db, tmp_path):
                 "HOOKD_STORE": MONGO,
                 "HOOKD_MONGO_DATABASE": topics.db,
                 "HOOKD_SUBSCRIPTIONS_REFRESH_MS": "200",
+                "HOOKD_RETRY_TOPIC_PREFIX": topics.retry,
+                "HOOKD_RETRY_SCHEDULE": "1s,2s,4s",
+                "HOOKD_OPS_TOPIC": topics.ops,
+                # The receivers of the tests listen on loopback, which deliveries refuse by default.
+                "HOOKD_HTTP_ALLOW_CIDRS": "127.0.0.0/8",
                 "HOOKD_LOG_LEVEL": "debug",
                 "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0",
                 "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
