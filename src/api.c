@@ -151,6 +151,20 @@ json_object *hd_api_from_bson(const bson_t *doc) {
     return out;
 }
 
+int hd_api_json_storable(json_object *v) {
+    if (json_object_is_type(v, json_type_object)) {
+        json_object_object_foreach(v, k, child) {
+            if (!*k || *k == '$' || strchr(k, '.') || !hd_api_json_storable(child)) return 0;
+        }
+    } else if (json_object_is_type(v, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(v); i++)
+            if (!hd_api_json_storable(json_object_array_get_idx(v, i))) return 0;
+    } else if (json_object_is_type(v, json_type_string)) {
+        return strlen(json_object_get_string(v)) == (size_t)json_object_get_string_len(v);
+    }
+    return 1;
+}
+
 void hd_api_append_json(bson_t *b, const char *key, json_object *v) {
     switch (json_object_get_type(v)) {
     case json_type_null:
@@ -635,10 +649,10 @@ int hd_api_run(hd_api_t *api, const atomic_int *stop) {
     }
     api->daemon = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-        on_request, api, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)api->conf->api_threads, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)30, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        (unsigned int)1, MHD_OPTION_END);
+        on_request, api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)api->conf->api_threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
     if (!api->daemon) {
         snprintf(err, sizeof(err), "cannot listen on %s:%lld", api->conf->api_bind, (long long)api->conf->api_port);
         goto out;

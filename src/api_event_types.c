@@ -90,8 +90,8 @@ static void put(hd_api_req_t *r, const char *name) {
         hd_api_detail(&details, "description", "required: a string of at most 1000 characters");
     json_object *schema = NULL;
     if (json_object_object_get_ex(r->body, "schema", &schema) && !json_object_is_type(schema, json_type_null) &&
-        !json_object_is_type(schema, json_type_object))
-        hd_api_detail(&details, "schema", "a JSON Schema object, or null");
+        (!json_object_is_type(schema, json_type_object) || !hd_api_json_storable(schema)))
+        hd_api_detail(&details, "schema", "a JSON Schema object (keys not empty, without '.' or a leading '$'), or null");
     if (!hd_api_event_type_valid(name)) hd_api_detail(&details, "name", "dot-separated [A-Za-z0-9_-] segments");
     if (details) {
         hd_api_error(r, 422, "invalid-param", details, "the event type is not valid");

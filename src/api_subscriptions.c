@@ -133,8 +133,10 @@ static json_object *validate(hd_api_req_t *r, json_object *body, int full) {
         sodium_memzero(&skey, sizeof(skey));
     }
     if (json_object_object_get_ex(body, "headers", &v)) {
-        if (!json_object_is_type(v, json_type_object) || json_object_object_length(v) > MAX_HEADERS) {
-            hd_api_detail(&details, "headers", "an object of at most %d string values", MAX_HEADERS);
+        if (!json_object_is_type(v, json_type_object) || json_object_object_length(v) > MAX_HEADERS ||
+            !hd_api_json_storable(v)) {
+            hd_api_detail(&details, "headers", "an object of at most %d string values (names without '.')",
+                          MAX_HEADERS);
         } else {
             json_object_object_foreach(v, hname, hval) {
                 if (!json_object_is_type(hval, json_type_string) || json_object_get_string_len(hval) > 4096 ||
@@ -166,8 +168,8 @@ static json_object *validate(hd_api_req_t *r, json_object *body, int full) {
     if (json_object_object_get_ex(body, "version", &v) && !json_object_is_type(v, json_type_null) && !text_ok(v, 32, 0))
         hd_api_detail(&details, "version", "null or a string of at most 32 characters");
     if (json_object_object_get_ex(body, "filter", &v) && !json_object_is_type(v, json_type_null) &&
-        !json_object_is_type(v, json_type_object))
-        hd_api_detail(&details, "filter", "null or a JSON object");
+        (!json_object_is_type(v, json_type_object) || !hd_api_json_storable(v)))
+        hd_api_detail(&details, "filter", "null or a JSON object (keys not empty, without '.' or a leading '$')");
     return details;
 }
 

@@ -69,6 +69,10 @@ int hd_api_need_object(hd_api_req_t *r, int optional);
 /* Converts a MongoDB document to plain JSON: dates become ISO 8601 strings, _id becomes id. Caller owns it. */
 json_object *hd_api_from_bson(const bson_t *doc);
 
+/* 1 when v can be stored as it is: no object key that is empty, starts with '$' or holds a '.', and no string
+ * with an embedded NUL, at any depth (MongoDB's rules for field names). */
+int hd_api_json_storable(json_object *v);
+
 /* Converts a JSON value to BSON appended under key (json-c values: objects, arrays, strings, numbers, ...). */
 void hd_api_append_json(bson_t *b, const char *key, json_object *v);
 

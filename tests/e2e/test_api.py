@@ -307,6 +307,8 @@ def test_validation_errors(api):
     bad({**base, "secret": "not-a-secret"}, field="secret")
     bad({**base, "notification_emails": ["nobody"]}, field="notification_emails")
     bad({**base, "filter": [1]}, field="filter")
+    for unstorable in [{"": 1}, {"$where": "1"}, {"a.b": 1}, {"a": {"": [1]}}]:
+        bad({**base, "filter": unstorable}, field="filter")
     for url in ["ftp://example.com/x", "/relative", "http://", "javascript:alert(1)", "not a url", "", 42]:
         bad({**base, "url": url}, field="url")
     bad({"event_types": ["customer.created"]}, field="url")
