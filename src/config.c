@@ -49,8 +49,9 @@ static const conf_entry_t table[] = {
      "CIDRs deliveries may reach although private, loopback or link-local (refused by default), e.g. 10.0.0.0/8."},
     {"http.proxy", T_STR, F(http_proxy), "", 0, 0,
      "Proxy URL for deliveries; empty for direct connections (proxy environment variables are ignored)."},
-    {"http.max.inflight.per.endpoint", T_INT, F(http_max_inflight_per_endpoint), "64", 1, 100000,
-     "Deliveries in flight to one URL per worker; more are parked in the first retry tier."},
+    {"http.max.inflight.per.host", T_INT, F(http_max_inflight_per_host), "64", 1, 10000,
+     "Connections and deliveries in flight to one host (scheme, host, port) per worker; more are parked in the "
+     "first retry tier, so a hanging host holds at most this many of http.max.inflight."},
     {"workers", T_INT, F(workers), "1", 1, 64,
      "Independent dispatch workers (threads) in the process, each its own consumer in the group."},
     {"retry.topic.prefix", T_STR, F(retry_topic_prefix), "hookd.retry", 0, 0,
@@ -91,6 +92,9 @@ static const conf_entry_t table[] = {
      "1: `hookd api` also runs the delivery-log recorder (results topic -> deliveries); 0: run `hookd recorder`."},
     {"recorder.group.id", T_STR, F(recorder_group_id), "hookd-recorder", 0, 0,
      "Consumer group of the delivery-log recorder."},
+    {"metrics.listen", T_STR, F(metrics_listen), "", 0, 0,
+     "host:port of the status server (/metrics, /healthz, /readyz), e.g. 0.0.0.0:9090; port 0 picks a free one; "
+     "empty: no server. The container image sets 0.0.0.0:9090."},
     {"log.level", T_LEVEL, F(log_level), "info", 0, 0, "debug, info, warn, error or off."},
 };
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "hookd/log.h"
+#include "hookd/metrics.h"
 #include "hookd/util.h"
 
 struct hd_consume_entry_s {
@@ -20,6 +21,8 @@ typedef struct part_s {
     char *topic;
     int32_t partition;
     int revoked;
+    int64_t end;  /* range mode: first offset not to consume */
+    int finished; /* range mode: everything below end was taken */
     hd_consume_entry_t *head, *tail;
     struct part_s *next;
 } part_t;
@@ -31,6 +34,8 @@ struct hd_consume_s {
     part_t *detached; /* revoked partitions with entries still in flight */
     size_t pending;
     int closed;
+    int range; /* explicit assignment: stops at the ends, never stores or commits offsets */
+    int collector;
 };
 
 static part_t *part_find(hd_consume_t *c, const char *topic, int32_t partition, part_t ***link) {
@@ -59,6 +64,7 @@ static void on_assign(hd_consume_t *c, rd_kafka_topic_partition_list_t *parts) {
         p->partition = parts->elems[i].partition;
         p->next = c->parts;
         c->parts = p;
+        hd_metrics_partitions_assigned_add(1);
         HD_LOG(HD_LOG_INFO, "consume", NULL, "assigned %s [%d]", p->topic, p->partition);
     }
 }
@@ -69,6 +75,7 @@ static void on_revoke(hd_consume_t *c, rd_kafka_topic_partition_list_t *parts) {
         if (!p) continue;
         *link = p->next;
         p->next = NULL;
+        hd_metrics_partitions_assigned_add(-1);
         HD_LOG(HD_LOG_INFO, "consume", NULL, "revoked %s [%d]", p->topic, p->partition);
         if (p->head) { /* freed by hd_consume_done when its last entry finishes */
             p->revoked = 1;
@@ -108,8 +115,32 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
     HD_LOG(err == RD_KAFKA_RESP_ERR__FATAL ? HD_LOG_ERROR : HD_LOG_WARN, "consume", NULL, "kafka: %s", reason);
 }
 
-hd_consume_t *hd_consume_new(const hd_conf_t *conf, const char *const *extra_topics, int extra_cnt, int wake_fd,
-                             char *errstr, size_t errstr_size) {
+/* Consumer lag per assigned partition (high watermark minus fetch position), read at scrape time from
+ * librdkafka's cached watermarks: no broker round trip, nothing on the worker's thread. */
+static void collect_lag(hd_metrics_scrape_t *s, void *opaque) {
+    hd_consume_t *c = opaque;
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(c->rk, &parts) || !parts) return;
+    rd_kafka_position(c->rk, parts);
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        int64_t lo, hi;
+        if (tp->offset < 0 ||
+            rd_kafka_get_watermark_offsets(c->rk, tp->topic, tp->partition, &lo, &hi) || hi < 0)
+            continue;
+        char part[16];
+        snprintf(part, sizeof(part), "%d", (int)tp->partition);
+        hd_metrics_emit(s, "hd_consumer_lag", "Messages between the fetch position and the end of a partition.",
+                        "gauge", (const char *const[]){"topic", tp->topic, "partition", part, NULL},
+                        (double)(hi > tp->offset ? hi - tp->offset : 0));
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+/* Both modes: a group member subscribed to the topics, or (ranges != NULL) an explicit assignment. */
+static hd_consume_t *consumer_new(const hd_conf_t *conf, const char *const *extra_topics, int extra_cnt,
+                                  const hd_consume_range_t *ranges, int range_cnt, int wake_fd, char *errstr,
+                                  size_t errstr_size) {
     hd_consume_t *c = hd_xcalloc(1, sizeof(*c));
     rd_kafka_conf_t *rkconf = rd_kafka_conf_new();
     rd_kafka_topic_partition_list_t *topics = NULL;
@@ -125,14 +156,23 @@ hd_consume_t *hd_consume_new(const hd_conf_t *conf, const char *const *extra_top
     };
     for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
         rd_kafka_conf_set(rkconf, defaults[i][0], defaults[i][1], NULL, 0);
+    /* librdkafka's assign() needs a group.id, but a range consumer never joins or commits: a replay cannot move
+     * the dispatchers' offsets. */
+    char group[512];
+    snprintf(group, sizeof(group), "%s%s", conf->group_id, ranges ? ".replay" : "");
+    c->range = ranges != NULL;
     if (rd_kafka_conf_set(rkconf, "bootstrap.servers", conf->brokers, errstr, errstr_size) ||
-        rd_kafka_conf_set(rkconf, "group.id", conf->group_id, errstr, errstr_size) ||
+        rd_kafka_conf_set(rkconf, "group.id", group, errstr, errstr_size) ||
         hd_conf_apply_kafka(conf, "consumer", rkconf, errstr, errstr_size)) {
         rd_kafka_conf_destroy(rkconf);
         goto fail;
     }
+    if (ranges) {
+        rd_kafka_conf_set(rkconf, "enable.auto.commit", "false", NULL, 0);
+        rd_kafka_conf_set(rkconf, "enable.partition.eof", "true", NULL, 0); /* ends behind control records */
+    }
     rd_kafka_conf_set_opaque(rkconf, c);
-    rd_kafka_conf_set_rebalance_cb(rkconf, rebalance_cb);
+    if (!ranges) rd_kafka_conf_set_rebalance_cb(rkconf, rebalance_cb);
     rd_kafka_conf_set_error_cb(rkconf, error_cb);
     rd_kafka_conf_set_log_cb(rkconf, hd_log_rdkafka);
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, rkconf, errstr, errstr_size);
@@ -143,6 +183,28 @@ hd_consume_t *hd_consume_new(const hd_conf_t *conf, const char *const *extra_top
     rd_kafka_poll_set_consumer(c->rk);
     c->queue = rd_kafka_queue_get_consumer(c->rk);
     if (wake_fd >= 0) rd_kafka_queue_io_event_enable(c->queue, wake_fd, "c", 1);
+    c->collector = hd_metrics_add_collector(hd_metrics_default(), collect_lag, c);
+    if (ranges) {
+        topics = rd_kafka_topic_partition_list_new(range_cnt > 0 ? range_cnt : 1);
+        for (int i = 0; i < range_cnt; i++) {
+            part_t *p = hd_xcalloc(1, sizeof(*p));
+            p->topic = hd_xstrdup(ranges[i].topic);
+            p->partition = ranges[i].partition;
+            p->end = ranges[i].to;
+            p->finished = ranges[i].from >= ranges[i].to;
+            p->next = c->parts;
+            c->parts = p;
+            if (!p->finished)
+                rd_kafka_topic_partition_list_add(topics, p->topic, p->partition)->offset = ranges[i].from;
+        }
+        rd_kafka_resp_err_t err = rd_kafka_assign(c->rk, topics);
+        if (err) {
+            snprintf(errstr, errstr_size, "assign: %s", rd_kafka_err2str(err));
+            goto fail;
+        }
+        rd_kafka_topic_partition_list_destroy(topics);
+        return c;
+    }
 
     topics = rd_kafka_topic_partition_list_new(4);
     char *list = hd_xstrdup(conf->topics), *save = NULL;
@@ -170,9 +232,51 @@ fail:
     return NULL;
 }
 
+hd_consume_t *hd_consume_new(const hd_conf_t *conf, const char *const *extra_topics, int extra_cnt, int wake_fd,
+                             char *errstr, size_t errstr_size) {
+    return consumer_new(conf, extra_topics, extra_cnt, NULL, 0, wake_fd, errstr, errstr_size);
+}
+
+hd_consume_t *hd_consume_new_range(const hd_conf_t *conf, int wake_fd, const hd_consume_range_t *ranges, int cnt,
+                                   char *errstr, size_t errstr_size) {
+    return consumer_new(conf, NULL, 0, ranges, cnt, wake_fd, errstr, errstr_size);
+}
+
+/* Range mode: a partition is finished at its end offset or at the end of the log; it is then paused so that
+ * nothing beyond the range is fetched. */
+static void range_filter_finish(hd_consume_t *c, part_t *p) {
+    if (p->finished) return;
+    p->finished = 1;
+    hd_consume_pause(c, p->topic, p->partition, 1);
+}
+
+static int range_filter(hd_consume_t *c, rd_kafka_message_t **msgs, int n) {
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        rd_kafka_message_t *m = msgs[i];
+        part_t *p = m->rkt ? part_find(c, rd_kafka_topic_name(m->rkt), m->partition, NULL) : NULL;
+        int keep = !p || (!p->finished && m->offset < p->end);
+        if (p && (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF || (!m->err && m->offset >= p->end - 1))) {
+            range_filter_finish(c, p);
+            if (m->err) keep = 0;
+        }
+        if (keep) msgs[kept++] = m;
+        else rd_kafka_message_destroy(m);
+    }
+    return kept;
+}
+
+int hd_consume_finished(const hd_consume_t *c) {
+    if (!c->range) return 0;
+    for (const part_t *p = c->parts; p; p = p->next)
+        if (!p->finished) return 0;
+    return 1;
+}
+
 int hd_consume_batch(hd_consume_t *c, rd_kafka_message_t **msgs, int max) {
     ssize_t n = rd_kafka_consume_batch_queue(c->queue, 0, msgs, (size_t)max);
-    return n < 0 ? 0 : (int)n;
+    if (n <= 0) return 0;
+    return c->range ? range_filter(c, msgs, (int)n) : (int)n;
 }
 
 hd_consume_entry_t *hd_consume_track(hd_consume_t *c, const rd_kafka_message_t *msg) {
@@ -218,7 +322,7 @@ void hd_consume_done(hd_consume_t *c, hd_consume_entry_t *e) {
         part_free(p);
         return;
     }
-    if (store < 0) return;
+    if (store < 0 || c->range) return;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = store;
     rd_kafka_resp_err_t err = rd_kafka_offsets_store(c->rk, l);
@@ -243,15 +347,22 @@ size_t hd_consume_pending(const hd_consume_t *c) {
 void hd_consume_close(hd_consume_t *c) {
     if (c->closed) return;
     c->closed = 1;
-    rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 0);
-    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        HD_LOG(HD_LOG_WARN, "consume", NULL, "final commit failed: %s", rd_kafka_err2str(err));
+    hd_metrics_remove_collector(hd_metrics_default(), c->collector);
+    c->collector = 0;
+    if (!c->range) {
+        rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 0);
+        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            HD_LOG(HD_LOG_WARN, "consume", NULL, "final commit failed: %s", rd_kafka_err2str(err));
+    }
     rd_kafka_consumer_close(c->rk);
 }
 
 void hd_consume_destroy(hd_consume_t *c) {
     if (!c) return;
+    if (c->collector) hd_metrics_remove_collector(hd_metrics_default(), c->collector);
     if (c->rk) hd_consume_close(c);
+    if (!c->range)
+        for (part_t *p = c->parts; p; p = p->next) hd_metrics_partitions_assigned_add(-1);
     for (part_t *lists[] = {c->parts, c->detached}, **l = lists; l < lists + 2; l++)
         for (part_t *p = *l, *n; p; p = n) {
             n = p->next;

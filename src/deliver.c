@@ -56,9 +56,9 @@ hd_deliver_t *hd_deliver_new(const hd_conf_t *conf, hd_deliver_done_cb *done, vo
         hd_deliver_destroy(d);
         return NULL;
     }
-    /* Many endpoints share few hosts in practice; cap per-host connections so one host cannot take every socket,
-     * and let HTTP/2 multiplex where the receiver offers it. */
-    curl_multi_setopt(d->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 64L);
+    /* The dispatcher caps deliveries per host at the same figure, so curl never queues transfers internally where
+     * they would hold global in-flight slots; HTTP/2 multiplexes where the receiver offers it. */
+    curl_multi_setopt(d->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)conf->http_max_inflight_per_host);
     curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, 1024L);
     curl_multi_setopt(d->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
     return d;

@@ -14,6 +14,7 @@
 #include "hookd/deliver.h"
 #include "hookd/log.h"
 #include "hookd/map.h"
+#include "hookd/metrics.h"
 #include "hookd/outcome.h"
 #include "hookd/record.h"
 #include "hookd/render.h"
@@ -42,11 +43,20 @@ typedef struct ev_s {
     struct ev_s *held_next;   /* retry jobs waiting to be due, soonest first */
 } ev_t;
 
-/* Health of one URL as this worker sees it: in-flight count, consecutive failures for the circuit breaker, and
- * since when it has been failing (for auto-disable). */
+/* Health of one URL as this worker sees it: consecutive failures for the circuit breaker, and since when it has
+ * been failing (for auto-disable). In-flight deliveries are counted per host (origin), the unit of curl's
+ * connection limit: a hanging host then holds at most http.max.inflight.per.host slots, whatever its paths. */
+typedef struct host_s {
+    int inflight, queued;
+    int failures;         /* consecutive retryable failures of any of its URLs */
+    int64_t last_done_ms; /* last completed attempt (or first use) */
+    struct job_s *head, *tail; /* deliveries waiting for one of the host's slots */
+} host_t;
+
 typedef struct endpoint_s {
-    int inflight, failures, probing;
+    int failures, probing;
     int64_t open_until_ms, failing_since_ms;
+    host_t *host;
 } endpoint_t;
 
 typedef struct job_s {
@@ -58,7 +68,8 @@ typedef struct job_s {
     int attempt;
     int probe;
     int64_t attempted_at_ms;
-    struct job_s *prev, *next;
+    struct job_s *prev, *next; /* all jobs */
+    struct job_s *queued_next; /* the host's wait queue */
 } job_t;
 
 struct hd_dispatch_s {
@@ -73,8 +84,11 @@ struct hd_dispatch_s {
     job_t *jobs;
     ev_t *held;
     hd_map_t *endpoints; /* url -> endpoint_t */
+    hd_map_t *hosts;     /* origin -> host_t */
+    int64_t queued;      /* jobs waiting in host queues: they count against http.max.inflight too */
     hd_map_t *paused;    /* "topic\0partition" -> held jobs of that partition (as a count in the pointer) */
     hd_dispatch_stats_t stats;
+    const hd_dispatch_replay_t *replay; /* NULL: the group dispatcher */
 };
 
 #define LIST_ADD(head, x)                                                                                       \
@@ -146,6 +160,7 @@ static void record_attempt(hd_dispatch_t *w, ev_t *ev, const attempt_t *a) {
         .src_topic = ev->topic,
         .src_partition = ev->partition,
         .src_offset = ev->offset,
+        .replay = w->replay != NULL,
     };
     if (a->outcome == HD_OUTCOME_SUCCESS) w->stats.succeeded++;
     else w->stats.failed++;
@@ -213,14 +228,20 @@ static void disable_sub(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, const c
     json_object_put(o);
 }
 
-static endpoint_t *endpoint_get(hd_dispatch_t *w, const char *url) {
-    endpoint_t **slot = (endpoint_t **)hd_map_slot(w->endpoints, url, strlen(url));
-    if (!*slot) *slot = hd_xcalloc(1, sizeof(endpoint_t));
+static endpoint_t *endpoint_get(hd_dispatch_t *w, const hd_sub_t *sub) {
+    endpoint_t **slot = (endpoint_t **)hd_map_slot(w->endpoints, sub->url, strlen(sub->url));
+    if (!*slot) {
+        *slot = hd_xcalloc(1, sizeof(endpoint_t));
+        host_t **host = (host_t **)hd_map_slot(w->hosts, sub->origin, strlen(sub->origin));
+        if (!*host) *host = hd_xcalloc(1, sizeof(host_t));
+        (*slot)->host = *host;
+    }
     return *slot;
 }
 
 static void job_free(hd_dispatch_t *w, job_t *job) {
     LIST_DEL(w->jobs, job);
+    hd_metrics_delivery_inflight(-1);
     hd_deliver_req_clear(&job->req);
     free(job);
 }
@@ -229,7 +250,10 @@ static void job_free(hd_dispatch_t *w, job_t *job) {
  * receiver is up, and a refused address says nothing about its health. */
 static void endpoint_account(hd_dispatch_t *w, job_t *job, hd_outcome_t outcome, int64_t now) {
     endpoint_t *ep = job->ep;
-    ep->inflight--;
+    ep->host->inflight--;
+    ep->host->last_done_ms = now;
+    if (outcome == HD_OUTCOME_SUCCESS) ep->host->failures = 0;
+    else if (outcome == HD_OUTCOME_RETRYABLE || outcome == HD_OUTCOME_GONE) ep->host->failures++;
     if (job->probe) ep->probing = 0;
     if (outcome == HD_OUTCOME_SUCCESS) {
         if (ep->failures >= w->conf->breaker_failures)
@@ -248,6 +272,52 @@ static void endpoint_account(hd_dispatch_t *w, job_t *job, hd_outcome_t outcome,
     }
 }
 
+static void on_delivered(hd_deliver_req_t *req, void *opaque);
+
+static struct curl_slist *add_header(struct curl_slist *l, const char *name, const char *value) {
+    char line[8192];
+    snprintf(line, sizeof(line), "%s: %s", name, value);
+    return curl_slist_append(l, line);
+}
+
+/* Signs (with a fresh timestamp) and sends a delivery. */
+static void submit_job(hd_dispatch_t *w, job_t *job) {
+    const hd_sub_t *sub = job->sub;
+    ev_t *ev = job->ev;
+    int64_t now = hd_now_ms();
+    char ts[24], sig[HD_SIGN_HEADER_SIZE];
+    job->attempted_at_ms = now;
+    snprintf(ts, sizeof(ts), "%" PRId64, now / 1000);
+    hd_sign_header(&sub->keys, now, job->msg_id, now / 1000, ev->body->data, ev->body->len, sig);
+    struct curl_slist *h = NULL;
+    for (int i = 0; i < sub->headers_cnt; i++) h = add_header(h, sub->headers[i].name, sub->headers[i].value);
+    h = add_header(h, "content-type", "application/json");
+    h = add_header(h, "webhook-id", job->msg_id);
+    h = add_header(h, "webhook-timestamp", ts);
+    h = add_header(h, "webhook-signature", sig);
+    h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip for larger bodies */
+    job->req.headers = h;
+    job->req.url = sub->url;
+    job->req.body = ev->body->data;
+    job->req.body_len = ev->body->len;
+    job->ep->host->inflight++;
+    if (hd_deliver_submit(w->deliver, &job->req)) {
+        job->req.curl_code = CURLE_FAILED_INIT;
+        on_delivered(&job->req, w);
+    }
+}
+
+static void start_queued(hd_dispatch_t *w, host_t *host) {
+    while (host->head && host->inflight < w->conf->http_max_inflight_per_host) {
+        job_t *job = host->head;
+        host->head = job->queued_next;
+        if (!host->head) host->tail = NULL;
+        host->queued--;
+        w->queued--;
+        submit_job(w, job);
+    }
+}
+
 static void on_delivered(hd_deliver_req_t *req, void *opaque) {
     hd_dispatch_t *w = opaque;
     job_t *job = (job_t *)req;
@@ -257,6 +327,7 @@ static void on_delivered(hd_deliver_req_t *req, void *opaque) {
     hd_outcome_t outcome = req->refused[0] ? HD_OUTCOME_PERMANENT
                                            : hd_outcome_classify(req->status, req->curl_code, sub->success_code);
     endpoint_account(w, job, outcome, now);
+    hd_metrics_delivery_attempt(outcome, req->status, req->duration_us);
 
     char error[CURL_ERROR_SIZE + 160];
     const char *err = NULL;
@@ -288,6 +359,7 @@ static void on_delivered(hd_deliver_req_t *req, void *opaque) {
             int tier = hd_retry_plan(w->retry, job->attempt, req->retry_after_s, now, &a.next_retry_at_ms);
             a.final = 0;
             w->stats.retries++;
+            hd_metrics_retry(tier);
             enqueue_retry(w, ev, sub->id, sub->url, job->msg_id, job->attempt + 1, a.next_retry_at_ms, tier);
         }
     } else if (outcome == HD_OUTCOME_PERMANENT) {
@@ -305,14 +377,10 @@ static void on_delivered(hd_deliver_req_t *req, void *opaque) {
                  (now - job->ep->failing_since_ms) / 1000);
         disable_sub(w, ev, sub, why);
     }
+    host_t *host = job->ep->host;
     job_free(w, job);
     ev_unref(w, ev);
-}
-
-static struct curl_slist *add_header(struct curl_slist *l, const char *name, const char *value) {
-    char line[8192];
-    snprintf(line, sizeof(line), "%s: %s", name, value);
-    return curl_slist_append(l, line);
+    start_queued(w, host);
 }
 
 /* Parks a delivery without attempting it (open breaker, endpoint at its in-flight cap): it waits in a retry tier
@@ -327,8 +395,9 @@ static void park(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, const char *ms
 
 static void start_delivery(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, int attempt, const char *msg_id) {
     int64_t now = hd_now_ms();
-    endpoint_t *ep = endpoint_get(w, sub->url);
-    int probe = 0;
+    endpoint_t *ep = endpoint_get(w, sub);
+    host_t *host = ep->host;
+    int probe = 0, cap = (int)w->conf->http_max_inflight_per_host;
     if (ep->open_until_ms > now) {
         park(w, ev, sub, msg_id, attempt, ep->open_until_ms, "circuit open");
         return;
@@ -340,54 +409,58 @@ static void start_delivery(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, int 
         }
         probe = 1;
     }
-    if (ep->inflight >= w->conf->http_max_inflight_per_endpoint) {
-        park(w, ev, sub, msg_id, attempt, now + w->retry->delay_ms[0], "endpoint at its in-flight cap");
+    /* A host at its cap queues deliveries in memory (within http.max.inflight) while it keeps answering. One that
+     * is failing, has not answered yet, or has not finished anything for 200 ms queues only a few rounds: the rest
+     * is parked, so a hanging host cannot take the global budget that healthy hosts need. */
+    if (host->inflight >= cap && host->queued >= 4 * cap && (host->failures || now - host->last_done_ms > 200)) {
+        park(w, ev, sub, msg_id, attempt, now + w->retry->delay_ms[0], "host at its in-flight cap");
         return;
     }
-
     job_t *job = hd_xcalloc(1, sizeof(*job));
-    char ts[24], sig[HD_SIGN_HEADER_SIZE];
     job->ev = ev;
     job->sub = sub;
     job->ep = ep;
     job->attempt = attempt;
     job->probe = probe;
-    job->attempted_at_ms = now;
     snprintf(job->msg_id, sizeof(job->msg_id), "%s", msg_id);
-    snprintf(ts, sizeof(ts), "%" PRId64, now / 1000);
-    hd_sign_header(&sub->keys, now, job->msg_id, now / 1000, ev->body->data, ev->body->len, sig);
-
-    struct curl_slist *h = NULL;
-    for (int i = 0; i < sub->headers_cnt; i++) h = add_header(h, sub->headers[i].name, sub->headers[i].value);
-    h = add_header(h, "content-type", "application/json");
-    h = add_header(h, "webhook-id", job->msg_id);
-    h = add_header(h, "webhook-timestamp", ts);
-    h = add_header(h, "webhook-signature", sig);
-    h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip for larger bodies */
-    job->req.headers = h;
-    job->req.url = sub->url;
-    job->req.body = ev->body->data;
-    job->req.body_len = ev->body->len;
     LIST_ADD(w->jobs, job);
+    hd_metrics_delivery_inflight(1);
     ev->pending++;
-    ep->inflight++;
     if (probe) ep->probing = 1;
     w->stats.deliveries++;
-    if (hd_deliver_submit(w->deliver, &job->req)) {
-        job->req.curl_code = CURLE_FAILED_INIT;
-        on_delivered(&job->req, w);
+    if (host->inflight < cap) {
+        submit_job(w, job);
+        return;
     }
+    if (host->tail) host->tail->queued_next = job;
+    else host->head = job;
+    host->tail = job;
+    host->queued++;
+    w->queued++;
 }
 
 static void deadletter_message(hd_dispatch_t *w, ev_t *ev, const rd_kafka_message_t *msg, const char *reason,
                                const char *error) {
     char where[64];
     snprintf(where, sizeof(where), "%d@%" PRId64, msg->partition, msg->offset);
-    HD_LOG(HD_LOG_WARN, "decode", HD_KV("topic", ev->msg_topic, "at", where, "reason", reason),
-           "dead-lettering message: %s", error);
+    HD_LOG(HD_LOG_WARN, "decode", HD_KV("topic", ev->msg_topic, "at", where, "reason", reason), "%s: %s",
+           w->replay ? "skipping message (dead-lettered when first seen)" : "dead-lettering message", error);
     w->stats.deadlettered++;
+    hd_metrics_event_deadlettered();
+    if (w->replay) return;
     ev->pending++;
     if (hd_record_deadletter(w->record, msg, reason, error, ev)) ev->pending--;
+}
+
+/* Stable per (event, subscription) so that retries and replays keep it; a replay asked for new ids salts it. */
+static void delivery_id(const hd_dispatch_t *w, const ev_t *ev, const hd_sub_t *sub, char out[HD_SIGN_ID_SIZE]) {
+    if (!w->replay || !w->replay->salt) {
+        hd_sign_message_id(ev->event->id, sub->id, out);
+        return;
+    }
+    char salted[512];
+    snprintf(salted, sizeof(salted), "%s/%s", sub->id, w->replay->salt);
+    hd_sign_message_id(ev->event->id, salted, out);
 }
 
 static void handle_source(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const rd_kafka_message_t *msg) {
@@ -415,13 +488,24 @@ static void handle_source(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const rd
         subs = hd_xmalloc(sizeof(*subs) * (size_t)n);
         hd_match_find(snap, ev->event->tenant, ev->event->type, subs, n);
     }
+    if (n > 0) hd_metrics_event_matched();
+    if (n > 0 && w->replay) {
+        int kept = 0;
+        char id[HD_SIGN_ID_SIZE];
+        hd_consume_range_t at = {ev->topic, ev->partition, ev->offset, ev->offset + 1};
+        for (int i = 0; i < n; i++) {
+            delivery_id(w, ev, subs[i], id);
+            if (w->replay->select(w->replay->opaque, ev->event, &at, subs[i], id)) subs[kept++] = subs[i];
+        }
+        n = kept;
+    }
     if (n > 0) {
         ev->snap = hd_match_retain(snap); /* the subscriptions must outlive a refresh while in flight */
         ev->body = hd_render_default(ev->event);
         for (int i = 0; i < n; i++) {
             if (target && (strlen(subs[i]->id) != target_len || memcmp(subs[i]->id, target, target_len))) continue;
             char msg_id[HD_SIGN_ID_SIZE];
-            hd_sign_message_id(ev->event->id, subs[i]->id, msg_id);
+            delivery_id(w, ev, subs[i], msg_id);
             start_delivery(w, ev, subs[i], 1, msg_id);
         }
     }
@@ -493,10 +577,11 @@ static void handle_retry(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const rd_
         return;
     }
     int64_t now = hd_now_ms(), wait = ev->job->due_ms - now;
-    if (wait > w->retry->delay_ms[tier]) {
-        /* Due later than this tier's delay (a long Retry-After, a long-open breaker): move it to the tier that
-         * fits rather than block the jobs queued behind it. */
-        int fit = hd_retry_tier_for_wait(w->retry, wait);
+    int fit = hd_retry_tier_for_wait(w->retry, wait);
+    if (fit > tier) {
+        /* Due later than the next tier's delay (a long Retry-After, a long-open breaker): move it to the tier
+         * that fits rather than block the jobs queued behind it. Within a tier it is held: re-producing it to the
+         * same tier would only circulate it until due. */
         char *value = hd_retry_job_encode(ev->job);
         send_record(w, ev, w->retry->topic[fit], ev->job->delivery_id, value, NULL);
         free(value);
@@ -517,6 +602,7 @@ static void handle_message(hd_dispatch_t *w, hd_match_t *snap, rd_kafka_message_
         return;
     }
     w->stats.consumed++;
+    hd_metrics_event_consumed();
     ev_t *ev = hd_xcalloc(1, sizeof(*ev));
     ev->entry = hd_consume_track(w->consume, msg);
     ev->msg_topic = hd_xstrdup(rd_kafka_topic_name(msg->rkt));
@@ -529,12 +615,15 @@ static void handle_message(hd_dispatch_t *w, hd_match_t *snap, rd_kafka_message_
     ev_unref(w, ev);
 }
 
-hd_dispatch_t *hd_dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cache, char *errstr, size_t errstr_size) {
+static hd_dispatch_t *dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cache,
+                                  const hd_dispatch_replay_t *replay, char *errstr, size_t errstr_size) {
     hd_dispatch_t *w = hd_xcalloc(1, sizeof(*w));
     w->conf = conf;
+    w->replay = replay;
     w->cache = cache;
     w->wake[0] = w->wake[1] = -1;
     w->endpoints = hd_map_new(64);
+    w->hosts = hd_map_new(64);
     w->paused = hd_map_new(16);
     if (pipe2(w->wake, O_NONBLOCK | O_CLOEXEC)) {
         snprintf(errstr, errstr_size, "pipe: %s", strerror(errno));
@@ -543,9 +632,11 @@ hd_dispatch_t *hd_dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cache, c
     if (!(w->retry = hd_retry_new(conf, errstr, errstr_size))) goto fail;
     if (!(w->deliver = hd_deliver_new(conf, on_delivered, w, errstr, errstr_size))) goto fail;
     if (!(w->record = hd_record_new(conf, w->wake[1], on_record_ack, w, errstr, errstr_size))) goto fail;
-    if (!(w->consume = hd_consume_new(conf, (const char *const *)w->retry->topic, w->retry->cnt, w->wake[1], errstr,
-                                      errstr_size)))
-        goto fail;
+    w->consume = replay ? hd_consume_new_range(conf, w->wake[1], replay->ranges, replay->ranges_cnt, errstr,
+                                               errstr_size)
+                        : hd_consume_new(conf, (const char *const *)w->retry->topic, w->retry->cnt, w->wake[1],
+                                         errstr, errstr_size);
+    if (!w->consume) goto fail;
     const char *topics[HD_RETRY_MAX_TIERS + 3];
     int n = 0;
     for (int i = 0; i < w->retry->cnt; i++) topics[n++] = w->retry->topic[i];
@@ -558,6 +649,15 @@ hd_dispatch_t *hd_dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cache, c
 fail:
     hd_dispatch_destroy(w);
     return NULL;
+}
+
+hd_dispatch_t *hd_dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cache, char *errstr, size_t errstr_size) {
+    return dispatch_new(conf, cache, NULL, errstr, errstr_size);
+}
+
+hd_dispatch_t *hd_dispatch_new_replay(const hd_conf_t *conf, hd_match_cache_t *cache,
+                                      const hd_dispatch_replay_t *replay, char *errstr, size_t errstr_size) {
+    return dispatch_new(conf, cache, replay, errstr, errstr_size);
 }
 
 static void drain_wake(hd_dispatch_t *w) {
@@ -579,7 +679,7 @@ static int turn(hd_dispatch_t *w, int consuming, int max_wait_ms) {
     }
     if (w->held && w->held->due_ms - now < max_wait_ms) max_wait_ms = (int)(w->held->due_ms - now);
     if (consuming) {
-        int64_t room = w->conf->http_max_inflight - (int64_t)hd_deliver_inflight(w->deliver);
+        int64_t room = w->conf->http_max_inflight - (int64_t)hd_deliver_inflight(w->deliver) - w->queued;
         int want = room < w->conf->batch_size ? (int)room : (int)w->conf->batch_size;
         if (want > 0) {
             rd_kafka_message_t *msgs[want];
@@ -607,8 +707,16 @@ static int turn(hd_dispatch_t *w, int consuming, int max_wait_ms) {
 
 /* Gives up everything still in flight or held: their offsets are never stored, so they are re-delivered by the
  * partition's next owner (after a restart, by this process again). */
+static void clear_queue(const void *key, size_t len, void *value, void *opaque) {
+    host_t *host = value;
+    host->head = host->tail = NULL;
+    host->queued = 0;
+}
+
 static int abandon(hd_dispatch_t *w) {
     int n = 0;
+    hd_map_foreach(w->hosts, clear_queue, NULL);
+    w->queued = 0;
     while (w->jobs) {
         job_t *job = w->jobs;
         ev_t *ev = job->ev;
@@ -629,8 +737,12 @@ static int abandon(hd_dispatch_t *w) {
 }
 
 int hd_dispatch_run(hd_dispatch_t *w, const atomic_int *stop) {
-    while (!atomic_load(stop))
+    while (!atomic_load(stop)) {
         if (turn(w, 1, 100)) return -1;
+        if (!w->replay) continue;
+        if (w->replay->progress) w->replay->progress(w->replay->opaque, &w->stats);
+        if (!w->evs && hd_consume_finished(w->consume)) break;
+    }
 
     /* Drain: no new events; in-flight deliveries get the grace period. */
     int64_t deadline = hd_mono_us() + w->conf->shutdown_grace_ms * 1000;
@@ -664,6 +776,7 @@ void hd_dispatch_destroy(hd_dispatch_t *w) {
     hd_deliver_destroy(w->deliver);
     hd_retry_destroy(w->retry);
     hd_map_destroy(w->endpoints, free);
+    hd_map_destroy(w->hosts, free);
     hd_map_destroy(w->paused, NULL);
     if (w->wake[0] >= 0) close(w->wake[0]);
     if (w->wake[1] >= 0) close(w->wake[1]);

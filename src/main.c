@@ -20,8 +20,10 @@
 #include "hookd/log.h"
 #include "hookd/match.h"
 #include "hookd/recorder.h"
+#include "hookd/replay.h"
 #include "hookd/secret.h"
 #include "hookd/sign.h"
+#include "hookd/status.h"
 #include "hookd/store.h"
 #include "hookd/util.h"
 
@@ -48,6 +50,7 @@ static void usage(FILE *out) {
                  "Usage: hookd COMMAND [--config FILE] [--set name=value]...\n\n"
                  "Commands:\n"
                  "  dispatch   consume events, deliver webhooks, record outcomes (the service)\n"
+                 "  replay     re-dispatch events of a topic by offset or time range (docs/operations.md)\n"
                  "  demo       run the whole path in-process: mock Kafka, file store, local receiver\n"
                  "  api        serve the management API (docs/api.md)\n"
                  "  apikey     apikey create --tenant T [--admin]: print a new API key (shown once)\n"
@@ -99,25 +102,6 @@ fail:
     return NULL;
 }
 
-/* Gives the store the master key; without one, a store holding encrypted secrets is a start-up error. */
-static int use_master_key(const hd_conf_t *conf, hd_store_t *store, char *err, size_t err_size) {
-    hd_secret_key_t key;
-    int64_t n;
-    if (*conf->master_key) {
-        if (hd_secret_key_parse(&key, conf->master_key, err, err_size)) return -1;
-        hd_store_set_master_key(store, &key);
-        sodium_memzero(&key, sizeof(key));
-        return 0;
-    }
-    if (hd_store_count_encrypted(store, &n, err, err_size)) return -1;
-    if (n > 0) {
-        snprintf(err, err_size, "%lld subscriptions have encrypted secrets and master.key is not set "
-                 "(HOOKD_MASTER_KEY: the key the API encrypted them with)", (long long)n);
-        return -1;
-    }
-    return 0;
-}
-
 typedef struct {
     hd_dispatch_t *w;
     pthread_t thread;
@@ -136,13 +120,15 @@ static int cmd_dispatch(hd_conf_t *conf, int argc, char **argv) {
     char err[512] = "";
     hd_store_t *store = NULL;
     hd_match_cache_t *cache = NULL;
+    hd_status_t *status = NULL;
     int n = (int)conf->workers, started = 0, rc = 1;
     worker_t *workers = hd_xcalloc((size_t)n, sizeof(*workers));
 
     if (!(store = hd_store_new(conf->store, conf->mongo_database, err, sizeof(err)))) goto out;
-    if (use_master_key(conf, store, err, sizeof(err))) goto out;
+    if (hd_store_use_master_key(store, conf->master_key, err, sizeof(err))) goto out;
     if (!(cache = hd_match_cache_new(store, conf->refresh_ms, err, sizeof(err)))) goto out;
     hd_match_cache_set_smtp(cache, conf->smtp_url, conf->smtp_from);
+    if (*conf->metrics_listen && !(status = hd_status_new_dispatcher(conf, cache, err, sizeof(err)))) goto out;
     for (int i = 0; i < n; i++)
         if (!(workers[i].w = hd_dispatch_new(conf, cache, err, sizeof(err)))) goto out;
     install_signals();
@@ -176,6 +162,7 @@ static int cmd_dispatch(hd_conf_t *conf, int argc, char **argv) {
            total.parked);
 out:
     if (rc && err[0]) HD_LOG(HD_LOG_ERROR, "dispatch", NULL, "%s", err);
+    hd_status_destroy(status);
     for (int i = 0; i < n; i++) hd_dispatch_destroy(workers[i].w);
     free(workers);
     hd_match_cache_destroy(cache);
@@ -301,11 +288,18 @@ static int cmd_demo(hd_conf_t *conf, int argc, char **argv) {
     return hd_demo_run(conf, &stop_flag);
 }
 
+static int cmd_replay(hd_conf_t *conf, int argc, char **argv) {
+    install_signals();
+    return hd_replay_main(conf, argc, argv, &stop_flag);
+}
+
 static const struct {
     const char *name;
     int (*fn)(hd_conf_t *conf, int argc, char **argv);
 } commands[] = {
-    {"dispatch", cmd_dispatch}, {"demo", cmd_demo}, {"api", cmd_api}, {"apikey", cmd_apikey}, {"recorder", cmd_recorder}, {"sign", cmd_sign}, {"config", cmd_config}, {"version", cmd_version},
+    {"dispatch", cmd_dispatch}, {"replay", cmd_replay}, {"demo", cmd_demo},   {"api", cmd_api},
+    {"apikey", cmd_apikey},     {"recorder", cmd_recorder}, {"sign", cmd_sign}, {"config", cmd_config},
+    {"version", cmd_version},
 };
 
 int main(int argc, char **argv) {

@@ -16,6 +16,16 @@ struct hd_record_s {
     void *opaque;
 };
 
+/* A record's key for log lines: the delivery id of results records and retry jobs (so a lost outcome can be traced
+ * to its delivery), the source message's key for dead letters. */
+static const char *key_text(const void *key, size_t key_len, char *out, size_t out_size) {
+    if (!key) return NULL;
+    size_t n = key_len < out_size - 1 ? key_len : out_size - 1;
+    memcpy(out, key, n);
+    out[n] = '\0';
+    return out;
+}
+
 /* The producer queue is sized generously; when it is still full, serve reports until there is room rather than
  * fail: the worker then naturally slows down to Kafka's pace. */
 static int produce(hd_record_t *r, rd_kafka_topic_t *topic, const void *key, size_t key_len, const void *value,
@@ -27,8 +37,9 @@ static int produce(hd_record_t *r, rd_kafka_topic_t *topic, const void *key, siz
             RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(record_opaque), RD_KAFKA_V_END);
         if (!err) return 0; /* headers now belong to the message */
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            HD_LOG(HD_LOG_ERROR, "record", NULL, "produce to %s: %s", rd_kafka_topic_name(topic),
-                   rd_kafka_err2str(err));
+            char k[128];
+            HD_LOG(HD_LOG_ERROR, "record", HD_KV("key", key_text(key, key_len, k, sizeof(k))), "produce to %s: %s",
+                   rd_kafka_topic_name(topic), rd_kafka_err2str(err));
             if (hdrs) rd_kafka_headers_destroy(hdrs);
             return -1;
         }
@@ -44,13 +55,15 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
         r->ack(r->opaque, m->_private);
         return;
     }
-    HD_LOG(HD_LOG_ERROR, "record", NULL, "record to %s not delivered, producing it again: %s",
-           rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+    char k[128];
+    HD_LOG(HD_LOG_ERROR, "record", HD_KV("key", key_text(m->key, m->key_len, k, sizeof(k))),
+           "record to %s not delivered, producing it again: %s", rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
     rd_kafka_headers_t *hdrs = NULL;
     if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) hdrs = rd_kafka_headers_copy(hdrs);
     else hdrs = NULL;
     if (produce(r, m->rkt, m->key, m->key_len, m->payload, m->len, hdrs, m->_private))
-        HD_LOG(HD_LOG_ERROR, "record", NULL, "record lost its retry; its source offset will not advance");
+        HD_LOG(HD_LOG_ERROR, "record", HD_KV("key", key_text(m->key, m->key_len, k, sizeof(k))),
+               "record lost its retry; its source offset will not advance");
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
@@ -146,6 +159,7 @@ int hd_record_result(hd_record_t *r, const hd_record_result_t *res, void *record
         add_str(o, "next_retry_at", NULL);
     }
     json_object_object_add(o, "final", json_object_new_boolean(res->final));
+    json_object_object_add(o, "replay", json_object_new_boolean(res->replay));
     size_t len;
     const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     int rc = produce(r, r->results, res->delivery_id, strlen(res->delivery_id), s, len, NULL, record_opaque);

@@ -81,9 +81,22 @@ static int file_fingerprint(hd_store_t *store, uint64_t *fp, char *errstr, size_
     return 0;
 }
 
-void hd_store_set_master_key(hd_store_t *store, const hd_secret_key_t *key) {
-    store->master = *key;
-    store->has_master = 1;
+int hd_store_use_master_key(hd_store_t *store, const char *b64, char *errstr, size_t errstr_size) {
+    int64_t n;
+    if (b64 && *b64) {
+        if (hd_secret_key_parse(&store->master, b64, errstr, errstr_size)) return -1;
+        store->has_master = 1;
+        return 0;
+    }
+    if (hd_store_count_encrypted(store, &n, errstr, errstr_size)) return -1;
+    if (n > 0) {
+        snprintf(errstr, errstr_size,
+                 "%lld subscriptions have encrypted secrets and master.key is not set "
+                 "(HOOKD_MASTER_KEY: the key the API encrypted them with)",
+                 (long long)n);
+        return -1;
+    }
+    return 0;
 }
 
 static void add_sub(hd_store_t *store, json_object *doc, hd_sub_t ***subs, int *cnt, int *cap) {

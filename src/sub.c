@@ -84,9 +84,10 @@ int hd_sub_header_allowed(const char *name, const char *value) {
     return 1;
 }
 
-int hd_sub_url_ok(const char *url, char *errstr, size_t errstr_size) {
+/* Absolute http or https URL with a host, as curl parses it; *origin gets scheme://host:port. */
+static int url_ok(const char *url, char **origin, char *errstr, size_t errstr_size) {
     CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL;
+    char *scheme = NULL, *host = NULL, *port = NULL;
     int ok = 0;
     if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
         snprintf(errstr, errstr_size, "url \"%s\" is not a valid absolute URL", url);
@@ -102,11 +103,22 @@ int hd_sub_url_ok(const char *url, char *errstr, size_t errstr_size) {
         snprintf(errstr, errstr_size, "url \"%s\" has no host", url);
         goto out;
     }
+    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
+    *origin = hd_xmalloc(strlen(scheme) + strlen(host) + (port ? strlen(port) : 0) + 5);
+    sprintf(*origin, "%s://%s:%s", scheme, host, port ? port : "");
     ok = 1;
 out:
     curl_free(scheme);
     curl_free(host);
+    curl_free(port);
     curl_url_cleanup(u);
+    return ok;
+}
+
+int hd_sub_url_ok(const char *url, char *errstr, size_t errstr_size) {
+    char *origin = NULL;
+    int ok = url_ok(url, &origin, errstr, errstr_size);
+    free(origin);
     return ok;
 }
 
@@ -148,7 +160,7 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
         snprintf(errstr, errstr_size, "subscription %s: no tenant", id);
         goto fail;
     }
-    if (!url || !hd_sub_url_ok(url, errstr, errstr_size)) {
+    if (!url || !url_ok(url, &sub->origin, errstr, errstr_size)) {
         if (!url) snprintf(errstr, errstr_size, "subscription %s: no url", id);
         goto fail;
     }
@@ -206,6 +218,7 @@ void hd_sub_destroy(hd_sub_t *sub) {
     free(sub->tenant);
     free(sub->name);
     free(sub->url);
+    free(sub->origin);
     for (int i = 0; i < sub->event_types_cnt; i++) free(sub->event_types[i]);
     free(sub->event_types);
     for (int i = 0; i < sub->notification_emails_cnt; i++) free(sub->notification_emails[i]);

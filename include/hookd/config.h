@@ -37,7 +37,7 @@ typedef struct hd_conf_s {
     char *recorder_group_id;
     char *http_allow_cidrs;
     char *http_proxy;
-    int64_t http_max_inflight_per_endpoint;
+    int64_t http_max_inflight_per_host;
     int64_t workers;
     char *retry_topic_prefix;
     char *retry_schedule;
@@ -49,6 +49,7 @@ typedef struct hd_conf_s {
     char *ops_topic;
     char *smtp_url;
     char *smtp_from;
+    char *metrics_listen; /* status server host:port; empty: off */
 
     /* kafka.* pass-through, in the order given: names without the "kafka." prefix. */
     struct hd_conf_kv {

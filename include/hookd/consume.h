@@ -21,6 +21,20 @@ typedef struct hd_consume_entry_s hd_consume_entry_t;
 hd_consume_t *hd_consume_new(const hd_conf_t *conf, const char *const *extra_topics, int extra_cnt, int wake_fd,
                              char *errstr, size_t errstr_size);
 
+/* Range mode (hookd replay): no group membership; each range's partition is assigned explicitly from offset `from`
+ * and consumed up to, not including, `to` (or the end of the log, whichever comes first). Offsets are never
+ * stored or committed, so a replay cannot disturb the dispatchers' group. NULL with errstr on failure. */
+typedef struct hd_consume_range_s {
+    const char *topic;
+    int32_t partition;
+    int64_t from, to;
+} hd_consume_range_t;
+hd_consume_t *hd_consume_new_range(const hd_conf_t *conf, int wake_fd, const hd_consume_range_t *ranges, int cnt,
+                                   char *errstr, size_t errstr_size);
+
+/* 1 when a range consumer has handed out every message of its ranges; always 0 for a group consumer. */
+int hd_consume_finished(const hd_consume_t *c);
+
 /* Takes up to max messages without blocking. The caller owns them (rd_kafka_message_destroy). */
 int hd_consume_batch(hd_consume_t *c, rd_kafka_message_t **msgs, int max);
 

@@ -41,6 +41,7 @@ typedef struct hd_record_result_s {
     const char *src_topic;
     int32_t src_partition;
     int64_t src_offset;
+    int replay; /* produced by hookd replay */
 } hd_record_result_t;
 
 /* Produces a results record keyed by delivery id. Returns 0 (ack will follow) or -1 when it cannot be queued. */

@@ -26,9 +26,10 @@ int hd_store_fingerprint(hd_store_t *store, uint64_t *fp, char *errstr, size_t e
  * them, so one bad row cannot stop delivery to every other subscriber. -1 with errstr when the store fails. */
 int hd_store_load(hd_store_t *store, hd_sub_t ***subs, int *cnt, char *errstr, size_t errstr_size);
 
-/* Lets the store decrypt encrypted subscription secrets (see secret.h). Copies key. */
-struct hd_secret_key_s;
-void hd_store_set_master_key(hd_store_t *store, const struct hd_secret_key_s *key);
+/* Lets the store decrypt encrypted subscription secrets (see secret.h) with the base64 master key b64. When b64
+ * is NULL or empty, fails if the store holds encrypted secrets (a clear start-up error instead of subscriptions
+ * skipped one by one). Returns 0, or -1 with errstr filled. */
+int hd_store_use_master_key(hd_store_t *store, const char *b64, char *errstr, size_t errstr_size);
 
 /* How many subscriptions hold an encrypted secret (0 for the file backend): the dispatcher refuses to start
  * without a master key when there are any. Returns 0, or -1 with errstr filled. */

@@ -19,6 +19,7 @@ typedef struct hd_sub_s {
     char *tenant;
     char *name;
     char *url;
+    char *origin; /* scheme://host:port of url: the unit of per-host limits */
     char **event_types;
     int event_types_cnt;
     hd_sub_header_t *headers;

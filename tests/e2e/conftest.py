@@ -18,6 +18,8 @@ import os
 import re
 import secrets
 import signal
+import socket
+import struct
 import subprocess
 import threading
 import time
@@ -192,6 +194,7 @@ class Request:
     verified: bool
     verify_error: str | None
     at: float = field(default_factory=time.monotonic)
+    wall: float = field(default_factory=time.time)  # wall clock, to compare with HTTP dates and hookd's timestamps
 
     @property
     def webhook_id(self):
@@ -201,19 +204,40 @@ class Request:
         return json.loads(self.body)
 
 
+@dataclass
+class Reply:
+    """What a scripted receiver path does with one request (see Receiver.script):
+    action "reply" answers status with headers and body (or, with stream_bytes, a body of that many bytes written in
+    1 MiB chunks, never held in memory); "hang" never answers (the handler waits until the receiver closes, or
+    until hookd gives up and closes the connection); "reset" closes the connection with a TCP RST, no answer.
+    delay sleeps before acting."""
+
+    status: int = 200
+    headers: dict = field(default_factory=dict)
+    body: bytes = b'{"received":true}'
+    action: str = "reply"
+    stream_bytes: int = 0
+    delay: float = 0.0
+
+
 class Receiver:
     """Records every request. The status answered is chosen by the first path segment (/ok/... -> 200,
     /fail/... -> 500, see STATUSES; set_status() changes or adds one); the secret used to verify a request is the
-    one registered for its path (each subscription gets its own path, so requests are attributable)."""
+    one registered for its path (each subscription gets its own path, so requests are attributable).
+    script(segment, fn) makes a first path segment programmable: fn(n, request) -> Reply or an int status, where n
+    counts the earlier requests at the same full path (0 for the first)."""
 
     STATUSES = {"ok": 200, "created": 201, "accepted": 202, "nocontent": 204, "bad": 400, "gone": 410, "fail": 500,
                 "unavailable": 503}
 
     def __init__(self):
         self.statuses = dict(self.STATUSES)
+        self.scripts = {}  # first path segment -> fn(n, request) -> Reply | int
         self.secrets = {}  # path -> whsec_ secret
         self.requests = []
         self.lock = threading.Lock()
+        self.closing = threading.Event()
+        self.hung_closed = []  # (monotonic time, path) when hookd closed a connection the receiver left hanging
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -237,18 +261,60 @@ class Receiver:
 
             def _handle(self):
                 body = self._read_body()
-                receiver._record(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-                status = receiver.status_for(self.path)
-                reply = b'{"received":true}'
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(reply)))
+                req, n = receiver._record(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
+                                          body)
+                fn = receiver.scripts.get(self.path.strip("/").split("/")[0])
+                reply = fn(n, req) if fn else receiver.status_for(self.path)
+                if isinstance(reply, int):
+                    reply = Reply(status=reply)
+                if reply.delay:
+                    receiver.closing.wait(reply.delay)
+                if reply.action == "hang":
+                    self.close_connection = True
+                    self.connection.settimeout(0.05)
+                    while not receiver.closing.is_set():
+                        try:
+                            if self.connection.recv(1) == b"":  # the client gave up and closed
+                                with receiver.lock:
+                                    receiver.hung_closed.append((time.monotonic(), self.path))
+                                return
+                        except TimeoutError:
+                            pass
+                        except OSError:
+                            return
+                    return
+                if reply.action == "reset":
+                    self.close_connection = True
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.connection.close()
+                    return
+                self.send_response(reply.status)
+                headers = {"content-type": "application/json", **reply.headers}
+                for k, v in headers.items():
+                    self.send_header(k, str(v))
+                length = reply.stream_bytes if reply.stream_bytes else len(reply.body)
+                self.send_header("content-length", str(length))
                 self.end_headers()
-                self.wfile.write(reply)
+                try:
+                    if reply.stream_bytes:
+                        chunk = b"x" * (1 << 20)
+                        left = reply.stream_bytes
+                        while left > 0:
+                            self.wfile.write(chunk[:left])
+                            left -= min(left, len(chunk))
+                    else:
+                        self.wfile.write(reply.body)
+                except OSError:
+                    self.close_connection = True
 
             do_POST = do_PUT = do_GET = _handle
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(http.server.ThreadingHTTPServer):
+            # hookd opens up to http.max.inflight.per.endpoint connections per URL and worker at once; with the
+            # default listen backlog of 5 the kernel drops handshakes and requests then hang until hookd's timeout.
+            request_queue_size = 1024
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, name="e2e-receiver", daemon=True)
@@ -262,6 +328,9 @@ class Receiver:
 
     def set_status(self, segment, status):
         self.statuses[segment] = status
+
+    def script(self, segment, fn):
+        self.scripts[segment] = fn
 
     def register(self, path, secret):
         self.secrets[path] = secret
@@ -277,8 +346,11 @@ class Receiver:
                 verified = True
             except Exception as e:  # noqa: BLE001 - record why, the test asserts on it
                 err = f"{type(e).__name__}: {e}"
+        req = Request(method, path, headers, body, verified, err)
         with self.lock:
-            self.requests.append(Request(method, path, headers, body, verified, err))
+            n = sum(1 for r in self.requests if r.path == path)
+            self.requests.append(req)
+        return req, n
 
     def received(self, path=None):
         with self.lock:
@@ -295,6 +367,7 @@ class Receiver:
                         f"{count} request(s) at {path or 'the receiver'} (have {len(self.received(path))})")
 
     def close(self):
+        self.closing.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -367,9 +440,9 @@ def produce(topics, producer):
 class TopicReader:
     """Reads a topic from the beginning without a consumer group, accumulating records across calls."""
 
-    def __init__(self, topic):
+    def __init__(self, topic, bootstrap=None):
         self.topic = topic
-        self.consumer = KafkaConsumer(bootstrap_servers=KAFKA, group_id=None, enable_auto_commit=False,
+        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap or KAFKA, group_id=None, enable_auto_commit=False,
                                       auto_offset_reset="earliest", client_id="hookd-e2e-reader")
         parts = wait_for(lambda: self.consumer.partitions_for_topic(topic), what=f"metadata of {topic}")
         self.consumer.assign([TopicPartition(topic, p) for p in sorted(parts)])
@@ -400,6 +473,22 @@ class TopicReader:
 
     def close(self):
         self.consumer.close()
+
+
+@pytest.fixture
+def reader():
+    """reader(topic, bootstrap=None) -> TopicReader, closed at teardown. For topics hookd creates itself (retry
+    tiers, the ops topic): it waits until the topic exists."""
+    made = []
+
+    def make(topic, bootstrap=None, cls=None):
+        r = (cls or TopicReader)(topic, bootstrap)
+        made.append(r)
+        return r
+
+    yield make
+    for r in made:
+        r.close()
 
 
 class Results(TopicReader):
@@ -443,6 +532,17 @@ class Hookd:
 
     def alive(self):
         return self.proc.poll() is None
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def status_kb(self, field_name):
+        """A /proc/<pid>/status figure in kB (VmHWM: peak resident set; VmRSS: current)."""
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1])
+        raise KeyError(field_name)
 
     def stop(self, sig=signal.SIGTERM, timeout=TIMEOUT):
         """Signal hookd and wait for it; returns (exit code, seconds taken). Does not assert."""
@@ -533,3 +633,114 @@ def hookd(hookd_bin, topics, db, tmp_path):
 
 
 WEBHOOK_ID = re.compile(r"^msg_[0-9a-f]{32}$")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# SMTP sink (aiosmtpd in a thread) for failure-notification e-mails
+
+
+@dataclass
+class Mail:
+    mail_from: str
+    rcpt_tos: list
+    data: bytes
+
+    def message(self):
+        import email
+        import email.policy
+
+        return email.message_from_bytes(self.data, policy=email.policy.default)
+
+
+class SmtpSink:
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+
+        sink = self
+        self.mails = []
+        self.lock = threading.Lock()
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                with sink.lock:
+                    sink.mails.append(Mail(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content
+                                           or envelope.content))
+                return "250 OK"
+
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=free_port())
+        self.controller.start()
+        self.url = f"smtp://127.0.0.1:{self.controller.port}"
+
+    def received(self):
+        with self.lock:
+            return list(self.mails)
+
+    def close(self):
+        self.controller.stop()
+
+
+@pytest.fixture
+def smtp_sink():
+    s = SmtpSink()
+    yield s
+    s.close()
+
+
+def free_port(pair=False):
+    """A free TCP port on 127.0.0.1 (with pair=True, one whose successor is free too, for Kafka's controller)."""
+    while True:
+        with socket.socket() as a:
+            a.bind(("127.0.0.1", 0))
+            port = a.getsockname()[1]
+            if not pair:
+                return port
+            try:
+                with socket.socket() as b:
+                    b.bind(("127.0.0.1", port + 1))
+                    return port
+            except OSError:
+                continue
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# A private Kafka broker (scripts/services with its own run directory), for tests that restart the broker: the
+# shared one on 19092 is used by other people and must not be disturbed.
+
+
+class PrivateKafka:
+    def __init__(self, run_dir):
+        self.port = free_port(pair=True)
+        self.bootstrap = f"127.0.0.1:{self.port}"
+        self.env = dict(os.environ, HOOKD_SERVICES_RUN=str(run_dir), HOOKD_KAFKA_PORT=str(self.port))
+        self.run_dir = Path(run_dir)
+
+    def _services(self, cmd, timeout=240):
+        subprocess.run([str(ROOT / "scripts" / "services"), cmd], env=self.env, check=True, timeout=timeout,
+                       stdin=subprocess.DEVNULL)
+
+    def up(self):
+        self._services("kafka-up")
+
+    def restart(self):
+        self._services("restart-kafka")
+
+    def down(self):
+        self._services("kafka-down")
+
+    def log(self):
+        p = self.run_dir / "kafka.log"
+        return p.read_text(errors="replace") if p.exists() else ""
+
+
+@pytest.fixture
+def private_kafka(tmp_path):
+    k = PrivateKafka(tmp_path / "services")
+    try:
+        k.up()
+    except subprocess.CalledProcessError as e:
+        pytest.fail(f"private Kafka did not start ({e}): {k.log()[-3000:]}")
+    yield k
+    try:
+        k.down()
+    except Exception as e:  # noqa: BLE001
+        print(f"stopping the private Kafka failed: {e}")
