@@ -456,16 +456,22 @@ static int parse_body(hd_api_req_t *r, const conn_t *cs) {
     }
     json_tokener *tok = json_tokener_new_ex(32);
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    r->body = json_tokener_parse_ex(tok, cs->body, (int)cs->len);
+    /* The terminating NUL goes in too: it ends a bare top-level value such as null or 42. */
+    r->body = json_tokener_parse_ex(tok, cs->body, (int)cs->len + 1);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t used = json_tokener_get_parse_end(tok);
     json_tokener_free(tok);
-    while (r->body && used < cs->len && strchr(" \t\r\n", cs->body[used])) used++;
+    if (used > cs->len) used = cs->len;
+    while (used < cs->len && cs->body[used] && strchr(" \t\r\n", cs->body[used])) used++;
+    if (jerr == json_tokener_success && used == cs->len && !r->body) {
+        hd_api_error(r, 400, "invalid-param", NULL, "the body must be a JSON object, not null");
+        return -1;
+    }
     if (!r->body || jerr != json_tokener_success || used != cs->len) {
         hd_api_error(r, 400, "invalid-json", NULL, "the body is not valid JSON: %s",
-                     r->body || jerr == json_tokener_success ? "unexpected data after the value"
-                     : jerr == json_tokener_continue       ? "unexpected end of input"
-                                                           : json_tokener_error_desc(jerr));
+                     jerr == json_tokener_success ? "unexpected data after the value"
+                     : jerr == json_tokener_continue ? "unexpected end of input"
+                                                     : json_tokener_error_desc(jerr));
         json_object_put(r->body);
         r->body = NULL;
         return -1;
@@ -552,6 +558,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             cs->body = hd_xrealloc(cs->body, cs->len + *upload_data_size + 1);
             memcpy(cs->body + cs->len, upload_data, *upload_data_size);
             cs->len += *upload_data_size;
+            cs->body[cs->len] = '\0';
         } else {
             cs->too_large = 1;
         }

@@ -85,7 +85,7 @@ static const conf_entry_t table[] = {
     {"api.bind", T_STR, F(api_bind), "127.0.0.1", 0, 0, "Address `hookd api` listens on."},
     {"api.port", T_INT, F(api_port), "8080", 1, 65535, "Port `hookd api` listens on."},
     {"api.threads", T_INT, F(api_threads), "64", 1, 4096,
-     "Concurrent API connections (one thread each); more wait in the listen backlog."},
+     "Most API connections served at once (one thread each)."},
     {"api.max.body.bytes", T_INT, F(api_max_body_bytes), "65536", 1024, 16777216,
      "Largest API request body; larger ones are answered 413."},
     {"api.recorder", T_INT, F(api_recorder), "1", 0, 1,

@@ -291,6 +291,8 @@ def test_validation_errors(api):
     bad(None, 400, "invalid-json", raw=b'{"name": "x"} trailing')
     bad(None, 400, "invalid-json", raw=b'{"name": "\xff\xfe"}')  # invalid UTF-8
     bad(None, 400, "invalid-param", raw=b"[1, 2]")
+    bad(None, 400, "invalid-param", raw=b"null ")
+    bad(None, 400, "invalid-json", raw=b'{"event_types": ["customer.created"]}\x00{}')
     bad(None, 400, "missing-param", raw=b"")
     bad(None, 415, "invalid-content-type", raw=b"name=x", headers={"content-type": "application/x-www-form-urlencoded"})
     bad(None, 413, "too-large", raw=json.dumps({**base, "name": "x" * 200_000}).encode())
