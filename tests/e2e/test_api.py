@@ -528,3 +528,20 @@ def test_delivery_log_filters_and_pages(api, produce, topics):
     assert ids(from_date="2026-01-01T02:00:00Z", to_date="2026-01-01T04:00:00Z") == ["msg_4", "msg_3", "msg_2"]
     assert ids(status="succeeded", from_date="2026-01-01T03:00:00+00:00") == ["msg_6", "msg_4"]
     err(api.call("GET", f"{SUBS}/sub_r/events"), 404)  # the log of an unknown subscription
+
+
+def test_recorder_runs_on_its_own(hookd, hookd_bin, db, produce, topics, tmp_path):
+    """`hookd recorder` (api.recorder = 0 on the API) fills the same log; SIGTERM stops it cleanly."""
+    env = hookd.env(HOOKD_RECORDER_GROUP_ID=topics.group + ".standalone")
+    log = open(tmp_path / "recorder.log", "wb")
+    proc = subprocess.Popen([str(hookd_bin), "recorder"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        produce(result_record("msg_solo", success=True, status=200), topic=topics.results)
+        wait_for(lambda: db.deliveries.find_one({"_id": "msg_solo", "status": "succeeded"}), what="the recorded row")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=TIMEOUT)
+        log.close()
+    text = (tmp_path / "recorder.log").read_text(errors="replace")
+    assert proc.returncode == 0, text
+    assert not any(m in text for m in SANITIZER_MARKERS), text
