@@ -118,10 +118,12 @@ static json_object *plain(json_object *v) {
     json_object *d, *n;
     if (json_object_is_type(v, json_type_object)) {
         if (json_object_object_get_ex(v, "$date", &d)) {
-            if (json_object_is_type(d, json_type_string)) return json_object_get(d);
+            /* One format for every date: libbson writes whole seconds without milliseconds. */
             char iso[40];
-            int64_t ms = json_object_object_get_ex(d, "$numberLong", &n) ? strtoll(json_object_get_string(n), NULL, 10)
-                                                                          : json_object_get_int64(d);
+            int64_t ms = 0;
+            if (json_object_is_type(d, json_type_string)) hd_decode_time(json_object_get_string(d), &ms);
+            else if (json_object_object_get_ex(d, "$numberLong", &n)) ms = strtoll(json_object_get_string(n), NULL, 10);
+            else ms = json_object_get_int64(d);
             hd_iso8601(ms, iso, sizeof(iso));
             return json_object_new_string(iso);
         }
