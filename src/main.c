@@ -297,8 +297,8 @@ static const struct {
     const char *name;
     int (*fn)(hd_conf_t *conf, int argc, char **argv);
 } commands[] = {
-    {"dispatch", cmd_dispatch}, {"replay", cmd_replay}, {"demo", cmd_demo},   {"api", cmd_api},
-    {"apikey", cmd_apikey},     {"recorder", cmd_recorder}, {"sign", cmd_sign}, {"config", cmd_config},
+    {"dispatch", cmd_dispatch}, {"replay", cmd_replay}, {"demo", cmd_demo}, {"api", cmd_api},
+    {"apikey", cmd_apikey}, {"recorder", cmd_recorder}, {"sign", cmd_sign}, {"config", cmd_config},
     {"version", cmd_version},
 };
 
