@@ -535,6 +535,15 @@ static void handle_source(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const rd
         deadletter_message(w, ev, msg, hd_decode_reason(derr), errstr);
         return;
     }
+    /* A test event or a retry from the API names the one subscription it is for. */
+    const void *target = NULL;
+    size_t target_len = 0;
+    for (size_t i = 0; i < hdr_cnt; i++)
+        if (!strcmp(hdrs[i].name, "hookd-subscription")) {
+            target = hdrs[i].value;
+            target_len = hdrs[i].len;
+        }
+
     const hd_sub_t *small[64], **subs = small;
     int n = hd_match_find(snap, ev->event, small, 64);
     if (n > 64) {
@@ -555,6 +564,7 @@ static void handle_source(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const rd
     if (n > 0) {
         ev->snap = hd_match_retain(snap); /* the subscriptions must outlive a refresh while in flight */
         for (int i = 0; i < n; i++) {
+            if (target && (strlen(subs[i]->id) != target_len || memcmp(subs[i]->id, target, target_len))) continue;
             char msg_id[HD_SIGN_ID_SIZE];
             delivery_id(w, ev, subs[i], msg_id);
             start_delivery(w, ev, subs[i], 1, msg_id);

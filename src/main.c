@@ -12,12 +12,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hookd/api.h"
+#include "hookd/apikey.h"
 #include "hookd/config.h"
 #include "hookd/demo.h"
 #include "hookd/dispatch.h"
 #include "hookd/log.h"
 #include "hookd/match.h"
+#include "hookd/recorder.h"
 #include "hookd/replay.h"
+#include "hookd/secret.h"
 #include "hookd/sign.h"
 #include "hookd/status.h"
 #include "hookd/store.h"
@@ -48,6 +52,9 @@ static void usage(FILE *out) {
                  "  dispatch   consume events, deliver webhooks, record outcomes (the service)\n"
                  "  replay     re-dispatch events of a topic by offset or time range (docs/operations.md)\n"
                  "  demo       run the whole path in-process: mock Kafka, file store, local receiver\n"
+                 "  api        serve the management API (docs/api.md)\n"
+                 "  apikey     apikey create --tenant T [--admin]: print a new API key (shown once)\n"
+                 "  recorder   record the results topic into the delivery log (also inside api)\n"
                  "  sign       print the webhook-signature for --secret, --id, --timestamp and a body on stdin\n"
                  "  config     print the effective configuration, or --markdown for docs/configuration.md\n"
                  "  version    print the version\n\n",
@@ -118,6 +125,7 @@ static int cmd_dispatch(hd_conf_t *conf, int argc, char **argv) {
     worker_t *workers = hd_xcalloc((size_t)n, sizeof(*workers));
 
     if (!(store = hd_store_new(conf->store, conf->mongo_database, err, sizeof(err)))) goto out;
+    if (hd_store_use_master_key(store, conf->master_key, err, sizeof(err))) goto out;
     if (!(cache = hd_match_cache_new(store, conf->refresh_ms, err, sizeof(err)))) goto out;
     hd_match_cache_set_smtp(cache, conf->smtp_url, conf->smtp_from);
     if (*conf->metrics_listen && !(status = hd_status_new_dispatcher(conf, cache, err, sizeof(err)))) goto out;
@@ -159,6 +167,70 @@ out:
     free(workers);
     hd_match_cache_destroy(cache);
     hd_store_destroy(store);
+    return rc;
+}
+
+static int cmd_api(hd_conf_t *conf, int argc, char **argv) {
+    char err[512];
+    hd_api_t *api = hd_api_new(conf, err, sizeof(err));
+    if (!api) {
+        HD_LOG(HD_LOG_ERROR, "api", NULL, "%s", err);
+        return 1;
+    }
+    install_signals();
+    int rc = hd_api_run(api, &stop_flag) ? 1 : 0;
+    hd_api_destroy(api);
+    return rc;
+}
+
+static int cmd_recorder(hd_conf_t *conf, int argc, char **argv) {
+    char err[512];
+    hd_recorder_t *rec = NULL;
+    hd_store_t *store = hd_store_new(conf->store, conf->mongo_database, err, sizeof(err));
+    if (store) rec = hd_recorder_new(conf, store, err, sizeof(err));
+    if (!rec) {
+        HD_LOG(HD_LOG_ERROR, "recorder", NULL, "%s", err);
+        hd_store_destroy(store);
+        return 1;
+    }
+    install_signals();
+    hd_recorder_run(rec, &stop_flag);
+    hd_recorder_destroy(rec);
+    hd_store_destroy(store);
+    return 0;
+}
+
+static int cmd_apikey(hd_conf_t *conf, int argc, char **argv) {
+    const char *tenant = NULL;
+    int admin = 0, rc = 1, bad = argc < 1 || strcmp(argv[0], "create");
+    for (int i = 1; i < argc && !bad; i++) {
+        if (!strcmp(argv[i], "--tenant") && i + 1 < argc) tenant = argv[++i];
+        else if (!strcmp(argv[i], "--admin")) admin = 1;
+        else bad = 1;
+    }
+    if (bad || !tenant) {
+        fprintf(stderr, "usage: hookd apikey create --tenant TENANT [--admin]\n");
+        return 2;
+    }
+    char err[512], key[HD_APIKEY_SIZE];
+    hd_secret_key_t master;
+    hd_store_t *store = NULL;
+    mongoc_client_t *client = NULL;
+    if (hd_secret_key_parse(&master, conf->master_key, err, sizeof(err))) goto out;
+    if (!(store = hd_store_new(conf->store, conf->mongo_database, err, sizeof(err)))) goto out;
+    if (!(client = hd_store_client_pop(store))) {
+        snprintf(err, sizeof(err), "API keys live in MongoDB: set store = mongodb://...");
+        goto out;
+    }
+    if (hd_apikey_create(client, hd_store_database(store), &master, tenant, admin, key, err, sizeof(err))) goto out;
+    printf("%s\n", key);
+    sodium_memzero(key, sizeof(key));
+    rc = 0;
+out:
+    if (rc) fprintf(stderr, "hookd apikey: %s\n", err);
+    hd_store_client_push(store, client);
+    hd_store_destroy(store);
+    sodium_memzero(&master, sizeof(master));
     return rc;
 }
 
@@ -225,7 +297,9 @@ static const struct {
     const char *name;
     int (*fn)(hd_conf_t *conf, int argc, char **argv);
 } commands[] = {
-    {"dispatch", cmd_dispatch}, {"replay", cmd_replay}, {"demo", cmd_demo}, {"sign", cmd_sign}, {"config", cmd_config}, {"version", cmd_version},
+    {"dispatch", cmd_dispatch}, {"replay", cmd_replay}, {"demo", cmd_demo}, {"api", cmd_api},
+    {"apikey", cmd_apikey}, {"recorder", cmd_recorder}, {"sign", cmd_sign}, {"config", cmd_config},
+    {"version", cmd_version},
 };
 
 int main(int argc, char **argv) {

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "hookd/log.h"
+#include "hookd/secret.h"
 #include "hookd/util.h"
 
 struct hd_store_s {
@@ -16,6 +17,8 @@ struct hd_store_s {
     mongoc_client_pool_t *pool;  /* mongodb backend: a pool, so that the API's threads can share one store */
     mongoc_uri_t *uri;
     char *database;
+    hd_secret_key_t master;
+    int has_master;
 };
 
 static pthread_once_t mongoc_once = PTHREAD_ONCE_INIT;
@@ -61,6 +64,7 @@ void hd_store_destroy(hd_store_t *store) {
     if (store->pool) mongoc_client_pool_destroy(store->pool);
     mongoc_uri_destroy(store->uri);
     free(store->database);
+    sodium_memzero(&store->master, sizeof(store->master));
     free(store);
 }
 
@@ -77,9 +81,27 @@ static int file_fingerprint(hd_store_t *store, uint64_t *fp, char *errstr, size_
     return 0;
 }
 
-static void add_sub(json_object *doc, hd_sub_t ***subs, int *cnt, int *cap) {
+int hd_store_use_master_key(hd_store_t *store, const char *b64, char *errstr, size_t errstr_size) {
+    int64_t n;
+    if (b64 && *b64) {
+        if (hd_secret_key_parse(&store->master, b64, errstr, errstr_size)) return -1;
+        store->has_master = 1;
+        return 0;
+    }
+    if (hd_store_count_encrypted(store, &n, errstr, errstr_size)) return -1;
+    if (n > 0) {
+        snprintf(errstr, errstr_size,
+                 "%lld subscriptions have encrypted secrets and master.key is not set "
+                 "(HOOKD_MASTER_KEY: the key the API encrypted them with)",
+                 (long long)n);
+        return -1;
+    }
+    return 0;
+}
+
+static void add_sub(hd_store_t *store, json_object *doc, hd_sub_t ***subs, int *cnt, int *cap) {
     char err[256];
-    hd_sub_t *sub = hd_sub_from_json(doc, err, sizeof(err));
+    hd_sub_t *sub = hd_sub_from_doc(doc, store->has_master ? &store->master : NULL, err, sizeof(err));
     if (!sub) {
         HD_LOG(HD_LOG_WARN, "store", NULL, "skipping invalid subscription: %s", err);
         return;
@@ -106,7 +128,7 @@ static int file_load(hd_store_t *store, hd_sub_t ***subs, int *cnt, char *errstr
         return -1;
     }
     for (size_t i = 0; i < json_object_array_length(arr); i++)
-        add_sub(json_object_array_get_idx(arr, i), subs, cnt, &cap);
+        add_sub(store, json_object_array_get_idx(arr, i), subs, cnt, &cap);
     json_object_put(root);
     return 0;
 }
@@ -161,7 +183,7 @@ static int mongo_load(hd_store_t *store, hd_sub_t ***subs, int *cnt, char *errst
         /* One JSON form for both stores: relaxed extended JSON keeps strings, numbers and booleans plain. */
         char *js = bson_as_relaxed_extended_json(doc, NULL);
         json_object *o = js ? json_tokener_parse(js) : NULL;
-        if (o) add_sub(o, subs, cnt, &cap);
+        if (o) add_sub(store, o, subs, cnt, &cap);
         json_object_put(o);
         bson_free(js);
     }
@@ -190,6 +212,33 @@ int hd_store_load(hd_store_t *store, hd_sub_t ***subs, int *cnt, char *errstr, s
     *cnt = 0;
     return store->path ? file_load(store, subs, cnt, errstr, errstr_size)
                        : mongo_load(store, subs, cnt, errstr, errstr_size);
+}
+
+int hd_store_count_encrypted(hd_store_t *store, int64_t *n, char *errstr, size_t errstr_size) {
+    *n = 0;
+    if (store->path) return 0;
+    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->database, "subscriptions");
+    bson_t *filter = BCON_NEW("secret", "{", "$regex", BCON_UTF8("^enc:"), "}");
+    bson_error_t err;
+    *n = mongoc_collection_count_documents(coll, filter, NULL, NULL, NULL, &err);
+    if (*n < 0) snprintf(errstr, errstr_size, "MongoDB: counting subscriptions: %s", err.message);
+    bson_destroy(filter);
+    mongoc_collection_destroy(coll);
+    mongoc_client_pool_push(store->pool, client);
+    return *n < 0 ? -1 : 0;
+}
+
+mongoc_client_t *hd_store_client_pop(hd_store_t *store) {
+    return store->pool ? mongoc_client_pool_pop(store->pool) : NULL;
+}
+
+void hd_store_client_push(hd_store_t *store, mongoc_client_t *client) {
+    if (client) mongoc_client_pool_push(store->pool, client);
+}
+
+const char *hd_store_database(const hd_store_t *store) {
+    return store->database;
 }
 
 int hd_store_disable(hd_store_t *store, const char *id, const char *reason, char *errstr, size_t errstr_size) {

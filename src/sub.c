@@ -8,6 +8,7 @@
 
 #include "hookd/decode.h"
 #include "hookd/match.h"
+#include "hookd/secret.h"
 #include "hookd/util.h"
 
 static const char *get_str(json_object *doc, const char *key) {
@@ -167,7 +168,37 @@ static int parse_shape(hd_sub_t *sub, json_object *doc, char *errstr, size_t err
     return 0;
 }
 
+int hd_sub_url_ok(const char *url, char *errstr, size_t errstr_size) {
+    char *origin = NULL;
+    int ok = url_ok(url, &origin, errstr, errstr_size);
+    free(origin);
+    return ok;
+}
+
+/* Initialises keys->hmac[i] from a plaintext whsec_ secret, or from an encrypted one with the master key. */
+static int key_init(hd_sign_keyset_t *keys, int i, const char *secret, const char *id, const hd_secret_key_t *master,
+                    char *errstr, size_t errstr_size) {
+    if (!hd_secret_is_encrypted(secret)) return hd_sign_key_init(&keys->hmac[i], secret, errstr, errstr_size);
+    if (!master) {
+        snprintf(errstr, errstr_size, "subscription %s: its secret is encrypted and master.key is not set", id);
+        return -1;
+    }
+    char err[128];
+    char *plain = hd_secret_decrypt(master, secret, id, err, sizeof(err));
+    if (!plain) {
+        snprintf(errstr, errstr_size, "subscription %s: %s", id, err);
+        return -1;
+    }
+    int rc = hd_sign_key_init(&keys->hmac[i], plain, errstr, errstr_size);
+    hd_secret_free(plain);
+    return rc;
+}
+
 hd_sub_t *hd_sub_from_json(json_object *doc, char *errstr, size_t errstr_size) {
+    return hd_sub_from_doc(doc, NULL, errstr, errstr_size);
+}
+
+hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char *errstr, size_t errstr_size) {
     hd_sub_t *sub = hd_xcalloc(1, sizeof(*sub));
     const char *id = get_str(doc, "id") ? get_str(doc, "id") : get_str(doc, "_id");
     const char *tenant = get_str(doc, "tenant"), *url = get_str(doc, "url"), *secret = get_str(doc, "secret");
@@ -192,11 +223,11 @@ hd_sub_t *hd_sub_from_json(json_object *doc, char *errstr, size_t errstr_size) {
         goto fail;
     }
     if (secret) {
-        if (hd_sign_key_init(&sub->keys.hmac[0], secret, errstr, errstr_size)) goto fail;
+        if (key_init(&sub->keys, 0, secret, id, master, errstr, errstr_size)) goto fail;
         sub->keys.hmac_cnt = 1;
         const char *previous = get_str(doc, "previous_secret");
         if (previous) {
-            if (hd_sign_key_init(&sub->keys.hmac[1], previous, errstr, errstr_size)) goto fail;
+            if (key_init(&sub->keys, 1, previous, id, master, errstr, errstr_size)) goto fail;
             sub->keys.hmac_expires_ms[1] = get_time_ms(doc, "previous_secret_expires_at");
             sub->keys.hmac_cnt = 2;
         }

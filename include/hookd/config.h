@@ -31,6 +31,14 @@ typedef struct hd_conf_s {
     int64_t shutdown_grace_ms;
     int64_t batch_size;
     char *user_agent;
+    char *master_key;        /* base64; see secret.h */
+    int64_t rotation_grace_ms;
+    char *api_bind;
+    int64_t api_port;
+    int64_t api_threads;
+    int64_t api_max_body_bytes;
+    int64_t api_recorder;
+    char *recorder_group_id;
     char *http_allow_cidrs;
     char *http_proxy;
     int64_t http_max_inflight_per_host;

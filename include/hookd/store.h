@@ -26,6 +26,21 @@ int hd_store_fingerprint(hd_store_t *store, uint64_t *fp, char *errstr, size_t e
  * them, so one bad row cannot stop delivery to every other subscriber. -1 with errstr when the store fails. */
 int hd_store_load(hd_store_t *store, hd_sub_t ***subs, int *cnt, char *errstr, size_t errstr_size);
 
+/* Lets the store decrypt encrypted subscription secrets (see secret.h) with the base64 master key b64. When b64
+ * is NULL or empty, fails if the store holds encrypted secrets (a clear start-up error instead of subscriptions
+ * skipped one by one). Returns 0, or -1 with errstr filled. */
+int hd_store_use_master_key(hd_store_t *store, const char *b64, char *errstr, size_t errstr_size);
+
+/* How many subscriptions hold an encrypted secret (0 for the file backend): the dispatcher refuses to start
+ * without a master key when there are any. Returns 0, or -1 with errstr filled. */
+int hd_store_count_encrypted(hd_store_t *store, int64_t *n, char *errstr, size_t errstr_size);
+
+/* The MongoDB backend's client pool, for other modules using the same database (the API, the recorder): pop a
+ * client per thread and push it back. NULL for the file backend. */
+struct _mongoc_client_t;
+struct _mongoc_client_t *hd_store_client_pop(hd_store_t *store);
+void hd_store_client_push(hd_store_t *store, struct _mongoc_client_t *client);
+const char *hd_store_database(const hd_store_t *store); /* NULL for the file backend */
 /* Marks a subscription inactive (is_active false, disabled_reason, disabled_at, updated_at bumped so every
  * dispatcher reloads). Returns 0, 1 when the store is read-only (file: the change lives in memory until restart),
  * or -1 with errstr. */

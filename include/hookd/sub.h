@@ -54,10 +54,18 @@ typedef struct hd_sub_s {
  * answers 422 with that errstr. Does not take doc. */
 hd_sub_t *hd_sub_from_json(json_object *doc, char *errstr, size_t errstr_size);
 
+/* The same, where secret and previous_secret may be encrypted ("enc:v1:...", see secret.h, bound to the
+ * subscription id): master decrypts them. master may be NULL, then an encrypted secret is an error. */
+struct hd_secret_key_s;
+hd_sub_t *hd_sub_from_doc(json_object *doc, const struct hd_secret_key_s *master, char *errstr, size_t errstr_size);
+
 void hd_sub_destroy(hd_sub_t *sub);
 
 /* 1 when name: value may be sent as a custom header: a valid token name that is not reserved
  * (content-type, content-length, host, user-agent, webhook-*), and a value free of CR, LF and NUL. */
 int hd_sub_header_allowed(const char *name, const char *value);
+
+/* 1 when url is an absolute http or https URL with a host, as curl parses it; else 0 with errstr filled. */
+int hd_sub_url_ok(const char *url, char *errstr, size_t errstr_size);
 
 #endif

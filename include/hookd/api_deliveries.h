@@ -1,0 +1,13 @@
+/* The delivery log: /v1/webhooks/events and /v1/webhooks/subscriptions/{id}/events[/{eventId}[/retry]], read
+ * from the `deliveries` collection that the recorder fills (recorder.h). Retry re-produces the original event,
+ * read back from its source topic, offset and partition, with the hookd-subscription header so that the normal
+ * dispatch path delivers it to that one subscription again. */
+#ifndef HOOKD_API_DELIVERIES_H
+#define HOOKD_API_DELIVERIES_H
+
+#include "hookd/api.h"
+
+/* sub_id NULL: r->seg is ["events"]; otherwise r->seg is ["subscriptions", sub_id, "events", ...]. */
+void hd_api_deliveries(hd_api_req_t *r, const char *sub_id);
+
+#endif

@@ -1,0 +1,20 @@
+/* /v1/webhooks/event-types: the catalogue of event types ({_id: name, description, schema}), readable by every
+ * key, changed by admin keys only. Subscriptions may name only catalogued types or wildcards. */
+#ifndef HOOKD_API_EVENT_TYPES_H
+#define HOOKD_API_EVENT_TYPES_H
+
+#include "hookd/api.h"
+
+/* Inserts the seed types that are missing (existing entries are left as they are). 0, or -1 with errstr. */
+int hd_api_event_types_seed(mongoc_client_t *client, const char *database, char *errstr, size_t errstr_size);
+
+/* Routes /event-types and /event-types/{name} (r->seg[0] is "event-types"). */
+void hd_api_event_types(hd_api_req_t *r);
+
+/* 1 when name is in the catalogue, 0 when not, -1 on a database error (errstr filled). */
+int hd_api_event_type_known(hd_api_req_t *r, const char *name, char *errstr, size_t errstr_size);
+
+/* 1 when name is a syntactically valid event type: dot-separated segments of [A-Za-z0-9_-], at most 128 bytes. */
+int hd_api_event_type_valid(const char *name);
+
+#endif

@@ -1,0 +1,25 @@
+/* API keys of the management API. A key is "hk_<16 hex id>_<base64url of 32 random bytes>" and belongs to one
+ * tenant. The `api_keys` collection holds {_id: id, tenant, admin, hash, created_at} where hash is the hex of a
+ * BLAKE2b hash of the whole key keyed with the master key's MAC subkey (secret.h): the key itself is never
+ * stored, and a leaked database cannot be used to forge or check keys without the master key. */
+#ifndef HOOKD_APIKEY_H
+#define HOOKD_APIKEY_H
+
+#include <mongoc/mongoc.h>
+
+#include "hookd/secret.h"
+
+/* "hk_" + 16 + "_" + 43 + NUL */
+#define HD_APIKEY_SIZE 64
+
+/* Generates a key for tenant, stores its hash, and writes the key into out (shown once by the caller).
+ * Returns 0, or -1 with errstr filled (invalid tenant, database error). */
+int hd_apikey_create(mongoc_client_t *client, const char *database, const hd_secret_key_t *master, const char *tenant,
+                     int admin, char out[HD_APIKEY_SIZE], char *errstr, size_t errstr_size);
+
+/* Checks key: 1 when valid, with *tenant (caller frees) and *admin set; 0 when unknown or wrong (the hash is
+ * compared in constant time); -1 with errstr filled when the database fails. */
+int hd_apikey_check(mongoc_client_t *client, const char *database, const hd_secret_key_t *master, const char *key,
+                    char **tenant, int *admin, char *errstr, size_t errstr_size);
+
+#endif

@@ -1,0 +1,97 @@
+#include "hookd/apikey.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "hookd/util.h"
+
+#define ID_HEX 16
+#define HASH_BYTES crypto_generichash_BYTES
+
+static void key_hash(const hd_secret_key_t *master, const char *key, unsigned char out[HASH_BYTES]) {
+    crypto_generichash(out, HASH_BYTES, (const unsigned char *)key, strlen(key), master->mac, sizeof(master->mac));
+}
+
+static int tenant_ok(const char *t) {
+    size_t n = strlen(t);
+    if (n == 0 || n > 128) return 0;
+    for (const unsigned char *p = (const unsigned char *)t; *p; p++)
+        if (*p <= 0x20 || *p >= 0x7f) return 0;
+    return 1;
+}
+
+int hd_apikey_create(mongoc_client_t *client, const char *database, const hd_secret_key_t *master, const char *tenant,
+                     int admin, char out[HD_APIKEY_SIZE], char *errstr, size_t errstr_size) {
+    unsigned char idbin[ID_HEX / 2], secret[32], hash[HASH_BYTES];
+    char id[ID_HEX + 1], hashhex[HASH_BYTES * 2 + 1], b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+    if (!tenant_ok(tenant)) {
+        snprintf(errstr, errstr_size, "tenant must be 1-128 printable characters without spaces");
+        return -1;
+    }
+    randombytes_buf(idbin, sizeof(idbin));
+    randombytes_buf(secret, sizeof(secret));
+    sodium_bin2hex(id, sizeof(id), idbin, sizeof(idbin));
+    sodium_bin2base64(b64, sizeof(b64), secret, sizeof(secret), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    snprintf(out, HD_APIKEY_SIZE, "hk_%s_%s", id, b64);
+    key_hash(master, out, hash);
+    sodium_bin2hex(hashhex, sizeof(hashhex), hash, sizeof(hash));
+    sodium_memzero(secret, sizeof(secret));
+    sodium_memzero(b64, sizeof(b64));
+
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, "api_keys");
+    bson_t *doc = BCON_NEW("_id", BCON_UTF8(id), "tenant", BCON_UTF8(tenant), "admin", BCON_BOOL(admin != 0), "hash",
+                           BCON_UTF8(hashhex), "created_at", BCON_DATE_TIME(hd_now_ms()));
+    bson_error_t err;
+    int rc = 0;
+    if (!mongoc_collection_insert_one(coll, doc, NULL, NULL, &err)) {
+        snprintf(errstr, errstr_size, "MongoDB: storing the API key: %s", err.message);
+        sodium_memzero(out, HD_APIKEY_SIZE);
+        rc = -1;
+    }
+    bson_destroy(doc);
+    mongoc_collection_destroy(coll);
+    return rc;
+}
+
+int hd_apikey_check(mongoc_client_t *client, const char *database, const hd_secret_key_t *master, const char *key,
+                    char **tenant, int *admin, char *errstr, size_t errstr_size) {
+    char id[ID_HEX + 1];
+    unsigned char want[HASH_BYTES], have[HASH_BYTES];
+    size_t len = strlen(key);
+    *tenant = NULL;
+    *admin = 0;
+    if (len < 4 + ID_HEX || len >= HD_APIKEY_SIZE || strncmp(key, "hk_", 3) || key[3 + ID_HEX] != '_') return 0;
+    memcpy(id, key + 3, ID_HEX);
+    id[ID_HEX] = '\0';
+
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, "api_keys");
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
+    const bson_t *doc;
+    bson_error_t err;
+    bson_iter_t it;
+    int rc = 0;
+    if (mongoc_cursor_next(cur, &doc)) {
+        const char *hex = bson_iter_init_find(&it, doc, "hash") && BSON_ITER_HOLDS_UTF8(&it)
+                              ? bson_iter_utf8(&it, NULL) : "";
+        size_t got = 0;
+        key_hash(master, key, have);
+        if (!sodium_hex2bin(want, sizeof(want), hex, strlen(hex), NULL, &got, NULL) && got == sizeof(want) &&
+            sodium_memcmp(want, have, sizeof(want)) == 0 && bson_iter_init_find(&it, doc, "tenant") &&
+            BSON_ITER_HOLDS_UTF8(&it)) {
+            *tenant = hd_xstrdup(bson_iter_utf8(&it, NULL));
+            *admin = bson_iter_init_find(&it, doc, "admin") && bson_iter_as_bool(&it);
+            rc = 1;
+        }
+    }
+    if (mongoc_cursor_error(cur, &err)) {
+        snprintf(errstr, errstr_size, "MongoDB: reading API keys: %s", err.message);
+        free(*tenant);
+        *tenant = NULL;
+        rc = -1;
+    }
+    mongoc_cursor_destroy(cur);
+    bson_destroy(filter);
+    mongoc_collection_destroy(coll);
+    return rc;
+}
