@@ -167,6 +167,16 @@ int hd_api_json_storable(json_object *v) {
     return 1;
 }
 
+void hd_api_append_json_text(bson_t *b, const char *key, json_object *v) {
+    if (!v || json_object_is_type(v, json_type_null)) BSON_APPEND_NULL(b, key);
+    else BSON_APPEND_UTF8(b, key, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+}
+
+json_object *hd_api_json_text_value(json_object *stored) {
+    if (json_object_is_type(stored, json_type_string)) return json_tokener_parse(json_object_get_string(stored));
+    return json_object_get(stored);
+}
+
 void hd_api_append_json(bson_t *b, const char *key, json_object *v) {
     switch (json_object_get_type(v)) {
     case json_type_null:

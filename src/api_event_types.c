@@ -62,7 +62,7 @@ static json_object *to_json(const bson_t *doc) {
     json_object_object_add(o, "name", json_object_object_get_ex(raw, "id", &v) ? json_object_get(v) : NULL);
     json_object_object_add(o, "description",
                            json_object_object_get_ex(raw, "description", &v) ? json_object_get(v) : NULL);
-    json_object_object_add(o, "schema", json_object_object_get_ex(raw, "schema", &v) ? json_object_get(v) : NULL);
+    json_object_object_add(o, "schema", json_object_object_get_ex(raw, "schema", &v) ? hd_api_json_text_value(v) : NULL);
     json_object_put(raw);
     return o;
 }
@@ -90,8 +90,8 @@ static void put(hd_api_req_t *r, const char *name) {
         hd_api_detail(&details, "description", "required: a string of at most 1000 characters");
     json_object *schema = NULL;
     if (json_object_object_get_ex(r->body, "schema", &schema) && !json_object_is_type(schema, json_type_null) &&
-        (!json_object_is_type(schema, json_type_object) || !hd_api_json_storable(schema)))
-        hd_api_detail(&details, "schema", "a JSON Schema object (keys not empty, without '.' or a leading '$'), or null");
+        !json_object_is_type(schema, json_type_object))
+        hd_api_detail(&details, "schema", "a JSON Schema object, or null");
     if (!hd_api_event_type_valid(name)) hd_api_detail(&details, "name", "dot-separated [A-Za-z0-9_-] segments");
     if (details) {
         hd_api_error(r, 422, "invalid-param", details, "the event type is not valid");
@@ -102,7 +102,7 @@ static void put(hd_api_req_t *r, const char *name) {
     bson_t update = BSON_INITIALIZER, set;
     bson_append_document_begin(&update, "$set", -1, &set);
     BSON_APPEND_UTF8(&set, "description", json_object_get_string(v));
-    hd_api_append_json(&set, "schema", schema);
+    hd_api_append_json_text(&set, "schema", schema);
     BSON_APPEND_DATE_TIME(&set, "updated_at", now);
     bson_append_document_end(&update, &set);
     BCON_APPEND(&update, "$setOnInsert", "{", "created_at", BCON_DATE_TIME(now), "}");

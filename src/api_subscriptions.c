@@ -6,7 +6,10 @@
 
 #include "hookd/api_deliveries.h"
 #include "hookd/api_event_types.h"
+#include "hookd/filter.h"
+#include "hookd/match.h"
 #include "hookd/recorder.h"
+#include "hookd/render.h"
 #include "hookd/sign.h"
 #include "hookd/sub.h"
 #include "hookd/util.h"
@@ -43,13 +46,6 @@ static int int_in(json_object *v, int64_t lo, int64_t hi) {
     return n >= lo && n <= hi;
 }
 
-static int pattern_matches(const char *pattern, const char *type) {
-    size_t n = strlen(pattern);
-    if (!strcmp(pattern, "*")) return 1;
-    if (n >= 2 && !strcmp(pattern + n - 2, ".*")) return !strncmp(type, pattern, n - 1);
-    return !strcmp(pattern, type);
-}
-
 static void check_event_types(hd_api_req_t *r, json_object *v, json_object **details) {
     char err[256];
     if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) == 0 ||
@@ -66,12 +62,10 @@ static void check_event_types(hd_api_req_t *r, json_object *v, json_object **det
             continue;
         }
         const char *name = json_object_get_string(t);
-        size_t n = strlen(name);
-        if (!strcmp(name, "*")) continue;
-        if (n > 2 && !strcmp(name + n - 2, ".*")) {
-            char *prefix = hd_xstrndup(name, n - 2);
-            if (!hd_api_event_type_valid(prefix)) hd_api_detail(details, field, "\"%s\" is not a valid wildcard", name);
-            free(prefix);
+        if (strchr(name, '*')) { /* the dispatcher's own grammar: "*" one segment, a trailing "**" one or more */
+            if (!hd_match_pattern_valid(name))
+                hd_api_detail(details, field, "\"%s\" is not a valid pattern (\"*\" is one whole segment, \"**\" "
+                              "only the last one)", name);
             continue;
         }
         if (!hd_api_event_type_valid(name)) {
@@ -161,15 +155,33 @@ static json_object *validate(hd_api_req_t *r, json_object *body, int full) {
     if (json_object_object_get_ex(body, "statuses", &v)) check_strings(v, "statuses", MAX_STATUSES, &details, status_ok);
     if (json_object_object_get_ex(body, "notification_emails", &v))
         check_strings(v, "notification_emails", MAX_EMAILS, &details, email_ok);
-    if (json_object_object_get_ex(body, "payload_template", &v) && !json_object_is_type(v, json_type_null) &&
-        (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) > MAX_TEMPLATE ||
-         strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v)))
-        hd_api_detail(&details, "payload_template", "null or a string of at most %d bytes", MAX_TEMPLATE);
-    if (json_object_object_get_ex(body, "version", &v) && !json_object_is_type(v, json_type_null) && !text_ok(v, 32, 0))
-        hd_api_detail(&details, "version", "null or a string of at most 32 characters");
-    if (json_object_object_get_ex(body, "filter", &v) && !json_object_is_type(v, json_type_null) &&
-        (!json_object_is_type(v, json_type_object) || !hd_api_json_storable(v)))
-        hd_api_detail(&details, "filter", "null or a JSON object (keys not empty, without '.' or a leading '$')");
+    /* The dispatcher compiles templates and filters with the same code (render.h, filter.h): what passes here
+     * is what it will run, and what fails gets the dispatcher's own reason. */
+    char why[300];
+    if (json_object_object_get_ex(body, "payload_template", &v) && !json_object_is_type(v, json_type_null)) {
+        json_object *tmpl = NULL;
+        hd_render_tmpl_t *t = NULL;
+        if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) > MAX_TEMPLATE ||
+            strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
+            hd_api_detail(&details, "payload_template", "null or a JSON template as a string of at most %d bytes",
+                          MAX_TEMPLATE);
+        else if (!(tmpl = json_tokener_parse(json_object_get_string(v))))
+            hd_api_detail(&details, "payload_template", "not JSON: a template is a JSON document as a string");
+        else if (!(t = hd_render_tmpl_new(tmpl, why, sizeof(why))))
+            hd_api_detail(&details, "payload_template", "%s", why);
+        hd_render_tmpl_destroy(t);
+        json_object_put(tmpl);
+    }
+    if (json_object_object_get_ex(body, "version", &v) && !json_object_is_type(v, json_type_null) &&
+        !int_in(v, HD_RENDER_VERSION_MIN, HD_RENDER_VERSION_MAX))
+        hd_api_detail(&details, "version", "null or an integer from %d to %d (the payload shape)",
+                      HD_RENDER_VERSION_MIN, HD_RENDER_VERSION_MAX);
+    if (json_object_object_get_ex(body, "filter", &v) && !json_object_is_type(v, json_type_null)) {
+        if (!json_object_is_type(v, json_type_object))
+            hd_api_detail(&details, "filter", "null or a MongoDB-style query object");
+        else if (hd_filter_validate(v, why, sizeof(why)))
+            hd_api_detail(&details, "filter", "%s", why);
+    }
     return details;
 }
 
@@ -180,6 +192,10 @@ static json_object *sub_json(const bson_t *doc) {
     json_object_object_add(o, "id", json_object_object_get_ex(raw, "id", &v) ? json_object_get(v) : NULL);
     for (size_t i = 0; i < NFIELDS; i++) {
         if (!strcmp(fields[i], "secret")) continue;
+        if (!strcmp(fields[i], "filter") && json_object_object_get_ex(raw, "filter", &v)) {
+            json_object_object_add(o, "filter", hd_api_json_text_value(v));
+            continue;
+        }
         json_object_object_add(o, fields[i], json_object_object_get_ex(raw, fields[i], &v) ? json_object_get(v) : NULL);
     }
     static const char *const extra[] = {"secret_last_4", "previous_secret_expires_at", "disabled_reason",
@@ -205,7 +221,8 @@ static void append_fields(bson_t *b, json_object *body, int defaults) {
         const char *k = fields[i];
         if (!strcmp(k, "secret")) continue;
         if (json_object_object_get_ex(body, k, &v)) {
-            hd_api_append_json(b, k, v);
+            if (!strcmp(k, "filter")) hd_api_append_json_text(b, k, v); /* the dispatcher reads it as text too */
+            else hd_api_append_json(b, k, v);
         } else if (defaults) {
             if (!strcmp(k, "name")) BSON_APPEND_UTF8(b, k, "");
             else if (!strcmp(k, "headers")) bson_append_document(b, k, -1, &(bson_t)BSON_INITIALIZER);
@@ -428,7 +445,7 @@ static char *test_type(hd_api_req_t *r, const bson_t *doc, json_object **details
         while (bson_iter_next(&arr)) {
             if (!BSON_ITER_HOLDS_UTF8(&arr)) continue;
             const char *p = bson_iter_utf8(&arr, NULL);
-            if (asked && pattern_matches(p, asked)) matched = 1;
+            if (asked && hd_match_type(p, asked)) matched = 1;
             if (strchr(p, '*')) {
                 if (!wild) wild = hd_xstrdup(p);
             } else if (!exact) {
@@ -442,11 +459,15 @@ static char *test_type(hd_api_req_t *r, const bson_t *doc, json_object **details
         else hd_api_detail(details, "event_type", "\"%s\" is not one of the subscription's event types", asked);
     } else if (exact) {
         type = hd_xstrdup(exact);
-    } else {
-        size_t n = wild ? strlen(wild) : 1;
-        type = hd_xmalloc(n + 8);
-        snprintf(type, n + 8, "%.*stest", (int)(n - 1), wild ? wild : "");
-        if (!wild || !strcmp(wild, "*")) snprintf(type, n + 8, "webhook.test");
+    } else if (!wild || !strcmp(wild, "*")) {
+        type = hd_xstrdup("webhook.test");
+    } else { /* every wildcard segment becomes "test": customer.* -> customer.test */
+        size_t cap = strlen(wild) * 4 + 1, len = 0;
+        type = hd_xmalloc(cap);
+        char *copy = hd_xstrdup(wild), *save = NULL;
+        for (char *seg = strtok_r(copy, ".", &save); seg; seg = strtok_r(NULL, ".", &save))
+            len += (size_t)snprintf(type + len, cap - len, "%s%s", len ? "." : "", strchr(seg, '*') ? "test" : seg);
+        free(copy);
     }
     free(wild);
     free(exact);

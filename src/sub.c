@@ -150,7 +150,15 @@ static int parse_shape(hd_sub_t *sub, json_object *doc, char *errstr, size_t err
         }
     }
     if (json_object_object_get_ex(doc, "payload_template", &v) && v) {
-        if (!(sub->tmpl = hd_render_tmpl_new(v, err, sizeof(err)))) {
+        /* The management API stores templates as JSON text; a file may hold the JSON itself. */
+        json_object *t = json_object_is_type(v, json_type_string) ? json_tokener_parse(json_object_get_string(v)) : NULL;
+        if (json_object_is_type(v, json_type_string) && !t) {
+            snprintf(errstr, errstr_size, "subscription %s: payload_template is a string but not JSON", sub->id);
+            return -1;
+        }
+        sub->tmpl = hd_render_tmpl_new(t ? t : v, err, sizeof(err));
+        json_object_put(t);
+        if (!sub->tmpl) {
             snprintf(errstr, errstr_size, "subscription %s: %s", sub->id, err);
             return -1;
         }

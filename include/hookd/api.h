@@ -73,6 +73,12 @@ json_object *hd_api_from_bson(const bson_t *doc);
  * with an embedded NUL, at any depth (MongoDB's rules for field names). */
 int hd_api_json_storable(json_object *v);
 
+/* Values kept as JSON text (filters, event-type schemas): MongoDB field names cannot start with '$' and FerretDB
+ * stores no nested arrays, yet both are ordinary in a query or a JSON Schema. Appends v (NULL or JSON null: BSON
+ * null) as text under key; json_text_value turns a stored field back into JSON (a new reference). */
+void hd_api_append_json_text(bson_t *b, const char *key, json_object *v);
+json_object *hd_api_json_text_value(json_object *stored);
+
 /* Converts a JSON value to BSON appended under key (json-c values: objects, arrays, strings, numbers, ...). */
 void hd_api_append_json(bson_t *b, const char *key, json_object *v);
 

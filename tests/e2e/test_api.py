@@ -155,17 +155,23 @@ def test_apikey_stored_only_as_hash(api, db):
 # Subscriptions
 
 
+# What the dispatcher runs: a JSON template as text and a MongoDB-style filter (stored as JSON text, since MongoDB
+# field names cannot start with '$').
+TEMPLATE = '{"email": "{{data.customer.email}}", "amount": "{{data.amount}}"}'
+FILTER = {"data.amount": {"$gte": 100}, "$or": [{"data.currency": "EUR"}, {"data.currency": {"$exists": False}}]}
+
+
 def test_crud(api, db):
     created = new_sub(api, name="crud", event_types=["customer.created", "order.*"], headers={"x-a": "1"},
-                      max_retry_count=3, success_code=202, statuses=["paid"], payload_template="{{ data }}",
-                      version="v2", notify=True, notification_emails=["ops@example.com"], filter={"a": 1})
+                      max_retry_count=3, success_code=202, statuses=["paid"], payload_template=TEMPLATE,
+                      version=2, notify=True, notification_emails=["ops@example.com"], filter=FILTER)
     sid = created["id"]
     assert created["secret"].startswith("whsec_")
     assert created["secret_last_4"] == created["secret"][-4:]
     for k, v in {"name": "crud", "event_types": ["customer.created", "order.*"], "headers": {"x-a": "1"},
                  "max_retry_count": 3, "success_code": 202, "is_active": True, "statuses": ["paid"],
-                 "payload_template": "{{ data }}", "version": "v2", "notify": True,
-                 "notification_emails": ["ops@example.com"], "filter": {"a": 1}}.items():
+                 "payload_template": TEMPLATE, "version": 2, "notify": True,
+                 "notification_emails": ["ops@example.com"], "filter": FILTER}.items():
         assert created[k] == v, k
 
     got = ok(api.call("GET", f"{SUBS}/{sid}"))
@@ -309,8 +315,12 @@ def test_validation_errors(api):
     bad({**base, "secret": "not-a-secret"}, field="secret")
     bad({**base, "notification_emails": ["nobody"]}, field="notification_emails")
     bad({**base, "filter": [1]}, field="filter")
-    for unstorable in [{"": 1}, {"$where": "1"}, {"a.b": 1}, {"a": {"": [1]}}]:
-        bad({**base, "filter": unstorable}, field="filter")
+    for invalid in [{"$where": "1"}, {"a": {"$in": 5}}, {"a": {"$unknown": 1}}, {"$and": {"a": 1}}]:
+        bad({**base, "filter": invalid}, field="filter")
+    for template in ["not json {", 5, "[1, 2"]:
+        bad({**base, "payload_template": template}, field="payload_template")
+    for version in ["v2", 0, 3, 1.5]:
+        bad({**base, "version": version}, field="version")
     for url in ["ftp://example.com/x", "/relative", "http://", "javascript:alert(1)", "not a url", "", 42]:
         bad({**base, "url": url}, field="url")
     bad({"event_types": ["customer.created"]}, field="url")
@@ -545,3 +555,26 @@ def test_recorder_runs_on_its_own(hookd, hookd_bin, db, produce, topics, tmp_pat
     text = (tmp_path / "recorder.log").read_text(errors="replace")
     assert proc.returncode == 0, text
     assert not any(m in text for m in SANITIZER_MARKERS), text
+
+
+def test_filter_template_and_version_set_through_the_api_drive_the_dispatcher(api, hookd, master_key, receiver,
+                                                                                produce):
+    """What the API stores (filter as JSON text, template as text, integer version) is what the dispatcher runs."""
+    s = sub_for(api, receiver, "shaped", filter={"data.amount": {"$gte": 100}},
+                payload_template='{"who": "{{data.customer.email}}", "amount": "{{data.amount}}", "kind": "{{type}}"}')
+    plain = sub_for(api, receiver, "cloudevent", version=2)
+    assert ok(api.call("GET", f"{SUBS}/{s['id']}"))["filter"] == {"data.amount": {"$gte": 100}}
+    h = hookd.start(HOOKD_MASTER_KEY=master_key)
+    small = make_event(data={"amount": 50, "customer": {"email": "small@example.com"}})
+    big = make_event(data={"amount": 150, "customer": {"email": "big@example.com"}})
+    produce(small, key="one-partition")
+    produce(big, key="one-partition")
+    (req,) = receiver.wait(1, s["path"])
+    assert json.loads(req.body) == {"who": "big@example.com", "amount": 150, "kind": "customer.created"}
+    ces = receiver.wait(2, plain["path"])  # no filter: both, as CloudEvents (version 2)
+    for r in ces:
+        assert r.headers["content-type"].startswith("application/cloudevents+json")
+        assert json.loads(r.body)["specversion"] == "1.0"
+    time.sleep(1)
+    assert len(receiver.received(s["path"])) == 1, "the filter let the small order through"
+    hookd.stop(h)
