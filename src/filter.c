@@ -89,6 +89,22 @@ static int is_operator_object(json_object *v) {
     return 0;
 }
 
+/* A comparison of the value at path with arg. NULL with errstr when the path is malformed. */
+static node_t *field_node(const char *path, int op, json_object *arg, char *errstr, size_t errstr_size) {
+    node_t *kid = node_new(N_FIELD);
+    kid->op = op;
+    if (split_path(kid, path, errstr, errstr_size)) goto fail;
+    if (copy_arg(arg, &kid->arg)) {
+        snprintf(errstr, errstr_size, "filter on \"%s\": cannot copy the operand", path);
+        goto fail;
+    }
+    return kid;
+
+fail:
+    node_free(kid);
+    return NULL;
+}
+
 static node_t *compile_ops(const char *path, json_object *obj, int depth, char *errstr, size_t errstr_size) {
     node_t *and = node_new(N_AND), *kid = NULL;
     if (depth > HD_FILTER_MAX_DEPTH) {
@@ -127,13 +143,7 @@ static node_t *compile_ops(const char *path, json_object *obj, int depth, char *
             snprintf(errstr, errstr_size, "filter on \"%s\": $exists takes true or false", path);
             goto fail;
         }
-        kid = node_new(N_FIELD);
-        kid->op = ops[i].op;
-        if (split_path(kid, path, errstr, errstr_size)) goto fail;
-        if (copy_arg(arg, &kid->arg)) {
-            snprintf(errstr, errstr_size, "filter on \"%s\": cannot copy the operand of %s", path, name);
-            goto fail;
-        }
+        if (!(kid = field_node(path, ops[i].op, arg, errstr, errstr_size))) goto fail;
         node_add(and, kid);
         kid = NULL;
     }
@@ -173,14 +183,8 @@ static node_t *compile_query(json_object *q, int depth, char *errstr, size_t err
             goto fail;
         } else if (is_operator_object(val)) {
             if (!(kid = compile_ops(key, val, depth + 1, errstr, errstr_size))) goto fail;
-        } else {
-            kid = node_new(N_FIELD);
-            kid->op = OP_EQ;
-            if (split_path(kid, key, errstr, errstr_size)) goto fail;
-            if (copy_arg(val, &kid->arg)) {
-                snprintf(errstr, errstr_size, "filter on \"%s\": cannot copy the value", key);
-                goto fail;
-            }
+        } else if (!(kid = field_node(key, OP_EQ, val, errstr, errstr_size))) {
+            goto fail;
         }
         node_add(and, kid);
         kid = NULL;

@@ -98,6 +98,18 @@ static unsigned char *signed_content(const char *msg_id, int64_t timestamp, cons
     return buf;
 }
 
+/* Walks the space-separated entries of a webhook-signature header: returns the position after the next entry (NULL
+ * at the end) and sets *ok when that entry has the prefix and decodes to exactly out_size bytes into out. */
+static const char *next_signature(const char *p, const char *prefix, unsigned char *out, size_t out_size, int *ok) {
+    while (*p == ' ') p++;
+    if (!*p) return NULL;
+    size_t n = strcspn(p, " "), plen = strlen(prefix), got = 0;
+    *ok = n > plen && !strncmp(p, prefix, plen) &&
+          sodium_base642bin(out, out_size, p + plen, n - plen, NULL, &got, NULL, sodium_base64_VARIANT_ORIGINAL) == 0 &&
+          got == out_size;
+    return p + n;
+}
+
 void hd_sign_v1a(const hd_sign_ed_key_t *key, const char *msg_id, int64_t timestamp, const void *body,
                  size_t body_len, char out[HD_SIGN_V1A_SIZE]) {
     unsigned char sig[crypto_sign_BYTES];
@@ -113,6 +125,7 @@ int hd_sign_verify_v1a(const char *public_key, const char *msg_id, int64_t times
                        size_t body_len, const char *header) {
     unsigned char pk[crypto_sign_PUBLICKEYBYTES], sig[crypto_sign_BYTES];
     size_t pk_len = 0, len;
+    int ok_entry;
     const char *end = NULL;
     if (strncmp(public_key, "whpk_", 5) ||
         sodium_base642bin(pk, sizeof(pk), public_key + 5, strlen(public_key + 5), NULL, &pk_len, &end,
@@ -121,17 +134,8 @@ int hd_sign_verify_v1a(const char *public_key, const char *msg_id, int64_t times
         return 0;
     unsigned char *m = signed_content(msg_id, timestamp, body, body_len, &len);
     int ok = 0;
-    for (const char *p = header; *p;) {
-        while (*p == ' ') p++;
-        size_t n = strcspn(p, " ");
-        size_t sig_len = 0;
-        if (n > 4 && !strncmp(p, "v1a,", 4) &&
-            sodium_base642bin(sig, sizeof(sig), p + 4, n - 4, NULL, &sig_len, NULL, sodium_base64_VARIANT_ORIGINAL) ==
-                0 &&
-            sig_len == sizeof(sig) && crypto_sign_verify_detached(sig, m, len, pk) == 0)
-            ok = 1;
-        p += n;
-    }
+    for (const char *p = header; (p = next_signature(p, "v1a,", sig, sizeof(sig), &ok_entry));)
+        if (ok_entry && crypto_sign_verify_detached(sig, m, len, pk) == 0) ok = 1;
     free(m);
     return ok;
 }
@@ -160,18 +164,9 @@ int hd_sign_verify(const hd_sign_key_t *key, const char *msg_id, int64_t timesta
                    size_t body_len, const char *header) {
     unsigned char want[crypto_auth_hmacsha256_BYTES], got[crypto_auth_hmacsha256_BYTES];
     mac(key, msg_id, timestamp, body, body_len, want);
-    int ok = 0;
-    for (const char *p = header; *p;) {
-        while (*p == ' ') p++;
-        size_t len = strcspn(p, " ");
-        size_t got_len = 0;
-        if (len > 3 && !strncmp(p, "v1,", 3) &&
-            sodium_base642bin(got, sizeof(got), p + 3, len - 3, NULL, &got_len, NULL,
-                              sodium_base64_VARIANT_ORIGINAL) == 0 &&
-            got_len == sizeof(got) && sodium_memcmp(got, want, sizeof(want)) == 0)
-            ok = 1;
-        p += len;
-    }
+    int ok = 0, ok_entry;
+    for (const char *p = header; (p = next_signature(p, "v1,", got, sizeof(got), &ok_entry));)
+        if (ok_entry && sodium_memcmp(got, want, sizeof(want)) == 0) ok = 1;
     return ok;
 }
 

@@ -116,6 +116,15 @@ out:
     return ok;
 }
 
+/* A JSON value, or JSON kept as text (the management API stores filters and templates as text, a file may hold
+ * the JSON itself). Returns the value to use, borrowed or *parsed (which the caller puts), or NULL when v is a
+ * string that is not JSON. */
+static json_object *json_or_text(json_object *v, json_object **parsed) {
+    *parsed = NULL;
+    if (!json_object_is_type(v, json_type_string)) return v;
+    return *parsed = json_tokener_parse(json_object_get_string(v));
+}
+
 /* statuses, filter, payload_template and version. */
 static int parse_shape(hd_sub_t *sub, json_object *doc, char *errstr, size_t errstr_size) {
     json_object *v;
@@ -136,28 +145,26 @@ static int parse_shape(hd_sub_t *sub, json_object *doc, char *errstr, size_t err
             sub->statuses[sub->statuses_cnt++] = hd_xstrdup(json_object_get_string(s));
         }
     }
+    json_object *parsed;
     if (json_object_object_get_ex(doc, "filter", &v) && v) {
-        json_object *q = json_object_is_type(v, json_type_string) ? json_tokener_parse(json_object_get_string(v)) : NULL;
-        if (json_object_is_type(v, json_type_string) && !q) {
+        if (!(v = json_or_text(v, &parsed))) {
             snprintf(errstr, errstr_size, "subscription %s: filter is a string but not JSON", sub->id);
             return -1;
         }
-        sub->filter = hd_filter_new(q ? q : v, err, sizeof(err));
-        json_object_put(q);
+        sub->filter = hd_filter_new(v, err, sizeof(err));
+        json_object_put(parsed);
         if (!sub->filter) {
             snprintf(errstr, errstr_size, "subscription %s: %s", sub->id, err);
             return -1;
         }
     }
     if (json_object_object_get_ex(doc, "payload_template", &v) && v) {
-        /* The management API stores templates as JSON text; a file may hold the JSON itself. */
-        json_object *t = json_object_is_type(v, json_type_string) ? json_tokener_parse(json_object_get_string(v)) : NULL;
-        if (json_object_is_type(v, json_type_string) && !t) {
+        if (!(v = json_or_text(v, &parsed))) {
             snprintf(errstr, errstr_size, "subscription %s: payload_template is a string but not JSON", sub->id);
             return -1;
         }
-        sub->tmpl = hd_render_tmpl_new(t ? t : v, err, sizeof(err));
-        json_object_put(t);
+        sub->tmpl = hd_render_tmpl_new(v, err, sizeof(err));
+        json_object_put(parsed);
         if (!sub->tmpl) {
             snprintf(errstr, errstr_size, "subscription %s: %s", sub->id, err);
             return -1;
