@@ -154,6 +154,8 @@ typedef struct {
     int64_t duration_us, attempted_at_ms, next_retry_at_ms;
     hd_outcome_t outcome;
     const char *error;
+    const char *response; /* the receiver's body as kept (NUL-terminated), NULL when none */
+    size_t response_len;
     int final;
 } attempt_t;
 
@@ -170,6 +172,8 @@ static void record_attempt(hd_dispatch_t *w, ev_t *ev, const attempt_t *a) {
         .success = a->outcome == HD_OUTCOME_SUCCESS,
         .outcome = hd_outcome_name(a->outcome),
         .error = a->error,
+        .response = a->response,
+        .response_len = a->response_len,
         .duration_us = a->duration_us,
         .attempted_at_ms = a->attempted_at_ms,
         .event_time_ms = ev->event->time_ms,
@@ -367,6 +371,8 @@ static void on_delivered(hd_deliver_req_t *req, void *opaque) {
                    .attempted_at_ms = job->attempted_at_ms,
                    .outcome = outcome,
                    .error = err,
+                   .response = req->response_len ? req->response : NULL,
+                   .response_len = req->response_len,
                    .final = 1};
     const char *dead = NULL;
     if (outcome == HD_OUTCOME_RETRYABLE) {

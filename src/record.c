@@ -128,6 +128,31 @@ static void add_str(json_object *o, const char *k, const char *v) {
     json_object_object_add(o, k, v ? json_object_new_string(v) : NULL);
 }
 
+/* The first bytes of a receiver's body as valid UTF-8 (JSON must be): cut on a character boundary, and every byte
+ * that does not start a well-formed sequence becomes '?'. out has out_size bytes. */
+static const char *utf8_prefix(const char *in, size_t len, char *out, size_t out_size) {
+    size_t i = 0, o = 0;
+    while (i < len && o + 1 < out_size) {
+        unsigned char c = (unsigned char)in[i];
+        size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 && c >= 0xc2 ? 2 : (c & 0xf0) == 0xe0 ? 3
+                 : (c & 0xf8) == 0xf0 && c <= 0xf4 ? 4 : 0;
+        int ok = n && i + n <= len;
+        for (size_t k = 1; ok && k < n; k++) ok = ((unsigned char)in[i + k] & 0xc0) == 0x80;
+        if (ok && n == 3 && ((c == 0xe0 && (unsigned char)in[i + 1] < 0xa0) || (c == 0xed && (unsigned char)in[i + 1] >= 0xa0)))
+            ok = 0; /* overlong, or a UTF-16 surrogate */
+        if (ok && n == 4 && ((c == 0xf0 && (unsigned char)in[i + 1] < 0x90) || (c == 0xf4 && (unsigned char)in[i + 1] >= 0x90)))
+            ok = 0;
+        if (!ok) n = 1;
+        if (o + n >= out_size) break;
+        if (ok && c) memcpy(out + o, in + i, n);
+        else out[o] = '?';
+        o += ok && c ? n : 1;
+        i += n;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 int hd_record_result(hd_record_t *r, const hd_record_result_t *res, void *record_opaque) {
     char at[40], evt[40];
     hd_iso8601(res->attempted_at_ms, at, sizeof(at));
@@ -144,6 +169,13 @@ int hd_record_result(hd_record_t *r, const hd_record_result_t *res, void *record
     json_object_object_add(o, "success", json_object_new_boolean(res->success));
     add_str(o, "outcome", res->outcome);
     add_str(o, "error", res->error);
+    if (res->response) {
+        char text[HD_RECORD_RESPONSE_MAX + 1];
+        json_object_object_add(o, "response",
+                               json_object_new_string(utf8_prefix(res->response, res->response_len, text, sizeof(text))));
+    } else {
+        add_str(o, "response", NULL);
+    }
     json_object_object_add(o, "duration_ms", json_object_new_double(res->duration_us / 1000.0));
     add_str(o, "attempted_at", at);
     add_str(o, "event_time", evt);

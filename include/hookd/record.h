@@ -27,6 +27,8 @@ void hd_record_create_topics(hd_record_t *r, const char *const *topics, int cnt)
 /* Flushes for up to timeout_ms and frees the producer; unacked records are reported in the log. NULL no-op. */
 void hd_record_destroy(hd_record_t *r, int timeout_ms);
 
+#define HD_RECORD_RESPONSE_MAX 1024
+
 typedef struct hd_record_result_s {
     const char *delivery_id, *event_id, *event_type, *subscription_id, *tenant, *url;
     int attempt;
@@ -34,6 +36,9 @@ typedef struct hd_record_result_s {
     int success;
     const char *outcome;
     const char *error; /* NULL when none */
+    const char *response; /* the receiver's body (any bytes), NULL when none; the record keeps its first
+                           * HD_RECORD_RESPONSE_MAX bytes as valid UTF-8 */
+    size_t response_len;
     int64_t duration_us;
     int64_t attempted_at_ms, event_time_ms;
     int64_t next_retry_at_ms; /* 0: no further attempt scheduled */

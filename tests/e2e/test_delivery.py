@@ -647,3 +647,19 @@ def test_broker_restart_loses_nothing(hookd, add_subscription, receiver, private
         results.close()
     assert h.alive(), "hookd died when the broker restarted"
     hookd.stop(h, timeout=60)
+
+
+def test_response_body_is_recorded_truncated_and_valid_utf8(hookd, add_subscription, receiver, results, produce):
+    """The results record carries the start of the receiver's answer (the delivery log's `response`): at most 1 KB,
+    cut on a character boundary, bytes that are not UTF-8 replaced, so every record stays valid JSON."""
+    body = "déjà ✓ ".encode() + b"\xff\xfe" + b"x" * 4000
+    receiver.script("talky", lambda n, req: Reply(status=422, body=body))
+    sub = add_subscription(status_path="talky")
+    h = hookd.start()
+    ev = make_event()
+    produce(ev)
+    (r,) = results.wait_event(ev["id"])
+    assert r["status_code"] == 422
+    assert r["response"].startswith("déjà ✓ ??xxx"), r["response"][:40]
+    assert len(r["response"].encode()) <= 1024
+    hookd.stop(h)
