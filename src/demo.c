@@ -180,7 +180,7 @@ static int collect(const char *brokers, const hd_conf_t *conf, const atomic_int 
 }
 
 int hd_demo_run(hd_conf_t *conf, const atomic_int *interrupted) {
-    char err[512], dir[] = "/tmp/hookd-demo-XXXXXX", secrets[SUBS_CNT][48];
+    char err[512], dir[32], secrets[SUBS_CNT][48];
     rd_kafka_t *producer = NULL, *mock_owner = NULL;
     hd_receiver_t *recv = NULL;
     hd_store_t *store = NULL;
@@ -200,6 +200,9 @@ int hd_demo_run(hd_conf_t *conf, const atomic_int *interrupted) {
         routes[i] = (hd_receiver_route_t){demo_subs[i].path, demo_subs[i].status, demo_subs[i].fail_first, secrets[i]};
     }
     if (!(recv = hd_receiver_new(0, routes, SUBS_CNT, err, sizeof(err)))) goto out;
+    int prefix = snprintf(dir, sizeof(dir), "/tmp/hookd-demo-");
+    memset(dir + prefix, 'X', 6); /* mkdtemp's template */
+    dir[prefix + 6] = '\0';
     if (!mkdtemp(dir) || !(path = write_subscriptions(dir, hd_receiver_port(recv), secrets))) {
         snprintf(err, sizeof(err), "cannot write the demo subscriptions under /tmp");
         goto out;
