@@ -17,6 +17,7 @@
 #include "hookd/apikey.h"
 #include "hookd/decode.h"
 #include "hookd/log.h"
+#include "hookd/metrics.h"
 #include "hookd/recorder.h"
 #include "hookd/store.h"
 #include "hookd/util.h"
@@ -545,6 +546,34 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, json_obj
     return rc;
 }
 
+/* The API's own series in the process registry, served at /metrics beside the routes (the ServiceMonitor scrapes
+ * the API's http port). */
+static void count_request(const char *method, unsigned status, int64_t duration_us) {
+    static const double bounds[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+    char cls[4] = {(char)('0' + status / 100), 'x', 'x', '\0'};
+    const char *known = strcmp(method, "GET") && strcmp(method, "POST") && strcmp(method, "PUT") &&
+                                strcmp(method, "PATCH") && strcmp(method, "DELETE")
+                            ? "other"
+                            : method; /* a bounded label set, whatever clients send */
+    hd_metrics_t *m = hd_metrics_default();
+    hd_metric_add(hd_metrics_counter(m, "hd_api_requests_total", "API requests by method and status class.",
+                                     HD_KV("method", known, "status_class", cls)),
+                  1);
+    hd_metric_observe(hd_metrics_histogram(m, "hd_api_request_duration_seconds", "API request latency.", NULL,
+                                           bounds, (int)(sizeof(bounds) / sizeof(bounds[0])), 1e-6),
+                      duration_us);
+}
+
+static enum MHD_Result metrics_reply(struct MHD_Connection *c) {
+    size_t len;
+    char *body = hd_metrics_render(hd_metrics_default(), &len);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, HD_METRICS_CONTENT_TYPE);
+    enum MHD_Result rc = MHD_queue_response(c, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
@@ -577,9 +606,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (!strcmp(url, "/metrics") && !strcmp(method, "GET")) return metrics_reply(c);
+    int64_t started = hd_mono_us();
     r.client = hd_store_client_pop(api->store);
     route(api, &r, url, cs);
     hd_store_client_push(api->store, r.client);
+    count_request(method, r.status, hd_mono_us() - started);
     enum MHD_Result rc = reply(c, r.status, r.reply);
     json_object_put(r.reply);
     json_object_put(r.body);

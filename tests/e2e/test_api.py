@@ -133,6 +133,18 @@ def test_health_and_readiness(api):
     assert ok(api.call("GET", "/readyz", key=None)) == "ready"
 
 
+def test_metrics_count_requests(api):
+    """The API serves Prometheus metrics on its own port (no key needed), counting what it answered."""
+    ok(api.call("GET", SUBS))
+    err(api.call("GET", SUBS, key=None), 401)
+    resp = api.call("GET", "/metrics", key=None)
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/plain")
+    lines = resp.text.splitlines()
+    assert any(l.startswith('hd_api_requests_total{method="GET",status_class="2xx"} ') for l in lines), resp.text
+    assert any(l.startswith('hd_api_requests_total{method="GET",status_class="4xx"} ') for l in lines), resp.text
+    assert any(l.startswith("hd_api_request_duration_seconds_count ") for l in lines), resp.text
+
+
 def test_auth_failures(api):
     err(api.call("GET", SUBS, key=None), 401, "invalid-token")
     err(api.call("GET", SUBS, key="nonsense"), 401, "invalid-token")
