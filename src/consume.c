@@ -149,6 +149,8 @@ static hd_consume_t *consumer_new(const hd_conf_t *conf, const char *const *extr
         {"enable.auto.commit", "true"},
         {"auto.commit.interval.ms", "1000"},
         {"auto.offset.reset", "earliest"}, /* a new group must not skip events produced before it started */
+        /* The broker may hold a fetch this long when it has nothing: 500 ms (the default) showed in the p99. */
+        {"fetch.wait.max.ms", "100"},
         {"partition.assignment.strategy", "cooperative-sticky"},
         {"enable.partition.eof", "false"},
         /* Retry tier topics may be created after the subscription: notice them within seconds, not minutes. */

@@ -737,6 +737,12 @@ static void drain_wake(hd_dispatch_t *w) {
     }
 }
 
+/* The longest a turn waits for the network when nothing wakes it. librdkafka's queue io-event only fires on an
+ * empty-to-non-empty transition and was measured to miss wake-ups under load (event-to-delivery p50 of 0.9 s at
+ * 2,000 deliveries/s with a 100 ms wait, 9 ms with 5 ms), so the loop also polls the queue on this short timer;
+ * idle, that is a hundred cheap turns a second. */
+#define IDLE_WAIT_MS 10
+
 /* One turn of the loop: release due retries, take events while there is room, serve Kafka's reports, wait for
  * the network (at most until the next held job is due). */
 static int turn(hd_dispatch_t *w, int consuming, int max_wait_ms) {
@@ -809,7 +815,7 @@ static int abandon(hd_dispatch_t *w) {
 
 int hd_dispatch_run(hd_dispatch_t *w, const atomic_int *stop) {
     while (!atomic_load(stop)) {
-        if (turn(w, 1, 100)) return -1;
+        if (turn(w, 1, IDLE_WAIT_MS)) return -1;
         if (!w->replay) continue;
         if (w->replay->progress) w->replay->progress(w->replay->opaque, &w->stats);
         if (!w->evs && hd_consume_finished(w->consume)) break;

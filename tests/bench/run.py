@@ -341,7 +341,7 @@ def main():
     ap.add_argument("--events", type=int, default=50000, help="events of the throughput run")
     ap.add_argument("--fanout", type=int, default=2, help="subscriptions per event")
     ap.add_argument("--write", action="store_true", help="write docs/benchmarks.md")
-    ap.add_argument("--only", choices=["throughput", "memory", "noisy"], help="run one scenario (for profiling: HOOKD_BENCH_WRAP)")
+    ap.add_argument("--only", choices=["throughput", "memory", "noisy", "latency"], help="run one scenario (for profiling: HOOKD_BENCH_WRAP)")
     ap.add_argument("--env", action="append", default=[], help="NAME=VALUE for hookd (e.g. HOOKD_WORKERS=2)")
     args = ap.parse_args()
     EXTRA_ENV.update(kv.split("=", 1) for kv in args.env)
@@ -351,6 +351,10 @@ def main():
     try:
         if args.only == "throughput":
             print(json.dumps(throughput(admin, port, args.events, args.fanout, 1), indent=2))
+            return
+        if args.only == "latency":
+            # --events is then the offered rate in deliveries/s (twice it: latency() offers half of what it is given)
+            print(json.dumps(latency(admin, port, 2 * args.events, args.fanout, 10), indent=2))
             return
         if args.only == "noisy":
             print(json.dumps(noisy(admin, port, hang_port, max(args.events // 2, 2000), 2000), indent=2))
