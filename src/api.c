@@ -168,6 +168,23 @@ int hd_api_json_storable(json_object *v) {
     return 1;
 }
 
+void hd_api_delete_one(hd_api_req_t *r, const char *collection, bson_t *filter, const char *what,
+                       const char *not_found) {
+    mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, collection);
+    bson_t reply;
+    bson_error_t err;
+    bson_iter_t it;
+    if (!mongoc_collection_delete_one(coll, filter, NULL, &reply, &err))
+        hd_api_internal(r, what, err.message);
+    else if (bson_iter_init_find(&it, &reply, "deletedCount") && bson_iter_as_int64(&it) == 0)
+        hd_api_error(r, 404, "not-found", NULL, "%s", not_found);
+    else
+        hd_api_ok(r, 200, NULL);
+    bson_destroy(&reply);
+    bson_destroy(filter);
+    mongoc_collection_destroy(coll);
+}
+
 void hd_api_append_json_text(bson_t *b, const char *key, json_object *v) {
     if (!v || json_object_is_type(v, json_type_null)) BSON_APPEND_NULL(b, key);
     else BSON_APPEND_UTF8(b, key, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));

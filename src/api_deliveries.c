@@ -58,20 +58,9 @@ static bson_t *row_filter(hd_api_req_t *r, const char *sub_id, const char *eid) 
 }
 
 static void delete_row(hd_api_req_t *r, const char *sub_id, const char *eid) {
-    mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, "deliveries");
-    bson_t *filter = row_filter(r, sub_id, eid);
-    bson_t reply;
-    bson_error_t err;
-    bson_iter_t it;
-    if (!mongoc_collection_delete_one(coll, filter, NULL, &reply, &err))
-        hd_api_internal(r, "deleting the delivery", err.message);
-    else if (bson_iter_init_find(&it, &reply, "deletedCount") && bson_iter_as_int64(&it) == 0)
-        hd_api_error(r, 404, "not-found", NULL, "no delivery %s for subscription %s", eid, sub_id);
-    else
-        hd_api_ok(r, 200, NULL);
-    bson_destroy(&reply);
-    bson_destroy(filter);
-    mongoc_collection_destroy(coll);
+    char not_found[512];
+    snprintf(not_found, sizeof(not_found), "no delivery %s for subscription %s", eid, sub_id);
+    hd_api_delete_one(r, "deliveries", row_filter(r, sub_id, eid), "deleting the delivery", not_found);
 }
 
 /* An event read back from Kafka, owning copies of its parts. */

@@ -125,20 +125,9 @@ static void put(hd_api_req_t *r, const char *name) {
 }
 
 static void del(hd_api_req_t *r, const char *name) {
-    mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, "event_types");
-    bson_t *filter = BCON_NEW("_id", BCON_UTF8(name));
-    bson_t reply;
-    bson_error_t err;
-    bson_iter_t it;
-    if (!mongoc_collection_delete_one(coll, filter, NULL, &reply, &err))
-        hd_api_internal(r, "deleting the event type", err.message);
-    else if (bson_iter_init_find(&it, &reply, "deletedCount") && bson_iter_as_int64(&it) == 0)
-        hd_api_error(r, 404, "not-found", NULL, "no event type named %s", name);
-    else
-        hd_api_ok(r, 200, NULL);
-    bson_destroy(&reply);
-    bson_destroy(filter);
-    mongoc_collection_destroy(coll);
+    char not_found[256];
+    snprintf(not_found, sizeof(not_found), "no event type named %s", name);
+    hd_api_delete_one(r, "event_types", BCON_NEW("_id", BCON_UTF8(name)), "deleting the event type", not_found);
 }
 
 void hd_api_event_types(hd_api_req_t *r) {

@@ -369,20 +369,10 @@ static void update(hd_api_req_t *r, const char *id, int replace) {
 }
 
 static void delete(hd_api_req_t *r, const char *id) {
-    mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, "subscriptions");
-    bson_t *filter = BCON_NEW("_id", BCON_UTF8(id), "tenant", BCON_UTF8(r->tenant));
-    bson_t reply;
-    bson_error_t err;
-    bson_iter_t it;
-    if (!mongoc_collection_delete_one(coll, filter, NULL, &reply, &err))
-        hd_api_internal(r, "deleting the subscription", err.message);
-    else if (bson_iter_init_find(&it, &reply, "deletedCount") && bson_iter_as_int64(&it) == 0)
-        hd_api_error(r, 404, "not-found", NULL, "no subscription %s", id);
-    else
-        hd_api_ok(r, 200, NULL);
-    bson_destroy(&reply);
-    bson_destroy(filter);
-    mongoc_collection_destroy(coll);
+    char not_found[256];
+    snprintf(not_found, sizeof(not_found), "no subscription %s", id);
+    hd_api_delete_one(r, "subscriptions", BCON_NEW("_id", BCON_UTF8(id), "tenant", BCON_UTF8(r->tenant)),
+                      "deleting the subscription", not_found);
 }
 
 /* The new secret signs at once; the old one keeps signing (a second signature) for the grace period. */

@@ -59,6 +59,11 @@ void hd_api_detail(json_object **details, const char *field, const char *fmt, ..
 /* The 500 reply for a database or Kafka failure; the cause goes to the log, not to the client. */
 void hd_api_internal(hd_api_req_t *r, const char *what, const char *cause);
 
+/* Deletes the document of collection matching filter (taken: destroyed on every path) and answers 200, 404 with
+ * the not_found sentence, or 500 naming what. */
+void hd_api_delete_one(hd_api_req_t *r, const char *collection, bson_t *filter, const char *what,
+                       const char *not_found);
+
 /* A query parameter, or NULL. */
 const char *hd_api_query(hd_api_req_t *r, const char *name);
 
