@@ -132,5 +132,5 @@ build/bench/%: tests/bench/%.c
 	@echo "  CCLD    $@"
 	@$(CC) $(REL_FLAGS) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
 
-bench: bootstrap build/hookd build/bench/bench_curl build/bench/bench_produce
+bench: bootstrap build/hookd build/bench/bench_curl build/bench/bench_produce build/bench/bench_consume
 	scripts/bench

@@ -35,6 +35,7 @@ KAFKA = os.environ.get("HOOKD_TEST_KAFKA", "127.0.0.1:19092")
 HOOKD = ROOT / "build/hookd"
 BENCH_CURL = ROOT / "build/bench/bench_curl"
 BENCH_PRODUCE = ROOT / "build/bench/bench_produce"
+BENCH_CONSUME = ROOT / "build/bench/bench_consume"
 TMP = Path(tempfile.mkdtemp(prefix="hookd-bench-"))
 EXTRA_ENV = {}  # --env NAME=VALUE: settings for every hookd of the run
 
@@ -252,19 +253,30 @@ def latency(admin, port, rate_deliveries, fanout, seconds):
     store = TMP / "subs-latency.json"
     write_subs(store, tenants, fanout, lambda ti, k: f"http://127.0.0.1:{port}/l{ti}/s{k}")
     reader = ResultReader(t["results"])
-    h = Hookd("latency", store, t)
-    h.wait_log("assigned")
-    time.sleep(2)  # let every partition's assignment settle before the clock starts
     events_rate = max(1, int(rate_deliveries / 2 / fanout))
     count = events_rate * seconds
+    # The floor: a plain consumer of the same events in the same run (Kafka + producer + the box's load).
+    arrivals = TMP / "floor-arrivals.txt"
+    floor = subprocess.Popen([str(BENCH_CONSUME), KAFKA, t["events"], t["group"] + ".floor", str(count), "150",
+                              str(arrivals)], stdout=subprocess.PIPE, text=True)
+    h = Hookd("latency", store, t)
+    h.wait_log("assigned")
+    time.sleep(3)  # let every partition's assignment (hookd's and the floor's) settle before the clock starts
     produce(t["events"], count, events_rate, tenants)
     reader.wait(count * fanout, 120, "latency")
     h.stop()
     recs = reader.records()
+    floor_out = json.loads(floor.communicate(timeout=180)[0])
     lat = sorted(ms(r["attempted_at"]) + r["duration_ms"] - ms(r["event_time"]) for r in recs)
     q = statistics.quantiles(lat, n=100)
+    # hookd's own share per delivery: delivered minus the moment the plain consumer received the same event.
+    arrived = dict((a, float(b)) for a, b in (line.split() for line in arrivals.read_text().splitlines()))
+    own = sorted(ms(r["attempted_at"]) + r["duration_ms"] - arrived[r["event_id"]] for r in recs
+                 if r["event_id"] in arrived)
+    qo = statistics.quantiles(own, n=100)
     return {"events_per_s": events_rate, "deliveries_per_s": events_rate * fanout, "deliveries": len(recs),
-            "p50_ms": q[49], "p99_ms": q[98], "max_ms": lat[-1]}
+            "p50_ms": q[49], "p99_ms": q[98], "max_ms": lat[-1], "floor": floor_out,
+            "over_floor": {"p50_ms": qo[49], "p99_ms": qo[98], "max_ms": own[-1]}}
 
 
 def noisy(admin, port, hang_port, events, timeout_ms):
