@@ -199,7 +199,7 @@ static json_object *sub_json(const bson_t *doc) {
         json_object_object_add(o, fields[i], json_object_object_get_ex(raw, fields[i], &v) ? json_object_get(v) : NULL);
     }
     static const char *const extra[] = {"secret_last_4", "previous_secret_expires_at", "disabled_reason",
-                                        "disabled_at", "created_at", "updated_at"};
+                                        "disabled_at", "failing_since", "created_at", "updated_at"};
     for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
         json_object_object_add(o, extra[i], json_object_object_get_ex(raw, extra[i], &v) ? json_object_get(v) : NULL);
     json_object_put(raw);
@@ -349,9 +349,11 @@ static void update(hd_api_req_t *r, const char *id, int replace) {
     append_fields(&set, r->body, replace);
     if (json_object_object_get_ex(r->body, "secret", &v)) append_secret(r, &set, id, json_object_get_string(v));
     if (replace || (json_object_object_get_ex(r->body, "is_active", &v) && json_object_get_boolean(v))) {
-        /* Re-enabled by its owner: the dispatcher's reason for disabling it no longer applies. */
+        /* Re-enabled by its owner: the dispatcher's reason for disabling it no longer applies, and the endpoint
+         * gets a fresh auto-disable clock. */
         BSON_APPEND_NULL(&set, "disabled_reason");
         BSON_APPEND_NULL(&set, "disabled_at");
+        BSON_APPEND_NULL(&set, "failing_since");
     }
     BSON_APPEND_DATE_TIME(&set, "updated_at", hd_now_ms() > date_of(old, "updated_at") ? hd_now_ms()
                                                                                        : date_of(old, "updated_at") + 1);

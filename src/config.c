@@ -66,7 +66,8 @@ static const conf_entry_t table[] = {
     {"breaker.open.ms", T_INT, F(breaker_open_ms), "30000", 100, 3600000,
      "How long an open breaker parks deliveries before a half-open probe."},
     {"disable.after.ms", T_INT, F(disable_after_ms), "259200000", 0, 31536000000,
-     "A subscription failing continuously this long is disabled (0: never)."},
+     "A subscription failing continuously this long is disabled (0: never). The clock is shared by the workers "
+     "and kept in the subscription's failing_since, so restarts do not reset it."},
     {"ops.topic", T_STR, F(ops_topic), "hookd.ops", 0, 0,
      "Topic receiving operational events such as subscription.disabled."},
     {"smtp.url", T_STR, F(smtp_url), "", 0, 0,

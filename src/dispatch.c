@@ -55,8 +55,8 @@ typedef struct ev_s {
     struct ev_s *held_next;   /* retry jobs waiting to be due, soonest first */
 } ev_t;
 
-/* Health of one URL as this worker sees it: consecutive failures for the circuit breaker, and since when it has
- * been failing (for auto-disable). In-flight deliveries are counted per host (origin), the unit of curl's
+/* Health of one URL as this worker sees it: consecutive failures for the circuit breaker (auto-disable's clock
+ * is the subscription's, shared by every worker: hd_match_cache_attempted). In-flight deliveries are counted per host (origin), the unit of curl's
  * connection limit: a hanging host then holds at most http.max.inflight.per.host slots, whatever its paths. */
 typedef struct host_s {
     int inflight, queued;
@@ -67,7 +67,7 @@ typedef struct host_s {
 
 typedef struct endpoint_s {
     int failures, probing;
-    int64_t open_until_ms, failing_since_ms;
+    int64_t open_until_ms;
     host_t *host;
 } endpoint_t;
 
@@ -281,10 +281,8 @@ static void endpoint_account(hd_dispatch_t *w, job_t *job, hd_outcome_t outcome,
         if (ep->failures >= w->conf->breaker_failures)
             HD_LOG(HD_LOG_INFO, "deliver", NULL, "circuit to %s closed again", job->sub->url);
         ep->failures = 0;
-        ep->failing_since_ms = 0;
         ep->open_until_ms = 0;
     } else if (outcome == HD_OUTCOME_RETRYABLE || outcome == HD_OUTCOME_GONE) {
-        if (!ep->failing_since_ms) ep->failing_since_ms = now;
         if (++ep->failures >= w->conf->breaker_failures) {
             if (ep->open_until_ms <= now)
                 HD_LOG(HD_LOG_WARN, "deliver", NULL, "circuit to %s open after %d consecutive failures", job->sub->url,
@@ -393,11 +391,14 @@ static void on_delivered(hd_deliver_req_t *req, void *opaque) {
     }
     record_attempt(w, ev, &a);
     if (dead) deadletter_delivery(w, ev, sub->id, sub->url, job->msg_id, job->attempt, dead, err);
-    if (outcome == HD_OUTCOME_RETRYABLE && w->conf->disable_after_ms && job->ep->failing_since_ms &&
-        now - job->ep->failing_since_ms >= w->conf->disable_after_ms) {
+    int64_t failing_since = outcome == HD_OUTCOME_PERMANENT
+                                ? 0 /* the receiver answers: says nothing either way */
+                                : hd_match_cache_attempted(w->cache, sub, outcome != HD_OUTCOME_SUCCESS, now);
+    if (outcome == HD_OUTCOME_RETRYABLE && w->conf->disable_after_ms && failing_since &&
+        now - failing_since >= w->conf->disable_after_ms) {
         char why[128];
         snprintf(why, sizeof(why), "the endpoint has failed continuously for %" PRId64 " s",
-                 (now - job->ep->failing_since_ms) / 1000);
+                 (now - failing_since) / 1000);
         disable_sub(w, ev, sub, why);
     }
     host_t *host = job->ep->host;

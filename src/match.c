@@ -209,17 +209,23 @@ int hd_match_count(const hd_match_t *m) {
 
 #define FULL_RELOAD_US (60 * 1000000LL)
 
-typedef struct disable_s {
+/* A change the cache's thread writes to the store: a disable (reason set), or the start of a subscription's run
+ * of failures (failing_since_ms; 0: it succeeds again). */
+typedef struct change_s {
     char *id, *name, *tenant, *url, *reason;
     char **emails; /* NULL unless the subscription asked for notification */
     int emails_cnt;
-    struct disable_s *next;
-} disable_t;
+    int64_t failing_since_ms;
+    struct change_s *next;
+} change_t;
+
+/* A run of failures is written to the store once it has lasted this long: blips cost no write. */
+#define FAILING_STORE_AFTER_MS 10000
 
 struct hd_match_cache_s {
     hd_store_t *store;
     char *smtp_url, *smtp_from;
-    disable_t *disables; /* guarded by lock */
+    change_t *changes, **changes_tail; /* oldest first; guarded by lock */
     int64_t refresh_ms;
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -250,7 +256,7 @@ static int reload(hd_match_cache_t *c, int *loaded, char *errstr, size_t errstr_
     return 0;
 }
 
-static void disable_free(disable_t *d) {
+static void change_free(change_t *d) {
     free(d->id);
     free(d->name);
     free(d->tenant);
@@ -262,8 +268,13 @@ static void disable_free(disable_t *d) {
 }
 
 /* Runs on the cache's thread: the store write and the e-mail may block, the delivery loop must not. */
-static void apply_disable(hd_match_cache_t *c, disable_t *d) {
+static void apply_change(hd_match_cache_t *c, change_t *d) {
     char err[512];
+    if (!d->reason) {
+        if (hd_store_set_failing(c->store, d->id, d->failing_since_ms, err, sizeof(err)) < 0)
+            HD_LOG(HD_LOG_ERROR, "match", HD_KV("subscription_id", d->id), "%s", err);
+        return;
+    }
     int rc = hd_store_disable(c->store, d->id, d->reason, err, sizeof(err));
     if (rc < 0) HD_LOG(HD_LOG_ERROR, "match", HD_KV("subscription_id", d->id), "%s", err);
     else if (rc > 0)
@@ -282,6 +293,14 @@ static void apply_disable(hd_match_cache_t *c, disable_t *d) {
         HD_LOG(HD_LOG_INFO, "match", HD_KV("subscription_id", d->id), "notified %d address(es)", d->emails_cnt);
 }
 
+static void apply_changes(hd_match_cache_t *c, change_t *list) {
+    for (change_t *d = list, *n; d; d = n) {
+        n = d->next;
+        apply_change(c, d);
+        change_free(d);
+    }
+}
+
 static void *refresher(void *arg) {
     hd_match_cache_t *c = arg;
     char err[512];
@@ -293,16 +312,13 @@ static void *refresher(void *arg) {
         int64_t ns = until.tv_nsec + (c->refresh_ms % 1000) * 1000000;
         until.tv_sec += c->refresh_ms / 1000 + ns / 1000000000;
         until.tv_nsec = ns % 1000000000;
-        if (!c->disables) pthread_cond_timedwait(&c->cond, &c->lock, &until);
+        if (!c->changes) pthread_cond_timedwait(&c->cond, &c->lock, &until);
         if (c->stop) break;
-        disable_t *todo = c->disables;
-        c->disables = NULL;
+        change_t *todo = c->changes;
+        c->changes = NULL;
+        c->changes_tail = &c->changes;
         pthread_mutex_unlock(&c->lock);
-        for (disable_t *d = todo, *n; d; d = n) {
-            n = d->next;
-            apply_disable(c, d);
-            disable_free(d);
-        }
+        apply_changes(c, todo);
         pthread_mutex_lock(&c->lock);
         int64_t loaded_us = c->loaded_us;
         uint64_t known = c->fingerprint;
@@ -330,6 +346,7 @@ hd_match_cache_t *hd_match_cache_new(hd_store_t *store, int64_t refresh_ms, char
     hd_match_cache_t *c = hd_xcalloc(1, sizeof(*c));
     c->store = store;
     c->refresh_ms = refresh_ms;
+    c->changes_tail = &c->changes;
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->cond, NULL);
     int loaded;
@@ -357,11 +374,7 @@ void hd_match_cache_destroy(hd_match_cache_t *c) {
     pthread_mutex_unlock(&c->lock);
     pthread_join(c->thread, NULL);
     hd_match_release(c->current);
-    for (disable_t *d = c->disables, *n; d; d = n) { /* decided before the stop: still persist them */
-        n = d->next;
-        apply_disable(c, d);
-        disable_free(d);
-    }
+    apply_changes(c, c->changes); /* decided before the stop: still persist them */
     free(c->smtp_url);
     free(c->smtp_from);
     pthread_mutex_destroy(&c->lock);
@@ -378,10 +391,18 @@ void hd_match_cache_set_smtp(hd_match_cache_t *c, const char *smtp_url, const ch
     pthread_mutex_unlock(&c->lock);
 }
 
+static void push_change(hd_match_cache_t *c, change_t *d) {
+    pthread_mutex_lock(&c->lock);
+    *c->changes_tail = d;
+    c->changes_tail = &d->next;
+    pthread_cond_signal(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+}
+
 int hd_match_cache_disable(hd_match_cache_t *c, const hd_sub_t *sub, const char *reason) {
-    /* The one field of a snapshot that changes after load; atomic, so the cast is safe. */
+    /* One of the fields of a snapshot that change after load; atomic, so the cast is safe. */
     if (atomic_exchange(&((hd_sub_t *)sub)->disabled, 1)) return 0;
-    disable_t *d = hd_xcalloc(1, sizeof(*d));
+    change_t *d = hd_xcalloc(1, sizeof(*d));
     d->id = hd_xstrdup(sub->id);
     d->name = hd_xstrdup(sub->name);
     d->tenant = hd_xstrdup(sub->tenant);
@@ -392,12 +413,30 @@ int hd_match_cache_disable(hd_match_cache_t *c, const hd_sub_t *sub, const char 
         for (int i = 0; i < sub->notification_emails_cnt; i++) d->emails[i] = hd_xstrdup(sub->notification_emails[i]);
         d->emails_cnt = sub->notification_emails_cnt;
     }
-    pthread_mutex_lock(&c->lock);
-    d->next = c->disables;
-    c->disables = d;
-    pthread_cond_signal(&c->cond);
-    pthread_mutex_unlock(&c->lock);
+    push_change(c, d);
     return 1;
+}
+
+static void push_failing(hd_match_cache_t *c, const hd_sub_t *sub, int64_t since_ms) {
+    change_t *d = hd_xcalloc(1, sizeof(*d));
+    d->id = hd_xstrdup(sub->id);
+    d->failing_since_ms = since_ms;
+    push_change(c, d);
+}
+
+int64_t hd_match_cache_attempted(hd_match_cache_t *c, const hd_sub_t *sub, int failed, int64_t now_ms) {
+    hd_sub_t *s = (hd_sub_t *)sub; /* only its atomic fields are written */
+    if (!failed) {
+        if (!atomic_load(&s->failing_since_ms)) return 0;
+        atomic_store(&s->failing_since_ms, 0);
+        if (atomic_exchange(&s->failing_stored, 0)) push_failing(c, sub, 0);
+        return 0;
+    }
+    int64_t since = 0;
+    if (atomic_compare_exchange_strong(&s->failing_since_ms, &since, now_ms)) return now_ms;
+    if (now_ms - since >= FAILING_STORE_AFTER_MS && !atomic_exchange(&s->failing_stored, 1))
+        push_failing(c, sub, since);
+    return since;
 }
 
 hd_match_t *hd_match_cache_get(hd_match_cache_t *c) {

@@ -241,18 +241,15 @@ const char *hd_store_database(const hd_store_t *store) {
     return store->database;
 }
 
-int hd_store_disable(hd_store_t *store, const char *id, const char *reason, char *errstr, size_t errstr_size) {
-    if (store->path) return 1;
+/* One update_one on the subscriptions collection; takes filter and update. */
+static int update_sub(hd_store_t *store, bson_t *filter, bson_t *update, const char *what, const char *id,
+                      char *errstr, size_t errstr_size) {
     mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
     mongoc_collection_t *coll = mongoc_client_get_collection(client, store->database, "subscriptions");
     bson_error_t err;
-    int64_t now = hd_now_ms();
-    bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
-    bson_t *update = BCON_NEW("$set", "{", "is_active", BCON_BOOL(false), "disabled_reason", BCON_UTF8(reason),
-                              "disabled_at", BCON_DATE_TIME(now), "updated_at", BCON_DATE_TIME(now), "}");
     int rc = 0;
     if (!mongoc_collection_update_one(coll, filter, update, NULL, NULL, &err)) {
-        snprintf(errstr, errstr_size, "MongoDB: disabling subscription %s: %s", id, err.message);
+        snprintf(errstr, errstr_size, "MongoDB: %s subscription %s: %s", what, id, err.message);
         rc = -1;
     }
     bson_destroy(filter);
@@ -260,4 +257,24 @@ int hd_store_disable(hd_store_t *store, const char *id, const char *reason, char
     mongoc_collection_destroy(coll);
     mongoc_client_pool_push(store->pool, client);
     return rc;
+}
+
+int hd_store_disable(hd_store_t *store, const char *id, const char *reason, char *errstr, size_t errstr_size) {
+    if (store->path) return 1;
+    int64_t now = hd_now_ms();
+    return update_sub(store, BCON_NEW("_id", BCON_UTF8(id)),
+                      BCON_NEW("$set", "{", "is_active", BCON_BOOL(false), "disabled_reason", BCON_UTF8(reason),
+                               "disabled_at", BCON_DATE_TIME(now), "updated_at", BCON_DATE_TIME(now), "}"),
+                      "disabling", id, errstr, errstr_size);
+}
+
+int hd_store_set_failing(hd_store_t *store, const char *id, int64_t since_ms, char *errstr, size_t errstr_size) {
+    if (store->path) return 1;
+    if (!since_ms)
+        return update_sub(store, BCON_NEW("_id", BCON_UTF8(id)), BCON_NEW("$unset", "{", "failing_since", "", "}"),
+                          "clearing failing_since of", id, errstr, errstr_size);
+    /* null also matches a missing field: an earlier start stored by another dispatcher is kept */
+    return update_sub(store, BCON_NEW("_id", BCON_UTF8(id), "failing_since", BCON_NULL),
+                      BCON_NEW("$set", "{", "failing_since", BCON_DATE_TIME(since_ms), "}"), "marking failing",
+                      id, errstr, errstr_size);
 }

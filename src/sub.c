@@ -294,6 +294,8 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
     sub->success_code = get_int(doc, "success_code", 0);
     sub->notify = get_bool(doc, "notify", 0);
     sub->updated_at_ms = get_time_ms(doc, "updated_at");
+    atomic_init(&sub->failing_since_ms, get_time_ms(doc, "failing_since"));
+    atomic_init(&sub->failing_stored, atomic_load(&sub->failing_since_ms) != 0);
     return sub;
 
 fail:

@@ -69,6 +69,13 @@ void hd_match_cache_set_smtp(hd_match_cache_t *cache, const char *smtp_url, cons
  * snapshot of this cache. */
 int hd_match_cache_disable(hd_match_cache_t *cache, const hd_sub_t *sub, const char *reason);
 
+/* Accounts one attempt to sub (failed: a retryable failure or 410 Gone) on its failing-since clock, which every
+ * worker shares: the first failure after a success starts a run, a success ends it. A run that has lasted 10 s is
+ * written to the store (failing_since) by the cache's thread, and its end removes it, so the clock survives
+ * restarts and is shared with other dispatchers; shorter blips cost no write. Returns the run's start in ms (0
+ * after a success). sub must belong to a snapshot of this cache. */
+int64_t hd_match_cache_attempted(hd_match_cache_t *cache, const hd_sub_t *sub, int failed, int64_t now_ms);
+
 /* Age of the current snapshot in ms (it grows while the store is unreachable: the last snapshot is kept). */
 int64_t hd_match_cache_age_ms(hd_match_cache_t *cache);
 

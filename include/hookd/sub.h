@@ -39,13 +39,17 @@ typedef struct hd_sub_s {
     int notify;                /* e-mail notification_emails when the subscription gets disabled */
     char **notification_emails;
     int notification_emails_cnt;
-    /* Set by a worker that saw 410 Gone or continuous failure, before the store catches up: the only field that
-     * changes after load, hence atomic. */
+    /* The fields that change after load, hence atomic. disabled: set by a worker that saw 410 Gone or continuous
+     * failure, before the store catches up. failing_since_ms: start of the current run of failed attempts (0: the
+     * last attempt succeeded), shared by every worker and loaded from the store's failing_since, so that
+     * auto-disable counts across workers and restarts. */
     atomic_int disabled;
+    _Atomic int64_t failing_since_ms;
+    atomic_int failing_stored; /* failing_since_ms is in the store */
 } hd_sub_t;
 
 /* Builds a subscription from a JSON object (fields: id or _id, tenant, name, event_types[], url, secret,
- * headers{}, is_active, max_retry_count, success_code, updated_at, and for rotation previous_secret with
+ * headers{}, is_active, max_retry_count, success_code, updated_at, failing_since, and for rotation previous_secret with
  * previous_secret_expires_at; signing_key "whsk_..." (ed25519, v1a) with previous_signing_key and
  * previous_signing_key_expires_at; statuses[], filter (a query object, or a string holding one, since MongoDB
  * may refuse $-prefixed keys), payload_template, version). At least one of secret and signing_key is required.

@@ -199,12 +199,22 @@ def test_crud(api, db):
     assert patched["is_active"] is False and patched["name"] == "renamed" and patched["headers"] == {"x-a": "1"}
     assert patched["updated_at"] > got["updated_at"]
 
+    # As the dispatcher leaves a subscription it disabled: the API shows why and since when it was failing, and
+    # re-enabling it clears both (a fresh auto-disable clock).
+    since = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    db.subscriptions.update_one({"_id": sid}, {"$set": {"disabled_reason": "the endpoint has failed continuously",
+                                                        "disabled_at": since, "failing_since": since}})
+    got = ok(api.call("GET", f"{SUBS}/{sid}"))
+    assert got["failing_since"].startswith("2026-01-01T00:00:00") and got["disabled_reason"], got
+    enabled = ok(api.call("PATCH", f"{SUBS}/{sid}", json_body={"is_active": True}))
+    assert (enabled["is_active"], enabled["disabled_reason"], enabled["failing_since"]) == (True, None, None), enabled
+
     put = ok(api.call("PUT", f"{SUBS}/{sid}", json_body={"event_types": ["customer.updated"],
                                                          "url": "https://example.com/h"}))
     assert put["event_types"] == ["customer.updated"] and put["url"] == "https://example.com/h"
     assert put["headers"] == {} and put["is_active"] is True and put["max_retry_count"] == 5  # replaced
     assert put["secret_last_4"] == created["secret"][-4:]  # PUT keeps the secret unless given
-    assert put["updated_at"] > patched["updated_at"]
+    assert put["updated_at"] > enabled["updated_at"]
 
     ok(api.call("DELETE", f"{SUBS}/{sid}"))
     err(api.call("GET", f"{SUBS}/{sid}"), 404, "not-found")

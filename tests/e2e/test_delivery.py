@@ -11,6 +11,7 @@ only lower bounds that are the behaviour under test (Retry-After) and orderings.
 import datetime as dt
 import email.utils
 import json
+import re
 import signal
 import threading
 import time
@@ -268,6 +269,63 @@ def test_gone_without_notify_sends_no_mail(hookd, add_subscription, receiver, re
              what="the subscription disabled in MongoDB")
     time.sleep(1.0)  # give a wrongly sent e-mail a moment to arrive
     assert smtp_sink.received() == []
+    hookd.stop(h)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Auto-disable after continuous failure: the clock lives in the subscription (failing_since), so a restart does
+# not reset it
+
+
+def test_continuous_failure_is_stored_and_disables_across_a_restart(hookd, add_subscription, receiver, results,
+                                                                     produce, db, reader, names):
+    sub = add_subscription(status_path="fail", max_retry_count=50)
+    cfg = dict(HOOKD_DISABLE_AFTER_MS=16000, HOOKD_RETRY_SCHEDULE="1s", HOOKD_BREAKER_FAILURES=1000)
+    h = hookd.start(**cfg)
+    ev = make_event()
+    produce(ev)
+    (first,) = results.wait_event(ev["id"])
+    started = parse_iso(first["attempted_at"])
+    # A run of failures is written once it has lasted 10 s.
+    doc = wait_for(lambda: (d := db.subscriptions.find_one({"_id": sub["_id"]})) and d.get("failing_since") and d,
+                   timeout=30, what="failing_since stored")
+    assert abs((doc["failing_since"] - started).total_seconds()) < 1.0, (doc["failing_since"], started)
+    assert doc["is_active"] is True
+    hookd.stop(h)
+
+    # A new process picks the clock up from the store: the run reaches 16 s and the subscription is disabled,
+    # although this process has seen failures for only a few seconds.
+    restarted = dt.datetime.now(dt.timezone.utc)
+    h2 = hookd.start(**cfg)
+    doc = wait_for(lambda: (d := db.subscriptions.find_one({"_id": sub["_id"]})) and d["is_active"] is False and d,
+                   timeout=30, what="the subscription disabled in MongoDB")
+    assert "failed continuously" in doc["disabled_reason"], doc
+    assert int(re.search(r"for (\d+) s", doc["disabled_reason"]).group(1)) >= 16
+    # With a clock reset by the restart it would take 16 s from here.
+    assert (doc["disabled_at"] - restarted).total_seconds() < 12, (doc["disabled_at"], restarted)
+    ops = reader(names.ops)
+    (op,) = ops.wait(lambda x: json.loads(x.value).get("subscription_id") == sub["_id"])
+    assert json.loads(op.value)["type"] == "subscription.disabled"
+    hookd.stop(h2)
+
+
+def test_success_clears_a_stored_failure_run_and_an_old_run_disables_at_once(hookd, add_subscription, receiver,
+                                                                           results, produce, db):
+    hour_ago = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(hours=1)
+    healed = add_subscription(status_path="ok", failing_since=hour_ago)
+    broken = add_subscription(status_path="fail", failing_since=hour_ago)
+    h = hookd.start(HOOKD_DISABLE_AFTER_MS=30 * 60 * 1000)
+    ev = make_event()
+    produce(ev)
+    recs = results.wait_event(ev["id"], count=2)
+    assert {r["subscription_id"]: r["outcome"] for r in recs} == {healed["_id"]: "success",
+                                                                  broken["_id"]: "retryable"}
+    wait_for(lambda: "failing_since" not in db.subscriptions.find_one({"_id": healed["_id"]}),
+             what="failing_since removed after a success")
+    doc = wait_for(lambda: (d := db.subscriptions.find_one({"_id": broken["_id"]})) and d["is_active"] is False and d,
+                   what="the subscription failing for an hour disabled at its first failure")
+    assert int(re.search(r"for (\d+) s", doc["disabled_reason"]).group(1)) >= 3600, doc["disabled_reason"]
+    assert db.subscriptions.find_one({"_id": healed["_id"]})["is_active"] is True
     hookd.stop(h)
 
 

@@ -1,9 +1,11 @@
 /* Matching: exact types, one-segment and many-segment wildcards, match-all, statuses, filters, tenant isolation,
  * each subscription once. */
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "hookd/match.h"
+#include "hookd/store.h"
 #include "unit.h"
 
 static hd_sub_t *sub(const char *id, const char *tenant, const char *types_and_more) {
@@ -152,11 +154,52 @@ static void test_invalid_subscriptions(void) {
     }
 }
 
+/* Auto-disable's clock: a run of failures starts at the first one, survives more failures, ends at a success, and
+ * is taken from the store's failing_since at load. */
+static void test_failing_clock(void) {
+    char path[] = "/tmp/hookd-test-match-XXXXXX", err[256];
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    static const char doc[] =
+        "[{\"id\":\"a\",\"tenant\":\"t\",\"url\":\"http://127.0.0.1/\",\"event_types\":[\"x\"],"
+        "\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"},"
+        "{\"id\":\"b\",\"tenant\":\"t\",\"url\":\"http://127.0.0.1/\",\"event_types\":[\"x\"],"
+        "\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\",\"failing_since\":\"2026-01-01T00:00:00Z\"}]";
+    CHECK(write(fd, doc, sizeof(doc) - 1) == (ssize_t)(sizeof(doc) - 1));
+    close(fd);
+    char uri[64];
+    snprintf(uri, sizeof(uri), "file:%s", path);
+    hd_store_t *store = hd_store_new(uri, NULL, err, sizeof(err));
+    hd_match_cache_t *cache = store ? hd_match_cache_new(store, 60000, err, sizeof(err)) : NULL;
+    CHECK(cache != NULL);
+    if (!cache) goto out;
+    hd_match_t *m = hd_match_cache_get(cache);
+    const hd_sub_t *a = hd_match_get(m, "a"), *b = hd_match_get(m, "b");
+    CHECK(a && b);
+    CHECK((hd_match_cache_attempted(cache, a, 1, 1000)) == (1000));
+    CHECK((hd_match_cache_attempted(cache, a, 1, 5000)) == (1000));
+    CHECK(atomic_load(&a->failing_stored) == 0); /* a 4 s run: not worth a write */
+    CHECK((hd_match_cache_attempted(cache, a, 1, 11000)) == (1000));
+    CHECK((atomic_load(&a->failing_stored)) == (1));
+    CHECK((hd_match_cache_attempted(cache, a, 0, 12000)) == (0));
+    CHECK((atomic_load(&a->failing_stored)) == (0));
+    CHECK((hd_match_cache_attempted(cache, a, 1, 13000)) == (13000));
+    CHECK((atomic_load(&b->failing_since_ms)) == (1767225600000LL));
+    CHECK((atomic_load(&b->failing_stored)) == (1));
+    CHECK((hd_match_cache_attempted(cache, b, 1, 1767225600000LL + 3600000)) == (1767225600000LL));
+    hd_match_release(m);
+out:
+    hd_match_cache_destroy(cache);
+    hd_store_destroy(store);
+    unlink(path);
+}
+
 int main(void) {
     RUN(test_patterns);
     RUN(test_wildcards_and_tenants);
     RUN(test_statuses_and_filters);
     RUN(test_out_size);
     RUN(test_invalid_subscriptions);
+    RUN(test_failing_clock);
     return UNIT_REPORT();
 }
