@@ -233,8 +233,6 @@ size_t hd_deliver_inflight(const hd_deliver_t *d) {
 }
 
 void hd_deliver_req_clear(hd_deliver_req_t *req) {
-    curl_slist_free_all(req->headers);
-    req->headers = NULL;
     free(req->response);
     req->response = NULL;
     req->response_len = 0;

@@ -17,7 +17,7 @@ typedef struct hd_deliver_req_s {
     const char *url;
     const char *body;
     size_t body_len;
-    struct curl_slist *headers; /* in: owned by the request; freed by hd_deliver_req_clear() */
+    const struct curl_slist *headers; /* in: borrowed, as url */
     void *opaque;
 
     /* out */
@@ -62,7 +62,7 @@ void hd_deliver_cancel(hd_deliver_t *d, hd_deliver_req_t *req);
 
 size_t hd_deliver_inflight(const hd_deliver_t *d);
 
-/* Frees what the engine attached to req (headers, response) so it can be reused or freed. */
+/* Frees what the engine attached to req (the response) so it can be reused or freed. */
 void hd_deliver_req_clear(hd_deliver_req_t *req);
 
 #endif
