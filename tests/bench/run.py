@@ -427,6 +427,8 @@ run is the figure to compare.
 | hookd CPU per delivery (all threads: librdkafka, curl, hookd) | {t['cpu_us_per_delivery']:.1f} us |
 | hookd peak RSS (throughput run) | {t['peak_rss_mb']:.1f} MB |
 | event-to-delivery latency at {l['deliveries_per_s']:,} deliveries/s (half the rate above): p50 / p99 | {l['p50_ms']:.1f} ms / {l['p99_ms']:.1f} ms |
+| the floor in the same run: a plain consumer of the same events, event to arrival: p50 / p99 | {l['floor']['p50_ms']:.1f} ms / {l['floor']['p99_ms']:.1f} ms |
+| hookd's own share: delivered minus that consumer's arrival, per event: p50 / p99 | {l['over_floor']['p50_ms']:.1f} ms / {l['over_floor']['p99_ms']:.1f} ms |
 | noisy neighbour: rate to healthy endpoints, all healthy | {n['healthy']['healthy_rate']:,.0f} deliveries/s |
 | noisy neighbour: rate to healthy endpoints with 10% hanging until timeout (2 s) | {n['noisy']['healthy_rate']:,.0f} deliveries/s |
 | **drop caused by the hanging 10%** | **{n['drop_pct']:.1f} %** |
@@ -434,7 +436,9 @@ run is the figure to compare.
 | the same from the file store (whole file parsed at once) | {m['file']['rss_mb']:.1f} MB (peak {m['file']['peak_rss_mb']:.1f} MB) |
 
 Latency is `attempted_at + duration_ms - event_time` from the results records, where `event_time` is stamped by the
-producer when it creates the event (so it includes the producer's linger and Kafka's round trip).
+producer when it creates the event (so it includes the producer's linger and Kafka's round trip). The floor is
+tests/bench/bench_consume.c, a plain librdkafka consumer with hookd's fetch settings in its own group, reading the
+same events during the same run: what Kafka and the box's load cost before hookd does anything.
 """
     doc.parent.mkdir(exist_ok=True)
     doc.write_text(before + body + after)
