@@ -691,34 +691,6 @@ static void *recorder_main(void *arg) {
     return NULL;
 }
 
-/* The indexes the API's queries rely on (every query is scoped to a tenant). A failure only costs speed. */
-static void ensure_indexes(mongoc_client_t *client, const char *database) {
-    static const struct {
-        const char *coll, *name;
-        const char *keys[3];
-    } indexes[] = {
-        {"subscriptions", "tenant_id", {"tenant", "_id", NULL}},
-        {"deliveries", "tenant_sort", {"tenant", "sort_key", NULL}},
-        {"deliveries", "tenant_sub_sort", {"tenant", "subscription_id", "sort_key"}},
-    };
-    for (size_t i = 0; i < sizeof(indexes) / sizeof(indexes[0]); i++) {
-        bson_t cmd = BSON_INITIALIZER, list, index, keys;
-        BSON_APPEND_UTF8(&cmd, "createIndexes", indexes[i].coll);
-        BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &list);
-        BSON_APPEND_DOCUMENT_BEGIN(&list, "0", &index);
-        BSON_APPEND_DOCUMENT_BEGIN(&index, "key", &keys);
-        for (int k = 0; k < 3 && indexes[i].keys[k]; k++) BSON_APPEND_INT32(&keys, indexes[i].keys[k], 1);
-        bson_append_document_end(&index, &keys);
-        BSON_APPEND_UTF8(&index, "name", indexes[i].name);
-        bson_append_document_end(&list, &index);
-        bson_append_array_end(&cmd, &list);
-        bson_error_t err;
-        if (!mongoc_client_write_command_with_opts(client, database, &cmd, NULL, NULL, &err))
-            HD_LOG(HD_LOG_WARN, "api", NULL, "creating index %s.%s: %s", indexes[i].coll, indexes[i].name, err.message);
-        bson_destroy(&cmd);
-    }
-}
-
 int hd_api_run(hd_api_t *api, const atomic_int *stop) {
     char err[512];
     hd_recorder_t *rec = NULL;
@@ -727,7 +699,7 @@ int hd_api_run(hd_api_t *api, const atomic_int *stop) {
     int rc = -1, started = 0;
     mongoc_client_t *client = hd_store_client_pop(api->store);
     int seeded = hd_api_event_types_seed(client, hd_store_database(api->store), err, sizeof(err));
-    if (!seeded) ensure_indexes(client, hd_store_database(api->store));
+    if (!seeded) hd_store_ensure_indexes(api->store);
     hd_store_client_push(api->store, client);
     if (seeded) goto out;
     if (api->conf->api_recorder) {

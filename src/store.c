@@ -141,7 +141,9 @@ static int mongo_fingerprint(hd_store_t *store, uint64_t *fp, char *errstr, size
     bson_error_t err;
     bson_t filter = BSON_INITIALIZER;
     int rc = -1;
-    int64_t n = mongoc_collection_count_documents(coll, &filter, NULL, NULL, NULL, &err);
+    /* The collection's metadata count, not count_documents' scan of every document: this runs every
+     * subscriptions.refresh.ms in every dispatcher. With the updated_at index, the newest below is one index entry. */
+    int64_t n = mongoc_collection_estimated_document_count(coll, NULL, NULL, NULL, &err);
     if (n < 0) {
         snprintf(errstr, errstr_size, "MongoDB: counting subscriptions: %s", err.message);
         goto out;
@@ -212,6 +214,37 @@ int hd_store_load(hd_store_t *store, hd_sub_t ***subs, int *cnt, char *errstr, s
     *cnt = 0;
     return store->path ? file_load(store, subs, cnt, errstr, errstr_size)
                        : mongo_load(store, subs, cnt, errstr, errstr_size);
+}
+
+void hd_store_ensure_indexes(hd_store_t *store) {
+    if (store->path) return;
+    static const struct {
+        const char *coll, *name;
+        const char *keys[3];
+    } indexes[] = {
+        {"subscriptions", "tenant_id", {"tenant", "_id", NULL}},
+        {"subscriptions", "updated_at", {"updated_at", NULL, NULL}}, /* the dispatchers' change polling */
+        {"deliveries", "tenant_sort", {"tenant", "sort_key", NULL}},
+        {"deliveries", "tenant_sub_sort", {"tenant", "subscription_id", "sort_key"}},
+    };
+    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    for (size_t i = 0; i < sizeof(indexes) / sizeof(indexes[0]); i++) {
+        bson_t cmd = BSON_INITIALIZER, list, index, keys;
+        BSON_APPEND_UTF8(&cmd, "createIndexes", indexes[i].coll);
+        BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &list);
+        BSON_APPEND_DOCUMENT_BEGIN(&list, "0", &index);
+        BSON_APPEND_DOCUMENT_BEGIN(&index, "key", &keys);
+        for (int k = 0; k < 3 && indexes[i].keys[k]; k++) BSON_APPEND_INT32(&keys, indexes[i].keys[k], 1);
+        bson_append_document_end(&index, &keys);
+        BSON_APPEND_UTF8(&index, "name", indexes[i].name);
+        bson_append_document_end(&list, &index);
+        bson_append_array_end(&cmd, &list);
+        bson_error_t err;
+        if (!mongoc_client_write_command_with_opts(client, store->database, &cmd, NULL, NULL, &err))
+            HD_LOG(HD_LOG_WARN, "store", NULL, "creating index %s.%s: %s", indexes[i].coll, indexes[i].name, err.message);
+        bson_destroy(&cmd);
+    }
+    mongoc_client_pool_push(store->pool, client);
 }
 
 int hd_store_count_encrypted(hd_store_t *store, int64_t *n, char *errstr, size_t errstr_size) {

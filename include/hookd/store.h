@@ -31,6 +31,11 @@ int hd_store_load(hd_store_t *store, hd_sub_t ***subs, int *cnt, char *errstr, s
  * skipped one by one). Returns 0, or -1 with errstr filled. */
 int hd_store_use_master_key(hd_store_t *store, const char *b64, char *errstr, size_t errstr_size);
 
+/* Creates the indexes that hookd's queries rely on (the API's are scoped to a tenant, the dispatchers poll the
+ * newest updated_at), where they are missing. A failure (no createIndex privilege) is logged: it only costs speed.
+ * Nothing for the file backend. */
+void hd_store_ensure_indexes(hd_store_t *store);
+
 /* How many subscriptions hold an encrypted secret (0 for the file backend): the dispatcher refuses to start
  * without a master key when there are any. Returns 0, or -1 with errstr filled. */
 int hd_store_count_encrypted(hd_store_t *store, int64_t *n, char *errstr, size_t errstr_size);

@@ -154,6 +154,28 @@ def test_subscription_added_while_running_is_picked_up(hookd, add_subscription, 
     hookd.stop(h)
 
 
+def test_subscription_deleted_while_running_stops_receiving(hookd, add_subscription, receiver, results, produce, db):
+    # The deleted one is not the newest: only the collection's count can tell the dispatcher it changed.
+    gone = add_subscription(updated_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1))
+    kept = add_subscription()
+    h = hookd.start()
+    ev = make_event()
+    produce(ev)
+    results.wait_event(ev["id"], count=2)
+    db.subscriptions.delete_one({"_id": gone["_id"]})
+    # The store is refreshed every 200 ms; keep producing until an event reaches only the one kept.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        ev = make_event()
+        produce(ev)
+        recs = results.wait_event(ev["id"])
+        results.settle(0.5)
+        if [r["subscription_id"] for r in results.for_event(ev["id"])] == [kept["_id"]]:
+            break
+    assert [r["subscription_id"] for r in results.for_event(ev["id"])] == [kept["_id"]], recs
+    hookd.stop(h)
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Outcomes
 
