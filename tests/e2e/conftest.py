@@ -732,6 +732,36 @@ class PrivateKafka:
         return p.read_text(errors="replace") if p.exists() else ""
 
 
+class PrivateMongo:
+    """A FerretDB of a test's own, to take away and bring back (its data directory survives the restart)."""
+
+    def __init__(self, run_dir):
+        self.port = free_port()
+        self.uri = f"mongodb://127.0.0.1:{self.port}/"
+        self.env = dict(os.environ, HOOKD_SERVICES_RUN=str(run_dir), HOOKD_MONGO_PORT=str(self.port))
+
+    def _services(self, cmd):
+        subprocess.run([str(ROOT / "scripts" / "services"), cmd], env=self.env, check=True, timeout=120,
+                       stdin=subprocess.DEVNULL)
+
+    def up(self):
+        self._services("ferretdb-up")
+
+    def down(self):
+        self._services("ferretdb-down")
+
+    def client(self):
+        return pymongo.MongoClient(self.uri, serverSelectionTimeoutMS=5000, tz_aware=True)
+
+
+@pytest.fixture
+def private_mongo(tmp_path):
+    m = PrivateMongo(tmp_path / "mongo-services")
+    m.up()
+    yield m
+    m.down()
+
+
 @pytest.fixture
 def private_kafka(tmp_path):
     k = PrivateKafka(tmp_path / "services")

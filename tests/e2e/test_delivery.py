@@ -15,12 +15,13 @@ import re
 import signal
 import threading
 import time
+import uuid
 
 import pytest
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from conftest import TIMEOUT, WEBHOOK_ID, Reply, Results, free_port, make_event, parse_iso, wait_for
+from conftest import TIMEOUT, WEBHOOK_ID, Reply, Results, free_port, make_event, new_secret, parse_iso, wait_for
 
 RETRY_TIMEOUT = max(TIMEOUT, 60)  # a first retry waits for hookd to create and notice its tier topics
 TIERS = ("1s", "2s", "4s")
@@ -705,6 +706,63 @@ def test_broker_restart_loses_nothing(hookd, add_subscription, receiver, private
         results.close()
     assert h.alive(), "hookd died when the broker restarted"
     hookd.stop(h, timeout=60)
+
+
+def test_database_away_keeps_delivering_and_catches_up(hookd, receiver, results, produce, private_mongo, names):
+    """MongoDB going away costs no delivery: the dispatcher keeps its last snapshot, says so, and picks up the
+    changes made while it was away once the database is back."""
+    def sub_doc(path_name):
+        sid = f"sub_{uuid.uuid4().hex[:16]}"
+        path = f"/ok/{sid}"
+        now = dt.datetime.now(dt.timezone.utc)
+        doc = {"_id": sid, "tenant": "t1", "name": sid, "event_types": ["customer.created"],
+               "url": receiver.url(path), "secret": new_secret(), "is_active": True, "created_at": now,
+               "updated_at": now}
+        receiver.register(path, doc["secret"])
+        return doc
+
+    client = private_mongo.client()
+    first = sub_doc("first")
+    client[names.db].subscriptions.insert_one(first)
+    h = hookd.start(HOOKD_STORE=private_mongo.uri)
+    ev = make_event()
+    produce(ev)
+    assert [r["subscription_id"] for r in results.wait_event(ev["id"])] == [first["_id"]]
+
+    private_mongo.down()
+    wait_for(lambda: "keeping the last snapshot" in h.log(), what="hookd noticing the database is away")
+    away = make_event()
+    produce(away)
+    (r,) = results.wait_event(away["id"])
+    assert (r["subscription_id"], r["outcome"]) == (first["_id"], "success")
+    assert h.alive()
+
+    private_mongo.up()
+    client = private_mongo.client()
+    second = sub_doc("second")
+    client[names.db].subscriptions.insert_one(second)
+    wait_for(lambda: "reachable again" in h.log(), what="hookd noticing the database is back")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        back = make_event()
+        produce(back)
+        recs = results.wait_event(back["id"])
+        results.settle(0.3)
+        if len(results.for_event(back["id"])) == 2:
+            break
+    assert sorted(r["subscription_id"] for r in results.for_event(back["id"])) == sorted([first["_id"], second["_id"]]), recs
+    hookd.stop(h)
+
+
+def test_dispatcher_refuses_to_start_without_its_database(hookd):
+    """No snapshot, nothing to match against: a clear error and a non-zero exit (the orchestrator restarts it)."""
+    port = free_port()
+    h = hookd.start(HOOKD_STORE=f"mongodb://127.0.0.1:{port}/?serverSelectionTimeoutMS=2000")
+    wait_for(lambda: not h.alive(), timeout=60, what="hookd to exit")
+    code, _ = h.stop()
+    assert code not in (0, None) and h.sanitizer_report() is None, h.log()[-2000:]
+    errors = [json.loads(line) for line in h.log().splitlines() if line.startswith("{") and '"error"' in line]
+    assert any("MongoDB" in e["msg"] and f"127.0.0.1:{port}" in e["msg"] for e in errors), h.log()[-2000:]
 
 
 def test_response_body_is_recorded_truncated_and_valid_utf8(hookd, add_subscription, receiver, results, produce):
