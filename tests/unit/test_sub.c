@@ -50,7 +50,7 @@ static void test_signing_keys(void) {
     hd_sub_destroy(s);
     s = parse("{" BASE "," SECRET ",\"signing_key\":\"" ED_SK "\",\"previous_signing_key\":\"" ED_SK
               "\",\"previous_signing_key_expires_at\":1700000000000}", err, sizeof(err));
-    CHECK(s && s->keys.hmac_cnt == 1 && s->keys.ed_cnt == 2 && s->keys.ed_expires_ms[1] == 1700000000000);
+    CHECK(s && s->keys.hmac_cnt == 1 && s->keys.ed_cnt == 2 && s->keys.more->ed_expires_ms[1] == 1700000000000);
     hd_sub_destroy(s);
     CHECK(!parse("{" BASE ",\"signing_key\":\"whsk_bad\"}", err, sizeof(err)));
     CHECK(strstr(err, "whsk_") != NULL);
