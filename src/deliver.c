@@ -79,6 +79,12 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
     size_t n = size * nmemb, room = req->response_cap - req->response_len;
     size_t take = n < room ? n : room;
     if (take) {
+        if (req->response_len + take + 1 > req->response_alloc) { /* most receivers send no body: grow on demand */
+            size_t want = req->response_len + take + 1, alloc = req->response_alloc ? req->response_alloc : 256;
+            while (alloc < want) alloc *= 2;
+            req->response_alloc = alloc < req->response_cap + 1 ? alloc : req->response_cap + 1;
+            req->response = hd_xrealloc(req->response, req->response_alloc);
+        }
         memcpy(req->response + req->response_len, ptr, take);
         req->response_len += take;
         req->response[req->response_len] = '\0';
@@ -138,8 +144,6 @@ int hd_deliver_submit(hd_deliver_t *d, hd_deliver_req_t *req) {
     req->guard = d->guard;
     req->response_cap = d->max_response;
     req->response_len = 0;
-    req->response = hd_xrealloc(req->response, req->response_cap + 1);
-    req->response[0] = '\0';
     req->started_us = hd_mono_us();
 
     curl_easy_setopt(e, CURLOPT_URL, req->url);
@@ -236,4 +240,5 @@ void hd_deliver_req_clear(hd_deliver_req_t *req) {
     free(req->response);
     req->response = NULL;
     req->response_len = 0;
+    req->response_alloc = 0;
 }

@@ -11,11 +11,11 @@
 #include "hookd/notify.h"
 #include "hookd/util.h"
 
-/* What a lookup needs without touching the subscription (fewer cache misses with many tenants). */
+/* One pattern of one subscription: 16 bytes, and the pattern is read (through sub, whose strings share its
+ * allocation) only when the bucket key does not prove the type. */
 typedef struct {
     const hd_sub_t *sub;
-    const char *pattern; /* sub->event_types[index] */
-    int index;
+    int index;            /* of the pattern in sub->event_types */
     unsigned char exact;  /* the bucket key already proves the type */
     unsigned char checks; /* statuses or filter to evaluate */
 } entry_t;
@@ -34,10 +34,9 @@ typedef struct {
 
 struct hd_match_s {
     atomic_int refcnt;
-    hd_sub_t **subs;
+    hd_sub_t **subs; /* sorted by id, ids unique: hd_match_get searches it, so the id index costs no memory */
     int cnt;
     hd_map_t *by_type; /* see bucket_t */
-    hd_map_t *by_id;   /* id -> hd_sub_t */
 };
 
 static size_t make_key(char *buf, size_t buf_size, const char *tenant, char kind, const char *rest, size_t rest_len) {
@@ -102,22 +101,60 @@ static void index_add(hd_match_t *m, const char *key, size_t len, const hd_sub_t
         b->cap = b->cap ? b->cap * 2 : 4;
         b->entries = hd_xrealloc(b->entries, sizeof(*b->entries) * (size_t)b->cap);
     }
-    const char *pat = s->event_types[pattern];
-    b->entries[b->cnt++] = (entry_t){s, pat, pattern, !strchr(pat, '*'), s->statuses_cnt || s->filter};
+    b->entries[b->cnt++] = (entry_t){s, pattern, !strchr(s->event_types[pattern], '*'), s->statuses_cnt || s->filter};
+}
+
+/* Buckets grow by doubling while the index is built; trimmed afterwards, the slack is not kept per snapshot. */
+static void bucket_trim(const void *key, size_t len, void *value, void *opaque) {
+    bucket_t *b = value;
+    if (b->cnt && b->cnt < b->cap) {
+        b->entries = hd_xrealloc(b->entries, sizeof(*b->entries) * (size_t)b->cnt);
+        b->cap = b->cnt;
+    }
+}
+
+typedef struct {
+    hd_sub_t *sub;
+    int pos;
+} by_id_t;
+
+static int by_id_cmp(const void *a, const void *b) {
+    const by_id_t *x = a, *y = b;
+    int c = strcmp(x->sub->id, y->sub->id);
+    return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* Sorts subs by id and keeps the last of duplicates (a file may repeat an id; a later entry replaces an earlier
+ * one). Returns the new count. */
+static int sort_unique(hd_sub_t **subs, int cnt) {
+    by_id_t *tmp = hd_xmalloc(sizeof(*tmp) * (size_t)(cnt ? cnt : 1));
+    for (int i = 0; i < cnt; i++) tmp[i] = (by_id_t){subs[i], i};
+    qsort(tmp, (size_t)cnt, sizeof(*tmp), by_id_cmp);
+    int n = 0;
+    for (int i = 0; i < cnt; i++) {
+        if (i + 1 < cnt && !strcmp(tmp[i].sub->id, tmp[i + 1].sub->id)) {
+            HD_LOG(HD_LOG_WARN, "match", HD_KV("subscription_id", tmp[i].sub->id),
+                   "duplicate subscription id: the later one replaces it");
+            hd_sub_destroy(tmp[i].sub);
+            continue;
+        }
+        subs[n++] = tmp[i].sub;
+    }
+    free(tmp);
+    return n;
 }
 
 hd_match_t *hd_match_new(hd_sub_t **subs, int cnt) {
     hd_match_t *m = hd_xcalloc(1, sizeof(*m));
     atomic_init(&m->refcnt, 1);
     m->subs = subs;
-    m->cnt = cnt;
-    m->by_type = hd_map_new((size_t)cnt * 2);
-    m->by_id = hd_map_new((size_t)cnt);
+    m->cnt = sort_unique(subs, cnt);
+    /* Keyed by (tenant, type): far fewer keys than subscriptions; the map grows as needed. */
+    m->by_type = hd_map_new(64);
 
     char key[1024];
-    for (int i = 0; i < cnt; i++) {
+    for (int i = 0; i < m->cnt; i++) {
         const hd_sub_t *s = subs[i];
-        *hd_map_slot(m->by_id, s->id, strlen(s->id)) = subs[i];
         if (!s->is_active) continue;
         for (int t = 0; t < s->event_types_cnt; t++) {
             const char *pat = s->event_types[t];
@@ -138,6 +175,7 @@ hd_match_t *hd_match_new(hd_sub_t **subs, int cnt) {
             bucket_get(m, key, len)->flags |= flag;
         }
     }
+    hd_map_foreach(m->by_type, bucket_trim, NULL);
     return m;
 }
 
@@ -149,7 +187,6 @@ hd_match_t *hd_match_retain(hd_match_t *m) {
 void hd_match_release(hd_match_t *m) {
     if (!m || atomic_fetch_sub(&m->refcnt, 1) != 1) return;
     hd_map_destroy(m->by_type, bucket_free);
-    hd_map_destroy(m->by_id, NULL);
     for (int i = 0; i < m->cnt; i++) hd_sub_destroy(m->subs[i]);
     free(m->subs);
     free(m);
@@ -171,7 +208,7 @@ static void collect(const hd_match_t *m, const char *key, size_t len, const hd_e
     for (int i = 0; b && i < b->cnt; i++) {
         const entry_t *e = &b->entries[i];
         const hd_sub_t *s = e->sub;
-        if (!e->exact && !hd_match_type(e->pattern, ev->type)) continue;
+        if (!e->exact && !hd_match_type(s->event_types[e->index], ev->type)) continue;
         int earlier = 0;
         for (int j = 0; j < e->index && !earlier; j++) earlier = hd_match_type(s->event_types[j], ev->type);
         if (earlier || atomic_load(&s->disabled) ||
@@ -197,8 +234,13 @@ int hd_match_find(const hd_match_t *m, const hd_event_t *ev, const hd_sub_t **ou
     return n;
 }
 
+static int id_cmp(const void *id, const void *sub) {
+    return strcmp(id, (*(hd_sub_t *const *)sub)->id);
+}
+
 const hd_sub_t *hd_match_get(const hd_match_t *m, const char *id) {
-    return hd_map_get(m->by_id, id, strlen(id));
+    hd_sub_t *const *s = m->cnt ? bsearch(id, m->subs, (size_t)m->cnt, sizeof(*m->subs), id_cmp) : NULL;
+    return s ? *s : NULL;
 }
 
 int hd_match_count(const hd_match_t *m) {

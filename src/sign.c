@@ -146,15 +146,16 @@ int hd_sign_header(const hd_sign_keyset_t *ks, int64_t now_ms, const char *msg_i
     int n = 0;
     out[0] = '\0';
     for (int i = 0; i < ks->hmac_cnt; i++) {
-        if (ks->hmac_expires_ms[i] && ks->hmac_expires_ms[i] <= now_ms) continue;
+        int64_t expires = i ? ks->more->hmac_prev_expires_ms : 0;
+        if (expires && expires <= now_ms) continue;
         if (n++) out[len++] = ' ';
-        hd_sign_v1(&ks->hmac[i], msg_id, timestamp, body, body_len, out + len);
+        hd_sign_v1(i ? &ks->more->hmac_prev : &ks->hmac, msg_id, timestamp, body, body_len, out + len);
         len += strlen(out + len);
     }
     for (int i = 0; i < ks->ed_cnt; i++) {
-        if (ks->ed_expires_ms[i] && ks->ed_expires_ms[i] <= now_ms) continue;
+        if (ks->more->ed_expires_ms[i] && ks->more->ed_expires_ms[i] <= now_ms) continue;
         if (n++) out[len++] = ' ';
-        hd_sign_v1a(&ks->ed[i], msg_id, timestamp, body, body_len, out + len);
+        hd_sign_v1a(&ks->more->ed[i], msg_id, timestamp, body, body_len, out + len);
         len += strlen(out + len);
     }
     return n;

@@ -113,24 +113,103 @@ static void add_sub(hd_store_t *store, json_object *doc, hd_sub_t ***subs, int *
     (*subs)[(*cnt)++] = sub;
 }
 
-static int file_load(hd_store_t *store, hd_sub_t ***subs, int *cnt, char *errstr, size_t errstr_size) {
-    json_object *root = json_object_from_file(store->path), *arr = root;
-    int cap = 0;
-    if (!root) {
-        snprintf(errstr, errstr_size, "%s: cannot read JSON: %s", store->path, json_util_get_last_err());
-        return -1;
+/* The file is read in chunks and parsed one value at a time, so that loading holds one subscription's JSON tree at a
+ * time rather than the whole file's (229 MB at 100,000 subscriptions). */
+typedef struct {
+    FILE *f;
+    json_tokener *tok;
+    size_t pos, len;
+    char buf[65536];
+} reader_t;
+
+/* The next character after whitespace (consumed when take), or EOF. */
+static int next_char(reader_t *r, int take) {
+    for (;;) {
+        if (r->pos == r->len) {
+            r->len = fread(r->buf, 1, sizeof(r->buf), r->f);
+            r->pos = 0;
+            if (!r->len) return EOF;
+        }
+        unsigned char c = (unsigned char)r->buf[r->pos];
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+            r->pos += take;
+            return c;
+        }
+        r->pos++;
     }
-    if (json_object_is_type(root, json_type_object)) json_object_object_get_ex(root, "subscriptions", &arr);
-    if (!arr || !json_object_is_type(arr, json_type_array)) {
+}
+
+/* One JSON value; NULL at a syntax error or the end of the file. */
+static json_object *next_value(reader_t *r) {
+    json_tokener_reset(r->tok);
+    if (next_char(r, 0) == EOF) return NULL;
+    for (;;) {
+        json_object *v = json_tokener_parse_ex(r->tok, r->buf + r->pos, (int)(r->len - r->pos));
+        enum json_tokener_error err = json_tokener_get_error(r->tok);
+        if (err == json_tokener_success) {
+            r->pos += json_tokener_get_parse_end(r->tok);
+            return v;
+        }
+        if (err != json_tokener_continue) return NULL;
+        r->len = fread(r->buf, 1, sizeof(r->buf), r->f);
+        r->pos = 0;
+        if (!r->len) return NULL;
+    }
+}
+
+/* Moves r into the subscriptions array: the file's top-level array, or the value of its "subscriptions" member
+ * (other members are parsed and skipped). 0 when r is past the '['. */
+static int find_array(reader_t *r) {
+    int c = next_char(r, 1);
+    if (c == '[') return 0;
+    if (c != '{') return -1;
+    if (next_char(r, 0) == '}') return -1;
+    for (;;) {
+        json_object *key = next_value(r);
+        int found = key && json_object_is_type(key, json_type_string) &&
+                    !strcmp(json_object_get_string(key), "subscriptions");
+        int ok = key && json_object_is_type(key, json_type_string) && next_char(r, 1) == ':';
+        json_object_put(key);
+        if (!ok) return -1;
+        if (found) return next_char(r, 1) == '[' ? 0 : -1;
+        json_object *skipped = next_value(r);
+        ok = skipped != NULL;
+        json_object_put(skipped);
+        if (!ok || next_char(r, 1) != ',') return -1;
+    }
+}
+
+static int file_load(hd_store_t *store, hd_sub_t ***subs, int *cnt, char *errstr, size_t errstr_size) {
+    reader_t *r = hd_xcalloc(1, sizeof(*r));
+    int cap = 0, rc = -1;
+    if (!(r->f = fopen(store->path, "r"))) {
+        snprintf(errstr, errstr_size, "%s: %s", store->path, strerror(errno));
+        goto out;
+    }
+    r->tok = json_tokener_new();
+    if (find_array(r)) {
         snprintf(errstr, errstr_size, "%s: expected an array of subscriptions or {\"subscriptions\": [...]}",
                  store->path);
-        json_object_put(root);
-        return -1;
+        goto out;
     }
-    for (size_t i = 0; i < json_object_array_length(arr); i++)
-        add_sub(store, json_object_array_get_idx(arr, i), subs, cnt, &cap);
-    json_object_put(root);
-    return 0;
+    for (int first = 1;; first = 0) {
+        int c = next_char(r, 0);
+        if (c == ']') break;
+        if (!first && (next_char(r, 1) != ',' || next_char(r, 0) == ']')) c = EOF;
+        json_object *doc = c == EOF ? NULL : next_value(r);
+        if (!doc) {
+            snprintf(errstr, errstr_size, "%s: invalid JSON after %d subscriptions", store->path, *cnt);
+            goto out;
+        }
+        add_sub(store, doc, subs, cnt, &cap);
+        json_object_put(doc);
+    }
+    rc = 0;
+out:
+    if (r->tok) json_tokener_free(r->tok);
+    if (r->f) fclose(r->f);
+    free(r);
+    return rc;
 }
 
 /* ---- MongoDB backend ---- */
@@ -191,10 +270,6 @@ static int mongo_load(hd_store_t *store, hd_sub_t ***subs, int *cnt, char *errst
     }
     if (mongoc_cursor_error(cur, &err)) {
         snprintf(errstr, errstr_size, "MongoDB: loading subscriptions: %s", err.message);
-        for (int i = 0; i < *cnt; i++) hd_sub_destroy((*subs)[i]);
-        free(*subs);
-        *subs = NULL;
-        *cnt = 0;
         rc = -1;
     }
     mongoc_cursor_destroy(cur);
@@ -212,8 +287,15 @@ int hd_store_fingerprint(hd_store_t *store, uint64_t *fp, char *errstr, size_t e
 int hd_store_load(hd_store_t *store, hd_sub_t ***subs, int *cnt, char *errstr, size_t errstr_size) {
     *subs = NULL;
     *cnt = 0;
-    return store->path ? file_load(store, subs, cnt, errstr, errstr_size)
-                       : mongo_load(store, subs, cnt, errstr, errstr_size);
+    int rc = store->path ? file_load(store, subs, cnt, errstr, errstr_size)
+                         : mongo_load(store, subs, cnt, errstr, errstr_size);
+    if (rc) { /* all or nothing: the cache keeps its last snapshot */
+        for (int i = 0; i < *cnt; i++) hd_sub_destroy((*subs)[i]);
+        free(*subs);
+        *subs = NULL;
+        *cnt = 0;
+    }
+    return rc;
 }
 
 void hd_store_ensure_indexes(hd_store_t *store) {

@@ -42,8 +42,52 @@ static int64_t get_time_ms(json_object *doc, const char *key) {
     return 0;
 }
 
+/* The subscription's own allocation after the struct: pointer arrays first (aligned as the struct is), then the
+ * strings. measure() sizes it from the same fields the parser copies. */
+typedef struct {
+    char *ptrs, *strs;
+} arena_t;
+
+static const char *arena_str(arena_t *a, const char *s) {
+    size_t n = strlen(s) + 1;
+    char *out = memcpy(a->strs, s, n);
+    a->strs += n;
+    return out;
+}
+
+static void *arena_array(arena_t *a, size_t n, size_t size) {
+    void *out = a->ptrs;
+    a->ptrs += n * size;
+    return out;
+}
+
+/* Adds what the array at key (string elements, and integers: statuses may hold them) takes. */
+static void measure_array(json_object *doc, const char *key, size_t *ptrs, size_t *strs) {
+    json_object *arr;
+    if (!json_object_object_get_ex(doc, key, &arr) || !json_object_is_type(arr, json_type_array)) return;
+    size_t n = json_object_array_length(arr);
+    *ptrs += n * sizeof(char *);
+    for (size_t i = 0; i < n; i++) {
+        json_object *v = json_object_array_get_idx(arr, i);
+        if (json_object_is_type(v, json_type_string) || json_object_is_type(v, json_type_int))
+            *strs += strlen(json_object_get_string(v)) + 1;
+    }
+}
+
+static void measure_headers(json_object *doc, size_t *ptrs, size_t *strs) {
+    json_object *headers;
+    if (!json_object_object_get_ex(doc, "headers", &headers) || !json_object_is_type(headers, json_type_object))
+        return;
+    *ptrs += (size_t)json_object_object_length(headers) * sizeof(hd_sub_header_t);
+    json_object_object_foreach(headers, name, value) {
+        *strs += strlen(name) + 1;
+        if (json_object_is_type(value, json_type_string)) *strs += strlen(json_object_get_string(value)) + 1;
+    }
+}
+
 /* An optional array of non-empty strings; absent or null gives zero entries. */
-static int get_str_array(json_object *doc, const char *key, char ***out, int *cnt, char *errstr, size_t errstr_size) {
+static int get_str_array(json_object *doc, const char *key, arena_t *a, const char ***out, int *cnt, char *errstr,
+                         size_t errstr_size) {
     json_object *arr;
     *out = NULL;
     *cnt = 0;
@@ -53,14 +97,14 @@ static int get_str_array(json_object *doc, const char *key, char ***out, int *cn
         return -1;
     }
     int n = (int)json_object_array_length(arr);
-    *out = hd_xcalloc((size_t)n, sizeof(char *));
+    *out = arena_array(a, (size_t)n, sizeof(char *));
     for (int i = 0; i < n; i++) {
         json_object *t = json_object_array_get_idx(arr, (size_t)i);
         if (!json_object_is_type(t, json_type_string) || !json_object_get_string_len(t)) {
             snprintf(errstr, errstr_size, "%s[%d] is not a non-empty string", key, i);
             return -1;
         }
-        (*out)[i] = hd_xstrdup(json_object_get_string(t));
+        (*out)[i] = arena_str(a, json_object_get_string(t));
         (*cnt)++;
     }
     return 0;
@@ -126,7 +170,7 @@ static json_object *json_or_text(json_object *v, json_object **parsed) {
 }
 
 /* statuses, filter, payload_template and version. */
-static int parse_shape(hd_sub_t *sub, json_object *doc, char *errstr, size_t errstr_size) {
+static int parse_shape(hd_sub_t *sub, json_object *doc, arena_t *a, char *errstr, size_t errstr_size) {
     json_object *v;
     char err[400];
     if (json_object_object_get_ex(doc, "statuses", &v) && v) {
@@ -135,14 +179,14 @@ static int parse_shape(hd_sub_t *sub, json_object *doc, char *errstr, size_t err
             return -1;
         }
         size_t n = json_object_array_length(v);
-        sub->statuses = n ? hd_xcalloc(n, sizeof(char *)) : NULL;
+        sub->statuses = n ? arena_array(a, n, sizeof(char *)) : NULL;
         for (size_t i = 0; i < n; i++) {
             json_object *s = json_object_array_get_idx(v, i);
             if (!json_object_is_type(s, json_type_string) && !json_object_is_type(s, json_type_int)) {
                 snprintf(errstr, errstr_size, "subscription %s: statuses[%zu] is not a string", sub->id, i);
                 return -1;
             }
-            sub->statuses[sub->statuses_cnt++] = hd_xstrdup(json_object_get_string(s));
+            sub->statuses[sub->statuses_cnt++] = arena_str(a, json_object_get_string(s));
         }
     }
     json_object *parsed;
@@ -190,10 +234,10 @@ int hd_sub_url_ok(const char *url, char *errstr, size_t errstr_size) {
     return ok;
 }
 
-/* Initialises keys->hmac[i] from a plaintext whsec_ secret, or from an encrypted one with the master key. */
-static int key_init(hd_sign_keyset_t *keys, int i, const char *secret, const char *id, const hd_secret_key_t *master,
+/* Initialises key from a plaintext whsec_ secret, or from an encrypted one with the master key. */
+static int key_init(hd_sign_key_t *key, const char *secret, const char *id, const hd_secret_key_t *master,
                     char *errstr, size_t errstr_size) {
-    if (!hd_secret_is_encrypted(secret)) return hd_sign_key_init(&keys->hmac[i], secret, errstr, errstr_size);
+    if (!hd_secret_is_encrypted(secret)) return hd_sign_key_init(key, secret, errstr, errstr_size);
     if (!master) {
         snprintf(errstr, errstr_size, "subscription %s: its secret is encrypted and master.key is not set", id);
         return -1;
@@ -204,7 +248,7 @@ static int key_init(hd_sign_keyset_t *keys, int i, const char *secret, const cha
         snprintf(errstr, errstr_size, "subscription %s: %s", id, err);
         return -1;
     }
-    int rc = hd_sign_key_init(&keys->hmac[i], plain, errstr, errstr_size);
+    int rc = hd_sign_key_init(key, plain, errstr, errstr_size);
     hd_secret_free(plain);
     return rc;
 }
@@ -214,78 +258,89 @@ hd_sub_t *hd_sub_from_json(json_object *doc, char *errstr, size_t errstr_size) {
 }
 
 hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char *errstr, size_t errstr_size) {
-    hd_sub_t *sub = hd_xcalloc(1, sizeof(*sub));
+    hd_sub_t *sub = NULL;
+    char *origin = NULL;
     const char *id = get_str(doc, "id") ? get_str(doc, "id") : get_str(doc, "_id");
     const char *tenant = get_str(doc, "tenant"), *url = get_str(doc, "url"), *secret = get_str(doc, "secret");
+    const char *signing_key = get_str(doc, "signing_key");
+    const char *name = get_str(doc, "name") ? get_str(doc, "name") : "";
     json_object *headers;
 
     if (!id || !*id) {
         snprintf(errstr, errstr_size, "subscription without a string id");
         goto fail;
     }
-    sub->id = hd_xstrdup(id);
     if (!tenant || !*tenant) {
         snprintf(errstr, errstr_size, "subscription %s: no tenant", id);
         goto fail;
     }
-    if (!url || !url_ok(url, &sub->origin, errstr, errstr_size)) {
+    if (!url || !url_ok(url, &origin, errstr, errstr_size)) {
         if (!url) snprintf(errstr, errstr_size, "subscription %s: no url", id);
         goto fail;
     }
-    const char *signing_key = get_str(doc, "signing_key");
     if (!secret && !signing_key) {
         snprintf(errstr, errstr_size, "subscription %s: no secret and no signing_key", id);
         goto fail;
     }
+    size_t ptrs = 0, strs = strlen(id) + strlen(tenant) + strlen(name) + strlen(url) + strlen(origin) + 5;
+    measure_array(doc, "event_types", &ptrs, &strs);
+    measure_array(doc, "notification_emails", &ptrs, &strs);
+    measure_array(doc, "statuses", &ptrs, &strs);
+    measure_headers(doc, &ptrs, &strs);
+    sub = hd_xcalloc(1, sizeof(*sub) + ptrs + strs);
+    arena_t a = {(char *)(sub + 1), (char *)(sub + 1) + ptrs};
+    sub->id = arena_str(&a, id);
+    sub->tenant = arena_str(&a, tenant);
+    sub->name = arena_str(&a, name);
+    sub->url = arena_str(&a, url);
+    sub->origin = arena_str(&a, origin);
+
+    const char *previous = get_str(doc, "previous_secret"), *previous_signing = get_str(doc, "previous_signing_key");
+    if ((secret && previous) || signing_key) sub->keys.more = hd_xcalloc(1, sizeof(*sub->keys.more));
     if (secret) {
-        if (key_init(&sub->keys, 0, secret, id, master, errstr, errstr_size)) goto fail;
+        if (key_init(&sub->keys.hmac, secret, id, master, errstr, errstr_size)) goto fail;
         sub->keys.hmac_cnt = 1;
-        const char *previous = get_str(doc, "previous_secret");
         if (previous) {
-            if (key_init(&sub->keys, 1, previous, id, master, errstr, errstr_size)) goto fail;
-            sub->keys.hmac_expires_ms[1] = get_time_ms(doc, "previous_secret_expires_at");
+            if (key_init(&sub->keys.more->hmac_prev, previous, id, master, errstr, errstr_size)) goto fail;
+            sub->keys.more->hmac_prev_expires_ms = get_time_ms(doc, "previous_secret_expires_at");
             sub->keys.hmac_cnt = 2;
         }
     }
     if (signing_key) {
-        const char *previous = get_str(doc, "previous_signing_key");
-        sub->keys.ed = hd_xcalloc(HD_SIGN_MAX_KEYS, sizeof(*sub->keys.ed));
-        if (hd_sign_ed_key_init(&sub->keys.ed[0], signing_key, errstr, errstr_size)) goto fail;
+        if (hd_sign_ed_key_init(&sub->keys.more->ed[0], signing_key, errstr, errstr_size)) goto fail;
         sub->keys.ed_cnt = 1;
-        if (previous) {
-            if (hd_sign_ed_key_init(&sub->keys.ed[1], previous, errstr, errstr_size)) goto fail;
-            sub->keys.ed_expires_ms[1] = get_time_ms(doc, "previous_signing_key_expires_at");
+        if (previous_signing) {
+            if (hd_sign_ed_key_init(&sub->keys.more->ed[1], previous_signing, errstr, errstr_size)) goto fail;
+            sub->keys.more->ed_expires_ms[1] = get_time_ms(doc, "previous_signing_key_expires_at");
             sub->keys.ed_cnt = 2;
         }
     }
-    if (get_str_array(doc, "event_types", &sub->event_types, &sub->event_types_cnt, errstr, errstr_size)) goto fail;
+    if (get_str_array(doc, "event_types", &a, &sub->event_types, &sub->event_types_cnt, errstr, errstr_size))
+        goto fail;
     if (!sub->event_types_cnt) {
         snprintf(errstr, errstr_size, "subscription %s: event_types must be a non-empty array", id);
         goto fail;
     }
-    if (get_str_array(doc, "notification_emails", &sub->notification_emails, &sub->notification_emails_cnt,
+    if (get_str_array(doc, "notification_emails", &a, &sub->notification_emails, &sub->notification_emails_cnt,
                       errstr, errstr_size))
         goto fail;
-    sub->tenant = hd_xstrdup(tenant);
-    sub->url = hd_xstrdup(url);
-    sub->name = hd_xstrdup(get_str(doc, "name") ? get_str(doc, "name") : "");
     for (int i = 0; i < sub->event_types_cnt; i++)
         if (!hd_match_pattern_valid(sub->event_types[i])) {
             snprintf(errstr, errstr_size, "subscription %s: event type \"%s\" is not a valid pattern (dot-separated "
                      "segments; \"*\" is one whole segment, \"**\" only the last one)", id, sub->event_types[i]);
             goto fail;
         }
-    if (parse_shape(sub, doc, errstr, errstr_size)) goto fail;
+    if (parse_shape(sub, doc, &a, errstr, errstr_size)) goto fail;
     if (json_object_object_get_ex(doc, "headers", &headers) && json_object_is_type(headers, json_type_object)) {
-        sub->headers = hd_xcalloc((size_t)json_object_object_length(headers), sizeof(*sub->headers));
+        sub->headers = arena_array(&a, (size_t)json_object_object_length(headers), sizeof(*sub->headers));
         json_object_object_foreach(headers, hname, hval) {
             const char *v = json_object_get_string(hval);
             if (!json_object_is_type(hval, json_type_string) || !hd_sub_header_allowed(hname, v)) {
                 snprintf(errstr, errstr_size, "subscription %s: header \"%s\" is reserved or malformed", id, hname);
                 goto fail;
             }
-            sub->headers[sub->headers_cnt].name = hd_xstrdup(hname);
-            sub->headers[sub->headers_cnt].value = hd_xstrdup(v);
+            sub->headers[sub->headers_cnt].name = arena_str(&a, hname);
+            sub->headers[sub->headers_cnt].value = arena_str(&a, v);
             sub->headers_cnt++;
         }
     }
@@ -296,36 +351,22 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
     sub->updated_at_ms = get_time_ms(doc, "updated_at");
     atomic_init(&sub->failing_since_ms, get_time_ms(doc, "failing_since"));
     atomic_init(&sub->failing_stored, atomic_load(&sub->failing_since_ms) != 0);
+    free(origin);
     return sub;
 
 fail:
+    free(origin);
     hd_sub_destroy(sub);
     return NULL;
 }
 
 void hd_sub_destroy(hd_sub_t *sub) {
     if (!sub) return;
-    free(sub->id);
-    free(sub->tenant);
-    free(sub->name);
-    free(sub->url);
-    free(sub->origin);
-    for (int i = 0; i < sub->event_types_cnt; i++) free(sub->event_types[i]);
-    free(sub->event_types);
-    for (int i = 0; i < sub->notification_emails_cnt; i++) free(sub->notification_emails[i]);
-    free(sub->notification_emails);
-    for (int i = 0; i < sub->headers_cnt; i++) {
-        free(sub->headers[i].name);
-        free(sub->headers[i].value);
-    }
-    free(sub->headers);
-    for (int i = 0; i < sub->statuses_cnt; i++) free(sub->statuses[i]);
-    free(sub->statuses);
     hd_filter_destroy(sub->filter);
     hd_render_tmpl_destroy(sub->tmpl);
-    if (sub->keys.ed) {
-        sodium_memzero(sub->keys.ed, sizeof(*sub->keys.ed) * HD_SIGN_MAX_KEYS);
-        free(sub->keys.ed);
+    if (sub->keys.more) {
+        sodium_memzero(sub->keys.more, sizeof(*sub->keys.more));
+        free(sub->keys.more);
     }
     sodium_memzero(&sub->keys, sizeof(sub->keys));
     free(sub);

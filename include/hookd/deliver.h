@@ -24,7 +24,8 @@ typedef struct hd_deliver_req_s {
     long status;          /* HTTP status, 0 when none arrived */
     int curl_code;        /* CURLE_OK or the transport error */
     char error[CURL_ERROR_SIZE];
-    char *response;       /* first http.max.response.bytes of the body, NUL-terminated; freed by _clear */
+    char *response;       /* first http.max.response.bytes of the body, NUL-terminated when response_len is not
+                           * 0 (allocated as the body arrives); freed by _clear */
     size_t response_len;
     int64_t duration_us;
     int64_t retry_after_s; /* Retry-After in seconds from now, -1 when absent */
@@ -32,7 +33,7 @@ typedef struct hd_deliver_req_s {
 
     /* private */
     CURL *easy;
-    size_t response_cap;
+    size_t response_cap, response_alloc;
     int64_t started_us;
     const struct hd_guard_s *guard;
 } hd_deliver_req_t;

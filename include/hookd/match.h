@@ -24,7 +24,8 @@
 typedef struct hd_match_s hd_match_t;
 
 /* Builds a snapshot. Takes ownership of subs (the array and every element) on every path. Inactive
- * subscriptions are kept for lookups by id but never matched. */
+ * subscriptions are kept for lookups by id but never matched. Of subscriptions sharing an id only the last one
+ * is kept. */
 hd_match_t *hd_match_new(hd_sub_t **subs, int cnt);
 
 /* Reference counting; the last release frees the snapshot and its subscriptions. NULL is a no-op. */

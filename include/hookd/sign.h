@@ -35,15 +35,22 @@ typedef struct hd_sign_ed_key_s {
  * one; likewise for the optional ed25519 keys. The receiver accepts the message when any entry of the
  * webhook-signature header verifies. A keyset with no HMAC key signs with v1a only. */
 #define HD_SIGN_MAX_KEYS 2
+
+/* The keys most subscriptions do not have (a previous secret, ed25519 keys: 64 bytes each), out of line so that
+ * a keyset with one secret costs 80 bytes instead of 184. */
+typedef struct hd_sign_more_s {
+    hd_sign_key_t hmac_prev;
+    int64_t hmac_prev_expires_ms;            /* 0: never; after it the key is no longer used */
+    hd_sign_ed_key_t ed[HD_SIGN_MAX_KEYS];   /* current, then previous */
+    int64_t ed_expires_ms[HD_SIGN_MAX_KEYS]; /* as hmac_prev_expires_ms */
+} hd_sign_more_t;
+
 typedef struct hd_sign_keyset_s {
-    hd_sign_key_t hmac[HD_SIGN_MAX_KEYS];
-    int64_t hmac_expires_ms[HD_SIGN_MAX_KEYS]; /* 0: never; after it the key is no longer used */
-    int hmac_cnt;
-    /* NULL, or HD_SIGN_MAX_KEYS keys (ed_cnt in use) owned by the keyset's owner (hd_sub_destroy frees them): most subscriptions have none,
-     * so they are not held inline (64 bytes each). */
-    hd_sign_ed_key_t *ed;
-    int64_t ed_expires_ms[HD_SIGN_MAX_KEYS]; /* as hmac_expires_ms */
-    int ed_cnt;
+    hd_sign_key_t hmac;     /* the current secret, when hmac_cnt > 0 */
+    unsigned char hmac_cnt; /* 0, 1, or 2: more->hmac_prev as well */
+    unsigned char ed_cnt;   /* keys of more->ed in use */
+    /* NULL unless hmac_cnt is 2 or ed_cnt is not 0; owned by the keyset's owner (hd_sub_destroy frees it). */
+    hd_sign_more_t *more;
 } hd_sign_keyset_t;
 
 /* Room for the webhook-signature header value of a full keyset. */

@@ -1,7 +1,7 @@
 /* Where subscriptions live. One interface, two backends chosen by URI:
  *   mongodb://...   the `subscriptions` collection, through libmongoc (MongoDB 6/7, or FerretDB in tests)
  *   file:PATH       a JSON file {"subscriptions": [...]} or a bare array: the embedded demo and static
- *                   (GitOps-managed) deployments.
+ *                   (GitOps-managed) deployments. Read one subscription at a time, like MongoDB's cursor.
  * Loading is blocking I/O: callers run it off the delivery loop (see hd_match_cache in match.h). */
 #ifndef HOOKD_STORE_H
 #define HOOKD_STORE_H

@@ -7,7 +7,7 @@ Scenarios (each with its own topics, so runs never see each other's records):
               deliveries/s from the results topic, CPU per delivery, peak RSS
   latency     events produced at half that rate while hookd runs: p50/p99 event-to-delivery
   noisy       10% of endpoints hang until timeout: the rate to the healthy 90% against a run where all are healthy
-  memory      RSS with 100,000 subscriptions (1,000 tenants) loaded
+  memory      RSS with 100,000 subscriptions (1,000 tenants) loaded, then peak RSS after 20,000 events
 The figures go to docs/benchmarks.md (with --write, the default of scripts/bench) and to stdout.
 """
 import argparse
@@ -110,12 +110,12 @@ def whsec():
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
-def write_subs(path, tenants, per_tenant, url_of):
+def write_subs(path, tenants, per_tenant, url_of, type_of=lambda ti, k: "customer.created"):
     subs = []
     for t in range(tenants):
         for k in range(per_tenant):
             subs.append({"id": f"sub-{t}-{k}", "tenant": f"tenant-{t}", "name": f"bench {t}/{k}",
-                         "event_types": ["customer.created"], "url": url_of(t, k), "secret": whsec()})
+                         "event_types": [type_of(t, k)], "url": url_of(t, k), "secret": whsec()})
     path.write_text(json.dumps({"subscriptions": subs}))
     return len(subs)
 
@@ -306,16 +306,20 @@ def noisy(admin, port, hang_port, events, timeout_ms):
     return runs
 
 
-def memory(admin, port, subs):
-    """RSS with `subs` subscriptions loaded, from MongoDB (the production store: documents are streamed) and from
-    the file store (the whole file is parsed at once, so its peak is higher)."""
+def memory(admin, port, subs, events=20000):
+    """RSS with `subs` subscriptions (1,000 tenants) loaded, from MongoDB (the production store: documents are
+    streamed) and from the file store, then after `events` events (produced as fast as possible, spread over every
+    tenant, each matching 2 of its tenant's subscriptions) went through: the target is the peak with the
+    subscriptions loaded and traffic flowing, librdkafka's pre-fetch queue included."""
     import pymongo
 
     out = {}
+    per_tenant = subs // 1000
     for store_kind in ("mongodb", "file"):
         t = topics_for(admin, f"memory-{store_kind}", partitions=1)
         path = TMP / "subs-memory.json"
-        n = write_subs(path, 1000, subs // 1000, lambda ti, k: f"http://127.0.0.1:{port}/m{ti}/s{k}")
+        n = write_subs(path, 1000, per_tenant, lambda ti, k: f"http://127.0.0.1:{port}/m{ti}/s{k}",
+                       lambda ti, k: "customer.created" if k < 2 else f"customer.updated.{k % 10}")
         extra = {}
         if store_kind == "mongodb":
             docs = json.loads(path.read_text())["subscriptions"]
@@ -327,12 +331,18 @@ def memory(admin, port, subs):
                 client[db].subscriptions.insert_many(docs[i:i + 10000])
             extra = {"HOOKD_STORE": os.environ.get("HOOKD_TEST_MONGO", "mongodb://127.0.0.1:27018/"),
                      "HOOKD_MONGO_DATABASE": db}
+        reader = ResultReader(t["results"])
         h = Hookd(f"memory-{store_kind}", path, t, extra)
         h.wait_log(f"subscriptions loaded: {n}", timeout=300)
         h.wait_log("assigned")
-        out[store_kind] = {"subscriptions": n, "rss_mb": h.memory_kb("VmRSS") / 1024,
-                           "peak_rss_mb": h.memory_kb("VmHWM") / 1024}
+        r = {"subscriptions": n, "rss_mb": h.memory_kb("VmRSS") / 1024, "peak_rss_mb": h.memory_kb("VmHWM") / 1024}
+        produce(t["events"], events, 0, 1000)
+        r["deliveries"] = reader.wait(events * 2, 300, f"memory-{store_kind}")
+        r["traffic_rss_mb"] = h.memory_kb("VmRSS") / 1024
+        r["traffic_peak_rss_mb"] = h.memory_kb("VmHWM") / 1024
+        out[store_kind] = r
         h.stop()
+        reader.records()
         if store_kind == "mongodb":
             client.drop_database(db)
     return out
@@ -433,7 +443,8 @@ run is the figure to compare.
 | noisy neighbour: rate to healthy endpoints with 10% hanging until timeout (2 s) | {n['noisy']['healthy_rate']:,.0f} deliveries/s |
 | **drop caused by the hanging 10%** | **{n['drop_pct']:.1f} %** |
 | RSS with {m['mongodb']['subscriptions']:,} subscriptions (1,000 tenants) loaded from MongoDB | {m['mongodb']['rss_mb']:.1f} MB (peak {m['mongodb']['peak_rss_mb']:.1f} MB) |
-| the same from the file store (whole file parsed at once) | {m['file']['rss_mb']:.1f} MB (peak {m['file']['peak_rss_mb']:.1f} MB) |
+| the same after {m['mongodb']['deliveries']:,} deliveries | {m['mongodb']['traffic_rss_mb']:.1f} MB (peak {m['mongodb']['traffic_peak_rss_mb']:.1f} MB) |
+| the same from the file store, loaded / after traffic | {m['file']['rss_mb']:.1f} MB / {m['file']['traffic_rss_mb']:.1f} MB (peak {m['file']['traffic_peak_rss_mb']:.1f} MB) |
 
 Latency is `attempted_at + duration_ms - event_time` from the results records, where `event_time` is stamped by the
 producer when it creates the event (so it includes the producer's linger and Kafka's round trip). The floor is

@@ -194,6 +194,28 @@ out:
     unlink(path);
 }
 
+/* Lookups by id search the id-sorted snapshot; of two subscriptions with one id the later one is kept. */
+static void test_lookup_by_id(void) {
+    hd_sub_t *list[] = {
+        sub("m", "t1", "\"event_types\":[\"a\"],\"name\":\"first\""),
+        sub("z", "t1", "\"event_types\":[\"a\"],\"is_active\":false"),
+        sub("b", "t2", "\"event_types\":[\"a\"]"),
+        sub("m", "t1", "\"event_types\":[\"a\"],\"name\":\"second\""),
+        sub("a", "t1", "\"event_types\":[\"b\"]"),
+    };
+    hd_match_t *m = build(list, 5);
+    CHECK(hd_match_count(m) == 4);
+    CHECK(hd_match_get(m, "a") && hd_match_get(m, "b") && hd_match_get(m, "z"));
+    CHECK(!hd_match_get(m, "c") && !hd_match_get(m, "") && !hd_match_get(m, "zz"));
+    CHECK(hd_match_get(m, "m") && !strcmp(hd_match_get(m, "m")->name, "second"));
+    CHECK_STR(find(m, "t1", "a", "{}"), "m"); /* once, and the inactive z never */
+    hd_match_release(m);
+    m = hd_match_new(NULL, 0);
+    CHECK(hd_match_count(m) == 0 && !hd_match_get(m, "a"));
+    CHECK_STR(find(m, "t1", "a", "{}"), "");
+    hd_match_release(m);
+}
+
 int main(void) {
     RUN(test_patterns);
     RUN(test_wildcards_and_tenants);
@@ -201,5 +223,6 @@ int main(void) {
     RUN(test_out_size);
     RUN(test_invalid_subscriptions);
     RUN(test_failing_clock);
+    RUN(test_lookup_by_id);
     return UNIT_REPORT();
 }

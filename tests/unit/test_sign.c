@@ -144,27 +144,27 @@ static void test_ed25519_bad_keys(void) {
 }
 
 static void test_multi_signature_header(void) {
-    hd_sign_ed_key_t ed[HD_SIGN_MAX_KEYS];
-    hd_sign_keyset_t ks = {.ed = ed};
+    hd_sign_more_t more = {0};
+    hd_sign_keyset_t ks = {.more = &more};
     char err[256], header[HD_SIGN_HEADER_SIZE], sk2[HD_SIGN_ED_SECRET_SIZE], pk2[HD_SIGN_ED_PUBLIC_SIZE];
-    CHECK(hd_sign_key_init(&ks.hmac[0], "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", err, sizeof(err)) == 0);
-    CHECK(hd_sign_key_init(&ks.hmac[1], "whsec_c2VjcmV0c2VjcmV0c2VjcmV0", err, sizeof(err)) == 0);
+    CHECK(hd_sign_key_init(&ks.hmac, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", err, sizeof(err)) == 0);
+    CHECK(hd_sign_key_init(&more.hmac_prev, "whsec_c2VjcmV0c2VjcmV0c2VjcmV0", err, sizeof(err)) == 0);
     ks.hmac_cnt = 2;
-    CHECK(hd_sign_ed_key_init(&ks.ed[0], ED_SK, err, sizeof(err)) == 0);
+    CHECK(hd_sign_ed_key_init(&more.ed[0], ED_SK, err, sizeof(err)) == 0);
     hd_sign_ed_generate(sk2, pk2);
-    CHECK(hd_sign_ed_key_init(&ks.ed[1], sk2, err, sizeof(err)) == 0);
+    CHECK(hd_sign_ed_key_init(&more.ed[1], sk2, err, sizeof(err)) == 0);
     ks.ed_cnt = 2;
     CHECK(hd_sign_header(&ks, 1000, "msg_1", 1700000000, "{}", 2, header) == 4);
-    CHECK(hd_sign_verify(&ks.hmac[0], "msg_1", 1700000000, "{}", 2, header));
-    CHECK(hd_sign_verify(&ks.hmac[1], "msg_1", 1700000000, "{}", 2, header));
+    CHECK(hd_sign_verify(&ks.hmac, "msg_1", 1700000000, "{}", 2, header));
+    CHECK(hd_sign_verify(&more.hmac_prev, "msg_1", 1700000000, "{}", 2, header));
     CHECK(hd_sign_verify_v1a(ED_PK, "msg_1", 1700000000, "{}", 2, header));
     CHECK(hd_sign_verify_v1a(pk2, "msg_1", 1700000000, "{}", 2, header));
     CHECK(!strncmp(header, "v1,", 3) && strstr(header, " v1a,"));
     /* expired previous keys drop out */
-    ks.hmac_expires_ms[1] = 500;
-    ks.ed_expires_ms[1] = 500;
+    more.hmac_prev_expires_ms = 500;
+    more.ed_expires_ms[1] = 500;
     CHECK(hd_sign_header(&ks, 1000, "msg_1", 1700000000, "{}", 2, header) == 2);
-    CHECK(!hd_sign_verify(&ks.hmac[1], "msg_1", 1700000000, "{}", 2, header));
+    CHECK(!hd_sign_verify(&more.hmac_prev, "msg_1", 1700000000, "{}", 2, header));
     CHECK(!hd_sign_verify_v1a(pk2, "msg_1", 1700000000, "{}", 2, header));
     /* v1a only */
     ks.hmac_cnt = 0;

@@ -50,7 +50,7 @@ static void test_signing_keys(void) {
     hd_sub_destroy(s);
     s = parse("{" BASE "," SECRET ",\"signing_key\":\"" ED_SK "\",\"previous_signing_key\":\"" ED_SK
               "\",\"previous_signing_key_expires_at\":1700000000000}", err, sizeof(err));
-    CHECK(s && s->keys.hmac_cnt == 1 && s->keys.ed_cnt == 2 && s->keys.ed_expires_ms[1] == 1700000000000);
+    CHECK(s && s->keys.hmac_cnt == 1 && s->keys.ed_cnt == 2 && s->keys.more->ed_expires_ms[1] == 1700000000000);
     hd_sub_destroy(s);
     CHECK(!parse("{" BASE ",\"signing_key\":\"whsk_bad\"}", err, sizeof(err)));
     CHECK(strstr(err, "whsk_") != NULL);
@@ -70,10 +70,49 @@ static void test_shape_fields(void) {
     hd_sub_destroy(s);
 }
 
+/* Every string and array lives in the subscription's own allocation; keys beyond the current secret out of line. */
+static void test_one_allocation(void) {
+    char err[256];
+    hd_sub_t *s = parse("{\"_id\":\"sub_42\",\"tenant\":\"acme\",\"name\":\"orders\",\"url\":\"https://example.com:8443/h\","
+                        "\"event_types\":[\"order.created\",\"order.*\",\"**\"]," SECRET ",\"headers\":{\"x-a\":\"1\","
+                        "\"x-b\":\"two\"},\"statuses\":[\"paid\",7],\"notification_emails\":[\"ops@example.com\"],"
+                        "\"notify\":true}", err, sizeof(err));
+    CHECK(s != NULL);
+    if (!s) return;
+    const char *lo = (const char *)(s + 1), *hi = lo + 256;
+#define INSIDE(p) ((const char *)(p) >= lo && (const char *)(p) < hi)
+    CHECK_STR(s->id, "sub_42");
+    CHECK_STR(s->tenant, "acme");
+    CHECK_STR(s->name, "orders");
+    CHECK_STR(s->url, "https://example.com:8443/h");
+    CHECK_STR(s->origin, "https://example.com:8443");
+    CHECK(s->event_types_cnt == 3 && s->headers_cnt == 2 && s->statuses_cnt == 2 && s->notification_emails_cnt == 1);
+    CHECK_STR(s->event_types[1], "order.*");
+    CHECK_STR(s->event_types[2], "**");
+    CHECK_STR(s->headers[1].name, "x-b");
+    CHECK_STR(s->headers[1].value, "two");
+    CHECK_STR(s->statuses[1], "7");
+    CHECK_STR(s->notification_emails[0], "ops@example.com");
+    CHECK(INSIDE(s->id) && INSIDE(s->origin) && INSIDE(s->event_types) && INSIDE(s->event_types[2]) &&
+          INSIDE(s->headers) && INSIDE(s->headers[1].value) && INSIDE(s->statuses[1]) &&
+          INSIDE(s->notification_emails[0]));
+#undef INSIDE
+    CHECK(s->keys.hmac_cnt == 1 && s->keys.more == NULL); /* one secret: nothing out of line */
+    hd_sub_destroy(s);
+    s = parse("{" BASE "," SECRET ",\"previous_secret\":\"whsec_c2VjcmV0c2VjcmV0c2VjcmV0\","
+              "\"previous_secret_expires_at\":{\"$date\":1700000000000}}", err, sizeof(err));
+    CHECK(s && s->keys.hmac_cnt == 2 && s->keys.more && s->keys.more->hmac_prev_expires_ms == 1700000000000);
+    hd_sub_destroy(s);
+    /* an invalid header after the arrays were filled: nothing leaks */
+    CHECK(!parse("{" BASE "," SECRET ",\"statuses\":[\"a\"],\"headers\":{\"x-a\":\"1\",\"host\":\"h\"}}", err,
+                 sizeof(err)));
+}
+
 int main(void) {
     RUN(test_header_allowed);
     RUN(test_reserved_header_rejected);
     RUN(test_signing_keys);
     RUN(test_shape_fields);
+    RUN(test_one_allocation);
     return UNIT_REPORT();
 }
