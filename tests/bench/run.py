@@ -101,8 +101,12 @@ def start_hanging_server():
     return srv, srv.getsockname()[1]
 
 
+CREATED = []  # deleted when the run ends: a broker that keeps every run's topics gets slower run after run
+
+
 def create_topics(admin, *specs):
     admin.create_topics([NewTopic(n, num_partitions=p, replication_factor=1) for n, p in specs], timeout_ms=30000)
+    CREATED.extend(n for n, _ in specs)
     time.sleep(1)
 
 
@@ -402,6 +406,8 @@ def main():
     finally:
         nginx.terminate()
         hang.close()
+        if CREATED:
+            admin.delete_topics(CREATED, timeout_ms=60000)
     ratio = thr["rate"] / ceil["rate"]
     report = {"machine": machine(), "ceiling": ceil, "throughput": thr, "ratio": ratio, "latency": lat,
               "noisy": noi, "memory": mem}
