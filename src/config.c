@@ -312,5 +312,7 @@ void hd_conf_print_markdown(FILE *out) {
                  "producer; `kafka.consumer.<property>` and `kafka.producer.<property>` reach only one. In the\n"
                  "environment, `HOOKD_KAFKA_SASL_USERNAME=u` is `kafka.sasl.username=u`. hookd sets, and you\n"
                  "should not override, `enable.auto.offset.store=false` (offsets are stored only after the\n"
-                 "outcome is durable), `enable.idempotence=true` and `acks=all` on the producer.\n");
+                 "outcome is durable), `enable.idempotence=true` and `acks=all` on the producer. It bounds the\n"
+                 "consumer's pre-fetch to 8 MB per worker (`queued.max.messages.kbytes=8192`; librdkafka's default\n"
+                 "is 64 MB): `kafka.consumer.queued.max.messages.kbytes` changes it.\n");
 }

@@ -238,9 +238,13 @@ static int id_cmp(const void *id, const void *sub) {
     return strcmp(id, (*(hd_sub_t *const *)sub)->id);
 }
 
-const hd_sub_t *hd_match_get(const hd_match_t *m, const char *id) {
+static hd_sub_t *find_id(const hd_match_t *m, const char *id) {
     hd_sub_t *const *s = m->cnt ? bsearch(id, m->subs, (size_t)m->cnt, sizeof(*m->subs), id_cmp) : NULL;
     return s ? *s : NULL;
+}
+
+const hd_sub_t *hd_match_get(const hd_match_t *m, const char *id) {
+    return find_id(m, id);
 }
 
 int hd_match_count(const hd_match_t *m) {
@@ -278,13 +282,23 @@ struct hd_match_cache_s {
     uint64_t fingerprint;
 };
 
+/* The current snapshot's subscription with this id when its document is unchanged: shared with the new snapshot,
+ * so that a reload does not hold two copies of every subscription. */
+static hd_sub_t *reuse_sub(void *opaque, const char *id, uint64_t digest) {
+    hd_sub_t *s = opaque ? find_id(opaque, id) : NULL;
+    return s && s->digest == digest ? hd_sub_retain(s) : NULL;
+}
+
 static int reload(hd_match_cache_t *c, int *loaded, char *errstr, size_t errstr_size) {
     hd_sub_t **subs;
     int cnt;
     uint64_t fp;
     /* Fingerprint first: a change landing during the load is then seen again by the next poll. */
     if (hd_store_fingerprint(c->store, &fp, errstr, errstr_size)) return -1;
-    if (hd_store_load(c->store, &subs, &cnt, errstr, errstr_size)) return -1;
+    hd_match_t *cur = hd_match_cache_get(c);
+    int rc = hd_store_load(c->store, reuse_sub, cur, &subs, &cnt, errstr, errstr_size);
+    hd_match_release(cur);
+    if (rc) return -1;
     hd_match_t *m = hd_match_new(subs, cnt), *old;
     *loaded = cnt;
     pthread_mutex_lock(&c->lock);

@@ -19,6 +19,9 @@ struct hd_store_s {
     char *database;
     hd_secret_key_t master;
     int has_master;
+    unsigned char digest_key[crypto_shorthash_KEYBYTES];
+    hd_store_reuse_cb *reuse; /* of the load in progress */
+    void *reuse_opaque;
 };
 
 static pthread_once_t mongoc_once = PTHREAD_ONCE_INIT;
@@ -29,6 +32,7 @@ static void mongoc_init_once(void) {
 
 hd_store_t *hd_store_new(const char *uri, const char *database, char *errstr, size_t errstr_size) {
     hd_store_t *store = hd_xcalloc(1, sizeof(*store));
+    randombytes_buf(store->digest_key, sizeof(store->digest_key));
     if (!strncmp(uri, "file:", 5)) {
         store->path = hd_xstrdup(uri + 5);
         return store;
@@ -101,10 +105,18 @@ int hd_store_use_master_key(hd_store_t *store, const char *b64, char *errstr, si
 
 static void add_sub(hd_store_t *store, json_object *doc, hd_sub_t ***subs, int *cnt, int *cap) {
     char err[256];
-    hd_sub_t *sub = hd_sub_from_doc(doc, store->has_master ? &store->master : NULL, err, sizeof(err));
+    const char *text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN), *id = hd_sub_doc_id(doc);
+    unsigned char h[crypto_shorthash_BYTES];
+    uint64_t digest;
+    crypto_shorthash(h, (const unsigned char *)text, strlen(text), store->digest_key);
+    memcpy(&digest, h, sizeof(digest));
+    hd_sub_t *sub = store->reuse && id ? store->reuse(store->reuse_opaque, id, digest) : NULL;
     if (!sub) {
-        HD_LOG(HD_LOG_WARN, "store", NULL, "skipping invalid subscription: %s", err);
-        return;
+        if (!(sub = hd_sub_from_doc(doc, store->has_master ? &store->master : NULL, err, sizeof(err)))) {
+            HD_LOG(HD_LOG_WARN, "store", NULL, "skipping invalid subscription: %s", err);
+            return;
+        }
+        sub->digest = digest;
     }
     if (*cnt == *cap) {
         *cap = *cap ? *cap * 2 : 64;
@@ -284,9 +296,12 @@ int hd_store_fingerprint(hd_store_t *store, uint64_t *fp, char *errstr, size_t e
                        : mongo_fingerprint(store, fp, errstr, errstr_size);
 }
 
-int hd_store_load(hd_store_t *store, hd_sub_t ***subs, int *cnt, char *errstr, size_t errstr_size) {
+int hd_store_load(hd_store_t *store, hd_store_reuse_cb *reuse, void *opaque, hd_sub_t ***subs, int *cnt,
+                  char *errstr, size_t errstr_size) {
     *subs = NULL;
     *cnt = 0;
+    store->reuse = reuse;
+    store->reuse_opaque = opaque;
     int rc = store->path ? file_load(store, subs, cnt, errstr, errstr_size)
                          : mongo_load(store, subs, cnt, errstr, errstr_size);
     if (rc) { /* all or nothing: the cache keeps its last snapshot */

@@ -260,7 +260,7 @@ hd_sub_t *hd_sub_from_json(json_object *doc, char *errstr, size_t errstr_size) {
 hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char *errstr, size_t errstr_size) {
     hd_sub_t *sub = NULL;
     char *origin = NULL;
-    const char *id = get_str(doc, "id") ? get_str(doc, "id") : get_str(doc, "_id");
+    const char *id = hd_sub_doc_id(doc);
     const char *tenant = get_str(doc, "tenant"), *url = get_str(doc, "url"), *secret = get_str(doc, "secret");
     const char *signing_key = get_str(doc, "signing_key");
     const char *name = get_str(doc, "name") ? get_str(doc, "name") : "";
@@ -288,6 +288,7 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
     measure_array(doc, "statuses", &ptrs, &strs);
     measure_headers(doc, &ptrs, &strs);
     sub = hd_xcalloc(1, sizeof(*sub) + ptrs + strs);
+    atomic_init(&sub->refs, 1);
     arena_t a = {(char *)(sub + 1), (char *)(sub + 1) + ptrs};
     sub->id = arena_str(&a, id);
     sub->tenant = arena_str(&a, tenant);
@@ -360,8 +361,17 @@ fail:
     return NULL;
 }
 
+const char *hd_sub_doc_id(json_object *doc) {
+    return get_str(doc, "id") ? get_str(doc, "id") : get_str(doc, "_id");
+}
+
+hd_sub_t *hd_sub_retain(hd_sub_t *sub) {
+    atomic_fetch_add(&sub->refs, 1);
+    return sub;
+}
+
 void hd_sub_destroy(hd_sub_t *sub) {
-    if (!sub) return;
+    if (!sub || atomic_fetch_sub(&sub->refs, 1) != 1) return;
     hd_filter_destroy(sub->filter);
     hd_render_tmpl_destroy(sub->tmpl);
     if (sub->keys.more) {

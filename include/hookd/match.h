@@ -65,7 +65,8 @@ hd_match_t *hd_match_cache_get(hd_match_cache_t *cache);
 void hd_match_cache_set_smtp(hd_match_cache_t *cache, const char *smtp_url, const char *from);
 
 /* Disables sub (410 Gone, or failing for too long): it stops matching at once in every worker, and the cache's
- * thread marks it inactive in the store and e-mails its notification_emails when it asked for that. Returns 1
+ * thread marks it inactive in the store and e-mails its notification_emails when it asked for that. Reloads keep
+ * it disabled until its document changes (an unchanged subscription is shared by the next snapshot). Returns 1
  * when this call disabled it, 0 when it already was (so only one worker reports it). sub must belong to a
  * snapshot of this cache. */
 int hd_match_cache_disable(hd_match_cache_t *cache, const hd_sub_t *sub, const char *reason);

@@ -21,10 +21,17 @@ void hd_store_destroy(hd_store_t *store);
  * with errstr filled when the store is unreachable. */
 int hd_store_fingerprint(hd_store_t *store, uint64_t *fp, char *errstr, size_t errstr_size);
 
+/* Asked per document, with its id and digest (a keyed hash of the document, see hd_sub_t): an already loaded
+ * subscription with that id and digest, retained for the caller, or NULL to parse the document. */
+typedef hd_sub_t *hd_store_reuse_cb(void *opaque, const char *id, uint64_t digest);
+
 /* Loads every subscription. On success returns 0 and hands the caller an array of *cnt subscriptions it owns
  * (free each with hd_sub_destroy, then the array with free). Invalid documents are skipped with a warning naming
- * them, so one bad row cannot stop delivery to every other subscriber. -1 with errstr when the store fails. */
-int hd_store_load(hd_store_t *store, hd_sub_t ***subs, int *cnt, char *errstr, size_t errstr_size);
+ * them, so one bad row cannot stop delivery to every other subscriber. reuse (may be NULL) lets a reload share
+ * unchanged subscriptions with the snapshot it replaces instead of holding two copies. -1 with errstr when the
+ * store fails. */
+int hd_store_load(hd_store_t *store, hd_store_reuse_cb *reuse, void *opaque, hd_sub_t ***subs, int *cnt,
+                  char *errstr, size_t errstr_size);
 
 /* Lets the store decrypt encrypted subscription secrets (see secret.h) with the base64 master key b64. When b64
  * is NULL or empty, fails if the store holds encrypted secrets (a clear start-up error instead of subscriptions

@@ -41,6 +41,8 @@ typedef struct hd_sub_s {
     int max_retry_count;
     int success_code; /* 0: any 2xx */
     int notify;       /* e-mail notification_emails when the subscription gets disabled */
+    uint64_t digest;  /* set by the store: a keyed hash of the source document, to reuse it across reloads */
+    atomic_int refs;  /* snapshots holding it: an unchanged subscription is shared by the old and the new one */
     /* The fields that change after load, hence atomic. disabled: set by a worker that saw 410 Gone or continuous
      * failure, before the store catches up. failing_since_ms: start of the current run of failed attempts (0: the
      * last attempt succeeded), shared by every worker and loaded from the store's failing_since, so that
@@ -65,7 +67,13 @@ hd_sub_t *hd_sub_from_json(json_object *doc, char *errstr, size_t errstr_size);
 struct hd_secret_key_s;
 hd_sub_t *hd_sub_from_doc(json_object *doc, const struct hd_secret_key_s *master, char *errstr, size_t errstr_size);
 
+/* Reference counting: a new subscription has one reference; hd_sub_destroy drops one and the last frees it. NULL
+ * is a no-op for hd_sub_destroy. */
+hd_sub_t *hd_sub_retain(hd_sub_t *sub);
 void hd_sub_destroy(hd_sub_t *sub);
+
+/* The id of a subscription document (id, or MongoDB's _id) when it is a string, borrowed from doc; else NULL. */
+const char *hd_sub_doc_id(json_object *doc);
 
 /* 1 when name: value may be sent as a custom header: a valid token name that is not reserved
  * (content-type, content-length, host, user-agent, webhook-*), and a value free of CR, LF and NUL. */

@@ -10,18 +10,21 @@
 #define SUB(id) "{\"id\":\"" id "\",\"tenant\":\"t\",\"url\":\"http://h/\",\"event_types\":[\"a\"]," \
                 "\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"}"
 
-/* Loads text from a temporary file: the count, or -1 when the load fails (err filled). */
+static hd_store_t *store;
+static char path[] = "/tmp/hookd-test-store-XXXXXX";
+
+/* Writes text to the store's file and loads it: the count, or -1 when the load fails (err filled). */
+static int load_reusing(const char *text, hd_store_reuse_cb *reuse, void *opaque, hd_sub_t ***subs, char *err,
+                        size_t err_size) {
+    FILE *f = fopen(path, "w");
+    int cnt = 0;
+    fputs(text, f);
+    fclose(f);
+    return hd_store_load(store, reuse, opaque, subs, &cnt, err, err_size) ? -1 : cnt;
+}
+
 static int load(const char *text, hd_sub_t ***subs, char *err, size_t err_size) {
-    char path[] = "/tmp/hookd-test-store-XXXXXX", uri[64];
-    int fd = mkstemp(path), cnt = 0;
-    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text)) return -2;
-    close(fd);
-    snprintf(uri, sizeof(uri), "file:%s", path);
-    hd_store_t *store = hd_store_new(uri, "unused", err, err_size);
-    int rc = hd_store_load(store, subs, &cnt, err, err_size);
-    hd_store_destroy(store);
-    unlink(path);
-    return rc ? -1 : cnt;
+    return load_reusing(text, NULL, NULL, subs, err, err_size);
 }
 
 static void free_subs(hd_sub_t **subs, int cnt) {
@@ -55,7 +58,7 @@ static void test_invalid(void) {
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';
         CHECK(load(bad[i], &subs, err, sizeof(err)) == -1 && subs == NULL);
-        CHECK(strstr(err, "hookd-test-store") != NULL);
+        CHECK(strstr(err, path) != NULL);
     }
 }
 
@@ -77,9 +80,49 @@ static void test_large_value(void) {
     free(text);
 }
 
+typedef struct {
+    hd_sub_t **subs;
+    int cnt;
+} previous_t;
+
+static hd_sub_t *reuse_previous(void *opaque, const char *id, uint64_t digest) {
+    previous_t *p = opaque;
+    for (int i = 0; i < p->cnt; i++)
+        if (!strcmp(p->subs[i]->id, id) && p->subs[i]->digest == digest) return hd_sub_retain(p->subs[i]);
+    return NULL;
+}
+
+/* A reload shares unchanged subscriptions (same document) with the previous load and parses changed ones. */
+static void test_reuse(void) {
+    hd_sub_t **first, **second;
+    char err[256];
+    int n = load("[" SUB("a") "," SUB("b") "]", &first, err, sizeof(err));
+    CHECK(n == 2);
+    previous_t prev = {first, n};
+    int m = load_reusing("[" SUB("a") ",{\"id\":\"b\",\"tenant\":\"t2\",\"url\":\"http://h/\",\"event_types\":[\"a\"],"
+                         "\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"}]", reuse_previous, &prev, &second, err,
+                         sizeof(err));
+    CHECK(m == 2);
+    if (n == 2 && m == 2) {
+        CHECK(second[0] == first[0] && second[1] != first[1]);
+        CHECK_STR(second[1]->tenant, "t2");
+        CHECK(second[0]->digest == first[0]->digest && second[1]->digest != first[1]->digest);
+    }
+    free_subs(first, n); /* the shared one lives on in second */
+    if (m == 2) CHECK_STR(second[0]->id, "a");
+    free_subs(second, m);
+}
+
 int main(void) {
+    char err[256], uri[64];
+    close(mkstemp(path));
+    snprintf(uri, sizeof(uri), "file:%s", path);
+    store = hd_store_new(uri, "unused", err, sizeof(err));
+    RUN(test_reuse);
     RUN(test_shapes);
     RUN(test_invalid);
     RUN(test_large_value);
+    hd_store_destroy(store);
+    unlink(path);
     return UNIT_REPORT();
 }
