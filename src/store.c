@@ -309,6 +309,8 @@ int hd_store_load(hd_store_t *store, hd_store_reuse_cb *reuse, void *opaque, hd_
         free(*subs);
         *subs = NULL;
         *cnt = 0;
+    } else if (*cnt) { /* the array grew by doubling: up to 1 MB of slack at 100,000 */
+        *subs = hd_xrealloc(*subs, sizeof(**subs) * (size_t)*cnt);
     }
     return rc;
 }
