@@ -151,10 +151,6 @@ static hd_consume_t *consumer_new(const hd_conf_t *conf, const char *const *extr
         {"auto.offset.reset", "earliest"}, /* a new group must not skip events produced before it started */
         /* The broker may hold a fetch this long when it has nothing: 500 ms (the default) showed in the p99. */
         {"fetch.wait.max.ms", "100"},
-        /* Pre-fetched events held per consumer: librdkafka's 64 MB default would be most of a dispatcher's memory
-         * after a backlog; 8 MB is still about a second of events at full speed
-         * (kafka.consumer.queued.max.messages.kbytes overrides it). */
-        {"queued.max.messages.kbytes", "8192"},
         {"partition.assignment.strategy", "cooperative-sticky"},
         {"enable.partition.eof", "false"},
         /* Retry tier topics may be created after the subscription: notice them within seconds, not minutes. */
