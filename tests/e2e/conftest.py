@@ -62,6 +62,20 @@ def wait_for(cond, timeout=TIMEOUT, what="condition", interval=0.05):
         time.sleep(interval)
 
 
+def produce_until(produce, results, want, timeout=30, settle=0.5):
+    """Produces fresh events until the results of one satisfy want(records), as a dispatcher catches up with a
+    change; returns that event's records (the last event's when none did within timeout)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ev = make_event()
+        produce(ev)
+        results.wait_event(ev["id"])
+        results.settle(settle)
+        recs = results.for_event(ev["id"])
+        if want(recs) or time.monotonic() >= deadline:
+            return recs
+
+
 def new_secret():
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 

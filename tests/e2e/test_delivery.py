@@ -21,7 +21,8 @@ import pytest
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from conftest import TIMEOUT, WEBHOOK_ID, Reply, Results, free_port, make_event, new_secret, parse_iso, wait_for
+from conftest import (TIMEOUT, WEBHOOK_ID, Reply, Results, free_port, make_event, new_secret, parse_iso,
+                      produce_until, wait_for)
 
 RETRY_TIMEOUT = max(TIMEOUT, 60)  # a first retry waits for hookd to create and notice its tier topics
 TIERS = ("1s", "2s", "4s")
@@ -742,15 +743,8 @@ def test_database_away_keeps_delivering_and_catches_up(hookd, receiver, results,
     second = sub_doc("second")
     client[names.db].subscriptions.insert_one(second)
     wait_for(lambda: "reachable again" in h.log(), what="hookd noticing the database is back")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        back = make_event()
-        produce(back)
-        recs = results.wait_event(back["id"])
-        results.settle(0.3)
-        if len(results.for_event(back["id"])) == 2:
-            break
-    assert sorted(r["subscription_id"] for r in results.for_event(back["id"])) == sorted([first["_id"], second["_id"]]), recs
+    recs = produce_until(produce, results, lambda recs: len(recs) == 2)
+    assert sorted(r["subscription_id"] for r in recs) == sorted([first["_id"], second["_id"]]), recs
     hookd.stop(h)
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import time
 
-from conftest import WEBHOOK_ID, make_event, parse_iso
+from conftest import WEBHOOK_ID, make_event, parse_iso, produce_until
 
 
 def ms(t):
@@ -164,15 +164,8 @@ def test_subscription_deleted_while_running_stops_receiving(hookd, add_subscript
     results.wait_event(ev["id"], count=2)
     db.subscriptions.delete_one({"_id": gone["_id"]})
     # The store is refreshed every 200 ms; keep producing until an event reaches only the one kept.
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        ev = make_event()
-        produce(ev)
-        recs = results.wait_event(ev["id"])
-        results.settle(0.5)
-        if [r["subscription_id"] for r in results.for_event(ev["id"])] == [kept["_id"]]:
-            break
-    assert [r["subscription_id"] for r in results.for_event(ev["id"])] == [kept["_id"]], recs
+    recs = produce_until(produce, results, lambda recs: [r["subscription_id"] for r in recs] == [kept["_id"]])
+    assert [r["subscription_id"] for r in recs] == [kept["_id"]], recs
     hookd.stop(h)
 
 
