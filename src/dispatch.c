@@ -56,8 +56,9 @@ typedef struct ev_s {
 } ev_t;
 
 /* Health of one URL as this worker sees it: consecutive failures for the circuit breaker (auto-disable's clock
- * is the subscription's, shared by every worker: hd_match_cache_attempted). In-flight deliveries are counted per host (origin), the unit of curl's
- * connection limit: a hanging host then holds at most http.max.inflight.per.host slots, whatever its paths. */
+ * is the subscription's, shared by every worker: hd_match_cache_attempted). In-flight deliveries are counted per
+ * host (origin), the unit of curl's connection limit: a hanging host then holds at most
+ * http.max.inflight.per.host slots, whatever its paths. */
 typedef struct host_s {
     int inflight, queued;
     int failures;         /* consecutive retryable failures of any of its URLs */
