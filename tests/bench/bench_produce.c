@@ -27,7 +27,9 @@ int main(int argc, char **argv) {
     pad[sizeof(pad) - 1] = '\0';
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set(conf, "bootstrap.servers", argv[1], NULL, 0);
-    rd_kafka_conf_set(conf, "linger.ms", rate > 0 ? "1" : "20", NULL, 0);
+    /* Paced: librdkafka's default linger, as a producer service would run it (1 ms made a thousand produce
+     * requests a second, a load on the shared broker that no real producer adds). */
+    rd_kafka_conf_set(conf, "linger.ms", rate > 0 ? "5" : "20", NULL, 0);
     rd_kafka_conf_set(conf, "queue.buffering.max.messages", "1000000", NULL, 0);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
     if (!rk) {
