@@ -16,6 +16,21 @@ typedef struct hd_sub_header_s {
     const char *value;
 } hd_sub_header_t;
 
+/* The fields most subscriptions leave unset. In the subscription's allocation only when one of them is set;
+ * otherwise hd_sub_t.extra points to one shared empty instance, so readers need no NULL check. */
+typedef struct hd_sub_extra_s {
+    hd_sub_header_t *headers;
+    const char **statuses; /* NULL when any status triggers */
+    const char **notification_emails;
+    hd_filter_t *filter;    /* NULL: no filter */
+    hd_render_tmpl_t *tmpl; /* payload_template; NULL: the built-in shape of version */
+    int headers_cnt;
+    int statuses_cnt;
+    int notification_emails_cnt;
+    int success_code; /* 0: any 2xx */
+    int notify;       /* e-mail notification_emails when the subscription gets disabled */
+} hd_sub_extra_t;
+
 /* The strings and arrays live in the subscription's own allocation, after the struct: one malloc per
  * subscription rather than ten, since 100,000 of them are held at once (docs/benchmarks.md, "Memory"). */
 typedef struct hd_sub_s {
@@ -25,22 +40,13 @@ typedef struct hd_sub_s {
     const char *url;
     const char *origin; /* scheme://host:port of url: the unit of per-host limits */
     const char **event_types;
-    hd_sub_header_t *headers;
-    const char **statuses; /* NULL when any status triggers */
-    const char **notification_emails;
-    hd_filter_t *filter;    /* NULL: no filter */
-    hd_render_tmpl_t *tmpl; /* payload_template; NULL: the built-in shape of version */
+    const hd_sub_extra_t *extra;
     hd_sign_keyset_t keys;  /* secret, then previous_secret while its grace period lasts; likewise signing_key */
     int64_t updated_at_ms;
     int event_types_cnt;
-    int headers_cnt;
-    int statuses_cnt;
-    int notification_emails_cnt;
     int version;
     int is_active;
     int max_retry_count;
-    int success_code; /* 0: any 2xx */
-    int notify;       /* e-mail notification_emails when the subscription gets disabled */
     uint64_t digest;  /* set by the store: a keyed hash of the source document, to reuse it across reloads */
     atomic_int refs;  /* snapshots holding it: an unchanged subscription is shared by the old and the new one */
     /* The fields that change after load, hence atomic. disabled: set by a worker that saw 410 Gone or continuous
