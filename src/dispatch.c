@@ -256,7 +256,7 @@ static endpoint_t *endpoint_get(hd_dispatch_t *w, const hd_sub_t *sub) {
     endpoint_t **slot = (endpoint_t **)hd_map_slot(w->endpoints, sub->url, strlen(sub->url));
     if (!*slot) {
         *slot = hd_xcalloc(1, sizeof(endpoint_t));
-        host_t **host = (host_t **)hd_map_slot(w->hosts, sub->origin, strlen(sub->origin));
+        host_t **host = (host_t **)hd_map_slot(w->hosts, sub->origin, (size_t)sub->origin_len);
         if (!*host) *host = hd_xcalloc(1, sizeof(host_t));
         (*slot)->host = *host;
     }

@@ -306,7 +306,9 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
     }
     int extra = has_extra(doc);
     size_t ptrs = extra ? sizeof(hd_sub_extra_t) : 0;
-    size_t strs = strlen(id) + strlen(tenant) + strlen(name) + strlen(url) + strlen(origin) + 5;
+    size_t origin_len = strlen(origin);
+    int origin_in_url = !strncmp(url, origin, origin_len);
+    size_t strs = strlen(id) + strlen(tenant) + strlen(name) + strlen(url) + 4 + (origin_in_url ? 0 : origin_len + 1);
     measure_array(doc, "event_types", &ptrs, &strs);
     measure_array(doc, "notification_emails", &ptrs, &strs);
     measure_array(doc, "statuses", &ptrs, &strs);
@@ -321,7 +323,8 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
     sub->tenant = arena_str(&a, tenant);
     sub->name = arena_str(&a, name);
     sub->url = arena_str(&a, url);
-    sub->origin = arena_str(&a, origin);
+    sub->origin = origin_in_url ? sub->url : arena_str(&a, origin);
+    sub->origin_len = (int)origin_len;
 
     const char *previous = get_str(doc, "previous_secret"), *previous_signing = get_str(doc, "previous_signing_key");
     if ((secret && previous) || signing_key) sub->keys.more = hd_xcalloc(1, sizeof(*sub->keys.more));

@@ -38,11 +38,14 @@ typedef struct hd_sub_s {
     const char *tenant;
     const char *name;
     const char *url;
-    const char *origin; /* scheme://host:port of url: the unit of per-host limits */
+    /* scheme://host:port of url, origin_len bytes and not NUL-terminated: the unit of per-host limits. Usually
+     * a prefix of url, then stored only there. */
+    const char *origin;
     const char **event_types;
     const hd_sub_extra_t *extra;
     hd_sign_keyset_t keys;  /* secret, then previous_secret while its grace period lasts; likewise signing_key */
     int64_t updated_at_ms;
+    int origin_len;
     int event_types_cnt;
     int version;
     int is_active;

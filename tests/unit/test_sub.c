@@ -85,7 +85,7 @@ static void test_one_allocation(void) {
     CHECK_STR(s->tenant, "acme");
     CHECK_STR(s->name, "orders");
     CHECK_STR(s->url, "https://example.com:8443/h");
-    CHECK_STR(s->origin, "https://example.com:8443");
+    CHECK(s->origin == s->url && s->origin_len == 24); /* the origin is url's prefix */
     CHECK(s->event_types_cnt == 3 && s->extra->headers_cnt == 2 && s->extra->statuses_cnt == 2 &&
           s->extra->notification_emails_cnt == 1 && s->extra->notify && INSIDE(s->extra));
     CHECK_STR(s->event_types[1], "order.*");
@@ -99,6 +99,10 @@ static void test_one_allocation(void) {
           INSIDE(s->extra->notification_emails[0]));
 #undef INSIDE
     CHECK(s->keys.hmac_cnt == 1 && s->keys.more == NULL); /* one secret: nothing out of line */
+    hd_sub_destroy(s);
+    /* no port in url: the origin has the default one, so it is a string of its own */
+    s = parse("{" BASE "," SECRET "}", err, sizeof(err));
+    CHECK(s && s->origin != s->url && s->origin_len == 23 && !memcmp(s->origin, "https://example.com:443", 23));
     hd_sub_destroy(s);
     /* The management API's defaults set no extra: such subscriptions share the empty one. */
     s = parse("{" BASE "," SECRET ",\"headers\":{},\"statuses\":[],\"notification_emails\":[],\"notify\":false,"
