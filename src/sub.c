@@ -380,7 +380,6 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
     x->success_code = get_int(doc, "success_code", 0);
     x->notify = get_bool(doc, "notify", 0);
     if (!extra) sub->extra = &no_extra;
-    sub->updated_at_ms = get_time_ms(doc, "updated_at");
     atomic_init(&sub->failing_since_ms, get_time_ms(doc, "failing_since"));
     atomic_init(&sub->failing_stored, atomic_load(&sub->failing_since_ms) != 0);
     free(origin);

@@ -43,26 +43,25 @@ typedef struct hd_sub_s {
     const char *origin;
     const char **event_types;
     const hd_sub_extra_t *extra;
-    hd_sign_keyset_t keys;  /* secret, then previous_secret while its grace period lasts; likewise signing_key */
-    int64_t updated_at_ms;
+    hd_sign_keyset_t keys; /* secret, then previous_secret while its grace period lasts; likewise signing_key */
+    uint64_t digest;       /* set by the store: a keyed hash of the source document, to reuse it across reloads */
     int origin_len;
     int event_types_cnt;
     int version;
     int is_active;
     int max_retry_count;
-    uint64_t digest;  /* set by the store: a keyed hash of the source document, to reuse it across reloads */
-    atomic_int refs;  /* snapshots holding it: an unchanged subscription is shared by the old and the new one */
-    /* The fields that change after load, hence atomic. disabled: set by a worker that saw 410 Gone or continuous
-     * failure, before the store catches up. failing_since_ms: start of the current run of failed attempts (0: the
-     * last attempt succeeded), shared by every worker and loaded from the store's failing_since, so that
-     * auto-disable counts across workers and restarts. */
+    atomic_int refs; /* snapshots holding it: an unchanged subscription is shared by the old and the new one */
+    /* The fields that change after load, hence atomic (ordered to leave no padding). disabled: set by a worker
+     * that saw 410 Gone or continuous failure, before the store catches up. failing_since_ms: start of the current
+     * run of failed attempts (0: the last attempt succeeded), shared by every worker and loaded from the store's
+     * failing_since, so that auto-disable counts across workers and restarts. */
     atomic_int disabled;
-    _Atomic int64_t failing_since_ms;
     atomic_int failing_stored; /* failing_since_ms is in the store */
+    _Atomic int64_t failing_since_ms;
 } hd_sub_t;
 
 /* Builds a subscription from a JSON object (fields: id or _id, tenant, name, event_types[], url, secret,
- * headers{}, is_active, max_retry_count, success_code, updated_at, failing_since, and for rotation previous_secret
+ * headers{}, is_active, max_retry_count, success_code, failing_since, and for rotation previous_secret
  * with previous_secret_expires_at; signing_key "whsk_..." (ed25519, v1a) with previous_signing_key and
  * previous_signing_key_expires_at; statuses[], filter (a query object, or a string holding one, since MongoDB
  * may refuse $-prefixed keys), payload_template, version). At least one of secret and signing_key is required.
