@@ -42,17 +42,21 @@ static int64_t get_time_ms(json_object *doc, const char *key) {
     return 0;
 }
 
-/* The subscription's own allocation after the struct: pointer arrays first (aligned as the struct is), then the
- * strings. measure() sizes it from the same fields the parser copies. */
+/* The subscription's own allocation after the struct: the out-of-line structs (hd_sub_extra_t, hd_sign_more_t) and
+ * pointer arrays first (aligned as the struct is), then the strings and the HMAC keys' bytes. measure() sizes it
+ * from the same fields the parser copies. */
 typedef struct {
     char *ptrs, *strs;
 } arena_t;
 
-static const char *arena_str(arena_t *a, const char *s) {
-    size_t n = strlen(s) + 1;
-    char *out = memcpy(a->strs, s, n);
+static void *arena_bytes(arena_t *a, const void *p, size_t n) {
+    void *out = memcpy(a->strs, p, n);
     a->strs += n;
     return out;
+}
+
+static const char *arena_str(arena_t *a, const char *s) {
+    return arena_bytes(a, s, strlen(s) + 1);
 }
 
 static void *arena_array(arena_t *a, size_t n, size_t size) {
@@ -286,6 +290,9 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
     const char *tenant = get_str(doc, "tenant"), *url = get_str(doc, "url"), *secret = get_str(doc, "secret");
     const char *signing_key = get_str(doc, "signing_key");
     const char *name = get_str(doc, "name") ? get_str(doc, "name") : "";
+    const char *previous = secret ? get_str(doc, "previous_secret") : NULL;
+    const char *previous_signing = get_str(doc, "previous_signing_key");
+    hd_sign_key_t hmac[2] = {0}; /* secret, previous: decoded first, the arena holds only their bytes */
     json_object *headers;
 
     if (!id || !*id) {
@@ -304,11 +311,15 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
         snprintf(errstr, errstr_size, "subscription %s: no secret and no signing_key", id);
         goto fail;
     }
-    int extra = has_extra(doc);
-    size_t ptrs = extra ? sizeof(hd_sub_extra_t) : 0;
+    if ((secret && key_init(&hmac[0], secret, id, master, errstr, errstr_size)) ||
+        (previous && key_init(&hmac[1], previous, id, master, errstr, errstr_size)))
+        goto fail;
+    int extra = has_extra(doc), more = previous || signing_key;
+    size_t ptrs = (extra ? sizeof(hd_sub_extra_t) : 0) + (more ? sizeof(hd_sign_more_t) : 0);
     size_t origin_len = strlen(origin);
     int origin_in_url = !strncmp(url, origin, origin_len);
-    size_t strs = strlen(id) + strlen(tenant) + strlen(name) + strlen(url) + 4 + (origin_in_url ? 0 : origin_len + 1);
+    size_t strs = strlen(id) + strlen(tenant) + strlen(name) + strlen(url) + 4 + (origin_in_url ? 0 : origin_len + 1) +
+                  hmac[0].len + hmac[1].len;
     measure_array(doc, "event_types", &ptrs, &strs);
     measure_array(doc, "notification_emails", &ptrs, &strs);
     measure_array(doc, "statuses", &ptrs, &strs);
@@ -326,17 +337,19 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
     sub->origin = origin_in_url ? sub->url : arena_str(&a, origin);
     sub->origin_len = (int)origin_len;
 
-    const char *previous = get_str(doc, "previous_secret"), *previous_signing = get_str(doc, "previous_signing_key");
-    if ((secret && previous) || signing_key) sub->keys.more = hd_xcalloc(1, sizeof(*sub->keys.more));
+    if (more) sub->keys.more = arena_array(&a, 1, sizeof(*sub->keys.more));
     if (secret) {
-        if (key_init(&sub->keys.hmac, secret, id, master, errstr, errstr_size)) goto fail;
+        sub->keys.hmac = arena_bytes(&a, hmac[0].key, hmac[0].len);
+        sub->keys.hmac_len = hmac[0].len;
         sub->keys.hmac_cnt = 1;
-        if (previous) {
-            if (key_init(&sub->keys.more->hmac_prev, previous, id, master, errstr, errstr_size)) goto fail;
-            sub->keys.more->hmac_prev_expires_ms = get_time_ms(doc, "previous_secret_expires_at");
-            sub->keys.hmac_cnt = 2;
-        }
     }
+    if (previous) {
+        sub->keys.more->hmac_prev = arena_bytes(&a, hmac[1].key, hmac[1].len);
+        sub->keys.more->hmac_prev_len = hmac[1].len;
+        sub->keys.more->hmac_prev_expires_ms = get_time_ms(doc, "previous_secret_expires_at");
+        sub->keys.hmac_cnt = 2;
+    }
+    sodium_memzero(hmac, sizeof(hmac));
     if (signing_key) {
         if (hd_sign_ed_key_init(&sub->keys.more->ed[0], signing_key, errstr, errstr_size)) goto fail;
         sub->keys.ed_cnt = 1;
@@ -387,6 +400,7 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
 
 fail:
     free(origin);
+    sodium_memzero(hmac, sizeof(hmac));
     hd_sub_destroy(sub);
     return NULL;
 }
@@ -404,10 +418,10 @@ void hd_sub_destroy(hd_sub_t *sub) {
     if (!sub || atomic_fetch_sub(&sub->refs, 1) != 1) return;
     hd_filter_destroy(sub->extra->filter);
     hd_render_tmpl_destroy(sub->extra->tmpl);
+    if (sub->keys.hmac) sodium_memzero(sub->keys.hmac, sub->keys.hmac_len);
     if (sub->keys.more) {
+        if (sub->keys.more->hmac_prev) sodium_memzero(sub->keys.more->hmac_prev, sub->keys.more->hmac_prev_len);
         sodium_memzero(sub->keys.more, sizeof(*sub->keys.more));
-        free(sub->keys.more);
     }
-    sodium_memzero(&sub->keys, sizeof(sub->keys));
     free(sub);
 }

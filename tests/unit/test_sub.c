@@ -97,8 +97,9 @@ static void test_one_allocation(void) {
     CHECK(INSIDE(s->id) && INSIDE(s->origin) && INSIDE(s->event_types) && INSIDE(s->event_types[2]) &&
           INSIDE(s->extra->headers) && INSIDE(s->extra->headers[1].value) && INSIDE(s->extra->statuses[1]) &&
           INSIDE(s->extra->notification_emails[0]));
+    CHECK(s->keys.hmac_cnt == 1 && s->keys.hmac_len == 24 && INSIDE(s->keys.hmac));
+    CHECK(s->keys.more == NULL); /* one secret: nothing more */
 #undef INSIDE
-    CHECK(s->keys.hmac_cnt == 1 && s->keys.more == NULL); /* one secret: nothing out of line */
     hd_sub_destroy(s);
     /* no port in url: the origin has the default one, so it is a string of its own */
     s = parse("{" BASE "," SECRET "}", err, sizeof(err));
@@ -118,6 +119,9 @@ static void test_one_allocation(void) {
     s = parse("{" BASE "," SECRET ",\"previous_secret\":\"whsec_c2VjcmV0c2VjcmV0c2VjcmV0\","
               "\"previous_secret_expires_at\":{\"$date\":1700000000000}}", err, sizeof(err));
     CHECK(s && s->keys.hmac_cnt == 2 && s->keys.more && s->keys.more->hmac_prev_expires_ms == 1700000000000);
+    if (s) /* the previous secret is "secretsecretsecret", in the same allocation as everything else */
+        CHECK(s->keys.more->hmac_prev_len == 18 && !memcmp(s->keys.more->hmac_prev, "secretsecretsecret", 18) &&
+              (const char *)s->keys.more == (const char *)(s + 1));
     hd_sub_destroy(s);
     /* an invalid header after the arrays were filled: nothing leaks */
     CHECK(!parse("{" BASE "," SECRET ",\"statuses\":[\"a\"],\"headers\":{\"x-a\":\"1\",\"host\":\"h\"}}", err,
