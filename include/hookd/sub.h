@@ -31,8 +31,9 @@ typedef struct hd_sub_extra_s {
     int notify;       /* e-mail notification_emails when the subscription gets disabled */
 } hd_sub_extra_t;
 
-/* The strings and arrays live in the subscription's own allocation, after the struct: one malloc per
- * subscription rather than ten, since 100,000 of them are held at once (docs/benchmarks.md, "Memory"). */
+/* The strings, arrays, extra and the keys' bytes live in the subscription's own allocation, after the struct: one
+ * malloc per subscription rather than ten, since 100,000 of them are held at once (docs/benchmarks.md, "Memory").
+ * Filters and templates are allocated by their modules; hd_sub_destroy frees them. */
 typedef struct hd_sub_s {
     const char *id;
     const char *tenant;
