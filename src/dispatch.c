@@ -256,7 +256,7 @@ static endpoint_t *endpoint_get(hd_dispatch_t *w, const hd_sub_t *sub) {
     endpoint_t **slot = (endpoint_t **)hd_map_slot(w->endpoints, sub->url, strlen(sub->url));
     if (!*slot) {
         *slot = hd_xcalloc(1, sizeof(endpoint_t));
-        host_t **host = (host_t **)hd_map_slot(w->hosts, sub->origin, strlen(sub->origin));
+        host_t **host = (host_t **)hd_map_slot(w->hosts, sub->origin, (size_t)sub->origin_len);
         if (!*host) *host = hd_xcalloc(1, sizeof(host_t));
         (*slot)->host = *host;
     }
@@ -324,9 +324,10 @@ static void submit_job(hd_dispatch_t *w, job_t *job) {
     job->attempted_at_ms = now;
     snprintf(ts, sizeof(ts), "%" PRId64, now / 1000);
     hd_sign_header(&sub->keys, now, job->msg_id, now / 1000, job->body->data, job->body->len, sig);
-    header_t h[sub->headers_cnt + 5];
+    const hd_sub_extra_t *x = sub->extra;
+    header_t h[x->headers_cnt + 5];
     int n = 0;
-    for (int i = 0; i < sub->headers_cnt; i++) h[n++] = (header_t){sub->headers[i].name, sub->headers[i].value};
+    for (int i = 0; i < x->headers_cnt; i++) h[n++] = (header_t){x->headers[i].name, x->headers[i].value};
     h[n++] = (header_t){"content-type", job->body->content_type};
     h[n++] = (header_t){"webhook-id", job->msg_id};
     h[n++] = (header_t){"webhook-timestamp", ts};
@@ -361,7 +362,7 @@ static void on_delivered(hd_deliver_req_t *req, void *opaque) {
     const hd_sub_t *sub = job->sub;
     int64_t now = hd_now_ms();
     hd_outcome_t outcome = req->refused[0] ? HD_OUTCOME_PERMANENT
-                                           : hd_outcome_classify(req->status, req->curl_code, sub->success_code);
+                                           : hd_outcome_classify(req->status, req->curl_code, sub->extra->success_code);
     endpoint_account(w, job, outcome, now);
     hd_metrics_delivery_attempt(outcome, req->status, req->duration_us);
 
@@ -374,7 +375,7 @@ static void on_delivered(hd_deliver_req_t *req, void *opaque) {
         err = req->error;
     } else if (outcome != HD_OUTCOME_SUCCESS) {
         snprintf(error, sizeof(error), "receiver answered %ld%s", req->status,
-                 sub->success_code ? " (not the subscription's success_code)" : "");
+                 sub->extra->success_code ? " (not the subscription's success_code)" : "");
         err = error;
     }
     attempt_t a = {.sub_id = sub->id,
@@ -437,15 +438,15 @@ static void park(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, const char *ms
 /* The rendered shape of sub's payload for ev, rendered on first use; a failure is kept too, so every subscriber
  * of that shape fails alike. */
 static const shape_t *shape_for(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub) {
-    int version = sub->tmpl ? 0 : sub->version;
+    int version = sub->extra->tmpl ? 0 : sub->version;
     for (int i = 0; i < ev->shapes_cnt; i++)
-        if (ev->shapes[i].tmpl == sub->tmpl && ev->shapes[i].version == version) return &ev->shapes[i];
+        if (ev->shapes[i].tmpl == sub->extra->tmpl && ev->shapes[i].version == version) return &ev->shapes[i];
     char err[256];
     ev->shapes = hd_xrealloc(ev->shapes, sizeof(*ev->shapes) * (size_t)(ev->shapes_cnt + 1));
     shape_t *s = &ev->shapes[ev->shapes_cnt++];
-    s->tmpl = sub->tmpl;
+    s->tmpl = sub->extra->tmpl;
     s->version = version;
-    s->body = hd_render_payload(ev->event, sub->version, sub->tmpl, (size_t)w->conf->render_max_bytes, err,
+    s->body = hd_render_payload(ev->event, sub->version, sub->extra->tmpl, (size_t)w->conf->render_max_bytes, err,
                                 sizeof(err));
     s->error = s->body ? NULL : hd_xstrdup(err);
     return s;

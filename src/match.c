@@ -101,7 +101,8 @@ static void index_add(hd_match_t *m, const char *key, size_t len, const hd_sub_t
         b->cap = b->cap ? b->cap * 2 : 4;
         b->entries = hd_xrealloc(b->entries, sizeof(*b->entries) * (size_t)b->cap);
     }
-    b->entries[b->cnt++] = (entry_t){s, pattern, !strchr(s->event_types[pattern], '*'), s->statuses_cnt || s->filter};
+    b->entries[b->cnt++] =
+        (entry_t){s, pattern, !strchr(s->event_types[pattern], '*'), s->extra->statuses_cnt || s->extra->filter};
 }
 
 /* Buckets grow by doubling while the index is built; trimmed afterwards, the slack is not kept per snapshot. */
@@ -193,10 +194,10 @@ void hd_match_release(hd_match_t *m) {
 }
 
 static int status_ok(const hd_sub_t *s, const hd_event_t *ev) {
-    if (!s->statuses_cnt) return 1;
+    if (!s->extra->statuses_cnt) return 1;
     if (!ev->status) return 0;
-    for (int i = 0; i < s->statuses_cnt; i++)
-        if (!strcmp(s->statuses[i], ev->status)) return 1;
+    for (int i = 0; i < s->extra->statuses_cnt; i++)
+        if (!strcmp(s->extra->statuses[i], ev->status)) return 1;
     return 0;
 }
 
@@ -212,7 +213,7 @@ static void collect(const hd_match_t *m, const char *key, size_t len, const hd_e
         int earlier = 0;
         for (int j = 0; j < e->index && !earlier; j++) earlier = hd_match_type(s->event_types[j], ev->type);
         if (earlier || atomic_load(&s->disabled) ||
-            (e->checks && (!status_ok(s, ev) || (s->filter && !hd_filter_match(s->filter, ev->root)))))
+            (e->checks && (!status_ok(s, ev) || (s->extra->filter && !hd_filter_match(s->extra->filter, ev->root)))))
             continue;
         if (*n < out_size) out[*n] = s;
         (*n)++;
@@ -464,10 +465,11 @@ int hd_match_cache_disable(hd_match_cache_t *c, const hd_sub_t *sub, const char 
     d->tenant = hd_xstrdup(sub->tenant);
     d->url = hd_xstrdup(sub->url);
     d->reason = hd_xstrdup(reason);
-    if (sub->notify && sub->notification_emails_cnt) {
-        d->emails = hd_xcalloc((size_t)sub->notification_emails_cnt, sizeof(char *));
-        for (int i = 0; i < sub->notification_emails_cnt; i++) d->emails[i] = hd_xstrdup(sub->notification_emails[i]);
-        d->emails_cnt = sub->notification_emails_cnt;
+    const hd_sub_extra_t *x = sub->extra;
+    if (x->notify && x->notification_emails_cnt) {
+        d->emails = hd_xcalloc((size_t)x->notification_emails_cnt, sizeof(char *));
+        for (int i = 0; i < x->notification_emails_cnt; i++) d->emails[i] = hd_xstrdup(x->notification_emails[i]);
+        d->emails_cnt = x->notification_emails_cnt;
     }
     push_change(c, d);
     return 1;

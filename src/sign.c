@@ -30,12 +30,12 @@ int hd_sign_key_init(hd_sign_key_t *key, const char *secret, char *errstr, size_
     return 0;
 }
 
-static void mac(const hd_sign_key_t *key, const char *msg_id, int64_t timestamp, const void *body, size_t body_len,
-                unsigned char out[crypto_auth_hmacsha256_BYTES]) {
+static void mac(const unsigned char *key, size_t key_len, const char *msg_id, int64_t timestamp, const void *body,
+                size_t body_len, unsigned char out[crypto_auth_hmacsha256_BYTES]) {
     char ts[24];
     int ts_len = snprintf(ts, sizeof(ts), ".%" PRId64 ".", timestamp);
     crypto_auth_hmacsha256_state st;
-    crypto_auth_hmacsha256_init(&st, key->key, key->len);
+    crypto_auth_hmacsha256_init(&st, key, key_len);
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)msg_id, strlen(msg_id));
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)ts, (unsigned long long)ts_len);
     crypto_auth_hmacsha256_update(&st, body, body_len);
@@ -43,12 +43,17 @@ static void mac(const hd_sign_key_t *key, const char *msg_id, int64_t timestamp,
     sodium_memzero(&st, sizeof(st));
 }
 
-void hd_sign_v1(const hd_sign_key_t *key, const char *msg_id, int64_t timestamp, const void *body, size_t body_len,
-                char out[HD_SIGN_V1_SIZE]) {
+static void v1(const unsigned char *key, size_t key_len, const char *msg_id, int64_t timestamp, const void *body,
+               size_t body_len, char out[HD_SIGN_V1_SIZE]) {
     unsigned char sig[crypto_auth_hmacsha256_BYTES];
-    mac(key, msg_id, timestamp, body, body_len, sig);
+    mac(key, key_len, msg_id, timestamp, body, body_len, sig);
     memcpy(out, "v1,", 3);
     sodium_bin2base64(out + 3, HD_SIGN_V1_SIZE - 3, sig, sizeof(sig), sodium_base64_VARIANT_ORIGINAL);
+}
+
+void hd_sign_v1(const hd_sign_key_t *key, const char *msg_id, int64_t timestamp, const void *body, size_t body_len,
+                char out[HD_SIGN_V1_SIZE]) {
+    v1(key->key, key->len, msg_id, timestamp, body, body_len, out);
 }
 
 int hd_sign_ed_key_init(hd_sign_ed_key_t *key, const char *secret, char *errstr, size_t errstr_size) {
@@ -149,7 +154,8 @@ int hd_sign_header(const hd_sign_keyset_t *ks, int64_t now_ms, const char *msg_i
         int64_t expires = i ? ks->more->hmac_prev_expires_ms : 0;
         if (expires && expires <= now_ms) continue;
         if (n++) out[len++] = ' ';
-        hd_sign_v1(i ? &ks->more->hmac_prev : &ks->hmac, msg_id, timestamp, body, body_len, out + len);
+        if (i) v1(ks->more->hmac_prev, ks->more->hmac_prev_len, msg_id, timestamp, body, body_len, out + len);
+        else v1(ks->hmac, ks->hmac_len, msg_id, timestamp, body, body_len, out + len);
         len += strlen(out + len);
     }
     for (int i = 0; i < ks->ed_cnt; i++) {
@@ -164,7 +170,7 @@ int hd_sign_header(const hd_sign_keyset_t *ks, int64_t now_ms, const char *msg_i
 int hd_sign_verify(const hd_sign_key_t *key, const char *msg_id, int64_t timestamp, const void *body,
                    size_t body_len, const char *header) {
     unsigned char want[crypto_auth_hmacsha256_BYTES], got[crypto_auth_hmacsha256_BYTES];
-    mac(key, msg_id, timestamp, body, body_len, want);
+    mac(key->key, key->len, msg_id, timestamp, body, body_len, want);
     int ok = 0, ok_entry;
     for (const char *p = header; (p = next_signature(p, "v1,", got, sizeof(got), &ok_entry));)
         if (ok_entry && sodium_memcmp(got, want, sizeof(want)) == 0) ok = 1;

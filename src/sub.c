@@ -42,17 +42,21 @@ static int64_t get_time_ms(json_object *doc, const char *key) {
     return 0;
 }
 
-/* The subscription's own allocation after the struct: pointer arrays first (aligned as the struct is), then the
- * strings. measure() sizes it from the same fields the parser copies. */
+/* The subscription's own allocation after the struct: the out-of-line structs (hd_sub_extra_t, hd_sign_more_t) and
+ * pointer arrays first (aligned as the struct is), then the strings and the HMAC keys' bytes. measure() sizes it
+ * from the same fields the parser copies. */
 typedef struct {
     char *ptrs, *strs;
 } arena_t;
 
-static const char *arena_str(arena_t *a, const char *s) {
-    size_t n = strlen(s) + 1;
-    char *out = memcpy(a->strs, s, n);
+static void *arena_bytes(arena_t *a, const void *p, size_t n) {
+    void *out = memcpy(a->strs, p, n);
     a->strs += n;
     return out;
+}
+
+static const char *arena_str(arena_t *a, const char *s) {
+    return arena_bytes(a, s, strlen(s) + 1);
 }
 
 static void *arena_array(arena_t *a, size_t n, size_t size) {
@@ -83,6 +87,24 @@ static void measure_headers(json_object *doc, size_t *ptrs, size_t *strs) {
         *strs += strlen(name) + 1;
         if (json_object_is_type(value, json_type_string)) *strs += strlen(json_object_get_string(value)) + 1;
     }
+}
+
+/* 1 when doc sets a field of hd_sub_extra_t: exactly when parsing it leaves a filter, a template, a non-empty
+ * array or object, or a non-zero value there (or fails). */
+static int has_extra(json_object *doc) {
+    json_object *v;
+    static const char *const arrays[] = {"statuses", "notification_emails"};
+    for (size_t i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++)
+        if (json_object_object_get_ex(doc, arrays[i], &v) && v &&
+            (!json_object_is_type(v, json_type_array) || json_object_array_length(v)))
+            return 1;
+    if (json_object_object_get_ex(doc, "headers", &v) && json_object_is_type(v, json_type_object) &&
+        json_object_object_length(v))
+        return 1;
+    if ((json_object_object_get_ex(doc, "filter", &v) && v) ||
+        (json_object_object_get_ex(doc, "payload_template", &v) && v))
+        return 1;
+    return get_int(doc, "success_code", 0) || get_bool(doc, "notify", 0);
 }
 
 /* An optional array of non-empty strings; absent or null gives zero entries. */
@@ -169,8 +191,9 @@ static json_object *json_or_text(json_object *v, json_object **parsed) {
     return *parsed = json_tokener_parse(json_object_get_string(v));
 }
 
-/* statuses, filter, payload_template and version. */
-static int parse_shape(hd_sub_t *sub, json_object *doc, arena_t *a, char *errstr, size_t errstr_size) {
+/* statuses, filter, payload_template (into x) and version. */
+static int parse_shape(hd_sub_t *sub, hd_sub_extra_t *x, json_object *doc, arena_t *a, char *errstr,
+                       size_t errstr_size) {
     json_object *v;
     char err[400];
     if (json_object_object_get_ex(doc, "statuses", &v) && v) {
@@ -179,14 +202,14 @@ static int parse_shape(hd_sub_t *sub, json_object *doc, arena_t *a, char *errstr
             return -1;
         }
         size_t n = json_object_array_length(v);
-        sub->statuses = n ? arena_array(a, n, sizeof(char *)) : NULL;
+        x->statuses = n ? arena_array(a, n, sizeof(char *)) : NULL;
         for (size_t i = 0; i < n; i++) {
             json_object *s = json_object_array_get_idx(v, i);
             if (!json_object_is_type(s, json_type_string) && !json_object_is_type(s, json_type_int)) {
                 snprintf(errstr, errstr_size, "subscription %s: statuses[%zu] is not a string", sub->id, i);
                 return -1;
             }
-            sub->statuses[sub->statuses_cnt++] = arena_str(a, json_object_get_string(s));
+            x->statuses[x->statuses_cnt++] = arena_str(a, json_object_get_string(s));
         }
     }
     json_object *parsed;
@@ -195,9 +218,9 @@ static int parse_shape(hd_sub_t *sub, json_object *doc, arena_t *a, char *errstr
             snprintf(errstr, errstr_size, "subscription %s: filter is a string but not JSON", sub->id);
             return -1;
         }
-        sub->filter = hd_filter_new(v, err, sizeof(err));
+        x->filter = hd_filter_new(v, err, sizeof(err));
         json_object_put(parsed);
-        if (!sub->filter) {
+        if (!x->filter) {
             snprintf(errstr, errstr_size, "subscription %s: %s", sub->id, err);
             return -1;
         }
@@ -207,9 +230,9 @@ static int parse_shape(hd_sub_t *sub, json_object *doc, arena_t *a, char *errstr
             snprintf(errstr, errstr_size, "subscription %s: payload_template is a string but not JSON", sub->id);
             return -1;
         }
-        sub->tmpl = hd_render_tmpl_new(v, err, sizeof(err));
+        x->tmpl = hd_render_tmpl_new(v, err, sizeof(err));
         json_object_put(parsed);
-        if (!sub->tmpl) {
+        if (!x->tmpl) {
             snprintf(errstr, errstr_size, "subscription %s: %s", sub->id, err);
             return -1;
         }
@@ -253,6 +276,9 @@ static int key_init(hd_sign_key_t *key, const char *secret, const char *id, cons
     return rc;
 }
 
+/* Every subscription without extras shares it. */
+static const hd_sub_extra_t no_extra;
+
 hd_sub_t *hd_sub_from_json(json_object *doc, char *errstr, size_t errstr_size) {
     return hd_sub_from_doc(doc, NULL, errstr, errstr_size);
 }
@@ -264,6 +290,9 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
     const char *tenant = get_str(doc, "tenant"), *url = get_str(doc, "url"), *secret = get_str(doc, "secret");
     const char *signing_key = get_str(doc, "signing_key");
     const char *name = get_str(doc, "name") ? get_str(doc, "name") : "";
+    const char *previous = secret ? get_str(doc, "previous_secret") : NULL;
+    const char *previous_signing = get_str(doc, "previous_signing_key");
+    hd_sign_key_t hmac[2] = {0}; /* secret, previous: decoded first, the arena holds only their bytes */
     json_object *headers;
 
     if (!id || !*id) {
@@ -282,7 +311,15 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
         snprintf(errstr, errstr_size, "subscription %s: no secret and no signing_key", id);
         goto fail;
     }
-    size_t ptrs = 0, strs = strlen(id) + strlen(tenant) + strlen(name) + strlen(url) + strlen(origin) + 5;
+    if ((secret && key_init(&hmac[0], secret, id, master, errstr, errstr_size)) ||
+        (previous && key_init(&hmac[1], previous, id, master, errstr, errstr_size)))
+        goto fail;
+    int extra = has_extra(doc), more = previous || signing_key;
+    size_t ptrs = (extra ? sizeof(hd_sub_extra_t) : 0) + (more ? sizeof(hd_sign_more_t) : 0);
+    size_t origin_len = strlen(origin);
+    int origin_in_url = !strncmp(url, origin, origin_len);
+    size_t strs = strlen(id) + strlen(tenant) + strlen(name) + strlen(url) + 4 + (origin_in_url ? 0 : origin_len + 1) +
+                  hmac[0].len + hmac[1].len;
     measure_array(doc, "event_types", &ptrs, &strs);
     measure_array(doc, "notification_emails", &ptrs, &strs);
     measure_array(doc, "statuses", &ptrs, &strs);
@@ -290,23 +327,29 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
     sub = hd_xcalloc(1, sizeof(*sub) + ptrs + strs);
     atomic_init(&sub->refs, 1);
     arena_t a = {(char *)(sub + 1), (char *)(sub + 1) + ptrs};
+    /* Without extras, the parsers below write only zeros and empty arrays: into scratch, then dropped. */
+    hd_sub_extra_t scratch = {0}, *x = extra ? arena_array(&a, 1, sizeof(*x)) : &scratch;
+    sub->extra = x;
     sub->id = arena_str(&a, id);
     sub->tenant = arena_str(&a, tenant);
     sub->name = arena_str(&a, name);
     sub->url = arena_str(&a, url);
-    sub->origin = arena_str(&a, origin);
+    sub->origin = origin_in_url ? sub->url : arena_str(&a, origin);
+    sub->origin_len = (int)origin_len;
 
-    const char *previous = get_str(doc, "previous_secret"), *previous_signing = get_str(doc, "previous_signing_key");
-    if ((secret && previous) || signing_key) sub->keys.more = hd_xcalloc(1, sizeof(*sub->keys.more));
+    if (more) sub->keys.more = arena_array(&a, 1, sizeof(*sub->keys.more));
     if (secret) {
-        if (key_init(&sub->keys.hmac, secret, id, master, errstr, errstr_size)) goto fail;
+        sub->keys.hmac = arena_bytes(&a, hmac[0].key, hmac[0].len);
+        sub->keys.hmac_len = hmac[0].len;
         sub->keys.hmac_cnt = 1;
-        if (previous) {
-            if (key_init(&sub->keys.more->hmac_prev, previous, id, master, errstr, errstr_size)) goto fail;
-            sub->keys.more->hmac_prev_expires_ms = get_time_ms(doc, "previous_secret_expires_at");
-            sub->keys.hmac_cnt = 2;
-        }
     }
+    if (previous) {
+        sub->keys.more->hmac_prev = arena_bytes(&a, hmac[1].key, hmac[1].len);
+        sub->keys.more->hmac_prev_len = hmac[1].len;
+        sub->keys.more->hmac_prev_expires_ms = get_time_ms(doc, "previous_secret_expires_at");
+        sub->keys.hmac_cnt = 2;
+    }
+    sodium_memzero(hmac, sizeof(hmac));
     if (signing_key) {
         if (hd_sign_ed_key_init(&sub->keys.more->ed[0], signing_key, errstr, errstr_size)) goto fail;
         sub->keys.ed_cnt = 1;
@@ -322,8 +365,8 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
         snprintf(errstr, errstr_size, "subscription %s: event_types must be a non-empty array", id);
         goto fail;
     }
-    if (get_str_array(doc, "notification_emails", &a, &sub->notification_emails, &sub->notification_emails_cnt,
-                      errstr, errstr_size))
+    if (get_str_array(doc, "notification_emails", &a, &x->notification_emails, &x->notification_emails_cnt, errstr,
+                      errstr_size))
         goto fail;
     for (int i = 0; i < sub->event_types_cnt; i++)
         if (!hd_match_pattern_valid(sub->event_types[i])) {
@@ -331,25 +374,25 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
                      "segments; \"*\" is one whole segment, \"**\" only the last one)", id, sub->event_types[i]);
             goto fail;
         }
-    if (parse_shape(sub, doc, &a, errstr, errstr_size)) goto fail;
+    if (parse_shape(sub, x, doc, &a, errstr, errstr_size)) goto fail;
     if (json_object_object_get_ex(doc, "headers", &headers) && json_object_is_type(headers, json_type_object)) {
-        sub->headers = arena_array(&a, (size_t)json_object_object_length(headers), sizeof(*sub->headers));
+        x->headers = arena_array(&a, (size_t)json_object_object_length(headers), sizeof(*x->headers));
         json_object_object_foreach(headers, hname, hval) {
             const char *v = json_object_get_string(hval);
             if (!json_object_is_type(hval, json_type_string) || !hd_sub_header_allowed(hname, v)) {
                 snprintf(errstr, errstr_size, "subscription %s: header \"%s\" is reserved or malformed", id, hname);
                 goto fail;
             }
-            sub->headers[sub->headers_cnt].name = arena_str(&a, hname);
-            sub->headers[sub->headers_cnt].value = arena_str(&a, v);
-            sub->headers_cnt++;
+            x->headers[x->headers_cnt].name = arena_str(&a, hname);
+            x->headers[x->headers_cnt].value = arena_str(&a, v);
+            x->headers_cnt++;
         }
     }
     sub->is_active = get_bool(doc, "is_active", 1);
     sub->max_retry_count = get_int(doc, "max_retry_count", 5);
-    sub->success_code = get_int(doc, "success_code", 0);
-    sub->notify = get_bool(doc, "notify", 0);
-    sub->updated_at_ms = get_time_ms(doc, "updated_at");
+    x->success_code = get_int(doc, "success_code", 0);
+    x->notify = get_bool(doc, "notify", 0);
+    if (!extra) sub->extra = &no_extra;
     atomic_init(&sub->failing_since_ms, get_time_ms(doc, "failing_since"));
     atomic_init(&sub->failing_stored, atomic_load(&sub->failing_since_ms) != 0);
     free(origin);
@@ -357,6 +400,7 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
 
 fail:
     free(origin);
+    sodium_memzero(hmac, sizeof(hmac));
     hd_sub_destroy(sub);
     return NULL;
 }
@@ -372,12 +416,12 @@ hd_sub_t *hd_sub_retain(hd_sub_t *sub) {
 
 void hd_sub_destroy(hd_sub_t *sub) {
     if (!sub || atomic_fetch_sub(&sub->refs, 1) != 1) return;
-    hd_filter_destroy(sub->filter);
-    hd_render_tmpl_destroy(sub->tmpl);
+    hd_filter_destroy(sub->extra->filter);
+    hd_render_tmpl_destroy(sub->extra->tmpl);
+    if (sub->keys.hmac) sodium_memzero(sub->keys.hmac, sub->keys.hmac_len);
     if (sub->keys.more) {
+        if (sub->keys.more->hmac_prev) sodium_memzero(sub->keys.more->hmac_prev, sub->keys.more->hmac_prev_len);
         sodium_memzero(sub->keys.more, sizeof(*sub->keys.more));
-        free(sub->keys.more);
     }
-    sodium_memzero(&sub->keys, sizeof(sub->keys));
     free(sub);
 }

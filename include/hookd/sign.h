@@ -37,20 +37,24 @@ typedef struct hd_sign_ed_key_s {
 #define HD_SIGN_MAX_KEYS 2
 
 /* The keys most subscriptions do not have (a previous secret, ed25519 keys: 64 bytes each), out of line so that
- * a keyset with one secret costs 80 bytes instead of 184. */
+ * a keyset with one secret costs 24 bytes. */
 typedef struct hd_sign_more_s {
-    hd_sign_key_t hmac_prev;
+    unsigned char *hmac_prev;                /* hmac_prev_len bytes, when the keyset's hmac_cnt is 2 */
     int64_t hmac_prev_expires_ms;            /* 0: never; after it the key is no longer used */
     hd_sign_ed_key_t ed[HD_SIGN_MAX_KEYS];   /* current, then previous */
     int64_t ed_expires_ms[HD_SIGN_MAX_KEYS]; /* as hmac_prev_expires_ms */
+    unsigned char hmac_prev_len;
 } hd_sign_more_t;
 
+/* The HMAC keys are the decoded secrets' bytes, as long as each one is (a fixed hd_sign_key_t would take 65
+ * bytes for the usual 24). The key bytes and more belong to the keyset's owner, which keeps them in its own
+ * allocation and wipes them (hd_sub_destroy). */
 typedef struct hd_sign_keyset_s {
-    hd_sign_key_t hmac;     /* the current secret, when hmac_cnt > 0 */
+    unsigned char *hmac;  /* the current secret's key, hmac_len bytes, when hmac_cnt > 0 */
+    hd_sign_more_t *more; /* NULL unless hmac_cnt is 2 or ed_cnt is not 0 */
+    unsigned char hmac_len;
     unsigned char hmac_cnt; /* 0, 1, or 2: more->hmac_prev as well */
     unsigned char ed_cnt;   /* keys of more->ed in use */
-    /* NULL unless hmac_cnt is 2 or ed_cnt is not 0; owned by the keyset's owner (hd_sub_destroy frees it). */
-    hd_sign_more_t *more;
 } hd_sign_keyset_t;
 
 /* Room for the webhook-signature header value of a full keyset. */

@@ -16,44 +16,53 @@ typedef struct hd_sub_header_s {
     const char *value;
 } hd_sub_header_t;
 
-/* The strings and arrays live in the subscription's own allocation, after the struct: one malloc per
- * subscription rather than ten, since 100,000 of them are held at once (docs/benchmarks.md, "Memory"). */
-typedef struct hd_sub_s {
-    const char *id;
-    const char *tenant;
-    const char *name;
-    const char *url;
-    const char *origin; /* scheme://host:port of url: the unit of per-host limits */
-    const char **event_types;
+/* The fields most subscriptions leave unset. In the subscription's allocation only when one of them is set;
+ * otherwise hd_sub_t.extra points to one shared empty instance, so readers need no NULL check. */
+typedef struct hd_sub_extra_s {
     hd_sub_header_t *headers;
     const char **statuses; /* NULL when any status triggers */
     const char **notification_emails;
     hd_filter_t *filter;    /* NULL: no filter */
     hd_render_tmpl_t *tmpl; /* payload_template; NULL: the built-in shape of version */
-    hd_sign_keyset_t keys;  /* secret, then previous_secret while its grace period lasts; likewise signing_key */
-    int64_t updated_at_ms;
-    int event_types_cnt;
     int headers_cnt;
     int statuses_cnt;
     int notification_emails_cnt;
+    int success_code; /* 0: any 2xx */
+    int notify;       /* e-mail notification_emails when the subscription gets disabled */
+} hd_sub_extra_t;
+
+/* The strings, arrays, extra and the keys' bytes live in the subscription's own allocation, after the struct: one
+ * malloc per subscription rather than ten, since 100,000 of them are held at once (docs/benchmarks.md, "Memory").
+ * Filters and templates are allocated by their modules; hd_sub_destroy frees them. */
+typedef struct hd_sub_s {
+    const char *id;
+    const char *tenant;
+    const char *name;
+    const char *url;
+    /* scheme://host:port of url, origin_len bytes and not NUL-terminated: the unit of per-host limits. Usually
+     * a prefix of url, then stored only there. */
+    const char *origin;
+    const char **event_types;
+    const hd_sub_extra_t *extra;
+    hd_sign_keyset_t keys; /* secret, then previous_secret while its grace period lasts; likewise signing_key */
+    uint64_t digest;       /* set by the store: a keyed hash of the source document, to reuse it across reloads */
+    int origin_len;
+    int event_types_cnt;
     int version;
     int is_active;
     int max_retry_count;
-    int success_code; /* 0: any 2xx */
-    int notify;       /* e-mail notification_emails when the subscription gets disabled */
-    uint64_t digest;  /* set by the store: a keyed hash of the source document, to reuse it across reloads */
-    atomic_int refs;  /* snapshots holding it: an unchanged subscription is shared by the old and the new one */
-    /* The fields that change after load, hence atomic. disabled: set by a worker that saw 410 Gone or continuous
-     * failure, before the store catches up. failing_since_ms: start of the current run of failed attempts (0: the
-     * last attempt succeeded), shared by every worker and loaded from the store's failing_since, so that
-     * auto-disable counts across workers and restarts. */
+    atomic_int refs; /* snapshots holding it: an unchanged subscription is shared by the old and the new one */
+    /* The fields that change after load, hence atomic (ordered to leave no padding). disabled: set by a worker
+     * that saw 410 Gone or continuous failure, before the store catches up. failing_since_ms: start of the current
+     * run of failed attempts (0: the last attempt succeeded), shared by every worker and loaded from the store's
+     * failing_since, so that auto-disable counts across workers and restarts. */
     atomic_int disabled;
-    _Atomic int64_t failing_since_ms;
     atomic_int failing_stored; /* failing_since_ms is in the store */
+    _Atomic int64_t failing_since_ms;
 } hd_sub_t;
 
 /* Builds a subscription from a JSON object (fields: id or _id, tenant, name, event_types[], url, secret,
- * headers{}, is_active, max_retry_count, success_code, updated_at, failing_since, and for rotation previous_secret
+ * headers{}, is_active, max_retry_count, success_code, failing_since, and for rotation previous_secret
  * with previous_secret_expires_at; signing_key "whsk_..." (ed25519, v1a) with previous_signing_key and
  * previous_signing_key_expires_at; statuses[], filter (a query object, or a string holding one, since MongoDB
  * may refuse $-prefixed keys), payload_template, version). At least one of secret and signing_key is required.

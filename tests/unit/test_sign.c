@@ -144,19 +144,20 @@ static void test_ed25519_bad_keys(void) {
 }
 
 static void test_multi_signature_header(void) {
-    hd_sign_more_t more = {0};
-    hd_sign_keyset_t ks = {.more = &more};
+    hd_sign_key_t cur, prev; /* the keyset points at their bytes */
     char err[256], header[HD_SIGN_HEADER_SIZE], sk2[HD_SIGN_ED_SECRET_SIZE], pk2[HD_SIGN_ED_PUBLIC_SIZE];
-    CHECK(hd_sign_key_init(&ks.hmac, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", err, sizeof(err)) == 0);
-    CHECK(hd_sign_key_init(&more.hmac_prev, "whsec_c2VjcmV0c2VjcmV0c2VjcmV0", err, sizeof(err)) == 0);
+    CHECK(hd_sign_key_init(&cur, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", err, sizeof(err)) == 0);
+    CHECK(hd_sign_key_init(&prev, "whsec_c2VjcmV0c2VjcmV0c2VjcmV0", err, sizeof(err)) == 0);
+    hd_sign_more_t more = {.hmac_prev = prev.key, .hmac_prev_len = prev.len};
+    hd_sign_keyset_t ks = {.hmac = cur.key, .hmac_len = cur.len, .more = &more};
     ks.hmac_cnt = 2;
     CHECK(hd_sign_ed_key_init(&more.ed[0], ED_SK, err, sizeof(err)) == 0);
     hd_sign_ed_generate(sk2, pk2);
     CHECK(hd_sign_ed_key_init(&more.ed[1], sk2, err, sizeof(err)) == 0);
     ks.ed_cnt = 2;
     CHECK(hd_sign_header(&ks, 1000, "msg_1", 1700000000, "{}", 2, header) == 4);
-    CHECK(hd_sign_verify(&ks.hmac, "msg_1", 1700000000, "{}", 2, header));
-    CHECK(hd_sign_verify(&more.hmac_prev, "msg_1", 1700000000, "{}", 2, header));
+    CHECK(hd_sign_verify(&cur, "msg_1", 1700000000, "{}", 2, header));
+    CHECK(hd_sign_verify(&prev, "msg_1", 1700000000, "{}", 2, header));
     CHECK(hd_sign_verify_v1a(ED_PK, "msg_1", 1700000000, "{}", 2, header));
     CHECK(hd_sign_verify_v1a(pk2, "msg_1", 1700000000, "{}", 2, header));
     CHECK(!strncmp(header, "v1,", 3) && strstr(header, " v1a,"));
@@ -164,7 +165,7 @@ static void test_multi_signature_header(void) {
     more.hmac_prev_expires_ms = 500;
     more.ed_expires_ms[1] = 500;
     CHECK(hd_sign_header(&ks, 1000, "msg_1", 1700000000, "{}", 2, header) == 2);
-    CHECK(!hd_sign_verify(&more.hmac_prev, "msg_1", 1700000000, "{}", 2, header));
+    CHECK(!hd_sign_verify(&prev, "msg_1", 1700000000, "{}", 2, header));
     CHECK(!hd_sign_verify_v1a(pk2, "msg_1", 1700000000, "{}", 2, header));
     /* v1a only */
     ks.hmac_cnt = 0;

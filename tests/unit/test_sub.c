@@ -39,7 +39,7 @@ static void test_reserved_header_rejected(void) {
     CHECK(!parse("{" BASE "," SECRET ",\"headers\":{\"content-type\":\"text/plain\"}}", err, sizeof(err)));
     CHECK(!parse("{" BASE "," SECRET ",\"headers\":{\"x-a\":\"1\\r\\nx-b: 2\"}}", err, sizeof(err)));
     hd_sub_t *s = parse("{" BASE "," SECRET ",\"headers\":{\"x-a\":\"1\"}}", err, sizeof(err));
-    CHECK(s && s->headers_cnt == 1);
+    CHECK(s && s->extra->headers_cnt == 1);
     hd_sub_destroy(s);
 }
 
@@ -61,12 +61,12 @@ static void test_shape_fields(void) {
     char err[256];
     hd_sub_t *s = parse("{" BASE "," SECRET ",\"version\":2,\"statuses\":[\"paid\",3],\"filter\":{\"data.a\":1},"
                         "\"payload_template\":{\"x\":\"{{data.a}}\"}}", err, sizeof(err));
-    CHECK(s && s->version == 2 && s->statuses_cnt == 2 && s->filter && s->tmpl);
-    if (s) CHECK_STR(s->statuses[1], "3");
+    CHECK(s && s->version == 2 && s->extra->statuses_cnt == 2 && s->extra->filter && s->extra->tmpl);
+    if (s) CHECK_STR(s->extra->statuses[1], "3");
     hd_sub_destroy(s);
     s = parse("{" BASE "," SECRET ",\"version\":null,\"statuses\":null,\"filter\":null,\"payload_template\":null}", err,
               sizeof(err));
-    CHECK(s && s->version == 1 && !s->statuses_cnt && !s->filter && !s->tmpl);
+    CHECK(s && s->version == 1 && !s->extra->statuses_cnt && !s->extra->filter && !s->extra->tmpl);
     hd_sub_destroy(s);
 }
 
@@ -79,29 +79,49 @@ static void test_one_allocation(void) {
                         "\"notify\":true}", err, sizeof(err));
     CHECK(s != NULL);
     if (!s) return;
-    const char *lo = (const char *)(s + 1), *hi = lo + 256;
+    const char *lo = (const char *)(s + 1), *hi = lo + 512;
 #define INSIDE(p) ((const char *)(p) >= lo && (const char *)(p) < hi)
     CHECK_STR(s->id, "sub_42");
     CHECK_STR(s->tenant, "acme");
     CHECK_STR(s->name, "orders");
     CHECK_STR(s->url, "https://example.com:8443/h");
-    CHECK_STR(s->origin, "https://example.com:8443");
-    CHECK(s->event_types_cnt == 3 && s->headers_cnt == 2 && s->statuses_cnt == 2 && s->notification_emails_cnt == 1);
+    CHECK(s->origin == s->url && s->origin_len == 24); /* the origin is url's prefix */
+    CHECK(s->event_types_cnt == 3 && s->extra->headers_cnt == 2 && s->extra->statuses_cnt == 2 &&
+          s->extra->notification_emails_cnt == 1 && s->extra->notify && INSIDE(s->extra));
     CHECK_STR(s->event_types[1], "order.*");
     CHECK_STR(s->event_types[2], "**");
-    CHECK_STR(s->headers[1].name, "x-b");
-    CHECK_STR(s->headers[1].value, "two");
-    CHECK_STR(s->statuses[1], "7");
-    CHECK_STR(s->notification_emails[0], "ops@example.com");
+    CHECK_STR(s->extra->headers[1].name, "x-b");
+    CHECK_STR(s->extra->headers[1].value, "two");
+    CHECK_STR(s->extra->statuses[1], "7");
+    CHECK_STR(s->extra->notification_emails[0], "ops@example.com");
     CHECK(INSIDE(s->id) && INSIDE(s->origin) && INSIDE(s->event_types) && INSIDE(s->event_types[2]) &&
-          INSIDE(s->headers) && INSIDE(s->headers[1].value) && INSIDE(s->statuses[1]) &&
-          INSIDE(s->notification_emails[0]));
+          INSIDE(s->extra->headers) && INSIDE(s->extra->headers[1].value) && INSIDE(s->extra->statuses[1]) &&
+          INSIDE(s->extra->notification_emails[0]));
+    CHECK(s->keys.hmac_cnt == 1 && s->keys.hmac_len == 24 && INSIDE(s->keys.hmac));
+    CHECK(s->keys.more == NULL); /* one secret: nothing more */
 #undef INSIDE
-    CHECK(s->keys.hmac_cnt == 1 && s->keys.more == NULL); /* one secret: nothing out of line */
+    hd_sub_destroy(s);
+    /* no port in url: the origin has the default one, so it is a string of its own */
+    s = parse("{" BASE "," SECRET "}", err, sizeof(err));
+    CHECK(s && s->origin != s->url && s->origin_len == 23 && !memcmp(s->origin, "https://example.com:443", 23));
+    hd_sub_destroy(s);
+    /* The management API's defaults set no extra: such subscriptions share the empty one. */
+    s = parse("{" BASE "," SECRET ",\"headers\":{},\"statuses\":[],\"notification_emails\":[],\"notify\":false,"
+              "\"success_code\":null,\"filter\":null,\"payload_template\":null,\"max_retry_count\":5}",
+              err, sizeof(err));
+    hd_sub_t *plain = parse("{" BASE "," SECRET "}", err, sizeof(err));
+    CHECK(s && plain && s->extra == plain->extra && !s->extra->headers_cnt && !s->extra->success_code);
+    hd_sub_destroy(plain);
+    hd_sub_destroy(s);
+    s = parse("{" BASE "," SECRET ",\"success_code\":204}", err, sizeof(err));
+    CHECK(s && s->extra->success_code == 204 && (const char *)s->extra == (const char *)(s + 1));
     hd_sub_destroy(s);
     s = parse("{" BASE "," SECRET ",\"previous_secret\":\"whsec_c2VjcmV0c2VjcmV0c2VjcmV0\","
               "\"previous_secret_expires_at\":{\"$date\":1700000000000}}", err, sizeof(err));
     CHECK(s && s->keys.hmac_cnt == 2 && s->keys.more && s->keys.more->hmac_prev_expires_ms == 1700000000000);
+    if (s) /* the previous secret is "secretsecretsecret", in the same allocation as everything else */
+        CHECK(s->keys.more->hmac_prev_len == 18 && !memcmp(s->keys.more->hmac_prev, "secretsecretsecret", 18) &&
+              (const char *)s->keys.more == (const char *)(s + 1));
     hd_sub_destroy(s);
     /* an invalid header after the arrays were filled: nothing leaks */
     CHECK(!parse("{" BASE "," SECRET ",\"statuses\":[\"a\"],\"headers\":{\"x-a\":\"1\",\"host\":\"h\"}}", err,
