@@ -25,7 +25,8 @@ typedef struct {
 
 static const conf_entry_t table[] = {
     {"brokers", T_STR, F(brokers), "127.0.0.1:9092", 0, 0, "Kafka bootstrap servers (host:port,...)."},
-    {"group.id", T_STR, F(group_id), "hookd", 0, 0, "Consumer group of the dispatchers."},
+    {"group.id", T_STR, F(group_id), "hookd", 0, 0,
+     "Consumer group of the dispatchers; the retry tiers are consumed in <group.id>.retry."},
     {"topics", T_STR, F(topics), "hookd.events", 0, 0, "Comma-separated source topics holding the events."},
     {"results.topic", T_STR, F(results_topic), "hookd.results", 0, 0,
      "Topic receiving one record per delivery attempt (schemas/delivery-result.schema.json)."},

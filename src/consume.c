@@ -138,9 +138,9 @@ static void collect_lag(hd_metrics_scrape_t *s, void *opaque) {
 }
 
 /* Both modes: a group member subscribed to the topics, or (ranges != NULL) an explicit assignment. */
-static hd_consume_t *consumer_new(const hd_conf_t *conf, const char *const *extra_topics, int extra_cnt,
-                                  const hd_consume_range_t *ranges, int range_cnt, int wake_fd, char *errstr,
-                                  size_t errstr_size) {
+static hd_consume_t *consumer_new(const hd_conf_t *conf, const char *const *topic_list, int topic_cnt,
+                                  const char *group_suffix, const hd_consume_range_t *ranges, int range_cnt,
+                                  int wake_fd, char *errstr, size_t errstr_size) {
     hd_consume_t *c = hd_xcalloc(1, sizeof(*c));
     rd_kafka_conf_t *rkconf = rd_kafka_conf_new();
     rd_kafka_topic_partition_list_t *topics = NULL;
@@ -161,7 +161,7 @@ static hd_consume_t *consumer_new(const hd_conf_t *conf, const char *const *extr
     /* librdkafka's assign() needs a group.id, but a range consumer never joins or commits: a replay cannot move
      * the dispatchers' offsets. */
     char group[512];
-    snprintf(group, sizeof(group), "%s%s", conf->group_id, ranges ? ".replay" : "");
+    snprintf(group, sizeof(group), "%s%s", conf->group_id, group_suffix);
     c->range = ranges != NULL;
     if (rd_kafka_conf_set(rkconf, "bootstrap.servers", conf->brokers, errstr, errstr_size) ||
         rd_kafka_conf_set(rkconf, "group.id", group, errstr, errstr_size) ||
@@ -209,14 +209,17 @@ static hd_consume_t *consumer_new(const hd_conf_t *conf, const char *const *extr
     }
 
     topics = rd_kafka_topic_partition_list_new(4);
-    char *list = hd_xstrdup(conf->topics), *save = NULL;
-    for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save))
-        if (*hd_trim(t)) rd_kafka_topic_partition_list_add(topics, hd_trim(t), RD_KAFKA_PARTITION_UA);
-    free(list);
-    int sources = topics->cnt;
-    for (int i = 0; i < extra_cnt; i++) rd_kafka_topic_partition_list_add(topics, extra_topics[i], RD_KAFKA_PARTITION_UA);
-    if (sources == 0) {
-        snprintf(errstr, errstr_size, "topics: no source topic configured");
+    if (topic_list) {
+        for (int i = 0; i < topic_cnt; i++)
+            rd_kafka_topic_partition_list_add(topics, topic_list[i], RD_KAFKA_PARTITION_UA);
+    } else {
+        char *list = hd_xstrdup(conf->topics), *save = NULL;
+        for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save))
+            if (*hd_trim(t)) rd_kafka_topic_partition_list_add(topics, hd_trim(t), RD_KAFKA_PARTITION_UA);
+        free(list);
+    }
+    if (topics->cnt == 0) {
+        snprintf(errstr, errstr_size, "topics: no %s topic configured", topic_list ? "retry" : "source");
         goto fail;
     }
     rd_kafka_resp_err_t err = rd_kafka_subscribe(c->rk, topics);
@@ -234,14 +237,14 @@ fail:
     return NULL;
 }
 
-hd_consume_t *hd_consume_new(const hd_conf_t *conf, const char *const *extra_topics, int extra_cnt, int wake_fd,
-                             char *errstr, size_t errstr_size) {
-    return consumer_new(conf, extra_topics, extra_cnt, NULL, 0, wake_fd, errstr, errstr_size);
+hd_consume_t *hd_consume_new(const hd_conf_t *conf, const char *const *topics, int cnt, const char *group_suffix,
+                             int wake_fd, char *errstr, size_t errstr_size) {
+    return consumer_new(conf, topics, cnt, group_suffix, NULL, 0, wake_fd, errstr, errstr_size);
 }
 
 hd_consume_t *hd_consume_new_range(const hd_conf_t *conf, int wake_fd, const hd_consume_range_t *ranges, int cnt,
                                    char *errstr, size_t errstr_size) {
-    return consumer_new(conf, NULL, 0, ranges, cnt, wake_fd, errstr, errstr_size);
+    return consumer_new(conf, NULL, 0, ".replay", ranges, cnt, wake_fd, errstr, errstr_size);
 }
 
 /* Range mode: a partition is finished at its end offset or at the end of the log; it is then paused so that
@@ -281,6 +284,12 @@ int hd_consume_batch(hd_consume_t *c, rd_kafka_message_t **msgs, int max) {
     return c->range ? range_filter(c, msgs, (int)n) : (int)n;
 }
 
+void hd_consume_serve(hd_consume_t *c) {
+    rd_kafka_message_t *msgs[64];
+    ssize_t n = rd_kafka_consume_batch_queue(c->queue, 0, msgs, sizeof(msgs) / sizeof(msgs[0]));
+    for (ssize_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
+}
+
 hd_consume_entry_t *hd_consume_track(hd_consume_t *c, const rd_kafka_message_t *msg) {
     const char *topic = rd_kafka_topic_name(msg->rkt);
     part_t *p = part_find(c, topic, msg->partition, NULL);
@@ -300,6 +309,10 @@ hd_consume_entry_t *hd_consume_track(hd_consume_t *c, const rd_kafka_message_t *
     p->tail = e;
     c->pending++;
     return e;
+}
+
+int hd_consume_entry_revoked(const hd_consume_entry_t *e) {
+    return e->part->revoked;
 }
 
 void hd_consume_done(hd_consume_t *c, hd_consume_entry_t *e) {

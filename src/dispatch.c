@@ -39,6 +39,7 @@ typedef struct {
 typedef struct ev_s {
     hd_event_t *event;   /* NULL for a dead-lettered message */
     hd_retry_job_t *job; /* set for a message from a retry tier */
+    hd_consume_t *consume; /* the consumer it came from, which tracks its offset */
     hd_consume_entry_t *entry;
     hd_match_t *snap;
     shape_t *shapes; /* rendered once per distinct shape, shared by its subscribers */
@@ -90,7 +91,8 @@ typedef struct job_s {
 struct hd_dispatch_s {
     const hd_conf_t *conf;
     hd_match_cache_t *cache;
-    hd_consume_t *consume;
+    hd_consume_t *consume;       /* the source topics (or a replay's ranges) */
+    hd_consume_t *retry_consume; /* the retry tiers, in a group of their own; NULL for a replay */
     hd_record_t *record;
     hd_deliver_t *deliver;
     hd_retry_t *retry;
@@ -123,7 +125,7 @@ struct hd_dispatch_s {
 
 static void ev_unref(hd_dispatch_t *w, ev_t *ev) {
     if (--ev->pending > 0) return;
-    if (!ev->abandoned) hd_consume_done(w->consume, ev->entry);
+    if (!ev->abandoned) hd_consume_done(ev->consume, ev->entry);
     LIST_DEL(w->evs, ev);
     hd_decode_event_destroy(ev->event);
     hd_retry_job_destroy(ev->job);
@@ -344,6 +346,12 @@ static void submit_job(hd_dispatch_t *w, job_t *job) {
     }
 }
 
+/* Work of a revoked partition that has not started yet: dropped, since the partition's new owner delivers it
+ * again from the last committed offset (sending it here too only makes a duplicate). */
+static int revoked(const ev_t *ev) {
+    return !ev->abandoned && hd_consume_entry_revoked(ev->entry);
+}
+
 static void start_queued(hd_dispatch_t *w, host_t *host) {
     while (host->head && host->inflight < w->conf->http_max_inflight_per_host) {
         job_t *job = host->head;
@@ -351,6 +359,13 @@ static void start_queued(hd_dispatch_t *w, host_t *host) {
         if (!host->head) host->tail = NULL;
         host->queued--;
         w->queued--;
+        if (revoked(job->ev)) {
+            ev_t *ev = job->ev;
+            w->stats.dropped_revoked++;
+            job_free(w, job);
+            ev_unref(w, ev);
+            continue;
+        }
         submit_job(w, job);
     }
 }
@@ -634,7 +649,7 @@ static void hold(hd_dispatch_t *w, ev_t *ev) {
     char key[512];
     intptr_t *count = (intptr_t *)hd_map_slot(w->paused, key, partition_key(key, sizeof(key), ev->msg_topic,
                                                                               ev->msg_partition));
-    if ((*count)++ == 0) hd_consume_pause(w->consume, ev->msg_topic, ev->msg_partition, 1);
+    if ((*count)++ == 0) hd_consume_pause(ev->consume, ev->msg_topic, ev->msg_partition, 1);
 }
 
 static ev_t *unhold(hd_dispatch_t *w) {
@@ -643,7 +658,7 @@ static ev_t *unhold(hd_dispatch_t *w) {
     char key[512];
     intptr_t *count = (intptr_t *)hd_map_slot(w->paused, key, partition_key(key, sizeof(key), ev->msg_topic,
                                                                               ev->msg_partition));
-    if (--(*count) == 0) hd_consume_pause(w->consume, ev->msg_topic, ev->msg_partition, 0);
+    if (--(*count) == 0) hd_consume_pause(ev->consume, ev->msg_topic, ev->msg_partition, 0);
     return ev;
 }
 
@@ -682,7 +697,7 @@ static void handle_retry(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const rd_
     run_retry(w, snap, ev);
 }
 
-static void handle_message(hd_dispatch_t *w, hd_match_t *snap, rd_kafka_message_t *msg) {
+static void handle_message(hd_dispatch_t *w, hd_match_t *snap, hd_consume_t *from, rd_kafka_message_t *msg) {
     if (msg->err) {
         HD_LOG(HD_LOG_WARN, "consume", NULL, "consumer: %s", rd_kafka_message_errstr(msg));
         return;
@@ -690,7 +705,8 @@ static void handle_message(hd_dispatch_t *w, hd_match_t *snap, rd_kafka_message_
     w->stats.consumed++;
     hd_metrics_event_consumed();
     ev_t *ev = hd_xcalloc(1, sizeof(*ev));
-    ev->entry = hd_consume_track(w->consume, msg);
+    ev->consume = from;
+    ev->entry = hd_consume_track(from, msg);
     ev->msg_topic = hd_xstrdup(rd_kafka_topic_name(msg->rkt));
     ev->msg_partition = msg->partition;
     ev->pending = 1;
@@ -722,11 +738,17 @@ static hd_dispatch_t *dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cach
     if (!(w->retry = hd_retry_new(conf, errstr, errstr_size))) goto fail;
     if (!(w->deliver = hd_deliver_new(conf, on_delivered, w, errstr, errstr_size))) goto fail;
     if (!(w->record = hd_record_new(conf, w->wake[1], on_record_ack, w, errstr, errstr_size))) goto fail;
-    w->consume = replay ? hd_consume_new_range(conf, w->wake[1], replay->ranges, replay->ranges_cnt, errstr,
-                                               errstr_size)
-                        : hd_consume_new(conf, (const char *const *)w->retry->topic, w->retry->cnt, w->wake[1],
-                                         errstr, errstr_size);
-    if (!w->consume) goto fail;
+    if (replay) {
+        w->consume = hd_consume_new_range(conf, w->wake[1], replay->ranges, replay->ranges_cnt, errstr, errstr_size);
+        if (!w->consume) goto fail;
+    } else {
+        w->consume = hd_consume_new(conf, NULL, 0, "", w->wake[1], errstr, errstr_size);
+        if (!w->consume) goto fail;
+        if (w->retry->cnt &&
+            !(w->retry_consume = hd_consume_new(conf, (const char *const *)w->retry->topic, w->retry->cnt, ".retry",
+                                                w->wake[1], errstr, errstr_size)))
+            goto fail;
+    }
     const char *topics[HD_RETRY_MAX_TIERS + 3];
     int n = 0;
     for (int i = 0; i < w->retry->cnt; i++) topics[n++] = w->retry->topic[i];
@@ -773,25 +795,27 @@ static int turn(hd_dispatch_t *w, int consuming, int max_wait_ms) {
     while (consuming && w->held && w->held->due_ms <= now) {
         if (!snap) snap = hd_match_cache_get(w->cache);
         ev_t *ev = unhold(w);
-        run_retry(w, snap, ev);
+        if (revoked(ev)) w->stats.dropped_revoked++;
+        else run_retry(w, snap, ev);
         ev_unref(w, ev); /* the hold's reference */
     }
     if (w->held && w->held->due_ms - now < max_wait_ms) max_wait_ms = (int)(w->held->due_ms - now);
-    if (consuming) {
+    /* The retry tiers first: a retry is older work than any new event. */
+    hd_consume_t *const from[] = {w->retry_consume, w->consume};
+    for (size_t f = 0; f < sizeof(from) / sizeof(from[0]); f++) {
+        if (from[f] && !consuming) hd_consume_serve(from[f]);
+        if (!from[f] || !consuming) continue;
         int64_t room = w->conf->http_max_inflight - (int64_t)hd_deliver_inflight(w->deliver) - w->queued;
         int want = room < w->conf->batch_size ? (int)room : (int)w->conf->batch_size;
-        if (want > 0) {
-            rd_kafka_message_t *msgs[want];
-            int took = hd_consume_batch(w->consume, msgs, want);
-            if (took) {
-                if (!snap) snap = hd_match_cache_get(w->cache);
-                for (int i = 0; i < took; i++) {
-                    handle_message(w, snap, msgs[i]);
-                    rd_kafka_message_destroy(msgs[i]);
-                }
-            }
-            if (took == want) max_wait_ms = 0; /* more may be queued: the wake fd only signals the first */
+        if (want <= 0) continue;
+        rd_kafka_message_t *msgs[want];
+        int took = hd_consume_batch(from[f], msgs, want);
+        if (took && !snap) snap = hd_match_cache_get(w->cache);
+        for (int i = 0; i < took; i++) {
+            handle_message(w, snap, from[f], msgs[i]);
+            rd_kafka_message_destroy(msgs[i]);
         }
+        if (took == want) max_wait_ms = 0; /* more may be queued: the wake fd only signals the first */
     }
     hd_match_release(snap);
     hd_record_poll(w->record);
@@ -856,6 +880,7 @@ int hd_dispatch_run(hd_dispatch_t *w, const atomic_int *stop) {
         HD_LOG(HD_LOG_ERROR, "dispatch", NULL, "%d outcome records unacknowledged; their events will be redelivered",
                left);
     hd_consume_close(w->consume);
+    if (w->retry_consume) hd_consume_close(w->retry_consume);
     return 0;
 }
 
@@ -867,6 +892,7 @@ void hd_dispatch_destroy(hd_dispatch_t *w) {
     for (ev_t *ev = w->evs; ev; ev = ev->next) ev->abandoned = 1;
     hd_record_destroy(w->record, 0);
     hd_consume_destroy(w->consume);
+    hd_consume_destroy(w->retry_consume);
     while (w->evs) {
         w->evs->pending = 1;
         ev_unref(w, w->evs);

@@ -155,12 +155,14 @@ static int cmd_dispatch(hd_conf_t *conf, int argc, char **argv) {
         total.failed += st.failed;
         total.retries += st.retries;
         total.parked += st.parked;
+        total.dropped_revoked += st.dropped_revoked;
     }
     HD_LOG(HD_LOG_INFO, "dispatch", NULL,
            "stopped: %" PRIu64 " messages, %" PRIu64 " dead-lettered, %" PRIu64 " deliveries (%" PRIu64
-           " succeeded, %" PRIu64 " failed, %" PRIu64 " retries scheduled, %" PRIu64 " parked)",
+           " succeeded, %" PRIu64 " failed, %" PRIu64 " retries scheduled, %" PRIu64 " parked, %" PRIu64
+           " left to the new owner of a revoked partition)",
            total.consumed, total.deadlettered, total.deliveries, total.succeeded, total.failed, total.retries,
-           total.parked);
+           total.parked, total.dropped_revoked);
 out:
     if (rc && err[0]) HD_LOG(HD_LOG_ERROR, "dispatch", NULL, "%s", err);
     hd_status_destroy(status);

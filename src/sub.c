@@ -43,8 +43,8 @@ static int64_t get_time_ms(json_object *doc, const char *key) {
 }
 
 /* The subscription's own allocation after the struct: the out-of-line structs (hd_sub_extra_t, hd_sign_more_t) and
- * pointer arrays first (aligned as the struct is), then the strings and the HMAC keys' bytes. measure() sizes it
- * from the same fields the parser copies. */
+ * pointer arrays first (aligned as the struct is), then the strings and the HMAC keys' bytes. measure_array() and
+ * measure_headers() size it from the same fields the parser copies. */
 typedef struct {
     char *ptrs, *strs;
 } arena_t;

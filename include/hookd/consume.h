@@ -15,11 +15,13 @@
 typedef struct hd_consume_s hd_consume_t;
 typedef struct hd_consume_entry_s hd_consume_entry_t;
 
-/* Creates the consumer and subscribes to conf->topics plus extra_topics (the retry tiers; extra_cnt may be 0).
- * When wake_fd >= 0 the consumer queue writes a byte to it
- * whenever messages arrive (for the worker's poll loop). NULL with errstr on failure. */
-hd_consume_t *hd_consume_new(const hd_conf_t *conf, const char *const *extra_topics, int extra_cnt, int wake_fd,
-                             char *errstr, size_t errstr_size);
+/* Creates a group consumer of topics (NULL: conf->topics, the sources) in group conf->group_id followed by
+ * group_suffix. The retry tiers get a consumer and group of their own: in one group with the sources, the sticky
+ * assignor balances partition counts over all topics, and a second dispatcher could get only retry partitions
+ * while the first kept every source partition. When wake_fd >= 0 the consumer queue writes a byte to it whenever
+ * messages arrive (for the worker's poll loop). NULL with errstr on failure. */
+hd_consume_t *hd_consume_new(const hd_conf_t *conf, const char *const *topics, int cnt, const char *group_suffix,
+                             int wake_fd, char *errstr, size_t errstr_size);
 
 /* Range mode (hookd replay): no group membership; each range's partition is assigned explicitly from offset `from`
  * and consumed up to, not including, `to` (or the end of the log, whichever comes first). Offsets are never
@@ -38,10 +40,20 @@ int hd_consume_finished(const hd_consume_t *c);
 /* Takes up to max messages without blocking. The caller owns them (rd_kafka_message_destroy). */
 int hd_consume_batch(hd_consume_t *c, rd_kafka_message_t **msgs, int max);
 
+/* Serves the consumer's rebalance callbacks while no work is taken (a worker draining for shutdown): a rebalance
+ * left unanswered then makes the consumer's close wait forever (librdkafka 2.0 in the cooperative protocol's
+ * wait-assign-call state). A message that arrives meanwhile is dropped untracked: its offset is never stored, so
+ * the partition's next owner delivers it. */
+void hd_consume_serve(hd_consume_t *c);
+
 /* Starts tracking msg (a message of an assigned partition). The entry is owned by the tracker; hand it back
  * exactly once with hd_consume_done. */
 hd_consume_entry_t *hd_consume_track(hd_consume_t *c, const rd_kafka_message_t *msg);
 void hd_consume_done(hd_consume_t *c, hd_consume_entry_t *e);
+
+/* 1 when e's partition has been revoked: its work not yet started is better left to the partition's new owner,
+ * which starts from the last committed offset anyway. */
+int hd_consume_entry_revoked(const hd_consume_entry_t *e);
 
 /* Stops (pause != 0) or restarts fetching one partition: a retry tier partition waits while its head job is not
  * due, so that the consumer does not pull the whole backlog into memory. */

@@ -51,6 +51,7 @@ void hd_dispatch_destroy(hd_dispatch_t *w);
 
 typedef struct hd_dispatch_stats_s {
     uint64_t consumed, deadlettered, deliveries, succeeded, failed, retries, parked;
+    uint64_t dropped_revoked; /* not started because the partition moved to another member */
 } hd_dispatch_stats_t;
 
 void hd_dispatch_stats(const hd_dispatch_t *w, hd_dispatch_stats_t *out);

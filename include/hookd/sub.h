@@ -62,13 +62,13 @@ typedef struct hd_sub_s {
 } hd_sub_t;
 
 /* Builds a subscription from a JSON object (fields: id or _id, tenant, name, event_types[], url, secret,
- * headers{}, is_active, max_retry_count, success_code, failing_since, and for rotation previous_secret
- * with previous_secret_expires_at; signing_key "whsk_..." (ed25519, v1a) with previous_signing_key and
- * previous_signing_key_expires_at; statuses[], filter (a query object, or a string holding one, since MongoDB
- * may refuse $-prefixed keys), payload_template, version). At least one of secret and signing_key is required.
- * Returns NULL with errstr filled when a required field is missing or invalid (bad URL scheme, bad secret or key,
- * CR/LF in a header, bad event type pattern, invalid filter or template, unknown version): the management API
- * answers 422 with that errstr. Does not take doc. */
+ * headers{}, is_active, max_retry_count, success_code, notify, notification_emails[], failing_since, and for
+ * rotation previous_secret with previous_secret_expires_at; signing_key "whsk_..." (ed25519, v1a) with
+ * previous_signing_key and previous_signing_key_expires_at; statuses[], filter (a query object, or a string
+ * holding one, since MongoDB may refuse $-prefixed keys), payload_template, version). At least one of secret and
+ * signing_key is required. Returns NULL with errstr filled when a required field is missing or invalid (bad URL
+ * scheme, bad secret or key, CR/LF in a header, bad event type pattern, invalid filter or template, unknown
+ * version): the management API answers 422 with that errstr. Does not take doc. */
 hd_sub_t *hd_sub_from_json(json_object *doc, char *errstr, size_t errstr_size);
 
 /* The same, where secret and previous_secret may be encrypted ("enc:v1:...", see secret.h, bound to the

@@ -664,6 +664,46 @@ def test_sigkill_under_load_loses_nothing(hookd, add_subscription, receiver, res
     hookd.stop(h2)
 
 
+def stopped_counts(h):
+    """The figures of hookd's closing "stopped: ..." log line: {"messages": N, "deliveries": N, ...}."""
+    line = next(l for l in reversed(h.log().splitlines()) if '"stopped: ' in l)
+    return {k: int(v) for v, k in re.findall(r"(\d+) (messages|deliveries|succeeded|parked|left)", line)}
+
+
+def test_rebalance_under_load_loses_nothing(hookd, add_subscription, receiver, results, produce):
+    """Cooperative-sticky rebalancing with deliveries in flight: a second dispatcher joins while the first is busy,
+    so partitions move away from a consumer that holds unsettled work; then the first leaves with SIGTERM. Every
+    (event, subscription) pair reaches a successful final outcome; duplicates are counted and reported."""
+    receiver.script("ok", lambda n, req: Reply(status=200, delay=0.1))
+    subs = [add_subscription(status_path="ok"), add_subscription(status_path="ok")]
+    evs = [make_event(data={"n": i}) for i in range(600)]
+    for ev in evs:  # a backlog of about eight seconds at 16 in flight and 100 ms a request
+        produce(ev, key=ev["id"])
+    env = dict(HOOKD_HTTP_MAX_INFLIGHT_PER_HOST=16)
+    a = hookd.start(**env)
+    receiver.wait(50)
+    b = hookd.start(**env)
+    wait_for(lambda: "revoked" in a.log(), 60 + TIMEOUT, "the first dispatcher handing partitions to the second")
+    receiver.wait(len(receiver.received()) + 50)  # both at work
+    hookd.stop(a)
+    wait_for(lambda: not pairs_report(receiver, results, evs, subs), 60 + TIMEOUT,
+             "a successful final results record for every (event, subscription) pair")
+    results.settle(2.0)
+    hookd.stop(b)
+    by_pair = {}
+    ids = {r["delivery_id"]: (r["event_id"], r["subscription_id"]) for r in results.values()}
+    for req in receiver.received():
+        by_pair[ids[req.webhook_id]] = by_pair.get(ids[req.webhook_id], 0) + 1
+    want = {(ev["id"], s["_id"]) for ev in evs for s in subs}
+    assert set(by_pair) == want
+    ca, cb = stopped_counts(a), stopped_counts(b)
+    assert ca["succeeded"] > 0 and cb["succeeded"] > 0, (ca, cb)
+    extra = sum(by_pair.values()) - len(want)
+    print(f"\nrebalance under load: first dispatcher {ca['succeeded']} deliveries, second {cb['succeeded']}; "
+          f"{ca['left']} left by the first to the second; {sum(1 for c in by_pair.values() if c > 1)} of "
+          f"{len(want)} pairs delivered more than once ({extra} extra)")
+
+
 def test_broker_restart_loses_nothing(hookd, add_subscription, receiver, private_kafka, names):
     bs = private_kafka.bootstrap
     admin = KafkaAdminClient(bootstrap_servers=bs, client_id="hookd-e2e-private", request_timeout_ms=30000)
