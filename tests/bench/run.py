@@ -489,9 +489,11 @@ run is the figure to compare.
 | the same from the file store, loaded / after traffic | {m['file']['rss_mb']:.1f} MB / {m['file']['traffic_rss_mb']:.1f} MB (peak {m['file']['traffic_peak_rss_mb']:.1f} MB) |
 
 Latency is `attempted_at + duration_ms - event_time` from the results records, where `event_time` is stamped by the
-producer when it creates the event (so it includes the producer's linger and Kafka's round trip). The floor is
-tests/bench/bench_consume.c, a plain librdkafka consumer with hookd's fetch settings in its own group, reading the
-same events during the same run: what Kafka and the box's load cost before hookd does anything.
+producer when it creates the event (so it includes the producer's linger, librdkafka's default 5 ms, and Kafka's
+round trip). Events are produced at a steady rate for 13 s and the first 3 s (start-up on fresh topics) are not
+counted; the results topic is read once the run is over, so that no reader competes for the cores meanwhile. The
+floor is tests/bench/bench_consume.c, a plain librdkafka consumer with hookd's fetch settings in its own group,
+reading the same events during the same run: what Kafka and the box's load cost before hookd does anything.
 """
     doc.parent.mkdir(exist_ok=True)
     doc.write_text(before + body + after)
