@@ -355,6 +355,7 @@ def memory(admin, port, subs, events=20000):
 
     out = {}
     per_tenant = subs // 1000
+    # HOOKD_BENCH_STORES=file: only the file store, a faster loop with --only memory (a full run needs both).
     for store_kind in os.environ.get("HOOKD_BENCH_STORES", "mongodb file").split():
         t = topics_for(admin, f"memory-{store_kind}", partitions=1)
         path = TMP / "subs-memory.json"
