@@ -53,6 +53,10 @@ static const conf_entry_t table[] = {
     {"http.max.inflight.per.host", T_INT, F(http_max_inflight_per_host), "64", 1, 10000,
      "Connections and deliveries in flight to one host (scheme, host, port) per worker; more are parked in the "
      "first retry tier, so a hanging host holds at most this many of http.max.inflight."},
+    {"http.endpoint.idle.ms", T_INT, F(http_endpoint_idle_ms), "60000", 1000, 86400000,
+     "A receiver URL's health (breaker, failures) and its host's in-flight count are forgotten this long after "
+     "their last use when there is nothing to remember (no failures, nothing in flight): bounds a worker's memory "
+     "when deliveries reach many distinct URLs."},
     {"workers", T_INT, F(workers), "1", 1, 64,
      "Independent dispatch workers (threads) in the process, each its own consumer in the group."},
     {"retry.topic.prefix", T_STR, F(retry_topic_prefix), "hookd.retry", 0, 0,

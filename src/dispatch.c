@@ -62,6 +62,7 @@ typedef struct ev_s {
  * http.max.inflight.per.host slots, whatever its paths. */
 typedef struct host_s {
     int inflight, queued;
+    int endpoints;        /* endpoint_t entries pointing here: a host is forgotten only after all of them */
     int failures;         /* consecutive retryable failures of any of its URLs */
     int64_t last_done_ms; /* last completed attempt (or first use) */
     struct job_s *head, *tail; /* deliveries waiting for one of the host's slots */
@@ -69,7 +70,9 @@ typedef struct host_s {
 
 typedef struct endpoint_s {
     int failures, probing;
+    int jobs; /* job_t entries pointing here, queued or in flight */
     int64_t open_until_ms;
+    int64_t used_ms;
     host_t *host;
 } endpoint_t;
 
@@ -103,6 +106,7 @@ struct hd_dispatch_s {
     ev_t *held;
     hd_map_t *endpoints; /* url -> endpoint_t */
     hd_map_t *hosts;     /* origin -> host_t */
+    int64_t pruned_ms;   /* endpoints and hosts last pruned */
     int64_t queued;      /* jobs waiting in host queues: they count against http.max.inflight too */
     hd_map_t *paused;    /* "topic\0partition" -> held jobs of that partition (as a count in the pointer) */
     hd_dispatch_stats_t stats;
@@ -254,19 +258,66 @@ static void disable_sub(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, const c
     json_object_put(o);
 }
 
-static endpoint_t *endpoint_get(hd_dispatch_t *w, const hd_sub_t *sub) {
+static endpoint_t *endpoint_get(hd_dispatch_t *w, const hd_sub_t *sub, int64_t now) {
     endpoint_t **slot = (endpoint_t **)hd_map_slot(w->endpoints, sub->url, strlen(sub->url));
     if (!*slot) {
         *slot = hd_xcalloc(1, sizeof(endpoint_t));
         host_t **host = (host_t **)hd_map_slot(w->hosts, sub->origin, (size_t)sub->origin_len);
         if (!*host) *host = hd_xcalloc(1, sizeof(host_t));
         (*slot)->host = *host;
+        (*host)->endpoints++;
     }
+    (*slot)->used_ms = now;
     return *slot;
+}
+
+/* Forgets endpoints and hosts that carry nothing worth remembering (no jobs, no failures, no open breaker) and
+ * have been idle for http.endpoint.idle.ms: without it the maps keep every URL ever delivered to, about 13 MB per
+ * worker once deliveries have reached 100,000 subscriptions. The maps are rebuilt, since hd_map has no delete. */
+typedef struct {
+    hd_map_t *keep;
+    int64_t now, idle_ms;
+    size_t forgotten;
+} prune_t;
+
+static void prune_endpoint(const void *key, size_t len, void *value, void *opaque) {
+    prune_t *p = opaque;
+    endpoint_t *ep = value;
+    if (ep->jobs || ep->failures || ep->probing || ep->open_until_ms > p->now || p->now - ep->used_ms < p->idle_ms) {
+        *hd_map_slot(p->keep, key, len) = ep;
+        return;
+    }
+    ep->host->endpoints--;
+    free(ep);
+    p->forgotten++;
+}
+
+static void prune_host(const void *key, size_t len, void *value, void *opaque) {
+    prune_t *p = opaque;
+    host_t *h = value;
+    if (h->endpoints || h->inflight || h->queued || h->failures) *hd_map_slot(p->keep, key, len) = h;
+    else free(h);
+}
+
+static void prune(hd_dispatch_t *w, int64_t now) {
+    prune_t p = {.keep = hd_map_new(hd_map_count(w->endpoints) / 2 + 16), .now = now,
+                 .idle_ms = w->conf->http_endpoint_idle_ms};
+    hd_map_foreach(w->endpoints, prune_endpoint, &p);
+    hd_map_destroy(w->endpoints, NULL);
+    w->endpoints = p.keep;
+    p.keep = hd_map_new(hd_map_count(w->hosts) / 2 + 16);
+    hd_map_foreach(w->hosts, prune_host, &p);
+    hd_map_destroy(w->hosts, NULL);
+    w->hosts = p.keep;
+    w->pruned_ms = now;
+    if (p.forgotten)
+        HD_LOG(HD_LOG_DEBUG, "dispatch", NULL, "forgot %zu idle endpoints; %zu tracked", p.forgotten,
+               hd_map_count(w->endpoints));
 }
 
 static void job_free(hd_dispatch_t *w, job_t *job) {
     LIST_DEL(w->jobs, job);
+    job->ep->jobs--;
     hd_metrics_delivery_inflight(-1);
     hd_deliver_req_clear(&job->req);
     free(job->headers);
@@ -469,7 +520,7 @@ static const shape_t *shape_for(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub)
 
 static void start_delivery(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, int attempt, const char *msg_id) {
     int64_t now = hd_now_ms();
-    endpoint_t *ep = endpoint_get(w, sub);
+    endpoint_t *ep = endpoint_get(w, sub, now);
     host_t *host = ep->host;
     int probe = 0, cap = (int)w->conf->http_max_inflight_per_host;
     if (ep->open_until_ms > now) {
@@ -512,6 +563,7 @@ static void start_delivery(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, int 
     job->ev = ev;
     job->sub = sub;
     job->ep = ep;
+    ep->jobs++;
     job->attempt = attempt;
     job->probe = probe;
     snprintf(job->msg_id, sizeof(job->msg_id), "%s", msg_id);
@@ -789,6 +841,7 @@ static void drain_wake(hd_dispatch_t *w) {
 static int turn(hd_dispatch_t *w, int consuming, int max_wait_ms) {
     hd_match_t *snap = NULL;
     int64_t now = hd_now_ms();
+    if (now - w->pruned_ms >= w->conf->http_endpoint_idle_ms) prune(w, now);
     /* Before the queues are read: a wake-up written while they are being read then stays in the pipe. Drained
      * after, it was lost, and the queue, no longer empty, never signalled again until the timer below. */
     drain_wake(w);

@@ -664,6 +664,34 @@ def test_sigkill_under_load_loses_nothing(hookd, add_subscription, receiver, res
     hookd.stop(h2)
 
 
+def test_idle_endpoints_are_forgotten_and_a_failing_one_is_kept(hookd, add_subscription, receiver, results, produce):
+    """A worker keeps per-URL health (breaker) and per-host in-flight counts. Without forgetting idle ones it would
+    hold every URL it ever delivered to; with http.endpoint.idle.ms it forgets those with nothing to remember and
+    keeps a URL whose failures count towards its breaker. A forgotten URL is delivered to again as new."""
+    receiver.script("down", lambda n, req: Reply(status=503))
+    oks = [add_subscription(status_path="ok") for _ in range(3)]
+    down = add_subscription(status_path="down", max_retry_count=0)
+    h = hookd.start(HOOKD_HTTP_ENDPOINT_IDLE_MS=1000)
+    first = make_event()
+    produce(first)
+    for s in oks + [down]:
+        wait_final(results, first["id"], s["_id"])
+
+    def forgotten():
+        lines = re.findall(r"forgot (\d+) idle endpoints; (\d+) tracked", h.log())
+        return lines if sum(int(n) for n, _ in lines) >= 3 else None
+
+    lines = wait_for(forgotten, 10 + TIMEOUT, "the three idle endpoints forgotten")
+    assert sum(int(n) for n, _ in lines) == 3 and lines[-1][1] == "1", lines  # the failing one is kept
+    second = make_event()
+    produce(second)
+    for s in oks:
+        (r,) = wait_final(results, second["id"], s["_id"])
+        assert r["success"] and r["attempt"] == 1
+    assert len(receiver.received()) == 2 * 4
+    hookd.stop(h)
+
+
 def stopped_counts(h):
     """The figures of hookd's closing "stopped: ..." log line: {"messages": N, "deliveries": N, ...}."""
     line = next(l for l in reversed(h.log().splitlines()) if '"stopped: ' in l)
