@@ -856,8 +856,11 @@ static int turn(hd_dispatch_t *w, int consuming, int max_wait_ms) {
     /* The retry tiers first: a retry is older work than any new event. */
     hd_consume_t *const from[] = {w->retry_consume, w->consume};
     for (size_t f = 0; f < sizeof(from) / sizeof(from[0]); f++) {
-        if (from[f] && !consuming) hd_consume_serve(from[f]);
-        if (!from[f] || !consuming) continue;
+        if (!from[f]) continue;
+        if (!consuming) {
+            hd_consume_serve(from[f]);
+            continue;
+        }
         int64_t room = w->conf->http_max_inflight - (int64_t)hd_deliver_inflight(w->deliver) - w->queued;
         int want = room < w->conf->batch_size ? (int)room : (int)w->conf->batch_size;
         if (want <= 0) continue;
