@@ -231,7 +231,7 @@ static hd_consume_t *consumer_new(const hd_conf_t *conf, const char *const *topi
     return c;
 
 fail:
-    rd_kafka_topic_partition_list_destroy(topics);
+    if (topics) rd_kafka_topic_partition_list_destroy(topics);
     c->closed = 1;
     hd_consume_destroy(c);
     return NULL;

@@ -271,6 +271,22 @@ def test_replay_bad_input_is_a_clear_error(hookd, hookd_bin, add_subscription, r
     assert p.returncode == 0 and "Usage: hookd replay" in p.stdout
 
 
+def test_a_kafka_setting_librdkafka_refuses_is_a_clear_error(hookd, hookd_bin):
+    """kafka.* passes through unchecked by hookd; librdkafka's own refusal must come out as an error and exit 1
+    (it once crashed the cleanup path when the consumer could not be created)."""
+    cases = [
+        ({"HOOKD_KAFKA_CONSUMER_FETCH_MAX_BYTES": "262144"}, "`fetch.max.bytes` must be >= `message.max.bytes`"),
+        ({"HOOKD_KAFKA_PRODUCER_ACKS": "0"}, "acks"),
+        ({"HOOKD_KAFKA_NO_SUCH_PROPERTY": "1"}, "no.such.property"),
+    ]
+    for extra, why in cases:
+        p = subprocess.run([str(hookd_bin), "dispatch"], env=dict(hookd.env(), **extra), capture_output=True,
+                           text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+        assert_no_sanitizer(p)
+        assert p.returncode == 1, (extra, p.returncode, p.stderr)
+        assert why in p.stderr, (extra, p.stderr)
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Configuration reference
 
