@@ -1,10 +1,15 @@
 # hookd — see README.md. `make demo` and `make test` install what they need (scripts/bootstrap).
 CC      ?= cc
-PKGS    := rdkafka libcurl libmongoc-1.0 json-c libsodium libmicrohttpd
+# librdkafka is built by scripts/librdkafka (Debian's 2.0.2 cannot bound its pre-fetch without stalling) and
+# linked statically, so the binary needs no librdkafka at run time.
+RDKAFKA := .cache/librdkafka
+PKGS    := rdkafka-static libcurl libmongoc-1.0 json-c libsodium libmicrohttpd
+PKG_CONFIG := PKG_CONFIG_PATH=$(RDKAFKA)/lib/pkgconfig pkg-config
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 BASE    := -std=c11 -D_DEFAULT_SOURCE -Iinclude $(WARN)
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+# Third-party headers are system headers: our warnings are not theirs (librdkafka 2.12's has a const int return).
+PKG_CFLAGS = $(patsubst -I%,-isystem%,$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null))
+PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lpthread -lm
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 SRCS    := $(wildcard src/*.c)
@@ -24,16 +29,20 @@ all: build/hookd
 bootstrap:
 	@scripts/bootstrap
 
+RDKAFKA_LIB := $(RDKAFKA)/lib/librdkafka.a
+$(RDKAFKA_LIB): scripts/librdkafka
+	@scripts/librdkafka >/dev/null
+
 # Objects per flavour; the binary and every unit test link the same library of modules.
-build/obj/%.o: src/%.c $(HDRS) Makefile
+build/obj/%.o: src/%.c $(HDRS) Makefile | $(RDKAFKA_LIB)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	@$(CC) $(REL_FLAGS) $(PKG_CFLAGS) -c -o $@ $<
-build/san/obj/%.o: src/%.c $(HDRS) Makefile
+build/san/obj/%.o: src/%.c $(HDRS) Makefile | $(RDKAFKA_LIB)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	@$(CC) $(SAN_FLAGS) $(PKG_CFLAGS) -c -o $@ $<
-build/vg/obj/%.o: src/%.c $(HDRS) Makefile
+build/vg/obj/%.o: src/%.c $(HDRS) Makefile | $(RDKAFKA_LIB)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	@$(CC) $(VG_FLAGS) $(PKG_CFLAGS) -c -o $@ $<
@@ -47,13 +56,13 @@ build/san/libhookd.a: $(call LIBOBJS,build/san)
 build/vg/libhookd.a: $(call LIBOBJS,build/vg)
 	@ar rcs $@ $^
 
-build/hookd: build/obj/main.o build/libhookd.a
+build/hookd: build/obj/main.o build/libhookd.a $(RDKAFKA_LIB)
 	@echo "  LD      $@"
-	@$(CC) $(REL_FLAGS) -o $@ $^ $(PKG_LIBS)
+	@$(CC) $(REL_FLAGS) -o $@ $(filter-out $(RDKAFKA_LIB),$^) $(PKG_LIBS)
 
-build/san/hookd: build/san/obj/main.o build/san/libhookd.a
+build/san/hookd: build/san/obj/main.o build/san/libhookd.a $(RDKAFKA_LIB)
 	@echo "  LD      $@"
-	@$(CC) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+	@$(CC) $(SAN_FLAGS) -o $@ $(filter-out $(RDKAFKA_LIB),$^) $(PKG_LIBS)
 
 build/san/test_%: tests/unit/test_%.c tests/unit/unit.h build/san/libhookd.a
 	@echo "  CCLD    $@"
@@ -82,7 +91,7 @@ unit: $(addprefix build/san/,$(UNITS)) fuzz-replay
 FUZZ_TARGETS := decode filter render
 FUZZ_SECONDS ?= 30
 FUZZ_SRCS    := src/decode.c src/filter.c src/render.c src/util.c
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_SRCS) $(HDRS)
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_SRCS) $(HDRS) | $(RDKAFKA_LIB)
 	@mkdir -p $(@D)
 	@echo "  FUZZ    $@"
 	@clang $(BASE) -O1 -g -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -o $@ $< $(FUZZ_SRCS) $(PKG_LIBS)
@@ -115,7 +124,7 @@ unit-valgrind: $(addprefix build/vg/,$(UNITS))
 	    --errors-for-leak-kinds=definite,indirect,possible --suppressions=tests/unit/valgrind.supp $$t >/dev/null; done
 
 # Warning-free under clang as well as gcc.
-clang-check:
+clang-check: | $(RDKAFKA_LIB)
 	@mkdir -p build/clang
 	@echo "  CLANG   build/clang/hookd"
 	@clang $(BASE) -O2 $(PKG_CFLAGS) -o build/clang/hookd $(SRCS) $(PKG_LIBS)
@@ -127,7 +136,7 @@ clean:
 	rm -rf build
 
 # Benchmarks (not part of `make test`): see scripts/bench and docs/benchmarks.md.
-build/bench/%: tests/bench/%.c
+build/bench/%: tests/bench/%.c | $(RDKAFKA_LIB)
 	@mkdir -p build/bench
 	@echo "  CCLD    $@"
 	@$(CC) $(REL_FLAGS) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
