@@ -155,6 +155,11 @@ static hd_consume_t *consumer_new(const hd_conf_t *conf, const char *const *topi
         {"enable.partition.eof", "false"},
         /* Retry tier topics may be created after the subscription: notice them within seconds, not minutes. */
         {"topic.metadata.refresh.interval.ms", "5000"},
+        /* Pre-fetch 4 MB, not 64: a backlog otherwise sits in memory ahead of the in-flight cap. With the backoff
+         * a partition over the bound is fetched again within 10 ms; librdkafka before 2.3 waited up to a second,
+         * which is why hookd builds its own (scripts/librdkafka). */
+        {"queued.max.messages.kbytes", "4096"},
+        {"fetch.queue.backoff.ms", "10"},
     };
     for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
         rd_kafka_conf_set(rkconf, defaults[i][0], defaults[i][1], NULL, 0);
