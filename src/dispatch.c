@@ -33,9 +33,11 @@ typedef struct {
 /* Kafka headers looked at per message (CloudEvents binary mode needs a handful). */
 #define HD_DISPATCH_MAX_HEADERS 64
 
-/* One consumed message (a source event, or a retry job from a tier topic) and the work hanging off it. pending
- * counts the deliveries in flight and the records not yet acknowledged, plus one while the message is being
- * processed or held; at zero the message is done and its offset may be stored. */
+/* One consumed message (a source event, or a retry job from a tier topic) and the work hanging off it. work
+ * counts the deliveries queued or in flight, plus one while the message is being processed or held; at zero its
+ * content (decoded event, rendered bodies, subscriptions) is released, since only acks are then awaited, which
+ * under a slow broker can be thousands of events. pending is work plus the records not yet acknowledged; at zero
+ * the message is done and its offset may be stored. */
 typedef struct ev_s {
     hd_event_t *event;   /* NULL for a dead-lettered message */
     hd_retry_job_t *job; /* set for a message from a retry tier */
@@ -49,7 +51,7 @@ typedef struct ev_s {
     int64_t offset;
     char *msg_topic; /* where this message was consumed */
     int32_t msg_partition;
-    int pending;
+    int work, pending;
     int abandoned;
     int64_t due_ms;
     struct ev_s *prev, *next; /* live events */
@@ -127,10 +129,7 @@ struct hd_dispatch_s {
         if ((x)->next) (x)->next->prev = (x)->prev;                                                             \
     } while (0)
 
-static void ev_unref(hd_dispatch_t *w, ev_t *ev) {
-    if (--ev->pending > 0) return;
-    if (!ev->abandoned) hd_consume_done(ev->consume, ev->entry);
-    LIST_DEL(w->evs, ev);
+static void ev_release_content(ev_t *ev) {
     hd_decode_event_destroy(ev->event);
     hd_retry_job_destroy(ev->job);
     for (int i = 0; i < ev->shapes_cnt; i++) {
@@ -139,9 +138,31 @@ static void ev_unref(hd_dispatch_t *w, ev_t *ev) {
     }
     free(ev->shapes);
     hd_match_release(ev->snap);
+    ev->event = NULL;
+    ev->job = NULL;
+    ev->shapes = NULL;
+    ev->shapes_cnt = 0;
+    ev->snap = NULL;
+}
+
+static void ev_unref(hd_dispatch_t *w, ev_t *ev) {
+    if (--ev->pending > 0) return;
+    if (!ev->abandoned) hd_consume_done(ev->consume, ev->entry);
+    LIST_DEL(w->evs, ev);
+    ev_release_content(ev);
     free(ev->topic);
     free(ev->msg_topic);
     free(ev);
+}
+
+static void ev_ref_work(ev_t *ev) {
+    ev->work++;
+    ev->pending++;
+}
+
+static void ev_work_done(hd_dispatch_t *w, ev_t *ev) {
+    if (--ev->work == 0) ev_release_content(ev);
+    ev_unref(w, ev);
 }
 
 static void on_record_ack(void *opaque, void *record_opaque) {
@@ -414,7 +435,7 @@ static void start_queued(hd_dispatch_t *w, host_t *host) {
             ev_t *ev = job->ev;
             w->stats.dropped_revoked++;
             job_free(w, job);
-            ev_unref(w, ev);
+            ev_work_done(w, ev);
             continue;
         }
         submit_job(w, job);
@@ -487,7 +508,7 @@ static void on_delivered(hd_deliver_req_t *req, void *opaque) {
     }
     host_t *host = job->ep->host;
     job_free(w, job);
-    ev_unref(w, ev);
+    ev_work_done(w, ev);
     start_queued(w, host);
 }
 
@@ -570,7 +591,7 @@ static void start_delivery(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, int 
     job->body = body;
     LIST_ADD(w->jobs, job);
     hd_metrics_delivery_inflight(1);
-    ev->pending++;
+    ev_ref_work(ev);
     if (probe) ep->probing = 1;
     w->stats.deliveries++;
     if (host->inflight < cap) {
@@ -742,7 +763,7 @@ static void handle_retry(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const rd_
     }
     if (wait > 0) {
         ev->due_ms = ev->job->due_ms;
-        ev->pending++;
+        ev_ref_work(ev);
         hold(w, ev);
         return;
     }
@@ -761,12 +782,12 @@ static void handle_message(hd_dispatch_t *w, hd_match_t *snap, hd_consume_t *fro
     ev->entry = hd_consume_track(from, msg);
     ev->msg_topic = hd_xstrdup(rd_kafka_topic_name(msg->rkt));
     ev->msg_partition = msg->partition;
-    ev->pending = 1;
+    ev_ref_work(ev);
     LIST_ADD(w->evs, ev);
     int tier = hd_retry_tier_of_topic(w->retry, ev->msg_topic);
     if (tier < 0) handle_source(w, snap, ev, msg);
     else handle_retry(w, snap, ev, msg, tier);
-    ev_unref(w, ev);
+    ev_work_done(w, ev);
 }
 
 static hd_dispatch_t *dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cache,
@@ -850,7 +871,7 @@ static int turn(hd_dispatch_t *w, int consuming, int max_wait_ms) {
         ev_t *ev = unhold(w);
         if (revoked(ev)) w->stats.dropped_revoked++;
         else run_retry(w, snap, ev);
-        ev_unref(w, ev); /* the hold's reference */
+        ev_work_done(w, ev); /* the hold's reference */
     }
     if (w->held && w->held->due_ms - now < max_wait_ms) max_wait_ms = (int)(w->held->due_ms - now);
     /* The retry tiers first: a retry is older work than any new event. */
@@ -901,14 +922,14 @@ static int abandon(hd_dispatch_t *w) {
         hd_deliver_cancel(w->deliver, &job->req);
         ev->abandoned = 1;
         job_free(w, job);
-        ev_unref(w, ev);
+        ev_work_done(w, ev);
         n++;
     }
     while (w->held) {
         ev_t *ev = w->held;
         w->held = ev->held_next;
         ev->abandoned = 1;
-        ev_unref(w, ev);
+        ev_work_done(w, ev);
         n++;
     }
     return n;
