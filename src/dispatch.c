@@ -883,6 +883,7 @@ static int turn(hd_dispatch_t *w, int consuming, int max_wait_ms) {
             continue;
         }
         int64_t room = w->conf->http_max_inflight - (int64_t)hd_deliver_inflight(w->deliver) - w->queued;
+        if (hd_record_outstanding(w->record) >= w->conf->results_max_outstanding) room = 0;
         int want = room < w->conf->batch_size ? (int)room : (int)w->conf->batch_size;
         if (want <= 0) continue;
         rd_kafka_message_t *msgs[want];
