@@ -320,8 +320,8 @@ void hd_conf_print_markdown(FILE *out) {
                  "producer; `kafka.consumer.<property>` and `kafka.producer.<property>` reach only one. In the\n"
                  "environment, `HOOKD_KAFKA_SASL_USERNAME=u` is `kafka.sasl.username=u`. hookd sets, and you\n"
                  "should not override, `enable.auto.offset.store=false` (offsets are stored only after the\n"
-                 "outcome is durable), `enable.idempotence=true` and `acks=all` on the producer. The consumer's\n"
-                 "pre-fetch is librdkafka's (`queued.max.messages.kbytes`, 64 MB per worker at most): bounding it\n"
-                 "to 8 MB saved about 8 MB of RSS under a backlog but cut the delivery rate to healthy receivers\n"
-                 "by 80%% while 10%% of them hung (docs/benchmarks.md).\n");
+                 "outcome is durable), `enable.idempotence=true` and `acks=all` on the producer. Each consumer\n"
+                 "pre-fetches at most 4 MB (`queued.max.messages.kbytes=4096` with `fetch.queue.backoff.ms=10`;\n"
+                 "librdkafka's default is 64 MB): raise it for events of hundreds of kilobytes or a distant broker\n"
+                 "(docs/benchmarks.md).\n");
 }
