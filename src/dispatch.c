@@ -39,7 +39,7 @@ typedef struct {
  * under a slow broker can be thousands of events. pending is work plus the records not yet acknowledged; at zero
  * the message is done and its offset may be stored. */
 typedef struct ev_s {
-    hd_event_t *event;   /* NULL for a dead-lettered message */
+    hd_event_t *event;   /* NULL for a dead-lettered message, and once the work is done */
     hd_retry_job_t *job; /* set for a message from a retry tier */
     hd_consume_t *consume; /* the consumer it came from, which tracks its offset */
     hd_consume_entry_t *entry;
