@@ -317,7 +317,7 @@ int main(int argc, char **argv) {
     }
     /* glibc raises its mmap threshold to the largest block freed, so librdkafka's fetch and request buffers (up
      * to 1 MB) stay in the heap once freed and a burst leaves RSS at its peak. A fixed threshold returns them:
-     * under a 20,000-event backlog the peak went from 70 to 64 MB (docs/benchmarks.md). The environment's
+     * under a 20,000-event backlog the peak went from 70 to 64-68 MB (docs/benchmarks.md). The environment's
      * MALLOC_MMAP_THRESHOLD_ still wins. */
     if (!getenv("MALLOC_MMAP_THRESHOLD_")) mallopt(M_MMAP_THRESHOLD, 64 * 1024);
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
