@@ -89,9 +89,10 @@ static const conf_entry_t table[] = {
     {"render.max.bytes", T_INT, F(render_max_bytes), "1048576", 256, 67108864,
      "Largest rendered payload; a larger one fails its delivery permanently (outcome on the results topic)."},
     {"consume.batch.size", T_INT, F(batch_size), "256", 1, 10000, "Events taken from Kafka per loop turn."},
-    {"results.max.outstanding", T_INT, F(results_max_outstanding), "20000", 100, 1000000,
-     "Records (results, retries, dead letters) not yet acknowledged by Kafka per worker; consumption pauses at "
-     "this limit, so a slow or unreachable broker bounds memory instead of queueing deliveries' results."},
+    {"results.max.outstanding.kbytes", T_INT, F(results_max_outstanding_kbytes), "4096", 256, 1048576,
+     "Memory that records (results, retries, dead letters) not yet acknowledged by Kafka may hold per worker; "
+     "consumption pauses at this limit, so a slow or unreachable broker bounds memory instead of queueing "
+     "deliveries' results."},
     {"shutdown.grace.ms", T_INT, F(shutdown_grace_ms), "10000", 0, 600000,
      "On SIGTERM, how long in-flight deliveries may finish before they are abandoned (not committed)."},
     {"master.key", T_STR, F(master_key), "", 0, 0,

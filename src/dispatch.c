@@ -66,7 +66,7 @@ typedef struct host_s {
     int inflight, queued;
     int endpoints;        /* endpoint_t entries pointing here: a host is forgotten only after all of them */
     int failures;         /* consecutive retryable failures of any of its URLs */
-    int64_t last_done_ms; /* last completed attempt (or first use) */
+    int64_t last_done_ms; /* last completed attempt, or when the host last went from idle to busy */
     struct job_s *head, *tail; /* deliveries waiting for one of the host's slots */
 } host_t;
 
@@ -411,7 +411,8 @@ static void submit_job(hd_dispatch_t *w, job_t *job) {
     job->req.url = sub->url;
     job->req.body = job->body->data;
     job->req.body_len = job->body->len;
-    job->ep->host->inflight++;
+    /* An idle host has not been slow: its time without completions starts now. */
+    if (job->ep->host->inflight++ == 0) job->ep->host->last_done_ms = hd_now_ms();
     if (hd_deliver_submit(w->deliver, &job->req)) {
         job->req.curl_code = CURLE_FAILED_INIT;
         on_delivered(&job->req, w);
@@ -556,10 +557,9 @@ static void start_delivery(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, int 
         probe = 1;
     }
     /* A host at its cap queues deliveries in memory (within http.max.inflight) while it keeps answering. One that
-     * is failing, or has finished nothing for 200 ms (counted from its first use, so a new host gets its first
-     * round queued, not parked: parking writes a second copy of the delivery to Kafka), queues only a few rounds:
-     * the rest is parked, so a hanging host cannot take the global budget that healthy hosts need. */
-    if (!host->last_done_ms) host->last_done_ms = now;
+     * is failing, or has finished nothing for 200 ms while busy (an idle host's burst is queued, not parked:
+     * parking writes a second copy of the delivery to Kafka and delays it by the first tier), queues only a few
+     * rounds: the rest is parked, so a hanging host cannot take the global budget that healthy hosts need. */
     if (host->inflight >= cap && host->queued >= 4 * cap && (host->failures || now - host->last_done_ms > 200)) {
         park(w, ev, sub, msg_id, attempt, now + w->retry->delay_ms[0], "host at its in-flight cap");
         return;
@@ -857,6 +857,16 @@ static void drain_wake(hd_dispatch_t *w) {
  * waited 0.9 s at 2,000 deliveries/s). Idle, it is a hundred cheap turns a second. */
 #define IDLE_WAIT_MS 10
 
+/* Until Kafka acknowledged a first record, the idempotent producer may still be waiting for its producer id (librdkafka
+ * asks again only every 500 ms, which every start hits): the records of that half second would all wait in memory,
+ * 4,600-8,600 of them with a backlog (docs/benchmarks.md), so intake stops at a small budget until then. */
+#define FIRST_ACK_BUDGET_KBYTES 256
+
+static int records_have_room(const hd_dispatch_t *w) {
+    int64_t limit = hd_record_acked(w->record) ? w->conf->results_max_outstanding_kbytes : FIRST_ACK_BUDGET_KBYTES;
+    return hd_record_outstanding_bytes(w->record) < (size_t)limit * 1024;
+}
+
 /* One turn of the loop: release due retries, take events while there is room, serve Kafka's reports, wait for
  * the network (at most until the next held job is due). */
 static int turn(hd_dispatch_t *w, int consuming, int max_wait_ms) {
@@ -883,7 +893,7 @@ static int turn(hd_dispatch_t *w, int consuming, int max_wait_ms) {
             continue;
         }
         int64_t room = w->conf->http_max_inflight - (int64_t)hd_deliver_inflight(w->deliver) - w->queued;
-        if (hd_record_outstanding(w->record) >= w->conf->results_max_outstanding) room = 0;
+        if (!records_have_room(w)) room = 0;
         int want = room < w->conf->batch_size ? (int)room : (int)w->conf->batch_size;
         if (want <= 0) continue;
         rd_kafka_message_t *msgs[want];

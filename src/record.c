@@ -15,7 +15,15 @@ struct hd_record_s {
     json_object *result; /* reused by hd_record_result */
     hd_record_ack_cb *ack;
     void *opaque;
+    size_t outstanding_bytes; /* produced, not yet reported; see hd_record_outstanding_bytes */
+    int acked;                /* a record was acknowledged */
 };
+
+/* What librdkafka holds for a record until its report: the copied key and value, and its message struct (176
+ * bytes in 2.12) with the allocator's header. */
+static size_t record_bytes(size_t key_len, size_t value_len) {
+    return key_len + value_len + 192;
+}
 
 /* A record's key for log lines: the delivery id of results records and retry jobs (so a lost outcome can be traced
  * to its delivery), the source message's key for dead letters. */
@@ -36,7 +44,10 @@ static int produce(hd_record_t *r, rd_kafka_topic_t *topic, const void *key, siz
             r->rk, RD_KAFKA_V_RKT(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)value, value_len),
             RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(record_opaque), RD_KAFKA_V_END);
-        if (!err) return 0; /* headers now belong to the message */
+        if (!err) { /* headers now belong to the message */
+            r->outstanding_bytes += record_bytes(key_len, value_len);
+            return 0;
+        }
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             char k[128];
             HD_LOG(HD_LOG_ERROR, "record", HD_KV("key", key_text(key, key_len, k, sizeof(k))), "produce to %s: %s",
@@ -52,7 +63,9 @@ static int produce(hd_record_t *r, rd_kafka_topic_t *topic, const void *key, siz
  * would let the source offset pass an outcome that was never written. */
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     hd_record_t *r = opaque;
+    r->outstanding_bytes -= record_bytes(m->key_len, m->len);
     if (!m->err) {
+        r->acked = 1;
         r->ack(r->opaque, m->_private);
         return;
     }
@@ -84,7 +97,10 @@ static json_object *result_template(void) {
     json_object_object_add(o, "outcome", json_object_new_string(""));
     json_object_object_add(o, "error", NULL);
     json_object_object_add(o, "response", NULL);
-    json_object_object_add(o, "duration_ms", json_object_new_double(0));
+    /* Microseconds are what was measured: 21.364, not json-c's shortest round-trip form 21.364000000000001. */
+    json_object *ms = json_object_new_double(0);
+    json_object_set_serializer(ms, json_object_double_to_json_string, (void *)"%.3f", NULL);
+    json_object_object_add(o, "duration_ms", ms);
     json_object_object_add(o, "attempted_at", json_object_new_string(""));
     json_object_object_add(o, "event_time", json_object_new_string(""));
     json_object_object_add(src, "topic", json_object_new_string(""));
@@ -95,6 +111,20 @@ static json_object *result_template(void) {
     json_object_object_add(o, "final", json_object_new_boolean(0));
     json_object_object_add(o, "replay", json_object_new_boolean(0));
     return o;
+}
+
+/* librdkafka asks for the idempotent producer's id when a metadata answer comes from a connected broker, and
+ * otherwise only every 500 ms; its own first answer comes from the bootstrap server, too early. Without this, every
+ * start held its first records, and so its intake (see dispatch.c), for half a second. A broker that does not
+ * answer costs the start at most two seconds; the timer then does the work as before. */
+static void prime_producer_id(hd_record_t *r) {
+    for (int i = 0; i < 2; i++) {
+        const struct rd_kafka_metadata *md;
+        if (rd_kafka_metadata(r->rk, 0, r->results, &md, 1000)) return;
+        int learned = md->orig_broker_id >= 0; /* not a bootstrap server */
+        rd_kafka_metadata_destroy(md);
+        if (learned) return;
+    }
 }
 
 hd_record_t *hd_record_new(const hd_conf_t *conf, int wake_fd, hd_record_ack_cb *ack, void *opaque, char *errstr,
@@ -137,6 +167,7 @@ hd_record_t *hd_record_new(const hd_conf_t *conf, int wake_fd, hd_record_ack_cb 
     r->results = rd_kafka_topic_new(r->rk, conf->results_topic, NULL);
     r->result = result_template();
     r->deadletter = rd_kafka_topic_new(r->rk, conf->deadletter_topic, NULL);
+    prime_producer_id(r);
     return r;
 
 fail:
@@ -305,8 +336,12 @@ void hd_record_poll(hd_record_t *r) {
     if (r->admin) serve_admin(r);
 }
 
-int hd_record_outstanding(hd_record_t *r) {
-    return rd_kafka_outq_len(r->rk);
+size_t hd_record_outstanding_bytes(const hd_record_t *r) {
+    return r->outstanding_bytes;
+}
+
+int hd_record_acked(const hd_record_t *r) {
+    return r->acked;
 }
 
 int hd_record_flush(hd_record_t *r, int timeout_ms) {

@@ -36,11 +36,20 @@ static void puts_(buf_t *b, const char *s) {
     put(b, s, strlen(s));
 }
 
-/* A value as JSON text; NULL (missing or JSON null) as null. */
+/* A value as JSON text; NULL (missing or JSON null) as null. json-c keeps the text it serialises in the object
+ * serialised, for the object's lifetime: serialised directly, an event's data would carry a second copy of itself
+ * until its deliveries finish. Serialised inside a short-lived array, the copy goes with the array. */
 static void put_value(buf_t *b, json_object *v) {
+    if (!v) {
+        put(b, "null", 4);
+        return;
+    }
+    json_object *wrap = json_object_new_array_ext(1);
+    json_object_array_add(wrap, json_object_get(v));
     size_t n;
-    const char *s = v ? json_object_to_json_string_length(v, TO_JSON, &n) : "null";
-    put(b, s, v ? n : 4);
+    const char *s = json_object_to_json_string_length(wrap, TO_JSON, &n);
+    put(b, s + 1, n - 2); /* without the brackets */
+    json_object_put(wrap);
 }
 
 /* Text as a JSON string literal, escaped by json-c. */

@@ -30,7 +30,7 @@ typedef struct hd_conf_s {
     int64_t render_max_bytes;
     int64_t shutdown_grace_ms;
     int64_t batch_size;
-    int64_t results_max_outstanding;
+    int64_t results_max_outstanding_kbytes;
     char *user_agent;
     char *master_key;        /* base64; see secret.h */
     int64_t rotation_grace_ms;

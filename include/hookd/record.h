@@ -65,8 +65,12 @@ int hd_record_produce(hd_record_t *r, const char *topic, const char *key, const 
 /* Serves delivery reports (calls ack) without blocking. */
 void hd_record_poll(hd_record_t *r);
 
-/* Records produced but not yet acknowledged. */
-int hd_record_outstanding(hd_record_t *r);
+/* Memory that records produced but not yet acknowledged hold in librdkafka: their keys, values and message
+ * structs. Records are produced and reported on the owner's thread only. */
+size_t hd_record_outstanding_bytes(const hd_record_t *r);
+
+/* 1 once Kafka acknowledged a record of this producer: it has its producer id and the path to the broker works. */
+int hd_record_acked(const hd_record_t *r);
 
 /* Waits up to timeout_ms for every record to be acknowledged; returns the number still outstanding. */
 int hd_record_flush(hd_record_t *r, int timeout_ms);

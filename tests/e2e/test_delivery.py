@@ -514,6 +514,29 @@ def test_private_address_is_refused(hookd, add_subscription, receiver, results, 
 # Endpoint health
 
 
+def test_a_burst_to_an_idle_host_waits_for_its_slots(hookd, add_subscription, receiver, results, producer, topics):
+    """A host that sat idle has not been slow: a burst beyond its in-flight cap and queue waits in memory for the
+    host's slots. Parking it (as for a host that stopped answering) would delay it by the first retry tier and
+    write a second copy to Kafka; that happened whenever the burst came more than 200 ms after the host's last
+    answer."""
+    receiver.script("brisk", lambda n, req: Reply(status=200, delay=0.05))
+    sub = add_subscription(status_path="brisk")
+    h = hookd.start(HOOKD_HTTP_MAX_INFLIGHT_PER_HOST=4)
+    warm = make_event()
+    producer.send(topics.events, json.dumps(warm).encode()).get(timeout=TIMEOUT)
+    wait_final(results, warm["id"])
+    time.sleep(1)  # idle well past 200 ms
+    burst = [make_event(data={"n": i}) for i in range(60)]  # 4 in flight + 16 queued at most, 40 more
+    for ev in burst:
+        producer.send(topics.events, json.dumps(ev).encode(), key=b"one")
+    producer.flush(timeout=TIMEOUT)
+    for ev in burst:
+        recs = wait_final(results, ev["id"], sub["_id"])
+        assert [(r["attempt"], r["outcome"]) for r in recs] == [(1, "success")], recs
+    hookd.stop(h)
+    assert stopped_counts(h)["parked"] == 0, h.log()[-2000:]
+
+
 def test_circuit_breaker_parks_then_recovers(hookd, add_subscription, receiver, results, produce, reader, names):
     failures = 3
     receiver.script("flaky", lambda n, req: 503 if n < failures else 200)
@@ -775,6 +798,46 @@ def test_broker_restart_loses_nothing(hookd, add_subscription, receiver, private
         results.close()
     assert h.alive(), "hookd died when the broker restarted"
     hookd.stop(h, timeout=60)
+
+
+def test_intake_pauses_while_the_results_broker_is_away(hookd, add_subscription, receiver, producer, topics,
+                                                        private_kafka, names):
+    """Events come from one Kafka, records go to another (kafka.producer.bootstrap.servers), which goes away. hookd
+    stops taking events once its unacknowledged records reach their memory bound instead of queueing results
+    without end, and when that Kafka is back every event is delivered and recorded."""
+    bs = private_kafka.bootstrap
+    sub = add_subscription(status_path="ok")
+    h = hookd.start(HOOKD_KAFKA_PRODUCER_BOOTSTRAP_SERVERS=bs, HOOKD_RESULTS_MAX_OUTSTANDING_KBYTES=256,
+                    HOOKD_HTTP_MAX_INFLIGHT=100)
+    results = Results(names.results, bs)
+    try:
+        first = make_event()
+        producer.send(topics.events, json.dumps(first).encode()).get(timeout=TIMEOUT)
+        wait_final(results, first["id"])
+        private_kafka.down()
+        evs = [make_event(data={"n": i}) for i in range(1500)]
+        for ev in evs:
+            producer.send(topics.events, json.dumps(ev).encode())
+        producer.flush(timeout=TIMEOUT)
+        receiver.wait(100)
+        counts = []
+
+        def stopped():  # the same count for 2 s
+            counts.append(len(receiver.received()))
+            return len(counts) >= 5 and counts[-5:] == [counts[-1]] * 5
+
+        wait_for(stopped, TIMEOUT, "deliveries to stop while no record is acknowledged", interval=0.5)
+        # 256 KB holds about 350 results records; a delivery's record is produced when it completes, so up to
+        # http.max.inflight more deliveries were under way when the bound was reached.
+        assert counts[-1] < 600, counts
+        private_kafka.up()
+        want = {ev["id"] for ev in evs}
+        wait_for(lambda: want <= {v["event_id"] for v in results.values() if v["final"] and v["success"]}, 120,
+                 "a successful final results record for every event", interval=1)
+    finally:
+        results.close()
+    hookd.stop(h, timeout=60)
+    print(f"\nresults broker away: {counts[-1] - 1} of {len(evs)} events delivered before intake paused")
 
 
 def test_database_away_keeps_delivering_and_catches_up(hookd, receiver, results, produce, private_mongo, names):
