@@ -322,7 +322,7 @@ void hd_conf_print_markdown(FILE *out) {
                  "environment, `HOOKD_KAFKA_SASL_USERNAME=u` is `kafka.sasl.username=u`. hookd sets, and you\n"
                  "should not override, `enable.auto.offset.store=false` (offsets are stored only after the\n"
                  "outcome is durable), `enable.idempotence=true` and `acks=all` on the producer. Each consumer\n"
-                 "pre-fetches at most 4 MB (`queued.max.messages.kbytes=4096` with `fetch.queue.backoff.ms=10`;\n"
+                 "pre-fetches at most 2 MB (`queued.max.messages.kbytes=2048` with `fetch.queue.backoff.ms=10`;\n"
                  "librdkafka's default is 64 MB): raise it for events of hundreds of kilobytes or a distant broker\n"
                  "(docs/benchmarks.md).\n");
 }

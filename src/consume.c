@@ -155,10 +155,12 @@ static hd_consume_t *consumer_new(const hd_conf_t *conf, const char *const *topi
         {"enable.partition.eof", "false"},
         /* Retry tier topics may be created after the subscription: notice them within seconds, not minutes. */
         {"topic.metadata.refresh.interval.ms", "5000"},
-        /* Pre-fetch 4 MB, not 64: a backlog otherwise sits in memory ahead of the in-flight cap. With the backoff
-         * a partition over the bound is fetched again within 10 ms; librdkafka before 2.3 waited up to a second,
-         * which is why hookd builds its own (scripts/librdkafka). */
-        {"queued.max.messages.kbytes", "4096"},
+        /* Pre-fetch 2 MB, not 64: a backlog otherwise sits in memory ahead of the in-flight cap. 2 MB is 70 ms of
+         * work at 28,000 deliveries/s of 1 KB events, well over a fetch round trip plus the backoff; 4 MB gave the
+         * same throughput for 3 MB more at the memory peak (docs/benchmarks.md). With the backoff a partition over
+         * the bound is fetched again within 10 ms; librdkafka before 2.3 waited up to a second, which is why hookd
+         * builds its own (scripts/librdkafka). */
+        {"queued.max.messages.kbytes", "2048"},
         {"fetch.queue.backoff.ms", "10"},
     };
     for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
