@@ -333,7 +333,7 @@ def noisy_run(admin, port, hang_port, events, timeout_ms, hang):
     return {"healthy_deliveries": len(recs), "healthy_rate": span_rate(recs), "cpu_s": cpu}
 
 
-def noisy(admin, port, hang_port, events, timeout_ms, pairs=3):
+def noisy(admin, port, hang_port, events, timeout_ms, pairs=5):
     """The rate to healthy endpoints with and without 10% of endpoints hanging, in alternating runs: the
     all-healthy rate alone moves by several percent between runs, so one pair cannot resolve a 10% target."""
     healthy, hanging, drops = [], [], []
@@ -431,9 +431,13 @@ def main():
         log("throughput ...")
         thr = throughput(admin, port, args.events, args.fanout, 1)
         log(f"  {thr}")
-        log("latency at half the measured rate ...")
-        lat = latency(admin, port, thr["rate"], args.fanout, 10)
-        log(f"  {lat}")
+        log("latency at half the measured rate, three runs ...")
+        # One run's p99 is one hiccup of the shared box away from doubling: the median of three, all three shown.
+        lats = []
+        for _ in range(3):
+            lats.append(latency(admin, port, thr["rate"], args.fanout, 10))
+            log(f"  {lats[-1]}")
+        lat = dict(sorted(lats, key=lambda x: x["p99_ms"])[1], p99s_ms=[x["p99_ms"] for x in lats])
         log("noisy neighbour ...")
         noi = noisy(admin, port, hang_port, max(args.events * 3 // 2, 2000), 2000)
         log(f"  {noi}")
@@ -479,7 +483,7 @@ run is the figure to compare.
 | **ratio to the ceiling** | **{r['ratio']:.2f}** |
 | hookd CPU per delivery (all threads: librdkafka, curl, hookd) | {t['cpu_us_per_delivery']:.1f} us |
 | hookd peak RSS (throughput run) | {t['peak_rss_mb']:.1f} MB |
-| event-to-delivery latency at {l['deliveries_per_s']:,} deliveries/s (half the rate above): p50 / p99 | {l['p50_ms']:.1f} ms / {l['p99_ms']:.1f} ms |
+| event-to-delivery latency at {l['deliveries_per_s']:,} deliveries/s (half the rate above), the run with the median p99 of {len(l['p99s_ms'])} (p99s: {', '.join(f'{x:.1f}' for x in l['p99s_ms'])} ms): p50 / p99 | {l['p50_ms']:.1f} ms / {l['p99_ms']:.1f} ms |
 | the floor in the same run: a plain consumer of the same events, event to arrival: p50 / p99 | {l['floor']['p50_ms']:.1f} ms / {l['floor']['p99_ms']:.1f} ms |
 | hookd's own share: delivered minus that consumer's arrival, per event: p50 / p99 | {l['over_floor']['p50_ms']:.1f} ms / {l['over_floor']['p99_ms']:.1f} ms |
 | noisy neighbour: rate to healthy endpoints, all healthy (median of {len(n['drops_pct'])} runs) | {n['healthy']['healthy_rate']:,.0f} deliveries/s |
