@@ -519,7 +519,7 @@ def test_a_burst_to_an_idle_host_waits_for_its_slots(hookd, add_subscription, re
     host's slots. Parking it (as for a host that stopped answering) would delay it by the first retry tier and
     write a second copy to Kafka; that happened whenever the burst came more than 200 ms after the host's last
     answer."""
-    receiver.script("brisk", lambda n, req: Reply(status=200, delay=0.05))
+    receiver.script("brisk", lambda n, req: Reply(status=200, delay=0.02))
     sub = add_subscription(status_path="brisk")
     h = hookd.start(HOOKD_HTTP_MAX_INFLIGHT_PER_HOST=4)
     warm = make_event()
