@@ -857,9 +857,10 @@ static void drain_wake(hd_dispatch_t *w) {
  * waited 0.9 s at 2,000 deliveries/s). Idle, it is a hundred cheap turns a second. */
 #define IDLE_WAIT_MS 10
 
-/* Until Kafka acknowledged a first record, the idempotent producer may still be waiting for its producer id (librdkafka
- * asks again only every 500 ms, which every start hits): the records of that half second would all wait in memory,
- * 4,600-8,600 of them with a backlog (docs/benchmarks.md), so intake stops at a small budget until then. */
+/* Until Kafka acknowledged a first record, the idempotent producer may still be waiting for its producer id: when
+ * hd_record_new's priming finds no broker up, librdkafka asks again only after 500 ms, and a backlog consumed
+ * meanwhile left 4,600-8,600 records waiting in memory (docs/benchmarks.md). Intake stops at a small budget until
+ * then. */
 #define FIRST_ACK_BUDGET_KBYTES 256
 
 static int records_have_room(const hd_dispatch_t *w) {

@@ -822,11 +822,11 @@ def test_intake_pauses_while_the_results_broker_is_away(hookd, add_subscription,
         receiver.wait(100)
         counts = []
 
-        def stopped():  # the same count for 2 s
+        def paused():  # the same count for 2 s
             counts.append(len(receiver.received()))
             return len(counts) >= 5 and counts[-5:] == [counts[-1]] * 5
 
-        wait_for(stopped, TIMEOUT, "deliveries to stop while no record is acknowledged", interval=0.5)
+        wait_for(paused, TIMEOUT, "deliveries to stop while no record is acknowledged", interval=0.5)
         # 256 KB holds about 350 results records; a delivery's record is produced when it completes, so up to
         # http.max.inflight more deliveries were under way when the bound was reached.
         assert counts[-1] < 600, counts
