@@ -64,6 +64,10 @@ typedef struct ev_s {
  * http.max.inflight.per.host slots, whatever its paths. */
 typedef struct host_s {
     int inflight, queued;
+    /* Slots it may use now, within 1..http.max.inflight.per.host: halved by each attempt the transport gave up on
+     * (a timeout, a reset), one more per success. A hanging host then holds one slot instead of them all, and
+     * each slot it holds is a transfer every turn of curl's multi loop visits. */
+    int cap;
     int endpoints;        /* endpoint_t entries pointing here: a host is forgotten only after all of them */
     int failures;         /* consecutive retryable failures of any of its URLs */
     int64_t last_done_ms; /* last completed attempt, or when the host last went from idle to busy */
@@ -284,7 +288,10 @@ static endpoint_t *endpoint_get(hd_dispatch_t *w, const hd_sub_t *sub, int64_t n
     if (!*slot) {
         *slot = hd_xcalloc(1, sizeof(endpoint_t));
         host_t **host = (host_t **)hd_map_slot(w->hosts, sub->origin, (size_t)sub->origin_len);
-        if (!*host) *host = hd_xcalloc(1, sizeof(host_t));
+        if (!*host) {
+            *host = hd_xcalloc(1, sizeof(host_t));
+            (*host)->cap = (int)w->conf->http_max_inflight_per_host;
+        }
         (*slot)->host = *host;
         (*host)->endpoints++;
     }
@@ -349,10 +356,16 @@ static void job_free(hd_dispatch_t *w, job_t *job) {
  * receiver is up, and a refused address says nothing about its health. */
 static void endpoint_account(hd_dispatch_t *w, job_t *job, hd_outcome_t outcome, int64_t now) {
     endpoint_t *ep = job->ep;
-    ep->host->inflight--;
-    ep->host->last_done_ms = now;
-    if (outcome == HD_OUTCOME_SUCCESS) ep->host->failures = 0;
-    else if (outcome == HD_OUTCOME_RETRYABLE || outcome == HD_OUTCOME_GONE) ep->host->failures++;
+    host_t *host = ep->host;
+    host->inflight--;
+    host->last_done_ms = now;
+    if (outcome == HD_OUTCOME_SUCCESS) {
+        host->failures = 0;
+        if (host->cap < w->conf->http_max_inflight_per_host) host->cap++;
+    } else if (outcome == HD_OUTCOME_RETRYABLE || outcome == HD_OUTCOME_GONE) {
+        host->failures++;
+        if (job->req.curl_code && host->cap > 1) host->cap /= 2;
+    }
     if (job->probe) ep->probing = 0;
     if (outcome == HD_OUTCOME_SUCCESS) {
         if (ep->failures >= w->conf->breaker_failures)
@@ -426,7 +439,7 @@ static int revoked(const ev_t *ev) {
 }
 
 static void start_queued(hd_dispatch_t *w, host_t *host) {
-    while (host->head && host->inflight < w->conf->http_max_inflight_per_host) {
+    while (host->head && host->inflight < host->cap) {
         job_t *job = host->head;
         host->head = job->queued_next;
         if (!host->head) host->tail = NULL;
@@ -544,7 +557,7 @@ static void start_delivery(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, int 
     int64_t now = hd_now_ms();
     endpoint_t *ep = endpoint_get(w, sub, now);
     host_t *host = ep->host;
-    int probe = 0, cap = (int)w->conf->http_max_inflight_per_host;
+    int probe = 0, cap = host->cap;
     if (ep->open_until_ms > now) {
         park(w, ev, sub, msg_id, attempt, ep->open_until_ms, "circuit open");
         return;

@@ -2,7 +2,7 @@
 """`make bench`: hookd against the libcurl ceiling, on real Kafka and a local nginx, in one run on one box.
 
 Scenarios (each with its own topics, so runs never see each other's records):
-  ceiling     raw libcurl multi, one thread, 1 KB POSTs to nginx (tests/bench/bench_curl.c)
+  ceiling     raw libcurl multi, one thread, 1 KB POSTs to nginx (tests/bench/bench_curl.c), perform and socket API
   throughput  a backlog of events fanned out to M subscriptions each; hookd (release build, 1 worker) drains it:
               deliveries/s from the results topic, CPU per delivery, peak RSS
   latency     events produced at half that rate while hookd runs: p50/p99 event-to-delivery
@@ -37,6 +37,7 @@ BENCH_CURL = ROOT / "build/bench/bench_curl"
 BENCH_PRODUCE = ROOT / "build/bench/bench_produce"
 BENCH_CONSUME = ROOT / "build/bench/bench_consume"
 TMP = Path(tempfile.mkdtemp(prefix="hookd-bench-"))
+NGINX = []  # the master's pid
 EXTRA_ENV = {}  # --env NAME=VALUE: settings for every hookd of the run
 
 
@@ -78,6 +79,7 @@ http {{
 """)
     proc = subprocess.Popen(["nginx", "-p", str(TMP), "-c", str(conf), "-g", "daemon off;"])
     wait_port(port)
+    NGINX[:] = [proc.pid]
     return proc, port
 
 
@@ -99,6 +101,19 @@ def start_hanging_server():
 
     threading.Thread(target=loop, daemon=True).start()
     return srv, srv.getsockname()[1]
+
+
+def cpu_seconds(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def others_cpu_seconds():
+    """CPU so far of the other processes sharing the box's cores: the broker and nginx's worker."""
+    pids = [int((ROOT / ".run/kafka.pid").read_text())]
+    for task in Path(f"/proc/{NGINX[0]}/task").iterdir():
+        pids += [int(c) for c in (task / "children").read_text().split()]
+    return sum(cpu_seconds(p) for p in pids)
 
 
 CREATED = []  # deleted when the run ends: a broker that keeps every run's topics gets slower run after run
@@ -150,8 +165,7 @@ class Hookd:
         raise RuntimeError(f"hookd never logged {text!r}; see {self.log_path}")
 
     def cpu_seconds(self):
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.proc.pid)
 
     def memory_kb(self, field):
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -247,9 +261,13 @@ def span_rate(records):
 
 
 def ceiling(port, requests):
-    out = subprocess.run([str(BENCH_CURL), f"http://127.0.0.1:{port}/ceiling", str(requests), "256"],
-                         check=True, capture_output=True, text=True)
-    return json.loads(out.stdout)
+    """The fastest of libcurl's two ways to drive a multi handle (curl_multi_perform, and the socket API) at 64 in
+    flight (curl's connections per host here, as in hookd) and at 256 (192 of them waiting inside curl), each run
+    once: 256 alone, the ceiling until session 6, ran a third slower than 64."""
+    runs = [json.loads(subprocess.run([str(BENCH_CURL), f"http://127.0.0.1:{port}/ceiling", str(requests), str(conc),
+                                       mode], check=True, capture_output=True, text=True).stdout) | {"inflight": conc}
+            for conc in (64, 256) for mode in ("poll", "socket")]
+    return dict(max(runs, key=lambda r: r["rate"]), runs=runs)
 
 
 def throughput(admin, port, events, fanout, workers):
@@ -321,16 +339,19 @@ def noisy_run(admin, port, hang_port, events, timeout_ms, hang):
                                                   else f"http://127.0.0.1:{port}/n{ti}/s{k}"))
     produce(t["events"], events, 0, tenants)
     reader = ResultReader(t["results"])
-    h = Hookd(f"noisy-{name}", store, t, {"HOOKD_HTTP_TIMEOUT_MS": str(timeout_ms)})
+    others = others_cpu_seconds()
+    h = Hookd(f"noisy-{name}-{len(CREATED)}", store, t, {"HOOKD_HTTP_TIMEOUT_MS": str(timeout_ms)})
     end = time.time() + 600
     while time.time() < end:
         if reader.count() >= (events * 9 if hang else events * 10):
             break
         time.sleep(0.5)
     cpu = h.cpu_seconds()
+    others = others_cpu_seconds() - others
     h.stop()
     recs = [r for r in reader.records() if "hang" not in r["url"]]
-    return {"healthy_deliveries": len(recs), "healthy_rate": span_rate(recs), "cpu_s": cpu}
+    return {"healthy_deliveries": len(recs), "healthy_rate": span_rate(recs), "cpu_s": cpu,
+            "broker_nginx_cpu_s": others}
 
 
 def noisy(admin, port, hang_port, events, timeout_ms, pairs=5):
@@ -343,7 +364,7 @@ def noisy(admin, port, hang_port, events, timeout_ms, pairs=5):
         drops.append(100 * (1 - hanging[-1]["healthy_rate"] / healthy[-1]["healthy_rate"]))
     median = lambda runs: sorted(runs, key=lambda r: r["healthy_rate"])[len(runs) // 2]
     return {"healthy": median(healthy), "noisy": median(hanging), "drop_pct": statistics.median(drops),
-            "drops_pct": drops}
+            "drops_pct": drops, "runs": [{"healthy": a, "hanging": b} for a, b in zip(healthy, hanging)]}
 
 
 def memory(admin, port, subs, events=20000):
@@ -404,14 +425,18 @@ def main():
     ap.add_argument("--events", type=int, default=50000, help="events of the throughput run")
     ap.add_argument("--fanout", type=int, default=2, help="subscriptions per event")
     ap.add_argument("--write", action="store_true", help="write docs/benchmarks.md")
-    ap.add_argument("--only", choices=["throughput", "memory", "noisy", "latency"], help="run one scenario (for profiling: HOOKD_BENCH_WRAP)")
+    ap.add_argument("--only", choices=["ceiling", "throughput", "memory", "noisy", "latency"], help="run one scenario (for profiling: HOOKD_BENCH_WRAP)")
     ap.add_argument("--env", action="append", default=[], help="NAME=VALUE for hookd (e.g. HOOKD_WORKERS=2)")
+    ap.add_argument("--pairs", type=int, default=5, help="alternating healthy/hanging pairs of the noisy run")
     args = ap.parse_args()
     EXTRA_ENV.update(kv.split("=", 1) for kv in args.env)
     admin = KafkaAdminClient(bootstrap_servers=KAFKA)
     nginx, port = start_nginx()
     hang, hang_port = start_hanging_server()
     try:
+        if args.only == "ceiling":
+            print(json.dumps(ceiling(port, args.events * args.fanout), indent=2))
+            return
         if args.only == "throughput":
             print(json.dumps(throughput(admin, port, args.events, args.fanout, 1), indent=2))
             return
@@ -420,7 +445,7 @@ def main():
             print(json.dumps(latency(admin, port, 2 * args.events, args.fanout, 10), indent=2))
             return
         if args.only == "noisy":
-            print(json.dumps(noisy(admin, port, hang_port, max(args.events * 3 // 2, 2000), 2000), indent=2))
+            print(json.dumps(noisy(admin, port, hang_port, max(args.events * 3 // 2, 2000), 2000, args.pairs), indent=2))
             return
         if args.only == "memory":
             print(json.dumps(memory(admin, port, 100000), indent=2))
@@ -439,7 +464,7 @@ def main():
             log(f"  {lats[-1]}")
         lat = dict(sorted(lats, key=lambda x: x["p99_ms"])[1], p99s_ms=[x["p99_ms"] for x in lats])
         log("noisy neighbour ...")
-        noi = noisy(admin, port, hang_port, max(args.events * 3 // 2, 2000), 2000)
+        noi = noisy(admin, port, hang_port, max(args.events * 3 // 2, 2000), 2000, args.pairs)
         log(f"  {noi}")
         log("memory with 100,000 subscriptions ...")
         mem = memory(admin, port, 100000)
@@ -478,7 +503,7 @@ run is the figure to compare.
 
 | measure | value |
 |---|---|
-| ceiling: raw libcurl multi, one thread, 256 in flight | {c['rate']:,.0f} POST/s ({c['cpu_s'] * 1e6 / c['requests']:.1f} us CPU each) |
+| ceiling: raw libcurl multi, one thread, the fastest of {', '.join(f"{x['mode']} at {x['inflight']} in flight ({x['rate']:,.0f})" for x in c['runs'])} | {c['rate']:,.0f} POST/s ({c['cpu_s'] * 1e6 / c['requests']:.1f} us CPU each) |
 | hookd: consume + match + sign + POST + results produced + offsets stored | {t['rate']:,.0f} deliveries/s |
 | **ratio to the ceiling** | **{r['ratio']:.2f}** |
 | hookd CPU per delivery (all threads: librdkafka, curl, hookd) | {t['cpu_us_per_delivery']:.1f} us |

@@ -537,6 +537,41 @@ def test_a_burst_to_an_idle_host_waits_for_its_slots(hookd, add_subscription, re
     assert stopped_counts(h)["parked"] == 0, h.log()[-2000:]
 
 
+def test_a_hanging_host_keeps_one_slot(hookd, add_subscription, receiver, results, produce):
+    """Each attempt that times out halves the slots its host may use: after the first wave, a hanging host holds one
+    connection at a time instead of http.max.inflight.per.host, the rest of its deliveries are parked, and a
+    success brings the slots back one by one."""
+    receiver.script("hang", lambda n, req: Reply(action="hang") if receiver.hanging.is_set() else Reply(status=200))
+    receiver.hanging = threading.Event()
+    receiver.hanging.set()
+    sub = add_subscription(status_path="hang")
+    cap = 8
+    # No breaker (it would park by itself): the slots are what is under test.
+    h = hookd.start(HOOKD_HTTP_MAX_INFLIGHT_PER_HOST=cap, HOOKD_HTTP_TIMEOUT_MS=500, HOOKD_BREAKER_FAILURES=1000)
+    evs = [make_event(data={"n": i}) for i in range(5 * cap)]
+    for ev in evs:
+        produce(ev, key="one")
+    wait_for(lambda: len(receiver.hung_closed) >= cap + 4, RETRY_TIMEOUT, "the first wave and four more timeouts")
+
+    def most_hanging(after):
+        """The most requests that were hanging at once, counted at each arrival after `after`."""
+        arrived = sorted(r.at for r in receiver.received(sub["path"]))
+        closed = sorted(t for t, _ in receiver.hung_closed)
+        return max((sum(1 for a in arrived if a <= t) - sum(1 for c in closed if c < t) for t in arrived if t > after),
+                   default=0)
+
+    first_wave_closed = sorted(t for t, _ in receiver.hung_closed)[cap - 1]
+    assert most_hanging(0) >= cap  # the first wave used every slot
+    # 2, not 1: the receiver notices a close up to 50 ms late, and the next request may arrive first.
+    assert most_hanging(first_wave_closed) <= 2, "a timing-out host kept its slots"
+    receiver.hanging.clear()
+    for ev in evs:
+        recs = wait_final(results, ev["id"], timeout=RETRY_TIMEOUT)
+        assert recs[-1]["success"] is True, recs
+    hookd.stop(h)
+    assert stopped_counts(h)["parked"] > 0
+
+
 def test_circuit_breaker_parks_then_recovers(hookd, add_subscription, receiver, results, produce, reader, names):
     failures = 3
     receiver.script("flaky", lambda n, req: 503 if n < failures else 200)
