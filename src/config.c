@@ -52,7 +52,8 @@ static const conf_entry_t table[] = {
      "Proxy URL for deliveries; empty for direct connections (proxy environment variables are ignored)."},
     {"http.max.inflight.per.host", T_INT, F(http_max_inflight_per_host), "64", 1, 10000,
      "Connections and deliveries in flight to one host (scheme, host, port) per worker; more are parked in the "
-     "first retry tier, so a hanging host holds at most this many of http.max.inflight."},
+     "first retry tier, so a hanging host holds at most this many of http.max.inflight. Each attempt that times "
+     "out or loses its connection halves the host's share (down to 1), each success gives one slot back."},
     {"http.endpoint.idle.ms", T_INT, F(http_endpoint_idle_ms), "60000", 1000, 86400000,
      "A receiver URL's health (breaker, failures) and its host's in-flight count are forgotten this long after "
      "their last use when there is nothing to remember (no failures, nothing in flight): bounds a worker's memory "
