@@ -1,8 +1,8 @@
 /* The ceiling of `make bench`: raw libcurl multi on one thread, POSTing the same 1 KB JSON body with
  * webhook-like headers to the same receiver, `concurrency` transfers kept in flight, keep-alive. hookd's rate is
  * reported as a ratio of this one, measured in the same run on the same box. Two ways to drive the multi handle:
- * "poll" (curl_multi_poll + curl_multi_perform) and "socket" (curl_multi_socket_action, the sockets in one poll set, as hookd does);
- * the bench takes the faster one.
+ * "poll" (curl_multi_poll + curl_multi_perform, as hookd does) and "socket" (curl_multi_socket_action, the sockets
+ * kept in one poll set); the bench takes the fastest of both at two concurrencies.
  *   bench_curl URL REQUESTS CONCURRENCY [poll|socket]  ->  one JSON line on stdout */
 #include <curl/curl.h>
 #include <stdio.h>

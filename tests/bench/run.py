@@ -277,16 +277,19 @@ def throughput(admin, port, events, fanout, workers):
     write_subs(store, tenants, fanout, lambda ti, k: f"http://127.0.0.1:{port}/t{ti}/s{k}")
     produce(t["events"], events, 0, tenants)
     reader = ResultReader(t["results"])
+    others = others_cpu_seconds()
     h = Hookd("throughput", store, t, {"HOOKD_WORKERS": str(workers)})
     expected = events * fanout
     reader.wait(expected, 600, "throughput")
     cpu = h.cpu_seconds()
+    others = others_cpu_seconds() - others
     rss = h.memory_kb("VmHWM")
     h.stop()
     recs = reader.records()
     ok = sum(1 for r in recs if r["success"])
     return {"deliveries": len(recs), "succeeded": ok, "rate": span_rate(recs), "cpu_s": cpu,
-            "cpu_us_per_delivery": cpu * 1e6 / max(len(recs), 1), "peak_rss_mb": rss / 1024}
+            "cpu_us_per_delivery": cpu * 1e6 / max(len(recs), 1), "broker_nginx_cpu_s": others,
+            "peak_rss_mb": rss / 1024}
 
 
 def latency(admin, port, rate_deliveries, fanout, seconds, warmup=3):
@@ -507,6 +510,7 @@ run is the figure to compare.
 | hookd: consume + match + sign + POST + results produced + offsets stored | {t['rate']:,.0f} deliveries/s |
 | **ratio to the ceiling** | **{r['ratio']:.2f}** |
 | hookd CPU per delivery (all threads: librdkafka, curl, hookd) | {t['cpu_us_per_delivery']:.1f} us |
+| the broker's and nginx's CPU during the throughput run, per delivery | {t['broker_nginx_cpu_s'] * 1e6 / t['deliveries']:.1f} us |
 | hookd peak RSS (throughput run) | {t['peak_rss_mb']:.1f} MB |
 | event-to-delivery latency at {l['deliveries_per_s']:,} deliveries/s (half the rate above), the run with the median p99 of {len(l['p99s_ms'])} (p99s: {', '.join(f'{x:.1f}' for x in l['p99s_ms'])} ms): p50 / p99 | {l['p50_ms']:.1f} ms / {l['p99_ms']:.1f} ms |
 | the floor in the same run: a plain consumer of the same events, event to arrival: p50 / p99 | {l['floor']['p50_ms']:.1f} ms / {l['floor']['p99_ms']:.1f} ms |
