@@ -110,7 +110,7 @@ def cpu_seconds(pid):
 
 def others_cpu_seconds():
     """CPU so far of the other processes sharing the box's cores: the broker and nginx's worker."""
-    pids = [int((ROOT / ".run/kafka.pid").read_text())]
+    pids = [int((Path(os.environ.get("HOOKD_SERVICES_RUN", ROOT / ".run")) / "kafka.pid").read_text())]
     for task in Path(f"/proc/{NGINX[0]}/task").iterdir():
         pids += [int(c) for c in (task / "children").read_text().split()]
     return sum(cpu_seconds(p) for p in pids)
