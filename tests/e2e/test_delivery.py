@@ -539,11 +539,11 @@ def test_a_burst_to_an_idle_host_waits_for_its_slots(hookd, add_subscription, re
 
 def test_a_hanging_host_keeps_one_slot(hookd, add_subscription, receiver, results, produce):
     """Each attempt that times out halves the slots its host may use: after the first wave, a hanging host holds one
-    connection at a time instead of http.max.inflight.per.host, the rest of its deliveries are parked, and a
-    success brings the slots back one by one."""
-    receiver.script("hang", lambda n, req: Reply(action="hang") if receiver.hanging.is_set() else Reply(status=200))
-    receiver.hanging = threading.Event()
-    receiver.hanging.set()
+    connection at a time instead of http.max.inflight.per.host and the rest of its deliveries are parked; once it
+    answers again, every delivery succeeds."""
+    hanging = threading.Event()
+    hanging.set()
+    receiver.script("hang", lambda n, req: Reply(action="hang") if hanging.is_set() else Reply(status=200))
     sub = add_subscription(status_path="hang")
     cap = 8
     # No breaker (it would park by itself): the slots are what is under test.
@@ -564,7 +564,7 @@ def test_a_hanging_host_keeps_one_slot(hookd, add_subscription, receiver, result
     assert most_hanging(0) >= cap  # the first wave used every slot
     # 2, not 1: the receiver notices a close up to 50 ms late, and the next request may arrive first.
     assert most_hanging(first_wave_closed) <= 2, "a timing-out host kept its slots"
-    receiver.hanging.clear()
+    hanging.clear()
     for ev in evs:
         recs = wait_final(results, ev["id"], timeout=RETRY_TIMEOUT)
         assert recs[-1]["success"] is True, recs
