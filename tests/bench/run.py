@@ -343,7 +343,7 @@ def noisy_run(admin, port, hang_port, events, timeout_ms, hang):
     produce(t["events"], events, 0, tenants)
     reader = ResultReader(t["results"])
     others = others_cpu_seconds()
-    h = Hookd(f"noisy-{name}-{len(CREATED)}", store, t, {"HOOKD_HTTP_TIMEOUT_MS": str(timeout_ms)})
+    h = Hookd(f"noisy-{name}-{t['group'].rsplit('.', 1)[1]}", store, t, {"HOOKD_HTTP_TIMEOUT_MS": str(timeout_ms)})
     end = time.time() + 600
     while time.time() < end:
         if reader.count() >= (events * 9 if hang else events * 10):
@@ -428,7 +428,8 @@ def main():
     ap.add_argument("--events", type=int, default=50000, help="events of the throughput run")
     ap.add_argument("--fanout", type=int, default=2, help="subscriptions per event")
     ap.add_argument("--write", action="store_true", help="write docs/benchmarks.md")
-    ap.add_argument("--only", choices=["ceiling", "throughput", "memory", "noisy", "latency"], help="run one scenario (for profiling: HOOKD_BENCH_WRAP)")
+    ap.add_argument("--only", choices=["ceiling", "throughput", "memory", "noisy", "latency"],
+                    help="run one scenario (for profiling: HOOKD_BENCH_WRAP)")
     ap.add_argument("--env", action="append", default=[], help="NAME=VALUE for hookd (e.g. HOOKD_WORKERS=2)")
     ap.add_argument("--pairs", type=int, default=5, help="alternating healthy/hanging pairs of the noisy run")
     args = ap.parse_args()
@@ -436,6 +437,7 @@ def main():
     admin = KafkaAdminClient(bootstrap_servers=KAFKA)
     nginx, port = start_nginx()
     hang, hang_port = start_hanging_server()
+    noisy_pairs = lambda: noisy(admin, port, hang_port, max(args.events * 3 // 2, 2000), 2000, args.pairs)
     try:
         if args.only == "ceiling":
             print(json.dumps(ceiling(port, args.events * args.fanout), indent=2))
@@ -448,7 +450,7 @@ def main():
             print(json.dumps(latency(admin, port, 2 * args.events, args.fanout, 10), indent=2))
             return
         if args.only == "noisy":
-            print(json.dumps(noisy(admin, port, hang_port, max(args.events * 3 // 2, 2000), 2000, args.pairs), indent=2))
+            print(json.dumps(noisy_pairs(), indent=2))
             return
         if args.only == "memory":
             print(json.dumps(memory(admin, port, 100000), indent=2))
@@ -467,7 +469,7 @@ def main():
             log(f"  {lats[-1]}")
         lat = dict(sorted(lats, key=lambda x: x["p99_ms"])[1], p99s_ms=[x["p99_ms"] for x in lats])
         log("noisy neighbour ...")
-        noi = noisy(admin, port, hang_port, max(args.events * 3 // 2, 2000), 2000, args.pairs)
+        noi = noisy_pairs()
         log(f"  {noi}")
         log("memory with 100,000 subscriptions ...")
         mem = memory(admin, port, 100000)
