@@ -149,8 +149,8 @@ class Hookd:
             "HOOKD_RETRY_TOPIC_PREFIX": topics["retry"], "HOOKD_OPS_TOPIC": topics["ops"],
             "HOOKD_GROUP_ID": topics["group"], "HOOKD_HTTP_ALLOW_CIDRS": "127.0.0.0/8", "HOOKD_LOG_LEVEL": "info",
         })
-        env.update(EXTRA_ENV)
         env.update(extra or {})
+        env.update(EXTRA_ENV)  # --env wins: it is how a run tries another setting
         wrap = os.environ.get("HOOKD_BENCH_WRAP", "").split()  # e.g. "perf record -g -o /tmp/perf.data --"
         self.proc = subprocess.Popen(wrap + [str(HOOKD), "dispatch"], env=env, stderr=open(self.log_path, "w"))
 
@@ -163,6 +163,24 @@ class Hookd:
                 raise RuntimeError(f"hookd exited; see {self.log_path}")
             time.sleep(0.1)
         raise RuntimeError(f"hookd never logged {text!r}; see {self.log_path}")
+
+    def wait_settled(self, topic, quiet=4.0, timeout=60):
+        """Until the events topic's partitions are assigned and no assignment has changed for `quiet` seconds
+        (more than librdkafka's 3 s heartbeat, which paces each round of a cooperative rebalance): with several
+        workers, the first to join takes every partition and gives half of them up only seconds later."""
+        end = time.time() + timeout
+        last, seen = time.time(), 0
+        while time.time() < end:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"hookd exited; see {self.log_path}")
+            n = sum(1 for line in self.log_path.read_text(errors="replace").splitlines()
+                    if topic in line and ("assigned" in line or "revoked" in line))
+            if n != seen:
+                last, seen = time.time(), n
+            elif n and time.time() - last >= quiet:
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"hookd's assignment of {topic} never settled; see {self.log_path}")
 
     def cpu_seconds(self):
         return cpu_seconds(self.proc.pid)
@@ -270,18 +288,23 @@ def ceiling(port, requests):
     return dict(max(runs, key=lambda r: r["rate"]), runs=runs)
 
 
-def throughput(admin, port, events, fanout, workers):
+def throughput(admin, port, events, fanout):
+    """A backlog drained as fast as hookd can. The backlog is produced once hookd's consumer group has settled (so
+    every worker has its share from the first event; producing it takes a few hundred ms, a fraction of a second
+    of one core), and the results are counted by end offsets, read once the run is over."""
     t = topics_for(admin, "throughput")
     tenants = 100
     store = TMP / "subs-throughput.json"
     write_subs(store, tenants, fanout, lambda ti, k: f"http://127.0.0.1:{port}/t{ti}/s{k}")
-    produce(t["events"], events, 0, tenants)
-    reader = ResultReader(t["results"])
+    reader = ResultReader(t["results"], live=False)
+    h = Hookd("throughput", store, t)
+    h.wait_settled(t["events"])
     others = others_cpu_seconds()
-    h = Hookd("throughput", store, t, {"HOOKD_WORKERS": str(workers)})
+    cpu0 = h.cpu_seconds()
+    produce(t["events"], events, 0, tenants)
     expected = events * fanout
     reader.wait(expected, 600, "throughput")
-    cpu = h.cpu_seconds()
+    cpu = h.cpu_seconds() - cpu0
     others = others_cpu_seconds() - others
     rss = h.memory_kb("VmHWM")
     h.stop()
@@ -443,7 +466,7 @@ def main():
             print(json.dumps(ceiling(port, args.events * args.fanout), indent=2))
             return
         if args.only == "throughput":
-            print(json.dumps(throughput(admin, port, args.events, args.fanout, 1), indent=2))
+            print(json.dumps(throughput(admin, port, args.events, args.fanout), indent=2))
             return
         if args.only == "latency":
             # --events is then the offered rate in deliveries/s (twice it: latency() offers half of what it is given)
@@ -459,7 +482,7 @@ def main():
         ceil = ceiling(port, args.events * args.fanout)
         log(f"  {ceil}")
         log("throughput ...")
-        thr = throughput(admin, port, args.events, args.fanout, 1)
+        thr = throughput(admin, port, args.events, args.fanout)
         log(f"  {thr}")
         log("latency at half the measured rate, three runs ...")
         # One run's p99 is one hiccup of the shared box away from doubling: the median of three, all three shown.
