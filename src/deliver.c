@@ -129,8 +129,28 @@ static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose, struct 
     return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
 }
 
+/* A new easy handle with the options every request shares; pooled handles keep them, so a request sets only its
+ * own (curl_easy_reset and a dozen setopts per request were a few percent of a delivery's CPU). */
+static CURL *easy_new(hd_deliver_t *d) {
+    CURL *e = curl_easy_init();
+    if (!e) return NULL;
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, d->user_agent);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, d->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, d->connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect is the receiver's misconfiguration */
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_PROXY, d->proxy); /* "" disables proxies, including the environment's */
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    return e;
+}
+
 int hd_deliver_submit(hd_deliver_t *d, hd_deliver_req_t *req) {
-    CURL *e = d->pool_cnt ? d->pool[--d->pool_cnt] : curl_easy_init();
+    CURL *e = d->pool_cnt ? d->pool[--d->pool_cnt] : easy_new(d);
     if (!e) {
         snprintf(req->error, sizeof(req->error), "curl_easy_init failed");
         return -1;
@@ -147,25 +167,13 @@ int hd_deliver_submit(hd_deliver_t *d, hd_deliver_req_t *req) {
     req->started_us = hd_mono_us();
 
     curl_easy_setopt(e, CURLOPT_URL, req->url);
-    curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->headers);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, d->user_agent);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, d->timeout_ms);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, d->connect_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect is the receiver's misconfiguration */
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, req);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, req);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->error);
     curl_easy_setopt(e, CURLOPT_PRIVATE, req);
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_PROXY, d->proxy); /* "" disables proxies, including the environment's */
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, req);
 
     CURLMcode mc = curl_multi_add_handle(d->multi, e);
@@ -182,7 +190,7 @@ int hd_deliver_submit(hd_deliver_t *d, hd_deliver_req_t *req) {
 static void release_easy(hd_deliver_t *d, CURL *e) {
     curl_multi_remove_handle(d->multi, e);
     if (d->pool_cnt < POOL_MAX) {
-        curl_easy_reset(e);
+        curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL); /* the request it points into is about to be freed */
         d->pool[d->pool_cnt++] = e;
     } else {
         curl_easy_cleanup(e);
