@@ -263,6 +263,7 @@ typedef struct change_s {
     char **emails; /* NULL unless the subscription asked for notification */
     int emails_cnt;
     int64_t failing_since_ms;
+    int failed; /* attempts the store refused */
     struct change_s *next;
 } change_t;
 
@@ -324,20 +325,26 @@ static void change_free(change_t *d) {
     free(d);
 }
 
-/* Runs on the cache's thread: the store write and the e-mail may block, the delivery loop must not. */
-static void apply_change(hd_match_cache_t *c, change_t *d) {
+/* Runs on the cache's thread: the store write and the e-mail may block, the delivery loop must not. Returns -1 when
+ * the store could not take the write (the change is then kept and tried again). */
+static int apply_change(hd_match_cache_t *c, change_t *d) {
     char err[512];
-    if (!d->reason) {
-        if (hd_store_set_failing(c->store, d->id, d->failing_since_ms, err, sizeof(err)) < 0)
-            HD_LOG(HD_LOG_ERROR, "match", HD_KV("subscription_id", d->id), "%s", err);
-        return;
+    int rc = d->reason ? hd_store_disable(c->store, d->id, d->reason, err, sizeof(err))
+                       : hd_store_set_failing(c->store, d->id, d->failing_since_ms, err, sizeof(err));
+    if (rc < 0) {
+        if (!d->failed++)
+            HD_LOG(HD_LOG_ERROR, "match", HD_KV("subscription_id", d->id),
+                   "%s; kept, and written once the store answers again", err);
+        return -1;
     }
-    int rc = hd_store_disable(c->store, d->id, d->reason, err, sizeof(err));
-    if (rc < 0) HD_LOG(HD_LOG_ERROR, "match", HD_KV("subscription_id", d->id), "%s", err);
-    else if (rc > 0)
+    if (d->failed)
+        HD_LOG(HD_LOG_INFO, "match", HD_KV("subscription_id", d->id), "%s written after %d failed attempt(s)",
+               d->reason ? "disable" : "failure run", d->failed);
+    if (!d->reason) return 0;
+    if (rc > 0)
         HD_LOG(HD_LOG_WARN, "match", HD_KV("subscription_id", d->id),
                "the file store is read-only: the subscription stays disabled until restart; edit the file");
-    if (!d->emails_cnt || !c->smtp_url || !*c->smtp_url) return;
+    if (!d->emails_cnt || !c->smtp_url || !*c->smtp_url) return 0;
     char subject[512], body[2048];
     snprintf(subject, sizeof(subject), "Webhook subscription \"%s\" was disabled", d->name);
     snprintf(body, sizeof(body),
@@ -348,20 +355,24 @@ static void apply_change(hd_match_cache_t *c, change_t *d) {
         HD_LOG(HD_LOG_ERROR, "match", HD_KV("subscription_id", d->id), "notification e-mail failed: %s", err);
     else
         HD_LOG(HD_LOG_INFO, "match", HD_KV("subscription_id", d->id), "notified %d address(es)", d->emails_cnt);
+    return 0;
 }
 
-static void apply_changes(hd_match_cache_t *c, change_t *list) {
+/* Applies the changes in order. On a store error the rest (that change first) is returned, to be tried again in the
+ * same order: a disable or a failure run decided while the store is away must not be lost. */
+static change_t *apply_changes(hd_match_cache_t *c, change_t *list) {
     for (change_t *d = list, *n; d; d = n) {
         n = d->next;
-        apply_change(c, d);
+        if (apply_change(c, d)) return d;
         change_free(d);
     }
+    return NULL;
 }
 
 static void *refresher(void *arg) {
     hd_match_cache_t *c = arg;
     char err[512];
-    int failing = 0;
+    int failing = 0, held = 0; /* held: changes the store refused wait for the next interval, not a busy loop */
     pthread_mutex_lock(&c->lock);
     while (!c->stop) {
         struct timespec until;
@@ -369,14 +380,21 @@ static void *refresher(void *arg) {
         int64_t ns = until.tv_nsec + (c->refresh_ms % 1000) * 1000000;
         until.tv_sec += c->refresh_ms / 1000 + ns / 1000000000;
         until.tv_nsec = ns % 1000000000;
-        if (!c->changes) pthread_cond_timedwait(&c->cond, &c->lock, &until);
+        if (!c->changes || held) pthread_cond_timedwait(&c->cond, &c->lock, &until);
         if (c->stop) break;
         change_t *todo = c->changes;
         c->changes = NULL;
         c->changes_tail = &c->changes;
         pthread_mutex_unlock(&c->lock);
-        apply_changes(c, todo);
+        change_t *left = apply_changes(c, todo);
         pthread_mutex_lock(&c->lock);
+        if ((held = left != NULL)) { /* back in front of what arrived meanwhile */
+            change_t **tail = &left;
+            while (*tail) tail = &(*tail)->next;
+            *tail = c->changes;
+            if (!c->changes) c->changes_tail = tail;
+            c->changes = left;
+        }
         int64_t loaded_us = c->loaded_us;
         uint64_t known = c->fingerprint;
         pthread_mutex_unlock(&c->lock);
@@ -431,7 +449,16 @@ void hd_match_cache_destroy(hd_match_cache_t *c) {
     pthread_mutex_unlock(&c->lock);
     pthread_join(c->thread, NULL);
     hd_match_release(c->current);
-    apply_changes(c, c->changes); /* decided before the stop: still persist them */
+    /* Decided before the stop: still persist them, once; a store still away at exit loses them (logged). */
+    change_t *left = apply_changes(c, c->changes);
+    int lost = 0;
+    for (change_t *n; left; left = n, lost++) {
+        n = left->next;
+        change_free(left);
+    }
+    if (lost)
+        HD_LOG(HD_LOG_ERROR, "match", NULL, "%d subscription change(s) not written: the store is away at shutdown",
+               lost);
     free(c->smtp_url);
     free(c->smtp_from);
     pthread_mutex_destroy(&c->lock);

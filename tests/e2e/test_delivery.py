@@ -914,6 +914,55 @@ def test_database_away_keeps_delivering_and_catches_up(hookd, receiver, results,
     hookd.stop(h)
 
 
+def test_a_disable_decided_while_the_database_is_away_is_written_once_it_is_back(hookd, receiver, results, produce,
+                                                                                 private_mongo, names, smtp_sink):
+    """410 Gone while MongoDB is away: the subscription stops receiving at once, and the disable is kept and written
+    (and its e-mail sent) once the database answers again. Before, the failed write was logged and dropped, so the
+    next reload brought the subscription back."""
+    sid = f"sub_{uuid.uuid4().hex[:16]}"
+    path = f"/gone/{sid}"
+    now = dt.datetime.now(dt.timezone.utc)
+    doc = {"_id": sid, "tenant": "t1", "name": "Gone while away", "event_types": ["customer.created"],
+           "url": receiver.url(path), "secret": new_secret(), "is_active": True, "notify": True,
+           "notification_emails": ["ops@example.com"], "created_at": now, "updated_at": now}
+    receiver.register(path, doc["secret"])
+    client = private_mongo.client()
+    client[names.db].subscriptions.insert_one(doc)
+    # A short server selection: each write attempt while the database is away fails in 1 s, not mongoc's 30 s.
+    h = hookd.start(HOOKD_STORE=private_mongo.uri + "?serverSelectionTimeoutMS=1000",
+                    HOOKD_SMTP_URL=smtp_sink.url, HOOKD_SMTP_FROM="hookd@example.org")
+    wait_for(lambda: "assigned" in h.log(), what="hookd consuming")
+
+    private_mongo.down()
+    wait_for(lambda: "keeping the last snapshot" in h.log(), what="hookd noticing the database is away")
+    ev = make_event()
+    produce(ev)
+    (r,) = results.wait_event(ev["id"])
+    assert (r["status_code"], r["outcome"]) == (410, "gone")
+    wait_for(lambda: "written once the store answers again" in h.log(), what="the refused disable kept")
+    ev2 = make_event()
+    produce(ev2)
+    results.settle(2.0)
+    assert results.for_event(ev2["id"]) == [] and len(receiver.received(path)) == 1  # disabled at once meanwhile
+    assert smtp_sink.received() == []
+
+    private_mongo.up()
+    client = private_mongo.client()
+    stored = wait_for(lambda: (d := client[names.db].subscriptions.find_one({"_id": sid})) and
+                      d["is_active"] is False and d, timeout=60, what="the disable written once the database is back")
+    assert "410" in stored["disabled_reason"], stored
+    mail = wait_for(lambda: smtp_sink.received(), what="the notification e-mail")[0]
+    assert mail.rcpt_tos == ["ops@example.com"]
+    assert "disable written after" in h.log()
+    # The reload that follows keeps it disabled: a later event still reaches no one.
+    wait_for(lambda: "reachable again" in h.log(), what="hookd noticing the database is back")
+    ev3 = make_event()
+    produce(ev3)
+    results.settle(2.0)
+    assert results.for_event(ev3["id"]) == [] and len(receiver.received(path)) == 1
+    hookd.stop(h)
+
+
 def test_dispatcher_refuses_to_start_without_its_database(hookd):
     """No snapshot, nothing to match against: a clear error and a non-zero exit (the orchestrator restarts it)."""
     port = free_port()
