@@ -342,7 +342,7 @@ def latency(admin, port, rate_deliveries, fanout, seconds, warmup=3):
     floor = subprocess.Popen([str(BENCH_CONSUME), KAFKA, t["events"], t["group"] + ".floor", str(count), "150",
                               str(arrivals)], stdout=subprocess.PIPE, text=True)
     h = Hookd("latency", store, t)
-    h.wait_settled(t["events"])  # every partition's assignment (hookd's and the floor's) settled before the clock starts
+    h.wait_settled(t["events"])  # before the clock starts; the floor consumer, started first, has had as long
     produce(t["events"], count, events_rate, tenants)
     reader.wait(count * fanout, 120, "latency")
     h.stop()
