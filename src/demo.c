@@ -243,7 +243,7 @@ int hd_demo_run(hd_conf_t *conf, const atomic_int *interrupted) {
     printf("published:     %d events (one malformed) to %s\n", EVENTS_CNT, conf->topics);
 
     if (!(store = hd_store_new(conf->store, conf->mongo_database, err, sizeof(err)))) goto out;
-    if (!(cache = hd_match_cache_new(store, conf->refresh_ms, err, sizeof(err)))) goto out;
+    if (!(cache = hd_match_cache_new(store, conf->refresh_ms, conf->full_reload_ms, err, sizeof(err)))) goto out;
     if (!(wk.w = hd_dispatch_new(conf, cache, err, sizeof(err)))) goto out;
     if (pthread_create(&thread, NULL, run_worker, &wk)) {
         snprintf(err, sizeof(err), "cannot start the worker thread");

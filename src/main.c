@@ -128,7 +128,7 @@ static int cmd_dispatch(hd_conf_t *conf, int argc, char **argv) {
     if (!(store = hd_store_new(conf->store, conf->mongo_database, err, sizeof(err)))) goto out;
     if (hd_store_use_master_key(store, conf->master_key, err, sizeof(err))) goto out;
     hd_store_ensure_indexes(store);
-    if (!(cache = hd_match_cache_new(store, conf->refresh_ms, err, sizeof(err)))) goto out;
+    if (!(cache = hd_match_cache_new(store, conf->refresh_ms, conf->full_reload_ms, err, sizeof(err)))) goto out;
     hd_match_cache_set_smtp(cache, conf->smtp_url, conf->smtp_from);
     if (*conf->metrics_listen && !(status = hd_status_new_dispatcher(conf, cache, err, sizeof(err)))) goto out;
     for (int i = 0; i < n; i++)

@@ -254,8 +254,6 @@ int hd_match_count(const hd_match_t *m) {
 
 /* ---- the refreshing cache ---- */
 
-#define FULL_RELOAD_US (60 * 1000000LL)
-
 /* A change the cache's thread writes to the store: a disable (reason set), or the start of a subscription's run
  * of failures (failing_since_ms; 0: it succeeds again). */
 typedef struct change_s {
@@ -274,7 +272,7 @@ struct hd_match_cache_s {
     hd_store_t *store;
     char *smtp_url, *smtp_from;
     change_t *changes, **changes_tail; /* oldest first; guarded by lock */
-    int64_t refresh_ms;
+    int64_t refresh_ms, full_reload_ms;
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int stop;
@@ -401,7 +399,7 @@ static void *refresher(void *arg) {
 
         uint64_t fp;
         int rc = hd_store_fingerprint(c->store, &fp, err, sizeof(err));
-        if (rc == 0 && (fp != known || hd_mono_us() - loaded_us > FULL_RELOAD_US)) {
+        if (rc == 0 && (fp != known || (c->full_reload_ms && hd_mono_us() - loaded_us >= c->full_reload_ms * 1000))) {
             int loaded;
             rc = reload(c, &loaded, err, sizeof(err));
             if (rc == 0 && fp != known) HD_LOG(HD_LOG_INFO, "match", NULL, "subscriptions reloaded: %d", loaded);
@@ -417,10 +415,12 @@ static void *refresher(void *arg) {
     return NULL;
 }
 
-hd_match_cache_t *hd_match_cache_new(hd_store_t *store, int64_t refresh_ms, char *errstr, size_t errstr_size) {
+hd_match_cache_t *hd_match_cache_new(hd_store_t *store, int64_t refresh_ms, int64_t full_reload_ms, char *errstr,
+                                     size_t errstr_size) {
     hd_match_cache_t *c = hd_xcalloc(1, sizeof(*c));
     c->store = store;
     c->refresh_ms = refresh_ms;
+    c->full_reload_ms = full_reload_ms;
     c->changes_tail = &c->changes;
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->cond, NULL);

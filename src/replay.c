@@ -299,7 +299,7 @@ int hd_replay_main(const hd_conf_t *conf, int argc, char **argv, const atomic_in
     };
     if (!(store = hd_store_new(conf->store, conf->mongo_database, err, sizeof(err))) ||
         hd_store_use_master_key(store, conf->master_key, err, sizeof(err)) ||
-        !(cache = hd_match_cache_new(store, conf->refresh_ms, err, sizeof(err))) ||
+        !(cache = hd_match_cache_new(store, conf->refresh_ms, conf->full_reload_ms, err, sizeof(err))) ||
         !(w = hd_dispatch_new_replay(conf, cache, &replay, err, sizeof(err)))) {
         fprintf(stderr, "hookd replay: %s\n", err);
         goto out;

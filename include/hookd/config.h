@@ -19,6 +19,7 @@ typedef struct hd_conf_s {
     char *mongo_database;
     char *log_level;
     int64_t refresh_ms;
+    int64_t full_reload_ms;
     int64_t http_timeout_ms;
     int64_t http_connect_timeout_ms;
     int64_t http_max_inflight;

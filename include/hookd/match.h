@@ -52,8 +52,10 @@ int hd_match_count(const hd_match_t *m);
 typedef struct hd_match_cache_s hd_match_cache_t;
 
 /* Loads the store once (synchronously, so a start with an unreachable store fails loudly) and starts the
- * refresher thread. Does not take store; it must outlive the cache. NULL with errstr on failure. */
-hd_match_cache_t *hd_match_cache_new(hd_store_t *store, int64_t refresh_ms, char *errstr, size_t errstr_size);
+ * refresher thread: it checks the store's fingerprint every refresh_ms and reloads on a change, and in any case
+ * every full_reload_ms (0: never). Does not take store; it must outlive the cache. NULL with errstr on failure. */
+hd_match_cache_t *hd_match_cache_new(hd_store_t *store, int64_t refresh_ms, int64_t full_reload_ms, char *errstr,
+                                     size_t errstr_size);
 
 /* Stops the thread and releases the current snapshot. NULL is a no-op. */
 void hd_match_cache_destroy(hd_match_cache_t *cache);

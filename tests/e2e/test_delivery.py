@@ -963,6 +963,30 @@ def test_a_disable_decided_while_the_database_is_away_is_written_once_it_is_back
     hookd.stop(h)
 
 
+def test_an_edit_that_bumps_no_updated_at_is_found_by_the_full_reload(hookd, add_subscription, receiver, results,
+                                                                      produce, db):
+    """The change check sees the document count and the newest updated_at; a direct edit that changes neither is
+    picked up by the periodic full reload (subscriptions.full.reload.ms)."""
+    sub = add_subscription(status_path="ok")
+    h = hookd.start(HOOKD_SUBSCRIPTIONS_FULL_RELOAD_MS="2000")
+    ev = make_event()
+    produce(ev)
+    assert results.wait_event(ev["id"])[0]["url"] == sub["url"]
+
+    moved = sub["path"].replace("/ok/", "/created/")
+    receiver.register(moved, sub["secret"])
+    db.subscriptions.update_one({"_id": sub["_id"]}, {"$set": {"url": receiver.url(moved)}})  # updated_at unchanged
+
+    def delivered_to_the_edited_url():
+        if receiver.received(moved):
+            return True
+        produce(make_event())
+        return False
+
+    wait_for(delivered_to_the_edited_url, timeout=30, interval=1, what="a delivery to the edited URL")
+    hookd.stop(h)
+
+
 def test_dispatcher_refuses_to_start_without_its_database(hookd):
     """No snapshot, nothing to match against: a clear error and a non-zero exit (the orchestrator restarts it)."""
     port = free_port()

@@ -170,7 +170,7 @@ static void test_failing_clock(void) {
     char uri[64];
     snprintf(uri, sizeof(uri), "file:%s", path);
     hd_store_t *store = hd_store_new(uri, NULL, err, sizeof(err));
-    hd_match_cache_t *cache = store ? hd_match_cache_new(store, 60000, err, sizeof(err)) : NULL;
+    hd_match_cache_t *cache = store ? hd_match_cache_new(store, 60000, 60000, err, sizeof(err)) : NULL;
     CHECK(cache != NULL);
     if (!cache) goto out;
     hd_match_t *m = hd_match_cache_get(cache);
