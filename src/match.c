@@ -324,16 +324,21 @@ static void change_free(change_t *d) {
 }
 
 /* Runs on the cache's thread: the store write and the e-mail may block, the delivery loop must not. Returns -1 when
- * the store could not take the write (the change is then kept and tried again). */
+ * the store is away (the change is then kept and tried again); a write the server refuses is logged and dropped,
+ * since trying it again would only hold up the changes behind it. */
 static int apply_change(hd_match_cache_t *c, change_t *d) {
     char err[512];
     int rc = d->reason ? hd_store_disable(c->store, d->id, d->reason, err, sizeof(err))
                        : hd_store_set_failing(c->store, d->id, d->failing_since_ms, err, sizeof(err));
-    if (rc < 0) {
+    if (rc == -1) {
         if (!d->failed++)
             HD_LOG(HD_LOG_ERROR, "match", HD_KV("subscription_id", d->id),
                    "%s; kept, and written once the store answers again", err);
         return -1;
+    }
+    if (rc < 0) {
+        HD_LOG(HD_LOG_ERROR, "match", HD_KV("subscription_id", d->id), "%s", err);
+        return 0;
     }
     if (d->failed)
         HD_LOG(HD_LOG_INFO, "match", HD_KV("subscription_id", d->id), "%s written after %d failed attempt(s)",

@@ -382,7 +382,8 @@ static int update_sub(hd_store_t *store, bson_t *filter, bson_t *update, const c
     int rc = 0;
     if (!mongoc_collection_update_one(coll, filter, update, NULL, NULL, &err)) {
         snprintf(errstr, errstr_size, "MongoDB: %s subscription %s: %s", what, id, err.message);
-        rc = -1;
+        /* No server to ask, or the connection broke: the store is away. Any other error is the server's answer. */
+        rc = err.domain == MONGOC_ERROR_SERVER_SELECTION || err.domain == MONGOC_ERROR_STREAM ? -1 : -2;
     }
     bson_destroy(filter);
     bson_destroy(update);

@@ -55,13 +55,14 @@ void hd_store_client_push(hd_store_t *store, struct _mongoc_client_t *client);
 const char *hd_store_database(const hd_store_t *store); /* NULL for the file backend */
 /* Marks a subscription inactive (is_active false, disabled_reason, disabled_at, updated_at bumped so every
  * dispatcher reloads). Returns 0, 1 when the store is read-only (file: the change lives in memory until restart),
- * or -1 with errstr. */
+ * -1 with errstr when no server could be reached (worth trying again), or -2 with errstr when the server refused
+ * the write. */
 int hd_store_disable(hd_store_t *store, const char *id, const char *reason, char *errstr, size_t errstr_size);
 
 /* Records since when a subscription's deliveries have been failing (since_ms > 0; an earlier time already stored
  * is kept, so the first dispatcher to see the run wins), or that they succeed again (since_ms 0: the field is
  * removed). updated_at is left alone: this is the dispatchers' bookkeeping, not a change that needs a reload.
- * Returns 0, 1 when the store is read-only (file), or -1 with errstr. */
+ * Returns as hd_store_disable. */
 int hd_store_set_failing(hd_store_t *store, const char *id, int64_t since_ms, char *errstr, size_t errstr_size);
 
 #endif
