@@ -939,7 +939,7 @@ def test_a_disable_decided_while_the_database_is_away_is_written_once_it_is_back
     produce(ev)
     (r,) = results.wait_event(ev["id"])
     assert (r["status_code"], r["outcome"]) == (410, "gone")
-    wait_for(lambda: "written once the store answers again" in h.log(), what="the refused disable kept")
+    wait_for(lambda: "written once the store answers again" in h.log(), what="the disable kept while the database is away")
     ev2 = make_event()
     produce(ev2)
     results.settle(2.0)
