@@ -278,27 +278,26 @@ def span_rate(records):
     return len(records) / ((end - start) / 1000)
 
 
-def ceiling(port, requests):
-    """The fastest of libcurl's two ways to drive a multi handle (curl_multi_perform, and the socket API) at 64 in
-    flight (curl's connections per host here, as in hookd) and at 256 (192 of them waiting inside curl), each run
-    once: 256 alone, the ceiling until session 6, ran a third slower than 64."""
-    runs = [json.loads(subprocess.run([str(BENCH_CURL), f"http://127.0.0.1:{port}/ceiling", str(requests), str(conc),
-                                       mode], check=True, capture_output=True, text=True).stdout) | {"inflight": conc}
-            for conc in (64, 256) for mode in ("poll", "socket")]
-    return dict(max(runs, key=lambda r: r["rate"]), runs=runs)
+def curl_run(port, requests, conc, mode, processes):
+    """`processes` bench_curl processes at once, `conc` transfers in flight each, sharing `requests`: their
+    combined rate."""
+    procs = [subprocess.Popen([str(BENCH_CURL), f"http://127.0.0.1:{port}/ceiling", str(requests // processes),
+                               str(conc), mode], stdout=subprocess.PIPE, text=True) for _ in range(processes)]
+    runs = [json.loads(p.communicate(timeout=600)[0]) for p in procs]
+    if any(p.returncode for p in procs):
+        raise RuntimeError(f"bench_curl failed: {runs}")
+    done, secs = sum(r["requests"] for r in runs), max(r["seconds"] for r in runs)
+    return {"mode": mode, "inflight": conc, "processes": processes, "requests": done, "seconds": secs,
+            "rate": done / secs, "cpu_s": sum(r["cpu_s"] for r in runs)}
 
 
-def ceiling_two(port, requests):
-    """Two raw libcurl processes at once, 64 in flight each, the like-for-like ceiling of hookd with workers=2 (one
-    thread of curl does not use the box's second core): the faster of both ways of driving curl."""
-    def pair(mode):
-        procs = [subprocess.Popen([str(BENCH_CURL), f"http://127.0.0.1:{port}/ceiling2", str(requests // 2), "64",
-                                   mode], stdout=subprocess.PIPE, text=True) for _ in range(2)]
-        runs = [json.loads(p.communicate(timeout=600)[0]) for p in procs]
-        done, secs = sum(r["requests"] for r in runs), max(r["seconds"] for r in runs)
-        return {"mode": mode, "processes": 2, "requests": done, "seconds": secs, "rate": done / secs,
-                "cpu_s": sum(r["cpu_s"] for r in runs)}
-    runs = [pair(mode) for mode in ("poll", "socket")]
+def ceiling(port, requests, processes=1):
+    """The fastest of libcurl's two ways to drive a multi handle (curl_multi_perform, and the socket API). One
+    process runs each at 64 in flight (curl's connections per host here, as in hookd) and at 256 (192 of them
+    waiting inside curl; 256 alone, the ceiling until session 6, ran a third slower than 64). Two processes at once,
+    64 each, are the like-for-like ceiling of hookd with workers=2: one thread of curl leaves the second core."""
+    runs = [curl_run(port, requests, conc, mode, processes) for conc in ((64, 256) if processes == 1 else (64,))
+            for mode in ("poll", "socket")]
     return dict(max(runs, key=lambda r: r["rate"]), runs=runs)
 
 
@@ -477,7 +476,7 @@ def main():
     try:
         if args.only == "ceiling":
             print(json.dumps({"one_thread": ceiling(port, args.events * args.fanout),
-                              "two_processes": ceiling_two(port, args.events * args.fanout)}, indent=2))
+                              "two_processes": ceiling(port, args.events * args.fanout, processes=2)}, indent=2))
             return
         if args.only == "throughput":
             print(json.dumps(throughput(admin, port, args.events, args.fanout), indent=2))
@@ -499,7 +498,7 @@ def main():
             log(f"round {i + 1} of 3: ceiling, throughput with one worker, two-process ceiling, two workers ...")
             r = {"ceiling": ceiling(port, args.events * args.fanout)}
             r["throughput"] = throughput(admin, port, args.events, args.fanout)
-            r["ceiling_two"] = ceiling_two(port, args.events * args.fanout)
+            r["ceiling_two"] = ceiling(port, args.events * args.fanout, processes=2)
             r["throughput_two"] = throughput(admin, port, args.events, args.fanout, workers=2)
             r["ratio"] = r["throughput"]["rate"] / r["ceiling"]["rate"]
             r["ratio_two"] = r["throughput_two"]["rate"] / r["ceiling_two"]["rate"]
