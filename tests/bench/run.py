@@ -553,6 +553,7 @@ def main():
 
 def write_doc(r, args):
     c, t, l, n, m, w2 = r["ceiling"], r["throughput"], r["latency"], r["noisy"], r["memory"], r["two_workers"]
+    wt, wl = r["warmup"]["throughput"], r["warmup"]["latency"]
     ratios = lambda key: ", ".join(f"{x:.2f}" for x in r[key])
     doc = ROOT / "docs/benchmarks.md"
     text = doc.read_text() if doc.exists() else "# Benchmarks\n"
@@ -572,9 +573,8 @@ the two cores, so absolute figures are modest; the ratio to the ceiling measured
 compare. The box's speed drifts within minutes, so the throughput is measured in three rounds, each with its
 ceilings measured just before it; the round with the median ratio is shown. Before the rounds, two unmeasured runs
 warm the broker's JIT compiler up, since the ceiling does not use Kafka and a broker still compiling would count
-against hookd alone: a backlog of {4 * args.events:,} events ({r['warmup']['throughput']['rate']:,.0f} deliveries/s,
-the broker's and nginx's CPU {r['warmup']['throughput']['broker_nginx_cpu_s'] * 1e6 / r['warmup']['throughput']['deliveries']:.1f} us
-per delivery), then 10,000 deliveries/s for 13 s (p99 {r['warmup']['latency']['p99_ms']:.1f} ms).
+against hookd alone: a backlog of {4 * args.events:,} events ({wt['rate']:,.0f} deliveries/s, the broker's and nginx's
+CPU {wt['broker_nginx_cpu_s'] * 1e6 / wt['deliveries']:.1f} us per delivery), then 10,000 deliveries/s for 13 s (p99 {wl['p99_ms']:.1f} ms).
 
 | measure | value |
 |---|---|
