@@ -205,9 +205,9 @@ class Hookd:
 
 
 class ResultReader:
-    """Reads a results topic with kcat (fast, C) and counts/parses it. live=False (the latency run) counts by the
-    topic's end offsets instead and reads the records once at the end: a reader streaming 10,000 records/s took
-    a tenth of a core from the box whose latency it measures."""
+    """Reads a results topic with kcat (fast, C) and counts/parses it. live=False (the throughput and latency runs)
+    counts by the topic's end offsets instead and reads the records once at the end: a reader streaming 10,000
+    records/s took a tenth of a core from the box it measures."""
 
     def __init__(self, topic, live=True):
         self.topic = topic
