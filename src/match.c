@@ -375,7 +375,8 @@ static change_t *apply_changes(hd_match_cache_t *c, change_t *list) {
 static void *refresher(void *arg) {
     hd_match_cache_t *c = arg;
     char err[512];
-    int failing = 0, held = 0; /* held: changes kept while the store is away wait for the next interval, not a busy loop */
+    /* held: changes kept while the store is away wait for the next interval, not a busy loop */
+    int failing = 0, held = 0;
     pthread_mutex_lock(&c->lock);
     while (!c->stop) {
         struct timespec until;
