@@ -19,6 +19,7 @@
 #include "hookd/record.h"
 #include "hookd/render.h"
 #include "hookd/retry.h"
+#include "hookd/rfc3339.h"
 #include "hookd/sign.h"
 #include "hookd/util.h"
 
@@ -271,7 +272,7 @@ static void disable_sub(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, const c
     if (!hd_match_cache_disable(w->cache, sub, reason)) return;
     HD_LOG(HD_LOG_WARN, "dispatch", HD_KV("subscription_id", sub->id), "disabling subscription: %s", reason);
     char at[40];
-    hd_iso8601(hd_now_ms(), at, sizeof(at));
+    hd_rfc3339_format(hd_now_ms(), at);
     json_object *o = json_object_new_object();
     json_object_object_add(o, "type", json_object_new_string("subscription.disabled"));
     json_object_object_add(o, "subscription_id", json_object_new_string(sub->id));

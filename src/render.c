@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hookd/filter.h"
+#include "hookd/rfc3339.h"
 #include "hookd/util.h"
 
 #define TMPL_MAX_DEPTH 64
@@ -219,7 +220,7 @@ static void put_member(buf_t *b, const char *sep_key, const char *s) {
 
 static void render_builtin(buf_t *b, const hd_event_t *ev, int version) {
     char ts[40];
-    hd_iso8601(ev->time_ms, ts, sizeof(ts));
+    hd_rfc3339_format(ev->time_ms, ts);
     if (version == 2) {
         json_object *ct = NULL;
         json_object_object_get_ex(ev->root, "datacontenttype", &ct);

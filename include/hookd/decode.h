@@ -86,8 +86,4 @@ json_object *hd_decode_to_envelope(const hd_event_t *ev, const hd_decode_opts_t 
 
 void hd_decode_event_destroy(hd_event_t *ev);
 
-/* Parses an RFC 3339 / ISO 8601 UTC or offset time ("2026-11-22T06:35:57.123Z", "...+02:00") into ms since the
- * epoch. Returns 0, or -1 when s is not such a time. */
-int hd_decode_time(const char *s, int64_t *ms);
-
 #endif

@@ -2,7 +2,7 @@
  *
  * A subscription's payload shape is its payload_template when it has one, else the built-in shape named by its
  * version:
- *   1 (default) the Standard Webhooks envelope {"type", "timestamp": "<event time, ISO 8601>", "data"};
+ *   1 (default) the Standard Webhooks envelope {"type", "timestamp": "<event time, RFC 3339>", "data"};
  *   2           the CloudEvents 1.0 JSON format {"specversion", "id", "type", "source", "time",
  *               "datacontenttype", "data"}, sent as application/cloudevents+json.
  * A template is any JSON value whose strings may hold {{path}} placeholders (dotted paths into the decoded event:

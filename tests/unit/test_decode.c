@@ -128,6 +128,18 @@ static void test_envelope_rejects(void) {
     CHECK(!dec("{\"id\":\"1\",\"type\":\"a\"}", NULL, 0, &err) && err == HD_DECODE_MISSING_TENANT);
     CHECK(!dec("{\"id\":\"1\",\"type\":\"a\",\"tenant\":\"t\",\"time\":\"yesterday\"}", NULL, 0, &err) &&
           err == HD_DECODE_BAD_TIME);
+    /* RFC 3339 (tests/unit/test_rfc3339.c has the whole grammar): real days, no spaces, a NUL ends nothing. */
+    CHECK(!dec("{\"id\":\"1\",\"type\":\"a\",\"tenant\":\"t\",\"time\":\"2026-02-30T00:00:00Z\"}", NULL, 0, &err) &&
+          err == HD_DECODE_BAD_TIME);
+    CHECK(!dec("{\"id\":\"1\",\"type\":\"a\",\"tenant\":\"t\",\"time\":\"2026-01-01T 1:00:00Z\"}", NULL, 0, &err) &&
+          err == HD_DECODE_BAD_TIME);
+    CHECK(!dec("{\"id\":\"1\",\"type\":\"a\",\"tenant\":\"t\",\"time\":\"2026-01-01T01:00:00Z\\u0000x\"}", NULL, 0,
+               &err) &&
+          err == HD_DECODE_BAD_TIME);
+    hd_event_t *ev =
+        dec("{\"id\":\"1\",\"type\":\"a\",\"tenant\":\"t\",\"time\":\"1969-12-31t23:59:59.5z\"}", NULL, 0, &err);
+    CHECK(ev && ev->time_ms == -500);
+    hd_decode_event_destroy(ev);
     char big[5000];
     memset(big, ' ', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
