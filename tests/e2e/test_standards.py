@@ -1,0 +1,67 @@
+"""Standards, checked with the standards' own tools where they have one: RFC 3339 times against Python's datetime.
+See conftest.py for the fixtures."""
+
+import datetime as dt
+
+import pytest
+
+from conftest import make_event, wait_for
+from test_api import api, err, master_key, ok, result_record  # noqa: F401 - fixtures and helpers
+
+def python_rfc3339(text):
+    """What hookd should write for an RFC 3339 time: Python's reading of it, in UTC, to the millisecond (rounded
+    down, as hookd keeps milliseconds)."""
+    t = dt.datetime.fromisoformat(text.upper()).astimezone(dt.timezone.utc)
+    return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")  # strftime's %Y does not pad year 1
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# RFC 3339
+
+VALID_TIMES = ["2026-11-22T06:35:57.123Z", "2026-11-22t06:35:57.123z", "2024-02-29T23:59:59.9999Z",
+               "1969-12-31T23:59:59.999Z", "1900-03-01T00:00:00Z", "0001-01-01T01:30:00+01:00",
+               "2026-01-01T01:05:57.5-05:30", "2026-12-31T23:59:59-00:00", "9999-12-31T23:59:59.999Z",
+               "1960-06-15T10:20:30.45+14:00"]
+INVALID_TIMES = ["2026-02-30T00:00:00Z", "2026-02-29T00:00:00Z", "2026-01-01T 1:00:00Z", "2026-01-01 01:00:00Z",
+                 "2026-1-01T01:00:00Z", "2026-01-01T01:00:00", "2026-01-01T01:00:00+0100"]
+
+
+def test_event_times_are_rfc_3339(hookd, add_subscription, receiver, results, deadletter, produce):
+    sub = add_subscription()
+    h = hookd.start()
+    for i, text in enumerate(VALID_TIMES):
+        produce(make_event(id=f"evt_ok_{i}", time_=text))
+    for i, text in enumerate(INVALID_TIMES):
+        produce(make_event(id=f"evt_bad_{i}", time_=text), key=f"bad-{i}")
+
+    reqs = receiver.wait(len(VALID_TIMES), sub["path"])
+    got = sorted(r.json()["timestamp"] for r in reqs)
+    assert got == sorted(python_rfc3339(t) for t in VALID_TIMES)
+    for i, text in enumerate(VALID_TIMES):
+        (rec,) = results.wait_event(f"evt_ok_{i}")
+        assert rec["event_time"] == python_rfc3339(text)
+
+    recs = deadletter.wait(count=len(INVALID_TIMES))
+    assert sorted(r.key for r in recs) == sorted(f"bad-{i}".encode() for i in range(len(INVALID_TIMES)))
+    for r in recs:
+        assert dict(r.headers)["hookd-reason"] == b"bad-time", r.headers
+    with pytest.raises(ValueError):  # Python agrees that there is no 30 February
+        dt.datetime.fromisoformat(INVALID_TIMES[0])
+    hookd.stop(h)
+
+
+def test_log_date_filters_are_rfc_3339(api, produce, topics):  # noqa: F811 - api is a fixture
+    t0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    for i in range(3):
+        produce(result_record(f"msg_{i}", at=t0 + dt.timedelta(hours=i)), topic=topics.results)
+
+    def ids(**params):
+        return [x["id"] for x in ok(api.call("GET", "/v1/webhooks/events", params=params))]
+
+    wait_for(lambda: len(ids()) == 3, what="3 rows")
+    assert ids(to_date="1969-12-31T23:59:59Z") == [], "a time before 1970 is a bound, not 'absent'"
+    assert ids(from_date="1969-12-31T23:59:59Z") == ["msg_2", "msg_1", "msg_0"]
+    assert ids(from_date="2026-01-01t00:30:00z", to_date="2026-01-01T01:30:00+00:00") == ["msg_1"]
+    for bad in ("2026-02-30T00:00:00Z", "2026-01-01T 1:00:00Z"):
+        err(api.call("GET", "/v1/webhooks/events", params={"from_date": bad}), 400, "invalid-param")
+    assert ids(to_date="0001-01-01T00:00:00Z") == []
