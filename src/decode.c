@@ -1,5 +1,6 @@
 #include "hookd/decode.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,7 @@ static const char *const reasons[] = {
     [HD_DECODE_MISSING_SOURCE] = "missing-source",
     [HD_DECODE_BAD_SPECVERSION] = "bad-specversion",
     [HD_DECODE_BAD_HEADER] = "bad-header",
-    [HD_DECODE_UNSUPPORTED_DATA] = "unsupported-data",
+    [HD_DECODE_BAD_DATA] = "bad-data",
 };
 
 const char *hd_decode_reason(hd_decode_err_t err) {
@@ -122,17 +123,16 @@ static json_object *binary_root(const void *value, size_t len, const hd_decode_h
     if (len == 0) return root; /* an event without data */
     if (is_json_media(mt)) {
         if (!(data = parse_json(value, len, err, errstr, errstr_size))) goto fail;
-    } else if (!strncmp(mt, "text/", 5) || !strcmp(mt, "application/xml")) {
-        if (!utf8_text(value, len)) {
-            *err = HD_DECODE_UNSUPPORTED_DATA;
-            snprintf(errstr, errstr_size, "data of type %s is not UTF-8 text", mt);
-            goto fail;
-        }
+    } else if ((!strncmp(mt, "text/", 5) || !strcmp(mt, "application/xml")) && utf8_text(value, len)) {
         data = json_object_new_string_len(value, (int)len);
     } else {
-        *err = HD_DECODE_UNSUPPORTED_DATA;
-        snprintf(errstr, errstr_size, "data of content-type \"%s\" is neither JSON nor text", mt);
-        goto fail;
+        /* Binary data: the CloudEvents JSON format carries it as base64 in data_base64. */
+        size_t size = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
+        char *b64 = hd_xmalloc(size);
+        sodium_bin2base64(b64, size, value, len, sodium_base64_VARIANT_ORIGINAL);
+        json_object_object_add(root, "data_base64", json_object_new_string_len(b64, (int)size - 1));
+        free(b64);
+        return root;
     }
     json_object_object_add(root, "data", data);
     return root;
@@ -140,6 +140,17 @@ static json_object *binary_root(const void *value, size_t len, const hd_decode_h
 fail:
     json_object_put(root);
     return NULL;
+}
+
+/* A JSON string of standard base64 (RFC 4648 section 4, padded), as the CloudEvents JSON format's data_base64. */
+static int base64_text(json_object *v) {
+    if (!json_object_is_type(v, json_type_string)) return 0;
+    size_t len = (size_t)json_object_get_string_len(v), bin_len;
+    unsigned char *bin = hd_xmalloc(len / 4 * 3 + 3);
+    int rc = sodium_base642bin(bin, len / 4 * 3 + 3, json_object_get_string(v), len, NULL, &bin_len, NULL,
+                               sodium_base64_VARIANT_ORIGINAL);
+    free(bin);
+    return rc == 0;
 }
 
 /* The common part of every shape: required attributes, tenant, time, data, status. Takes ownership of root. */
@@ -180,10 +191,14 @@ static hd_event_t *finish(json_object *root, hd_decode_mode_t mode, const hd_dec
             snprintf(errstr, errstr_size, "CloudEvent %s has no \"source\"", ev->id);
             goto fail;
         }
-        if (json_object_object_get_ex(root, "data_base64", NULL)) {
-            *err = HD_DECODE_UNSUPPORTED_DATA;
-            snprintf(errstr, errstr_size, "CloudEvent %s: binary data (data_base64) is not supported", ev->id);
-            goto fail;
+        if (json_object_object_get_ex(root, "data_base64", &v) && !json_object_is_type(v, json_type_null)) {
+            if (!base64_text(v) || json_object_object_get_ex(root, "data", NULL)) {
+                *err = HD_DECODE_BAD_DATA;
+                snprintf(errstr, errstr_size, "CloudEvent %s: data_base64 must be a base64 string, without data",
+                         ev->id);
+                goto fail;
+            }
+            ev->data_base64 = v;
         }
     }
     if (!(ev->tenant = req_str(root, opts->tenant_attribute)) && opts->tenant_header && *opts->tenant_header) {
