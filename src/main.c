@@ -57,7 +57,7 @@ static void usage(FILE *out) {
                  "  apikey     apikey create --tenant T [--admin]: print a new API key (shown once)\n"
                  "  recorder   record the results topic into the delivery log (also inside api)\n"
                  "  sign       print the webhook-signature for --secret, --id, --timestamp and a body on stdin\n"
-                 "  config     print the effective configuration, or --markdown for docs/configuration.md\n"
+                 "  config     print the configuration in force, secrets redacted (--markdown: the reference)\n"
                  "  version    print the version\n\n",
             HD_VERSION);
     hd_conf_print_help(out);
@@ -277,7 +277,7 @@ static int cmd_sign(hd_conf_t *conf, int argc, char **argv) {
 
 static int cmd_config(hd_conf_t *conf, int argc, char **argv) {
     if (argc > 0 && !strcmp(argv[0], "--markdown")) hd_conf_print_markdown(stdout);
-    else hd_conf_print_help(stdout);
+    else hd_conf_print(conf, stdout);
     return 0;
 }
 

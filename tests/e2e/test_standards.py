@@ -1,13 +1,17 @@
-"""Standards, checked with the standards' own tools where they have one: RFC 3339 times against Python's datetime.
-See conftest.py for the fixtures."""
+"""Standards, checked with the standards' own tools where they have one: RFC 3339 times against Python's datetime,
+CloudEvents with the official SDK, the metrics endpoints with Prometheus' promtool. See conftest.py for the
+fixtures."""
 
 import base64
 import datetime as dt
+import subprocess
+import urllib.request
 
 import pytest
 
-from conftest import make_event, wait_for
+from conftest import ROOT, make_event, wait_for
 from test_api import api, err, master_key, ok, result_record  # noqa: F401 - fixtures and helpers
+from test_ops import status_url
 
 def python_rfc3339(text):
     """What hookd should write for an RFC 3339 time: Python's reading of it, in UTC, to the millisecond (rounded
@@ -107,4 +111,39 @@ def test_cloudevents_from_the_sdk_in_both_bindings(hookd, add_subscription, rece
     datas = [r.json()["data"] for r in receiver.wait(len(sent), v1["path"])]
     assert [d for d in datas if isinstance(d, dict)] == [{"customer_id": "cus_1", "credits": 7}] * 2
     assert [base64.b64decode(d) for d in datas if isinstance(d, str)] == [binary_data] * 2
+    hookd.stop(h)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Prometheus
+
+
+def promtool_check(url):
+    """promtool check metrics on what url serves: (exit code, findings)."""
+    tool = subprocess.run([ROOT / "scripts/promtool", "--path"], check=True, capture_output=True, text=True)
+    with urllib.request.urlopen(url, timeout=10) as r:
+        text = r.read().decode()
+    p = subprocess.run([tool.stdout.strip(), "check", "metrics"], input=text, capture_output=True, text=True)
+    return p.returncode, (p.stdout + p.stderr).strip(), text
+
+
+def test_metrics_pass_promtool(hookd, add_subscription, receiver, results, produce, api):  # noqa: F811
+    add_subscription()
+    add_subscription(status_path="fail", max_retry_count=1)
+    h = hookd.start(HOOKD_METRICS_LISTEN="127.0.0.1:0")
+    ev = make_event()
+    produce(ev)
+    produce(b"{not json")
+    results.wait_event(ev["id"], count=2)  # a success, and a retry scheduled: every family has series
+
+    rc, findings, text = promtool_check(status_url(h) + "/metrics")
+    assert rc == 0 and not findings, f"dispatcher /metrics: {findings}"
+    for name in ("hd_retries_total", "hd_match_subscriptions", "hd_match_cache_age_seconds",
+                 "hd_delivery_attempt_duration_seconds_bucket"):
+        assert f"\n{name}" in text, name
+
+    ok(api.call("GET", "/v1/webhooks/events"))
+    rc, findings, text = promtool_check(api.base + "/metrics")
+    assert rc == 0 and not findings, f"API /metrics: {findings}"
+    assert "hd_api_requests_total" in text
     hookd.stop(h)
