@@ -191,6 +191,7 @@ typedef struct {
     const char *response; /* the receiver's body as kept (NUL-terminated), NULL when none */
     size_t response_len;
     int final;
+    int cancelled; /* a retry not attempted (its subscription was disabled or deleted): not a delivery */
 } attempt_t;
 
 static void record_attempt(hd_dispatch_t *w, ev_t *ev, const attempt_t *a) {
@@ -219,7 +220,7 @@ static void record_attempt(hd_dispatch_t *w, ev_t *ev, const attempt_t *a) {
         .replay = w->replay != NULL,
     };
     if (a->outcome == HD_OUTCOME_SUCCESS) w->stats.succeeded++;
-    else w->stats.failed++;
+    else if (!a->cancelled) w->stats.failed++;
     HD_LOG(a->outcome == HD_OUTCOME_SUCCESS ? HD_LOG_DEBUG : HD_LOG_INFO, "deliver",
            HD_KV("event_id", ev->event->id, "subscription_id", a->sub_id, "delivery_id", a->msg_id, "outcome",
                  res.outcome, "error", a->error),
@@ -715,7 +716,8 @@ static void run_retry(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev) {
                        .outcome = HD_OUTCOME_PERMANENT,
                        .error = sub ? "the subscription was disabled before the retry"
                                     : "the subscription was deleted before the retry",
-                       .final = 1};
+                       .final = 1,
+                       .cancelled = 1};
         record_attempt(w, ev, &a);
         return;
     }
