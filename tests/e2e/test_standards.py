@@ -147,3 +147,47 @@ def test_metrics_pass_promtool(hookd, add_subscription, receiver, results, produ
     assert rc == 0 and not findings, f"API /metrics: {findings}"
     assert "hd_api_requests_total" in text
     hookd.stop(h)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Standard Webhooks: hookd sign and hookd verify against a delivered webhook and independent implementations
+
+
+def run_hookd(hookd_bin, *args, body=b""):
+    return subprocess.run([str(hookd_bin), *args], input=body, capture_output=True, env={"PATH": "/usr/bin:/bin"})
+
+
+def test_sign_and_verify_v1_and_v1a(hookd, hookd_bin, add_subscription, receiver, produce):
+    import standardwebhooks
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from test_matching import ed25519_keys
+
+    signing_key, public_key = ed25519_keys()
+    sub = add_subscription(signing_key=signing_key)
+    h = hookd.start()
+    produce(make_event())
+    (req,) = receiver.wait(1, sub["path"])
+    hookd.stop(h)
+    wh = ["--id", req.webhook_id, "--timestamp", req.headers["webhook-timestamp"],
+          "--signature", req.headers["webhook-signature"]]
+
+    # Support staff checking what a receiver got: both entries verify, a changed body does not.
+    for key in (["--secret", sub["secret"]], ["--public-key", public_key]):
+        p = run_hookd(hookd_bin, "verify", *wh, *key, body=req.body)
+        assert p.returncode == 0 and p.stdout.startswith(b"valid:"), p
+        p = run_hookd(hookd_bin, "verify", *wh, *key, body=req.body + b" ")
+        assert p.returncode == 1 and p.stdout.startswith(b"invalid:"), p
+    assert run_hookd(hookd_bin, "verify", *wh, body=req.body).returncode == 2  # neither key given
+
+    # What hookd sign prints verifies with the reference library (v1) and with cryptography (v1a).
+    ts = req.headers["webhook-timestamp"]
+    args = ["--id", req.webhook_id, "--timestamp", ts]
+    v1 = run_hookd(hookd_bin, "sign", "--secret", sub["secret"], *args, body=req.body)
+    assert v1.returncode == 0, v1
+    standardwebhooks.Webhook(sub["secret"]).verify(req.body, {"webhook-id": req.webhook_id, "webhook-timestamp": ts,
+                                                              "webhook-signature": v1.stdout.decode().strip()})
+    v1a = run_hookd(hookd_bin, "sign", "--secret", signing_key, *args, body=req.body)
+    assert v1a.returncode == 0 and v1a.stdout.startswith(b"v1a,"), v1a
+    Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key[5:])).verify(
+        base64.b64decode(v1a.stdout.strip()[4:]), f"{req.webhook_id}.{ts}.".encode() + req.body)
