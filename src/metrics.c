@@ -335,7 +335,9 @@ static void hk_init(void) {
     hk.matched = hd_metrics_counter(m, "hd_events_matched_total",
                                     "Events that matched at least one subscription.", NULL);
     hk.deadlettered = hd_metrics_counter(m, "hd_events_deadlettered_total",
-                                         "Messages rejected by decoding and sent to the dead-letter topic.", NULL);
+                                         "Messages that could not be decoded (events or retry jobs), sent to the "
+                                         "dead-letter topic (skipped by a replay).",
+                                         NULL);
     hk.assigned = hd_metrics_gauge(m, "hd_consumer_partitions_assigned",
                                    "Source partitions assigned to this process's consumers.", NULL);
     hk.inflight = hd_metrics_gauge(m, "hd_deliveries_inflight", "Delivery attempts in flight.", NULL);
