@@ -15,10 +15,10 @@
 #include "hookd/api_event_types.h"
 #include "hookd/api_subscriptions.h"
 #include "hookd/apikey.h"
-#include "hookd/decode.h"
 #include "hookd/log.h"
 #include "hookd/metrics.h"
 #include "hookd/recorder.h"
+#include "hookd/rfc3339.h"
 #include "hookd/store.h"
 #include "hookd/util.h"
 
@@ -96,10 +96,10 @@ const char *hd_api_query(hd_api_req_t *r, const char *name) {
 int hd_api_query_time(hd_api_req_t *r, const char *name, int64_t *ms) {
     const char *v = hd_api_query(r, name);
     if (!v) return 0;
-    if (hd_decode_time(v, ms)) {
+    if (hd_rfc3339_parse(v, strlen(v), ms)) {
         json_object *d = NULL;
-        hd_api_detail(&d, name, "expected an ISO 8601 time such as 2026-11-22T06:35:57Z");
-        hd_api_error(r, 400, "invalid-param", d, "%s is not an ISO 8601 time", name);
+        hd_api_detail(&d, name, "expected an RFC 3339 time such as 2026-11-22T06:35:57Z");
+        hd_api_error(r, 400, "invalid-param", d, "%s is not an RFC 3339 time", name);
         return -1;
     }
     return 0;
@@ -122,10 +122,11 @@ static json_object *plain(json_object *v) {
             /* One format for every date: libbson writes whole seconds without milliseconds. */
             char iso[40];
             int64_t ms = 0;
-            if (json_object_is_type(d, json_type_string)) hd_decode_time(json_object_get_string(d), &ms);
+            if (json_object_is_type(d, json_type_string))
+                hd_rfc3339_parse(json_object_get_string(d), (size_t)json_object_get_string_len(d), &ms);
             else if (json_object_object_get_ex(d, "$numberLong", &n)) ms = strtoll(json_object_get_string(n), NULL, 10);
             else ms = json_object_get_int64(d);
-            hd_iso8601(ms, iso, sizeof(iso));
+            hd_rfc3339_format(ms, iso);
             return json_object_new_string(iso);
         }
         if (json_object_object_get_ex(v, "$numberLong", &n))

@@ -24,7 +24,7 @@ static json_object *row_json(const bson_t *doc) {
 
 static void list(hd_api_req_t *r, const char *sub_id) {
     const char *type = hd_api_query(r, "event_type"), *status = hd_api_query(r, "status");
-    int64_t from = -1, to = -1;
+    int64_t from = INT64_MIN, to = INT64_MIN; /* absent; times before 1970 are negative */
     if (hd_api_query_time(r, "from_date", &from) || hd_api_query_time(r, "to_date", &to)) return;
     if (status) {
         size_t i = 0;
@@ -40,11 +40,11 @@ static void list(hd_api_req_t *r, const char *sub_id) {
     if (sub_id) BSON_APPEND_UTF8(filter, "subscription_id", sub_id);
     if (type) BSON_APPEND_UTF8(filter, "event_type", type);
     if (status) BSON_APPEND_UTF8(filter, "status", status);
-    if (from >= 0 || to >= 0) {
+    if (from != INT64_MIN || to != INT64_MIN) {
         bson_t range;
         BSON_APPEND_DOCUMENT_BEGIN(filter, "created_at", &range);
-        if (from >= 0) BSON_APPEND_DATE_TIME(&range, "$gte", from);
-        if (to >= 0) BSON_APPEND_DATE_TIME(&range, "$lte", to);
+        if (from != INT64_MIN) BSON_APPEND_DATE_TIME(&range, "$gte", from);
+        if (to != INT64_MIN) BSON_APPEND_DATE_TIME(&range, "$lte", to);
         bson_append_document_end(filter, &range);
     }
     hd_api_list(r, "deliveries", filter, "sort_key", 1, row_json);

@@ -10,6 +10,7 @@
 #include "hookd/match.h"
 #include "hookd/recorder.h"
 #include "hookd/render.h"
+#include "hookd/rfc3339.h"
 #include "hookd/sign.h"
 #include "hookd/sub.h"
 #include "hookd/util.h"
@@ -501,7 +502,7 @@ static void test_event(hd_api_req_t *r, const char *id) {
     randombytes_buf(rnd, sizeof(rnd));
     sodium_bin2hex(hex, sizeof(hex), rnd, sizeof(rnd));
     snprintf(event_id, sizeof(event_id), "evt_test_%s", hex);
-    hd_iso8601(hd_now_ms(), now_iso, sizeof(now_iso));
+    hd_rfc3339_format(hd_now_ms(), now_iso);
     json_object *ev = json_object_new_object(), *data = NULL;
     json_object_object_add(ev, "id", json_object_new_string(event_id));
     json_object_object_add(ev, "type", json_object_new_string(type));

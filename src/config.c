@@ -208,9 +208,36 @@ static void env_name(const char *name, char *out, size_t out_size) {
     out[n] = '\0';
 }
 
+/* HOOKD_KAFKA_<PROPERTY> reaches librdkafka only when librdkafka has that property: shells, scripts and
+ * orchestrators export other variables with this prefix (Kubernetes adds HOOKD_KAFKA_PORT for a Service named
+ * hookd-kafka), so an unknown property is skipped with a warning that names the variable, while a known one with a
+ * bad value stops hookd. scratch (created on first use) checks the property without touching a real client. */
+static int kafka_env(hd_conf_t *conf, rd_kafka_conf_t **scratch, const char *var, int var_len, const char *name,
+                     const char *value, char *errstr, size_t errstr_size) {
+    const char *prop = name + 6;
+    if (!strncmp(prop, "consumer.", 9) || !strncmp(prop, "producer.", 9)) prop += 9;
+    char err[256];
+    if (!*scratch) *scratch = rd_kafka_conf_new();
+    rd_kafka_conf_res_t res = rd_kafka_conf_set(*scratch, prop, value, err, sizeof(err));
+    if (res == RD_KAFKA_CONF_UNKNOWN) {
+        HD_LOG(HD_LOG_WARN, "config", NULL,
+               "environment variable %.*s ignored: %s is not a librdkafka property (HOOKD_KAFKA_* variables pass "
+               "through only when they name one)",
+               var_len, var, name);
+        return 0;
+    }
+    if (res != RD_KAFKA_CONF_OK) {
+        snprintf(errstr, errstr_size, "environment variable %.*s (%s): %s", var_len, var, name, err);
+        return -1;
+    }
+    return hd_conf_set(conf, name, value, errstr, errstr_size);
+}
+
 int hd_conf_load_env(hd_conf_t *conf, char **envp, char *errstr, size_t errstr_size) {
     char want[128];
-    for (char **ep = envp; ep && *ep; ep++) {
+    rd_kafka_conf_t *scratch = NULL;
+    int rc = 0;
+    for (char **ep = envp; ep && *ep && !rc; ep++) {
         const char *eq = strchr(*ep, '=');
         if (!eq || strncmp(*ep, "HOOKD_", 6)) continue;
         size_t klen = (size_t)(eq - *ep);
@@ -221,7 +248,7 @@ int hd_conf_load_env(hd_conf_t *conf, char **envp, char *errstr, size_t errstr_s
             if (strlen(want) == klen && !strncmp(want, *ep, klen)) hit = &table[i];
         }
         if (hit) {
-            if (set_entry(conf, hit, value, errstr, errstr_size)) return -1;
+            rc = set_entry(conf, hit, value, errstr, errstr_size);
         } else if (klen > 12 && !strncmp(*ep, "HOOKD_KAFKA_", 12)) {
             /* librdkafka property names use dots only, so the mapping back is unambiguous. */
             char name[128];
@@ -229,11 +256,12 @@ int hd_conf_load_env(hd_conf_t *conf, char **envp, char *errstr, size_t errstr_s
             for (const char *p = *ep + 12; p < eq && n + 1 < sizeof(name); p++)
                 name[n++] = *p == '_' ? '.' : (char)tolower((unsigned char)*p);
             name[n] = '\0';
-            if (hd_conf_set(conf, name, value, errstr, errstr_size)) return -1;
+            rc = kafka_env(conf, &scratch, *ep, (int)klen, name, value, errstr, errstr_size);
         }
         /* Other HOOKD_* variables (HOOKD_CONFIG, test knobs) are not settings. */
     }
-    return 0;
+    if (scratch) rd_kafka_conf_destroy(scratch);
+    return rc;
 }
 
 int hd_conf_load_file(hd_conf_t *conf, const char *path, char *errstr, size_t errstr_size) {
@@ -306,6 +334,46 @@ void hd_conf_print_help(FILE *out) {
                  "                             env HOOKD_KAFKA_<PROPERTY>, e.g. HOOKD_KAFKA_SASL_USERNAME\n");
 }
 
+/* Keys, passwords and the like: master.key, kafka.ssl.key.password, kafka.sasl.password, kafka.ssl.key.pem, ... */
+static int secret_name(const char *name) {
+    return strstr(name, "password") || strstr(name, "secret") || strstr(name, ".key") ||
+           strstr(name, "oauthbearer.config");
+}
+
+/* value with the password of a URL's userinfo (scheme://user:password@host) replaced. */
+static void print_value(FILE *out, const char *name, const char *value) {
+    if (*value && secret_name(name)) {
+        fputs("(redacted)", out);
+        return;
+    }
+    const char *scheme = strstr(value, "://"), *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+    if (!colon || memchr(scheme + 3, '/', (size_t)(at - scheme - 3))) {
+        fputs(value, out);
+        return;
+    }
+    fprintf(out, "%.*s(redacted)%s", (int)(colon + 1 - value), value, at);
+}
+
+void hd_conf_print(const hd_conf_t *conf, FILE *out) {
+    fprintf(out, "# The effective configuration: defaults, then the config file, the environment and --set.\n"
+                 "# Secrets are redacted; the rest can serve as a config file.\n");
+    for (size_t i = 0; i < TABLE_CNT; i++) {
+        const char *base = (const char *)conf;
+        fprintf(out, "%s = ", table[i].name);
+        if (table[i].type == T_INT)
+            fprintf(out, "%lld", (long long)*(const int64_t *)(base + table[i].offset));
+        else
+            print_value(out, table[i].name, *(char *const *)(base + table[i].offset));
+        fputc('\n', out);
+    }
+    for (int i = 0; i < conf->kafka_cnt; i++) {
+        fprintf(out, "kafka.%s = ", conf->kafka[i].name);
+        print_value(out, conf->kafka[i].name, conf->kafka[i].value);
+        fputc('\n', out);
+    }
+}
+
 void hd_conf_print_markdown(FILE *out) {
     char env[128], range[64];
     fprintf(out, "# Configuration\n\n"
@@ -323,7 +391,10 @@ void hd_conf_print_markdown(FILE *out) {
     fprintf(out, "\n## Kafka pass-through\n\n"
                  "Settings named `kafka.<property>` go straight to librdkafka, for both the consumer and the\n"
                  "producer; `kafka.consumer.<property>` and `kafka.producer.<property>` reach only one. In the\n"
-                 "environment, `HOOKD_KAFKA_SASL_USERNAME=u` is `kafka.sasl.username=u`. hookd sets, and you\n"
+                 "environment, `HOOKD_KAFKA_SASL_USERNAME=u` is `kafka.sasl.username=u`; a `HOOKD_KAFKA_*`\n"
+                 "variable that names no librdkafka property (such as the `HOOKD_KAFKA_PORT` Kubernetes adds for a\n"
+                 "Service named `hookd-kafka`) is ignored with a warning naming it, while `kafka.*` in the file or\n"
+                 "`--set` must name one. hookd sets, and you\n"
                  "should not override, `enable.auto.offset.store=false` (offsets are stored only after the\n"
                  "outcome is durable), `enable.idempotence=true` and `acks=all` on the producer. Each consumer\n"
                  "pre-fetches at most 2 MB (`queued.max.messages.kbytes=2048` with `fetch.queue.backoff.ms=10`;\n"

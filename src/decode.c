@@ -1,13 +1,13 @@
 #include "hookd/decode.h"
 
-#include <ctype.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "hookd/filter.h"
+#include "hookd/rfc3339.h"
 #include "hookd/util.h"
 
 static const char *const reasons[] = {
@@ -23,47 +23,11 @@ static const char *const reasons[] = {
     [HD_DECODE_MISSING_SOURCE] = "missing-source",
     [HD_DECODE_BAD_SPECVERSION] = "bad-specversion",
     [HD_DECODE_BAD_HEADER] = "bad-header",
-    [HD_DECODE_UNSUPPORTED_DATA] = "unsupported-data",
+    [HD_DECODE_BAD_DATA] = "bad-data",
 };
 
 const char *hd_decode_reason(hd_decode_err_t err) {
     return reasons[err];
-}
-
-int hd_decode_time(const char *s, int64_t *ms) {
-    struct tm tm = {0};
-    int n = 0;
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
-               &tm.tm_sec, &n) != 6 || n != 19)
-        return -1;
-    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
-        tm.tm_sec > 60)
-        return -1;
-    const char *p = s + n;
-    int64_t frac_ms = 0;
-    if (*p == '.') {
-        int digits = 0;
-        for (p++; isdigit((unsigned char)*p); p++, digits++)
-            if (digits < 3) frac_ms = frac_ms * 10 + (*p - '0');
-        if (!digits) return -1;
-        for (; digits < 3; digits++) frac_ms *= 10;
-    }
-    int64_t offset_s = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om, on = 0;
-        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &on) != 2 || on != 5 || oh > 23 || om > 59) return -1;
-        offset_s = (oh * 3600 + om * 60) * (*p == '+' ? 1 : -1);
-        p += 1 + on;
-    } else {
-        return -1;
-    }
-    if (*p) return -1;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    *ms = ((int64_t)timegm(&tm) - offset_s) * 1000 + frac_ms;
-    return 0;
 }
 
 static const char *req_str(json_object *root, const char *key) {
@@ -159,17 +123,16 @@ static json_object *binary_root(const void *value, size_t len, const hd_decode_h
     if (len == 0) return root; /* an event without data */
     if (is_json_media(mt)) {
         if (!(data = parse_json(value, len, err, errstr, errstr_size))) goto fail;
-    } else if (!strncmp(mt, "text/", 5) || !strcmp(mt, "application/xml")) {
-        if (!utf8_text(value, len)) {
-            *err = HD_DECODE_UNSUPPORTED_DATA;
-            snprintf(errstr, errstr_size, "data of type %s is not UTF-8 text", mt);
-            goto fail;
-        }
+    } else if ((!strncmp(mt, "text/", 5) || !strcmp(mt, "application/xml")) && utf8_text(value, len)) {
         data = json_object_new_string_len(value, (int)len);
     } else {
-        *err = HD_DECODE_UNSUPPORTED_DATA;
-        snprintf(errstr, errstr_size, "data of content-type \"%s\" is neither JSON nor text", mt);
-        goto fail;
+        /* Binary data: the CloudEvents JSON format carries it as base64 in data_base64. */
+        size_t size = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
+        char *b64 = hd_xmalloc(size);
+        sodium_bin2base64(b64, size, value, len, sodium_base64_VARIANT_ORIGINAL);
+        json_object_object_add(root, "data_base64", json_object_new_string_len(b64, (int)size - 1));
+        free(b64);
+        return root;
     }
     json_object_object_add(root, "data", data);
     return root;
@@ -177,6 +140,17 @@ static json_object *binary_root(const void *value, size_t len, const hd_decode_h
 fail:
     json_object_put(root);
     return NULL;
+}
+
+/* A JSON string of standard base64 (RFC 4648 section 4, padded), as the CloudEvents JSON format's data_base64. */
+static int base64_text(json_object *v) {
+    if (!json_object_is_type(v, json_type_string)) return 0;
+    size_t len = (size_t)json_object_get_string_len(v), bin_len;
+    unsigned char *bin = hd_xmalloc(len / 4 * 3 + 3);
+    int rc = sodium_base642bin(bin, len / 4 * 3 + 3, json_object_get_string(v), len, NULL, &bin_len, NULL,
+                               sodium_base64_VARIANT_ORIGINAL);
+    free(bin);
+    return rc == 0;
 }
 
 /* The common part of every shape: required attributes, tenant, time, data, status. Takes ownership of root. */
@@ -217,10 +191,14 @@ static hd_event_t *finish(json_object *root, hd_decode_mode_t mode, const hd_dec
             snprintf(errstr, errstr_size, "CloudEvent %s has no \"source\"", ev->id);
             goto fail;
         }
-        if (json_object_object_get_ex(root, "data_base64", NULL)) {
-            *err = HD_DECODE_UNSUPPORTED_DATA;
-            snprintf(errstr, errstr_size, "CloudEvent %s: binary data (data_base64) is not supported", ev->id);
-            goto fail;
+        if (json_object_object_get_ex(root, "data_base64", &v) && !json_object_is_type(v, json_type_null)) {
+            if (!base64_text(v) || json_object_object_get_ex(root, "data", NULL)) {
+                *err = HD_DECODE_BAD_DATA;
+                snprintf(errstr, errstr_size, "CloudEvent %s: data_base64 must be a base64 string, without data",
+                         ev->id);
+                goto fail;
+            }
+            ev->data_base64 = v;
         }
     }
     if (!(ev->tenant = req_str(root, opts->tenant_attribute)) && opts->tenant_header && *opts->tenant_header) {
@@ -237,7 +215,8 @@ static hd_event_t *finish(json_object *root, hd_decode_mode_t mode, const hd_dec
     }
     ev->time_ms = kafka_ts_ms > 0 ? kafka_ts_ms : hd_now_ms();
     if (json_object_object_get_ex(root, "time", &v) && !json_object_is_type(v, json_type_null) &&
-        (!json_object_is_type(v, json_type_string) || hd_decode_time(json_object_get_string(v), &ev->time_ms))) {
+        (!json_object_is_type(v, json_type_string) ||
+         hd_rfc3339_parse(json_object_get_string(v), (size_t)json_object_get_string_len(v), &ev->time_ms))) {
         *err = HD_DECODE_BAD_TIME;
         snprintf(errstr, errstr_size, "event %s: \"time\" is not an RFC 3339 time", ev->id);
         goto fail;
@@ -290,7 +269,7 @@ json_object *hd_decode_to_envelope(const hd_event_t *ev, const hd_decode_opts_t 
     char time[40];
     json_object *o = json_object_new_object();
     json_object_object_foreach(ev->root, k, v) json_object_object_add(o, k, json_object_get(v));
-    hd_iso8601(ev->time_ms, time, sizeof(time));
+    hd_rfc3339_format(ev->time_ms, time);
     json_object_object_add(o, "time", json_object_new_string(time));
     json_object_object_add(o, opts->tenant_attribute, json_object_new_string(ev->tenant));
     return o;

@@ -19,6 +19,7 @@
 #include "hookd/record.h"
 #include "hookd/render.h"
 #include "hookd/retry.h"
+#include "hookd/rfc3339.h"
 #include "hookd/sign.h"
 #include "hookd/util.h"
 
@@ -190,6 +191,7 @@ typedef struct {
     const char *response; /* the receiver's body as kept (NUL-terminated), NULL when none */
     size_t response_len;
     int final;
+    int cancelled; /* a retry not attempted (its subscription was disabled or deleted): not a delivery */
 } attempt_t;
 
 static void record_attempt(hd_dispatch_t *w, ev_t *ev, const attempt_t *a) {
@@ -218,7 +220,7 @@ static void record_attempt(hd_dispatch_t *w, ev_t *ev, const attempt_t *a) {
         .replay = w->replay != NULL,
     };
     if (a->outcome == HD_OUTCOME_SUCCESS) w->stats.succeeded++;
-    else w->stats.failed++;
+    else if (!a->cancelled) w->stats.failed++;
     HD_LOG(a->outcome == HD_OUTCOME_SUCCESS ? HD_LOG_DEBUG : HD_LOG_INFO, "deliver",
            HD_KV("event_id", ev->event->id, "subscription_id", a->sub_id, "delivery_id", a->msg_id, "outcome",
                  res.outcome, "error", a->error),
@@ -271,7 +273,7 @@ static void disable_sub(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, const c
     if (!hd_match_cache_disable(w->cache, sub, reason)) return;
     HD_LOG(HD_LOG_WARN, "dispatch", HD_KV("subscription_id", sub->id), "disabling subscription: %s", reason);
     char at[40];
-    hd_iso8601(hd_now_ms(), at, sizeof(at));
+    hd_rfc3339_format(hd_now_ms(), at);
     json_object *o = json_object_new_object();
     json_object_object_add(o, "type", json_object_new_string("subscription.disabled"));
     json_object_object_add(o, "subscription_id", json_object_new_string(sub->id));
@@ -714,7 +716,8 @@ static void run_retry(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev) {
                        .outcome = HD_OUTCOME_PERMANENT,
                        .error = sub ? "the subscription was disabled before the retry"
                                     : "the subscription was deleted before the retry",
-                       .final = 1};
+                       .final = 1,
+                       .cancelled = 1};
         record_attempt(w, ev, &a);
         return;
     }

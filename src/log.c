@@ -6,7 +6,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
+
+#include "hookd/rfc3339.h"
+#include "hookd/util.h"
 
 hd_log_level_t hd_log_min_level = HD_LOG_INFO;
 
@@ -19,18 +21,13 @@ int hd_log_level_parse(const char *name) {
 }
 
 void hd_log_write(hd_log_level_t level, const char *component, const char *const *kv, const char *fmt, ...) {
-    char msg[1024], ts[40];
+    char msg[1024], ts[HD_RFC3339_SIZE];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
 
-    struct timespec now;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
-    size_t n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(ts + n, sizeof(ts) - n, ".%03ldZ", now.tv_nsec / 1000000);
+    hd_rfc3339_format(hd_now_ms(), ts);
 
     /* json-c does the escaping: log values come from events and endpoints and may hold anything. */
     json_object *o = json_object_new_object();

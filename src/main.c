@@ -56,8 +56,11 @@ static void usage(FILE *out) {
                  "  api        serve the management API (docs/api.md)\n"
                  "  apikey     apikey create --tenant T [--admin]: print a new API key (shown once)\n"
                  "  recorder   record the results topic into the delivery log (also inside api)\n"
-                 "  sign       print the webhook-signature for --secret, --id, --timestamp and a body on stdin\n"
-                 "  config     print the effective configuration, or --markdown for docs/configuration.md\n"
+                 "  sign       print the webhook-signature for --secret (whsec_: v1, whsk_: v1a), --id, --timestamp\n"
+                 "             and a body on stdin\n"
+                 "  verify     check a webhook's --signature for --id, --timestamp, a body on stdin and --secret\n"
+                 "             (v1) or --public-key (v1a)\n"
+                 "  config     print the configuration in force, secrets redacted (--markdown: the reference)\n"
                  "  version    print the version\n\n",
             HD_VERSION);
     hd_conf_print_help(out);
@@ -238,46 +241,106 @@ out:
     return rc;
 }
 
-static int cmd_sign(hd_conf_t *conf, int argc, char **argv) {
-    const char *secret = NULL, *id = NULL, *ts = NULL;
-    for (int i = 0; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--secret")) secret = argv[i + 1];
-        else if (!strcmp(argv[i], "--id")) id = argv[i + 1];
-        else if (!strcmp(argv[i], "--timestamp")) ts = argv[i + 1];
+/* The options of sign and verify: --name value pairs. NULL when absent. */
+static const char *opt(int argc, char **argv, const char *name) {
+    for (int i = 0; i + 1 < argc; i += 2)
+        if (!strcmp(argv[i], name)) return argv[i + 1];
+    return NULL;
+}
+
+/* The body on stdin (caller frees), its length in *len. */
+static char *read_body(size_t *len) {
+    size_t cap = 4096, n;
+    char *body = hd_xmalloc(cap);
+    *len = 0;
+    while ((n = fread(body + *len, 1, cap - *len, stdin)) > 0) {
+        *len += n;
+        if (*len == cap) body = hd_xrealloc(body, cap *= 2);
     }
-    if (!secret || !id || !ts) {
-        fprintf(stderr, "usage: hookd sign --secret whsec_... --id MSG_ID --timestamp UNIX_SECONDS < body\n");
-        return 2;
-    }
+    return body;
+}
+
+static int unix_seconds(const char *cmd, const char *ts, int64_t *out) {
     char *end;
     errno = 0;
     long long t = strtoll(ts, &end, 10);
     if (errno || *end || end == ts || t < 0) {
-        fprintf(stderr, "hookd sign: --timestamp must be unix seconds\n");
+        fprintf(stderr, "hookd %s: --timestamp must be unix seconds\n", cmd);
+        return -1;
+    }
+    *out = t;
+    return 0;
+}
+
+/* v1 with a whsec_ secret, v1a with a whsk_ signing key. */
+static int cmd_sign(hd_conf_t *conf, int argc, char **argv) {
+    const char *secret = opt(argc, argv, "--secret"), *id = opt(argc, argv, "--id");
+    const char *ts = opt(argc, argv, "--timestamp");
+    int64_t t;
+    if (!secret || !id || !ts) {
+        fprintf(stderr, "usage: hookd sign --secret whsec_...|whsk_... --id MSG_ID --timestamp UNIX_SECONDS < body\n");
         return 2;
     }
-    char err[256], sig[HD_SIGN_V1_SIZE];
+    if (unix_seconds("sign", ts, &t)) return 2;
+    char err[256], sig[HD_SIGN_V1A_SIZE];
     hd_sign_key_t key;
-    if (hd_sign_key_init(&key, secret, err, sizeof(err))) {
+    hd_sign_ed_key_t ed;
+    int v1a = !strncmp(secret, "whsk_", 5);
+    if (v1a ? hd_sign_ed_key_init(&ed, secret, err, sizeof(err)) : hd_sign_key_init(&key, secret, err, sizeof(err))) {
         fprintf(stderr, "hookd sign: %s\n", err);
         return 2;
     }
-    size_t len = 0, cap = 4096;
-    char *body = hd_xmalloc(cap);
-    size_t n;
-    while ((n = fread(body + len, 1, cap - len, stdin)) > 0) {
-        len += n;
-        if (len == cap) body = hd_xrealloc(body, cap *= 2);
-    }
-    hd_sign_v1(&key, id, t, body, len, sig);
+    size_t len;
+    char *body = read_body(&len);
+    if (v1a)
+        hd_sign_v1a(&ed, id, t, body, len, sig);
+    else
+        hd_sign_v1(&key, id, t, body, len, sig);
     printf("%s\n", sig);
     free(body);
+    sodium_memzero(&key, sizeof(key));
+    sodium_memzero(&ed, sizeof(ed));
     return 0;
+}
+
+/* For support staff: does this webhook (id, timestamp, body on stdin, webhook-signature header) carry a valid
+ * signature for this secret or public key? Exit 0 when it does, 1 when it does not, 2 on a usage error. */
+static int cmd_verify(hd_conf_t *conf, int argc, char **argv) {
+    const char *secret = opt(argc, argv, "--secret"), *pk = opt(argc, argv, "--public-key");
+    const char *id = opt(argc, argv, "--id"), *ts = opt(argc, argv, "--timestamp");
+    const char *header = opt(argc, argv, "--signature");
+    int64_t t;
+    if (!id || !ts || !header || !secret == !pk) {
+        fprintf(stderr, "usage: hookd verify --id MSG_ID --timestamp UNIX_SECONDS --signature 'v1,... v1a,...'\n"
+                        "                    (--secret whsec_... | --public-key whpk_...) < body\n");
+        return 2;
+    }
+    if (unix_seconds("verify", ts, &t)) return 2;
+    char err[256];
+    hd_sign_key_t key;
+    if (secret && hd_sign_key_init(&key, secret, err, sizeof(err))) {
+        fprintf(stderr, "hookd verify: %s\n", err);
+        return 2;
+    }
+    size_t len;
+    char *body = read_body(&len);
+    int ok = secret ? hd_sign_verify(&key, id, t, body, len, header) : hd_sign_verify_v1a(pk, id, t, body, len, header);
+    free(body);
+    sodium_memzero(&key, sizeof(key));
+    /* Receivers refuse timestamps more than 5 minutes away (Standard Webhooks): worth saying when it explains a
+     * rejection the signature does not. */
+    long long age = (long long)(hd_now_ms() / 1000 - t);
+    printf("%s: %s %s entry of the signature matches the id, timestamp and body%s\n", ok ? "valid" : "invalid",
+           ok ? "a" : "no", secret ? "v1" : "v1a",
+           age > 300 || age < -300 ? " (the timestamp is more than 5 minutes away from now: receivers that check "
+                                     "it refuse the message)"
+                                   : "");
+    return ok ? 0 : 1;
 }
 
 static int cmd_config(hd_conf_t *conf, int argc, char **argv) {
     if (argc > 0 && !strcmp(argv[0], "--markdown")) hd_conf_print_markdown(stdout);
-    else hd_conf_print_help(stdout);
+    else hd_conf_print(conf, stdout);
     return 0;
 }
 
@@ -302,8 +365,8 @@ static const struct {
     int (*fn)(hd_conf_t *conf, int argc, char **argv);
 } commands[] = {
     {"dispatch", cmd_dispatch}, {"replay", cmd_replay}, {"demo", cmd_demo}, {"api", cmd_api},
-    {"apikey", cmd_apikey}, {"recorder", cmd_recorder}, {"sign", cmd_sign}, {"config", cmd_config},
-    {"version", cmd_version},
+    {"apikey", cmd_apikey}, {"recorder", cmd_recorder}, {"sign", cmd_sign}, {"verify", cmd_verify},
+    {"config", cmd_config}, {"version", cmd_version},
 };
 
 int main(int argc, char **argv) {

@@ -9,6 +9,7 @@
 #include "hookd/log.h"
 #include "hookd/map.h"
 #include "hookd/notify.h"
+#include "hookd/rfc3339.h"
 #include "hookd/util.h"
 
 /* One pattern of one subscription: 16 bytes, and the pattern is read (through sub, whose strings share its
@@ -348,16 +349,23 @@ static int apply_change(hd_match_cache_t *c, change_t *d) {
         HD_LOG(HD_LOG_WARN, "match", HD_KV("subscription_id", d->id),
                "the file store is read-only: the subscription stays disabled until restart; edit the file");
     if (!d->emails_cnt || !c->smtp_url || !*c->smtp_url) return 0;
-    char subject[512], body[2048];
-    snprintf(subject, sizeof(subject), "Webhook subscription \"%s\" was disabled", d->name);
+    char subject[512], body[4096], at[HD_RFC3339_SIZE], *name = hd_notify_one_line(d->name);
+    hd_rfc3339_format(hd_now_ms(), at);
+    snprintf(subject, sizeof(subject), "Webhook subscription \"%s\" was disabled", name);
     snprintf(body, sizeof(body),
-             "hookd disabled the webhook subscription %s (\"%s\", tenant %s) delivering to\n%s\n\nReason: %s\n\n"
-             "Fix the endpoint, then re-enable the subscription (is_active: true).\n",
-             d->id, d->name, d->tenant, d->url, d->reason);
-    if (hd_notify_email(c->smtp_url, c->smtp_from, d->emails, d->emails_cnt, subject, body, err, sizeof(err)))
+             "hookd disabled the webhook subscription %s (\"%s\", tenant %s) at %s. It delivered to\n%s\n\n"
+             "Reason: %s\n\nNothing is delivered to it until it is re-enabled. Fix the endpoint, then re-enable the "
+             "subscription through the management API:\n\n  PATCH /v1/webhooks/subscriptions/%s\n  "
+             "{\"is_active\": true}\n\n(or a PUT with \"is_active\": true), which also clears disabled_reason, "
+             "disabled_at and failing_since.\n",
+             d->id, name, d->tenant, at, d->url, d->reason, d->id);
+    free(name);
+    int sent = hd_notify_email(c->smtp_url, c->smtp_from, d->emails, d->emails_cnt, subject, body, err, sizeof(err));
+    if (sent < 0)
         HD_LOG(HD_LOG_ERROR, "match", HD_KV("subscription_id", d->id), "notification e-mail failed: %s", err);
     else
-        HD_LOG(HD_LOG_INFO, "match", HD_KV("subscription_id", d->id), "notified %d address(es)", d->emails_cnt);
+        HD_LOG(HD_LOG_INFO, "match", HD_KV("subscription_id", d->id),
+               "notification e-mail sent to %d of %d address(es)", sent, d->emails_cnt);
     return 0;
 }
 

@@ -330,11 +330,14 @@ static const char *const status_classes[STATUS_CLASSES] = {"none", "1xx", "2xx",
 static void hk_init(void) {
     static const double latency_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
     hd_metrics_t *m = hd_metrics_default();
-    hk.consumed = hd_metrics_counter(m, "hd_events_consumed_total", "Events taken from the source topics.", NULL);
+    hk.consumed = hd_metrics_counter(m, "hd_events_consumed_total",
+                                     "Messages taken from the source topics and the retry tiers.", NULL);
     hk.matched = hd_metrics_counter(m, "hd_events_matched_total",
                                     "Events that matched at least one subscription.", NULL);
     hk.deadlettered = hd_metrics_counter(m, "hd_events_deadlettered_total",
-                                         "Messages rejected by decoding and sent to the dead-letter topic.", NULL);
+                                         "Messages that could not be decoded (events or retry jobs), sent to the "
+                                         "dead-letter topic (skipped by a replay).",
+                                         NULL);
     hk.assigned = hd_metrics_gauge(m, "hd_consumer_partitions_assigned",
                                    "Source partitions assigned to this process's consumers.", NULL);
     hk.inflight = hd_metrics_gauge(m, "hd_deliveries_inflight", "Delivery attempts in flight.", NULL);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hookd/log.h"
+#include "hookd/rfc3339.h"
 #include "hookd/util.h"
 
 struct hd_record_s {
@@ -239,8 +240,8 @@ static void set_bool(json_object *o, const char *key, int v) {
 int hd_record_result(hd_record_t *r, const hd_record_result_t *res, void *record_opaque) {
     char at[40], evt[40], next[40], text[HD_RECORD_RESPONSE_MAX + 1];
     json_object *o = r->result, *src, *cur;
-    hd_iso8601(res->attempted_at_ms, at, sizeof(at));
-    hd_iso8601(res->event_time_ms, evt, sizeof(evt));
+    hd_rfc3339_format(res->attempted_at_ms, at);
+    hd_rfc3339_format(res->event_time_ms, evt);
     set_str(o, "delivery_id", res->delivery_id);
     set_str(o, "event_id", res->event_id);
     set_str(o, "event_type", res->event_type);
@@ -262,7 +263,7 @@ int hd_record_result(hd_record_t *r, const hd_record_result_t *res, void *record
     set_str(src, "topic", res->src_topic);
     set_int(src, "partition", res->src_partition);
     set_int(src, "offset", res->src_offset);
-    if (res->next_retry_at_ms) hd_iso8601(res->next_retry_at_ms, next, sizeof(next));
+    if (res->next_retry_at_ms) hd_rfc3339_format(res->next_retry_at_ms, next);
     set_str(o, "next_retry_at", res->next_retry_at_ms ? next : NULL);
     set_bool(o, "final", res->final);
     set_bool(o, "replay", res->replay);

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hookd/decode.h"
 #include "hookd/log.h"
+#include "hookd/rfc3339.h"
 #include "hookd/sign.h"
 #include "hookd/util.h"
 
@@ -80,7 +80,7 @@ static const char *str(json_object *o, const char *k) {
 static int64_t time_of(json_object *o, const char *k) {
     const char *s = str(o, k);
     int64_t ms = 0;
-    return s && hd_decode_time(s, &ms) == 0 ? ms : 0;
+    return s && hd_rfc3339_parse(s, strlen(s), &ms) == 0 ? ms : 0;
 }
 
 /* The log's ordering key: creation time then id, fixed-width so that string order is time order. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hookd/filter.h"
+#include "hookd/rfc3339.h"
 #include "hookd/util.h"
 
 #define TMPL_MAX_DEPTH 64
@@ -217,9 +218,33 @@ static void put_member(buf_t *b, const char *sep_key, const char *s) {
     put_string(b, s, strlen(s));
 }
 
+/* A CloudEvents attribute name (lower-case ASCII letters and digits) that the members written by render_builtin do not
+ * already cover. */
+static int extension_name(const char *k) {
+    static const char *const own[] = {"specversion", "id", "type", "source", "time", "datacontenttype", "data"};
+    for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+        if (!strcmp(k, own[i])) return 0;
+    if (!*k) return 0;
+    for (; *k; k++)
+        if (!((*k >= 'a' && *k <= 'z') || (*k >= '0' && *k <= '9'))) return 0;
+    return 1;
+}
+
+/* subject, dataschema and extensions: the CloudEvent's other attributes, which are strings, numbers or booleans. */
+static void put_attributes(buf_t *b, const hd_event_t *ev) {
+    json_object_object_foreach(ev->root, k, v) {
+        json_type t = json_object_get_type(v);
+        if ((t != json_type_string && t != json_type_int && t != json_type_boolean) || !extension_name(k)) continue;
+        puts_(b, ",");
+        put_string(b, k, strlen(k));
+        puts_(b, ":");
+        put_value(b, v);
+    }
+}
+
 static void render_builtin(buf_t *b, const hd_event_t *ev, int version) {
     char ts[40];
-    hd_iso8601(ev->time_ms, ts, sizeof(ts));
+    hd_rfc3339_format(ev->time_ms, ts);
     if (version == 2) {
         json_object *ct = NULL;
         json_object_object_get_ex(ev->root, "datacontenttype", &ct);
@@ -230,13 +255,23 @@ static void render_builtin(buf_t *b, const hd_event_t *ev, int version) {
         put_member(b, ",\"source\":", ev->source ? ev->source : source);
         put_member(b, ",\"time\":", ts);
         put_member(b, ",\"datacontenttype\":",
-                   json_object_is_type(ct, json_type_string) ? json_object_get_string(ct) : "application/json");
+                   json_object_is_type(ct, json_type_string) ? json_object_get_string(ct)
+                   : ev->data_base64                         ? "application/octet-stream"
+                                                             : "application/json");
+        if (ev->mode != HD_DECODE_ENVELOPE) put_attributes(b, ev);
+        if (ev->data_base64) {
+            puts_(b, ",\"data_base64\":");
+            put_value(b, ev->data_base64);
+            puts_(b, "}");
+            return;
+        }
     } else {
         put_member(b, "{\"type\":", ev->type);
         put_member(b, ",\"timestamp\":", ts);
     }
+    /* Version 1 has only data: binary data goes there as its base64 text. */
     puts_(b, ",\"data\":");
-    put_value(b, ev->data);
+    put_value(b, ev->data_base64 ? ev->data_base64 : ev->data);
     puts_(b, "}");
 }
 

@@ -13,6 +13,7 @@
 #include "hookd/dispatch.h"
 #include "hookd/log.h"
 #include "hookd/match.h"
+#include "hookd/rfc3339.h"
 #include "hookd/store.h"
 #include "hookd/util.h"
 
@@ -54,7 +55,7 @@ static int parse_i64(const char *opt, const char *v, int64_t *out) {
 }
 
 static int parse_time(const char *opt, const char *v, int64_t *out) {
-    if (hd_decode_time(v, out) == 0) return 0;
+    if (hd_rfc3339_parse(v, strlen(v), out) == 0) return 0;
     char *end;
     errno = 0;
     long long n = strtoll(v, &end, 10);

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "hookd/decode.h"
 #include "hookd/match.h"
+#include "hookd/rfc3339.h"
 #include "hookd/secret.h"
 #include "hookd/util.h"
 
@@ -38,7 +38,9 @@ static int64_t get_time_ms(json_object *doc, const char *key) {
     if (json_object_is_type(v, json_type_object) && json_object_object_get_ex(v, "$numberLong", &d))
         return strtoll(json_object_get_string(d), NULL, 10);
     int64_t ms;
-    if (json_object_is_type(v, json_type_string) && hd_decode_time(json_object_get_string(v), &ms) == 0) return ms;
+    if (json_object_is_type(v, json_type_string) &&
+        hd_rfc3339_parse(json_object_get_string(v), (size_t)json_object_get_string_len(v), &ms) == 0)
+        return ms;
     return 0;
 }
 

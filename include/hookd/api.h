@@ -71,7 +71,7 @@ const char *hd_api_query(hd_api_req_t *r, const char *name);
  * With optional, a missing body is fine (r->body stays NULL, returns 1). */
 int hd_api_need_object(hd_api_req_t *r, int optional);
 
-/* Converts a MongoDB document to plain JSON: dates become ISO 8601 strings, _id becomes id. Caller owns it. */
+/* Converts a MongoDB document to plain JSON: dates become RFC 3339 strings, _id becomes id. Caller owns it. */
 json_object *hd_api_from_bson(const bson_t *doc);
 
 /* 1 when v can be stored as it is: no object key that is empty, starts with '$' or holds a '.', and no string
@@ -93,7 +93,7 @@ void hd_api_append_json(bson_t *b, const char *key, json_object *v);
 void hd_api_list(hd_api_req_t *r, const char *coll, const bson_t *filter, const char *field, int desc,
                  json_object *(*conv)(const bson_t *doc));
 
-/* Parses an ISO 8601 query parameter into ms; sets a 400 reply and returns -1 when malformed, 0 otherwise
+/* Parses an RFC 3339 query parameter into ms; sets a 400 reply and returns -1 when malformed, 0 otherwise
  * (*ms untouched when the parameter is absent). */
 int hd_api_query_time(hd_api_req_t *r, const char *name, int64_t *ms);
 

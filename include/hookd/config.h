@@ -74,7 +74,8 @@ void hd_conf_destroy(hd_conf_t *conf);
 int hd_conf_set(hd_conf_t *conf, const char *name, const char *value, char *errstr, size_t errstr_size);
 
 /* Applies HOOKD_* variables from envp (NULL-terminated "K=V" strings). HOOKD_CONFIG (a file) is read first by
- * hd_conf_load_file() when the caller asks; HOOKD_KAFKA_SASL_USERNAME maps to kafka.sasl.username. */
+ * hd_conf_load_file() when the caller asks; HOOKD_KAFKA_SASL_USERNAME maps to kafka.sasl.username, and a
+ * HOOKD_KAFKA_* naming no librdkafka property is skipped with a warning. Errors name the variable's setting. */
 int hd_conf_load_env(hd_conf_t *conf, char **envp, char *errstr, size_t errstr_size);
 
 /* Reads `name = value` lines; '#' starts a comment. */
@@ -87,6 +88,9 @@ int hd_conf_apply_kafka(const hd_conf_t *conf, const char *role, struct rd_kafka
 
 /* Usage text for every setting, or the Markdown reference (docs/configuration.md). */
 void hd_conf_print_help(FILE *out);
+/* Every setting's value in conf as `name = value` lines, kafka.* included, keys and passwords (and the password of
+ * a URL) redacted. */
+void hd_conf_print(const hd_conf_t *conf, FILE *out);
 void hd_conf_print_markdown(FILE *out);
 
 /* 1 when name is a known setting or a kafka.* pass-through (used by the manifest checks). */

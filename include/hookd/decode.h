@@ -3,9 +3,9 @@
  *      {"id": "...", "type": "customer.created", "tenant": "...", "time": "RFC 3339", "data": {...}}
  *  - a CloudEvents 1.0 event in the Kafka protocol binding's binary mode: attributes in ce_* headers (ce_id,
  *    ce_type, ce_source, ce_specversion, ce_time, extensions), data in the value, its media type in the
- *    content-type header;
+ *    content-type header (data that is neither JSON nor UTF-8 text becomes data_base64, as in the JSON format);
  *  - structured mode: the whole CloudEvent as JSON in the value (content-type: application/cloudevents+json, or
- *    any JSON object with a "specversion" member).
+ *    any JSON object with a "specversion" member), binary data as base64 in data_base64.
  * Every shape is normalised to one JSON object (ev->root, the CloudEvents JSON view for CloudEvents) that filters
  * and payload templates address by dotted paths. The tenant is the attribute named by event.tenant.attribute,
  * or else the Kafka header named by event.tenant.header. Anything else is rejected with a machine-readable
@@ -29,6 +29,7 @@ typedef struct hd_event_s {
     hd_decode_mode_t mode;
     json_object *root;  /* owned */
     json_object *data;  /* borrowed from root; NULL when the event has no data */
+    json_object *data_base64; /* borrowed from root: a CloudEvent's binary data, base64 (data is then NULL) */
     char *tenant_buf;   /* owned; set when the tenant came from a Kafka header */
 } hd_event_t;
 
@@ -60,7 +61,7 @@ typedef enum {
     HD_DECODE_MISSING_SOURCE,
     HD_DECODE_BAD_SPECVERSION,
     HD_DECODE_BAD_HEADER,
-    HD_DECODE_UNSUPPORTED_DATA,
+    HD_DECODE_BAD_DATA,
 } hd_decode_err_t;
 
 const char *hd_decode_reason(hd_decode_err_t err);
@@ -85,9 +86,5 @@ hd_event_t *hd_decode_envelope(json_object *root, const hd_decode_opts_t *opts, 
 json_object *hd_decode_to_envelope(const hd_event_t *ev, const hd_decode_opts_t *opts);
 
 void hd_decode_event_destroy(hd_event_t *ev);
-
-/* Parses an RFC 3339 / ISO 8601 UTC or offset time ("2026-11-22T06:35:57.123Z", "...+02:00") into ms since the
- * epoch. Returns 0, or -1 when s is not such a time. */
-int hd_decode_time(const char *s, int64_t *ms);
 
 #endif

@@ -2,9 +2,11 @@
  *
  * A subscription's payload shape is its payload_template when it has one, else the built-in shape named by its
  * version:
- *   1 (default) the Standard Webhooks envelope {"type", "timestamp": "<event time, ISO 8601>", "data"};
+ *   1 (default) the Standard Webhooks envelope {"type", "timestamp": "<event time, RFC 3339>", "data"}, binary
+ *               data (ev->data_base64) as its base64 text in data;
  *   2           the CloudEvents 1.0 JSON format {"specversion", "id", "type", "source", "time",
- *               "datacontenttype", "data"}, sent as application/cloudevents+json.
+ *               "datacontenttype", the CloudEvent's other attributes, "data" or "data_base64"}, sent as
+ *               application/cloudevents+json.
  * A template is any JSON value whose strings may hold {{path}} placeholders (dotted paths into the decoded event:
  * id, type, source, tenant, time, data....). A string that is exactly one placeholder takes the referenced
  * value with its JSON type (null when the path is missing); placeholders inside a longer string interpolate as

@@ -1,5 +1,5 @@
-/* Small shared helpers: allocation that aborts on OOM (hookd cannot do anything useful without memory),
- * clocks and timestamp formatting. */
+/* Small shared helpers: allocation that aborts on OOM (hookd cannot do anything useful without memory)
+ * and clocks. */
 #ifndef HOOKD_UTIL_H
 #define HOOKD_UTIL_H
 
@@ -20,8 +20,5 @@ char *hd_trim(char *s);
 
 int64_t hd_now_ms(void);       /* wall clock, ms since the epoch */
 int64_t hd_mono_us(void);      /* monotonic clock, microseconds */
-
-/* Formats ms since the epoch as 2026-11-22T06:35:57.123Z into out (at least 32 bytes). */
-void hd_iso8601(int64_t ms, char *out, size_t out_size);
 
 #endif

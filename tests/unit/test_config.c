@@ -54,6 +54,51 @@ static void test_env_errors(void) {
     hd_conf_destroy(c);
 }
 
+/* A HOOKD_KAFKA_* that names no librdkafka property (a shell's, or Kubernetes' service link for a Service named
+ * hookd-kafka) is skipped; a known property with a bad value is an error naming the variable. */
+static void test_env_kafka_passthrough(void) {
+    hd_conf_t *c = hd_conf_new();
+    char err[256] = "";
+    char *env[] = {"HOOKD_KAFKA_PORT=tcp://10.0.0.1:9092", "HOOKD_KAFKA_SERVICE_HOST=10.0.0.1",
+                   "HOOKD_KAFKA_SOCKET_TIMEOUT_MS=5000", "HOOKD_KAFKA_PRODUCER_NO_SUCH_THING=1", NULL};
+    CHECK(hd_conf_load_env(c, env, err, sizeof(err)) == 0);
+    CHECK(c->kafka_cnt == 1 && !strcmp(c->kafka[0].name, "socket.timeout.ms"));
+    char *bad[] = {"HOOKD_KAFKA_SECURITY_PROTOCOL=carrier-pigeon", NULL};
+    CHECK(hd_conf_load_env(c, bad, err, sizeof(err)) == -1);
+    CHECK(strstr(err, "HOOKD_KAFKA_SECURITY_PROTOCOL") && strstr(err, "kafka.security.protocol"));
+    CHECK(c->kafka_cnt == 1);
+    hd_conf_destroy(c);
+}
+
+/* hookd config: the values in force, not the defaults, with keys and passwords redacted. */
+static void test_print_effective(void) {
+    hd_conf_t *c = hd_conf_new();
+    char err[256], *text = NULL;
+    size_t len = 0;
+    CHECK(hd_conf_set(c, "group.id", "g7", err, sizeof(err)) == 0);
+    CHECK(hd_conf_set(c, "api.port", "9999", err, sizeof(err)) == 0);
+    CHECK(hd_conf_set(c, "master.key", "c2VjcmV0", err, sizeof(err)) == 0);
+    CHECK(hd_conf_set(c, "store", "mongodb://app:hunter2@db:27017/?tls=true", err, sizeof(err)) == 0);
+    CHECK(hd_conf_set(c, "smtp.url", "smtps://mailer@mx.example.com", err, sizeof(err)) == 0);
+    CHECK(hd_conf_set(c, "kafka.sasl.password", "hunter3", err, sizeof(err)) == 0);
+    CHECK(hd_conf_set(c, "kafka.producer.ssl.key.password", "hunter4", err, sizeof(err)) == 0);
+    CHECK(hd_conf_set(c, "kafka.sasl.username", "app", err, sizeof(err)) == 0);
+    FILE *out = open_memstream(&text, &len);
+    hd_conf_print(c, out);
+    fclose(out);
+    CHECK(strstr(text, "\ngroup.id = g7\n") && strstr(text, "\napi.port = 9999\n"));
+    CHECK(strstr(text, "\nmaster.key = (redacted)\n"));
+    CHECK(strstr(text, "\nstore = mongodb://app:(redacted)@db:27017/?tls=true\n"));
+    CHECK(strstr(text, "\nsmtp.url = smtps://mailer@mx.example.com\n"));
+    CHECK(strstr(text, "\nkafka.sasl.password = (redacted)\n"));
+    CHECK(strstr(text, "\nkafka.producer.ssl.key.password = (redacted)\n"));
+    CHECK(strstr(text, "\nkafka.sasl.username = app\n"));
+    CHECK(strstr(text, "\nsmtp.from = hookd@localhost\n")); /* defaults too */
+    CHECK(!strstr(text, "hunter") && !strstr(text, "c2VjcmV0"));
+    free(text);
+    hd_conf_destroy(c);
+}
+
 static void test_set_and_known(void) {
     hd_conf_t *c = hd_conf_new();
     char err[256];
@@ -158,6 +203,8 @@ int main(void) {
     RUN(test_defaults);
     RUN(test_env_mapping);
     RUN(test_env_errors);
+    RUN(test_env_kafka_passthrough);
+    RUN(test_print_effective);
     RUN(test_set_and_known);
     RUN(test_file);
     RUN(test_apply_kafka_roles);

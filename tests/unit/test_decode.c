@@ -81,7 +81,17 @@ static void test_binary_rejects(void) {
     const hd_decode_header_t bin[] = {H("ce_specversion", "1.0"), H("ce_id", "1"), H("ce_type", "a"),
                                       H("ce_source", "s"), H("ce_tenant", "t"),
                                       H("content-type", "application/octet-stream")};
-    CHECK(!dec("xyz", bin, 6, &err) && err == HD_DECODE_UNSUPPORTED_DATA);
+    /* Binary data (and text that is not UTF-8) is kept as the JSON format keeps it: base64 in data_base64. */
+    hd_event_t *ev = dec("xyz\xff", bin, 6, &err);
+    CHECK(ev && !ev->data && json_object_object_get(ev->root, "data") == NULL);
+    CHECK(ev && ev->data_base64 && !strcmp(json_object_get_string(ev->data_base64), "eHl6/w=="));
+    hd_decode_event_destroy(ev);
+    const hd_decode_header_t latin1[] = {H("ce_specversion", "1.0"), H("ce_id", "1"),
+                                         H("ce_type", "a"),          H("ce_source", "s"),
+                                         H("ce_tenant", "t"),        H("content-type", "text/plain")};
+    ev = dec("caf\xe9", latin1, 6, &err);
+    CHECK(ev && ev->data_base64 && !strcmp(json_object_get_string(ev->data_base64), "Y2Fm6Q=="));
+    hd_decode_event_destroy(ev);
     const hd_decode_header_t badutf[] = {H("ce_specversion", "1.0"), H("ce_id", "\xff\xfe"), H("ce_type", "a"),
                                          H("ce_source", "s"), H("ce_tenant", "t")};
     CHECK(!dec("{}", badutf, 5, &err) && err == HD_DECODE_BAD_HEADER);
@@ -112,8 +122,21 @@ static void test_structured(void) {
     hd_decode_event_destroy(ev);
     CHECK(!dec("{\"specversion\":\"1.0\",\"id\":\"s1\",\"type\":\"a\",\"tenant\":\"t\"}", ct, 1, &err) &&
           err == HD_DECODE_MISSING_SOURCE);
-    CHECK(!dec("{\"specversion\":\"1.0\",\"id\":\"s1\",\"type\":\"a\",\"source\":\"s\",\"tenant\":\"t\",\"data_base64\":\"AA==\"}",
-               ct, 1, &err) && err == HD_DECODE_UNSUPPORTED_DATA);
+    ev = dec("{\"specversion\":\"1.0\",\"id\":\"s1\",\"type\":\"a\",\"source\":\"s\",\"tenant\":\"t\",\"data_base64\":"
+             "\"AA==\"}",
+             ct, 1, &err);
+    CHECK(ev && !ev->data && ev->data_base64 && !strcmp(json_object_get_string(ev->data_base64), "AA=="));
+    hd_decode_event_destroy(ev);
+    static const char *const bad[] = {"\"AA=\"", "\"A A=\"", "\"AA==\",\"data\":1", "\"AA==\",\"data\":null",
+                                      "7",       "[]"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char text[256];
+        snprintf(text, sizeof(text),
+                 "{\"specversion\":\"1.0\",\"id\":\"s1\",\"type\":\"a\",\"source\":\"s\",\"tenant\":\"t\",\"data_"
+                 "base64\":%s}",
+                 bad[i]);
+        CHECK(!dec(text, ct, 1, &err) && err == HD_DECODE_BAD_DATA);
+    }
     CHECK(!dec("[1]", ct, 1, &err) && err == HD_DECODE_NOT_OBJECT);
 }
 
@@ -128,11 +151,23 @@ static void test_envelope_rejects(void) {
     CHECK(!dec("{\"id\":\"1\",\"type\":\"a\"}", NULL, 0, &err) && err == HD_DECODE_MISSING_TENANT);
     CHECK(!dec("{\"id\":\"1\",\"type\":\"a\",\"tenant\":\"t\",\"time\":\"yesterday\"}", NULL, 0, &err) &&
           err == HD_DECODE_BAD_TIME);
+    /* RFC 3339 (tests/unit/test_rfc3339.c has the whole grammar): real days, no spaces, a NUL ends nothing. */
+    CHECK(!dec("{\"id\":\"1\",\"type\":\"a\",\"tenant\":\"t\",\"time\":\"2026-02-30T00:00:00Z\"}", NULL, 0, &err) &&
+          err == HD_DECODE_BAD_TIME);
+    CHECK(!dec("{\"id\":\"1\",\"type\":\"a\",\"tenant\":\"t\",\"time\":\"2026-01-01T 1:00:00Z\"}", NULL, 0, &err) &&
+          err == HD_DECODE_BAD_TIME);
+    CHECK(!dec("{\"id\":\"1\",\"type\":\"a\",\"tenant\":\"t\",\"time\":\"2026-01-01T01:00:00Z\\u0000x\"}", NULL, 0,
+               &err) &&
+          err == HD_DECODE_BAD_TIME);
+    hd_event_t *ev =
+        dec("{\"id\":\"1\",\"type\":\"a\",\"tenant\":\"t\",\"time\":\"1969-12-31t23:59:59.5z\"}", NULL, 0, &err);
+    CHECK(ev && ev->time_ms == -500);
+    hd_decode_event_destroy(ev);
     char big[5000];
     memset(big, ' ', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
     CHECK(!dec(big, NULL, 0, &err) && err == HD_DECODE_TOO_LARGE);
-    CHECK_STR(hd_decode_reason(HD_DECODE_UNSUPPORTED_DATA), "unsupported-data");
+    CHECK_STR(hd_decode_reason(HD_DECODE_BAD_DATA), "bad-data");
     CHECK_STR(hd_decode_reason(HD_DECODE_BAD_SPECVERSION), "bad-specversion");
 }
 

@@ -68,6 +68,29 @@ static void test_builtin_versions(void) {
     hd_decode_event_destroy(ev);
 }
 
+/* Version 2 keeps a CloudEvent's other attributes and its binary data as the JSON format has them; version 1 sends
+ * binary data as base64 text. */
+static void test_cloudevent_attributes_and_binary_data(void) {
+    char err[256];
+    hd_event_t *ev =
+        event("{\"specversion\":\"1.0\",\"id\":\"c1\",\"type\":\"a.b\",\"source\":\"/s\",\"tenant\":\"t1\","
+              "\"time\":\"2026-11-22T06:35:57Z\",\"subject\":\"cus_1\",\"dataschema\":\"https://x/s\","
+              "\"traceparent\":\"00-ab\",\"priority\":3,\"urgent\":true,\"not_an_attribute\":1,\"nested\":{},"
+              "\"data_base64\":\"AAEC\"}");
+    hd_render_body_t *b = hd_render_payload(ev, 2, NULL, 4096, err, sizeof(err));
+    CHECK_STR(b ? b->data : NULL,
+              "{\"specversion\":\"1.0\",\"id\":\"c1\",\"type\":\"a.b\",\"source\":\"/"
+              "s\",\"time\":\"2026-11-22T06:35:57.000Z\","
+              "\"datacontenttype\":\"application/octet-stream\",\"tenant\":\"t1\",\"subject\":\"cus_1\","
+              "\"dataschema\":\"https://x/s\",\"traceparent\":\"00-ab\",\"priority\":3,\"urgent\":true,"
+              "\"data_base64\":\"AAEC\"}");
+    hd_render_body_release(b);
+    b = hd_render_payload(ev, 1, NULL, 4096, err, sizeof(err));
+    CHECK_STR(b ? b->data : NULL, "{\"type\":\"a.b\",\"timestamp\":\"2026-11-22T06:35:57.000Z\",\"data\":\"AAEC\"}");
+    hd_render_body_release(b);
+    hd_decode_event_destroy(ev);
+}
+
 static void test_typed_substitution(void) {
     CHECK_STR(render("{\"email\":\"{{data.customer.email}}\",\"credits\":\"{{ data.customer.credits }}\","
                      "\"vip\":\"{{data.customer.vip}}\",\"tags\":\"{{data.customer.tags}}\",\"c\":\"{{data.customer}}\"}", 4096),
@@ -116,6 +139,7 @@ static void test_invalid_templates(void) {
 
 int main(void) {
     RUN(test_builtin_versions);
+    RUN(test_cloudevent_attributes_and_binary_data);
     RUN(test_typed_substitution);
     RUN(test_interpolation);
     RUN(test_missing_paths);
