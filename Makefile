@@ -3,7 +3,7 @@ CC      ?= cc
 # librdkafka is built by scripts/librdkafka (Debian's 2.0.2 cannot bound its pre-fetch without stalling) and
 # linked statically, so the binary needs no librdkafka at run time.
 RDKAFKA := .cache/librdkafka
-PKGS    := rdkafka-static libcurl libmongoc-1.0 json-c libsodium libmicrohttpd
+PKGS    := rdkafka-static libcurl libmongoc-1.0 json-c libsodium libcrypto libmicrohttpd
 PKG_CONFIG := PKG_CONFIG_PATH=$(RDKAFKA)/lib/pkgconfig pkg-config
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 BASE    := -std=c11 -D_DEFAULT_SOURCE -Iinclude $(WARN)

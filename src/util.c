@@ -41,6 +41,21 @@ char *hd_xstrdup(const char *s) {
     return s ? hd_xstrndup(s, strlen(s)) : NULL;
 }
 
+void *hd_per_thread_get(hd_per_thread_t *pt) {
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    if (!atomic_load_explicit(&pt->ready, memory_order_acquire)) {
+        pthread_mutex_lock(&mu);
+        if (!atomic_load_explicit(&pt->ready, memory_order_relaxed)) {
+            if (pthread_key_create(&pt->key, pt->destroy)) oom(sizeof(pthread_key_t));
+            atomic_store_explicit(&pt->ready, 1, memory_order_release);
+        }
+        pthread_mutex_unlock(&mu);
+    }
+    void *p = pthread_getspecific(pt->key);
+    if (!p && (!(p = pt->make()) || pthread_setspecific(pt->key, p))) oom(sizeof(void *));
+    return p;
+}
+
 char *hd_trim(char *s) {
     while (isspace((unsigned char)*s)) s++;
     size_t n = strlen(s);

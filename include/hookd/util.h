@@ -3,6 +3,8 @@
 #ifndef HOOKD_UTIL_H
 #define HOOKD_UTIL_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,6 +16,19 @@ void *hd_xrealloc(void *p, size_t n);
 /* NULL in, NULL out. */
 char *hd_xstrdup(const char *s);
 char *hd_xstrndup(const char *s, size_t n);
+
+/* One object per thread, made on a thread's first hd_per_thread_get and destroyed when the thread ends: for
+ * contexts that are dear to make and cannot be shared (a digest context, a JSON parser). Defined statically with
+ * HD_PER_THREAD(make, destroy); make aborts rather than return NULL. */
+typedef struct hd_per_thread_s {
+    void *(*make)(void);
+    void (*destroy)(void *);
+    pthread_key_t key;
+    atomic_int ready;
+} hd_per_thread_t;
+#define HD_PER_THREAD(make_fn, destroy_fn)                                                                             \
+    { .make = (make_fn), .destroy = (destroy_fn) }
+void *hd_per_thread_get(hd_per_thread_t *pt);
 
 /* Trims ASCII whitespace in place; returns the first non-space character. */
 char *hd_trim(char *s);
