@@ -398,7 +398,17 @@ static struct curl_slist *header_list(const header_t *h, int cnt) {
     for (int i = 0; i < cnt; i++) {
         nodes[i].data = p;
         nodes[i].next = i + 1 < cnt ? &nodes[i + 1] : NULL;
-        p += (h[i].value ? sprintf(p, "%s: %s", h[i].name, h[i].value) : sprintf(p, "%s:", h[i].name)) + 1;
+        size_t n = strlen(h[i].name);
+        memcpy(p, h[i].name, n);
+        p += n;
+        *p++ = ':';
+        if (h[i].value) {
+            n = strlen(h[i].value);
+            *p++ = ' ';
+            memcpy(p, h[i].value, n);
+            p += n;
+        }
+        *p++ = '\0';
     }
     return nodes;
 }
