@@ -190,7 +190,8 @@ typedef struct json_out_s {
     size_t len, cap;
 } json_out_t;
 
-static void put(json_out_t *o, const char *s, size_t n) {
+static void put(void *out, const char *s, size_t n) {
+    json_out_t *o = out;
     if (o->len + n + 1 > o->cap) {
         o->cap = (o->len + n + 1) * 2;
         o->p = hd_xrealloc(o->p, o->cap);
@@ -201,53 +202,12 @@ static void put(json_out_t *o, const char *s, size_t n) {
 
 #define PUT(o, lit) put(o, lit, sizeof(lit) - 1)
 
-/* A string as json-c writes it without slash escaping: quotes, backslashes and control characters escaped, every
- * other byte as it is; NULL is null. */
+/* NULL is null. */
 static void put_str(json_out_t *o, const char *s) {
-    static const char hex[] = "0123456789abcdef";
-    if (!s) {
+    if (s)
+        hd_json_string(s, strlen(s), put, o);
+    else
         PUT(o, "null");
-        return;
-    }
-    PUT(o, "\"");
-    for (;;) {
-        size_t n = 0;
-        while ((unsigned char)s[n] >= 0x20 && s[n] != '"' && s[n] != '\\')
-            n++;
-        put(o, s, n);
-        s += n;
-        if (!*s) break;
-        unsigned char c = (unsigned char)*s++;
-        char esc[6] = {'\\', (char)c};
-        size_t len = 2;
-        switch (c) {
-        case '\b':
-            esc[1] = 'b';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\f':
-            esc[1] = 'f';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        case '"':
-        case '\\':
-            break;
-        default:
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            len = 6;
-        }
-        put(o, esc, len);
-    }
-    PUT(o, "\"");
 }
 
 /* Integers and the duration in decimal without the printf machinery: printing them was a fifth of the record's

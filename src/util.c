@@ -56,6 +56,40 @@ void *hd_per_thread_get(hd_per_thread_t *pt) {
     return p;
 }
 
+void hd_json_string(const char *s, size_t len, void (*put)(void *out, const char *p, size_t n), void *out) {
+    static const char hex[] = "0123456789abcdef";
+    const char *end = s + len;
+    put(out, "\"", 1);
+    for (;;) {
+        const char *run = s;
+        while (s < end && (unsigned char)*s >= 0x20 && *s != '"' && *s != '\\')
+            s++;
+        if (s > run) put(out, run, (size_t)(s - run));
+        if (s == end) break;
+        unsigned char c = (unsigned char)*s++;
+        char esc[6] = {'\\', (char)c, '0', '0'};
+        size_t n = 2;
+        if (c == '\b')
+            esc[1] = 'b';
+        else if (c == '\t')
+            esc[1] = 't';
+        else if (c == '\n')
+            esc[1] = 'n';
+        else if (c == '\f')
+            esc[1] = 'f';
+        else if (c == '\r')
+            esc[1] = 'r';
+        else if (c != '"' && c != '\\') {
+            esc[1] = 'u';
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            n = 6;
+        }
+        put(out, esc, n);
+    }
+    put(out, "\"", 1);
+}
+
 char *hd_trim(char *s) {
     while (isspace((unsigned char)*s)) s++;
     size_t n = strlen(s);

@@ -30,6 +30,11 @@ typedef struct hd_per_thread_s {
     { .make = (make_fn), .destroy = (destroy_fn) }
 void *hd_per_thread_get(hd_per_thread_t *pt);
 
+/* Writes s (len bytes, NULs included) as a JSON string literal, the way json-c writes one without slash escaping:
+ * '"', '\\' and control characters escaped, every other byte as it is. put receives the text in pieces. Hot-path
+ * writers use this rather than a json-c string object per value (tests/unit/test_record.c compares the two). */
+void hd_json_string(const char *s, size_t len, void (*put)(void *out, const char *p, size_t n), void *out);
+
 /* Trims ASCII whitespace in place; returns the first non-space character. */
 char *hd_trim(char *s);
 

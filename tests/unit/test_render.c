@@ -68,6 +68,34 @@ static void test_builtin_versions(void) {
     hd_decode_event_destroy(ev);
 }
 
+/* Strings hookd escapes itself (the built-in members, interpolated text) come out as json-c writes them. */
+static void test_escaping_matches_json_c(void) {
+    const int flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
+    char err[256], want[512];
+    hd_event_t *ev = event("{\"id\":\"e1\",\"type\":\"a\\\"b\\\\c\\u0001\\u001f\\n/\\u00e9\\u007f\",\"tenant\":\"t1\","
+                           "\"time\":\"2026-11-22T06:35:57.123Z\",\"data\":{\"note\":\"x\\u0000y\\t\\\"z\\\"\"}}");
+    CHECK(ev != NULL);
+    if (!ev) return;
+    hd_render_body_t *b = hd_render_payload(ev, 1, NULL, 4096, err, sizeof(err));
+    json_object *s = json_object_new_string(ev->type);
+    snprintf(want, sizeof(want), "{\"type\":%s,", json_object_to_json_string_ext(s, flags));
+    CHECK(b && starts(b->data, want));
+    json_object_put(s);
+    hd_render_body_release(b);
+
+    json_object *tj = json_tokener_parse("{\"m\":\"<{{data.note}}>\"}");
+    hd_render_tmpl_t *t = hd_render_tmpl_new(tj, err, sizeof(err));
+    b = hd_render_payload(ev, 1, t, 4096, err, sizeof(err));
+    s = json_object_new_string_len("<x\0y\t\"z\">", 9);
+    snprintf(want, sizeof(want), "{\"m\":%s}", json_object_to_json_string_ext(s, flags));
+    CHECK(b && !strcmp(b->data, want) && b->len == strlen(want));
+    json_object_put(s);
+    hd_render_body_release(b);
+    hd_render_tmpl_destroy(t);
+    json_object_put(tj);
+    hd_decode_event_destroy(ev);
+}
+
 static void test_typed_substitution(void) {
     CHECK_STR(render("{\"email\":\"{{data.customer.email}}\",\"credits\":\"{{ data.customer.credits }}\","
                      "\"vip\":\"{{data.customer.vip}}\",\"tags\":\"{{data.customer.tags}}\",\"c\":\"{{data.customer}}\"}", 4096),
@@ -116,6 +144,7 @@ static void test_invalid_templates(void) {
 
 int main(void) {
     RUN(test_builtin_versions);
+    RUN(test_escaping_matches_json_c);
     RUN(test_typed_substitution);
     RUN(test_interpolation);
     RUN(test_missing_paths);
