@@ -419,7 +419,7 @@ static void submit_job(hd_dispatch_t *w, job_t *job) {
     int64_t now = hd_now_ms();
     char ts[24], sig[HD_SIGN_HEADER_SIZE];
     job->attempted_at_ms = now;
-    snprintf(ts, sizeof(ts), "%" PRId64, now / 1000);
+    hd_int64_text(now / 1000, ts);
     hd_sign_header(&sub->keys, now, job->msg_id, now / 1000, job->body->data, job->body->len, sig);
     const hd_sub_extra_t *x = sub->extra;
     header_t h[x->headers_cnt + 5];

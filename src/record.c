@@ -213,13 +213,8 @@ static void put_str(json_out_t *o, const char *s) {
 /* Integers and the duration in decimal without the printf machinery: printing them was a fifth of the record's
  * instructions. */
 static void put_int(json_out_t *o, int64_t v) {
-    char d[24], *e = d + sizeof(d), *p = e;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do
-        *--p = (char)('0' + u % 10);
-    while (u /= 10);
-    if (v < 0) *--p = '-';
-    put(o, p, (size_t)(e - p));
+    char d[HD_INT64_TEXT];
+    put(o, d, hd_int64_text(v, d));
 }
 
 /* Milliseconds with three decimals ("%.3f" of us / 1000.0: 21.364, not 21.364000000000001). */

@@ -57,14 +57,15 @@ int hd_sign_key_init(hd_sign_key_t *key, const char *secret, char *errstr, size_
 
 static void mac(const unsigned char *key, size_t key_len, const char *msg_id, int64_t timestamp, const void *body,
                 size_t body_len, unsigned char out[crypto_auth_hmacsha256_BYTES]) {
-    char ts[24];
-    int ts_len = snprintf(ts, sizeof(ts), ".%" PRId64 ".", timestamp);
+    char ts[HD_INT64_TEXT + 2] = ".";
+    size_t ts_len = hd_int64_text(timestamp, ts + 1) + 1;
+    ts[ts_len++] = '.';
     EVP_MAC_CTX *ctx = hd_per_thread_get(&hmac_ctx);
     size_t len;
     /* Re-keying resets the context. Until then it holds the last key's pads, no more secret than the key the
      * subscription itself holds in memory. */
     if (!EVP_MAC_init(ctx, key, key_len, NULL) || !EVP_MAC_update(ctx, (const unsigned char *)msg_id, strlen(msg_id)) ||
-        !EVP_MAC_update(ctx, (const unsigned char *)ts, (size_t)ts_len) || !EVP_MAC_update(ctx, body, body_len) ||
+        !EVP_MAC_update(ctx, (const unsigned char *)ts, ts_len) || !EVP_MAC_update(ctx, body, body_len) ||
         !EVP_MAC_final(ctx, out, &len, crypto_auth_hmacsha256_BYTES)) {
         fprintf(stderr, "hookd: HMAC-SHA256 failed\n");
         abort();

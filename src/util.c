@@ -56,6 +56,19 @@ void *hd_per_thread_get(hd_per_thread_t *pt) {
     return p;
 }
 
+size_t hd_int64_text(int64_t v, char *out) {
+    char d[HD_INT64_TEXT], *e = d + sizeof(d), *p = e;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do
+        *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0) *--p = '-';
+    size_t n = (size_t)(e - p);
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return n;
+}
+
 void hd_json_string(const char *s, size_t len, void (*put)(void *out, const char *p, size_t n), void *out) {
     static const char hex[] = "0123456789abcdef";
     const char *end = s + len;

@@ -30,6 +30,12 @@ typedef struct hd_per_thread_s {
     { .make = (make_fn), .destroy = (destroy_fn) }
 void *hd_per_thread_get(hd_per_thread_t *pt);
 
+/* Writes v in decimal, as "%" PRId64 does, NUL-terminated into out (at least HD_INT64_TEXT bytes); returns its
+ * length. The printf machinery costs ten times as much, and this runs several times per delivery
+ * (tests/unit/test_util.c compares the two). */
+#define HD_INT64_TEXT 21
+size_t hd_int64_text(int64_t v, char *out);
+
 /* Writes s (len bytes, NULs included) as a JSON string literal, the way json-c writes one without slash escaping:
  * '"', '\\' and control characters escaped, every other byte as it is. put receives the text in pieces. Hot-path
  * writers use this rather than a json-c string object per value (tests/unit/test_record.c compares the two). */
