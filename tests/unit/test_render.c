@@ -96,6 +96,48 @@ static void test_escaping_matches_json_c(void) {
     hd_decode_event_destroy(ev);
 }
 
+/* The event's data as hookd writes it into the built-in shape, against json-c's serialisation, byte for byte. */
+static void test_data_matches_json_c(void) {
+    static const char *const data[] = {
+        "{}",
+        "[]",
+        "null",
+        "true",
+        "0",
+        "-1",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "18446744073709551615",
+        "1.0",
+        "-0.0",
+        "1e5",
+        "1.5E-7",
+        "3.14159265358979323846",
+        "\"\"",
+        "{\"a\":{\"b\":[1,[2,[3,{}]],{\"c\":null}]},\"d\":[true,false,null],\"e\":\"\\u00e9\\u0000\\\"\\\\/\\t\"}",
+        "[\"\\ud83d\\ude00\",\"\\u001f\\u007f\",12.50,-7,{\"k\\\"ey\":{\"\":[]}}]",
+        "{\"dup\":1,\"dup\":2,\"x\":[ 1 , 2 ],  \"y\" : { \"z\" :\"w\" } }"};
+    for (size_t i = 0; i < sizeof(data) / sizeof(data[0]); i++) {
+        char text[1024], err[256];
+        snprintf(text, sizeof(text),
+                 "{\"id\":\"e1\",\"type\":\"t\",\"tenant\":\"t1\",\"time\":\"2026-11-22T06:35:57.123Z\",\"data\":%s}",
+                 data[i]);
+        hd_event_t *ev = event(text);
+        CHECK(ev != NULL);
+        if (!ev) continue;
+        hd_render_body_t *b = hd_render_payload(ev, 1, NULL, 4096, err, sizeof(err));
+        const char *want =
+            ev->data ? json_object_to_json_string_ext(ev->data, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+                     : "null";
+        const char *got = b ? strstr(b->data, ",\"data\":") : NULL;
+        CHECK(got && !strncmp(got + 8, want, strlen(want)) && !strcmp(got + 8 + strlen(want), "}"));
+        if (!got || strncmp(got + 8, want, strlen(want)))
+            fprintf(stderr, "data %zu: %s\n  want %s\n", i, b ? b->data : "-", want);
+        hd_render_body_release(b);
+        hd_decode_event_destroy(ev);
+    }
+}
+
 static void test_typed_substitution(void) {
     CHECK_STR(render("{\"email\":\"{{data.customer.email}}\",\"credits\":\"{{ data.customer.credits }}\","
                      "\"vip\":\"{{data.customer.vip}}\",\"tags\":\"{{data.customer.tags}}\",\"c\":\"{{data.customer}}\"}", 4096),
@@ -145,6 +187,7 @@ static void test_invalid_templates(void) {
 int main(void) {
     RUN(test_builtin_versions);
     RUN(test_escaping_matches_json_c);
+    RUN(test_data_matches_json_c);
     RUN(test_typed_substitution);
     RUN(test_interpolation);
     RUN(test_missing_paths);
