@@ -1,7 +1,7 @@
 """Instructions by component from a callgrind output file, for the deterministic cost scenario of `make bench`.
 
 Every function's own instructions count for the component of the object it lives in (hookd's binary is split into
-hookd's sources and the librdkafka linked into it, told apart by librdkafka's symbols). The C library (and the
+hookd's sources and the libraries linked into it statically, told apart by their archives' symbols). The C library (and the
 dynamic loader, libm, libgcc) is not a component of its own: what it executes is charged to the component that
 called into it, through the call edges' inclusive costs, minus whatever those calls ran outside the C library
 again (callbacks, thread start routines). So is code of no known object (PLT stubs).
@@ -21,7 +21,7 @@ COMPONENTS = [
 ]
 
 
-def rdkafka_symbols(archive):
+def archive_symbols(archive):
     out = subprocess.run(["nm", "--defined-only", archive], check=True, capture_output=True, text=True).stdout
     return {line.split()[-1] for line in out.splitlines() if len(line.split()) == 3}
 
@@ -74,10 +74,11 @@ def parse(path):
     return selfc, calls
 
 
-def components(path, rdkafka_syms, binary):
+def components(path, static, binary):
     """Instructions per component ({component: {"own": n, "libc": n}}), the inclusive cost of every function
     ({name: n}, summed over its callers, for the breakdown of hookd's own steps), the total, and what each of
-    hookd's functions spends in the C library ({name: n})."""
+    hookd's functions spends in the C library ({name: n}). static maps components linked into the binary to
+    their archives' symbols ({"librdkafka": {...}})."""
     selfc, calls = parse(path)
     # Code of no known object (PLT stubs) is glue, charged to its caller like the C library.
     is_libc = lambda f: not f[0] or f[0] == "???" or bool(LIBC.search(f[0]))
@@ -85,7 +86,7 @@ def components(path, rdkafka_syms, binary):
     def comp(f):
         ob, fn = f
         if ob and ob.endswith(binary):
-            return "librdkafka" if fn in rdkafka_syms else "hookd"
+            return next((c for c, syms in static.items() if fn in syms), "hookd")
         for rx, c in COMPONENTS:
             if ob and rx.search(ob):
                 return c

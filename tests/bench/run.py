@@ -35,7 +35,8 @@ from kafka.admin import KafkaAdminClient, NewTopic
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA = os.environ.get("HOOKD_TEST_KAFKA", "127.0.0.1:19092")
 HOOKD = Path(os.environ.get("HOOKD_BENCH_HOOKD", ROOT / "build/hookd"))  # another build to compare
-BENCH_CURL = ROOT / "build/bench/bench_curl"
+BENCH_CURL = Path(os.environ.get("HOOKD_BENCH_CURL", ROOT / "build/bench/bench_curl"))
+OTHER_BUILD = "HOOKD_BENCH_HOOKD" in os.environ or "HOOKD_BENCH_CURL" in os.environ  # figures not for the docs
 BENCH_PRODUCE = ROOT / "build/bench/bench_produce"
 BENCH_CONSUME = ROOT / "build/bench/bench_consume"
 TMP = Path(tempfile.mkdtemp(prefix="hookd-bench-"))
@@ -519,9 +520,11 @@ def cost(admin, port, small, large, fanout):
     """Instructions per delivery (user space, every thread) under callgrind, start-up and shutdown removed by
     differencing a run of `small` events and one of `large`; the same for bench_curl's bare POSTs to the same
     nginx, with the same libcurl."""
-    from callgrind import components, rdkafka_symbols
+    from callgrind import archive_symbols, components
 
-    syms = rdkafka_symbols(str(ROOT / ".cache/librdkafka/lib/librdkafka.a"))
+    static = {"librdkafka": archive_symbols(str(ROOT / ".cache/librdkafka/lib/librdkafka.a"))}
+    if os.environ.get("HOOKD_BENCH_STATIC_CURL"):  # a libcurl.a linked into both programs
+        static["curl"] = archive_symbols(os.environ["HOOKD_BENCH_STATIC_CURL"])
     per = {}
     for who in ("hookd", "curl"):
         runs = []
@@ -531,7 +534,7 @@ def cost(admin, port, small, large, fanout):
                 cost_run(admin, port, n, fanout, out)
             else:
                 curl_cost_run(port, n * fanout, out)
-            runs.append(components(out, syms, "/" + (HOOKD.name if who == "hookd" else BENCH_CURL.name)))
+            runs.append(components(out, static, "/" + (HOOKD.name if who == "hookd" else BENCH_CURL.name)))
             if os.environ.get("HOOKD_BENCH_KEEP") != "1":
                 out.unlink()
         d = (large - small) * fanout
@@ -604,7 +607,7 @@ def main():
             c = cost(*cost_args)
             print(json.dumps(c, indent=2))
             log(cost_table(c))
-            if args.write:
+            if args.write and not OTHER_BUILD:
                 write_section("## Cost per delivery", cost_doc(c, machine()))
             return
         if args.only == "ceiling":
