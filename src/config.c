@@ -346,7 +346,10 @@ int hd_conf_cpus(const char *proc_cgroup, const char *cgroup_root) {
 }
 
 int hd_conf_workers(const hd_conf_t *conf) {
-    return conf->workers ? (int)conf->workers : hd_conf_cpus("/proc/self/cgroup", "/sys/fs/cgroup");
+    if (conf->workers) return (int)conf->workers;
+    const conf_entry_t *e = find("workers");
+    int cpus = hd_conf_cpus("/proc/self/cgroup", "/sys/fs/cgroup");
+    return cpus < e->max ? cpus : (int)e->max; /* no more than a setting may ask for */
 }
 
 static void range_text(const conf_entry_t *e, char *out, size_t out_size) {

@@ -89,7 +89,8 @@ int hd_conf_apply_kafka(const hd_conf_t *conf, const char *role, struct rd_kafka
 void hd_conf_print_help(FILE *out);
 void hd_conf_print_markdown(FILE *out);
 
-/* The dispatch workers to run: the workers setting, or when it is 0 the CPUs available to the process. */
+/* The dispatch workers to run: the workers setting, or when it is 0 the CPUs available to the process (at most
+ * the setting's maximum, 64). */
 int hd_conf_workers(const hd_conf_t *conf);
 
 /* The CPUs this process may use: its affinity mask, capped by the CPU quota (cgroup v2 cpu.max, v1
