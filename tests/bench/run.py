@@ -726,7 +726,9 @@ Components are the ELF object the code runs in (librdkafka, linked into hookd, t
 C library executes is charged to the component that called it. callgrind's CPU has no SHA-NI, so the HMAC counts
 about 2,000 instructions per 64-byte block where the real CPU needs a fraction of that. Under callgrind hookd runs
 about 50 times slower, so what depends on time is pinned to what it is at full speed: 64 deliveries in flight (the
-run fails if one was parked in a retry tier), results batches of 80 records, no periodic reload of the store.
+run fails if one was parked in a retry tier), results batches of 80 records, no periodic reload of the store. What
+still depends on time moves the counts by about 1% between runs (how many answers one poll collects, librdkafka's
+timers).
 `HOOKD_BENCH_KEEP=1` keeps the callgrind files for `callgrind_annotate`; `HOOKD_BENCH_HOOKD=PATH` counts another
 build of hookd against the same bare POST.
 
