@@ -727,8 +727,8 @@ C library executes is charged to the component that called it. callgrind's CPU h
 about 2,000 instructions per 64-byte block where the real CPU needs a fraction of that. Under callgrind hookd runs
 about 50 times slower, so what depends on time is pinned to what it is at full speed: 64 deliveries in flight (the
 run fails if one was parked in a retry tier), results batches of 80 records, no periodic reload of the store. What
-still depends on time moves the counts by about 1% between runs (how many answers one poll collects, librdkafka's
-timers).
+still depends on time moves the total by 1-3% between runs, most of it librdkafka's share (its timers and fetches:
+10k to 14k in six runs of the same build) and the rest how many answers one poll collects.
 `HOOKD_BENCH_KEEP=1` keeps the callgrind files for `callgrind_annotate`; `HOOKD_BENCH_HOOKD=PATH` counts another
 build of hookd against the same bare POST.
 
