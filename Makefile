@@ -3,7 +3,7 @@ CC      ?= cc
 # librdkafka is built by scripts/librdkafka (Debian's 2.0.2 cannot bound its pre-fetch without stalling) and
 # linked statically, so the binary needs no librdkafka at run time.
 RDKAFKA := .cache/librdkafka
-PKGS    := rdkafka-static libcurl libmongoc-1.0 json-c libsodium libmicrohttpd
+PKGS    := rdkafka-static libcurl libmongoc-1.0 json-c libsodium libcrypto libmicrohttpd
 PKG_CONFIG := PKG_CONFIG_PATH=$(RDKAFKA)/lib/pkgconfig pkg-config
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 BASE    := -std=c11 -D_DEFAULT_SOURCE -Iinclude $(WARN)
@@ -22,7 +22,7 @@ REL_FLAGS := $(BASE) -O2 -g
 SAN_FLAGS := $(BASE) -O1 -g $(SAN)
 VG_FLAGS  := $(BASE) -O0 -g
 
-.PHONY: all demo test unit unit-valgrind bench fuzz fuzz-replay bench-match docs clang-check clean bootstrap
+.PHONY: all demo test unit unit-valgrind bench bench-cost fuzz fuzz-replay bench-match docs clang-check clean bootstrap
 
 all: build/hookd
 
@@ -143,3 +143,7 @@ build/bench/%: tests/bench/%.c | $(RDKAFKA_LIB)
 
 bench: bootstrap build/hookd build/bench/bench_curl build/bench/bench_produce build/bench/bench_consume
 	scripts/bench
+
+# The deterministic part alone: instructions per delivery under callgrind against a bare libcurl POST (3-5 min).
+bench-cost: bootstrap build/hookd build/bench/bench_curl build/bench/bench_produce
+	scripts/bench --only cost

@@ -1,8 +1,10 @@
+#define _GNU_SOURCE /* sched_getaffinity */
 #include "hookd/config.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <librdkafka/rdkafka.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,8 +63,10 @@ static const conf_entry_t table[] = {
      "A receiver URL's health (breaker, failures) and its host's in-flight count are forgotten this long after "
      "their last use when there is nothing to remember (no failures, nothing in flight): bounds a worker's memory "
      "when deliveries reach many distinct URLs."},
-    {"workers", T_INT, F(workers), "1", 1, 64,
-     "Independent dispatch workers (threads) in the process, each its own consumer in the group."},
+    {"workers", T_INT, F(workers), "0", 0, 64,
+     "Independent dispatch workers (threads) in the process, each its own consumer in the group. 0: one per CPU "
+     "available to the process (its CPU affinity, capped by a cgroup v2 cpu.max or v1 CFS quota rounded up, as "
+     "Kubernetes sets a CPU limit)."},
     {"retry.topic.prefix", T_STR, F(retry_topic_prefix), "hookd.retry", 0, 0,
      "Retry tier topics are named <prefix>.<delay>, e.g. hookd.retry.5s."},
     {"retry.schedule", T_STR, F(retry_schedule), "5s,1m,10m,1h,6h", 0, 0,
@@ -309,6 +313,71 @@ int hd_conf_apply_kafka(const hd_conf_t *conf, const char *role, rd_kafka_conf_t
         }
     }
     return 0;
+}
+
+/* The CPU quota of one cgroup directory in CPUs, rounded up; 0 when it sets none. */
+static int cgroup_quota(const char *dir) {
+    char path[1300], max[32] = "";
+    long long quota = -1, period = 0;
+    snprintf(path, sizeof(path), "%s/cpu.max", dir); /* v2: "max 100000" or "150000 100000" */
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (fscanf(f, "%31s %lld", max, &period) == 2 && strcmp(max, "max")) quota = strtoll(max, NULL, 10);
+        fclose(f);
+    } else { /* v1: cpu.cfs_quota_us is -1 without a limit */
+        snprintf(path, sizeof(path), "%s/cpu.cfs_quota_us", dir);
+        if ((f = fopen(path, "r"))) {
+            if (fscanf(f, "%lld", &quota) != 1) quota = -1;
+            fclose(f);
+        }
+        snprintf(path, sizeof(path), "%s/cpu.cfs_period_us", dir);
+        if ((f = fopen(path, "r"))) {
+            if (fscanf(f, "%lld", &period) != 1) period = 0;
+            fclose(f);
+        }
+    }
+    return quota > 0 && period > 0 ? (int)((quota + period - 1) / period) : 0;
+}
+
+int hd_conf_cpus(const char *proc_cgroup, const char *cgroup_root) {
+    cpu_set_t set;
+    int cpus = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
+    FILE *f = fopen(proc_cgroup, "r");
+    char line[1024], dir[1200];
+    while (f && fgets(line, sizeof(line), f)) {
+        /* "0::/path" (v2), "4:cpu,cpuacct:/path" (v1): the quota of the cgroup and of each of its ancestors */
+        char *controllers = strchr(line, ':'), *rel = controllers ? strchr(controllers + 1, ':') : NULL;
+        if (!rel) continue;
+        *rel++ = '\0';
+        rel[strcspn(rel, "\n")] = '\0';
+        controllers++;
+        const char *mount;
+        if (!*controllers)
+            mount = ""; /* v2: one hierarchy */
+        else if (strstr(controllers, "cpu,cpuacct"))
+            mount = "/cpu,cpuacct";
+        else if (!strcmp(controllers, "cpu") || !strncmp(controllers, "cpu,", 4))
+            mount = "/cpu";
+        else
+            continue;
+        for (;;) {
+            snprintf(dir, sizeof(dir), "%s%s%s", cgroup_root, mount, rel);
+            int q = cgroup_quota(dir);
+            if (q && q < cpus) cpus = q;
+            char *slash = strrchr(rel, '/');
+            if (!slash) break;
+            *slash = '\0';
+        }
+    }
+    if (f) fclose(f);
+    return cpus > 0 ? cpus : 1;
+}
+
+int hd_conf_workers(const hd_conf_t *conf) {
+    if (conf->workers) return (int)conf->workers;
+    const conf_entry_t *e = find("workers");
+    int cpus = hd_conf_cpus("/proc/self/cgroup", "/sys/fs/cgroup");
+    return cpus < e->max ? cpus : (int)e->max; /* no more than a setting may ask for */
 }
 
 static void range_text(const conf_entry_t *e, char *out, size_t out_size) {

@@ -400,7 +400,17 @@ static struct curl_slist *header_list(const header_t *h, int cnt) {
     for (int i = 0; i < cnt; i++) {
         nodes[i].data = p;
         nodes[i].next = i + 1 < cnt ? &nodes[i + 1] : NULL;
-        p += (h[i].value ? sprintf(p, "%s: %s", h[i].name, h[i].value) : sprintf(p, "%s:", h[i].name)) + 1;
+        size_t n = strlen(h[i].name);
+        memcpy(p, h[i].name, n);
+        p += n;
+        *p++ = ':';
+        if (h[i].value) {
+            n = strlen(h[i].value);
+            *p++ = ' ';
+            memcpy(p, h[i].value, n);
+            p += n;
+        }
+        *p++ = '\0';
     }
     return nodes;
 }
@@ -411,7 +421,7 @@ static void submit_job(hd_dispatch_t *w, job_t *job) {
     int64_t now = hd_now_ms();
     char ts[24], sig[HD_SIGN_HEADER_SIZE];
     job->attempted_at_ms = now;
-    snprintf(ts, sizeof(ts), "%" PRId64, now / 1000);
+    hd_int64_text(now / 1000, ts);
     hd_sign_header(&sub->keys, now, job->msg_id, now / 1000, job->body->data, job->body->len, sig);
     const hd_sub_extra_t *x = sub->extra;
     header_t h[x->headers_cnt + 5];

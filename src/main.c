@@ -125,7 +125,7 @@ static int cmd_dispatch(hd_conf_t *conf, int argc, char **argv) {
     hd_store_t *store = NULL;
     hd_match_cache_t *cache = NULL;
     hd_status_t *status = NULL;
-    int n = (int)conf->workers, started = 0, rc = 1;
+    int n = hd_conf_workers(conf), started = 0, rc = 1;
     worker_t *workers = hd_xcalloc((size_t)n, sizeof(*workers));
 
     if (!(store = hd_store_new(conf->store, conf->mongo_database, err, sizeof(err)))) goto out;

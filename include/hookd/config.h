@@ -93,6 +93,15 @@ void hd_conf_print_help(FILE *out);
 void hd_conf_print(const hd_conf_t *conf, FILE *out);
 void hd_conf_print_markdown(FILE *out);
 
+/* The dispatch workers to run: the workers setting, or when it is 0 the CPUs available to the process (at most
+ * the setting's maximum, 64). */
+int hd_conf_workers(const hd_conf_t *conf);
+
+/* The CPUs this process may use: its affinity mask, capped by the CPU quota (cgroup v2 cpu.max, v1
+ * cpu.cfs_quota_us / cpu.cfs_period_us, rounded up) of its cgroups and their ancestors, found through proc_cgroup
+ * (/proc/self/cgroup) under cgroup_root (/sys/fs/cgroup). At least 1. */
+int hd_conf_cpus(const char *proc_cgroup, const char *cgroup_root);
+
 /* 1 when name is a known setting or a kafka.* pass-through (used by the manifest checks). */
 int hd_conf_known(const char *name);
 

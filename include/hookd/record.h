@@ -52,6 +52,11 @@ typedef struct hd_record_result_s {
 /* Produces a results record keyed by delivery id. Returns 0 (ack will follow) or -1 when it cannot be queued. */
 int hd_record_result(hd_record_t *r, const hd_record_result_t *res, void *record_opaque);
 
+/* Writes the results record's JSON text (schemas/delivery-result.schema.json, NUL-terminated) into *buf, which
+ * has *cap bytes and is grown with realloc as needed (*buf NULL and *cap 0 to start; the caller owns it and frees
+ * it). Returns the text's length. */
+size_t hd_record_result_json(const hd_record_result_t *res, char **buf, size_t *cap);
+
 /* Produces msg (value, key and headers unchanged) to the dead-letter topic with hookd-reason, hookd-error and
  * hookd-source-{topic,partition,offset} headers. Returns 0 (ack will follow) or -1. */
 int hd_record_deadletter(hd_record_t *r, const rd_kafka_message_t *msg, const char *reason, const char *error,

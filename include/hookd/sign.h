@@ -1,6 +1,7 @@
 /* Standard Webhooks signatures (https://www.standardwebhooks.com): the signed content is
  * "{webhook-id}.{webhook-timestamp}.{body}", v1 is base64(HMAC-SHA256) with the key base64-decoded from a
- * whsec_ secret. libsodium does the HMAC, the base64 and the constant-time comparison. */
+ * whsec_ secret. OpenSSL does the HMAC (one context per thread, freed when the thread ends) and the base64 of the
+ * v1 signatures; libsodium the ed25519 signatures, the secrets' base64 and the constant-time comparison. */
 #ifndef HOOKD_SIGN_H
 #define HOOKD_SIGN_H
 

@@ -3,6 +3,8 @@
 #ifndef HOOKD_UTIL_H
 #define HOOKD_UTIL_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,6 +16,30 @@ void *hd_xrealloc(void *p, size_t n);
 /* NULL in, NULL out. */
 char *hd_xstrdup(const char *s);
 char *hd_xstrndup(const char *s, size_t n);
+
+/* One object per thread, made on a thread's first hd_per_thread_get and destroyed when the thread ends: for
+ * contexts that are dear to make and cannot be shared (a digest context, a JSON parser). Defined statically with
+ * HD_PER_THREAD(make, destroy); make aborts rather than return NULL. */
+typedef struct hd_per_thread_s {
+    void *(*make)(void);
+    void (*destroy)(void *);
+    pthread_key_t key;
+    atomic_int ready;
+} hd_per_thread_t;
+#define HD_PER_THREAD(make_fn, destroy_fn)                                                                             \
+    { .make = (make_fn), .destroy = (destroy_fn) }
+void *hd_per_thread_get(hd_per_thread_t *pt);
+
+/* Writes v in decimal, as "%" PRId64 does, NUL-terminated into out (at least HD_INT64_TEXT bytes); returns its
+ * length. The printf machinery costs ten times as much, and this runs several times per delivery
+ * (tests/unit/test_util.c compares the two). */
+#define HD_INT64_TEXT 21
+size_t hd_int64_text(int64_t v, char *out);
+
+/* Writes s (len bytes, NULs included) as a JSON string literal, the way json-c writes one without slash escaping:
+ * '"', '\\' and control characters escaped, every other byte as it is. put receives the text in pieces. Hot-path
+ * writers use this rather than a json-c string object per value (tests/unit/test_record.c compares the two). */
+void hd_json_string(const char *s, size_t len, void (*put)(void *out, const char *p, size_t n), void *out);
 
 /* Trims ASCII whitespace in place; returns the first non-space character. */
 char *hd_trim(char *s);

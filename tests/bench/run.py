@@ -34,8 +34,9 @@ from kafka.admin import KafkaAdminClient, NewTopic
 
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA = os.environ.get("HOOKD_TEST_KAFKA", "127.0.0.1:19092")
-HOOKD = ROOT / "build/hookd"
-BENCH_CURL = ROOT / "build/bench/bench_curl"
+HOOKD = Path(os.environ.get("HOOKD_BENCH_HOOKD", ROOT / "build/hookd"))  # another build to compare
+BENCH_CURL = Path(os.environ.get("HOOKD_BENCH_CURL", ROOT / "build/bench/bench_curl"))
+OTHER_BUILD = "HOOKD_BENCH_HOOKD" in os.environ or "HOOKD_BENCH_CURL" in os.environ  # figures not for the docs
 BENCH_PRODUCE = ROOT / "build/bench/bench_produce"
 BENCH_CONSUME = ROOT / "build/bench/bench_consume"
 TMP = Path(tempfile.mkdtemp(prefix="hookd-bench-"))
@@ -148,7 +149,7 @@ def write_subs(path, tenants, per_tenant, url_of, type_of=lambda ti, k: "custome
 
 
 class Hookd:
-    def __init__(self, name, store, topics, extra=None):
+    def __init__(self, name, store, topics, extra=None, wrap=None):
         self.log_path = TMP / f"{name}.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKD_")}
         env.update({
@@ -156,10 +157,12 @@ class Hookd:
             "HOOKD_RESULTS_TOPIC": topics["results"], "HOOKD_DEADLETTER_TOPIC": topics["dead"],
             "HOOKD_RETRY_TOPIC_PREFIX": topics["retry"], "HOOKD_OPS_TOPIC": topics["ops"],
             "HOOKD_GROUP_ID": topics["group"], "HOOKD_HTTP_ALLOW_CIDRS": "127.0.0.0/8", "HOOKD_LOG_LEVEL": "info",
+            "HOOKD_WORKERS": "1",  # the scenarios measure one worker unless they say otherwise
         })
         env.update(extra or {})
         env.update(EXTRA_ENV)  # --env wins: it is how a run tries another setting
-        wrap = os.environ.get("HOOKD_BENCH_WRAP", "").split()  # e.g. "perf record -g -o /tmp/perf.data --"
+        if wrap is None:
+            wrap = os.environ.get("HOOKD_BENCH_WRAP", "").split()  # e.g. "perf record -g -o /tmp/perf.data --"
         self.proc = subprocess.Popen(wrap + [str(HOOKD), "dispatch"], env=env, stderr=open(self.log_path, "w"))
 
     def wait_log(self, text, timeout=60):
@@ -199,9 +202,9 @@ class Hookd:
                 return int(line.split()[1])
         return 0
 
-    def stop(self):
+    def stop(self, timeout=60):
         self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=60)
+        self.proc.wait(timeout=timeout)
 
 
 class ResultReader:
@@ -413,6 +416,20 @@ def noisy(admin, port, hang_port, events, timeout_ms, pairs=5):
             "drops_pct": drops, "runs": [{"healthy": a, "hanging": b} for a, b in zip(healthy, hanging)]}
 
 
+def memory_loaded(admin, port, subs):
+    """VmRSS of a hookd with `subs` subscriptions (1,000 tenants) loaded from the file store, no traffic: the base
+    that bytes per subscription are counted from."""
+    t = topics_for(admin, "memory-small", partitions=1)
+    path = TMP / "subs-memory-small.json"
+    n = write_subs(path, 1000, max(1, subs // 1000), lambda ti, k: f"http://127.0.0.1:{port}/m{ti}/s{k}")
+    h = Hookd("memory-small", path, t)
+    h.wait_log(f"subscriptions loaded: {n}", timeout=120)
+    h.wait_log("assigned")
+    r = {"subscriptions": n, "rss_mb": h.memory_kb("VmRSS") / 1024}
+    h.stop()
+    return r
+
+
 def memory(admin, port, subs, events=20000):
     """RSS with `subs` subscriptions (1,000 tenants) loaded, from MongoDB (the production store: documents are
     streamed) and from the file store, then after `events` events (produced as fast as possible, spread over every
@@ -420,7 +437,7 @@ def memory(admin, port, subs, events=20000):
     subscriptions loaded and traffic flowing, librdkafka's pre-fetch queue included."""
     import pymongo
 
-    out = {}
+    out = {"small": memory_loaded(admin, port, 1000)}
     per_tenant = subs // 1000
     # HOOKD_BENCH_STORES=file: only the file store, a faster loop with --only memory (a full run needs both).
     for store_kind in os.environ.get("HOOKD_BENCH_STORES", "mongodb file").split():
@@ -456,6 +473,107 @@ def memory(admin, port, subs, events=20000):
     return out
 
 
+CALLGRIND = ["valgrind", "--tool=callgrind", "--dump-line=no"]
+# hookd's steps per delivery: the inclusive cost of their entry points.
+STEPS = [("decode the event", "hd_decode_event"), ("free the event", "hd_decode_event_destroy"),
+         ("match", "hd_match_find"), ("render the payload", "hd_render_payload"),
+         ("webhook-id", "hd_sign_message_id"), ("signature", "hd_sign_header"),
+         ("hand to curl", "hd_deliver_submit"), ("results record", "hd_record_result")]
+
+
+def cost_run(admin, port, events, fanout, out):
+    """One hookd (release build, one worker) under callgrind, draining a backlog of `events` produced before it
+    starts (so every batch is full and the count does not depend on the box's speed)."""
+    t = topics_for(admin, "cost")
+    tenants = 100
+    store = TMP / "subs-cost.json"
+    write_subs(store, tenants, fanout, lambda ti, k: f"http://127.0.0.1:{port}/c{ti}/s{k}")
+    produce(t["events"], events, 0, tenants)
+    reader = ResultReader(t["results"], live=False)
+    # hookd runs about 50 times slower under callgrind, and what depends on time would then not be what it is at
+    # full speed. A host easily goes 200 ms without a completion, and hookd would park the burst in the retry tiers
+    # (a second record and consume per delivery): capping the worker at 64 in flight, below the host's cap, keeps
+    # every delivery queued in memory, and 64 in flight is what bench_curl keeps. The results producer's 20 ms
+    # linger would send batches of one or two records, each with its produce request and LZ4 frame: batches of 80
+    # records (what 20 ms holds at 25,000 deliveries/s over six partitions) make the count independent of the
+    # speed. The periodic full reload of the store is off: it scales with time, not events.
+    settings = {"HOOKD_HTTP_MAX_INFLIGHT": "64", "HOOKD_HTTP_MAX_INFLIGHT_PER_HOST": "65",
+                "HOOKD_KAFKA_PRODUCER_LINGER_MS": "5000", "HOOKD_KAFKA_PRODUCER_BATCH_NUM_MESSAGES": "80",
+                "HOOKD_SUBSCRIPTIONS_FULL_RELOAD_MS": "0"}
+    h = Hookd(f"cost-{events}", store, t, settings, wrap=CALLGRIND + [f"--callgrind-out-file={out}"])
+    n = reader.wait(events * fanout, 1800, f"cost ({events} events)")
+    h.stop(timeout=600)
+    reader.offsets.close()
+    if n < events * fanout:
+        raise RuntimeError(f"cost: {n} of {events * fanout} results")
+    if " 0 parked" not in h.log_path.read_text(errors="replace"):
+        raise RuntimeError(f"cost: deliveries were parked, so the count is not the steady path's; see {h.log_path}")
+
+
+def curl_cost_run(port, requests, out):
+    subprocess.run(CALLGRIND + [f"--callgrind-out-file={out}", str(BENCH_CURL), f"http://127.0.0.1:{port}/bare",
+                                str(requests), "64", "poll"], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+
+
+def cost(admin, port, small, large, fanout):
+    """Instructions per delivery (user space, every thread) under callgrind, start-up and shutdown removed by
+    differencing a run of `small` events and one of `large`; the same for bench_curl's bare POSTs to the same
+    nginx, with the same libcurl."""
+    from callgrind import archive_symbols, components
+
+    static = {"librdkafka": archive_symbols(str(ROOT / ".cache/librdkafka/lib/librdkafka.a"))}
+    if os.environ.get("HOOKD_BENCH_STATIC_CURL"):  # a libcurl.a linked into both programs
+        static["curl"] = archive_symbols(os.environ["HOOKD_BENCH_STATIC_CURL"])
+    per = {}
+    for who in ("hookd", "curl"):
+        runs = []
+        for n in (small, large):
+            out = TMP / f"callgrind-{who}-{n}.out"
+            if who == "hookd":
+                cost_run(admin, port, n, fanout, out)
+            else:
+                curl_cost_run(port, n * fanout, out)
+            runs.append(components(out, static, "/" + (HOOKD.name if who == "hookd" else BENCH_CURL.name)))
+            if os.environ.get("HOOKD_BENCH_KEEP") != "1":
+                out.unlink()
+        d = (large - small) * fanout
+        comps = {}
+        for c in set(runs[0][0]) | set(runs[1][0]):
+            a, b = runs[0][0].get(c, {}), runs[1][0].get(c, {})
+            comps[c] = {k: (b.get(k, 0) - a.get(k, 0)) / d for k in ("own", "libc")}
+        steps = {label: (runs[1][1].get(fn, 0) - runs[0][1].get(fn, 0)) / d for label, fn in STEPS}
+        libc = {fn: (runs[1][3].get(fn, 0) - runs[0][3].get(fn, 0)) / d for fn in set(runs[0][3]) | set(runs[1][3])}
+        libc = dict(sorted(((fn, v) for fn, v in libc.items() if v >= 200), key=lambda x: -x[1]))
+        per[who] = {"components": comps, "total": (runs[1][2] - runs[0][2]) / d, "steps": steps, "hookd_libc": libc}
+    return {"events": [small, large], "fanout": fanout, "hookd": per["hookd"], "bare_post": per["curl"],
+            "ratio": per["hookd"]["total"] / per["curl"]["total"]}
+
+
+def cost_table(c):
+    """The cost scenario as markdown: hookd's components, then the bare POST, then the ratio."""
+    order = ["curl", "crypto", "json-c", "librdkafka", "hookd", "other libraries", "C library, no caller outside it"]
+    h, b = c["hookd"]["components"], c["bare_post"]["components"]
+    k = lambda x: f"{x / 1000:,.1f}k"
+    rows = ["| part of one delivery | own code | C library it calls | total | bare POST |", "|---|---:|---:|---:|---:|"]
+    for name in order + sorted(set(h) - set(order)):
+        x, y = h.get(name, {"own": 0, "libc": 0}), b.get(name, {"own": 0, "libc": 0})
+        if abs(x["own"] + x["libc"]) < 50 and abs(y["own"] + y["libc"]) < 50:
+            continue
+        label = {"curl": "libcurl (and its libraries)", "crypto": "crypto (OpenSSL, libsodium)",
+                 "hookd": "hookd's own code (bench_curl's for the bare POST)"}.get(name, name)
+        rows.append(f"| {label} | {k(x['own'])} | {k(x['libc'])} | {k(x['own'] + x['libc'])} | "
+                    f"{k(y['own'] + y['libc'])} |")
+    rows.append(f"| **total** | | | **{k(c['hookd']['total'])}** | **{k(c['bare_post']['total'])}** |")
+    rows.append("")
+    rows.append(f"Ratio: **{c['ratio']:.2f}** bare POSTs per delivery. Inclusive cost of hookd's steps per delivery "
+                "(each step's own code with the libraries and C library it calls): " +
+                ", ".join(f"{label} {k(v)}" for label, v in c["hookd"]["steps"].items()) + ". The C library by "
+                "hookd's function calling it: " +
+                ", ".join(f"`{fn}` {k(v)}" for fn, v in c["hookd"]["hookd_libc"].items()) + ".")
+    return "\n".join(rows)
+
+
 def machine():
     model = ""
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -471,9 +589,11 @@ def main():
     ap.add_argument("--events", type=int, default=50000, help="events of the throughput run")
     ap.add_argument("--fanout", type=int, default=2, help="subscriptions per event")
     ap.add_argument("--write", action="store_true", help="write docs/benchmarks.md")
-    ap.add_argument("--only", choices=["ceiling", "throughput", "memory", "noisy", "latency"],
+    ap.add_argument("--only", choices=["cost", "ceiling", "throughput", "memory", "noisy", "latency"],
                     help="run one scenario (for profiling: HOOKD_BENCH_WRAP)")
     ap.add_argument("--env", action="append", default=[], help="NAME=VALUE for hookd (e.g. HOOKD_WORKERS=2)")
+    ap.add_argument("--cost-events", type=int, default=7500,
+                    help="events of the cost scenario's larger run (the smaller has a third of them)")
     ap.add_argument("--pairs", type=int, default=5, help="alternating healthy/hanging pairs of the noisy run")
     args = ap.parse_args()
     EXTRA_ENV.update(kv.split("=", 1) for kv in args.env)
@@ -481,7 +601,15 @@ def main():
     nginx, port = start_nginx()
     hang, hang_port = start_hanging_server()
     noisy_pairs = lambda: noisy(admin, port, hang_port, max(args.events * 3 // 2, 2000), 2000, args.pairs)
+    cost_args = (admin, port, args.cost_events // 3, args.cost_events, args.fanout)
     try:
+        if args.only == "cost":
+            c = cost(*cost_args)
+            print(json.dumps(c, indent=2))
+            log(cost_table(c))
+            if args.write and not OTHER_BUILD:
+                write_section("## Cost per delivery", cost_doc(c, machine()))
+            return
         if args.only == "ceiling":
             print(json.dumps({"one_thread": ceiling(port, args.events * args.fanout),
                               "two_processes": ceiling(port, args.events * args.fanout, processes=2)}, indent=2))
@@ -504,6 +632,9 @@ def main():
         # JIT compiler used 0.56, 0.33, 0.22 s of the two cores, then 0.15, while hookd's rate rose from 24,400
         # to 29,400/s; the first steady-rate run after that compiled for another 5.5 s (then 1.0, 0.4, 0.3), and
         # its p99 was 544 ms where the next two gave 60 and 39. So one unmeasured run of each kind first.
+        log(f"cost per delivery under callgrind ({args.cost_events // 3:,} and {args.cost_events:,} events) ...")
+        cost_report = cost(*cost_args)
+        log(cost_table(cost_report))
         log(f"warm-up, not measured: a backlog of {4 * args.events:,} events, then 10,000 deliveries/s for 13 s ...")
         warm = {"throughput": throughput(admin, port, 4 * args.events, args.fanout),
                 "latency": latency(admin, port, 20000, args.fanout, 10)}
@@ -545,25 +676,71 @@ def main():
     report = {"machine": machine(), "ceiling": ceil, "throughput": thr, "ratio": ratio,
               "ratios": [r["ratio"] for r in rounds], "two_workers": two,
               "ratios_two": [r["ratio_two"] for r in rounds], "rounds": rounds, "latency": lat,
-              "noisy": noi, "memory": mem, "warmup": warm}
+              "noisy": noi, "memory": mem, "warmup": warm, "cost": cost_report}
     print(json.dumps(report, indent=2))
     if args.write:
+        write_section("## Cost per delivery", cost_doc(cost_report, report["machine"]))
         write_doc(report, args)
+
+
+def write_section(heading, body):
+    """Replaces the section of docs/benchmarks.md under heading (up to the next one) with body, which starts with
+    the heading; a new section goes before "## Delivery engine"."""
+    doc = ROOT / "docs/benchmarks.md"
+    text = doc.read_text()
+    if heading in text:
+        before, rest = text.split(heading, 1)
+        nxt = rest.find("\n## ")
+        after = rest[nxt + 1:] if nxt >= 0 else ""
+    else:
+        before, sep, after = text.partition("## Delivery engine")
+        after = sep + after
+    doc.write_text(before + body.rstrip() + "\n\n" + after)
+    log(f"wrote {heading} to {doc}")
+
+
+def versions():
+    """libcurl, OpenSSL and valgrind as the cost scenario used them."""
+    v = lambda *cmd: subprocess.run(cmd, capture_output=True, text=True).stdout.strip()
+    return (f"libcurl {v('pkg-config', '--modversion', 'libcurl')}, OpenSSL {v('pkg-config', '--modversion', 'libcrypto')}, "
+            f"json-c {v('pkg-config', '--modversion', 'json-c')}, {v('valgrind', '--version')}")
+
+
+def cost_doc(c, machine_text):
+    small, large = c["events"]
+    return f"""## Cost per delivery
+
+Measured {dt.date.today().isoformat()} with `make bench-cost` (`scripts/bench --only cost`; part of `make bench`) on
+{machine_text}; {versions()}.
+
+hookd (the release build, one worker) runs under valgrind's callgrind twice, draining a backlog of {small:,} and then
+{large:,} events (about 1 KB each, fan-out {c['fanout']}: 100 tenants with {c['fanout']} subscriptions each, file store) to nginx
+answering 204 on loopback. The difference between the two runs' instruction counts, divided by the
+{(large - small) * c['fanout']:,} deliveries more, is one delivery without start-up and shutdown: consume, decode, match,
+render, sign, POST, results record produced, offsets stored. bench_curl's bare POST (a 1 KB JSON body with the
+Standard Webhooks headers, the same libcurl, 64 in flight with `curl_multi_poll`) is counted the same way against
+the same nginx in the same run. Counts are user-space instructions of every thread; the kernel's part (send,
+poll, recv) is about the same for both and is not in them.
+
+Components are the ELF object the code runs in (librdkafka, linked into hookd, told apart by its symbols); what the
+C library executes is charged to the component that called it. callgrind's CPU has no SHA-NI, so the HMAC counts
+about 2,000 instructions per 64-byte block where the real CPU needs a fraction of that. Under callgrind hookd runs
+about 50 times slower, so what depends on time is pinned to what it is at full speed: 64 deliveries in flight (the
+run fails if one was parked in a retry tier), results batches of 80 records, no periodic reload of the store. What
+still depends on time moves the total by 1-3% between runs, most of it librdkafka's share (its timers and fetches:
+10k to 14k in six runs of the same build) and the rest how many answers one poll collects.
+`HOOKD_BENCH_KEEP=1` keeps the callgrind files for `callgrind_annotate`; `HOOKD_BENCH_HOOKD=PATH` counts another
+build of hookd against the same bare POST.
+
+{cost_table(c)}
+"""
 
 
 def write_doc(r, args):
     c, t, l, n, m, w2 = r["ceiling"], r["throughput"], r["latency"], r["noisy"], r["memory"], r["two_workers"]
     wt, wl = r["warmup"]["throughput"], r["warmup"]["latency"]
     ratios = lambda key: ", ".join(f"{x:.2f}" for x in r[key])
-    doc = ROOT / "docs/benchmarks.md"
-    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
     marker = "## Delivery engine"
-    before = text.split(marker)[0].rstrip() + "\n\n" if marker in text else text.rstrip() + "\n\n"
-    after = ""
-    if marker in text:
-        rest = text.split(marker, 1)[1]
-        nxt = rest.find("\n## ")
-        after = rest[nxt:] if nxt >= 0 else ""
     body = f"""{marker}
 
 Measured {dt.date.today().isoformat()} with `make bench` (`scripts/bench --events {args.events} --fanout {args.fanout}`)
@@ -596,6 +773,7 @@ CPU {wt['broker_nginx_cpu_s'] * 1e6 / wt['deliveries']:.1f} us per delivery), th
 | RSS with {m['mongodb']['subscriptions']:,} subscriptions (1,000 tenants) loaded from MongoDB | {m['mongodb']['rss_mb']:.1f} MB (peak {m['mongodb']['peak_rss_mb']:.1f} MB) |
 | the same after {m['mongodb']['deliveries']:,} deliveries | {m['mongodb']['traffic_rss_mb']:.1f} MB (peak {m['mongodb']['traffic_peak_rss_mb']:.1f} MB) |
 | the same from the file store, loaded / after traffic | {m['file']['rss_mb']:.1f} MB / {m['file']['traffic_rss_mb']:.1f} MB (peak {m['file']['traffic_peak_rss_mb']:.1f} MB) |
+| bytes per subscription: RSS with {m['file']['subscriptions']:,} minus RSS with {m['small']['subscriptions']:,} ({m['small']['rss_mb']:.1f} MB), file store, per subscription | {(m['file']['rss_mb'] - m['small']['rss_mb']) * 1024 * 1024 / (m['file']['subscriptions'] - m['small']['subscriptions']):,.0f} B |
 
 Latency is `attempted_at + duration_ms - event_time` from the results records, where `event_time` is stamped by the
 producer when it creates the event (so it includes the producer's linger, librdkafka's default 5 ms, and Kafka's
@@ -604,9 +782,7 @@ counted; the results topic is read once the run is over, so that no reader compe
 floor is tests/bench/bench_consume.c, a plain librdkafka consumer with hookd's fetch settings in its own group,
 reading the same events during the same run: what Kafka and the box's load cost before hookd does anything.
 """
-    doc.parent.mkdir(exist_ok=True)
-    doc.write_text(before + body + after)
-    log(f"wrote {doc}")
+    write_section(marker, body)
 
 
 if __name__ == "__main__":

@@ -615,6 +615,8 @@ def hookd(hookd_bin, topics, db, tmp_path):
                 # The receivers of the tests listen on loopback, which deliveries refuse by default.
                 "HOOKD_HTTP_ALLOW_CIDRS": "127.0.0.0/8",
                 "HOOKD_LOG_LEVEL": "debug",
+                # One worker unless a test asks for more: the default (one per CPU) makes every start a rebalance.
+                "HOOKD_WORKERS": "1",
                 "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0",
                 "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
             })

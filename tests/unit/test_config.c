@@ -1,7 +1,10 @@
 /* The configuration table: environment mapping, kafka.* pass-through, the config file (errors name the line),
  * type and range validation, and the generated reference. */
+#define _GNU_SOURCE /* sched_getaffinity */
 #include <librdkafka/rdkafka.h>
+#include <sched.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hookd/config.h"
@@ -199,6 +202,60 @@ static void test_markdown_lists_every_env_name(void) {
     free(buf);
 }
 
+/* Writes text to root/rel, making the directories on the way. */
+static void put_file(const char *root, const char *rel, const char *text) {
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", root, rel);
+    for (char *p = path + strlen(root) + 1; (p = strchr(p, '/')); p++) {
+        *p = '\0';
+        mkdir(path, 0700);
+        *p = '/';
+    }
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+/* workers = 0 runs one per available CPU: the affinity mask, capped by the cgroup's (or an ancestor's) quota. */
+static void test_cpus_from_affinity_and_cgroup_quota(void) {
+    cpu_set_t set;
+    CHECK(sched_getaffinity(0, sizeof(set), &set) == 0);
+    int affinity = CPU_COUNT(&set);
+    char root[] = "/tmp/hookd-test-cgroup-XXXXXX", cg[600];
+    CHECK(mkdtemp(root) != NULL);
+    snprintf(cg, sizeof(cg), "%s/self-cgroup", root);
+
+    CHECK(hd_conf_cpus("/nonexistent/cgroup", root) == affinity); /* no cgroup information: the affinity */
+    put_file(root, "self-cgroup", "0::/kubepods/pod1/c1\n");
+    CHECK(hd_conf_cpus(cg, root) == affinity); /* no cpu.max files */
+    put_file(root, "kubepods/pod1/c1/cpu.max", "max 100000\n");
+    CHECK(hd_conf_cpus(cg, root) == affinity);                     /* "max": no quota */
+    put_file(root, "kubepods/pod1/c1/cpu.max", "150000 100000\n"); /* 1.5 CPUs: 2 */
+    CHECK(hd_conf_cpus(cg, root) == (affinity < 2 ? affinity : 2));
+    put_file(root, "kubepods/cpu.max", "50000 100000\n"); /* an ancestor's half CPU: 1 */
+    CHECK(hd_conf_cpus(cg, root) == 1);
+
+    put_file(root, "self-cgroup", "12:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n0::/\n"); /* v1 */
+    put_file(root, "cpu,cpuacct/docker/abc/cpu.cfs_quota_us", "-1\n");
+    put_file(root, "cpu,cpuacct/docker/abc/cpu.cfs_period_us", "100000\n");
+    CHECK(hd_conf_cpus(cg, root) == affinity);
+    put_file(root, "cpu,cpuacct/docker/abc/cpu.cfs_quota_us", "250000\n"); /* 2.5 CPUs: 3 */
+    CHECK(hd_conf_cpus(cg, root) == (affinity < 3 ? affinity : 3));
+    put_file(root, "cpu,cpuacct/docker/abc/cpu.cfs_quota_us", "1000\n"); /* a hundredth of a CPU: still 1 */
+    CHECK(hd_conf_cpus(cg, root) == 1);
+
+    hd_conf_t *c = hd_conf_new();
+    CHECK(c->workers == 0);
+    CHECK(hd_conf_workers(c) >= 1 && hd_conf_workers(c) <= affinity);
+    char err[256];
+    CHECK(hd_conf_set(c, "workers", "3", err, sizeof(err)) == 0);
+    CHECK(hd_conf_workers(c) == 3);
+    hd_conf_destroy(c);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void) {
     RUN(test_defaults);
     RUN(test_env_mapping);
@@ -209,5 +266,6 @@ int main(void) {
     RUN(test_file);
     RUN(test_apply_kafka_roles);
     RUN(test_markdown_lists_every_env_name);
+    RUN(test_cpus_from_affinity_and_cgroup_quota);
     return UNIT_REPORT();
 }

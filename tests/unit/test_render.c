@@ -91,6 +91,76 @@ static void test_cloudevent_attributes_and_binary_data(void) {
     hd_decode_event_destroy(ev);
 }
 
+/* Strings hookd escapes itself (the built-in members, interpolated text) come out as json-c writes them. */
+static void test_escaping_matches_json_c(void) {
+    const int flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
+    char err[256], want[512];
+    hd_event_t *ev = event("{\"id\":\"e1\",\"type\":\"a\\\"b\\\\c\\u0001\\u001f\\n/\\u00e9\\u007f\",\"tenant\":\"t1\","
+                           "\"time\":\"2026-11-22T06:35:57.123Z\",\"data\":{\"note\":\"x\\u0000y\\t\\\"z\\\"\"}}");
+    CHECK(ev != NULL);
+    if (!ev) return;
+    hd_render_body_t *b = hd_render_payload(ev, 1, NULL, 4096, err, sizeof(err));
+    json_object *s = json_object_new_string(ev->type);
+    snprintf(want, sizeof(want), "{\"type\":%s,", json_object_to_json_string_ext(s, flags));
+    CHECK(b && starts(b->data, want));
+    json_object_put(s);
+    hd_render_body_release(b);
+
+    json_object *tj = json_tokener_parse("{\"m\":\"<{{data.note}}>\"}");
+    hd_render_tmpl_t *t = hd_render_tmpl_new(tj, err, sizeof(err));
+    b = hd_render_payload(ev, 1, t, 4096, err, sizeof(err));
+    s = json_object_new_string_len("<x\0y\t\"z\">", 9);
+    snprintf(want, sizeof(want), "{\"m\":%s}", json_object_to_json_string_ext(s, flags));
+    CHECK(b && !strcmp(b->data, want) && b->len == strlen(want));
+    json_object_put(s);
+    hd_render_body_release(b);
+    hd_render_tmpl_destroy(t);
+    json_object_put(tj);
+    hd_decode_event_destroy(ev);
+}
+
+/* The event's data as hookd writes it into the built-in shape, against json-c's serialisation, byte for byte. */
+static void test_data_matches_json_c(void) {
+    static const char *const data[] = {
+        "{}",
+        "[]",
+        "null",
+        "true",
+        "0",
+        "-1",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "18446744073709551615",
+        "1.0",
+        "-0.0",
+        "1e5",
+        "1.5E-7",
+        "3.14159265358979323846",
+        "\"\"",
+        "{\"a\":{\"b\":[1,[2,[3,{}]],{\"c\":null}]},\"d\":[true,false,null],\"e\":\"\\u00e9\\u0000\\\"\\\\/\\t\"}",
+        "[\"\\ud83d\\ude00\",\"\\u001f\\u007f\",12.50,-7,{\"k\\\"ey\":{\"\":[]}}]",
+        "{\"dup\":1,\"dup\":2,\"x\":[ 1 , 2 ],  \"y\" : { \"z\" :\"w\" } }"};
+    for (size_t i = 0; i < sizeof(data) / sizeof(data[0]); i++) {
+        char text[1024], err[256];
+        snprintf(text, sizeof(text),
+                 "{\"id\":\"e1\",\"type\":\"t\",\"tenant\":\"t1\",\"time\":\"2026-11-22T06:35:57.123Z\",\"data\":%s}",
+                 data[i]);
+        hd_event_t *ev = event(text);
+        CHECK(ev != NULL);
+        if (!ev) continue;
+        hd_render_body_t *b = hd_render_payload(ev, 1, NULL, 4096, err, sizeof(err));
+        const char *want =
+            ev->data ? json_object_to_json_string_ext(ev->data, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+                     : "null";
+        const char *got = b ? strstr(b->data, ",\"data\":") : NULL;
+        CHECK(got && !strncmp(got + 8, want, strlen(want)) && !strcmp(got + 8 + strlen(want), "}"));
+        if (!got || strncmp(got + 8, want, strlen(want)))
+            fprintf(stderr, "data %zu: %s\n  want %s\n", i, b ? b->data : "-", want);
+        hd_render_body_release(b);
+        hd_decode_event_destroy(ev);
+    }
+}
+
 static void test_typed_substitution(void) {
     CHECK_STR(render("{\"email\":\"{{data.customer.email}}\",\"credits\":\"{{ data.customer.credits }}\","
                      "\"vip\":\"{{data.customer.vip}}\",\"tags\":\"{{data.customer.tags}}\",\"c\":\"{{data.customer}}\"}", 4096),
@@ -140,6 +210,8 @@ static void test_invalid_templates(void) {
 int main(void) {
     RUN(test_builtin_versions);
     RUN(test_cloudevent_attributes_and_binary_data);
+    RUN(test_escaping_matches_json_c);
+    RUN(test_data_matches_json_c);
     RUN(test_typed_substitution);
     RUN(test_interpolation);
     RUN(test_missing_paths);
