@@ -12,6 +12,7 @@
 #include "hookd/render.h"
 #include "hookd/sign.h"
 #include "hookd/sub.h"
+#include "hookd/utf8.h"
 #include "hookd/util.h"
 
 #define MAX_TYPES 50
@@ -137,9 +138,9 @@ static json_object *validate(hd_api_req_t *r, json_object *body, int full) {
                     strlen(json_object_get_string(hval)) != (size_t)json_object_get_string_len(hval) ||
                     strlen(hname) > 256 || !hd_sub_header_allowed(hname, json_object_get_string(hval)))
                     hd_api_detail(&details, "headers",
-                                  "\"%.64s\": a token name that is not reserved (content-type, host, webhook-*, ...) "
+                                  "\"%.*s\": a token name that is not reserved (content-type, host, webhook-*, ...) "
                                   "and a string value without CR, LF or control characters",
-                                  hname);
+                                  (int)hd_utf8_prefix(hname, strlen(hname), 64), hname);
             }
         }
     }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hookd/log.h"
+#include "hookd/utf8.h"
 #include "hookd/util.h"
 
 struct hd_record_s {
@@ -187,31 +188,6 @@ void hd_record_destroy(hd_record_t *r, int timeout_ms) {
     free(r);
 }
 
-/* The first bytes of a receiver's body as valid UTF-8 (JSON must be): cut on a character boundary, and every byte
- * that does not start a well-formed sequence becomes '?'. out has out_size bytes. */
-static const char *utf8_prefix(const char *in, size_t len, char *out, size_t out_size) {
-    size_t i = 0, o = 0;
-    while (i < len && o + 1 < out_size) {
-        unsigned char c = (unsigned char)in[i];
-        size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 && c >= 0xc2 ? 2 : (c & 0xf0) == 0xe0 ? 3
-                 : (c & 0xf8) == 0xf0 && c <= 0xf4 ? 4 : 0;
-        int ok = n && i + n <= len;
-        for (size_t k = 1; ok && k < n; k++) ok = ((unsigned char)in[i + k] & 0xc0) == 0x80;
-        if (ok && n == 3 && ((c == 0xe0 && (unsigned char)in[i + 1] < 0xa0) || (c == 0xed && (unsigned char)in[i + 1] >= 0xa0)))
-            ok = 0; /* overlong, or a UTF-16 surrogate */
-        if (ok && n == 4 && ((c == 0xf0 && (unsigned char)in[i + 1] < 0x90) || (c == 0xf4 && (unsigned char)in[i + 1] >= 0x90)))
-            ok = 0;
-        if (!ok) n = 1;
-        if (o + n >= out_size) break;
-        if (ok && c) memcpy(out + o, in + i, n);
-        else out[o] = '?';
-        o += ok && c ? n : 1;
-        i += n;
-    }
-    out[o] = '\0';
-    return out;
-}
-
 /* Results records are written into one json-c object per producer, its values replaced in place: building and
  * freeing a tree of twenty objects per attempt cost about a tenth of a delivery's CPU. */
 static void set_str(json_object *o, const char *key, const char *v) {
@@ -253,7 +229,9 @@ int hd_record_result(hd_record_t *r, const hd_record_result_t *res, void *record
     set_bool(o, "success", res->success);
     set_str(o, "outcome", res->outcome);
     set_str(o, "error", res->error);
-    set_str(o, "response", res->response ? utf8_prefix(res->response, res->response_len, text, sizeof(text)) : NULL);
+    /* The first bytes of a receiver's body, as valid UTF-8 (JSON must be). */
+    if (res->response) hd_utf8_copy(text, sizeof(text), res->response, res->response_len);
+    set_str(o, "response", res->response ? text : NULL);
     json_object_object_get_ex(o, "duration_ms", &cur);
     json_object_set_double(cur, res->duration_us / 1000.0);
     set_str(o, "attempted_at", at);
@@ -275,11 +253,12 @@ int hd_record_result(hd_record_t *r, const hd_record_result_t *res, void *record
 int hd_record_deadletter(hd_record_t *r, const rd_kafka_message_t *msg, const char *reason, const char *error,
                          void *record_opaque) {
     rd_kafka_headers_t *orig = NULL, *hdrs;
-    char num[24];
+    char num[24], text[512];
     if (rd_kafka_message_headers(msg, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR) hdrs = rd_kafka_headers_copy(orig);
     else hdrs = rd_kafka_headers_new(5);
     rd_kafka_header_add(hdrs, "hookd-reason", -1, reason, -1);
-    rd_kafka_header_add(hdrs, "hookd-error", -1, error, -1);
+    hd_utf8_copy(text, sizeof(text), error, strlen(error)); /* it may quote the event's bytes */
+    rd_kafka_header_add(hdrs, "hookd-error", -1, text, -1);
     rd_kafka_header_add(hdrs, "hookd-source-topic", -1, rd_kafka_topic_name(msg->rkt), -1);
     snprintf(num, sizeof(num), "%d", (int)msg->partition);
     rd_kafka_header_add(hdrs, "hookd-source-partition", -1, num, -1);
