@@ -1,6 +1,8 @@
 #include "hookd/api.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <math.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -20,6 +22,7 @@
 #include "hookd/metrics.h"
 #include "hookd/recorder.h"
 #include "hookd/store.h"
+#include "hookd/utf8.h"
 #include "hookd/util.h"
 
 #define MAX_SEGMENTS 8
@@ -54,7 +57,7 @@ void hd_api_error(hd_api_req_t *r, unsigned status, const char *slug, json_objec
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    hd_utf8_vformat(msg, sizeof(msg), fmt, ap); /* messages quote input: cut whole characters only */
     va_end(ap);
     json_object *o = json_object_new_object();
     json_object_object_add(o, "success", json_object_new_boolean(0));
@@ -75,7 +78,7 @@ void hd_api_detail(json_object **details, const char *field, const char *fmt, ..
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    hd_utf8_vformat(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (!*details) *details = json_object_new_array();
     json_object *d = json_object_new_object();
@@ -110,6 +113,103 @@ int hd_api_need_object(hd_api_req_t *r, int optional) {
     if (!r->body && optional) return 1;
     if (!r->body) hd_api_error(r, 400, "missing-param", NULL, "this request needs a JSON object body");
     else hd_api_error(r, 400, "invalid-param", NULL, "the body must be a JSON object");
+    return 0;
+}
+
+/* ---- strict JSON ---- */
+
+/* The code unit of the 4 hex digits at s (n bytes available), or 0x10000 when they are not 4 hex digits. */
+static unsigned hex4(const char *s, size_t n) {
+    char digits[5] = "";
+    if (n < 4) return 0x10000;
+    memcpy(digits, s, 4);
+    for (int i = 0; i < 4; i++)
+        if (!isxdigit((unsigned char)digits[i])) return 0x10000;
+    return (unsigned)strtoul(digits, NULL, 16);
+}
+
+/* What json-c 0.16 accepts even with JSON_TOKENER_STRICT but RFC 8259 does not: single-quoted strings, NaN and
+ * Infinity, raw control characters in strings, and \u escapes of lone UTF-16 surrogates (which json-c would store
+ * as U+FFFD). NULL when text has none of them, else the reason. */
+static const char *beyond_json_c(const char *text, size_t len) {
+    int in_string = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (!in_string) {
+            if (c == '"')
+                in_string = 1;
+            else if (c == '\'')
+                return "single-quoted strings are not JSON";
+            else if (c == 'N' || c == 'I')
+                return "NaN and Infinity are not JSON numbers"; /* no other token has them */
+            continue;
+        }
+        if (c == '"') {
+            in_string = 0;
+        } else if (c < 0x20) {
+            return "a control character in a string must be escaped";
+        } else if (c == '\\' && i + 1 < len && text[++i] == 'u') {
+            unsigned cu = hex4(text + i + 1, len - i - 1);
+            if (cu >= 0xd800 && cu <= 0xdbff && i + 6 < len && text[i + 5] == '\\' && text[i + 6] == 'u') {
+                unsigned low = hex4(text + i + 7, len - i - 7);
+                if (low >= 0xdc00 && low <= 0xdfff) {
+                    i += 10;
+                    continue;
+                }
+            }
+            if (cu >= 0xd800 && cu <= 0xdfff) return "a \\u escape of a lone UTF-16 surrogate is not a character";
+            i += 4;
+        }
+    }
+    return NULL;
+}
+
+/* 1 when every number in v is finite (json-c reads 1e999 as infinity). */
+static int finite_numbers(json_object *v) {
+    if (json_object_is_type(v, json_type_double)) return isfinite(json_object_get_double(v));
+    if (json_object_is_type(v, json_type_object)) {
+        json_object_object_foreach(v, k, child) {
+            (void)k;
+            if (!finite_numbers(child)) return 0;
+        }
+    } else if (json_object_is_type(v, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(v); i++)
+            if (!finite_numbers(json_object_array_get_idx(v, i))) return 0;
+    }
+    return 1;
+}
+
+int hd_api_parse_json(const char *text, size_t len, json_object **out, char *why, size_t why_size) {
+    const char *bad = beyond_json_c(text, len);
+    *out = NULL;
+    if (bad) {
+        snprintf(why, why_size, "%s", bad);
+        return -1;
+    }
+    json_tokener *tok = json_tokener_new_ex(32);
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    /* The terminating NUL goes in too: it ends a bare top-level value such as null or 42. */
+    json_object *v = json_tokener_parse_ex(tok, text, (int)len + 1);
+    enum json_tokener_error jerr = json_tokener_get_error(tok);
+    size_t used = json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    if (used > len) used = len;
+    while (used < len && text[used] && strchr(" \t\r\n", text[used]))
+        used++;
+    if (jerr != json_tokener_success || used != len) {
+        snprintf(why, why_size, "%s",
+                 jerr == json_tokener_success    ? "unexpected data after the value"
+                 : jerr == json_tokener_continue ? "unexpected end of input"
+                                                 : json_tokener_error_desc(jerr));
+        json_object_put(v);
+        return -1;
+    }
+    if (!finite_numbers(v)) {
+        snprintf(why, why_size, "a number is out of range");
+        json_object_put(v);
+        return -1;
+    }
+    *out = v;
     return 0;
 }
 
@@ -168,21 +268,20 @@ int hd_api_json_storable(json_object *v) {
     return 1;
 }
 
-void hd_api_delete_one(hd_api_req_t *r, const char *collection, bson_t *filter, const char *what,
-                       const char *not_found) {
+int64_t hd_api_delete(hd_api_req_t *r, const char *collection, bson_t *filter, int many, const char *what) {
     mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, collection);
     bson_t reply;
     bson_error_t err;
     bson_iter_t it;
-    if (!mongoc_collection_delete_one(coll, filter, NULL, &reply, &err))
+    int64_t n = -1;
+    if (!(many ? mongoc_collection_delete_many : mongoc_collection_delete_one)(coll, filter, NULL, &reply, &err))
         hd_api_internal(r, what, err.message);
-    else if (bson_iter_init_find(&it, &reply, "deletedCount") && bson_iter_as_int64(&it) == 0)
-        hd_api_error(r, 404, "not-found", NULL, "%s", not_found);
-    else
+    else if ((n = bson_iter_init_find(&it, &reply, "deletedCount") ? bson_iter_as_int64(&it) : 0) > 0)
         hd_api_ok(r, 200, NULL);
     bson_destroy(&reply);
     bson_destroy(filter);
     mongoc_collection_destroy(coll);
+    return n;
 }
 
 void hd_api_append_json_text(bson_t *b, const char *key, json_object *v) {
@@ -250,7 +349,7 @@ static char *cursor_decode(const char *c) {
     if (n == 0 || n > 1024) return NULL;
     char *out = hd_xmalloc(n + 1);
     if (sodium_base642bin((unsigned char *)out, n, c, n, NULL, &len, NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) ||
-        !bson_utf8_validate(out, len, false)) {
+        !hd_utf8_valid(out, len) || memchr(out, 0, len)) {
         free(out);
         return NULL;
     }
@@ -475,7 +574,7 @@ static void authenticate(hd_api_t *api, hd_api_req_t *r, char **tenant) {
     r->tenant = *tenant;
 }
 
-/* Parses the body: JSON, valid UTF-8, one value, no trailing bytes. Sets a 4xx reply and returns -1 otherwise. */
+/* Parses the body: strict JSON (hd_api_parse_json), one object. Sets a 4xx reply and returns -1 otherwise. */
 static int parse_body(hd_api_req_t *r, const conn_t *cs) {
     if (cs->len == 0) return 0;
     const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -484,26 +583,13 @@ static int parse_body(hd_api_req_t *r, const conn_t *cs) {
         hd_api_error(r, 415, "invalid-content-type", NULL, "send the body as Content-Type: application/json");
         return -1;
     }
-    json_tokener *tok = json_tokener_new_ex(32);
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    /* The terminating NUL goes in too: it ends a bare top-level value such as null or 42. */
-    r->body = json_tokener_parse_ex(tok, cs->body, (int)cs->len + 1);
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    size_t used = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
-    if (used > cs->len) used = cs->len;
-    while (used < cs->len && cs->body[used] && strchr(" \t\r\n", cs->body[used])) used++;
-    if (jerr == json_tokener_success && used == cs->len && !r->body) {
-        hd_api_error(r, 400, "invalid-param", NULL, "the body must be a JSON object, not null");
+    char why[128];
+    if (hd_api_parse_json(cs->body, cs->len, &r->body, why, sizeof(why))) {
+        hd_api_error(r, 400, "invalid-json", NULL, "the body is not valid JSON: %s", why);
         return -1;
     }
-    if (!r->body || jerr != json_tokener_success || used != cs->len) {
-        hd_api_error(r, 400, "invalid-json", NULL, "the body is not valid JSON: %s",
-                     jerr == json_tokener_success ? "unexpected data after the value"
-                     : jerr == json_tokener_continue ? "unexpected end of input"
-                                                     : json_tokener_error_desc(jerr));
-        json_object_put(r->body);
-        r->body = NULL;
+    if (!r->body) {
+        hd_api_error(r, 400, "invalid-param", NULL, "the body must be a JSON object, not null");
         return -1;
     }
     return 0;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hookd/utf8.h"
 #include "hookd/util.h"
 
 static const char *const seeds[][2] = {
@@ -86,7 +87,8 @@ static void put(hd_api_req_t *r, const char *name) {
         (void)val;
     }
     if (!json_object_object_get_ex(r->body, "description", &v) || !json_object_is_type(v, json_type_string) ||
-        json_object_get_string_len(v) > 1000 || strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
+        hd_utf8_count(json_object_get_string(v), (size_t)json_object_get_string_len(v)) > 1000 ||
+        strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
         hd_api_detail(&details, "description", "required: a string of at most 1000 characters");
     json_object *schema = NULL;
     if (json_object_object_get_ex(r->body, "schema", &schema) && !json_object_is_type(schema, json_type_null) &&
@@ -125,9 +127,8 @@ static void put(hd_api_req_t *r, const char *name) {
 }
 
 static void del(hd_api_req_t *r, const char *name) {
-    char not_found[256];
-    snprintf(not_found, sizeof(not_found), "no event type named %s", name);
-    hd_api_delete_one(r, "event_types", BCON_NEW("_id", BCON_UTF8(name)), "deleting the event type", not_found);
+    if (!hd_api_delete(r, "event_types", BCON_NEW("_id", BCON_UTF8(name)), 0, "deleting the event type"))
+        hd_api_error(r, 404, "not-found", NULL, "no event type named %s", name);
 }
 
 void hd_api_event_types(hd_api_req_t *r) {

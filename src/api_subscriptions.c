@@ -30,12 +30,18 @@ static const char *const fields[] = {"name",           "event_types", "url",    
 
 /* ---- validation ---- */
 
-/* A string of 1..max bytes (0..max with empty_ok) without NUL or control characters. */
+/* 1 when v is a string of at most max characters (as the contract's maxLength counts them). */
+static int chars_at_most(json_object *v, size_t max) {
+    return json_object_is_type(v, json_type_string) &&
+           hd_utf8_count(json_object_get_string(v), (size_t)json_object_get_string_len(v)) <= max;
+}
+
+/* A string of 1..max characters (0..max with empty_ok) without NUL or control characters. */
 static int text_ok(json_object *v, size_t max, int empty_ok) {
-    if (!json_object_is_type(v, json_type_string)) return 0;
+    if (!chars_at_most(v, max)) return 0;
     size_t len = (size_t)json_object_get_string_len(v);
     const unsigned char *s = (const unsigned char *)json_object_get_string(v);
-    if (len > max || (!len && !empty_ok)) return 0;
+    if (!len && !empty_ok) return 0;
     for (size_t i = 0; i < len; i++)
         if (s[i] < 0x20 || s[i] == 0x7f) return 0;
     return 1;
@@ -134,7 +140,7 @@ static json_object *validate(hd_api_req_t *r, json_object *body, int full) {
                           MAX_HEADERS);
         } else {
             json_object_object_foreach(v, hname, hval) {
-                if (!json_object_is_type(hval, json_type_string) || json_object_get_string_len(hval) > 4096 ||
+                if (!chars_at_most(hval, 4096) ||
                     strlen(json_object_get_string(hval)) != (size_t)json_object_get_string_len(hval) ||
                     strlen(hname) > 256 || !hd_sub_header_allowed(hname, json_object_get_string(hval)))
                     hd_api_detail(&details, "headers",
@@ -162,12 +168,16 @@ static json_object *validate(hd_api_req_t *r, json_object *body, int full) {
     if (json_object_object_get_ex(body, "payload_template", &v) && !json_object_is_type(v, json_type_null)) {
         json_object *tmpl = NULL;
         hd_render_tmpl_t *t = NULL;
-        if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) > MAX_TEMPLATE ||
+        if (!chars_at_most(v, MAX_TEMPLATE) ||
             strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
-            hd_api_detail(&details, "payload_template", "null or a JSON template as a string of at most %d bytes",
+            hd_api_detail(&details, "payload_template", "null or a JSON template as a string of at most %d characters",
                           MAX_TEMPLATE);
-        else if (!(tmpl = json_tokener_parse(json_object_get_string(v))))
-            hd_api_detail(&details, "payload_template", "not JSON: a template is a JSON document as a string");
+        else if (hd_api_parse_json(json_object_get_string(v), (size_t)json_object_get_string_len(v), &tmpl, why,
+                                   sizeof(why)))
+            hd_api_detail(&details, "payload_template", "not JSON (%s): a template is a JSON document as a string",
+                          why);
+        else if (!tmpl)
+            hd_api_detail(&details, "payload_template", "a JSON template as a string, not \"null\"");
         else if (!(t = hd_render_tmpl_new(tmpl, why, sizeof(why))))
             hd_api_detail(&details, "payload_template", "%s", why);
         hd_render_tmpl_destroy(t);
@@ -309,14 +319,15 @@ static void create(hd_api_req_t *r) {
     }
     /* Time-ordered ids keep the list in creation order with a single sort key. */
     unsigned char rnd[8];
-    char rhex[17], id[48], secret[64];
+    char rhex[17], id[48], generated[64];
     int64_t now = hd_now_ms();
     randombytes_buf(rnd, sizeof(rnd));
     sodium_bin2hex(rhex, sizeof(rhex), rnd, sizeof(rnd));
     snprintf(id, sizeof(id), "sub_%012llx%s", (unsigned long long)now, rhex);
-    int generated = !json_object_object_get_ex(r->body, "secret", &v);
-    if (generated) hd_sign_secret_generate(secret, sizeof(secret));
-    else snprintf(secret, sizeof(secret), "%s", json_object_get_string(v));
+    /* A given secret is used where it is, never copied into a buffer that could cut it. */
+    int given = json_object_object_get_ex(r->body, "secret", &v);
+    if (!given) hd_sign_secret_generate(generated, sizeof(generated));
+    const char *secret = given ? json_object_get_string(v) : generated;
 
     bson_t doc = BSON_INITIALIZER;
     BSON_APPEND_UTF8(&doc, "_id", id);
@@ -328,8 +339,9 @@ static void create(hd_api_req_t *r) {
     mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, "subscriptions");
     bson_error_t err;
     if (!mongoc_collection_insert_one(coll, &doc, NULL, NULL, &err)) hd_api_internal(r, "creating the subscription", err.message);
-    else reply_stored(r, 201, id, generated ? secret : NULL);
-    sodium_memzero(secret, sizeof(secret));
+    else
+        reply_stored(r, 201, id, given ? NULL : secret);
+    sodium_memzero(generated, sizeof(generated));
     mongoc_collection_destroy(coll);
     bson_destroy(&doc);
 }
@@ -371,18 +383,24 @@ static void update(hd_api_req_t *r, const char *id, int replace) {
     bson_destroy(old);
 }
 
+/* The delivery log goes first: should the subscription's own delete then fail, a repeated DELETE still finds it.
+ * Rows recorded later, for deliveries in flight, stay removable one by one. */
 static void delete(hd_api_req_t *r, const char *id) {
-    char not_found[256];
-    snprintf(not_found, sizeof(not_found), "no subscription %s", id);
-    hd_api_delete_one(r, "subscriptions", BCON_NEW("_id", BCON_UTF8(id), "tenant", BCON_UTF8(r->tenant)),
-                      "deleting the subscription", not_found);
+    bson_t *doc;
+    if (hd_api_subscription_find(r, id, &doc) != 1) return;
+    bson_destroy(doc);
+    hd_api_deliveries_forget(r, id);
+    if (r->status == 500) return;
+    if (!hd_api_delete(r, "subscriptions", BCON_NEW("_id", BCON_UTF8(id), "tenant", BCON_UTF8(r->tenant)), 0,
+                       "deleting the subscription"))
+        hd_api_error(r, 404, "not-found", NULL, "no subscription %s", id);
 }
 
 /* The new secret signs at once; the old one keeps signing (a second signature) for the grace period. */
 static void rotate(hd_api_req_t *r, const char *id) {
     json_object *v, *details = NULL;
     bson_t *old;
-    char secret[64];
+    char generated[64];
     if (!hd_api_need_object(r, 1)) return;
     if (r->body) {
         json_object_object_foreach(r->body, key, val) {
@@ -396,8 +414,11 @@ static void rotate(hd_api_req_t *r, const char *id) {
         }
     }
     if (hd_api_subscription_find(r, id, &old) != 1) return;
-    if (r->body && json_object_object_get_ex(r->body, "secret", &v)) snprintf(secret, sizeof(secret), "%s", json_object_get_string(v));
-    else hd_sign_secret_generate(secret, sizeof(secret));
+    const char *secret = generated;
+    if (r->body && json_object_object_get_ex(r->body, "secret", &v))
+        secret = json_object_get_string(v);
+    else
+        hd_sign_secret_generate(generated, sizeof(generated));
     int64_t now = hd_now_ms();
     bson_t update = BSON_INITIALIZER, set;
     bson_append_document_begin(&update, "$set", -1, &set);
@@ -418,7 +439,7 @@ static void rotate(hd_api_req_t *r, const char *id) {
     if (!mongoc_collection_update_one(coll, filter, &update, NULL, NULL, &err))
         hd_api_internal(r, "rotating the secret", err.message);
     else reply_stored(r, 200, id, secret);
-    sodium_memzero(secret, sizeof(secret));
+    sodium_memzero(generated, sizeof(generated));
     mongoc_collection_destroy(coll);
     bson_destroy(filter);
     bson_destroy(&update);

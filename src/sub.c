@@ -151,23 +151,32 @@ int hd_sub_header_allowed(const char *name, const char *value) {
     return 1;
 }
 
-/* Absolute http or https URL with a host, as curl parses it; *origin gets scheme://host:port. */
+/* Absolute http or https URL with a host and no credentials, as curl parses it; *origin gets scheme://host:port.
+ * The messages never quote the URL: it may hold a password. */
 static int url_ok(const char *url, char **origin, char *errstr, size_t errstr_size) {
     CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL, *port = NULL;
+    char *scheme = NULL, *host = NULL, *port = NULL, *user = NULL, *password = NULL;
     int ok = 0;
     if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
-        snprintf(errstr, errstr_size, "url \"%s\" is not a valid absolute URL", url);
+        snprintf(errstr, errstr_size, "url is not a valid absolute URL");
         goto out;
     }
     curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
     curl_url_get(u, CURLUPART_HOST, &host, 0);
+    curl_url_get(u, CURLUPART_USER, &user, 0);
+    curl_url_get(u, CURLUPART_PASSWORD, &password, 0);
     if (!scheme || (strcmp(scheme, "http") && strcmp(scheme, "https"))) {
-        snprintf(errstr, errstr_size, "url \"%s\" must use http or https", url);
+        snprintf(errstr, errstr_size, "url must use http or https");
         goto out;
     }
-    if (!host || !*host) {
-        snprintf(errstr, errstr_size, "url \"%s\" has no host", url);
+    /* curl reads "http:///path" and "http:/path" as the host "path": the authority must be written out. */
+    size_t slen = strlen(scheme);
+    if (!host || !*host || strncmp(url + slen, "://", 3) || strchr("/\\?#", url[slen + 3])) {
+        snprintf(errstr, errstr_size, "url has no host (expected %s://host/...)", scheme);
+        goto out;
+    }
+    if (user || password) {
+        snprintf(errstr, errstr_size, "url must not carry credentials (user:password@): send them in a header");
         goto out;
     }
     curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
@@ -178,6 +187,8 @@ out:
     curl_free(scheme);
     curl_free(host);
     curl_free(port);
+    curl_free(user);
+    curl_free(password);
     curl_url_cleanup(u);
     return ok;
 }
@@ -303,8 +314,9 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
         snprintf(errstr, errstr_size, "subscription %s: no tenant", id);
         goto fail;
     }
-    if (!url || !url_ok(url, &origin, errstr, errstr_size)) {
-        if (!url) snprintf(errstr, errstr_size, "subscription %s: no url", id);
+    char why[160];
+    if (!url || !url_ok(url, &origin, why, sizeof(why))) {
+        snprintf(errstr, errstr_size, "subscription %s: %s", id, url ? why : "no url");
         goto fail;
     }
     if (!secret && !signing_key) {

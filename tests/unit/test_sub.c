@@ -128,7 +128,29 @@ static void test_one_allocation(void) {
                  sizeof(err)));
 }
 
+/* One validator for the API and the stores: a host written out, no credentials, none of it echoed. */
+static void test_urls(void) {
+    char err[256];
+    const char *good[] = {"https://example.com/h", "HTTP://example.com", "http://[::1]:8080/x", "http://h/a@b"};
+    const char *bad[] = {"http:///path",     "http:/host/x",      "http://",    "http://user:s3cr3t@h/",
+                         "http://s3cr3t@h/", "http://:s3cr3t@h/", "http://@h/", "ftp://h/x",
+                         "http:\\\\h/x",     "http://?x",         "http://#x",  "not a url"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        CHECK(hd_sub_url_ok(good[i], err, sizeof(err)));
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        CHECK(!hd_sub_url_ok(bad[i], err, sizeof(err)) && *err && !strstr(err, "s3cr3t"));
+    }
+    hd_sub_url_ok("http://user:s3cr3t@h/", err, sizeof(err));
+    CHECK(strstr(err, "credentials") != NULL);
+    CHECK(!parse(
+        "{\"id\":\"s\",\"tenant\":\"t\",\"url\":\"http://u:s3cr3t@example.com/\",\"event_types\":[\"a\"]," SECRET "}",
+        err, sizeof(err)));
+    CHECK(strstr(err, "subscription s: ") == err && !strstr(err, "s3cr3t"));
+}
+
 int main(void) {
+    RUN(test_urls);
     RUN(test_header_allowed);
     RUN(test_reserved_header_rejected);
     RUN(test_signing_keys);
