@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "hookd/api_deliveries.h"
@@ -30,16 +31,28 @@
 #define MAX_LIMIT 500
 #define DEFAULT_LIMIT 50
 
+/* A connection's clock. libmicrohttpd's own timeout counts silence only, so a client trickling a header line every
+ * few seconds would hold its connection for ever: each connection gets api.request.timeout.ms to send a request
+ * (headers and body), from its accept or from the end of its previous reply, and is shut down past it. */
+typedef struct watch_s {
+    struct watch_s *prev, *next;
+    int fd;
+    _Atomic int64_t deadline_us; /* 0 while a request is handled */
+} watch_t;
+
 struct hd_api_s {
     const hd_conf_t *conf;
     hd_secret_key_t master;
     hd_store_t *store;
     rd_kafka_t *producer;
     struct MHD_Daemon *daemon;
+    pthread_mutex_t lock; /* watched */
+    watch_t *watched;
 };
 
-/* Per-connection request state: the body as it arrives. */
+/* Per-request state: the request target as sent and the body as it arrives. */
 typedef struct conn_s {
+    char *path; /* percent-encoded, without the query */
     char *body;
     size_t len;
     int started, too_large;
@@ -51,6 +64,12 @@ static void set_reply(hd_api_req_t *r, unsigned status, json_object *reply) {
     json_object_put(r->reply);
     r->status = status;
     r->reply = reply;
+    r->allow = NULL;
+}
+
+void hd_api_not_allowed(hd_api_req_t *r, const char *allow) {
+    hd_api_error(r, 405, "method-not-allowed", NULL, "%s is not allowed here (allowed: %s)", r->method, allow);
+    r->allow = allow;
 }
 
 void hd_api_error(hd_api_req_t *r, unsigned status, const char *slug, json_object *details, const char *fmt, ...) {
@@ -527,19 +546,20 @@ int hd_api_produce_targeted(hd_api_req_t *r, const char *topic, const char *key,
 
 /* ---- requests ---- */
 
-/* Splits path into URL-decoded segments; 0, or -1 when a segment is too long, too many, or not UTF-8. */
+/* Splits the percent-encoded path into segments, each decoded once (an id may hold "%" or "/"). 0; -1 when a
+ * segment is too long, there are too many, or one is not UTF-8; -2 when one decodes to a NUL (no such route). */
 static int split_path(const char *path, char **seg, int *nseg) {
     *nseg = 0;
     while (*path) {
         while (*path == '/') path++;
         if (!*path) break;
-        const char *end = strchr(path, '/');
-        size_t n = end ? (size_t)(end - path) : strlen(path);
-        if (*nseg == MAX_SEGMENTS || n > MAX_SEGMENT_BYTES) return -1;
+        size_t n = strcspn(path, "/");
+        if (*nseg == MAX_SEGMENTS) return -1;
         char *s = hd_xstrndup(path, n);
         size_t len = MHD_http_unescape(s);
         seg[(*nseg)++] = s;
-        if (!bson_utf8_validate(s, len, false)) return -1;
+        if (len > MAX_SEGMENT_BYTES || !hd_utf8_valid(s, len)) return -1;
+        if (strlen(s) != len) return -2;
         path += n;
     }
     return 0;
@@ -547,8 +567,7 @@ static int split_path(const char *path, char **seg, int *nseg) {
 
 static enum MHD_Result query_ok(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
     int *bad = cls;
-    if (!bson_utf8_validate(key, strlen(key), false) || (value && !bson_utf8_validate(value, strlen(value), false)))
-        *bad = 1;
+    if (!hd_utf8_valid(key, strlen(key)) || (value && !hd_utf8_valid(value, strlen(value)))) *bad = 1;
     return MHD_YES;
 }
 
@@ -574,13 +593,25 @@ static void authenticate(hd_api_t *api, hd_api_req_t *r, char **tenant) {
     r->tenant = *tenant;
 }
 
+/* 1 unless the content type names a charset other than UTF-8, the only one JSON has (RFC 8259). */
+static int charset_utf8(const char *ct) {
+    for (const char *p = strchr(ct, ';'); p; p = strchr(p + 1, ';')) {
+        const char *v = p + 1 + strspn(p + 1, " \t");
+        if (strncasecmp(v, "charset=", 8)) continue;
+        v += 8 + (v[8] == '"');
+        return !strncasecmp(v, "utf-8", 5) && strchr("\"; \t", v[5]); /* v[5] may be the terminating NUL */
+    }
+    return 1;
+}
+
 /* Parses the body: strict JSON (hd_api_parse_json), one object. Sets a 4xx reply and returns -1 otherwise. */
 static int parse_body(hd_api_req_t *r, const conn_t *cs) {
     if (cs->len == 0) return 0;
     const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     size_t ctlen = ct ? strcspn(ct, "; ") : 0;
-    if (!ct || ctlen != 16 || strncasecmp(ct, "application/json", 16)) {
-        hd_api_error(r, 415, "invalid-content-type", NULL, "send the body as Content-Type: application/json");
+    if (!ct || ctlen != 16 || strncasecmp(ct, "application/json", 16) || !charset_utf8(ct)) {
+        hd_api_error(r, 415, "invalid-content-type", NULL,
+                     "send the body as Content-Type: application/json, in UTF-8 (no other charset)");
         return -1;
     }
     char why[128];
@@ -595,17 +626,20 @@ static int parse_body(hd_api_req_t *r, const conn_t *cs) {
     return 0;
 }
 
-static void route(hd_api_t *api, hd_api_req_t *r, const char *url, const conn_t *cs) {
+static void route(hd_api_t *api, hd_api_req_t *r, const conn_t *cs) {
     char *seg[MAX_SEGMENTS], *tenant = NULL;
+    const char *url = cs->path;
     int nseg = 0, bad_query = 0;
-    int path_ok = split_path(url, seg, &nseg) == 0;
+    int split = split_path(url, seg, &nseg);
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_ok, &bad_query);
 
-    if (!path_ok || bad_query) {
+    if (split == -1 || bad_query) {
         hd_api_error(r, 400, "invalid-param", NULL, "the URL has an invalid path or query (UTF-8, length)");
-    } else if (nseg == 1 && (!strcmp(seg[0], "healthz") || !strcmp(seg[0], "readyz"))) {
+    } else if (split == -2) {
+        hd_api_error(r, 404, "not-found", NULL, "no such route: %s", url);
+    } else if (nseg == 1 && (!strcmp(seg[0], "healthz") || !strcmp(seg[0], "readyz") || !strcmp(seg[0], "metrics"))) {
         if (strcmp(r->method, "GET")) {
-            hd_api_error(r, 405, "method-not-allowed", NULL, "%s is not allowed here", r->method);
+            hd_api_not_allowed(r, "GET"); /* GET /metrics does not come here */
         } else if (!strcmp(seg[0], "healthz")) {
             hd_api_ok(r, 200, json_object_new_string("ok"));
         } else {
@@ -639,12 +673,14 @@ static void route(hd_api_t *api, hd_api_req_t *r, const char *url, const conn_t 
     free(tenant);
 }
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, json_object *o) {
+static enum MHD_Result reply(struct MHD_Connection *c, const hd_api_req_t *r) {
     size_t len;
-    const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+    const char *s =
+        json_object_to_json_string_length(r->reply, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)s, MHD_RESPMEM_MUST_COPY);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    enum MHD_Result rc = MHD_queue_response(c, status, resp);
+    if (r->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    enum MHD_Result rc = MHD_queue_response(c, r->status, resp);
     MHD_destroy_response(resp);
     return rc;
 }
@@ -677,6 +713,20 @@ static enum MHD_Result metrics_reply(struct MHD_Connection *c) {
     return rc;
 }
 
+/* Arms (deadline_us > 0) or disarms (0) the connection's clock. */
+static void watch_arm(struct MHD_Connection *c, int64_t deadline_us) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    watch_t *w = info ? info->socket_context : NULL;
+    if (w) atomic_store(&w->deadline_us, deadline_us);
+}
+
+/* libmicrohttpd hands on_request a path it has already percent-decoded; split_path wants it as sent. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
+    conn_t *cs = hd_xcalloc(1, sizeof(*cs));
+    cs->path = hd_xstrndup(uri, strcspn(uri, "?"));
+    return cs;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
@@ -684,14 +734,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     conn_t *cs = *con_cls;
     hd_api_req_t r = {.conf = api->conf, .master = &api->master, .producer = api->producer, .conn = c,
                       .method = method, .database = hd_store_database(api->store)};
-    if (!cs) {
-        cs = *con_cls = hd_xcalloc(1, sizeof(*cs));
+    if (!cs->started) {
+        cs->started = 1;
         /* A declared oversize body is refused before it is read. */
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > (unsigned long long)api->conf->api_max_body_bytes) {
             hd_api_error(&r, 413, "too-large", NULL, "the body exceeds %lld bytes",
                          (long long)api->conf->api_max_body_bytes);
-            enum MHD_Result rc = reply(c, r.status, r.reply);
+            enum MHD_Result rc = reply(c, &r);
             json_object_put(r.reply);
             return rc;
         }
@@ -709,24 +759,71 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (!strcmp(url, "/metrics") && !strcmp(method, "GET")) return metrics_reply(c);
+    watch_arm(c, 0); /* received: handling it is not the client's time */
+    if (!strcmp(cs->path, "/metrics") && !strcmp(method, "GET")) return metrics_reply(c);
     int64_t started = hd_mono_us();
     r.client = hd_store_client_pop(api->store);
-    route(api, &r, url, cs);
+    route(api, &r, cs);
     hd_store_client_push(api->store, r.client);
     count_request(method, r.status, hd_mono_us() - started);
-    enum MHD_Result rc = reply(c, r.status, r.reply);
+    enum MHD_Result rc = reply(c, &r);
     json_object_put(r.reply);
     json_object_put(r.body);
     return rc;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+    hd_api_t *api = cls;
     conn_t *cs = *con_cls;
+    watch_arm(c, hd_mono_us() + api->conf->api_request_timeout_ms * 1000); /* for the next request */
     if (!cs) return;
+    free(cs->path);
     free(cs->body);
     free(cs);
     *con_cls = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    hd_api_t *api = cls;
+    watch_t *w = *socket_context;
+    pthread_mutex_lock(&api->lock);
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        w = *socket_context = hd_xcalloc(1, sizeof(*w));
+        w->fd = info ? info->connect_fd : -1;
+        atomic_init(&w->deadline_us, hd_mono_us() + api->conf->api_request_timeout_ms * 1000);
+        w->next = api->watched;
+        if (w->next) w->next->prev = w;
+        api->watched = w;
+    } else if (w) {
+        if (w->prev)
+            w->prev->next = w->next;
+        else
+            api->watched = w->next;
+        if (w->next) w->next->prev = w->prev;
+        free(w);
+        *socket_context = NULL;
+    }
+    pthread_mutex_unlock(&api->lock);
+}
+
+/* Shuts down the connections past their deadline; libmicrohttpd then sees the end of the stream and closes them.
+ * Under the lock that the close notification takes too, so each descriptor is still its connection's own. */
+static void watch_expire(hd_api_t *api) {
+    int64_t now = hd_mono_us();
+    int cut = 0;
+    pthread_mutex_lock(&api->lock);
+    for (watch_t *w = api->watched; w; w = w->next) {
+        int64_t deadline = atomic_load(&w->deadline_us);
+        if (deadline && now > deadline && w->fd >= 0) {
+            shutdown(w->fd, SHUT_RDWR);
+            atomic_store(&w->deadline_us, 0);
+            cut++;
+        }
+    }
+    pthread_mutex_unlock(&api->lock);
+    if (cut) HD_LOG(HD_LOG_INFO, "api", NULL, "closed %d connections that did not send a request in time", cut);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -740,6 +837,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
 hd_api_t *hd_api_new(const hd_conf_t *conf, char *errstr, size_t errstr_size) {
     hd_api_t *api = hd_xcalloc(1, sizeof(*api));
     api->conf = conf;
+    pthread_mutex_init(&api->lock, NULL);
     if (hd_secret_key_parse(&api->master, conf->master_key, errstr, errstr_size)) goto fail;
     if (!(api->store = hd_store_new(conf->store, conf->mongo_database, errstr, errstr_size))) goto fail;
     if (!hd_store_database(api->store)) {
@@ -802,19 +900,28 @@ int hd_api_run(hd_api_t *api, const atomic_int *stop) {
         snprintf(err, sizeof(err), "api.bind \"%s\" is not an IPv4 address", api->conf->api_bind);
         goto out;
     }
+    /* A pool of event-loop threads (epoll where there is one) rather than a thread per connection: idle and slow
+     * connections cost a socket, not a thread, and the limits bound how many one address may hold. */
+    const hd_conf_t *c = api->conf;
     api->daemon = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-        on_request, api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)api->conf->api_threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
+        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, api, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, api, MHD_OPTION_NOTIFY_CONNECTION, on_connection, api,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)c->api_threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)c->api_max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned int)c->api_max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)((c->api_request_timeout_ms + 999) / 1000), MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
+        MHD_OPTION_END);
     if (!api->daemon) {
         snprintf(err, sizeof(err), "cannot listen on %s:%lld", api->conf->api_bind, (long long)api->conf->api_port);
         goto out;
     }
     HD_LOG(HD_LOG_INFO, "api", NULL, "hookd %s API listening on %s:%lld", HD_VERSION, api->conf->api_bind,
            (long long)api->conf->api_port);
-    while (!atomic_load(stop)) usleep(100 * 1000);
+    while (!atomic_load(stop)) {
+        usleep(100 * 1000);
+        watch_expire(api);
+    }
     MHD_stop_daemon(api->daemon);
     api->daemon = NULL;
     rc = 0;
@@ -836,6 +943,7 @@ void hd_api_destroy(hd_api_t *api) {
         rd_kafka_destroy(api->producer);
     }
     hd_store_destroy(api->store);
+    pthread_mutex_destroy(&api->lock);
     sodium_memzero(&api->master, sizeof(api->master));
     free(api);
 }

@@ -197,19 +197,23 @@ void hd_api_deliveries(hd_api_req_t *r, const char *sub_id) {
     if (!sub_id) {
         if (r->nseg != 1) return;
         if (get) list(r, NULL);
-        else hd_api_error(r, 405, "method-not-allowed", NULL, "%s is not allowed here", r->method);
+        else
+            hd_api_not_allowed(r, "GET");
         return;
     }
     bson_t *sub = NULL;
     if (r->nseg == 3) {
-        if (!get) hd_api_error(r, 405, "method-not-allowed", NULL, "%s is not allowed here", r->method);
+        if (!get)
+            hd_api_not_allowed(r, "GET");
         else if (hd_api_subscription_find(r, sub_id, &sub) == 1) list(r, sub_id);
     } else if (r->nseg == 4) {
-        if (strcmp(r->method, "DELETE")) hd_api_error(r, 405, "method-not-allowed", NULL, "%s is not allowed here", r->method);
+        if (strcmp(r->method, "DELETE"))
+            hd_api_not_allowed(r, "DELETE");
         else
             delete_row(r, sub_id, r->seg[3]);
     } else if (r->nseg == 5 && !strcmp(r->seg[4], "retry")) {
-        if (strcmp(r->method, "POST")) hd_api_error(r, 405, "method-not-allowed", NULL, "%s is not allowed here", r->method);
+        if (strcmp(r->method, "POST"))
+            hd_api_not_allowed(r, "POST");
         else retry(r, sub_id, r->seg[3]);
     }
     bson_destroy(sub);

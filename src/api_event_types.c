@@ -134,7 +134,7 @@ static void del(hd_api_req_t *r, const char *name) {
 void hd_api_event_types(hd_api_req_t *r) {
     if (r->nseg == 1) {
         if (strcmp(r->method, "GET")) {
-            hd_api_error(r, 405, "method-not-allowed", NULL, "%s is not allowed here", r->method);
+            hd_api_not_allowed(r, "GET");
             return;
         }
         bson_t filter = BSON_INITIALIZER;
@@ -146,7 +146,7 @@ void hd_api_event_types(hd_api_req_t *r) {
     const char *name = r->seg[1];
     int put_ = !strcmp(r->method, "PUT"), del_ = !strcmp(r->method, "DELETE");
     if (!put_ && !del_) {
-        hd_api_error(r, 405, "method-not-allowed", NULL, "%s is not allowed here", r->method);
+        hd_api_not_allowed(r, "PUT, DELETE");
     } else if (!r->admin) {
         hd_api_error(r, 403, "forbidden", NULL, "changing the event-type catalogue needs an admin API key");
     } else if (put_) {

@@ -560,16 +560,13 @@ out:
     bson_destroy(doc);
 }
 
-static void not_allowed(hd_api_req_t *r) {
-    hd_api_error(r, 405, "method-not-allowed", NULL, "%s is not allowed here", r->method);
-}
-
 void hd_api_subscriptions(hd_api_req_t *r) {
     const char *m = r->method;
     if (r->nseg == 1) {
         if (!strcmp(m, "GET")) list(r);
         else if (!strcmp(m, "POST")) create(r);
-        else not_allowed(r);
+        else
+            hd_api_not_allowed(r, "GET, POST");
         return;
     }
     const char *id = r->seg[1];
@@ -578,11 +575,13 @@ void hd_api_subscriptions(hd_api_req_t *r) {
         else if (!strcmp(m, "PUT")) update(r, id, 1);
         else if (!strcmp(m, "PATCH")) update(r, id, 0);
         else if (!strcmp(m, "DELETE")) delete(r, id);
-        else not_allowed(r);
+        else
+            hd_api_not_allowed(r, "GET, PUT, PATCH, DELETE");
     } else if (!strcmp(r->seg[2], "events")) {
         hd_api_deliveries(r, id);
     } else if (r->nseg == 3 && (!strcmp(r->seg[2], "rotate-secret") || !strcmp(r->seg[2], "test"))) {
-        if (strcmp(m, "POST")) not_allowed(r);
+        if (strcmp(m, "POST"))
+            hd_api_not_allowed(r, "POST");
         else if (!strcmp(r->seg[2], "test")) test_event(r, id);
         else rotate(r, id);
     }

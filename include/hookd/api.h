@@ -44,11 +44,15 @@ typedef struct hd_api_req_s {
     int admin;
     unsigned status; /* the reply, set through the helpers */
     json_object *reply;
+    const char *allow; /* the Allow header of a 405 reply (static) */
 } hd_api_req_t;
 
 /* Sets an error reply. details (taken; may be NULL) is an array of {"field", "message"} objects. */
 void hd_api_error(hd_api_req_t *r, unsigned status, const char *slug, json_object *details, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+
+/* The 405 reply for a route that exists, with allow (static text, e.g. "GET, POST") as its Allow header. */
+void hd_api_not_allowed(hd_api_req_t *r, const char *allow);
 
 /* Sets {"success": true, "data": data} (data taken; NULL gives null). */
 void hd_api_ok(hd_api_req_t *r, unsigned status, json_object *data);

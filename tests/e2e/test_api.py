@@ -235,6 +235,38 @@ def test_secret_shown_once(api):
     assert gen["secret"] not in api.call("GET", f"{SUBS}/{gen['id']}").text
 
 
+def test_long_secrets_kept_whole(api):
+    """Secrets up to whsec_ + base64 of 64 bytes (94 characters) are stored whole on create and on rotate-secret."""
+    for size in (48, 64):
+        given = "whsec_" + base64.b64encode(secrets.token_bytes(size)).decode()
+        s = new_sub(api, secret=given)
+        assert s["secret_last_4"] == given[-4:], size
+        rotated = "whsec_" + base64.b64encode(secrets.token_bytes(size)).decode()
+        r = ok(api.call("POST", f"{SUBS}/{s['id']}/rotate-secret", json_body={"secret": rotated}))
+        assert r["secret_last_4"] == rotated[-4:] and r["secret"] == rotated, size
+    too_long = "whsec_" + base64.b64encode(secrets.token_bytes(65)).decode()
+    err(api.call("POST", SUBS, json_body={"event_types": ["customer.created"], "url": "http://127.0.0.1:9/h",
+                                          "secret": too_long}), 422)
+
+
+def test_delete_takes_the_delivery_log(api, db):
+    """Deleting a subscription deletes its delivery-log rows; a row recorded afterwards stays removable."""
+    s, keep = new_sub(api, name="gone"), new_sub(api, name="kept")
+    now = dt.datetime.now(dt.timezone.utc)
+    for sub, eid in [(s, "evt_1"), (s, "evt_2"), (keep, "evt_3")]:
+        db.deliveries.insert_one({"_id": f"row_{eid}", "tenant": "t1", "subscription_id": sub["id"], "event_id": eid,
+                                  "event_type": "customer.created", "status": "failed", "sort_key": f"0:{eid}",
+                                  "created_at": now})
+    ok(api.call("DELETE", f"{SUBS}/{s['id']}"))
+    assert [x["event_id"] for x in ok(api.call("GET", "/v1/webhooks/events"))] == ["evt_3"]
+    db.deliveries.insert_one({"_id": "row_late", "tenant": "t1", "subscription_id": s["id"], "event_id": "evt_late",
+                              "event_type": "customer.created", "status": "failed", "sort_key": "0:late",
+                              "created_at": now})
+    err(api.call("DELETE", f"{SUBS}/{s['id']}/events/evt_late", "t2"), 404)
+    ok(api.call("DELETE", f"{SUBS}/{s['id']}/events/evt_late"))
+    assert db.deliveries.count_documents({"subscription_id": s["id"]}) == 0
+
+
 def test_pagination_forward_and_back(api):
     ids = [new_sub(api, name=f"p{i}")["id"] for i in range(7)]
     seen, pages, after = [], [], None
@@ -321,6 +353,11 @@ def test_validation_errors(api):
     bad(None, 400, "invalid-param", raw=b"[1, 2]")
     bad(None, 400, "invalid-param", raw=b"null ")
     bad(None, 400, "invalid-json", raw=b'{"event_types": ["customer.created"]}\x00{}')
+    # RFC 8259, stricter than json-c's own strict mode
+    for text in [b"{'name': 'x'}", b'{"max_retry_count": NaN}', b'{"max_retry_count": -Infinity}',
+                 b'{"max_retry_count": 1e999}', b'{"name": "\\ud800"}', b'{"name": "\\udc00\\ud800"}',
+                 b'{"name": "a\x01b"}']:
+        bad(None, 400, "invalid-json", raw=text)
     bad(None, 400, "missing-param", raw=b"")
     bad(None, 415, "invalid-content-type", raw=b"name=x", headers={"content-type": "application/x-www-form-urlencoded"})
     bad(None, 413, "too-large", raw=json.dumps({**base, "name": "x" * 200_000}).encode())
@@ -339,12 +376,16 @@ def test_validation_errors(api):
     bad({**base, "filter": [1]}, field="filter")
     for invalid in [{"$where": "1"}, {"a": {"$in": 5}}, {"a": {"$unknown": 1}}, {"$and": {"a": 1}}]:
         bad({**base, "filter": invalid}, field="filter")
-    for template in ["not json {", 5, "[1, 2"]:
+    for template in ["not json {", 5, "[1, 2", "{'a': '{{data.a}}'}", '{"a": NaN}']:
         bad({**base, "payload_template": template}, field="payload_template")
     for version in ["v2", 0, 3, 1.5]:
         bad({**base, "version": version}, field="version")
-    for url in ["ftp://example.com/x", "/relative", "http://", "javascript:alert(1)", "not a url", "", 42]:
-        bad({**base, "url": url}, field="url")
+    for url in ["ftp://example.com/x", "/relative", "http://", "javascript:alert(1)", "not a url", "", 42,
+                "http:///path", "http:/example.com/x", "https://user:s3cr3t@example.com/", "https://token@example.com/"]:
+        e = bad({**base, "url": url}, field="url")
+        assert "s3cr3t" not in json.dumps(e)
+    e = bad({**base, "url": "https://user:s3cr3t@example.com/"}, field="url")
+    assert "credentials" in e["details"][0]["message"], e
     bad({"event_types": ["customer.created"]}, field="url")
     for headers in [{"x-a": "v\r\nx-injected: 1"}, {"x-a\r\nx-b": "v"}, {"x-a": "v\n"}, {"content-type": "text/x"},
                     {"webhook-id": "x"}, {"x-a": 5}, {"": "v"}]:
