@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hookd/match.h"
 #include "hookd/utf8.h"
 #include "hookd/util.h"
 
@@ -56,6 +57,11 @@ int hd_api_event_type_valid(const char *name) {
     for (const unsigned char *p = (const unsigned char *)name; *p; p++)
         if (!isalnum(*p) && *p != '_' && *p != '-' && *p != '.') return 0;
     return 1;
+}
+
+int hd_api_event_pattern_valid(const char *pattern) {
+    static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.*";
+    return strlen(pattern) <= 128 && strspn(pattern, chars) == strlen(pattern) && hd_match_pattern_valid(pattern);
 }
 
 static json_object *to_json(const bson_t *doc) {

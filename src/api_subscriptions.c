@@ -19,7 +19,7 @@
 #define MAX_HEADERS 50
 #define MAX_STATUSES 50
 #define MAX_EMAILS 20
-#define MAX_TEMPLATE 65536
+#define MAX_TEMPLATE 32768 /* characters: below api.max.body.bytes, so that the limit is this one */
 
 /* Everything a client may send, in the order replies list them. */
 static const char *const fields[] = {"name",           "event_types", "url",      "secret",
@@ -70,9 +70,11 @@ static void check_event_types(hd_api_req_t *r, json_object *v, json_object **det
         }
         const char *name = json_object_get_string(t);
         if (strchr(name, '*')) { /* the dispatcher's own grammar: "*" one segment, a trailing "**" one or more */
-            if (!hd_match_pattern_valid(name))
-                hd_api_detail(details, field, "\"%s\" is not a valid pattern (\"*\" is one whole segment, \"**\" "
-                              "only the last one)", name);
+            if (!hd_api_event_pattern_valid(name))
+                hd_api_detail(details, field,
+                              "\"%s\" is not a valid pattern (segments of [A-Za-z0-9_-]; \"*\" is one whole segment, "
+                              "\"**\" only the last one)",
+                              name);
             continue;
         }
         if (!hd_api_event_type_valid(name)) {
