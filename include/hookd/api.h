@@ -1,5 +1,5 @@
-/* `hookd api`: the management API over HTTP (libmicrohttpd, one thread per connection, MongoDB through the store's
- * client pool). This module owns the server, routing, authentication, the request body rules, the one error
+/* `hookd api`: the management API over HTTP (libmicrohttpd's thread pool of event loops, with per-address connection
+ * limits and a bounded time to receive each request; MongoDB through the store's client pool). This module owns the server, routing, authentication, the request body rules, the one error
  * shape {"success": false, "error": slug, "message": ..., "details": [...]}, the one success shape
  * {"success": true, "data": ...} (lists add "pagination") and cursor pagination; the resource modules
  * (api_subscriptions, api_deliveries, api_event_types) fill in replies through the helpers below.
