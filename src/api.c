@@ -16,6 +16,7 @@
 
 #include "hookd/api_deliveries.h"
 #include "hookd/api_event_types.h"
+#include "hookd/api_keys.h"
 #include "hookd/api_subscriptions.h"
 #include "hookd/apikey.h"
 #include "hookd/decode.h"
@@ -664,6 +665,8 @@ static void route(hd_api_t *api, hd_api_req_t *r, const conn_t *cs) {
         if (!strcmp(r->seg[0], "subscriptions")) hd_api_subscriptions(r);
         else if (!strcmp(r->seg[0], "events")) hd_api_deliveries(r, NULL);
         else if (!strcmp(r->seg[0], "event-types")) hd_api_event_types(r);
+        else if (!strcmp(r->seg[0], "api-keys"))
+            hd_api_keys(r);
         else hd_api_error(r, 404, "not-found", NULL, "no such route: %s", url);
         if (!r->reply) hd_api_error(r, 404, "not-found", NULL, "no such route: %s", url);
     }

@@ -163,6 +163,35 @@ def test_apikey_stored_only_as_hash(api, db):
     assert api.keys["t2"].split("_", 2)[2] not in json.dumps(doc, default=str)
 
 
+def test_apikeys_listed_and_revoked_at_once(api):
+    """Keys are listed (CLI and admin route) without their secret part, and a revoked key fails its next request."""
+    def cli(*args, check=True):
+        return subprocess.run([str(api.bin), "apikey", *args], env=api.env, capture_output=True, timeout=TIMEOUT,
+                              check=check)
+
+    victim, other = api.new_key("t2"), api.new_key("t2")
+    ids = {k: k.split("_")[1] for k in (victim, other)}
+    lines = cli("list", "--tenant", "t2").stdout.decode().splitlines()
+    assert {l.split("\t")[0] for l in lines} >= set(ids.values()) and all(l.split("\t")[1] == "t2" for l in lines)
+    assert victim.split("_", 2)[2] not in "\n".join(lines)
+
+    listed = ok(api.call("GET", "/v1/webhooks/api-keys", "admin", params={"tenant": "t2", "limit": 500}))
+    assert {x["id"] for x in listed} >= set(ids.values()) and all(set(x) == {"id", "tenant", "admin", "created_at"}
+                                                                   for x in listed), listed
+    err(api.call("GET", "/v1/webhooks/api-keys", "t1"), 403, "forbidden")
+    err(api.call("DELETE", f"/v1/webhooks/api-keys/{ids[other]}", "t1"), 403, "forbidden")
+
+    ok(api.call("GET", SUBS, victim))
+    ok(api.call("DELETE", f"/v1/webhooks/api-keys/{ids[victim]}", "admin"))
+    err(api.call("GET", SUBS, victim), 401, "invalid-token")
+    err(api.call("DELETE", f"/v1/webhooks/api-keys/{ids[victim]}", "admin"), 404, "not-found")
+
+    ok(api.call("GET", SUBS, other))
+    cli("revoke", other)  # a whole key names its id
+    err(api.call("GET", SUBS, other), 401, "invalid-token")
+    assert cli("revoke", ids[other], check=False).returncode == 1
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Subscriptions
 
