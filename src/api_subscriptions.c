@@ -22,10 +22,10 @@
 #define MAX_TEMPLATE 32768 /* characters: below api.max.body.bytes, so that the limit is this one */
 
 /* Everything a client may send, in the order replies list them. */
-static const char *const fields[] = {"name",           "event_types", "url",      "secret",
-                                     "headers",        "max_retry_count", "success_code", "is_active",
-                                     "statuses",       "payload_template", "version", "notify",
-                                     "notification_emails", "filter"};
+static const char *const fields[] = {
+    "name",         "event_types", "url",      "secret",           "signing_key", "headers", "max_retry_count",
+    "success_code", "is_active",   "statuses", "payload_template", "version",     "notify",  "notification_emails",
+    "filter"};
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
 /* ---- validation ---- */
@@ -135,6 +135,13 @@ static json_object *validate(hd_api_req_t *r, json_object *body, int full) {
             hd_api_detail(&details, "secret", "a whsec_ secret: \"whsec_\" + base64 of 16 to 64 bytes");
         sodium_memzero(&skey, sizeof(skey));
     }
+    if (json_object_object_get_ex(body, "signing_key", &v) && !json_object_is_type(v, json_type_null)) {
+        hd_sign_ed_key_t ed;
+        if (!json_object_is_type(v, json_type_string) ||
+            hd_sign_ed_key_init(&ed, json_object_get_string(v), err, sizeof(err)))
+            hd_api_detail(&details, "signing_key", "null or an ed25519 key: \"whsk_\" + base64 of seed and public key");
+        sodium_memzero(&ed, sizeof(ed));
+    }
     if (json_object_object_get_ex(body, "headers", &v)) {
         if (!json_object_is_type(v, json_type_object) || json_object_object_length(v) > MAX_HEADERS ||
             !hd_api_json_storable(v)) {
@@ -204,15 +211,18 @@ static json_object *sub_json(const bson_t *doc) {
     json_object *raw = hd_api_from_bson(doc), *o = json_object_new_object(), *v;
     json_object_object_add(o, "id", json_object_object_get_ex(raw, "id", &v) ? json_object_get(v) : NULL);
     for (size_t i = 0; i < NFIELDS; i++) {
-        if (!strcmp(fields[i], "secret")) continue;
+        if (!strcmp(fields[i], "secret") || !strcmp(fields[i], "signing_key")) continue;
         if (!strcmp(fields[i], "filter") && json_object_object_get_ex(raw, "filter", &v)) {
             json_object_object_add(o, "filter", hd_api_json_text_value(v));
             continue;
         }
         json_object_object_add(o, fields[i], json_object_object_get_ex(raw, fields[i], &v) ? json_object_get(v) : NULL);
     }
-    static const char *const extra[] = {"secret_last_4", "previous_secret_expires_at", "disabled_reason",
-                                        "disabled_at", "failing_since", "created_at", "updated_at"};
+    static const char *const extra[] = {"secret_last_4",      "previous_secret_expires_at",
+                                        "signing_public_key", "previous_signing_key_expires_at",
+                                        "disabled_reason",    "disabled_at",
+                                        "failing_since",      "created_at",
+                                        "updated_at"};
     for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
         json_object_object_add(o, extra[i], json_object_object_get_ex(raw, extra[i], &v) ? json_object_get(v) : NULL);
     json_object_put(raw);
@@ -227,12 +237,35 @@ static void append_secret(hd_api_req_t *r, bson_t *b, const char *id, const char
     free(enc);
 }
 
-/* Appends every settable field except secret: from body, or its default when absent (when defaults is set). */
+/* Appends the ed25519 signing key, encrypted and bound to id like the secret, and its public key ("whpk_..."),
+ * which receivers verify v1a signatures with; NULL removes both. key has been validated. */
+static void append_signing_key(hd_api_req_t *r, bson_t *b, const char *id, const char *key) {
+    if (!key) {
+        BSON_APPEND_NULL(b, "signing_key");
+        BSON_APPEND_NULL(b, "signing_public_key");
+        BSON_APPEND_NULL(b, "previous_signing_key");
+        BSON_APPEND_NULL(b, "previous_signing_key_expires_at");
+        return;
+    }
+    hd_sign_ed_key_t ed;
+    char err[128], pk[HD_SIGN_ED_PUBLIC_SIZE] = "whpk_";
+    hd_sign_ed_key_init(&ed, key, err, sizeof(err));
+    /* libsodium's secret key is the seed followed by the public key */
+    sodium_bin2base64(pk + 5, sizeof(pk) - 5, ed.sk + crypto_sign_SEEDBYTES, crypto_sign_PUBLICKEYBYTES,
+                      sodium_base64_VARIANT_ORIGINAL);
+    sodium_memzero(&ed, sizeof(ed));
+    char *enc = hd_secret_encrypt(r->master, key, id);
+    BSON_APPEND_UTF8(b, "signing_key", enc);
+    BSON_APPEND_UTF8(b, "signing_public_key", pk);
+    free(enc);
+}
+
+/* Appends every settable field except the keys: from body, or its default when absent (when defaults is set). */
 static void append_fields(bson_t *b, json_object *body, int defaults) {
     for (size_t i = 0; i < NFIELDS; i++) {
         json_object *v;
         const char *k = fields[i];
-        if (!strcmp(k, "secret")) continue;
+        if (!strcmp(k, "secret") || !strcmp(k, "signing_key")) continue;
         if (json_object_object_get_ex(body, k, &v)) {
             if (!strcmp(k, "filter")) hd_api_append_json_text(b, k, v); /* the dispatcher reads it as text too */
             else hd_api_append_json(b, k, v);
@@ -336,6 +369,8 @@ static void create(hd_api_req_t *r) {
     BSON_APPEND_UTF8(&doc, "tenant", r->tenant);
     append_fields(&doc, r->body, 1);
     append_secret(r, &doc, id, secret);
+    if (json_object_object_get_ex(r->body, "signing_key", &v))
+        append_signing_key(r, &doc, id, json_object_is_type(v, json_type_null) ? NULL : json_object_get_string(v));
     BSON_APPEND_DATE_TIME(&doc, "created_at", now);
     BSON_APPEND_DATE_TIME(&doc, "updated_at", now);
     mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, "subscriptions");
@@ -363,6 +398,8 @@ static void update(hd_api_req_t *r, const char *id, int replace) {
     bson_append_document_begin(&update, "$set", -1, &set);
     append_fields(&set, r->body, replace);
     if (json_object_object_get_ex(r->body, "secret", &v)) append_secret(r, &set, id, json_object_get_string(v));
+    if (json_object_object_get_ex(r->body, "signing_key", &v))
+        append_signing_key(r, &set, id, json_object_is_type(v, json_type_null) ? NULL : json_object_get_string(v));
     if (replace || (json_object_object_get_ex(r->body, "is_active", &v) && json_object_get_boolean(v))) {
         /* Re-enabled by its owner: the dispatcher's reason for disabling it no longer applies, and the endpoint
          * gets a fresh auto-disable clock. */
@@ -398,40 +435,55 @@ static void delete(hd_api_req_t *r, const char *id) {
         hd_api_error(r, 404, "not-found", NULL, "no subscription %s", id);
 }
 
-/* The new secret signs at once; the old one keeps signing (a second signature) for the grace period. */
-static void rotate(hd_api_req_t *r, const char *id) {
+/* Rotates field, "secret" or "signing_key": the new key (given, else generated) signs at once; the old one keeps
+ * signing (a second signature) for the grace period, as previous_<field>. A new secret is shown this once; a
+ * signing key never is: receivers need only its public key. */
+static void rotate(hd_api_req_t *r, const char *id, const char *field) {
     json_object *v, *details = NULL;
     bson_t *old;
-    char generated[64];
+    char generated[HD_SIGN_ED_SECRET_SIZE], public_key[HD_SIGN_ED_PUBLIC_SIZE], previous_field[48], expires[64];
+    int secret = !strcmp(field, "secret");
     if (!hd_api_need_object(r, 1)) return;
     if (r->body) {
         json_object_object_foreach(r->body, key, val) {
-            if (strcmp(key, "secret")) hd_api_detail(&details, key, "unknown field");
+            if (strcmp(key, field)) hd_api_detail(&details, key, "unknown field");
             (void)val;
         }
-        if (!details && json_object_object_get_ex(r->body, "secret", &v)) details = validate(r, r->body, 0);
+        if (!details && json_object_object_get_ex(r->body, field, &v)) {
+            if (json_object_is_type(v, json_type_null))
+                hd_api_detail(&details, field, "a key, not null");
+            else
+                details = validate(r, r->body, 0);
+        }
         if (details) {
             hd_api_error(r, 422, "invalid-param", details, "the rotation request is not valid");
             return;
         }
     }
     if (hd_api_subscription_find(r, id, &old) != 1) return;
-    const char *secret = generated;
-    if (r->body && json_object_object_get_ex(r->body, "secret", &v))
-        secret = json_object_get_string(v);
-    else
+    const char *key = generated;
+    if (r->body && json_object_object_get_ex(r->body, field, &v))
+        key = json_object_get_string(v);
+    else if (secret)
         hd_sign_secret_generate(generated, sizeof(generated));
+    else
+        hd_sign_ed_generate(generated, public_key);
+    snprintf(previous_field, sizeof(previous_field), "previous_%s", field);
+    snprintf(expires, sizeof(expires), "previous_%s_expires_at", field);
     int64_t now = hd_now_ms();
     bson_t update = BSON_INITIALIZER, set;
     bson_append_document_begin(&update, "$set", -1, &set);
-    append_secret(r, &set, id, secret);
-    const char *previous = str_of(old, "secret");
+    if (secret)
+        append_secret(r, &set, id, key);
+    else
+        append_signing_key(r, &set, id, key);
+    const char *previous = str_of(old, field);
     if (previous && r->conf->rotation_grace_ms > 0) {
-        BSON_APPEND_UTF8(&set, "previous_secret", previous); /* still bound to this id */
-        BSON_APPEND_DATE_TIME(&set, "previous_secret_expires_at", now + r->conf->rotation_grace_ms);
+        BSON_APPEND_UTF8(&set, previous_field, previous); /* still bound to this id */
+        BSON_APPEND_DATE_TIME(&set, expires, now + r->conf->rotation_grace_ms);
     } else {
-        BSON_APPEND_NULL(&set, "previous_secret");
-        BSON_APPEND_NULL(&set, "previous_secret_expires_at");
+        BSON_APPEND_NULL(&set, previous_field);
+        BSON_APPEND_NULL(&set, expires);
     }
     BSON_APPEND_DATE_TIME(&set, "updated_at", now > date_of(old, "updated_at") ? now : date_of(old, "updated_at") + 1);
     bson_append_document_end(&update, &set);
@@ -439,8 +491,9 @@ static void rotate(hd_api_req_t *r, const char *id) {
     mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, "subscriptions");
     bson_error_t err;
     if (!mongoc_collection_update_one(coll, filter, &update, NULL, NULL, &err))
-        hd_api_internal(r, "rotating the secret", err.message);
-    else reply_stored(r, 200, id, secret);
+        hd_api_internal(r, secret ? "rotating the secret" : "rotating the signing key", err.message);
+    else
+        reply_stored(r, 200, id, secret ? key : NULL);
     sodium_memzero(generated, sizeof(generated));
     mongoc_collection_destroy(coll);
     bson_destroy(filter);
@@ -581,10 +634,12 @@ void hd_api_subscriptions(hd_api_req_t *r) {
             hd_api_not_allowed(r, "GET, PUT, PATCH, DELETE");
     } else if (!strcmp(r->seg[2], "events")) {
         hd_api_deliveries(r, id);
-    } else if (r->nseg == 3 && (!strcmp(r->seg[2], "rotate-secret") || !strcmp(r->seg[2], "test"))) {
+    } else if (r->nseg == 3 && (!strcmp(r->seg[2], "rotate-secret") || !strcmp(r->seg[2], "rotate-signing-key") ||
+                                !strcmp(r->seg[2], "test"))) {
         if (strcmp(m, "POST"))
             hd_api_not_allowed(r, "POST");
         else if (!strcmp(r->seg[2], "test")) test_event(r, id);
-        else rotate(r, id);
+        else
+            rotate(r, id, !strcmp(r->seg[2], "rotate-secret") ? "secret" : "signing_key");
     }
 }

@@ -268,21 +268,35 @@ int hd_sub_url_ok(const char *url, char *errstr, size_t errstr_size) {
     return ok;
 }
 
-/* Initialises key from a plaintext whsec_ secret, or from an encrypted one with the master key. */
-static int key_init(hd_sign_key_t *key, const char *secret, const char *id, const hd_secret_key_t *master,
-                    char *errstr, size_t errstr_size) {
-    if (!hd_secret_is_encrypted(secret)) return hd_sign_key_init(key, secret, errstr, errstr_size);
+/* The plaintext of a key that may be stored encrypted, bound to the subscription id: a new string (free it with
+ * hd_secret_free), or NULL with errstr filled. */
+static char *plain_key(const char *text, const char *id, const hd_secret_key_t *master, char *errstr,
+                       size_t errstr_size) {
+    if (!hd_secret_is_encrypted(text)) return hd_xstrdup(text);
     if (!master) {
         snprintf(errstr, errstr_size, "subscription %s: its secret is encrypted and master.key is not set", id);
-        return -1;
+        return NULL;
     }
     char err[128];
-    char *plain = hd_secret_decrypt(master, secret, id, err, sizeof(err));
-    if (!plain) {
-        snprintf(errstr, errstr_size, "subscription %s: %s", id, err);
-        return -1;
-    }
-    int rc = hd_sign_key_init(key, plain, errstr, errstr_size);
+    char *plain = hd_secret_decrypt(master, text, id, err, sizeof(err));
+    if (!plain) snprintf(errstr, errstr_size, "subscription %s: %s", id, err);
+    return plain;
+}
+
+/* Initialises key from a whsec_ secret, plain or encrypted. */
+static int key_init(hd_sign_key_t *key, const char *secret, const char *id, const hd_secret_key_t *master, char *errstr,
+                    size_t errstr_size) {
+    char *plain = plain_key(secret, id, master, errstr, errstr_size);
+    int rc = plain ? hd_sign_key_init(key, plain, errstr, errstr_size) : -1;
+    hd_secret_free(plain);
+    return rc;
+}
+
+/* Initialises key from a whsk_ signing key, plain or encrypted (as the management API stores it). */
+static int ed_key_init(hd_sign_ed_key_t *key, const char *text, const char *id, const hd_secret_key_t *master,
+                       char *errstr, size_t errstr_size) {
+    char *plain = plain_key(text, id, master, errstr, errstr_size);
+    int rc = plain ? hd_sign_ed_key_init(key, plain, errstr, errstr_size) : -1;
     hd_secret_free(plain);
     return rc;
 }
@@ -363,10 +377,10 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
     }
     sodium_memzero(hmac, sizeof(hmac));
     if (signing_key) {
-        if (hd_sign_ed_key_init(&sub->keys.more->ed[0], signing_key, errstr, errstr_size)) goto fail;
+        if (ed_key_init(&sub->keys.more->ed[0], signing_key, id, master, errstr, errstr_size)) goto fail;
         sub->keys.ed_cnt = 1;
         if (previous_signing) {
-            if (hd_sign_ed_key_init(&sub->keys.more->ed[1], previous_signing, errstr, errstr_size)) goto fail;
+            if (ed_key_init(&sub->keys.more->ed[1], previous_signing, id, master, errstr, errstr_size)) goto fail;
             sub->keys.more->ed_expires_ms[1] = get_time_ms(doc, "previous_signing_key_expires_at");
             sub->keys.ed_cnt = 2;
         }

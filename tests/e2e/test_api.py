@@ -15,6 +15,7 @@ import time
 import pytest
 import requests
 import standardwebhooks
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from conftest import SANITIZER_MARKERS, TIMEOUT, make_event, wait_for
 
@@ -529,6 +530,34 @@ def test_rotation_signs_with_both_secrets(api, hookd, master_key, receiver, prod
     for secret in (old, new):
         standardwebhooks.Webhook(secret).verify(req.body, req.headers)  # raises when it does not verify
     hookd.stop(h)
+
+
+def test_signing_key_set_rotated_and_public_key_read_through_the_api(api, hookd, master_key, receiver, produce, db):
+    """An ed25519 signing_key is set through the API (stored encrypted, never shown), its public key read back; a
+    rotation generates a new one and both sign v1a during the grace period."""
+    from test_matching import ed25519_keys
+
+    signing_key, public_key = ed25519_keys()
+    s = sub_for(api, receiver, "ed", signing_key=signing_key)
+    assert s["signing_public_key"] == public_key and "signing_key" not in s
+    stored = db.subscriptions.find_one({"_id": s["id"]})
+    assert stored["signing_key"].startswith("enc:v1:") and signing_key not in json.dumps(stored, default=str)
+    err(api.call("PATCH", f"{SUBS}/{s['id']}", json_body={"signing_key": "whsk_bad"}), 422)
+    rotated = ok(api.call("POST", f"{SUBS}/{s['id']}/rotate-signing-key"))
+    new_public = rotated["signing_public_key"]
+    assert new_public.startswith("whpk_") and new_public != public_key and rotated["previous_signing_key_expires_at"]
+    assert "signing_key" not in rotated and "secret" not in rotated
+    h = hookd.start(HOOKD_MASTER_KEY=master_key)
+    produce(make_event())
+    (req,) = receiver.wait(1, s["path"])
+    entries = req.headers["webhook-signature"].split(" ")
+    assert [e.split(",")[0] for e in entries] == ["v1", "v1a", "v1a"], entries
+    signed = f"{req.webhook_id}.{req.headers['webhook-timestamp']}.".encode() + req.body
+    for key, entry in zip((new_public, public_key), entries[1:]):
+        Ed25519PublicKey.from_public_bytes(base64.b64decode(key[5:])).verify(base64.b64decode(entry[4:]), signed)
+    hookd.stop(h)
+    cleared = ok(api.call("PATCH", f"{SUBS}/{s['id']}", json_body={"signing_key": None}))
+    assert cleared["signing_public_key"] is None
 
 
 def test_changes_reach_a_running_dispatcher_within_2s(api, hookd, master_key, receiver, produce):

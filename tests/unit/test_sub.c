@@ -1,6 +1,9 @@
 /* Subscriptions: custom headers never override protocol headers; signing keys; shapes. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "hookd/secret.h"
 #include "hookd/sub.h"
 #include "unit.h"
 
@@ -149,8 +152,25 @@ static void test_urls(void) {
     CHECK(strstr(err, "subscription s: ") == err && !strstr(err, "s3cr3t"));
 }
 
+/* The management API stores signing keys encrypted, as it does secrets. */
+static void test_encrypted_signing_key(void) {
+    char err[256], doc[512];
+    hd_secret_key_t master;
+    CHECK(hd_secret_key_parse(&master, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", err, sizeof(err)) == 0);
+    char *enc = hd_secret_encrypt(&master, ED_SK, "s");
+    snprintf(doc, sizeof(doc), "{" BASE ",\"signing_key\":\"%s\"}", enc);
+    json_object *o = json_tokener_parse(doc);
+    hd_sub_t *sub = hd_sub_from_doc(o, &master, err, sizeof(err));
+    CHECK(sub && sub->keys.ed_cnt == 1 && sub->keys.hmac_cnt == 0);
+    hd_sub_destroy(sub);
+    CHECK(!hd_sub_from_doc(o, NULL, err, sizeof(err)) && strstr(err, "master.key"));
+    json_object_put(o);
+    free(enc);
+}
+
 int main(void) {
     RUN(test_urls);
+    RUN(test_encrypted_signing_key);
     RUN(test_header_allowed);
     RUN(test_reserved_header_rejected);
     RUN(test_signing_keys);
