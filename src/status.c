@@ -34,8 +34,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
                               const char *version, const char *upload_data, size_t *upload_data_size,
                               void **con_cls) {
     hd_status_t *s = cls;
-    if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-        return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", hd_xstrdup("method not allowed\n"), 19);
+    if (strcmp(method, "GET") && strcmp(method, "HEAD")) { /* RFC 9110: a 405 lists what is allowed */
+        struct MHD_Response *r = MHD_create_response_from_buffer(19, "method not allowed\n", MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+        enum MHD_Result rc = MHD_queue_response(conn, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+        MHD_destroy_response(r);
+        return rc;
+    }
     if (!strcmp(url, "/metrics")) {
         size_t len;
         char *body = hd_metrics_render(s->metrics, &len);
