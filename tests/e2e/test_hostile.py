@@ -19,12 +19,13 @@ ROUTES = [
     ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"),
     ("GET", SUBS), ("POST", SUBS),
     ("GET", SUBS + "/sub_x"), ("PUT", SUBS + "/sub_x"), ("PATCH", SUBS + "/sub_x"), ("DELETE", SUBS + "/sub_x"),
-    ("POST", SUBS + "/sub_x/rotate-secret"), ("POST", SUBS + "/sub_x/test"),
+    ("POST", SUBS + "/sub_x/rotate-secret"), ("POST", SUBS + "/sub_x/rotate-signing-key"), ("POST", SUBS + "/sub_x/test"),
     ("GET", SUBS + "/sub_x/events"), ("DELETE", SUBS + "/sub_x/events/evt_x"),
     ("POST", SUBS + "/sub_x/events/evt_x/retry"),
     ("GET", "/v1/webhooks/events"),
     ("GET", "/v1/webhooks/event-types"), ("PUT", "/v1/webhooks/event-types/x.y"),
     ("DELETE", "/v1/webhooks/event-types/x.y"),
+    ("GET", "/v1/webhooks/api-keys"), ("DELETE", "/v1/webhooks/api-keys/0123456789abcdef"),
 ]
 
 
