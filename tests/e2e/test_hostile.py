@@ -1,7 +1,9 @@
 """`hookd api` against hostile clients: slow, malformed, oversized, non-UTF-8 and wrong-charset requests on every
 route. Whatever arrives, the API answers with a clear 4xx (or closes a connection that never finishes its request),
-never a 5xx, never a hang, and /healthz keeps answering. The API process and its keys: test_api.py's fixtures."""
+never a 5xx, never a hang, and /healthz keeps answering. Output that quotes hostile input (error bodies, dead-letter
+headers, log lines) stays valid UTF-8. The API process and its keys: test_api.py's fixtures."""
 
+import json
 import re
 import select
 import socket
@@ -275,3 +277,22 @@ def test_non_utf8_and_long_text_in_errors_stay_utf8(api):
     long_id = "é" * 120
     e = err(api.call("GET", f"{SUBS}/{requests.utils.quote(long_id)}"), 404)
     assert e["message"].encode("utf-8")
+
+
+def test_dead_letter_header_and_log_lines_stay_utf8(hookd, add_subscription, deadletter, produce):
+    """A decoding error quoting the event's own bytes: the hookd-error dead-letter header and every log line stay
+    valid UTF-8 (the lines JSON), the quoted header name cut on a character boundary."""
+    from test_matching import ce_headers
+
+    add_subscription()
+    h = hookd.start()
+    name = "ce_" + "é" * 40  # the error quotes the name's first 64 bytes: "ce_" and 30.5 characters
+    produce(b'{"a": 1}', key="bad-utf8", headers=ce_headers() + [(name, b"\xff\xfe")])
+    (rec,) = deadletter.wait(count=1)
+    error = dict(rec.headers)["hookd-error"].decode("utf-8")  # strict: a cut character raises
+    assert "ce_" + "é" * 30 + " " in error, error
+    hookd.stop(h)
+    lines = [l for l in open(h.log_path, "rb").read().splitlines() if l.startswith(b"{")]
+    assert lines
+    for line in lines:
+        json.loads(line.decode("utf-8"))
