@@ -632,6 +632,11 @@ def test_recorder_is_idempotent_and_maps_status(api, db, produce, topics):
                     {"_id": "msg_b", "status": "failed", "retry_count": 0}]
     produce(result_record("msg_c", next_retry_at="2030-01-01T00:00:00Z"), topic=topics.results)
     wait_for(lambda: db.deliveries.find_one({"_id": "msg_c", "status": "retrying"}), what="a retrying row")
+    # A response longer than the row keeps (1024 bytes) is cut on a character boundary: the log stays UTF-8.
+    produce({**result_record("msg_d", sub="sub_r"), "response": "x" + "é" * 600}, topic=topics.results)
+    wait_for(lambda: db.deliveries.find_one({"_id": "msg_d"}), what="the long response's row")
+    (row,) = [x for x in ok(api.call("GET", "/v1/webhooks/events", params={"limit": 500})) if x["id"] == "msg_d"]
+    assert row["response"] == "x" + "é" * 511, row["response"][-5:]
 
 
 def test_delivery_log_filters_and_pages(api, produce, topics):
