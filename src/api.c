@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "hookd/api_deliveries.h"
@@ -20,6 +19,7 @@
 #include "hookd/api_subscriptions.h"
 #include "hookd/apikey.h"
 #include "hookd/decode.h"
+#include "hookd/httpwatch.h"
 #include "hookd/log.h"
 #include "hookd/metrics.h"
 #include "hookd/recorder.h"
@@ -32,23 +32,13 @@
 #define MAX_LIMIT 500
 #define DEFAULT_LIMIT 50
 
-/* A connection's clock. libmicrohttpd's own timeout counts silence only, so a client trickling a header line every
- * few seconds would hold its connection for ever: each connection gets api.request.timeout.ms to send a request
- * (headers and body), from its accept or from the end of its previous reply, and is shut down past it. */
-typedef struct watch_s {
-    struct watch_s *prev, *next;
-    int fd;
-    _Atomic int64_t deadline_us; /* 0 while a request is handled */
-} watch_t;
-
 struct hd_api_s {
     const hd_conf_t *conf;
     hd_secret_key_t master;
     hd_store_t *store;
     rd_kafka_t *producer;
     struct MHD_Daemon *daemon;
-    pthread_mutex_t lock; /* watched */
-    watch_t *watched;
+    hd_httpwatch_t *watch; /* api.request.timeout.ms */
 };
 
 /* Per-request state: the request target as sent and the body as it arrives. */
@@ -716,13 +706,6 @@ static enum MHD_Result metrics_reply(struct MHD_Connection *c) {
     return rc;
 }
 
-/* Arms (deadline_us > 0) or disarms (0) the connection's clock. */
-static void watch_arm(struct MHD_Connection *c, int64_t deadline_us) {
-    const union MHD_ConnectionInfo *info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    watch_t *w = info ? info->socket_context : NULL;
-    if (w) atomic_store(&w->deadline_us, deadline_us);
-}
-
 /* libmicrohttpd hands on_request a path it has already percent-decoded; split_path wants it as sent. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
     conn_t *cs = hd_xcalloc(1, sizeof(*cs));
@@ -762,7 +745,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_data_size = 0;
         return MHD_YES;
     }
-    watch_arm(c, 0); /* received: handling it is not the client's time */
+    hd_httpwatch_received(c);
     if (!strcmp(cs->path, "/metrics") && !strcmp(method, "GET")) return metrics_reply(c);
     int64_t started = hd_mono_us();
     r.client = hd_store_client_pop(api->store);
@@ -778,55 +761,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
     hd_api_t *api = cls;
     conn_t *cs = *con_cls;
-    watch_arm(c, hd_mono_us() + api->conf->api_request_timeout_ms * 1000); /* for the next request */
+    hd_httpwatch_completed(api->watch, c);
     if (!cs) return;
     free(cs->path);
     free(cs->body);
     free(cs);
     *con_cls = NULL;
-}
-
-static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
-                          enum MHD_ConnectionNotificationCode code) {
-    hd_api_t *api = cls;
-    watch_t *w = *socket_context;
-    pthread_mutex_lock(&api->lock);
-    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        const union MHD_ConnectionInfo *info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-        w = *socket_context = hd_xcalloc(1, sizeof(*w));
-        w->fd = info ? info->connect_fd : -1;
-        atomic_init(&w->deadline_us, hd_mono_us() + api->conf->api_request_timeout_ms * 1000);
-        w->next = api->watched;
-        if (w->next) w->next->prev = w;
-        api->watched = w;
-    } else if (w) {
-        if (w->prev)
-            w->prev->next = w->next;
-        else
-            api->watched = w->next;
-        if (w->next) w->next->prev = w->prev;
-        free(w);
-        *socket_context = NULL;
-    }
-    pthread_mutex_unlock(&api->lock);
-}
-
-/* Shuts down the connections past their deadline; libmicrohttpd then sees the end of the stream and closes them.
- * Under the lock that the close notification takes too, so each descriptor is still its connection's own. */
-static void watch_expire(hd_api_t *api) {
-    int64_t now = hd_mono_us();
-    int cut = 0;
-    pthread_mutex_lock(&api->lock);
-    for (watch_t *w = api->watched; w; w = w->next) {
-        int64_t deadline = atomic_load(&w->deadline_us);
-        if (deadline && now > deadline && w->fd >= 0) {
-            shutdown(w->fd, SHUT_RDWR);
-            atomic_store(&w->deadline_us, 0);
-            cut++;
-        }
-    }
-    pthread_mutex_unlock(&api->lock);
-    if (cut) HD_LOG(HD_LOG_INFO, "api", NULL, "closed %d connections that did not send a request in time", cut);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -840,7 +780,6 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
 hd_api_t *hd_api_new(const hd_conf_t *conf, char *errstr, size_t errstr_size) {
     hd_api_t *api = hd_xcalloc(1, sizeof(*api));
     api->conf = conf;
-    pthread_mutex_init(&api->lock, NULL);
     if (hd_secret_key_parse(&api->master, conf->master_key, errstr, errstr_size)) goto fail;
     if (!(api->store = hd_store_new(conf->store, conf->mongo_database, errstr, errstr_size))) goto fail;
     if (!hd_store_database(api->store)) {
@@ -906,10 +845,11 @@ int hd_api_run(hd_api_t *api, const atomic_int *stop) {
     /* A pool of event-loop threads (epoll where there is one) rather than a thread per connection: idle and slow
      * connections cost a socket, not a thread, and the limits bound how many one address may hold. */
     const hd_conf_t *c = api->conf;
+    if (!(api->watch = hd_httpwatch_new(c->api_request_timeout_ms, err, sizeof(err)))) goto out;
     api->daemon = MHD_start_daemon(
         MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, api, MHD_OPTION_EXTERNAL_LOGGER,
         mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, api, MHD_OPTION_NOTIFY_CONNECTION, on_connection, api,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, api, MHD_OPTION_NOTIFY_CONNECTION, hd_httpwatch_notify, api->watch,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)c->api_threads, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned int)c->api_max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned int)c->api_max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
@@ -921,12 +861,12 @@ int hd_api_run(hd_api_t *api, const atomic_int *stop) {
     }
     HD_LOG(HD_LOG_INFO, "api", NULL, "hookd %s API listening on %s:%lld", HD_VERSION, api->conf->api_bind,
            (long long)api->conf->api_port);
-    while (!atomic_load(stop)) {
+    while (!atomic_load(stop))
         usleep(100 * 1000);
-        watch_expire(api);
-    }
     MHD_stop_daemon(api->daemon);
     api->daemon = NULL;
+    hd_httpwatch_destroy(api->watch);
+    api->watch = NULL;
     rc = 0;
 out:
     if (rc) HD_LOG(HD_LOG_ERROR, "api", NULL, "%s", err);
@@ -941,12 +881,12 @@ out:
 void hd_api_destroy(hd_api_t *api) {
     if (!api) return;
     if (api->daemon) MHD_stop_daemon(api->daemon);
+    hd_httpwatch_destroy(api->watch);
     if (api->producer) {
         rd_kafka_flush(api->producer, 5000);
         rd_kafka_destroy(api->producer);
     }
     hd_store_destroy(api->store);
-    pthread_mutex_destroy(&api->lock);
     sodium_memzero(&api->master, sizeof(api->master));
     free(api);
 }
