@@ -90,7 +90,7 @@ unit: $(addprefix build/san/,$(UNITS)) fuzz-replay
 # build/fuzz/crash-*: copy it into the target's corpus directory and fix the code.
 FUZZ_TARGETS := decode filter render
 FUZZ_SECONDS ?= 30
-FUZZ_SRCS    := src/decode.c src/filter.c src/render.c src/rfc3339.c src/util.c
+FUZZ_SRCS    := src/decode.c src/filter.c src/render.c src/rfc3339.c src/utf8.c src/util.c
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_SRCS) $(HDRS) | $(RDKAFKA_LIB)
 	@mkdir -p $(@D)
 	@echo "  FUZZ    $@"

@@ -1,6 +1,8 @@
 #include "hookd/api.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <math.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -13,13 +15,16 @@
 
 #include "hookd/api_deliveries.h"
 #include "hookd/api_event_types.h"
+#include "hookd/api_keys.h"
 #include "hookd/api_subscriptions.h"
 #include "hookd/apikey.h"
+#include "hookd/httpwatch.h"
 #include "hookd/log.h"
 #include "hookd/metrics.h"
 #include "hookd/recorder.h"
 #include "hookd/rfc3339.h"
 #include "hookd/store.h"
+#include "hookd/utf8.h"
 #include "hookd/util.h"
 
 #define MAX_SEGMENTS 8
@@ -33,10 +38,12 @@ struct hd_api_s {
     hd_store_t *store;
     rd_kafka_t *producer;
     struct MHD_Daemon *daemon;
+    hd_httpwatch_t *watch; /* api.request.timeout.ms */
 };
 
-/* Per-connection request state: the body as it arrives. */
+/* Per-request state: the request target as sent and the body as it arrives. */
 typedef struct conn_s {
+    char *path; /* percent-encoded, without the query */
     char *body;
     size_t len;
     int started, too_large;
@@ -48,13 +55,19 @@ static void set_reply(hd_api_req_t *r, unsigned status, json_object *reply) {
     json_object_put(r->reply);
     r->status = status;
     r->reply = reply;
+    r->allow = NULL;
+}
+
+void hd_api_not_allowed(hd_api_req_t *r, const char *allow) {
+    hd_api_error(r, 405, "method-not-allowed", NULL, "%s is not allowed here (allowed: %s)", r->method, allow);
+    r->allow = allow;
 }
 
 void hd_api_error(hd_api_req_t *r, unsigned status, const char *slug, json_object *details, const char *fmt, ...) {
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    hd_utf8_vformat(msg, sizeof(msg), fmt, ap); /* messages quote input: cut whole characters only */
     va_end(ap);
     json_object *o = json_object_new_object();
     json_object_object_add(o, "success", json_object_new_boolean(0));
@@ -75,7 +88,7 @@ void hd_api_detail(json_object **details, const char *field, const char *fmt, ..
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    hd_utf8_vformat(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (!*details) *details = json_object_new_array();
     json_object *d = json_object_new_object();
@@ -110,6 +123,103 @@ int hd_api_need_object(hd_api_req_t *r, int optional) {
     if (!r->body && optional) return 1;
     if (!r->body) hd_api_error(r, 400, "missing-param", NULL, "this request needs a JSON object body");
     else hd_api_error(r, 400, "invalid-param", NULL, "the body must be a JSON object");
+    return 0;
+}
+
+/* ---- strict JSON ---- */
+
+/* The code unit of the 4 hex digits at s (n bytes available), or 0x10000 when they are not 4 hex digits. */
+static unsigned hex4(const char *s, size_t n) {
+    char digits[5] = "";
+    if (n < 4) return 0x10000;
+    memcpy(digits, s, 4);
+    for (int i = 0; i < 4; i++)
+        if (!isxdigit((unsigned char)digits[i])) return 0x10000;
+    return (unsigned)strtoul(digits, NULL, 16);
+}
+
+/* What json-c 0.16 accepts even with JSON_TOKENER_STRICT but RFC 8259 does not: single-quoted strings, NaN and
+ * Infinity, raw control characters in strings, and \u escapes of lone UTF-16 surrogates (which json-c would store
+ * as U+FFFD). NULL when text has none of them, else the reason. */
+static const char *beyond_json_c(const char *text, size_t len) {
+    int in_string = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (!in_string) {
+            if (c == '"')
+                in_string = 1;
+            else if (c == '\'')
+                return "single-quoted strings are not JSON";
+            else if (c == 'N' || c == 'I')
+                return "NaN and Infinity are not JSON numbers"; /* no other token has them */
+            continue;
+        }
+        if (c == '"') {
+            in_string = 0;
+        } else if (c < 0x20) {
+            return "a control character in a string must be escaped";
+        } else if (c == '\\' && i + 1 < len && text[++i] == 'u') {
+            unsigned cu = hex4(text + i + 1, len - i - 1);
+            if (cu >= 0xd800 && cu <= 0xdbff && i + 6 < len && text[i + 5] == '\\' && text[i + 6] == 'u') {
+                unsigned low = hex4(text + i + 7, len - i - 7);
+                if (low >= 0xdc00 && low <= 0xdfff) {
+                    i += 10;
+                    continue;
+                }
+            }
+            if (cu >= 0xd800 && cu <= 0xdfff) return "a \\u escape of a lone UTF-16 surrogate is not a character";
+            i += 4;
+        }
+    }
+    return NULL;
+}
+
+/* 1 when every number in v is finite (json-c reads 1e999 as infinity). */
+static int finite_numbers(json_object *v) {
+    if (json_object_is_type(v, json_type_double)) return isfinite(json_object_get_double(v));
+    if (json_object_is_type(v, json_type_object)) {
+        json_object_object_foreach(v, k, child) {
+            (void)k;
+            if (!finite_numbers(child)) return 0;
+        }
+    } else if (json_object_is_type(v, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(v); i++)
+            if (!finite_numbers(json_object_array_get_idx(v, i))) return 0;
+    }
+    return 1;
+}
+
+int hd_api_parse_json(const char *text, size_t len, json_object **out, char *why, size_t why_size) {
+    const char *bad = beyond_json_c(text, len);
+    *out = NULL;
+    if (bad) {
+        snprintf(why, why_size, "%s", bad);
+        return -1;
+    }
+    json_tokener *tok = json_tokener_new_ex(32);
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    /* The terminating NUL goes in too: it ends a bare top-level value such as null or 42. */
+    json_object *v = json_tokener_parse_ex(tok, text, (int)len + 1);
+    enum json_tokener_error jerr = json_tokener_get_error(tok);
+    size_t used = json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    if (used > len) used = len;
+    while (used < len && text[used] && strchr(" \t\r\n", text[used]))
+        used++;
+    if (jerr != json_tokener_success || used != len) {
+        snprintf(why, why_size, "%s",
+                 jerr == json_tokener_success    ? "unexpected data after the value"
+                 : jerr == json_tokener_continue ? "unexpected end of input"
+                                                 : json_tokener_error_desc(jerr));
+        json_object_put(v);
+        return -1;
+    }
+    if (!finite_numbers(v)) {
+        snprintf(why, why_size, "a number is out of range");
+        json_object_put(v);
+        return -1;
+    }
+    *out = v;
     return 0;
 }
 
@@ -169,21 +279,20 @@ int hd_api_json_storable(json_object *v) {
     return 1;
 }
 
-void hd_api_delete_one(hd_api_req_t *r, const char *collection, bson_t *filter, const char *what,
-                       const char *not_found) {
+int64_t hd_api_delete(hd_api_req_t *r, const char *collection, bson_t *filter, int many, const char *what) {
     mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, collection);
     bson_t reply;
     bson_error_t err;
     bson_iter_t it;
-    if (!mongoc_collection_delete_one(coll, filter, NULL, &reply, &err))
+    int64_t n = -1;
+    if (!(many ? mongoc_collection_delete_many : mongoc_collection_delete_one)(coll, filter, NULL, &reply, &err))
         hd_api_internal(r, what, err.message);
-    else if (bson_iter_init_find(&it, &reply, "deletedCount") && bson_iter_as_int64(&it) == 0)
-        hd_api_error(r, 404, "not-found", NULL, "%s", not_found);
-    else
+    else if ((n = bson_iter_init_find(&it, &reply, "deletedCount") ? bson_iter_as_int64(&it) : 0) > 0)
         hd_api_ok(r, 200, NULL);
     bson_destroy(&reply);
     bson_destroy(filter);
     mongoc_collection_destroy(coll);
+    return n;
 }
 
 void hd_api_append_json_text(bson_t *b, const char *key, json_object *v) {
@@ -251,7 +360,7 @@ static char *cursor_decode(const char *c) {
     if (n == 0 || n > 1024) return NULL;
     char *out = hd_xmalloc(n + 1);
     if (sodium_base642bin((unsigned char *)out, n, c, n, NULL, &len, NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) ||
-        !bson_utf8_validate(out, len, false)) {
+        !hd_utf8_valid(out, len) || memchr(out, 0, len)) {
         free(out);
         return NULL;
     }
@@ -429,19 +538,20 @@ int hd_api_produce_targeted(hd_api_req_t *r, const char *topic, const char *key,
 
 /* ---- requests ---- */
 
-/* Splits path into URL-decoded segments; 0, or -1 when a segment is too long, too many, or not UTF-8. */
+/* Splits the percent-encoded path into segments, each decoded once (an id may hold "%" or "/"). 0; -1 when a
+ * segment is too long, there are too many, or one is not UTF-8; -2 when one decodes to a NUL (no such route). */
 static int split_path(const char *path, char **seg, int *nseg) {
     *nseg = 0;
     while (*path) {
         while (*path == '/') path++;
         if (!*path) break;
-        const char *end = strchr(path, '/');
-        size_t n = end ? (size_t)(end - path) : strlen(path);
-        if (*nseg == MAX_SEGMENTS || n > MAX_SEGMENT_BYTES) return -1;
+        size_t n = strcspn(path, "/");
+        if (*nseg == MAX_SEGMENTS) return -1;
         char *s = hd_xstrndup(path, n);
         size_t len = MHD_http_unescape(s);
         seg[(*nseg)++] = s;
-        if (!bson_utf8_validate(s, len, false)) return -1;
+        if (len > MAX_SEGMENT_BYTES || !hd_utf8_valid(s, len)) return -1;
+        if (strlen(s) != len) return -2;
         path += n;
     }
     return 0;
@@ -449,8 +559,7 @@ static int split_path(const char *path, char **seg, int *nseg) {
 
 static enum MHD_Result query_ok(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
     int *bad = cls;
-    if (!bson_utf8_validate(key, strlen(key), false) || (value && !bson_utf8_validate(value, strlen(value), false)))
-        *bad = 1;
+    if (!hd_utf8_valid(key, strlen(key)) || (value && !hd_utf8_valid(value, strlen(value)))) *bad = 1;
     return MHD_YES;
 }
 
@@ -476,51 +585,53 @@ static void authenticate(hd_api_t *api, hd_api_req_t *r, char **tenant) {
     r->tenant = *tenant;
 }
 
-/* Parses the body: JSON, valid UTF-8, one value, no trailing bytes. Sets a 4xx reply and returns -1 otherwise. */
+/* 1 unless the content type names a charset other than UTF-8, the only one JSON has (RFC 8259). */
+static int charset_utf8(const char *ct) {
+    for (const char *p = strchr(ct, ';'); p; p = strchr(p + 1, ';')) {
+        const char *v = p + 1 + strspn(p + 1, " \t");
+        if (strncasecmp(v, "charset=", 8)) continue;
+        v += 8 + (v[8] == '"');
+        return !strncasecmp(v, "utf-8", 5) && strchr("\"; \t", v[5]); /* v[5] may be the terminating NUL */
+    }
+    return 1;
+}
+
+/* Parses the body: strict JSON (hd_api_parse_json), one object. Sets a 4xx reply and returns -1 otherwise. */
 static int parse_body(hd_api_req_t *r, const conn_t *cs) {
     if (cs->len == 0) return 0;
     const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     size_t ctlen = ct ? strcspn(ct, "; ") : 0;
-    if (!ct || ctlen != 16 || strncasecmp(ct, "application/json", 16)) {
-        hd_api_error(r, 415, "invalid-content-type", NULL, "send the body as Content-Type: application/json");
+    if (!ct || ctlen != 16 || strncasecmp(ct, "application/json", 16) || !charset_utf8(ct)) {
+        hd_api_error(r, 415, "invalid-content-type", NULL,
+                     "send the body as Content-Type: application/json, in UTF-8 (no other charset)");
         return -1;
     }
-    json_tokener *tok = json_tokener_new_ex(32);
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    /* The terminating NUL goes in too: it ends a bare top-level value such as null or 42. */
-    r->body = json_tokener_parse_ex(tok, cs->body, (int)cs->len + 1);
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    size_t used = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
-    if (used > cs->len) used = cs->len;
-    while (used < cs->len && cs->body[used] && strchr(" \t\r\n", cs->body[used])) used++;
-    if (jerr == json_tokener_success && used == cs->len && !r->body) {
+    char why[128];
+    if (hd_api_parse_json(cs->body, cs->len, &r->body, why, sizeof(why))) {
+        hd_api_error(r, 400, "invalid-json", NULL, "the body is not valid JSON: %s", why);
+        return -1;
+    }
+    if (!r->body) {
         hd_api_error(r, 400, "invalid-param", NULL, "the body must be a JSON object, not null");
-        return -1;
-    }
-    if (!r->body || jerr != json_tokener_success || used != cs->len) {
-        hd_api_error(r, 400, "invalid-json", NULL, "the body is not valid JSON: %s",
-                     jerr == json_tokener_success ? "unexpected data after the value"
-                     : jerr == json_tokener_continue ? "unexpected end of input"
-                                                     : json_tokener_error_desc(jerr));
-        json_object_put(r->body);
-        r->body = NULL;
         return -1;
     }
     return 0;
 }
 
-static void route(hd_api_t *api, hd_api_req_t *r, const char *url, const conn_t *cs) {
+static void route(hd_api_t *api, hd_api_req_t *r, const conn_t *cs) {
     char *seg[MAX_SEGMENTS], *tenant = NULL;
+    const char *url = cs->path;
     int nseg = 0, bad_query = 0;
-    int path_ok = split_path(url, seg, &nseg) == 0;
+    int split = split_path(url, seg, &nseg);
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_ok, &bad_query);
 
-    if (!path_ok || bad_query) {
+    if (split == -1 || bad_query) {
         hd_api_error(r, 400, "invalid-param", NULL, "the URL has an invalid path or query (UTF-8, length)");
-    } else if (nseg == 1 && (!strcmp(seg[0], "healthz") || !strcmp(seg[0], "readyz"))) {
+    } else if (split == -2) {
+        hd_api_error(r, 404, "not-found", NULL, "no such route: %s", url);
+    } else if (nseg == 1 && (!strcmp(seg[0], "healthz") || !strcmp(seg[0], "readyz") || !strcmp(seg[0], "metrics"))) {
         if (strcmp(r->method, "GET")) {
-            hd_api_error(r, 405, "method-not-allowed", NULL, "%s is not allowed here", r->method);
+            hd_api_not_allowed(r, "GET"); /* GET /metrics does not come here */
         } else if (!strcmp(seg[0], "healthz")) {
             hd_api_ok(r, 200, json_object_new_string("ok"));
         } else {
@@ -545,6 +656,8 @@ static void route(hd_api_t *api, hd_api_req_t *r, const char *url, const conn_t 
         if (!strcmp(r->seg[0], "subscriptions")) hd_api_subscriptions(r);
         else if (!strcmp(r->seg[0], "events")) hd_api_deliveries(r, NULL);
         else if (!strcmp(r->seg[0], "event-types")) hd_api_event_types(r);
+        else if (!strcmp(r->seg[0], "api-keys"))
+            hd_api_keys(r);
         else hd_api_error(r, 404, "not-found", NULL, "no such route: %s", url);
         if (!r->reply) hd_api_error(r, 404, "not-found", NULL, "no such route: %s", url);
     }
@@ -554,12 +667,14 @@ static void route(hd_api_t *api, hd_api_req_t *r, const char *url, const conn_t 
     free(tenant);
 }
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, json_object *o) {
+static enum MHD_Result reply(struct MHD_Connection *c, const hd_api_req_t *r) {
     size_t len;
-    const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+    const char *s =
+        json_object_to_json_string_length(r->reply, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)s, MHD_RESPMEM_MUST_COPY);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    enum MHD_Result rc = MHD_queue_response(c, status, resp);
+    if (r->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    enum MHD_Result rc = MHD_queue_response(c, r->status, resp);
     MHD_destroy_response(resp);
     return rc;
 }
@@ -592,6 +707,13 @@ static enum MHD_Result metrics_reply(struct MHD_Connection *c) {
     return rc;
 }
 
+/* libmicrohttpd hands on_request a path it has already percent-decoded; split_path wants it as sent. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
+    conn_t *cs = hd_xcalloc(1, sizeof(*cs));
+    cs->path = hd_xstrndup(uri, strcspn(uri, "?"));
+    return cs;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
@@ -599,14 +721,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     conn_t *cs = *con_cls;
     hd_api_req_t r = {.conf = api->conf, .master = &api->master, .producer = api->producer, .conn = c,
                       .method = method, .database = hd_store_database(api->store)};
-    if (!cs) {
-        cs = *con_cls = hd_xcalloc(1, sizeof(*cs));
+    if (!cs->started) {
+        cs->started = 1;
         /* A declared oversize body is refused before it is read. */
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > (unsigned long long)api->conf->api_max_body_bytes) {
             hd_api_error(&r, 413, "too-large", NULL, "the body exceeds %lld bytes",
                          (long long)api->conf->api_max_body_bytes);
-            enum MHD_Result rc = reply(c, r.status, r.reply);
+            enum MHD_Result rc = reply(c, &r);
             json_object_put(r.reply);
             return rc;
         }
@@ -624,21 +746,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (!strcmp(url, "/metrics") && !strcmp(method, "GET")) return metrics_reply(c);
+    hd_httpwatch_received(c);
+    if (!strcmp(cs->path, "/metrics") && !strcmp(method, "GET")) return metrics_reply(c);
     int64_t started = hd_mono_us();
     r.client = hd_store_client_pop(api->store);
-    route(api, &r, url, cs);
+    route(api, &r, cs);
     hd_store_client_push(api->store, r.client);
     count_request(method, r.status, hd_mono_us() - started);
-    enum MHD_Result rc = reply(c, r.status, r.reply);
+    enum MHD_Result rc = reply(c, &r);
     json_object_put(r.reply);
     json_object_put(r.body);
     return rc;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+    hd_api_t *api = cls;
     conn_t *cs = *con_cls;
+    hd_httpwatch_completed(api->watch, c);
     if (!cs) return;
+    free(cs->path);
     free(cs->body);
     free(cs);
     *con_cls = NULL;
@@ -717,21 +843,31 @@ int hd_api_run(hd_api_t *api, const atomic_int *stop) {
         snprintf(err, sizeof(err), "api.bind \"%s\" is not an IPv4 address", api->conf->api_bind);
         goto out;
     }
+    /* A pool of event-loop threads (epoll where there is one) rather than a thread per connection: idle and slow
+     * connections cost a socket, not a thread, and the limits bound how many one address may hold. */
+    const hd_conf_t *c = api->conf;
+    if (!(api->watch = hd_httpwatch_new(c->api_request_timeout_ms, err, sizeof(err)))) goto out;
     api->daemon = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-        on_request, api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)api->conf->api_threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
+        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, api, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, api, MHD_OPTION_NOTIFY_CONNECTION, hd_httpwatch_notify, api->watch,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)c->api_threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)c->api_max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned int)c->api_max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)((c->api_request_timeout_ms + 999) / 1000), MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
+        MHD_OPTION_END);
     if (!api->daemon) {
         snprintf(err, sizeof(err), "cannot listen on %s:%lld", api->conf->api_bind, (long long)api->conf->api_port);
         goto out;
     }
     HD_LOG(HD_LOG_INFO, "api", NULL, "hookd %s API listening on %s:%lld", HD_VERSION, api->conf->api_bind,
            (long long)api->conf->api_port);
-    while (!atomic_load(stop)) usleep(100 * 1000);
+    while (!atomic_load(stop))
+        usleep(100 * 1000);
     MHD_stop_daemon(api->daemon);
     api->daemon = NULL;
+    hd_httpwatch_destroy(api->watch);
+    api->watch = NULL;
     rc = 0;
 out:
     if (rc) HD_LOG(HD_LOG_ERROR, "api", NULL, "%s", err);
@@ -746,6 +882,7 @@ out:
 void hd_api_destroy(hd_api_t *api) {
     if (!api) return;
     if (api->daemon) MHD_stop_daemon(api->daemon);
+    hd_httpwatch_destroy(api->watch);
     if (api->producer) {
         rd_kafka_flush(api->producer, 5000);
         rd_kafka_destroy(api->producer);

@@ -57,10 +57,15 @@ static bson_t *row_filter(hd_api_req_t *r, const char *sub_id, const char *eid) 
                     BCON_UTF8(eid), "}", "{", "event_id", BCON_UTF8(eid), "}", "]");
 }
 
+/* Needs no subscription: a result recorded after its subscription was deleted stays removable. */
 static void delete_row(hd_api_req_t *r, const char *sub_id, const char *eid) {
-    char not_found[512];
-    snprintf(not_found, sizeof(not_found), "no delivery %s for subscription %s", eid, sub_id);
-    hd_api_delete_one(r, "deliveries", row_filter(r, sub_id, eid), "deleting the delivery", not_found);
+    if (!hd_api_delete(r, "deliveries", row_filter(r, sub_id, eid), 0, "deleting the delivery"))
+        hd_api_error(r, 404, "not-found", NULL, "no delivery %s for subscription %s", eid, sub_id);
+}
+
+void hd_api_deliveries_forget(hd_api_req_t *r, const char *sub_id) {
+    bson_t *filter = BCON_NEW("tenant", BCON_UTF8(r->tenant), "subscription_id", BCON_UTF8(sub_id));
+    hd_api_delete(r, "deliveries", filter, 1, "deleting the subscription's delivery log");
 }
 
 /* An event read back from Kafka, owning copies of its parts. */
@@ -192,18 +197,23 @@ void hd_api_deliveries(hd_api_req_t *r, const char *sub_id) {
     if (!sub_id) {
         if (r->nseg != 1) return;
         if (get) list(r, NULL);
-        else hd_api_error(r, 405, "method-not-allowed", NULL, "%s is not allowed here", r->method);
+        else
+            hd_api_not_allowed(r, "GET");
         return;
     }
     bson_t *sub = NULL;
     if (r->nseg == 3) {
-        if (!get) hd_api_error(r, 405, "method-not-allowed", NULL, "%s is not allowed here", r->method);
+        if (!get)
+            hd_api_not_allowed(r, "GET");
         else if (hd_api_subscription_find(r, sub_id, &sub) == 1) list(r, sub_id);
     } else if (r->nseg == 4) {
-        if (strcmp(r->method, "DELETE")) hd_api_error(r, 405, "method-not-allowed", NULL, "%s is not allowed here", r->method);
-        else if (hd_api_subscription_find(r, sub_id, &sub) == 1) delete_row(r, sub_id, r->seg[3]);
+        if (strcmp(r->method, "DELETE"))
+            hd_api_not_allowed(r, "DELETE");
+        else
+            delete_row(r, sub_id, r->seg[3]);
     } else if (r->nseg == 5 && !strcmp(r->seg[4], "retry")) {
-        if (strcmp(r->method, "POST")) hd_api_error(r, 405, "method-not-allowed", NULL, "%s is not allowed here", r->method);
+        if (strcmp(r->method, "POST"))
+            hd_api_not_allowed(r, "POST");
         else retry(r, sub_id, r->seg[3]);
     }
     bson_destroy(sub);

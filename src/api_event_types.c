@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hookd/match.h"
+#include "hookd/utf8.h"
 #include "hookd/util.h"
 
 static const char *const seeds[][2] = {
@@ -57,6 +59,11 @@ int hd_api_event_type_valid(const char *name) {
     return 1;
 }
 
+int hd_api_event_pattern_valid(const char *pattern) {
+    static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.*";
+    return strlen(pattern) <= 128 && strspn(pattern, chars) == strlen(pattern) && hd_match_pattern_valid(pattern);
+}
+
 static json_object *to_json(const bson_t *doc) {
     json_object *raw = hd_api_from_bson(doc), *o = json_object_new_object(), *v;
     json_object_object_add(o, "name", json_object_object_get_ex(raw, "id", &v) ? json_object_get(v) : NULL);
@@ -86,7 +93,8 @@ static void put(hd_api_req_t *r, const char *name) {
         (void)val;
     }
     if (!json_object_object_get_ex(r->body, "description", &v) || !json_object_is_type(v, json_type_string) ||
-        json_object_get_string_len(v) > 1000 || strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
+        hd_utf8_count(json_object_get_string(v), (size_t)json_object_get_string_len(v)) > 1000 ||
+        strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
         hd_api_detail(&details, "description", "required: a string of at most 1000 characters");
     json_object *schema = NULL;
     if (json_object_object_get_ex(r->body, "schema", &schema) && !json_object_is_type(schema, json_type_null) &&
@@ -125,15 +133,14 @@ static void put(hd_api_req_t *r, const char *name) {
 }
 
 static void del(hd_api_req_t *r, const char *name) {
-    char not_found[256];
-    snprintf(not_found, sizeof(not_found), "no event type named %s", name);
-    hd_api_delete_one(r, "event_types", BCON_NEW("_id", BCON_UTF8(name)), "deleting the event type", not_found);
+    if (!hd_api_delete(r, "event_types", BCON_NEW("_id", BCON_UTF8(name)), 0, "deleting the event type"))
+        hd_api_error(r, 404, "not-found", NULL, "no event type named %s", name);
 }
 
 void hd_api_event_types(hd_api_req_t *r) {
     if (r->nseg == 1) {
         if (strcmp(r->method, "GET")) {
-            hd_api_error(r, 405, "method-not-allowed", NULL, "%s is not allowed here", r->method);
+            hd_api_not_allowed(r, "GET");
             return;
         }
         bson_t filter = BSON_INITIALIZER;
@@ -145,7 +152,7 @@ void hd_api_event_types(hd_api_req_t *r) {
     const char *name = r->seg[1];
     int put_ = !strcmp(r->method, "PUT"), del_ = !strcmp(r->method, "DELETE");
     if (!put_ && !del_) {
-        hd_api_error(r, 405, "method-not-allowed", NULL, "%s is not allowed here", r->method);
+        hd_api_not_allowed(r, "PUT, DELETE");
     } else if (!r->admin) {
         hd_api_error(r, 403, "forbidden", NULL, "changing the event-type catalogue needs an admin API key");
     } else if (put_) {

@@ -13,29 +13,36 @@
 #include "hookd/rfc3339.h"
 #include "hookd/sign.h"
 #include "hookd/sub.h"
+#include "hookd/utf8.h"
 #include "hookd/util.h"
 
 #define MAX_TYPES 50
 #define MAX_HEADERS 50
 #define MAX_STATUSES 50
 #define MAX_EMAILS 20
-#define MAX_TEMPLATE 65536
+#define MAX_TEMPLATE 32768 /* characters: below api.max.body.bytes, so that the limit is this one */
 
 /* Everything a client may send, in the order replies list them. */
-static const char *const fields[] = {"name",           "event_types", "url",      "secret",
-                                     "headers",        "max_retry_count", "success_code", "is_active",
-                                     "statuses",       "payload_template", "version", "notify",
-                                     "notification_emails", "filter"};
+static const char *const fields[] = {
+    "name",         "event_types", "url",      "secret",           "signing_key", "headers", "max_retry_count",
+    "success_code", "is_active",   "statuses", "payload_template", "version",     "notify",  "notification_emails",
+    "filter"};
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
 /* ---- validation ---- */
 
-/* A string of 1..max bytes (0..max with empty_ok) without NUL or control characters. */
+/* 1 when v is a string of at most max characters (as the contract's maxLength counts them). */
+static int chars_at_most(json_object *v, size_t max) {
+    return json_object_is_type(v, json_type_string) &&
+           hd_utf8_count(json_object_get_string(v), (size_t)json_object_get_string_len(v)) <= max;
+}
+
+/* A string of 1..max characters (0..max with empty_ok) without NUL or control characters. */
 static int text_ok(json_object *v, size_t max, int empty_ok) {
-    if (!json_object_is_type(v, json_type_string)) return 0;
+    if (!chars_at_most(v, max)) return 0;
     size_t len = (size_t)json_object_get_string_len(v);
     const unsigned char *s = (const unsigned char *)json_object_get_string(v);
-    if (len > max || (!len && !empty_ok)) return 0;
+    if (!len && !empty_ok) return 0;
     for (size_t i = 0; i < len; i++)
         if (s[i] < 0x20 || s[i] == 0x7f) return 0;
     return 1;
@@ -64,9 +71,11 @@ static void check_event_types(hd_api_req_t *r, json_object *v, json_object **det
         }
         const char *name = json_object_get_string(t);
         if (strchr(name, '*')) { /* the dispatcher's own grammar: "*" one segment, a trailing "**" one or more */
-            if (!hd_match_pattern_valid(name))
-                hd_api_detail(details, field, "\"%s\" is not a valid pattern (\"*\" is one whole segment, \"**\" "
-                              "only the last one)", name);
+            if (!hd_api_event_pattern_valid(name))
+                hd_api_detail(details, field,
+                              "\"%s\" is not a valid pattern (segments of [A-Za-z0-9_-]; \"*\" is one whole segment, "
+                              "\"**\" only the last one)",
+                              name);
             continue;
         }
         if (!hd_api_event_type_valid(name)) {
@@ -127,6 +136,13 @@ static json_object *validate(hd_api_req_t *r, json_object *body, int full) {
             hd_api_detail(&details, "secret", "a whsec_ secret: \"whsec_\" + base64 of 16 to 64 bytes");
         sodium_memzero(&skey, sizeof(skey));
     }
+    if (json_object_object_get_ex(body, "signing_key", &v) && !json_object_is_type(v, json_type_null)) {
+        hd_sign_ed_key_t ed;
+        if (!json_object_is_type(v, json_type_string) ||
+            hd_sign_ed_key_init(&ed, json_object_get_string(v), err, sizeof(err)))
+            hd_api_detail(&details, "signing_key", "null or an ed25519 key: \"whsk_\" + base64 of seed and public key");
+        sodium_memzero(&ed, sizeof(ed));
+    }
     if (json_object_object_get_ex(body, "headers", &v)) {
         if (!json_object_is_type(v, json_type_object) || json_object_object_length(v) > MAX_HEADERS ||
             !hd_api_json_storable(v)) {
@@ -134,13 +150,13 @@ static json_object *validate(hd_api_req_t *r, json_object *body, int full) {
                           MAX_HEADERS);
         } else {
             json_object_object_foreach(v, hname, hval) {
-                if (!json_object_is_type(hval, json_type_string) || json_object_get_string_len(hval) > 4096 ||
+                if (!chars_at_most(hval, 4096) ||
                     strlen(json_object_get_string(hval)) != (size_t)json_object_get_string_len(hval) ||
                     strlen(hname) > 256 || !hd_sub_header_allowed(hname, json_object_get_string(hval)))
                     hd_api_detail(&details, "headers",
-                                  "\"%.64s\": a token name that is not reserved (content-type, host, webhook-*, ...) "
+                                  "\"%.*s\": a token name that is not reserved (content-type, host, webhook-*, ...) "
                                   "and a string value without CR, LF or control characters",
-                                  hname);
+                                  (int)hd_utf8_prefix(hname, strlen(hname), 64), hname);
             }
         }
     }
@@ -162,12 +178,16 @@ static json_object *validate(hd_api_req_t *r, json_object *body, int full) {
     if (json_object_object_get_ex(body, "payload_template", &v) && !json_object_is_type(v, json_type_null)) {
         json_object *tmpl = NULL;
         hd_render_tmpl_t *t = NULL;
-        if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) > MAX_TEMPLATE ||
+        if (!chars_at_most(v, MAX_TEMPLATE) ||
             strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
-            hd_api_detail(&details, "payload_template", "null or a JSON template as a string of at most %d bytes",
+            hd_api_detail(&details, "payload_template", "null or a JSON template as a string of at most %d characters",
                           MAX_TEMPLATE);
-        else if (!(tmpl = json_tokener_parse(json_object_get_string(v))))
-            hd_api_detail(&details, "payload_template", "not JSON: a template is a JSON document as a string");
+        else if (hd_api_parse_json(json_object_get_string(v), (size_t)json_object_get_string_len(v), &tmpl, why,
+                                   sizeof(why)))
+            hd_api_detail(&details, "payload_template", "not JSON (%s): a template is a JSON document as a string",
+                          why);
+        else if (!tmpl)
+            hd_api_detail(&details, "payload_template", "a JSON template as a string, not \"null\"");
         else if (!(t = hd_render_tmpl_new(tmpl, why, sizeof(why))))
             hd_api_detail(&details, "payload_template", "%s", why);
         hd_render_tmpl_destroy(t);
@@ -192,15 +212,18 @@ static json_object *sub_json(const bson_t *doc) {
     json_object *raw = hd_api_from_bson(doc), *o = json_object_new_object(), *v;
     json_object_object_add(o, "id", json_object_object_get_ex(raw, "id", &v) ? json_object_get(v) : NULL);
     for (size_t i = 0; i < NFIELDS; i++) {
-        if (!strcmp(fields[i], "secret")) continue;
+        if (!strcmp(fields[i], "secret") || !strcmp(fields[i], "signing_key")) continue;
         if (!strcmp(fields[i], "filter") && json_object_object_get_ex(raw, "filter", &v)) {
             json_object_object_add(o, "filter", hd_api_json_text_value(v));
             continue;
         }
         json_object_object_add(o, fields[i], json_object_object_get_ex(raw, fields[i], &v) ? json_object_get(v) : NULL);
     }
-    static const char *const extra[] = {"secret_last_4", "previous_secret_expires_at", "disabled_reason",
-                                        "disabled_at", "failing_since", "created_at", "updated_at"};
+    static const char *const extra[] = {"secret_last_4",      "previous_secret_expires_at",
+                                        "signing_public_key", "previous_signing_key_expires_at",
+                                        "disabled_reason",    "disabled_at",
+                                        "failing_since",      "created_at",
+                                        "updated_at"};
     for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
         json_object_object_add(o, extra[i], json_object_object_get_ex(raw, extra[i], &v) ? json_object_get(v) : NULL);
     json_object_put(raw);
@@ -215,12 +238,35 @@ static void append_secret(hd_api_req_t *r, bson_t *b, const char *id, const char
     free(enc);
 }
 
-/* Appends every settable field except secret: from body, or its default when absent (when defaults is set). */
+/* Appends the ed25519 signing key, encrypted and bound to id like the secret, and its public key ("whpk_..."),
+ * which receivers verify v1a signatures with; NULL removes both. key has been validated. */
+static void append_signing_key(hd_api_req_t *r, bson_t *b, const char *id, const char *key) {
+    if (!key) {
+        BSON_APPEND_NULL(b, "signing_key");
+        BSON_APPEND_NULL(b, "signing_public_key");
+        BSON_APPEND_NULL(b, "previous_signing_key");
+        BSON_APPEND_NULL(b, "previous_signing_key_expires_at");
+        return;
+    }
+    hd_sign_ed_key_t ed;
+    char err[128], pk[HD_SIGN_ED_PUBLIC_SIZE] = "whpk_";
+    hd_sign_ed_key_init(&ed, key, err, sizeof(err));
+    /* libsodium's secret key is the seed followed by the public key */
+    sodium_bin2base64(pk + 5, sizeof(pk) - 5, ed.sk + crypto_sign_SEEDBYTES, crypto_sign_PUBLICKEYBYTES,
+                      sodium_base64_VARIANT_ORIGINAL);
+    sodium_memzero(&ed, sizeof(ed));
+    char *enc = hd_secret_encrypt(r->master, key, id);
+    BSON_APPEND_UTF8(b, "signing_key", enc);
+    BSON_APPEND_UTF8(b, "signing_public_key", pk);
+    free(enc);
+}
+
+/* Appends every settable field except the keys: from body, or its default when absent (when defaults is set). */
 static void append_fields(bson_t *b, json_object *body, int defaults) {
     for (size_t i = 0; i < NFIELDS; i++) {
         json_object *v;
         const char *k = fields[i];
-        if (!strcmp(k, "secret")) continue;
+        if (!strcmp(k, "secret") || !strcmp(k, "signing_key")) continue;
         if (json_object_object_get_ex(body, k, &v)) {
             if (!strcmp(k, "filter")) hd_api_append_json_text(b, k, v); /* the dispatcher reads it as text too */
             else hd_api_append_json(b, k, v);
@@ -309,27 +355,31 @@ static void create(hd_api_req_t *r) {
     }
     /* Time-ordered ids keep the list in creation order with a single sort key. */
     unsigned char rnd[8];
-    char rhex[17], id[48], secret[64];
+    char rhex[17], id[48], generated[64];
     int64_t now = hd_now_ms();
     randombytes_buf(rnd, sizeof(rnd));
     sodium_bin2hex(rhex, sizeof(rhex), rnd, sizeof(rnd));
     snprintf(id, sizeof(id), "sub_%012llx%s", (unsigned long long)now, rhex);
-    int generated = !json_object_object_get_ex(r->body, "secret", &v);
-    if (generated) hd_sign_secret_generate(secret, sizeof(secret));
-    else snprintf(secret, sizeof(secret), "%s", json_object_get_string(v));
+    /* A given secret is used where it is, never copied into a buffer that could cut it. */
+    int given = json_object_object_get_ex(r->body, "secret", &v);
+    if (!given) hd_sign_secret_generate(generated, sizeof(generated));
+    const char *secret = given ? json_object_get_string(v) : generated;
 
     bson_t doc = BSON_INITIALIZER;
     BSON_APPEND_UTF8(&doc, "_id", id);
     BSON_APPEND_UTF8(&doc, "tenant", r->tenant);
     append_fields(&doc, r->body, 1);
     append_secret(r, &doc, id, secret);
+    if (json_object_object_get_ex(r->body, "signing_key", &v))
+        append_signing_key(r, &doc, id, json_object_is_type(v, json_type_null) ? NULL : json_object_get_string(v));
     BSON_APPEND_DATE_TIME(&doc, "created_at", now);
     BSON_APPEND_DATE_TIME(&doc, "updated_at", now);
     mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, "subscriptions");
     bson_error_t err;
     if (!mongoc_collection_insert_one(coll, &doc, NULL, NULL, &err)) hd_api_internal(r, "creating the subscription", err.message);
-    else reply_stored(r, 201, id, generated ? secret : NULL);
-    sodium_memzero(secret, sizeof(secret));
+    else
+        reply_stored(r, 201, id, given ? NULL : secret);
+    sodium_memzero(generated, sizeof(generated));
     mongoc_collection_destroy(coll);
     bson_destroy(&doc);
 }
@@ -349,6 +399,8 @@ static void update(hd_api_req_t *r, const char *id, int replace) {
     bson_append_document_begin(&update, "$set", -1, &set);
     append_fields(&set, r->body, replace);
     if (json_object_object_get_ex(r->body, "secret", &v)) append_secret(r, &set, id, json_object_get_string(v));
+    if (json_object_object_get_ex(r->body, "signing_key", &v))
+        append_signing_key(r, &set, id, json_object_is_type(v, json_type_null) ? NULL : json_object_get_string(v));
     if (replace || (json_object_object_get_ex(r->body, "is_active", &v) && json_object_get_boolean(v))) {
         /* Re-enabled by its owner: the dispatcher's reason for disabling it no longer applies, and the endpoint
          * gets a fresh auto-disable clock. */
@@ -371,44 +423,68 @@ static void update(hd_api_req_t *r, const char *id, int replace) {
     bson_destroy(old);
 }
 
+/* The delivery log goes first: should the subscription's own delete then fail, a repeated DELETE still finds it.
+ * Rows recorded later, for deliveries in flight, stay removable one by one. */
 static void delete(hd_api_req_t *r, const char *id) {
-    char not_found[256];
-    snprintf(not_found, sizeof(not_found), "no subscription %s", id);
-    hd_api_delete_one(r, "subscriptions", BCON_NEW("_id", BCON_UTF8(id), "tenant", BCON_UTF8(r->tenant)),
-                      "deleting the subscription", not_found);
+    bson_t *doc;
+    if (hd_api_subscription_find(r, id, &doc) != 1) return;
+    bson_destroy(doc);
+    hd_api_deliveries_forget(r, id);
+    if (r->status == 500) return;
+    if (!hd_api_delete(r, "subscriptions", BCON_NEW("_id", BCON_UTF8(id), "tenant", BCON_UTF8(r->tenant)), 0,
+                       "deleting the subscription"))
+        hd_api_error(r, 404, "not-found", NULL, "no subscription %s", id);
 }
 
-/* The new secret signs at once; the old one keeps signing (a second signature) for the grace period. */
-static void rotate(hd_api_req_t *r, const char *id) {
+/* Rotates field, "secret" or "signing_key": the new key (given, else generated) signs at once; the old one keeps
+ * signing (a second signature) for the grace period, as previous_<field>. A new secret is shown this once; a
+ * signing key never is: receivers need only its public key. */
+static void rotate(hd_api_req_t *r, const char *id, const char *field) {
     json_object *v, *details = NULL;
     bson_t *old;
-    char secret[64];
+    char generated[HD_SIGN_ED_SECRET_SIZE], public_key[HD_SIGN_ED_PUBLIC_SIZE], previous_field[48], expires[64];
+    int secret = !strcmp(field, "secret");
     if (!hd_api_need_object(r, 1)) return;
     if (r->body) {
         json_object_object_foreach(r->body, key, val) {
-            if (strcmp(key, "secret")) hd_api_detail(&details, key, "unknown field");
+            if (strcmp(key, field)) hd_api_detail(&details, key, "unknown field");
             (void)val;
         }
-        if (!details && json_object_object_get_ex(r->body, "secret", &v)) details = validate(r, r->body, 0);
+        if (!details && json_object_object_get_ex(r->body, field, &v)) {
+            if (json_object_is_type(v, json_type_null))
+                hd_api_detail(&details, field, "a key, not null");
+            else
+                details = validate(r, r->body, 0);
+        }
         if (details) {
             hd_api_error(r, 422, "invalid-param", details, "the rotation request is not valid");
             return;
         }
     }
     if (hd_api_subscription_find(r, id, &old) != 1) return;
-    if (r->body && json_object_object_get_ex(r->body, "secret", &v)) snprintf(secret, sizeof(secret), "%s", json_object_get_string(v));
-    else hd_sign_secret_generate(secret, sizeof(secret));
+    const char *key = generated;
+    if (r->body && json_object_object_get_ex(r->body, field, &v))
+        key = json_object_get_string(v);
+    else if (secret)
+        hd_sign_secret_generate(generated, sizeof(generated));
+    else
+        hd_sign_ed_generate(generated, public_key);
+    snprintf(previous_field, sizeof(previous_field), "previous_%s", field);
+    snprintf(expires, sizeof(expires), "previous_%s_expires_at", field);
     int64_t now = hd_now_ms();
     bson_t update = BSON_INITIALIZER, set;
     bson_append_document_begin(&update, "$set", -1, &set);
-    append_secret(r, &set, id, secret);
-    const char *previous = str_of(old, "secret");
+    if (secret)
+        append_secret(r, &set, id, key);
+    else
+        append_signing_key(r, &set, id, key);
+    const char *previous = str_of(old, field);
     if (previous && r->conf->rotation_grace_ms > 0) {
-        BSON_APPEND_UTF8(&set, "previous_secret", previous); /* still bound to this id */
-        BSON_APPEND_DATE_TIME(&set, "previous_secret_expires_at", now + r->conf->rotation_grace_ms);
+        BSON_APPEND_UTF8(&set, previous_field, previous); /* still bound to this id */
+        BSON_APPEND_DATE_TIME(&set, expires, now + r->conf->rotation_grace_ms);
     } else {
-        BSON_APPEND_NULL(&set, "previous_secret");
-        BSON_APPEND_NULL(&set, "previous_secret_expires_at");
+        BSON_APPEND_NULL(&set, previous_field);
+        BSON_APPEND_NULL(&set, expires);
     }
     BSON_APPEND_DATE_TIME(&set, "updated_at", now > date_of(old, "updated_at") ? now : date_of(old, "updated_at") + 1);
     bson_append_document_end(&update, &set);
@@ -416,9 +492,10 @@ static void rotate(hd_api_req_t *r, const char *id) {
     mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, "subscriptions");
     bson_error_t err;
     if (!mongoc_collection_update_one(coll, filter, &update, NULL, NULL, &err))
-        hd_api_internal(r, "rotating the secret", err.message);
-    else reply_stored(r, 200, id, secret);
-    sodium_memzero(secret, sizeof(secret));
+        hd_api_internal(r, secret ? "rotating the secret" : "rotating the signing key", err.message);
+    else
+        reply_stored(r, 200, id, secret ? key : NULL);
+    sodium_memzero(generated, sizeof(generated));
     mongoc_collection_destroy(coll);
     bson_destroy(filter);
     bson_destroy(&update);
@@ -539,16 +616,13 @@ out:
     bson_destroy(doc);
 }
 
-static void not_allowed(hd_api_req_t *r) {
-    hd_api_error(r, 405, "method-not-allowed", NULL, "%s is not allowed here", r->method);
-}
-
 void hd_api_subscriptions(hd_api_req_t *r) {
     const char *m = r->method;
     if (r->nseg == 1) {
         if (!strcmp(m, "GET")) list(r);
         else if (!strcmp(m, "POST")) create(r);
-        else not_allowed(r);
+        else
+            hd_api_not_allowed(r, "GET, POST");
         return;
     }
     const char *id = r->seg[1];
@@ -557,12 +631,16 @@ void hd_api_subscriptions(hd_api_req_t *r) {
         else if (!strcmp(m, "PUT")) update(r, id, 1);
         else if (!strcmp(m, "PATCH")) update(r, id, 0);
         else if (!strcmp(m, "DELETE")) delete(r, id);
-        else not_allowed(r);
+        else
+            hd_api_not_allowed(r, "GET, PUT, PATCH, DELETE");
     } else if (!strcmp(r->seg[2], "events")) {
         hd_api_deliveries(r, id);
-    } else if (r->nseg == 3 && (!strcmp(r->seg[2], "rotate-secret") || !strcmp(r->seg[2], "test"))) {
-        if (strcmp(m, "POST")) not_allowed(r);
+    } else if (r->nseg == 3 && (!strcmp(r->seg[2], "rotate-secret") || !strcmp(r->seg[2], "rotate-signing-key") ||
+                                !strcmp(r->seg[2], "test"))) {
+        if (strcmp(m, "POST"))
+            hd_api_not_allowed(r, "POST");
         else if (!strcmp(r->seg[2], "test")) test_event(r, id);
-        else rotate(r, id);
+        else
+            rotate(r, id, !strcmp(r->seg[2], "rotate-secret") ? "secret" : "signing_key");
     }
 }

@@ -95,3 +95,60 @@ int hd_apikey_check(mongoc_client_t *client, const char *database, const hd_secr
     mongoc_collection_destroy(coll);
     return rc;
 }
+
+int hd_apikey_list(mongoc_client_t *client, const char *database, const char *tenant, hd_apikey_fn fn, void *arg,
+                   char *errstr, size_t errstr_size) {
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, "api_keys");
+    bson_t *filter = tenant ? BCON_NEW("tenant", BCON_UTF8(tenant)) : bson_new();
+    bson_t *opts = BCON_NEW("sort", "{", "_id", BCON_INT32(1), "}");
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
+    const bson_t *doc;
+    bson_error_t err;
+    bson_iter_t it;
+    int rc = 0;
+    while (mongoc_cursor_next(cur, &doc)) {
+        const char *id =
+            bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "";
+        const char *t =
+            bson_iter_init_find(&it, doc, "tenant") && BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "";
+        int admin = bson_iter_init_find(&it, doc, "admin") && bson_iter_as_bool(&it);
+        int64_t created = bson_iter_init_find(&it, doc, "created_at") && BSON_ITER_HOLDS_DATE_TIME(&it)
+                              ? bson_iter_date_time(&it)
+                              : 0;
+        fn(arg, id, t, admin, created);
+    }
+    if (mongoc_cursor_error(cur, &err)) {
+        snprintf(errstr, errstr_size, "MongoDB: reading API keys: %s", err.message);
+        rc = -1;
+    }
+    mongoc_cursor_destroy(cur);
+    bson_destroy(opts);
+    bson_destroy(filter);
+    mongoc_collection_destroy(coll);
+    return rc;
+}
+
+int hd_apikey_revoke(mongoc_client_t *client, const char *database, const char *id_or_key, char *errstr,
+                     size_t errstr_size) {
+    char id[ID_HEX + 1];
+    /* A whole key names its id; only the id part is used, the rest is not compared. */
+    const char *start = !strncmp(id_or_key, "hk_", 3) ? id_or_key + 3 : id_or_key;
+    size_t n = strcspn(start, "_");
+    if (n != ID_HEX || strspn(start, "0123456789abcdef") < ID_HEX) return 0;
+    memcpy(id, start, ID_HEX);
+    id[ID_HEX] = '\0';
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, "api_keys");
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
+    bson_t reply;
+    bson_error_t err;
+    bson_iter_t it;
+    int rc = -1;
+    if (!mongoc_collection_delete_one(coll, filter, NULL, &reply, &err))
+        snprintf(errstr, errstr_size, "MongoDB: revoking the API key: %s", err.message);
+    else
+        rc = bson_iter_init_find(&it, &reply, "deletedCount") && bson_iter_as_int64(&it) > 0;
+    bson_destroy(&reply);
+    bson_destroy(filter);
+    mongoc_collection_destroy(coll);
+    return rc;
+}

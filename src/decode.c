@@ -8,6 +8,7 @@
 
 #include "hookd/filter.h"
 #include "hookd/rfc3339.h"
+#include "hookd/utf8.h"
 #include "hookd/util.h"
 
 static const char *const reasons[] = {
@@ -47,20 +48,7 @@ static const hd_decode_header_t *find_header(const hd_decode_header_t *hdrs, siz
 
 /* Well-formed UTF-8 without NUL: header values and text data become JSON strings, which must stay valid. */
 static int utf8_text(const unsigned char *s, size_t len) {
-    for (size_t i = 0; i < len;) {
-        unsigned char c = s[i];
-        size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
-        if (!c || !n || i + n > len || (n == 2 && c < 0xc2) || (n == 4 && c > 0xf4)) return 0;
-        for (size_t k = 1; k < n; k++)
-            if ((s[i + k] & 0xc0) != 0x80) return 0;
-        if (n == 3) {
-            unsigned cp = ((c & 0x0fu) << 12) | ((s[i + 1] & 0x3fu) << 6);
-            if (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)) return 0; /* overlong, surrogate */
-        }
-        if (n == 4 && ((c == 0xf0 && s[i + 1] < 0x90) || (c == 0xf4 && s[i + 1] > 0x8f))) return 0;
-        i += n;
-    }
-    return 1;
+    return hd_utf8_valid((const char *)s, len) && !memchr(s, 0, len);
 }
 
 /* The media type of a content-type value, lower-cased, without parameters. */
@@ -119,7 +107,8 @@ static json_object *binary_root(const void *value, size_t len, const hd_decode_h
         if (strncasecmp(name, "ce_", 3) || !name[3]) continue;
         if (!hdrs[i].value || !utf8_text(hdrs[i].value, hdrs[i].len)) {
             *err = HD_DECODE_BAD_HEADER;
-            snprintf(errstr, errstr_size, "header %.64s is null or not UTF-8 text", name);
+            snprintf(errstr, errstr_size, "header %.*s is null or not UTF-8 text",
+                     (int)hd_utf8_prefix(name, strlen(name), 64), name);
             goto fail;
         }
         char attr[128];

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hookd/utf8.h"
 #include "hookd/util.h"
 
 typedef enum { N_AND, N_OR, N_NOT, N_FIELD } kind_t;
@@ -62,7 +63,8 @@ static int split_path(node_t *n, const char *path, char *errstr, size_t errstr_s
             return -1;
         }
         if (n->nsegs == MAX_SEGS) {
-            snprintf(errstr, errstr_size, "filter path \"%.64s...\" has more than %d segments", path, MAX_SEGS);
+            snprintf(errstr, errstr_size, "filter path \"%.*s...\" has more than %d segments",
+                     (int)hd_utf8_prefix(path, strlen(path), 64), path, MAX_SEGS);
             return -1;
         }
         n->segs = hd_xrealloc(n->segs, sizeof(*n->segs) * (size_t)(n->nsegs + 1));

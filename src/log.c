@@ -5,9 +5,13 @@
 #include <mongoc/mongoc.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hookd/rfc3339.h"
+#include "hookd/util.h"
+
+#include "hookd/utf8.h"
 #include "hookd/util.h"
 
 hd_log_level_t hd_log_min_level = HD_LOG_INFO;
@@ -24,7 +28,7 @@ void hd_log_write(hd_log_level_t level, const char *component, const char *const
     char msg[1024], ts[HD_RFC3339_SIZE];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    hd_utf8_vformat(msg, sizeof(msg), fmt, ap); /* a line that is not UTF-8 is not JSON */
     va_end(ap);
 
     hd_rfc3339_format(hd_now_ms(), ts);
@@ -37,7 +41,11 @@ void hd_log_write(hd_log_level_t level, const char *component, const char *const
     json_object_object_add(o, "msg", json_object_new_string(msg));
     for (; kv && kv[0]; kv += 2) {
         if (!kv[1]) continue;
-        json_object_object_add(o, kv[0], json_object_new_string(kv[1]));
+        size_t len = strlen(kv[1]);
+        char *clean = hd_utf8_valid(kv[1], len) ? NULL : hd_xmalloc(len + 1);
+        if (clean) hd_utf8_copy(clean, len + 1, kv[1], len);
+        json_object_object_add(o, kv[0], json_object_new_string(clean ? clean : kv[1]));
+        free(clean);
     }
     fprintf(stderr, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(o);

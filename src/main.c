@@ -22,6 +22,7 @@
 #include "hookd/match.h"
 #include "hookd/recorder.h"
 #include "hookd/replay.h"
+#include "hookd/rfc3339.h"
 #include "hookd/secret.h"
 #include "hookd/sign.h"
 #include "hookd/status.h"
@@ -54,7 +55,8 @@ static void usage(FILE *out) {
                  "  replay     re-dispatch events of a topic by offset or time range (docs/operations.md)\n"
                  "  demo       run the whole path in-process: mock Kafka, file store, local receiver\n"
                  "  api        serve the management API (docs/api.md)\n"
-                 "  apikey     apikey create --tenant T [--admin]: print a new API key (shown once)\n"
+                 "  apikey     apikey create --tenant T [--admin]: print a new API key (shown once);\n"
+                 "             apikey list [--tenant T]; apikey revoke ID|KEY (effective at the next request)\n"
                  "  recorder   record the results topic into the delivery log (also inside api)\n"
                  "  sign       print the webhook-signature for --secret (whsec_: v1, whsk_: v1a), --id, --timestamp\n"
                  "             and a body on stdin\n"
@@ -207,37 +209,59 @@ static int cmd_recorder(hd_conf_t *conf, int argc, char **argv) {
     return 0;
 }
 
+static void print_apikey(void *arg, const char *id, const char *tenant, int admin, int64_t created_at_ms) {
+    char at[HD_RFC3339_SIZE];
+    hd_rfc3339_format(created_at_ms, at);
+    printf("%s\t%s\t%s\t%s\n", id, tenant, admin ? "admin" : "-", at);
+}
+
+/* create prints a new key once; list prints id, tenant, admin and creation time of each key (never a key); revoke
+ * takes an id or a whole key, and the key stops working at its next request. */
 static int cmd_apikey(hd_conf_t *conf, int argc, char **argv) {
-    const char *tenant = NULL;
-    int admin = 0, rc = 1, bad = argc < 1 || strcmp(argv[0], "create");
+    const char *tenant = NULL, *cmd = argc > 0 ? argv[0] : "", *target = NULL;
+    int admin = 0, rc = 1, bad = strcmp(cmd, "create") && strcmp(cmd, "list") && strcmp(cmd, "revoke");
     for (int i = 1; i < argc && !bad; i++) {
         if (!strcmp(argv[i], "--tenant") && i + 1 < argc) tenant = argv[++i];
-        else if (!strcmp(argv[i], "--admin")) admin = 1;
+        else if (!strcmp(argv[i], "--admin") && !strcmp(cmd, "create"))
+            admin = 1;
+        else if (!strcmp(cmd, "revoke") && !target)
+            target = argv[i];
         else bad = 1;
     }
-    if (bad || !tenant) {
-        fprintf(stderr, "usage: hookd apikey create --tenant TENANT [--admin]\n");
+    if (bad || (!strcmp(cmd, "create") && !tenant) || (!strcmp(cmd, "revoke") && (!target || tenant))) {
+        fprintf(stderr, "usage: hookd apikey create --tenant TENANT [--admin]\n"
+                        "       hookd apikey list [--tenant TENANT]\n"
+                        "       hookd apikey revoke ID|KEY\n");
         return 2;
     }
     char err[512], key[HD_APIKEY_SIZE];
     hd_secret_key_t master;
     hd_store_t *store = NULL;
     mongoc_client_t *client = NULL;
-    if (hd_secret_key_parse(&master, conf->master_key, err, sizeof(err))) goto out;
     if (!(store = hd_store_new(conf->store, conf->mongo_database, err, sizeof(err)))) goto out;
     if (!(client = hd_store_client_pop(store))) {
         snprintf(err, sizeof(err), "API keys live in MongoDB: set store = mongodb://...");
         goto out;
     }
-    if (hd_apikey_create(client, hd_store_database(store), &master, tenant, admin, key, err, sizeof(err))) goto out;
-    printf("%s\n", key);
-    sodium_memzero(key, sizeof(key));
-    rc = 0;
+    const char *db = hd_store_database(store);
+    if (!strcmp(cmd, "list")) {
+        rc = hd_apikey_list(client, db, tenant, print_apikey, NULL, err, sizeof(err)) ? 1 : 0;
+    } else if (!strcmp(cmd, "revoke")) {
+        int revoked = hd_apikey_revoke(client, db, target, err, sizeof(err));
+        if (revoked == 0)
+            snprintf(err, sizeof(err), "no API key %.16s", strncmp(target, "hk_", 3) ? target : target + 3);
+        rc = revoked == 1 ? 0 : 1;
+    } else {
+        if (hd_secret_key_parse(&master, conf->master_key, err, sizeof(err))) goto out;
+        rc = hd_apikey_create(client, db, &master, tenant, admin, key, err, sizeof(err)) ? 1 : 0;
+        sodium_memzero(&master, sizeof(master));
+        if (!rc) printf("%s\n", key);
+        sodium_memzero(key, sizeof(key));
+    }
 out:
     if (rc) fprintf(stderr, "hookd apikey: %s\n", err);
     hd_store_client_push(store, client);
     hd_store_destroy(store);
-    sodium_memzero(&master, sizeof(master));
     return rc;
 }
 

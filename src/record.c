@@ -6,6 +6,7 @@
 
 #include "hookd/log.h"
 #include "hookd/rfc3339.h"
+#include "hookd/utf8.h"
 #include "hookd/util.h"
 
 struct hd_record_s {
@@ -158,31 +159,6 @@ void hd_record_destroy(hd_record_t *r, int timeout_ms) {
     free(r);
 }
 
-/* The first bytes of a receiver's body as valid UTF-8 (JSON must be): cut on a character boundary, and every byte
- * that does not start a well-formed sequence becomes '?'. out has out_size bytes. */
-static const char *utf8_prefix(const char *in, size_t len, char *out, size_t out_size) {
-    size_t i = 0, o = 0;
-    while (i < len && o + 1 < out_size) {
-        unsigned char c = (unsigned char)in[i];
-        size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 && c >= 0xc2 ? 2 : (c & 0xf0) == 0xe0 ? 3
-                 : (c & 0xf8) == 0xf0 && c <= 0xf4 ? 4 : 0;
-        int ok = n && i + n <= len;
-        for (size_t k = 1; ok && k < n; k++) ok = ((unsigned char)in[i + k] & 0xc0) == 0x80;
-        if (ok && n == 3 && ((c == 0xe0 && (unsigned char)in[i + 1] < 0xa0) || (c == 0xed && (unsigned char)in[i + 1] >= 0xa0)))
-            ok = 0; /* overlong, or a UTF-16 surrogate */
-        if (ok && n == 4 && ((c == 0xf0 && (unsigned char)in[i + 1] < 0x90) || (c == 0xf4 && (unsigned char)in[i + 1] >= 0x90)))
-            ok = 0;
-        if (!ok) n = 1;
-        if (o + n >= out_size) break;
-        if (ok && c) memcpy(out + o, in + i, n);
-        else out[o] = '?';
-        o += ok && c ? n : 1;
-        i += n;
-    }
-    out[o] = '\0';
-    return out;
-}
-
 /* Results records are written as JSON text directly: json-c's tree (even one reused object with its values
  * replaced in place) cost 23,000 instructions a record, the text alone under 3,000. tests/unit/test_record.c
  * checks the text against json-c's serialisation of the same record, byte for byte. */
@@ -265,7 +241,8 @@ size_t hd_record_result_json(const hd_record_result_t *res, char **buf, size_t *
     PUT(&o, ",\"error\":");
     put_str(&o, res->error);
     PUT(&o, ",\"response\":");
-    put_str(&o, res->response ? utf8_prefix(res->response, res->response_len, text, sizeof(text)) : NULL);
+    if (res->response) hd_utf8_copy(text, sizeof(text), res->response, res->response_len);
+    put_str(&o, res->response ? text : NULL);
     PUT(&o, ",\"duration_ms\":");
     put_ms(&o, res->duration_us);
     PUT(&o, ",\"attempted_at\":");
@@ -307,11 +284,12 @@ int hd_record_result(hd_record_t *r, const hd_record_result_t *res, void *record
 int hd_record_deadletter(hd_record_t *r, const rd_kafka_message_t *msg, const char *reason, const char *error,
                          void *record_opaque) {
     rd_kafka_headers_t *orig = NULL, *hdrs;
-    char num[24];
+    char num[24], text[512];
     if (rd_kafka_message_headers(msg, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR) hdrs = rd_kafka_headers_copy(orig);
     else hdrs = rd_kafka_headers_new(5);
     rd_kafka_header_add(hdrs, "hookd-reason", -1, reason, -1);
-    rd_kafka_header_add(hdrs, "hookd-error", -1, error, -1);
+    hd_utf8_copy(text, sizeof(text), error, strlen(error)); /* it may quote the event's bytes */
+    rd_kafka_header_add(hdrs, "hookd-error", -1, text, -1);
     rd_kafka_header_add(hdrs, "hookd-source-topic", -1, rd_kafka_topic_name(msg->rkt), -1);
     snprintf(num, sizeof(num), "%d", (int)msg->partition);
     rd_kafka_header_add(hdrs, "hookd-source-partition", -1, num, -1);

@@ -10,6 +10,7 @@
 #include "hookd/log.h"
 #include "hookd/rfc3339.h"
 #include "hookd/sign.h"
+#include "hookd/utf8.h"
 #include "hookd/util.h"
 
 /* Longest receiver response kept in the log. */
@@ -124,7 +125,8 @@ int hd_recorder_apply(mongoc_client_t *client, const char *database, json_object
         BSON_APPEND_INT32(&set, "status_code", json_object_get_int(v));
     else
         BSON_APPEND_NULL(&set, "status_code");
-    if (response) bson_append_utf8(&set, "response", -1, response, (int)strnlen(response, RESPONSE_MAX));
+    if (response)
+        bson_append_utf8(&set, "response", -1, response, (int)hd_utf8_prefix(response, strlen(response), RESPONSE_MAX));
     else BSON_APPEND_NULL(&set, "response");
     if (str(record, "error")) BSON_APPEND_UTF8(&set, "error_message", str(record, "error"));
     else BSON_APPEND_NULL(&set, "error_message");

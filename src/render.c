@@ -7,6 +7,7 @@
 
 #include "hookd/filter.h"
 #include "hookd/rfc3339.h"
+#include "hookd/utf8.h"
 #include "hookd/util.h"
 
 #define TMPL_MAX_DEPTH 64
@@ -185,8 +186,8 @@ static int compile(hd_render_tmpl_t *t, buf_t *lit, json_object *v, int depth, c
         int found = 0, rc;
         while ((rc = next_placeholder(s, len, &pos, &open, &ps, &pe)) == 1) found++;
         if (rc < 0) {
-            snprintf(errstr, errstr_size, "payload_template: malformed placeholder in \"%.80s\" (expected {{path}})",
-                     s);
+            snprintf(errstr, errstr_size, "payload_template: malformed placeholder in \"%.*s\" (expected {{path}})",
+                     (int)hd_utf8_prefix(s, len, 80), s);
             return -1;
         }
         if (!found) {
@@ -297,7 +298,9 @@ static void render_builtin(buf_t *b, const hd_event_t *ev, int version) {
         json_object *ct = NULL;
         json_object_object_get_ex(ev->root, "datacontenttype", &ct);
         char source[300];
-        if (!ev->source) snprintf(source, sizeof(source), "/hookd/tenants/%.256s", ev->tenant);
+        if (!ev->source)
+            snprintf(source, sizeof(source), "/hookd/tenants/%.*s",
+                     (int)hd_utf8_prefix(ev->tenant, strlen(ev->tenant), 256), ev->tenant);
         put_member(b, "{\"specversion\":\"1.0\",\"id\":", ev->id);
         put_member(b, ",\"type\":", ev->type);
         put_member(b, ",\"source\":", ev->source ? ev->source : source);

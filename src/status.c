@@ -8,11 +8,16 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "hookd/httpwatch.h"
 #include "hookd/log.h"
 #include "hookd/util.h"
 
+/* A scrape or probe has this long to send its request (libmicrohttpd's timeout counts silence only). */
+#define REQUEST_TIMEOUT_MS 10000
+
 struct hd_status_s {
     struct MHD_Daemon *mhd;
+    hd_httpwatch_t *watch;
     hd_metrics_t *metrics;
     hd_status_ready_cb *ready;
     void *opaque;
@@ -34,8 +39,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
                               const char *version, const char *upload_data, size_t *upload_data_size,
                               void **con_cls) {
     hd_status_t *s = cls;
-    if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-        return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", hd_xstrdup("method not allowed\n"), 19);
+    hd_httpwatch_received(conn);                           /* a bodiless request is complete at the first call */
+    if (strcmp(method, "GET") && strcmp(method, "HEAD")) { /* RFC 9110: a 405 lists what is allowed */
+        struct MHD_Response *r = MHD_create_response_from_buffer(19, "method not allowed\n", MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+        enum MHD_Result rc = MHD_queue_response(conn, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+        MHD_destroy_response(r);
+        return rc;
+    }
     if (!strcmp(url, "/metrics")) {
         size_t len;
         char *body = hd_metrics_render(s->metrics, &len);
@@ -50,6 +62,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
                      (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
     }
     return reply(conn, MHD_HTTP_NOT_FOUND, "text/plain", hd_xstrdup("not found\n"), 10);
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
+    hd_httpwatch_completed(cls, conn);
 }
 
 /* libmicrohttpd's own errors, as JSON log lines like every other. */
@@ -98,9 +114,15 @@ hd_status_t *hd_status_new(const char *listen, hd_metrics_t *metrics, hd_status_
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+    if (!(s->watch = hd_httpwatch_new(REQUEST_TIMEOUT_MS, errstr, errstr_size))) {
+        freeaddrinfo(ai);
+        goto fail;
+    }
     s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT,
-                              (unsigned)10, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                              (unsigned)16, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(REQUEST_TIMEOUT_MS / 1000),
+                              MHD_OPTION_NOTIFY_CONNECTION, hd_httpwatch_notify, s->watch, MHD_OPTION_NOTIFY_COMPLETED,
+                              completed, s->watch, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!s->mhd) {
         snprintf(errstr, errstr_size, "metrics.listen: cannot listen on %s (address in use or not local?)", listen);
@@ -122,6 +144,7 @@ int hd_status_port(const hd_status_t *s) {
 void hd_status_destroy(hd_status_t *s) {
     if (!s) return;
     if (s->mhd) MHD_stop_daemon(s->mhd);
+    hd_httpwatch_destroy(s->watch);
     if (s->collector) hd_metrics_remove_collector(s->metrics, s->collector);
     free(s);
 }

@@ -153,23 +153,32 @@ int hd_sub_header_allowed(const char *name, const char *value) {
     return 1;
 }
 
-/* Absolute http or https URL with a host, as curl parses it; *origin gets scheme://host:port. */
+/* Absolute http or https URL with a host and no credentials, as curl parses it; *origin gets scheme://host:port.
+ * The messages never quote the URL: it may hold a password. */
 static int url_ok(const char *url, char **origin, char *errstr, size_t errstr_size) {
     CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL, *port = NULL;
+    char *scheme = NULL, *host = NULL, *port = NULL, *user = NULL, *password = NULL;
     int ok = 0;
     if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
-        snprintf(errstr, errstr_size, "url \"%s\" is not a valid absolute URL", url);
+        snprintf(errstr, errstr_size, "url is not a valid absolute URL");
         goto out;
     }
     curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
     curl_url_get(u, CURLUPART_HOST, &host, 0);
+    curl_url_get(u, CURLUPART_USER, &user, 0);
+    curl_url_get(u, CURLUPART_PASSWORD, &password, 0);
     if (!scheme || (strcmp(scheme, "http") && strcmp(scheme, "https"))) {
-        snprintf(errstr, errstr_size, "url \"%s\" must use http or https", url);
+        snprintf(errstr, errstr_size, "url must use http or https");
         goto out;
     }
-    if (!host || !*host) {
-        snprintf(errstr, errstr_size, "url \"%s\" has no host", url);
+    /* curl reads "http:///path" and "http:/path" as the host "path": the authority must be written out. */
+    size_t slen = strlen(scheme);
+    if (!host || !*host || strncmp(url + slen, "://", 3) || strchr("/\\?#", url[slen + 3])) {
+        snprintf(errstr, errstr_size, "url has no host (expected %s://host/...)", scheme);
+        goto out;
+    }
+    if (user || password) {
+        snprintf(errstr, errstr_size, "url must not carry credentials (user:password@): send them in a header");
         goto out;
     }
     curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
@@ -180,6 +189,8 @@ out:
     curl_free(scheme);
     curl_free(host);
     curl_free(port);
+    curl_free(user);
+    curl_free(password);
     curl_url_cleanup(u);
     return ok;
 }
@@ -259,21 +270,35 @@ int hd_sub_url_ok(const char *url, char *errstr, size_t errstr_size) {
     return ok;
 }
 
-/* Initialises key from a plaintext whsec_ secret, or from an encrypted one with the master key. */
-static int key_init(hd_sign_key_t *key, const char *secret, const char *id, const hd_secret_key_t *master,
-                    char *errstr, size_t errstr_size) {
-    if (!hd_secret_is_encrypted(secret)) return hd_sign_key_init(key, secret, errstr, errstr_size);
+/* The plaintext of a key that may be stored encrypted, bound to the subscription id: a new string (free it with
+ * hd_secret_free), or NULL with errstr filled. */
+static char *plain_key(const char *text, const char *id, const hd_secret_key_t *master, char *errstr,
+                       size_t errstr_size) {
+    if (!hd_secret_is_encrypted(text)) return hd_xstrdup(text);
     if (!master) {
         snprintf(errstr, errstr_size, "subscription %s: its secret is encrypted and master.key is not set", id);
-        return -1;
+        return NULL;
     }
     char err[128];
-    char *plain = hd_secret_decrypt(master, secret, id, err, sizeof(err));
-    if (!plain) {
-        snprintf(errstr, errstr_size, "subscription %s: %s", id, err);
-        return -1;
-    }
-    int rc = hd_sign_key_init(key, plain, errstr, errstr_size);
+    char *plain = hd_secret_decrypt(master, text, id, err, sizeof(err));
+    if (!plain) snprintf(errstr, errstr_size, "subscription %s: %s", id, err);
+    return plain;
+}
+
+/* Initialises key from a whsec_ secret, plain or encrypted. */
+static int key_init(hd_sign_key_t *key, const char *secret, const char *id, const hd_secret_key_t *master, char *errstr,
+                    size_t errstr_size) {
+    char *plain = plain_key(secret, id, master, errstr, errstr_size);
+    int rc = plain ? hd_sign_key_init(key, plain, errstr, errstr_size) : -1;
+    hd_secret_free(plain);
+    return rc;
+}
+
+/* Initialises key from a whsk_ signing key, plain or encrypted (as the management API stores it). */
+static int ed_key_init(hd_sign_ed_key_t *key, const char *text, const char *id, const hd_secret_key_t *master,
+                       char *errstr, size_t errstr_size) {
+    char *plain = plain_key(text, id, master, errstr, errstr_size);
+    int rc = plain ? hd_sign_ed_key_init(key, plain, errstr, errstr_size) : -1;
     hd_secret_free(plain);
     return rc;
 }
@@ -305,8 +330,9 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
         snprintf(errstr, errstr_size, "subscription %s: no tenant", id);
         goto fail;
     }
-    if (!url || !url_ok(url, &origin, errstr, errstr_size)) {
-        if (!url) snprintf(errstr, errstr_size, "subscription %s: no url", id);
+    char why[160];
+    if (!url || !url_ok(url, &origin, why, sizeof(why))) {
+        snprintf(errstr, errstr_size, "subscription %s: %s", id, url ? why : "no url");
         goto fail;
     }
     if (!secret && !signing_key) {
@@ -353,10 +379,10 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
     }
     sodium_memzero(hmac, sizeof(hmac));
     if (signing_key) {
-        if (hd_sign_ed_key_init(&sub->keys.more->ed[0], signing_key, errstr, errstr_size)) goto fail;
+        if (ed_key_init(&sub->keys.more->ed[0], signing_key, id, master, errstr, errstr_size)) goto fail;
         sub->keys.ed_cnt = 1;
         if (previous_signing) {
-            if (hd_sign_ed_key_init(&sub->keys.more->ed[1], previous_signing, errstr, errstr_size)) goto fail;
+            if (ed_key_init(&sub->keys.more->ed[1], previous_signing, id, master, errstr, errstr_size)) goto fail;
             sub->keys.more->ed_expires_ms[1] = get_time_ms(doc, "previous_signing_key_expires_at");
             sub->keys.ed_cnt = 2;
         }

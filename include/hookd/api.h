@@ -1,5 +1,5 @@
-/* `hookd api`: the management API over HTTP (libmicrohttpd, one thread per connection, MongoDB through the store's
- * client pool). This module owns the server, routing, authentication, the request body rules, the one error
+/* `hookd api`: the management API over HTTP (libmicrohttpd's thread pool of event loops, with per-address connection
+ * limits and a bounded time to receive each request; MongoDB through the store's client pool). This module owns the server, routing, authentication, the request body rules, the one error
  * shape {"success": false, "error": slug, "message": ..., "details": [...]}, the one success shape
  * {"success": true, "data": ...} (lists add "pagination") and cursor pagination; the resource modules
  * (api_subscriptions, api_deliveries, api_event_types) fill in replies through the helpers below.
@@ -44,11 +44,15 @@ typedef struct hd_api_req_s {
     int admin;
     unsigned status; /* the reply, set through the helpers */
     json_object *reply;
+    const char *allow; /* the Allow header of a 405 reply (static) */
 } hd_api_req_t;
 
 /* Sets an error reply. details (taken; may be NULL) is an array of {"field", "message"} objects. */
 void hd_api_error(hd_api_req_t *r, unsigned status, const char *slug, json_object *details, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+
+/* The 405 reply for a route that exists, with allow (static text, e.g. "GET, POST") as its Allow header. */
+void hd_api_not_allowed(hd_api_req_t *r, const char *allow);
 
 /* Sets {"success": true, "data": data} (data taken; NULL gives null). */
 void hd_api_ok(hd_api_req_t *r, unsigned status, json_object *data);
@@ -59,10 +63,10 @@ void hd_api_detail(json_object **details, const char *field, const char *fmt, ..
 /* The 500 reply for a database or Kafka failure; the cause goes to the log, not to the client. */
 void hd_api_internal(hd_api_req_t *r, const char *what, const char *cause);
 
-/* Deletes the document of collection matching filter (taken: destroyed on every path) and answers 200, 404 with
- * the not_found sentence, or 500 naming what. */
-void hd_api_delete_one(hd_api_req_t *r, const char *collection, bson_t *filter, const char *what,
-                       const char *not_found);
+/* Deletes the documents of collection matching filter (taken: destroyed on every path): one with many 0, all with
+ * many 1. Answers 200 when one or more went, 500 naming what on a database error (-1); when none matched it
+ * returns 0 and sets no reply (the caller's 404). Returns the number deleted. */
+int64_t hd_api_delete(hd_api_req_t *r, const char *collection, bson_t *filter, int many, const char *what);
 
 /* A query parameter, or NULL. */
 const char *hd_api_query(hd_api_req_t *r, const char *name);
@@ -70,6 +74,11 @@ const char *hd_api_query(hd_api_req_t *r, const char *name);
 /* 1 when the request carries a JSON body and it is an object; otherwise sets a 4xx reply and returns 0.
  * With optional, a missing body is fine (r->body stays NULL, returns 1). */
 int hd_api_need_object(hd_api_req_t *r, int optional);
+
+/* Parses the len bytes of text (NUL-terminated) as one JSON value under RFC 8259's rules, stricter than json-c:
+ * no single quotes, NaN, Infinity, numbers out of range, raw control characters or lone surrogates, and nothing
+ * after the value but whitespace. 0 with *out set (a new reference; NULL for null), or -1 with why filled. */
+int hd_api_parse_json(const char *text, size_t len, json_object **out, char *why, size_t why_size);
 
 /* Converts a MongoDB document to plain JSON: dates become RFC 3339 strings, _id becomes id. Caller owns it. */
 json_object *hd_api_from_bson(const bson_t *doc);

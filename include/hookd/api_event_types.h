@@ -17,4 +17,8 @@ int hd_api_event_type_known(hd_api_req_t *r, const char *name, char *errstr, siz
 /* 1 when name is a syntactically valid event type: dot-separated segments of [A-Za-z0-9_-], at most 128 bytes. */
 int hd_api_event_type_valid(const char *name);
 
+/* 1 when pattern is a valid subscription entry: an event type, or one with "*" segments (a trailing "**"), whose
+ * other segments follow the event-type grammar. */
+int hd_api_event_pattern_valid(const char *pattern);
+
 #endif

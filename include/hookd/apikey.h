@@ -22,4 +22,16 @@ int hd_apikey_create(mongoc_client_t *client, const char *database, const hd_sec
 int hd_apikey_check(mongoc_client_t *client, const char *database, const hd_secret_key_t *master, const char *key,
                     char **tenant, int *admin, char *errstr, size_t errstr_size);
 
+/* Calls fn for every key of tenant (NULL: of every tenant), by id; the strings are borrowed for the call. Returns
+ * 0, or -1 with errstr filled. */
+typedef void (*hd_apikey_fn)(void *arg, const char *id, const char *tenant, int admin, int64_t created_at_ms);
+int hd_apikey_list(mongoc_client_t *client, const char *database, const char *tenant, hd_apikey_fn fn, void *arg,
+                   char *errstr, size_t errstr_size);
+
+/* Revokes a key, named by its id or given whole ("hk_<id>_..."): its document goes, and since every request reads
+ * it, the key stops working at its next request. 1 when revoked, 0 when there is no such key, -1 with errstr
+ * filled when the database fails. */
+int hd_apikey_revoke(mongoc_client_t *client, const char *database, const char *id_or_key, char *errstr,
+                     size_t errstr_size);
+
 #endif

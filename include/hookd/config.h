@@ -38,6 +38,9 @@ typedef struct hd_conf_s {
     char *api_bind;
     int64_t api_port;
     int64_t api_threads;
+    int64_t api_max_connections;
+    int64_t api_max_connections_per_ip;
+    int64_t api_request_timeout_ms;
     int64_t api_max_body_bytes;
     int64_t api_recorder;
     char *recorder_group_id;

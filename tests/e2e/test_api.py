@@ -15,6 +15,7 @@ import time
 import pytest
 import requests
 import standardwebhooks
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from conftest import SANITIZER_MARKERS, TIMEOUT, make_event, wait_for
 
@@ -163,6 +164,35 @@ def test_apikey_stored_only_as_hash(api, db):
     assert api.keys["t2"].split("_", 2)[2] not in json.dumps(doc, default=str)
 
 
+def test_apikeys_listed_and_revoked_at_once(api):
+    """Keys are listed (CLI and admin route) without their secret part, and a revoked key fails its next request."""
+    def cli(*args, check=True):
+        return subprocess.run([str(api.bin), "apikey", *args], env=api.env, capture_output=True, timeout=TIMEOUT,
+                              check=check)
+
+    victim, other = api.new_key("t2"), api.new_key("t2")
+    ids = {k: k.split("_")[1] for k in (victim, other)}
+    lines = cli("list", "--tenant", "t2").stdout.decode().splitlines()
+    assert {l.split("\t")[0] for l in lines} >= set(ids.values()) and all(l.split("\t")[1] == "t2" for l in lines)
+    assert victim.split("_", 2)[2] not in "\n".join(lines)
+
+    listed = ok(api.call("GET", "/v1/webhooks/api-keys", "admin", params={"tenant": "t2", "limit": 500}))
+    assert {x["id"] for x in listed} >= set(ids.values()) and all(set(x) == {"id", "tenant", "admin", "created_at"}
+                                                                   for x in listed), listed
+    err(api.call("GET", "/v1/webhooks/api-keys", "t1"), 403, "forbidden")
+    err(api.call("DELETE", f"/v1/webhooks/api-keys/{ids[other]}", "t1"), 403, "forbidden")
+
+    ok(api.call("GET", SUBS, victim))
+    ok(api.call("DELETE", f"/v1/webhooks/api-keys/{ids[victim]}", "admin"))
+    err(api.call("GET", SUBS, victim), 401, "invalid-token")
+    err(api.call("DELETE", f"/v1/webhooks/api-keys/{ids[victim]}", "admin"), 404, "not-found")
+
+    ok(api.call("GET", SUBS, other))
+    cli("revoke", other)  # a whole key names its id
+    err(api.call("GET", SUBS, other), 401, "invalid-token")
+    assert cli("revoke", ids[other], check=False).returncode == 1
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Subscriptions
 
@@ -233,6 +263,38 @@ def test_secret_shown_once(api):
     assert all("secret" not in x for x in listed)
     assert gen["secret"] not in api.call("GET", SUBS).text
     assert gen["secret"] not in api.call("GET", f"{SUBS}/{gen['id']}").text
+
+
+def test_long_secrets_kept_whole(api):
+    """Secrets up to whsec_ + base64 of 64 bytes (94 characters) are stored whole on create and on rotate-secret."""
+    for size in (48, 64):
+        given = "whsec_" + base64.b64encode(secrets.token_bytes(size)).decode()
+        s = new_sub(api, secret=given)
+        assert s["secret_last_4"] == given[-4:], size
+        rotated = "whsec_" + base64.b64encode(secrets.token_bytes(size)).decode()
+        r = ok(api.call("POST", f"{SUBS}/{s['id']}/rotate-secret", json_body={"secret": rotated}))
+        assert r["secret_last_4"] == rotated[-4:] and r["secret"] == rotated, size
+    too_long = "whsec_" + base64.b64encode(secrets.token_bytes(65)).decode()
+    err(api.call("POST", SUBS, json_body={"event_types": ["customer.created"], "url": "http://127.0.0.1:9/h",
+                                          "secret": too_long}), 422)
+
+
+def test_delete_takes_the_delivery_log(api, db):
+    """Deleting a subscription deletes its delivery-log rows; a row recorded afterwards stays removable."""
+    s, keep = new_sub(api, name="gone"), new_sub(api, name="kept")
+    now = dt.datetime.now(dt.timezone.utc)
+    for sub, eid in [(s, "evt_1"), (s, "evt_2"), (keep, "evt_3")]:
+        db.deliveries.insert_one({"_id": f"row_{eid}", "tenant": "t1", "subscription_id": sub["id"], "event_id": eid,
+                                  "event_type": "customer.created", "status": "failed", "sort_key": f"0:{eid}",
+                                  "created_at": now})
+    ok(api.call("DELETE", f"{SUBS}/{s['id']}"))
+    assert [x["event_id"] for x in ok(api.call("GET", "/v1/webhooks/events"))] == ["evt_3"]
+    db.deliveries.insert_one({"_id": "row_late", "tenant": "t1", "subscription_id": s["id"], "event_id": "evt_late",
+                              "event_type": "customer.created", "status": "failed", "sort_key": "0:late",
+                              "created_at": now})
+    err(api.call("DELETE", f"{SUBS}/{s['id']}/events/evt_late", "t2"), 404)
+    ok(api.call("DELETE", f"{SUBS}/{s['id']}/events/evt_late"))
+    assert db.deliveries.count_documents({"subscription_id": s["id"]}) == 0
 
 
 def test_pagination_forward_and_back(api):
@@ -321,6 +383,11 @@ def test_validation_errors(api):
     bad(None, 400, "invalid-param", raw=b"[1, 2]")
     bad(None, 400, "invalid-param", raw=b"null ")
     bad(None, 400, "invalid-json", raw=b'{"event_types": ["customer.created"]}\x00{}')
+    # RFC 8259, stricter than json-c's own strict mode
+    for text in [b"{'name': 'x'}", b'{"max_retry_count": NaN}', b'{"max_retry_count": -Infinity}',
+                 b'{"max_retry_count": 1e999}', b'{"name": "\\ud800"}', b'{"name": "\\udc00\\ud800"}',
+                 b'{"name": "a\x01b"}']:
+        bad(None, 400, "invalid-json", raw=text)
     bad(None, 400, "missing-param", raw=b"")
     bad(None, 415, "invalid-content-type", raw=b"name=x", headers={"content-type": "application/x-www-form-urlencoded"})
     bad(None, 413, "too-large", raw=json.dumps({**base, "name": "x" * 200_000}).encode())
@@ -339,12 +406,16 @@ def test_validation_errors(api):
     bad({**base, "filter": [1]}, field="filter")
     for invalid in [{"$where": "1"}, {"a": {"$in": 5}}, {"a": {"$unknown": 1}}, {"$and": {"a": 1}}]:
         bad({**base, "filter": invalid}, field="filter")
-    for template in ["not json {", 5, "[1, 2"]:
+    for template in ["not json {", 5, "[1, 2", "{'a': '{{data.a}}'}", '{"a": NaN}']:
         bad({**base, "payload_template": template}, field="payload_template")
     for version in ["v2", 0, 3, 1.5]:
         bad({**base, "version": version}, field="version")
-    for url in ["ftp://example.com/x", "/relative", "http://", "javascript:alert(1)", "not a url", "", 42]:
-        bad({**base, "url": url}, field="url")
+    for url in ["ftp://example.com/x", "/relative", "http://", "javascript:alert(1)", "not a url", "", 42,
+                "http:///path", "http:/example.com/x", "https://user:s3cr3t@example.com/", "https://token@example.com/"]:
+        e = bad({**base, "url": url}, field="url")
+        assert "s3cr3t" not in json.dumps(e)
+    e = bad({**base, "url": "https://user:s3cr3t@example.com/"}, field="url")
+    assert "credentials" in e["details"][0]["message"], e
     bad({"event_types": ["customer.created"]}, field="url")
     for headers in [{"x-a": "v\r\nx-injected: 1"}, {"x-a\r\nx-b": "v"}, {"x-a": "v\n"}, {"content-type": "text/x"},
                     {"webhook-id": "x"}, {"x-a": 5}, {"": "v"}]:
@@ -461,6 +532,34 @@ def test_rotation_signs_with_both_secrets(api, hookd, master_key, receiver, prod
     hookd.stop(h)
 
 
+def test_signing_key_set_rotated_and_public_key_read_through_the_api(api, hookd, master_key, receiver, produce, db):
+    """An ed25519 signing_key is set through the API (stored encrypted, never shown), its public key read back; a
+    rotation generates a new one and both sign v1a during the grace period."""
+    from test_matching import ed25519_keys
+
+    signing_key, public_key = ed25519_keys()
+    s = sub_for(api, receiver, "ed", signing_key=signing_key)
+    assert s["signing_public_key"] == public_key and "signing_key" not in s
+    stored = db.subscriptions.find_one({"_id": s["id"]})
+    assert stored["signing_key"].startswith("enc:v1:") and signing_key not in json.dumps(stored, default=str)
+    err(api.call("PATCH", f"{SUBS}/{s['id']}", json_body={"signing_key": "whsk_bad"}), 422)
+    rotated = ok(api.call("POST", f"{SUBS}/{s['id']}/rotate-signing-key"))
+    new_public = rotated["signing_public_key"]
+    assert new_public.startswith("whpk_") and new_public != public_key and rotated["previous_signing_key_expires_at"]
+    assert "signing_key" not in rotated and "secret" not in rotated
+    h = hookd.start(HOOKD_MASTER_KEY=master_key)
+    produce(make_event())
+    (req,) = receiver.wait(1, s["path"])
+    entries = req.headers["webhook-signature"].split(" ")
+    assert [e.split(",")[0] for e in entries] == ["v1", "v1a", "v1a"], entries
+    signed = f"{req.webhook_id}.{req.headers['webhook-timestamp']}.".encode() + req.body
+    for key, entry in zip((new_public, public_key), entries[1:]):
+        Ed25519PublicKey.from_public_bytes(base64.b64decode(key[5:])).verify(base64.b64decode(entry[4:]), signed)
+    hookd.stop(h)
+    cleared = ok(api.call("PATCH", f"{SUBS}/{s['id']}", json_body={"signing_key": None}))
+    assert cleared["signing_public_key"] is None
+
+
 def test_changes_reach_a_running_dispatcher_within_2s(api, hookd, master_key, receiver, produce):
     first = sub_for(api, receiver, "first")
     h = hookd.start(HOOKD_MASTER_KEY=master_key, HOOKD_SUBSCRIPTIONS_REFRESH_MS=1000)  # the default
@@ -533,6 +632,11 @@ def test_recorder_is_idempotent_and_maps_status(api, db, produce, topics):
                     {"_id": "msg_b", "status": "failed", "retry_count": 0}]
     produce(result_record("msg_c", next_retry_at="2030-01-01T00:00:00Z"), topic=topics.results)
     wait_for(lambda: db.deliveries.find_one({"_id": "msg_c", "status": "retrying"}), what="a retrying row")
+    # A response longer than the row keeps (1024 bytes) is cut on a character boundary: the log stays UTF-8.
+    produce({**result_record("msg_d", sub="sub_r"), "response": "x" + "é" * 600}, topic=topics.results)
+    wait_for(lambda: db.deliveries.find_one({"_id": "msg_d"}), what="the long response's row")
+    (row,) = [x for x in ok(api.call("GET", "/v1/webhooks/events", params={"limit": 500})) if x["id"] == "msg_d"]
+    assert row["response"] == "x" + "é" * 511, row["response"][-5:]
 
 
 def test_delivery_log_filters_and_pages(api, produce, topics):

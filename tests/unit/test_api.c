@@ -69,7 +69,46 @@ static void test_event_type_names(void) {
     CHECK(!hd_api_event_type_valid(long_name));
 }
 
+static void test_event_patterns(void) {
+    const char *good[] = {"*", "**", "customer.*", "order.**", "customer.created", "*.created", "a-b_c.*.d"};
+    const char *bad[] = {"", "customer.**.x", "cust*", "bad type.*", "h\xc3\xa9llo.*", "a..*", ".*", "*.", "***"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        CHECK(hd_api_event_pattern_valid(good[i]));
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        CHECK(!hd_api_event_pattern_valid(bad[i]));
+}
+
+/* RFC 8259 where json-c's strict mode is not. */
+static void test_parse_json(void) {
+    const char *good[] = {"{}",      "{\"a\": \"\\ud83d\\ude00\"}", " [1, 2.5, -3e2] ",       "null",
+                          "\"N I\"", "{\"a\": \"it's\"}",           "{\"a\": \"\\u00e9\\n\"}"};
+    const char *bad[] = {"{'a': 1}",
+                         "{\"a\": NaN}",
+                         "{\"a\": -Infinity}",
+                         "{\"a\": 1e999}",
+                         "{\"a\": \"\\ud800\"}",
+                         "{\"a\": \"\\udc00\"}",
+                         "{\"a\": \"\\ud800\\u0041\"}",
+                         "{\"a\": \"x\x01\"}",
+                         "{} {}",
+                         "{\"a\": 1,}",
+                         "",
+                         "{\"a\": \"\xff\"}"};
+    json_object *v;
+    char why[128];
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        CHECK(hd_api_parse_json(good[i], strlen(good[i]), &v, why, sizeof(why)) == 0);
+        json_object_put(v);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        why[0] = '\0';
+        CHECK(hd_api_parse_json(bad[i], strlen(bad[i]), &v, why, sizeof(why)) == -1 && !v && *why);
+    }
+}
+
 int main(void) {
+    RUN(test_event_patterns);
+    RUN(test_parse_json);
     RUN(test_from_bson);
     RUN(test_append_round_trip);
     RUN(test_storable);

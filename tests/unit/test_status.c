@@ -1,6 +1,7 @@
 /* The status server over real HTTP on loopback: routes, readiness, content type, bad addresses. */
 #include <curl/curl.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #include "hookd/log.h"
 #include "hookd/status.h"
@@ -43,6 +44,27 @@ static long request(int port, const char *method, const char *path, buf_t *b, ch
     return status;
 }
 
+static size_t on_header(char *p, size_t size, size_t n, void *opaque) {
+    if (n * size > 7 && !strncasecmp(p, "allow: ", 7)) snprintf(opaque, 64, "%.*s", (int)strcspn(p + 7, "\r\n"), p + 7);
+    return size * n;
+}
+
+/* The Allow header of method path's answer ("" when none). */
+static void allow_of(int port, const char *method, const char *path, char allow[64]) {
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+    CURL *c = curl_easy_init();
+    allow[0] = '\0';
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, allow);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_perform(c);
+    curl_easy_cleanup(c);
+}
+
 static int ready_flag;
 
 static int ready(void *opaque, char *why, size_t why_size) {
@@ -76,6 +98,10 @@ static void test_routes(void) {
     CHECK_STR(b.body, "# HELP t_total Things.\n# TYPE t_total counter\nt_total 3\n");
     CHECK(request(port, "GET", "/nope", &b, ct, sizeof(ct)) == 404);
     CHECK(request(port, "POST", "/metrics", &b, ct, sizeof(ct)) == 405);
+    CHECK(request(port, "TRACE", "/metrics", &b, ct, sizeof(ct)) == 405);
+    char allow[64];
+    allow_of(port, "TRACE", "/metrics", allow);
+    CHECK_STR(allow, "GET, HEAD");
     hd_status_destroy(s);
     hd_status_destroy(NULL);
     hd_metrics_destroy(m);

@@ -1,6 +1,9 @@
 /* Subscriptions: custom headers never override protocol headers; signing keys; shapes. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "hookd/secret.h"
 #include "hookd/sub.h"
 #include "unit.h"
 
@@ -128,7 +131,46 @@ static void test_one_allocation(void) {
                  sizeof(err)));
 }
 
+/* One validator for the API and the stores: a host written out, no credentials, none of it echoed. */
+static void test_urls(void) {
+    char err[256];
+    const char *good[] = {"https://example.com/h", "HTTP://example.com", "http://[::1]:8080/x", "http://h/a@b"};
+    const char *bad[] = {"http:///path",     "http:/host/x",      "http://",    "http://user:s3cr3t@h/",
+                         "http://s3cr3t@h/", "http://:s3cr3t@h/", "http://@h/", "ftp://h/x",
+                         "http:\\\\h/x",     "http://?x",         "http://#x",  "not a url"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        CHECK(hd_sub_url_ok(good[i], err, sizeof(err)));
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        CHECK(!hd_sub_url_ok(bad[i], err, sizeof(err)) && *err && !strstr(err, "s3cr3t"));
+    }
+    hd_sub_url_ok("http://user:s3cr3t@h/", err, sizeof(err));
+    CHECK(strstr(err, "credentials") != NULL);
+    CHECK(!parse(
+        "{\"id\":\"s\",\"tenant\":\"t\",\"url\":\"http://u:s3cr3t@example.com/\",\"event_types\":[\"a\"]," SECRET "}",
+        err, sizeof(err)));
+    CHECK(strstr(err, "subscription s: ") == err && !strstr(err, "s3cr3t"));
+}
+
+/* The management API stores signing keys encrypted, as it does secrets. */
+static void test_encrypted_signing_key(void) {
+    char err[256], doc[512];
+    hd_secret_key_t master;
+    CHECK(hd_secret_key_parse(&master, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", err, sizeof(err)) == 0);
+    char *enc = hd_secret_encrypt(&master, ED_SK, "s");
+    snprintf(doc, sizeof(doc), "{" BASE ",\"signing_key\":\"%s\"}", enc);
+    json_object *o = json_tokener_parse(doc);
+    hd_sub_t *sub = hd_sub_from_doc(o, &master, err, sizeof(err));
+    CHECK(sub && sub->keys.ed_cnt == 1 && sub->keys.hmac_cnt == 0);
+    hd_sub_destroy(sub);
+    CHECK(!hd_sub_from_doc(o, NULL, err, sizeof(err)) && strstr(err, "master.key"));
+    json_object_put(o);
+    free(enc);
+}
+
 int main(void) {
+    RUN(test_urls);
+    RUN(test_encrypted_signing_key);
     RUN(test_header_allowed);
     RUN(test_reserved_header_rejected);
     RUN(test_signing_keys);
