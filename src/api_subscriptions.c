@@ -11,6 +11,7 @@
 #include "hookd/recorder.h"
 #include "hookd/render.h"
 #include "hookd/sign.h"
+#include "hookd/store.h"
 #include "hookd/sub.h"
 #include "hookd/util.h"
 
@@ -371,7 +372,15 @@ static void update(hd_api_req_t *r, const char *id, int replace) {
 }
 
 static void delete(hd_api_req_t *r, const char *id) {
-    char not_found[256];
+    char not_found[256], err[512];
+    bson_t *doc;
+    /* The tombstone tells every dispatcher without a full reload; written only for the caller's own subscription. */
+    if (hd_api_subscription_find(r, id, &doc) != 1) return;
+    bson_destroy(doc);
+    if (hd_store_tombstone(r->client, r->database, id, err, sizeof(err))) {
+        hd_api_internal(r, "deleting the subscription", err);
+        return;
+    }
     snprintf(not_found, sizeof(not_found), "no subscription %s", id);
     hd_api_delete_one(r, "subscriptions", BCON_NEW("_id", BCON_UTF8(id), "tenant", BCON_UTF8(r->tenant)),
                       "deleting the subscription", not_found);

@@ -145,11 +145,12 @@ static int sort_unique(hd_sub_t **subs, int cnt) {
     return n;
 }
 
-hd_match_t *hd_match_new(hd_sub_t **subs, int cnt) {
+/* Indexes subs, sorted by id with unique ids; takes them. */
+static hd_match_t *index_new(hd_sub_t **subs, int cnt) {
     hd_match_t *m = hd_xcalloc(1, sizeof(*m));
     atomic_init(&m->refcnt, 1);
     m->subs = subs;
-    m->cnt = sort_unique(subs, cnt);
+    m->cnt = cnt;
     /* Keyed by (tenant, type): far fewer keys than subscriptions; the map grows as needed. */
     m->by_type = hd_map_new(64);
 
@@ -178,6 +179,10 @@ hd_match_t *hd_match_new(hd_sub_t **subs, int cnt) {
     }
     hd_map_foreach(m->by_type, bucket_trim, NULL);
     return m;
+}
+
+hd_match_t *hd_match_new(hd_sub_t **subs, int cnt) {
+    return index_new(subs, sort_unique(subs, cnt));
 }
 
 hd_match_t *hd_match_retain(hd_match_t *m) {
@@ -248,6 +253,42 @@ const hd_sub_t *hd_match_get(const hd_match_t *m, const char *id) {
     return find_id(m, id);
 }
 
+static int str_cmp(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int is_gone(char *const *gone, int gone_cnt, const char *id) {
+    return gone_cnt && bsearch(&id, gone, (size_t)gone_cnt, sizeof(*gone), str_cmp) != NULL;
+}
+
+hd_match_t *hd_match_apply(const hd_match_t *m, hd_sub_t **subs, int cnt, char **gone, int gone_cnt) {
+    cnt = sort_unique(subs, cnt);
+    qsort(gone, (size_t)gone_cnt, sizeof(*gone), str_cmp);
+    int changed = 0;
+    for (int i = 0; i < cnt && !changed; i++) changed = find_id(m, subs[i]->id) != subs[i];
+    for (int i = 0; i < gone_cnt && !changed; i++) changed = find_id(m, gone[i]) != NULL;
+    if (!changed) { /* documents read again within the lookback: the subscriptions already held */
+        for (int i = 0; i < cnt; i++) hd_sub_destroy(subs[i]);
+        free(subs);
+        return NULL;
+    }
+    /* A merge of two id-sorted lists: the snapshot's shared subscriptions and the written ones, which replace
+     * theirs. */
+    hd_sub_t **out = hd_xmalloc(sizeof(*out) * (size_t)(m->cnt + cnt + 1));
+    int n = 0, i = 0, j = 0;
+    while (i < m->cnt || j < cnt) {
+        int c = i == m->cnt ? 1 : j == cnt ? -1 : strcmp(m->subs[i]->id, subs[j]->id);
+        if (c > 0) {
+            out[n++] = subs[j++];
+            continue;
+        }
+        if (c < 0 && !is_gone(gone, gone_cnt, m->subs[i]->id)) out[n++] = hd_sub_retain(m->subs[i]);
+        i++;
+    }
+    free(subs);
+    return index_new(hd_xrealloc(out, sizeof(*out) * (size_t)(n + 1)), n);
+}
+
 int hd_match_count(const hd_match_t *m) {
     return m->cnt;
 }
@@ -278,8 +319,9 @@ struct hd_match_cache_s {
     int stop;
     pthread_t thread;
     hd_match_t *current; /* guarded by lock */
-    int64_t loaded_us;   /* guarded by lock */
-    uint64_t fingerprint;
+    int64_t looked_us;   /* the last successful look at the store; guarded by lock */
+    int64_t full_us;     /* the last full load (the refresher's own) */
+    int wake;            /* refresh now (hd_match_cache_refresh); guarded by lock */
 };
 
 /* The current snapshot's subscription with this id when its document is unchanged: shared with the new snapshot,
@@ -289,27 +331,57 @@ static hd_sub_t *reuse_sub(void *opaque, const char *id, uint64_t digest) {
     return s && s->digest == digest ? hd_sub_retain(s) : NULL;
 }
 
+/* Installs m (NULL: the store was read, nothing changed) as the current snapshot. */
+static void install(hd_match_cache_t *c, hd_match_t *m) {
+    pthread_mutex_lock(&c->lock);
+    hd_match_t *old = m ? c->current : NULL;
+    if (m) c->current = m;
+    c->looked_us = hd_mono_us();
+    pthread_mutex_unlock(&c->lock);
+    hd_match_release(old);
+}
+
 static int reload(hd_match_cache_t *c, int *loaded, char *errstr, size_t errstr_size) {
     hd_sub_t **subs;
     int cnt;
-    uint64_t fp;
-    /* Fingerprint first: a change landing during the load is then seen again by the next poll. */
-    if (hd_store_fingerprint(c->store, &fp, errstr, errstr_size)) return -1;
     hd_match_t *cur = hd_match_cache_get(c);
     int rc = hd_store_load(c->store, reuse_sub, cur, &subs, &cnt, errstr, errstr_size);
     hd_match_release(cur);
     if (rc) return -1;
-    hd_match_t *m = hd_match_new(subs, cnt), *old;
+    install(c, hd_match_new(subs, cnt));
+    c->full_us = hd_mono_us();
     *loaded = cnt;
-    pthread_mutex_lock(&c->lock);
-    old = c->current;
-    c->current = m;
-    c->loaded_us = hd_mono_us();
-    c->fingerprint = fp;
-    pthread_mutex_unlock(&c->lock);
-    hd_match_release(old);
     malloc_trim(0); /* hand the parsed documents' memory back: a reload must not leave RSS at its peak */
     return 0;
+}
+
+/* One look at the store: its changes applied to the snapshot, or everything loaded when the store cannot list
+ * them or the safety net's full reload is due. */
+static int refresh(hd_match_cache_t *c, char *errstr, size_t errstr_size) {
+    hd_store_changes_t ch;
+    int loaded;
+    hd_match_t *cur = hd_match_cache_get(c);
+    int rc = hd_store_changes(c->store, reuse_sub, cur, &ch, errstr, errstr_size);
+    if (rc == 0 && (ch.reload || (c->full_reload_ms && hd_mono_us() - c->full_us >= c->full_reload_ms * 1000))) {
+        hd_store_changes_clear(&ch);
+        hd_match_release(cur);
+        if ((rc = reload(c, &loaded, errstr, errstr_size)) == 0)
+            HD_LOG(HD_LOG_INFO, "match", NULL, "subscriptions reloaded: %d", loaded);
+        return rc;
+    }
+    if (rc == 0) {
+        int written = ch.cnt, gone = ch.gone_cnt;
+        hd_match_t *m = hd_match_apply(cur, ch.subs, ch.cnt, ch.gone, ch.gone_cnt);
+        ch.subs = NULL; /* taken by hd_match_apply */
+        ch.cnt = 0;
+        install(c, m);
+        HD_LOG(m ? HD_LOG_INFO : HD_LOG_DEBUG, "match", NULL,
+               "subscription changes: %d written, %d gone, %lld documents read%s", written, gone, (long long)ch.read,
+               m ? "" : ", none new");
+        hd_store_changes_clear(&ch);
+    }
+    hd_match_release(cur);
+    return rc;
 }
 
 static void change_free(change_t *d) {
@@ -384,8 +456,9 @@ static void *refresher(void *arg) {
         int64_t ns = until.tv_nsec + (c->refresh_ms % 1000) * 1000000;
         until.tv_sec += c->refresh_ms / 1000 + ns / 1000000000;
         until.tv_nsec = ns % 1000000000;
-        if (!c->changes || held) pthread_cond_timedwait(&c->cond, &c->lock, &until);
+        if ((!c->changes || held) && !c->wake) pthread_cond_timedwait(&c->cond, &c->lock, &until);
         if (c->stop) break;
+        c->wake = 0;
         change_t *todo = c->changes;
         c->changes = NULL;
         c->changes_tail = &c->changes;
@@ -399,17 +472,9 @@ static void *refresher(void *arg) {
             if (!c->changes) c->changes_tail = tail;
             c->changes = left;
         }
-        int64_t loaded_us = c->loaded_us;
-        uint64_t known = c->fingerprint;
         pthread_mutex_unlock(&c->lock);
 
-        uint64_t fp;
-        int rc = hd_store_fingerprint(c->store, &fp, err, sizeof(err));
-        if (rc == 0 && (fp != known || (c->full_reload_ms && hd_mono_us() - loaded_us >= c->full_reload_ms * 1000))) {
-            int loaded;
-            rc = reload(c, &loaded, err, sizeof(err));
-            if (rc == 0 && fp != known) HD_LOG(HD_LOG_INFO, "match", NULL, "subscriptions reloaded: %d", loaded);
-        }
+        int rc = refresh(c, err, sizeof(err));
         if (rc && !failing)
             HD_LOG(HD_LOG_ERROR, "match", NULL, "subscription refresh failed, keeping the last snapshot: %s", err);
         else if (!rc && failing)
@@ -530,6 +595,13 @@ int64_t hd_match_cache_attempted(hd_match_cache_t *c, const hd_sub_t *sub, int f
     return since;
 }
 
+void hd_match_cache_refresh(hd_match_cache_t *c) {
+    pthread_mutex_lock(&c->lock);
+    c->wake = 1;
+    pthread_cond_signal(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+}
+
 hd_match_t *hd_match_cache_get(hd_match_cache_t *c) {
     pthread_mutex_lock(&c->lock);
     hd_match_t *m = hd_match_retain(c->current);
@@ -539,7 +611,7 @@ hd_match_t *hd_match_cache_get(hd_match_cache_t *c) {
 
 int64_t hd_match_cache_age_ms(hd_match_cache_t *c) {
     pthread_mutex_lock(&c->lock);
-    int64_t age = (hd_mono_us() - c->loaded_us) / 1000;
+    int64_t age = (hd_mono_us() - c->looked_us) / 1000;
     pthread_mutex_unlock(&c->lock);
     return age;
 }

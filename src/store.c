@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "hookd/log.h"
+#include "hookd/map.h"
 #include "hookd/secret.h"
 #include "hookd/util.h"
 
@@ -22,6 +23,9 @@ struct hd_store_s {
     unsigned char digest_key[crypto_shorthash_KEYBYTES];
     hd_store_reuse_cb *reuse; /* of the load in progress */
     void *reuse_opaque;
+    uint64_t file_fp; /* file backend: the fingerprint of the content last loaded */
+    int64_t since_ms; /* MongoDB backend: the newest change seen (wall clock ms) */
+    int64_t looked_ms; /* when the store was last read successfully */
 };
 
 static pthread_once_t mongoc_once = PTHREAD_ONCE_INIT;
@@ -103,7 +107,8 @@ int hd_store_use_master_key(hd_store_t *store, const char *b64, char *errstr, si
     return 0;
 }
 
-static void add_sub(hd_store_t *store, json_object *doc, hd_sub_t ***subs, int *cnt, int *cap) {
+/* Appends the subscription of doc to *subs. Returns -1 when doc is not a valid subscription (logged). */
+static int add_sub(hd_store_t *store, json_object *doc, hd_sub_t ***subs, int *cnt, int *cap) {
     char err[256];
     const char *text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN), *id = hd_sub_doc_id(doc);
     unsigned char h[crypto_shorthash_BYTES];
@@ -114,7 +119,7 @@ static void add_sub(hd_store_t *store, json_object *doc, hd_sub_t ***subs, int *
     if (!sub) {
         if (!(sub = hd_sub_from_doc(doc, store->has_master ? &store->master : NULL, err, sizeof(err)))) {
             HD_LOG(HD_LOG_WARN, "store", NULL, "skipping invalid subscription: %s", err);
-            return;
+            return -1;
         }
         sub->digest = digest;
     }
@@ -123,6 +128,7 @@ static void add_sub(hd_store_t *store, json_object *doc, hd_sub_t ***subs, int *
         *subs = hd_xrealloc(*subs, sizeof(**subs) * (size_t)*cap);
     }
     (*subs)[(*cnt)++] = sub;
+    return 0;
 }
 
 /* The file is read in chunks and parsed one value at a time, so that loading holds one subscription's JSON tree at a
@@ -194,6 +200,9 @@ static int find_array(reader_t *r) {
 static int file_load(hd_store_t *store, hd_sub_t ***subs, int *cnt, char *errstr, size_t errstr_size) {
     reader_t *r = hd_xcalloc(1, sizeof(*r));
     int cap = 0, rc = -1;
+    uint64_t fp;
+    /* Fingerprint first: a change landing during the load is then seen again by the next look. */
+    if (file_fingerprint(store, &fp, errstr, errstr_size)) goto out;
     if (!(r->f = fopen(store->path, "r"))) {
         snprintf(errstr, errstr_size, "%s: %s", store->path, strerror(errno));
         goto out;
@@ -216,6 +225,7 @@ static int file_load(hd_store_t *store, hd_sub_t ***subs, int *cnt, char *errstr
         add_sub(store, doc, subs, cnt, &cap);
         json_object_put(doc);
     }
+    store->file_fp = fp;
     rc = 0;
 out:
     if (r->tok) json_tokener_free(r->tok);
@@ -226,45 +236,111 @@ out:
 
 /* ---- MongoDB backend ---- */
 
-static int mongo_fingerprint(hd_store_t *store, uint64_t *fp, char *errstr, size_t errstr_size) {
-    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->database, "subscriptions");
-    bson_error_t err;
-    bson_t filter = BSON_INITIALIZER;
-    int rc = -1;
-    /* The collection's metadata count, not count_documents' scan of every document: this runs every
-     * subscriptions.refresh.ms in every dispatcher. With the updated_at index, the newest below is one index entry. */
-    int64_t n = mongoc_collection_estimated_document_count(coll, NULL, NULL, NULL, &err);
-    if (n < 0) {
-        snprintf(errstr, errstr_size, "MongoDB: counting subscriptions: %s", err.message);
-        goto out;
-    }
-    bson_t *opts = BCON_NEW("sort", "{", "updated_at", BCON_INT32(-1), "}", "limit", BCON_INT64(1), "projection",
-                            "{", "updated_at", BCON_INT32(1), "}");
-    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, &filter, opts, NULL);
-    const bson_t *doc;
-    uint64_t newest = 0;
+/* One JSON form for both stores: relaxed extended JSON keeps strings, numbers and booleans plain. */
+static json_object *bson_to_json(const bson_t *doc) {
+    char *js = bson_as_relaxed_extended_json(doc, NULL);
+    json_object *o = js ? json_tokener_parse(js) : NULL;
+    bson_free(js);
+    return o;
+}
+
+static int64_t date_of(const bson_t *doc, const char *key) {
     bson_iter_t it;
-    if (mongoc_cursor_next(cur, &doc) && bson_iter_init_find(&it, doc, "updated_at")) {
-        if (BSON_ITER_HOLDS_DATE_TIME(&it)) newest = (uint64_t)bson_iter_date_time(&it);
-        else if (BSON_ITER_HOLDS_INT(&it)) newest = (uint64_t)bson_iter_as_int64(&it);
+    return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_DATE_TIME(&it) ? bson_iter_date_time(&it) : 0;
+}
+
+static const char *id_of(const bson_t *doc) {
+    bson_iter_t it;
+    return bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : NULL;
+}
+
+static mongoc_cursor_t *find_since(mongoc_collection_t *coll, const char *field, int64_t from_ms) {
+    bson_t *filter = BCON_NEW(field, "{", "$gte", BCON_DATE_TIME(from_ms), "}");
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
+    bson_destroy(filter);
+    return cur;
+}
+
+typedef struct {
+    hd_store_changes_t *ch;
+    int *cap;
+} gone_ctx_t;
+
+static void push_gone(hd_store_changes_t *ch, const char *id, int *cap) {
+    if (ch->gone_cnt == *cap) {
+        *cap = *cap ? *cap * 2 : 8;
+        ch->gone = hd_xrealloc(ch->gone, sizeof(*ch->gone) * (size_t)*cap);
     }
-    if (mongoc_cursor_error(cur, &err)) {
-        snprintf(errstr, errstr_size, "MongoDB: reading subscriptions: %s", err.message);
-    } else {
-        *fp = (uint64_t)n * 0x9E3779B97F4A7C15ull ^ newest;
-        rc = 0;
+    ch->gone[ch->gone_cnt++] = hd_xstrdup(id);
+}
+
+static void gone_of_tombstone(const void *key, size_t len, void *value, void *opaque) {
+    gone_ctx_t *g = opaque;
+    if (*(int64_t *)value == INT64_MIN) return;
+    char id[512];
+    snprintf(id, sizeof(id), "%.*s", (int)len, (const char *)key);
+    push_gone(g->ch, id, g->cap);
+}
+
+/* The tombstones first, then the documents: a subscription deleted between the two reads is then either seen by
+ * its tombstone now or, since its tombstone is newer than the last change seen, by the next look. A document
+ * newer than its own tombstone (the id written again) wins. */
+static int mongo_changes(hd_store_t *store, hd_store_changes_t *ch, char *errstr, size_t errstr_size) {
+    int64_t start = hd_now_ms(), from = store->since_ms - HD_STORE_CHANGE_LOOKBACK_MS, newest = store->since_ms;
+    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    mongoc_collection_t *subs = mongoc_client_get_collection(client, store->database, "subscriptions"),
+                        *tombs = mongoc_client_get_collection(client, store->database, "subscription_tombstones");
+    hd_map_t *deleted = hd_map_new(16); /* id -> its tombstone's deleted_at, boxed */
+    bson_error_t err;
+    const bson_t *doc;
+    int cap = 0, gone_cap = 0, rc = -1;
+    mongoc_cursor_t *cur = find_since(tombs, "deleted_at", from);
+    while (mongoc_cursor_next(cur, &doc)) {
+        const char *id = id_of(doc);
+        int64_t at = date_of(doc, "deleted_at");
+        ch->read++;
+        if (!id) continue;
+        int64_t **slot = (int64_t **)hd_map_slot(deleted, id, strlen(id));
+        if (!*slot) *slot = hd_xmalloc(sizeof(**slot));
+        **slot = at;
+        if (at > newest) newest = at;
     }
+    if (mongoc_cursor_error(cur, &err)) goto out;
     mongoc_cursor_destroy(cur);
-    bson_destroy(opts);
+    cur = find_since(subs, "updated_at", from);
+    while (mongoc_cursor_next(cur, &doc)) {
+        const char *id = id_of(doc);
+        int64_t at = date_of(doc, "updated_at");
+        ch->read++;
+        if (at > newest) newest = at;
+        int64_t *del = id ? hd_map_get(deleted, id, strlen(id)) : NULL;
+        if (del && *del >= at) continue;
+        if (del) *del = INT64_MIN; /* written again after its delete */
+        json_object *o = bson_to_json(doc);
+        if (o && add_sub(store, o, &ch->subs, &ch->cnt, &cap) && id) push_gone(ch, id, &gone_cap);
+        json_object_put(o);
+    }
+    if (mongoc_cursor_error(cur, &err)) goto out;
+    gone_ctx_t g = {ch, &gone_cap};
+    hd_map_foreach(deleted, gone_of_tombstone, &g);
+    /* Capped at the clock: a document stamped in the future must not hide the changes after it. */
+    store->since_ms = newest < start ? newest : start;
+    store->looked_ms = start;
+    rc = 0;
 out:
-    bson_destroy(&filter);
-    mongoc_collection_destroy(coll);
+    if (rc) snprintf(errstr, errstr_size, "MongoDB: reading subscription changes: %s", err.message);
+    mongoc_cursor_destroy(cur);
+    hd_map_destroy(deleted, free);
+    mongoc_collection_destroy(subs);
+    mongoc_collection_destroy(tombs);
     mongoc_client_pool_push(store->pool, client);
     return rc;
 }
 
 static int mongo_load(hd_store_t *store, hd_sub_t ***subs, int *cnt, char *errstr, size_t errstr_size) {
+    /* Everything committed before now is read below; what lands during the read is a change after now, minus
+     * what the lookback covers. */
+    int64_t start = hd_now_ms();
     mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
     mongoc_collection_t *coll = mongoc_client_get_collection(client, store->database, "subscriptions");
     bson_t filter = BSON_INITIALIZER;
@@ -273,16 +349,15 @@ static int mongo_load(hd_store_t *store, hd_sub_t ***subs, int *cnt, char *errst
     int cap = 0, rc = 0;
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, &filter, NULL, NULL);
     while (mongoc_cursor_next(cur, &doc)) {
-        /* One JSON form for both stores: relaxed extended JSON keeps strings, numbers and booleans plain. */
-        char *js = bson_as_relaxed_extended_json(doc, NULL);
-        json_object *o = js ? json_tokener_parse(js) : NULL;
+        json_object *o = bson_to_json(doc);
         if (o) add_sub(store, o, subs, cnt, &cap);
         json_object_put(o);
-        bson_free(js);
     }
     if (mongoc_cursor_error(cur, &err)) {
         snprintf(errstr, errstr_size, "MongoDB: loading subscriptions: %s", err.message);
         rc = -1;
+    } else {
+        store->since_ms = store->looked_ms = start;
     }
     mongoc_cursor_destroy(cur);
     bson_destroy(&filter);
@@ -291,9 +366,32 @@ static int mongo_load(hd_store_t *store, hd_sub_t ***subs, int *cnt, char *errst
     return rc;
 }
 
-int hd_store_fingerprint(hd_store_t *store, uint64_t *fp, char *errstr, size_t errstr_size) {
-    return store->path ? file_fingerprint(store, fp, errstr, errstr_size)
-                       : mongo_fingerprint(store, fp, errstr, errstr_size);
+int hd_store_changes(hd_store_t *store, hd_store_reuse_cb *reuse, void *opaque, hd_store_changes_t *out,
+                     char *errstr, size_t errstr_size) {
+    memset(out, 0, sizeof(*out));
+    if (store->path) {
+        uint64_t fp;
+        if (file_fingerprint(store, &fp, errstr, errstr_size)) return -1;
+        out->reload = fp != store->file_fp;
+        return 0;
+    }
+    if (hd_now_ms() - store->looked_ms >= HD_STORE_TOMBSTONE_RETENTION_MS - HD_STORE_CHANGE_LOOKBACK_MS) {
+        out->reload = 1; /* tombstones this old may be purged already */
+        return 0;
+    }
+    store->reuse = reuse;
+    store->reuse_opaque = opaque;
+    int rc = mongo_changes(store, out, errstr, errstr_size);
+    if (rc) hd_store_changes_clear(out);
+    return rc;
+}
+
+void hd_store_changes_clear(hd_store_changes_t *ch) {
+    for (int i = 0; i < ch->cnt; i++) hd_sub_destroy(ch->subs[i]);
+    for (int i = 0; i < ch->gone_cnt; i++) free(ch->gone[i]);
+    free(ch->subs);
+    free(ch->gone);
+    memset(ch, 0, sizeof(*ch));
 }
 
 int hd_store_load(hd_store_t *store, hd_store_reuse_cb *reuse, void *opaque, hd_sub_t ***subs, int *cnt,
@@ -323,6 +421,7 @@ void hd_store_ensure_indexes(hd_store_t *store) {
     } indexes[] = {
         {"subscriptions", "tenant_id", {"tenant", "_id", NULL}},
         {"subscriptions", "updated_at", {"updated_at", NULL, NULL}}, /* the dispatchers' change polling */
+        {"subscription_tombstones", "deleted_at", {"deleted_at", NULL, NULL}},
         {"deliveries", "tenant_sort", {"tenant", "sort_key", NULL}},
         {"deliveries", "tenant_sub_sort", {"tenant", "subscription_id", "sort_key"}},
     };
@@ -410,4 +509,28 @@ int hd_store_set_failing(hd_store_t *store, const char *id, int64_t since_ms, ch
     return update_sub(store, BCON_NEW("_id", BCON_UTF8(id), "failing_since", BCON_NULL),
                       BCON_NEW("$set", "{", "failing_since", BCON_DATE_TIME(since_ms), "}"), "marking failing",
                       id, errstr, errstr_size);
+}
+
+int hd_store_tombstone(mongoc_client_t *client, const char *database, const char *id, char *errstr,
+                       size_t errstr_size) {
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, "subscription_tombstones");
+    int64_t now = hd_now_ms();
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(id)), *set = BCON_NEW("$set", "{", "deleted_at", BCON_DATE_TIME(now), "}"),
+           *old = BCON_NEW("deleted_at", "{", "$lt", BCON_DATE_TIME(now - HD_STORE_TOMBSTONE_RETENTION_MS), "}"),
+           *opts = BCON_NEW("upsert", BCON_BOOL(true));
+    bson_error_t err;
+    int rc = 0;
+    if (!mongoc_collection_update_one(coll, filter, set, opts, NULL, &err)) {
+        snprintf(errstr, errstr_size, "MongoDB: writing the tombstone of %s: %s", id, err.message);
+        rc = -1;
+    } else if (!mongoc_collection_delete_many(coll, old, NULL, NULL, &err)) {
+        /* Old tombstones only cost the space: the next delete purges them. */
+        HD_LOG(HD_LOG_WARN, "store", NULL, "purging subscription tombstones: %s", err.message);
+    }
+    bson_destroy(filter);
+    bson_destroy(set);
+    bson_destroy(old);
+    bson_destroy(opts);
+    mongoc_collection_destroy(coll);
+    return rc;
 }

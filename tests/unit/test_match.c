@@ -216,6 +216,47 @@ static void test_lookup_by_id(void) {
     hd_match_release(m);
 }
 
+/* A change applied to a snapshot: written subscriptions replace or join, gone ids leave, unchanged ones are shared
+ * (the same pointer), and a change that changes nothing gives no new snapshot. */
+static void test_apply(void) {
+    hd_sub_t *list[] = {
+        sub("a", "t1", "\"event_types\":[\"x\"]"),
+        sub("b", "t1", "\"event_types\":[\"x\"]"),
+        sub("c", "t2", "\"event_types\":[\"x\"]"),
+    };
+    hd_match_t *m = build(list, 3);
+    const hd_sub_t *a = hd_match_get(m, "a");
+    hd_sub_t **subs = malloc(sizeof(*subs) * 2);
+    subs[0] = sub("d", "t1", "\"event_types\":[\"x\"]");
+    subs[1] = sub("b", "t1", "\"event_types\":[\"y\"]");
+    char *gone[] = {"c", "nope"};
+    hd_match_t *n = hd_match_apply(m, subs, 2, gone, 2);
+    CHECK(n != NULL);
+    if (!n) goto out;
+    CHECK(hd_match_count(n) == 3);
+    CHECK(hd_match_get(n, "a") == a);
+    CHECK(!hd_match_get(n, "c") && hd_match_get(n, "d"));
+    CHECK_STR(find(n, "t1", "x", "{}"), "a,d");
+    CHECK_STR(find(n, "t1", "y", "{}"), "b");
+    CHECK_STR(find(m, "t1", "x", "{}"), "a,b"); /* the old snapshot is untouched */
+    hd_match_release(m);
+    /* documents read again (the same subscriptions) and ids already gone: nothing new */
+    subs = malloc(sizeof(*subs));
+    subs[0] = hd_sub_retain((hd_sub_t *)hd_match_get(n, "d"));
+    m = hd_match_apply(n, subs, 1, gone, 2);
+    CHECK(m == NULL);
+    hd_match_release(m);
+    m = n;
+    /* everything gone */
+    char *all[] = {"d", "b", "a"};
+    n = hd_match_apply(m, NULL, 0, all, 3);
+    CHECK(n && hd_match_count(n) == 0);
+    CHECK_STR(find(n, "t1", "x", "{}"), "");
+    hd_match_release(n);
+out:
+    hd_match_release(m);
+}
+
 int main(void) {
     RUN(test_patterns);
     RUN(test_wildcards_and_tenants);
@@ -224,5 +265,6 @@ int main(void) {
     RUN(test_invalid_subscriptions);
     RUN(test_failing_clock);
     RUN(test_lookup_by_id);
+    RUN(test_apply);
     return UNIT_REPORT();
 }
