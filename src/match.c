@@ -265,10 +265,13 @@ hd_match_t *hd_match_apply(const hd_match_t *m, hd_sub_t **subs, int cnt, char *
     cnt = sort_unique(subs, cnt);
     qsort(gone, (size_t)gone_cnt, sizeof(*gone), str_cmp);
     int changed = 0;
-    for (int i = 0; i < cnt && !changed; i++) changed = find_id(m, subs[i]->id) != subs[i];
-    for (int i = 0; i < gone_cnt && !changed; i++) changed = find_id(m, gone[i]) != NULL;
+    for (int i = 0; i < cnt && !changed; i++)
+        changed = find_id(m, subs[i]->id) != subs[i];
+    for (int i = 0; i < gone_cnt && !changed; i++)
+        changed = find_id(m, gone[i]) != NULL;
     if (!changed) { /* documents read again within the lookback: the subscriptions already held */
-        for (int i = 0; i < cnt; i++) hd_sub_destroy(subs[i]);
+        for (int i = 0; i < cnt; i++)
+            hd_sub_destroy(subs[i]);
         free(subs);
         return NULL;
     }

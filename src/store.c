@@ -23,8 +23,8 @@ struct hd_store_s {
     unsigned char digest_key[crypto_shorthash_KEYBYTES];
     hd_store_reuse_cb *reuse; /* of the load in progress */
     void *reuse_opaque;
-    uint64_t file_fp; /* file backend: the fingerprint of the content last loaded */
-    int64_t since_ms; /* MongoDB backend: the newest change seen (wall clock ms) */
+    uint64_t file_fp;  /* file backend: the fingerprint of the content last loaded */
+    int64_t since_ms;  /* MongoDB backend: the newest change seen (wall clock ms) */
     int64_t looked_ms; /* when the store was last read successfully */
 };
 
@@ -366,8 +366,8 @@ static int mongo_load(hd_store_t *store, hd_sub_t ***subs, int *cnt, char *errst
     return rc;
 }
 
-int hd_store_changes(hd_store_t *store, hd_store_reuse_cb *reuse, void *opaque, hd_store_changes_t *out,
-                     char *errstr, size_t errstr_size) {
+int hd_store_changes(hd_store_t *store, hd_store_reuse_cb *reuse, void *opaque, hd_store_changes_t *out, char *errstr,
+                     size_t errstr_size) {
     memset(out, 0, sizeof(*out));
     if (store->path) {
         uint64_t fp;
@@ -387,8 +387,10 @@ int hd_store_changes(hd_store_t *store, hd_store_reuse_cb *reuse, void *opaque, 
 }
 
 void hd_store_changes_clear(hd_store_changes_t *ch) {
-    for (int i = 0; i < ch->cnt; i++) hd_sub_destroy(ch->subs[i]);
-    for (int i = 0; i < ch->gone_cnt; i++) free(ch->gone[i]);
+    for (int i = 0; i < ch->cnt; i++)
+        hd_sub_destroy(ch->subs[i]);
+    for (int i = 0; i < ch->gone_cnt; i++)
+        free(ch->gone[i]);
     free(ch->subs);
     free(ch->gone);
     memset(ch, 0, sizeof(*ch));
@@ -515,7 +517,8 @@ int hd_store_tombstone(mongoc_client_t *client, const char *database, const char
                        size_t errstr_size) {
     mongoc_collection_t *coll = mongoc_client_get_collection(client, database, "subscription_tombstones");
     int64_t now = hd_now_ms();
-    bson_t *filter = BCON_NEW("_id", BCON_UTF8(id)), *set = BCON_NEW("$set", "{", "deleted_at", BCON_DATE_TIME(now), "}"),
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(id)),
+           *set = BCON_NEW("$set", "{", "deleted_at", BCON_DATE_TIME(now), "}"),
            *old = BCON_NEW("deleted_at", "{", "$lt", BCON_DATE_TIME(now - HD_STORE_TOMBSTONE_RETENTION_MS), "}"),
            *opts = BCON_NEW("upsert", BCON_BOOL(true));
     bson_error_t err;

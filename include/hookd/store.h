@@ -51,8 +51,8 @@ typedef struct hd_store_changes_s {
  * seen (minus the lookback) and the tombstones as recent; for a file, whether it changed at all. reuse as in
  * hd_store_load. Returns 0 with *out filled (clear it with hd_store_changes_clear), or -1 with errstr when the
  * store is away: the next call then asks from the same point, so nothing is missed. */
-int hd_store_changes(hd_store_t *store, hd_store_reuse_cb *reuse, void *opaque, hd_store_changes_t *out,
-                     char *errstr, size_t errstr_size);
+int hd_store_changes(hd_store_t *store, hd_store_reuse_cb *reuse, void *opaque, hd_store_changes_t *out, char *errstr,
+                     size_t errstr_size);
 void hd_store_changes_clear(hd_store_changes_t *ch);
 
 /* Records that the subscription id was deleted, for the dispatchers' change polling (the collection
