@@ -263,7 +263,7 @@ static int is_gone(char *const *gone, int gone_cnt, const char *id) {
 
 hd_match_t *hd_match_apply(const hd_match_t *m, hd_sub_t **subs, int cnt, char **gone, int gone_cnt) {
     cnt = sort_unique(subs, cnt);
-    qsort(gone, (size_t)gone_cnt, sizeof(*gone), str_cmp);
+    if (gone_cnt) qsort(gone, (size_t)gone_cnt, sizeof(*gone), str_cmp);
     int changed = 0;
     for (int i = 0; i < cnt && !changed; i++)
         changed = find_id(m, subs[i]->id) != subs[i];
