@@ -323,8 +323,10 @@ struct hd_match_cache_s {
     pthread_t thread;
     hd_match_t *current; /* guarded by lock */
     int64_t looked_us;   /* the last successful look at the store; guarded by lock */
+    int64_t looked_from_ms; /* the wall clock when that look started; guarded by lock */
+    pthread_cond_t looked;  /* signalled after every look, successful or not */
     int64_t full_us;     /* the last full load (the refresher's own) */
-    int wake;            /* refresh now (hd_match_cache_refresh); guarded by lock */
+    int wake;            /* look now (hd_match_cache_get_after); guarded by lock */
 };
 
 /* The current snapshot's subscription with this id when its document is unchanged: shared with the new snapshot,
@@ -334,12 +336,13 @@ static hd_sub_t *reuse_sub(void *opaque, const char *id, uint64_t digest) {
     return s && s->digest == digest ? hd_sub_retain(s) : NULL;
 }
 
-/* Installs m (NULL: the store was read, nothing changed) as the current snapshot. */
-static void install(hd_match_cache_t *c, hd_match_t *m) {
+/* Installs m (NULL: the store was read, nothing changed) as the current snapshot of a look started at from_ms. */
+static void install(hd_match_cache_t *c, hd_match_t *m, int64_t from_ms) {
     pthread_mutex_lock(&c->lock);
     hd_match_t *old = m ? c->current : NULL;
     if (m) c->current = m;
     c->looked_us = hd_mono_us();
+    c->looked_from_ms = from_ms;
     pthread_mutex_unlock(&c->lock);
     hd_match_release(old);
 }
@@ -347,11 +350,12 @@ static void install(hd_match_cache_t *c, hd_match_t *m) {
 static int reload(hd_match_cache_t *c, int *loaded, char *errstr, size_t errstr_size) {
     hd_sub_t **subs;
     int cnt;
+    int64_t from_ms = hd_now_ms();
     hd_match_t *cur = hd_match_cache_get(c);
     int rc = hd_store_load(c->store, reuse_sub, cur, &subs, &cnt, errstr, errstr_size);
     hd_match_release(cur);
     if (rc) return -1;
-    install(c, hd_match_new(subs, cnt));
+    install(c, hd_match_new(subs, cnt), from_ms);
     c->full_us = hd_mono_us();
     *loaded = cnt;
     malloc_trim(0); /* hand the parsed documents' memory back: a reload must not leave RSS at its peak */
@@ -363,6 +367,7 @@ static int reload(hd_match_cache_t *c, int *loaded, char *errstr, size_t errstr_
 static int refresh(hd_match_cache_t *c, char *errstr, size_t errstr_size) {
     hd_store_changes_t ch;
     int loaded;
+    int64_t from_ms = hd_now_ms();
     hd_match_t *cur = hd_match_cache_get(c);
     int rc = hd_store_changes(c->store, reuse_sub, cur, &ch, errstr, errstr_size);
     if (rc == 0 && (ch.reload || (c->full_reload_ms && hd_mono_us() - c->full_us >= c->full_reload_ms * 1000))) {
@@ -377,7 +382,7 @@ static int refresh(hd_match_cache_t *c, char *errstr, size_t errstr_size) {
         hd_match_t *m = hd_match_apply(cur, ch.subs, ch.cnt, ch.gone, ch.gone_cnt);
         ch.subs = NULL; /* taken by hd_match_apply */
         ch.cnt = 0;
-        install(c, m);
+        install(c, m, from_ms);
         HD_LOG(m ? HD_LOG_INFO : HD_LOG_DEBUG, "match", NULL,
                "subscription changes: %d written, %d gone, %lld documents read%s", written, gone, (long long)ch.read,
                m ? "" : ", none new");
@@ -484,6 +489,7 @@ static void *refresher(void *arg) {
             HD_LOG(HD_LOG_INFO, "match", NULL, "subscription store reachable again");
         failing = rc != 0;
         pthread_mutex_lock(&c->lock);
+        pthread_cond_broadcast(&c->looked);
     }
     pthread_mutex_unlock(&c->lock);
     return NULL;
@@ -498,6 +504,7 @@ hd_match_cache_t *hd_match_cache_new(hd_store_t *store, int64_t refresh_ms, int6
     c->changes_tail = &c->changes;
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->cond, NULL);
+    pthread_cond_init(&c->looked, NULL);
     int loaded;
     if (reload(c, &loaded, errstr, errstr_size)) goto fail;
     HD_LOG(HD_LOG_INFO, "match", NULL, "subscriptions loaded: %d", loaded);
@@ -511,6 +518,7 @@ fail:
     hd_match_release(c->current);
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->cond);
+    pthread_cond_destroy(&c->looked);
     free(c);
     return NULL;
 }
@@ -537,6 +545,7 @@ void hd_match_cache_destroy(hd_match_cache_t *c) {
     free(c->smtp_from);
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->cond);
+    pthread_cond_destroy(&c->looked);
     free(c);
 }
 
@@ -598,11 +607,21 @@ int64_t hd_match_cache_attempted(hd_match_cache_t *c, const hd_sub_t *sub, int f
     return since;
 }
 
-void hd_match_cache_refresh(hd_match_cache_t *c) {
+hd_match_t *hd_match_cache_get_after(hd_match_cache_t *c, int64_t after_ms, int64_t timeout_ms) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    int64_t ns = until.tv_nsec + timeout_ms % 1000 * 1000000;
+    until.tv_sec += timeout_ms / 1000 + ns / 1000000000;
+    until.tv_nsec = ns % 1000000000;
     pthread_mutex_lock(&c->lock);
-    c->wake = 1;
-    pthread_cond_signal(&c->cond);
+    while (c->looked_from_ms <= after_ms && !c->stop) {
+        c->wake = 1;
+        pthread_cond_signal(&c->cond);
+        if (pthread_cond_timedwait(&c->looked, &c->lock, &until)) break;
+    }
+    hd_match_t *m = hd_match_retain(c->current);
     pthread_mutex_unlock(&c->lock);
+    return m;
 }
 
 hd_match_t *hd_match_cache_get(hd_match_cache_t *c) {
