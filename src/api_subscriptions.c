@@ -7,6 +7,7 @@
 #include "hookd/api_deliveries.h"
 #include "hookd/api_event_types.h"
 #include "hookd/filter.h"
+#include "hookd/log.h"
 #include "hookd/match.h"
 #include "hookd/recorder.h"
 #include "hookd/render.h"
@@ -282,6 +283,15 @@ static void reply_stored(hd_api_req_t *r, unsigned status, const char *id, const
 
 /* ---- handlers ---- */
 
+/* Appends the written subscription to the change log, so that every dispatcher applies the write within a
+ * refresh. The write stands either way: a failure here only delays it to the dispatchers' full reload. */
+static void log_change(hd_api_req_t *r, const char *id) {
+    char err[512];
+    if (hd_store_changed(r->client, r->database, id, err, sizeof(err)))
+        HD_LOG(HD_LOG_ERROR, "api", HD_KV("subscription_id", id), "%s; the dispatchers see it at their full reload",
+               err);
+}
+
 static void list(hd_api_req_t *r) {
     bson_t *filter = BCON_NEW("tenant", BCON_UTF8(r->tenant));
     const char *type = hd_api_query(r, "event_type"), *active = hd_api_query(r, "is_active"),
@@ -327,8 +337,12 @@ static void create(hd_api_req_t *r) {
     BSON_APPEND_DATE_TIME(&doc, "updated_at", now);
     mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, "subscriptions");
     bson_error_t err;
-    if (!mongoc_collection_insert_one(coll, &doc, NULL, NULL, &err)) hd_api_internal(r, "creating the subscription", err.message);
-    else reply_stored(r, 201, id, generated ? secret : NULL);
+    if (!mongoc_collection_insert_one(coll, &doc, NULL, NULL, &err)) {
+        hd_api_internal(r, "creating the subscription", err.message);
+    } else {
+        log_change(r, id);
+        reply_stored(r, 201, id, generated ? secret : NULL);
+    }
     sodium_memzero(secret, sizeof(secret));
     mongoc_collection_destroy(coll);
     bson_destroy(&doc);
@@ -364,7 +378,10 @@ static void update(hd_api_req_t *r, const char *id, int replace) {
     bson_error_t err;
     if (!mongoc_collection_update_one(coll, filter, &update, NULL, NULL, &err))
         hd_api_internal(r, "updating the subscription", err.message);
-    else reply_stored(r, 200, id, NULL);
+    else {
+        log_change(r, id);
+        reply_stored(r, 200, id, NULL);
+    }
     mongoc_collection_destroy(coll);
     bson_destroy(filter);
     bson_destroy(&update);
@@ -372,18 +389,11 @@ static void update(hd_api_req_t *r, const char *id, int replace) {
 }
 
 static void delete(hd_api_req_t *r, const char *id) {
-    char not_found[256], err[512];
-    bson_t *doc;
-    /* The tombstone tells every dispatcher without a full reload; written only for the caller's own subscription. */
-    if (hd_api_subscription_find(r, id, &doc) != 1) return;
-    bson_destroy(doc);
-    if (hd_store_tombstone(r->client, r->database, id, err, sizeof(err))) {
-        hd_api_internal(r, "deleting the subscription", err);
-        return;
-    }
+    char not_found[256];
     snprintf(not_found, sizeof(not_found), "no subscription %s", id);
     hd_api_delete_one(r, "subscriptions", BCON_NEW("_id", BCON_UTF8(id), "tenant", BCON_UTF8(r->tenant)),
                       "deleting the subscription", not_found);
+    if (r->status == 200) log_change(r, id);
 }
 
 /* The new secret signs at once; the old one keeps signing (a second signature) for the grace period. */
@@ -425,7 +435,10 @@ static void rotate(hd_api_req_t *r, const char *id) {
     bson_error_t err;
     if (!mongoc_collection_update_one(coll, filter, &update, NULL, NULL, &err))
         hd_api_internal(r, "rotating the secret", err.message);
-    else reply_stored(r, 200, id, secret);
+    else {
+        log_change(r, id);
+        reply_stored(r, 200, id, secret);
+    }
     sodium_memzero(secret, sizeof(secret));
     mongoc_collection_destroy(coll);
     bson_destroy(filter);

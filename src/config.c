@@ -36,11 +36,10 @@ static const conf_entry_t table[] = {
      "Subscription store: a MongoDB URI, or file:PATH for a JSON file of subscriptions."},
     {"mongo.database", T_STR, F(mongo_database), "hookd", 0, 0, "MongoDB database holding the collections."},
     {"subscriptions.refresh.ms", T_INT, F(refresh_ms), "1000", 50, 3600000,
-     "How often the subscription cache reads the store's changes (documents with a newer updated_at, "
-     "tombstones of deletes; a file: whether it changed)."},
+     "How often the subscription cache reads the store's changes (the subscription_changes log; a file: "
+     "whether it changed)."},
     {"subscriptions.full.reload.ms", T_INT, F(full_reload_ms), "3600000", 0, 86400000,
-     "Reload every subscription this often, the safety net for writes that bump no updated_at and deletes "
-     "without a tombstone; 0: never."},
+     "Reload every subscription this often, the safety net for writes missing from the change log; 0: never."},
     {"http.timeout.ms", T_INT, F(http_timeout_ms), "10000", 100, 300000,
      "Whole-request timeout of one delivery attempt."},
     {"http.connect.timeout.ms", T_INT, F(http_connect_timeout_ms), "3000", 100, 60000,

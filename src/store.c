@@ -13,6 +13,13 @@
 #include "hookd/secret.h"
 #include "hookd/util.h"
 
+/* Enough seconds for the lookback and a refresh interval of a few seconds; a longer interval only re-reads. */
+#define HD_STORE_SEEN 64
+typedef struct {
+    int64_t second;
+    int count;
+} seen_t;
+
 struct hd_store_s {
     char *path;                  /* file backend */
     mongoc_client_pool_t *pool;  /* mongodb backend: a pool, so that the API's threads can share one store */
@@ -24,8 +31,9 @@ struct hd_store_s {
     hd_store_reuse_cb *reuse; /* of the load in progress */
     void *reuse_opaque;
     uint64_t file_fp;  /* file backend: the fingerprint of the content last loaded */
-    int64_t since_ms;  /* MongoDB backend: the newest change seen (wall clock ms) */
+    int64_t since_ms;  /* MongoDB backend: the start of the last successful look (wall clock ms) */
     int64_t looked_ms; /* when the store was last read successfully */
+    seen_t seen[HD_STORE_SEEN]; /* ids applied of the change log's recent seconds, by second */
 };
 
 static pthread_once_t mongoc_once = PTHREAD_ONCE_INIT;
@@ -244,95 +252,113 @@ static json_object *bson_to_json(const bson_t *doc) {
     return o;
 }
 
-static int64_t date_of(const bson_t *doc, const char *key) {
-    bson_iter_t it;
-    return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_DATE_TIME(&it) ? bson_iter_date_time(&it) : 0;
+/* The change log's document of a second: its _id, the second in decimal. */
+static void bucket_id(char out[24], int64_t second) {
+    snprintf(out, 24, "%lld", (long long)second);
 }
 
-static const char *id_of(const bson_t *doc) {
-    bson_iter_t it;
-    return bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : NULL;
-}
-
-static mongoc_cursor_t *find_since(mongoc_collection_t *coll, const char *field, int64_t from_ms) {
-    bson_t *filter = BCON_NEW(field, "{", "$gte", BCON_DATE_TIME(from_ms), "}");
+/* The one document whose _id is id (a lookup every MongoDB-protocol server answers from its primary key; FerretDB
+ * answers no other filter without reading the whole collection), copied into *doc or left NULL when there is
+ * none. Returns -1 with err filled when the store fails. */
+static int find_by_id(mongoc_collection_t *coll, const char *id, bson_t **doc, bson_error_t *err) {
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
+    const bson_t *d;
+    *doc = mongoc_cursor_next(cur, &d) ? bson_copy(d) : NULL;
+    int rc = mongoc_cursor_error(cur, err) ? -1 : 0;
+    mongoc_cursor_destroy(cur);
     bson_destroy(filter);
-    return cur;
+    return rc;
+}
+
+/* How many ids of the second's change log document were already applied. */
+static int *seen_of(hd_store_t *store, int64_t second) {
+    seen_t *e = &store->seen[second % HD_STORE_SEEN];
+    if (e->second != second) *e = (seen_t){second, 0};
+    return &e->count;
+}
+
+/* Adds the ids of a change log document beyond those already applied to ids (each once). */
+static void collect_ids(hd_store_t *store, int64_t second, const bson_t *doc, hd_map_t *ids) {
+    bson_iter_t it, arr;
+    int *seen = seen_of(store, second), n = 0;
+    if (!bson_iter_init_find(&it, doc, "ids") || !BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &arr)) return;
+    while (bson_iter_next(&arr))
+        if (n++ >= *seen && BSON_ITER_HOLDS_UTF8(&arr)) {
+            uint32_t len;
+            const char *id = bson_iter_utf8(&arr, &len);
+            *hd_map_slot(ids, id, len) = (void *)1;
+        }
+    *seen = n;
 }
 
 typedef struct {
+    hd_store_t *store;
     hd_store_changes_t *ch;
-    int *cap;
-} gone_ctx_t;
+    mongoc_collection_t *subs;
+    bson_error_t *err;
+    int cap, gone_cap, failed;
+} fetch_t;
 
-static void push_gone(hd_store_changes_t *ch, const char *id, int *cap) {
-    if (ch->gone_cnt == *cap) {
-        *cap = *cap ? *cap * 2 : 8;
-        ch->gone = hd_xrealloc(ch->gone, sizeof(*ch->gone) * (size_t)*cap);
+static void push_gone(fetch_t *f, const char *id) {
+    hd_store_changes_t *ch = f->ch;
+    if (ch->gone_cnt == f->gone_cap) {
+        f->gone_cap = f->gone_cap ? f->gone_cap * 2 : 8;
+        ch->gone = hd_xrealloc(ch->gone, sizeof(*ch->gone) * (size_t)f->gone_cap);
     }
     ch->gone[ch->gone_cnt++] = hd_xstrdup(id);
 }
 
-static void gone_of_tombstone(const void *key, size_t len, void *value, void *opaque) {
-    gone_ctx_t *g = opaque;
-    if (*(int64_t *)value == INT64_MIN) return;
+/* The current document of a changed id: a subscription to apply, or gone (deleted, or no longer valid). */
+static void fetch_changed(const void *key, size_t len, void *value, void *opaque) {
+    fetch_t *f = opaque;
     char id[512];
+    bson_t *doc;
+    if (f->failed) return;
     snprintf(id, sizeof(id), "%.*s", (int)len, (const char *)key);
-    push_gone(g->ch, id, g->cap);
+    if (find_by_id(f->subs, id, &doc, f->err)) {
+        f->failed = 1;
+        return;
+    }
+    f->ch->read++;
+    json_object *o = doc ? bson_to_json(doc) : NULL;
+    if (!o || add_sub(f->store, o, &f->ch->subs, &f->ch->cnt, &f->cap)) push_gone(f, id);
+    json_object_put(o);
+    bson_destroy(doc);
 }
 
-/* The tombstones first, then the documents: a subscription deleted between the two reads is then either seen by
- * its tombstone now or, since its tombstone is newer than the last change seen, by the next look. A document
- * newer than its own tombstone (the id written again) wins. */
+/* Reads the change log's documents of every second from the last look (minus the lookback) to now, then the
+ * current document of each id they name beyond those already applied: a few primary-key lookups per refresh plus
+ * one per change, whatever the collection's size. Each document's state is read, not the change itself, so
+ * repeated and reordered entries are harmless, and an id without a document is a delete. */
 static int mongo_changes(hd_store_t *store, hd_store_changes_t *ch, char *errstr, size_t errstr_size) {
-    int64_t start = hd_now_ms(), from = store->since_ms - HD_STORE_CHANGE_LOOKBACK_MS, newest = store->since_ms;
+    int64_t start = hd_now_ms(), now_s = start / 1000;
     mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
     mongoc_collection_t *subs = mongoc_client_get_collection(client, store->database, "subscriptions"),
-                        *tombs = mongoc_client_get_collection(client, store->database, "subscription_tombstones");
-    hd_map_t *deleted = hd_map_new(16); /* id -> its tombstone's deleted_at, boxed */
+                        *log = mongoc_client_get_collection(client, store->database, "subscription_changes");
+    hd_map_t *ids = hd_map_new(16);
     bson_error_t err;
-    const bson_t *doc;
-    int cap = 0, gone_cap = 0, rc = -1;
-    mongoc_cursor_t *cur = find_since(tombs, "deleted_at", from);
-    while (mongoc_cursor_next(cur, &doc)) {
-        const char *id = id_of(doc);
-        int64_t at = date_of(doc, "deleted_at");
+    int rc = -1;
+    for (int64_t s = (store->since_ms - HD_STORE_CHANGE_LOOKBACK_MS) / 1000; s <= now_s; s++) {
+        char key[24];
+        bson_t *doc;
+        bucket_id(key, s);
+        if (find_by_id(log, key, &doc, &err)) goto out;
+        if (!doc) continue;
         ch->read++;
-        if (!id) continue;
-        int64_t **slot = (int64_t **)hd_map_slot(deleted, id, strlen(id));
-        if (!*slot) *slot = hd_xmalloc(sizeof(**slot));
-        **slot = at;
-        if (at > newest) newest = at;
+        collect_ids(store, s, doc, ids);
+        bson_destroy(doc);
     }
-    if (mongoc_cursor_error(cur, &err)) goto out;
-    mongoc_cursor_destroy(cur);
-    cur = find_since(subs, "updated_at", from);
-    while (mongoc_cursor_next(cur, &doc)) {
-        const char *id = id_of(doc);
-        int64_t at = date_of(doc, "updated_at");
-        ch->read++;
-        if (at > newest) newest = at;
-        int64_t *del = id ? hd_map_get(deleted, id, strlen(id)) : NULL;
-        if (del && *del >= at) continue;
-        if (del) *del = INT64_MIN; /* written again after its delete */
-        json_object *o = bson_to_json(doc);
-        if (o && add_sub(store, o, &ch->subs, &ch->cnt, &cap) && id) push_gone(ch, id, &gone_cap);
-        json_object_put(o);
-    }
-    if (mongoc_cursor_error(cur, &err)) goto out;
-    gone_ctx_t g = {ch, &gone_cap};
-    hd_map_foreach(deleted, gone_of_tombstone, &g);
-    /* Capped at the clock: a document stamped in the future must not hide the changes after it. */
-    store->since_ms = newest < start ? newest : start;
-    store->looked_ms = start;
+    fetch_t f = {.store = store, .ch = ch, .subs = subs, .err = &err};
+    hd_map_foreach(ids, fetch_changed, &f);
+    if (f.failed) goto out;
+    store->since_ms = store->looked_ms = start;
     rc = 0;
 out:
     if (rc) snprintf(errstr, errstr_size, "MongoDB: reading subscription changes: %s", err.message);
-    mongoc_cursor_destroy(cur);
-    hd_map_destroy(deleted, free);
+    hd_map_destroy(ids, NULL);
     mongoc_collection_destroy(subs);
-    mongoc_collection_destroy(tombs);
+    mongoc_collection_destroy(log);
     mongoc_client_pool_push(store->pool, client);
     return rc;
 }
@@ -375,8 +401,8 @@ int hd_store_changes(hd_store_t *store, hd_store_reuse_cb *reuse, void *opaque, 
         out->reload = fp != store->file_fp;
         return 0;
     }
-    if (hd_now_ms() - store->looked_ms >= HD_STORE_TOMBSTONE_RETENTION_MS - HD_STORE_CHANGE_LOOKBACK_MS) {
-        out->reload = 1; /* tombstones this old may be purged already */
+    if (hd_now_ms() - store->looked_ms >= HD_STORE_CHANGES_RETENTION_MS - HD_STORE_CHANGE_LOOKBACK_MS) {
+        out->reload = 1; /* changes this old may be purged from the log already */
         return 0;
     }
     store->reuse = reuse;
@@ -423,7 +449,6 @@ void hd_store_ensure_indexes(hd_store_t *store) {
     } indexes[] = {
         {"subscriptions", "tenant_id", {"tenant", "_id", NULL}},
         {"subscriptions", "updated_at", {"updated_at", NULL, NULL}}, /* the dispatchers' change polling */
-        {"subscription_tombstones", "deleted_at", {"deleted_at", NULL, NULL}},
         {"deliveries", "tenant_sort", {"tenant", "sort_key", NULL}},
         {"deliveries", "tenant_sub_sort", {"tenant", "subscription_id", "sort_key"}},
     };
@@ -496,10 +521,16 @@ static int update_sub(hd_store_t *store, bson_t *filter, bson_t *update, const c
 int hd_store_disable(hd_store_t *store, const char *id, const char *reason, char *errstr, size_t errstr_size) {
     if (store->path) return 1;
     int64_t now = hd_now_ms();
-    return update_sub(store, BCON_NEW("_id", BCON_UTF8(id)),
-                      BCON_NEW("$set", "{", "is_active", BCON_BOOL(false), "disabled_reason", BCON_UTF8(reason),
-                               "disabled_at", BCON_DATE_TIME(now), "updated_at", BCON_DATE_TIME(now), "}"),
-                      "disabling", id, errstr, errstr_size);
+    int rc = update_sub(store, BCON_NEW("_id", BCON_UTF8(id)),
+                        BCON_NEW("$set", "{", "is_active", BCON_BOOL(false), "disabled_reason", BCON_UTF8(reason),
+                                 "disabled_at", BCON_DATE_TIME(now), "updated_at", BCON_DATE_TIME(now), "}"),
+                        "disabling", id, errstr, errstr_size);
+    if (rc) return rc;
+    /* The other dispatchers would otherwise see the disable only at their full reload: worth trying again too. */
+    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    rc = hd_store_changed(client, store->database, id, errstr, errstr_size) ? -1 : 0;
+    mongoc_client_pool_push(store->pool, client);
+    return rc;
 }
 
 int hd_store_set_failing(hd_store_t *store, const char *id, int64_t since_ms, char *errstr, size_t errstr_size) {
@@ -513,26 +544,31 @@ int hd_store_set_failing(hd_store_t *store, const char *id, int64_t since_ms, ch
                       id, errstr, errstr_size);
 }
 
-int hd_store_tombstone(mongoc_client_t *client, const char *database, const char *id, char *errstr,
-                       size_t errstr_size) {
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, "subscription_tombstones");
-    int64_t now = hd_now_ms();
-    bson_t *filter = BCON_NEW("_id", BCON_UTF8(id)),
-           *set = BCON_NEW("$set", "{", "deleted_at", BCON_DATE_TIME(now), "}"),
-           *old = BCON_NEW("deleted_at", "{", "$lt", BCON_DATE_TIME(now - HD_STORE_TOMBSTONE_RETENTION_MS), "}"),
-           *opts = BCON_NEW("upsert", BCON_BOOL(true));
+int hd_store_changed(mongoc_client_t *client, const char *database, const char *id, char *errstr,
+                     size_t errstr_size) {
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, "subscription_changes");
+    int64_t second = hd_now_ms() / 1000;
+    char key[24], old[24];
+    bucket_id(key, second);
+    bucket_id(old, second - HD_STORE_CHANGES_RETENTION_MS / 1000);
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(key)), *push = BCON_NEW("$push", "{", "ids", BCON_UTF8(id), "}"),
+           *opts = BCON_NEW("upsert", BCON_BOOL(true)), reply;
     bson_error_t err;
+    bson_iter_t it;
     int rc = 0;
-    if (!mongoc_collection_update_one(coll, filter, set, opts, NULL, &err)) {
-        snprintf(errstr, errstr_size, "MongoDB: writing the tombstone of %s: %s", id, err.message);
+    if (!mongoc_collection_update_one(coll, filter, push, opts, &reply, &err)) {
+        snprintf(errstr, errstr_size, "MongoDB: logging the change of subscription %s: %s", id, err.message);
         rc = -1;
-    } else if (!mongoc_collection_delete_many(coll, old, NULL, NULL, &err)) {
-        /* Old tombstones only cost the space: the next delete purges them. */
-        HD_LOG(HD_LOG_WARN, "store", NULL, "purging subscription tombstones: %s", err.message);
+    } else if (second % 60 == 0 && bson_iter_init_find(&it, &reply, "upsertedCount") && bson_iter_as_int64(&it)) {
+        /* A new minute's first change purges what is past the retention: a scan of a log of an hour at most. */
+        bson_t *expired = BCON_NEW("_id", "{", "$lt", BCON_UTF8(old), "}");
+        if (!mongoc_collection_delete_many(coll, expired, NULL, NULL, &err))
+            HD_LOG(HD_LOG_WARN, "store", NULL, "purging the subscription change log: %s", err.message);
+        bson_destroy(expired);
     }
+    bson_destroy(&reply);
     bson_destroy(filter);
-    bson_destroy(set);
-    bson_destroy(old);
+    bson_destroy(push);
     bson_destroy(opts);
     mongoc_collection_destroy(coll);
     return rc;

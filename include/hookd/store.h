@@ -28,41 +28,42 @@ typedef hd_sub_t *hd_store_reuse_cb(void *opaque, const char *id, uint64_t diges
 int hd_store_load(hd_store_t *store, hd_store_reuse_cb *reuse, void *opaque, hd_sub_t ***subs, int *cnt,
                   char *errstr, size_t errstr_size);
 
-/* Changes are read by updated_at (and deleted_at of tombstones) from this long before the newest change already
- * seen, so that a write stamped by a clock running a little behind, or committed just after a newer one, is not
- * missed. Re-read documents are recognised by their digest and cost no parsing. */
+/* The change log: the collection `subscription_changes` holds one document per second in which subscriptions
+ * were written, {_id: "<epoch second>", ids: [<subscription id>, ...]}, appended to after every write
+ * (hd_store_changed). A reader reads the seconds since its last look from this long before it, so that an entry
+ * from a clock running a little behind, or appended just after the look, is still seen; ids already applied are
+ * counted per second and skipped. */
 #define HD_STORE_CHANGE_LOOKBACK_MS 5000
 
-/* How long a deleted subscription's tombstone is kept (hd_store_tombstone). A reader whose last look is older
- * than that loads everything instead of asking for changes. */
-#define HD_STORE_TOMBSTONE_RETENTION_MS (7 * 86400000LL)
+/* How long the change log keeps a second (purged by the writers). A reader whose last look is older than that
+ * loads everything instead. */
+#define HD_STORE_CHANGES_RETENTION_MS 3600000LL
 
 /* What changed since the last hd_store_load or hd_store_changes of this store (one reader: the cache's thread). */
 typedef struct hd_store_changes_s {
-    hd_sub_t **subs; /* valid documents written since, owned (hd_store_changes_clear frees them) */
-    char **gone;     /* ids to drop: deleted (a tombstone), or a document that is no longer valid */
+    hd_sub_t **subs; /* valid documents of changed ids, owned (hd_store_changes_clear frees them) */
+    char **gone;     /* ids to drop: deleted (no document), or a document that is no longer valid */
     int cnt, gone_cnt;
-    int64_t read; /* documents read (subscriptions and tombstones): the database work of the refresh */
+    int64_t read; /* documents read (change log seconds and subscriptions): the database work of the refresh */
     int reload;   /* the store cannot list its changes (a file) and its content changed, or the last look is older
-                     than the tombstones' retention: load everything instead */
+                     than the change log's retention: load everything instead */
 } hd_store_changes_t;
 
-/* Reads what changed since the last look: for MongoDB, the subscriptions whose updated_at is at least the newest
- * seen (minus the lookback) and the tombstones as recent; for a file, whether it changed at all. reuse as in
- * hd_store_load. Returns 0 with *out filled (clear it with hd_store_changes_clear), or -1 with errstr when the
- * store is away: the next call then asks from the same point, so nothing is missed. */
-int hd_store_changes(hd_store_t *store, hd_store_reuse_cb *reuse, void *opaque, hd_store_changes_t *out, char *errstr,
-                     size_t errstr_size);
+/* Reads what changed since the last look: for MongoDB, the change log's recent seconds and the current document
+ * of every id they name (primary-key lookups only, which FerretDB answers without a scan); for a file, whether it
+ * changed at all. reuse as in hd_store_load. Returns 0 with *out filled (clear it with hd_store_changes_clear),
+ * or -1 with errstr when the store is away: the next call then asks from the same point, so nothing is missed. */
+int hd_store_changes(hd_store_t *store, hd_store_reuse_cb *reuse, void *opaque, hd_store_changes_t *out,
+                     char *errstr, size_t errstr_size);
 void hd_store_changes_clear(hd_store_changes_t *ch);
 
-/* Records that the subscription id was deleted, for the dispatchers' change polling (the collection
- * `subscription_tombstones`: _id, deleted_at), and purges tombstones older than the retention. Call it before
- * deleting the document: a tombstone whose delete then fails only hides the subscription until its next change or
- * the next full reload, while a delete without a tombstone would be missed until the full reload. client is
- * borrowed. Returns 0, or -1 with errstr. */
+/* Appends id to the change log's document of the current second (and, once a minute, purges seconds past the
+ * retention). Call it after every write of the subscription (create, update, delete): dispatchers apply the
+ * change within a refresh; a write without it waits for the next full reload. client is borrowed. Returns 0,
+ * or -1 with errstr. */
 struct _mongoc_client_t;
-int hd_store_tombstone(struct _mongoc_client_t *client, const char *database, const char *id, char *errstr,
-                       size_t errstr_size);
+int hd_store_changed(struct _mongoc_client_t *client, const char *database, const char *id, char *errstr,
+                     size_t errstr_size);
 
 /* Lets the store decrypt encrypted subscription secrets (see secret.h) with the base64 master key b64. When b64
  * is NULL or empty, fails if the store holds encrypted secrets (a clear start-up error instead of subscriptions
@@ -83,8 +84,8 @@ int hd_store_count_encrypted(hd_store_t *store, int64_t *n, char *errstr, size_t
 struct _mongoc_client_t *hd_store_client_pop(hd_store_t *store);
 void hd_store_client_push(hd_store_t *store, struct _mongoc_client_t *client);
 const char *hd_store_database(const hd_store_t *store); /* NULL for the file backend */
-/* Marks a subscription inactive (is_active false, disabled_reason, disabled_at, updated_at bumped so every
- * dispatcher reloads). Returns 0, 1 when the store is read-only (file: the change lives in memory until restart),
+/* Marks a subscription inactive (is_active false, disabled_reason, disabled_at, updated_at bumped) and logs the
+ * change, so that every dispatcher applies it. Returns 0, 1 when the store is read-only (file: the change lives in memory until restart),
  * -1 with errstr when no server could be reached (worth trying again), or -2 with errstr when the server refused
  * the write. */
 int hd_store_disable(hd_store_t *store, const char *id, const char *reason, char *errstr, size_t errstr_size);

@@ -1,7 +1,8 @@
 """Subscription changes reach running dispatchers incrementally (docs/api.md, "How changes reach the dispatchers"):
 created, updated, disabled and deleted subscriptions take effect with the full reload turned off, written through
-the API or straight into the database, on two dispatchers at once; each refresh reads only what changed; a
-dispatcher that could not look while the database was away catches up, deletes included."""
+the API or straight into the database (with their change log entry), on two dispatchers at once; each refresh
+reads only what changed; a dispatcher that could not look while the database was away catches up, deletes
+included."""
 
 import datetime as dt
 import json
@@ -47,6 +48,12 @@ def now():
     return dt.datetime.now(dt.timezone.utc)
 
 
+def logged(db, *ids):
+    """What a tool writing straight to the database does after its write: the change log entry."""
+    for sid in ids:
+        db.subscription_changes.update_one({"_id": str(int(time.time()))}, {"$push": {"ids": sid}}, upsert=True)
+
+
 def doc_for(receiver, tenant="t1", types=("customer.created",), **fields):
     sid = f"sub_{uuid.uuid4().hex[:16]}"
     path = f"/ok/{sid}"
@@ -61,9 +68,9 @@ BOTH = ("customer.created", "order.created")
 
 
 def test_direct_writes_apply_incrementally(hookd, db, receiver, results, produce):
-    """A tool writing straight to MongoDB: insert, update, disable (bumping updated_at) and delete (with its
-    tombstone) each take effect on a running dispatcher whose full reload is off, and a refresh reads the changed
-    documents, not the 300 others of the collection."""
+    """A tool writing straight to MongoDB: insert, update, disable and delete, each followed by its change log
+    entry, take effect on a running dispatcher whose full reload is off, and a refresh reads the log and the
+    changed documents, not the 300 others of the collection."""
     an_hour_ago = now() - dt.timedelta(hours=1)
     db.subscriptions.insert_many([doc_for(receiver, tenant=f"other{i}", updated_at=an_hour_ago) for i in range(300)])
     sentinel, keep = doc_for(receiver, types=BOTH), doc_for(receiver)
@@ -74,32 +81,33 @@ def test_direct_writes_apply_incrementally(hookd, db, receiver, results, produce
 
     new = doc_for(receiver)
     db.subscriptions.insert_one(new)
+    logged(db, new["_id"])
     want = base + [keep["_id"], new["_id"]]
     assert converge(results, produce, want) == sorted(want)
 
     db.subscriptions.update_one({"_id": new["_id"]}, {"$set": {"event_types": ["order.created"], "updated_at": now()}})
+    logged(db, new["_id"])
     want = base + [new["_id"]]
     assert converge(results, produce, want, type="order.created") == sorted(want)
 
     db.subscriptions.update_one({"_id": keep["_id"]}, {"$set": {"is_active": False, "updated_at": now()}})
+    logged(db, keep["_id"])
     assert converge(results, produce, base) == base
 
-    # A delete: the tombstone first, then the document.
-    db.subscription_tombstones.insert_one({"_id": new["_id"], "deleted_at": now()})
     db.subscriptions.delete_one({"_id": new["_id"]})
+    logged(db, new["_id"])
     assert converge(results, produce, base, type="order.created") == base
 
     log = h.log()
     assert "subscriptions reloaded" not in log and "subscriptions loaded: 302 in" in log
     reads = [r[2] for r in refreshes(h)]
-    assert reads and max(reads) <= 10, reads  # the recent changes (lookback included), never the collection
+    assert reads and max(reads) <= 8, reads  # the log's recent seconds and the changed ids, never the collection
     hookd.stop(h)
 
 
 def test_api_changes_reach_two_dispatchers(hookd, api, master_key, receiver, results, produce, topics):
     """Changes through the API (create, update, disable, re-enable, delete) take effect on two dispatchers (each
-    in its own consumer group, so both deliver every event) with the full reload off: the delete by its
-    tombstone."""
+    in its own consumer group, so both deliver every event) with the full reload off: the API logs each write."""
     hs = [hookd.start(HOOKD_SUBSCRIPTIONS_FULL_RELOAD_MS=0, HOOKD_MASTER_KEY=master_key, HOOKD_GROUP_ID=group)
           for group in (topics.group, topics.group + ".b")]
     sentinel = sub_for(api, receiver, f"sentinel-{uuid.uuid4().hex[:8]}", event_types=list(BOTH))
@@ -139,11 +147,11 @@ def test_changes_made_while_the_database_was_away_are_caught_up(hookd, receiver,
     private_mongo.up()
     client = private_mongo.client()
     third = doc_for(receiver)
-    client[names.db].subscription_tombstones.insert_one({"_id": first["_id"], "deleted_at": now()})
-    client[names.db].subscriptions.delete_one({"_id": first["_id"]})
-    client[names.db].subscriptions.update_one({"_id": second["_id"]},
-                                              {"$set": {"event_types": ["order.created"], "updated_at": now()}})
-    client[names.db].subscriptions.insert_one(third)
+    db = client[names.db]
+    db.subscriptions.delete_one({"_id": first["_id"]})
+    db.subscriptions.update_one({"_id": second["_id"]}, {"$set": {"event_types": ["order.created"], "updated_at": now()}})
+    db.subscriptions.insert_one(third)
+    logged(db, first["_id"], second["_id"], third["_id"])
     wait_for(lambda: "reachable again" in h.log(), what="hookd noticing the database is back")
     want = base + [third["_id"]]
     assert converge(results, produce, want) == sorted(want)
