@@ -6,10 +6,10 @@ Scenarios:
           store: load time, RSS and peak RSS after the load and across a full reload (the file touched); bytes
           per subscription over the 1,000-subscription baseline.
   churn   100,000 subscriptions in a private FerretDB, a steady stream of creates, updates, disables and deletes
-          through the collection (as the API writes them: updated_at, tombstones), once against a dispatcher
-          applying changes (the default) and once against one doing a full reload per refresh, in the same run:
-          change-to-applied latency p50/p99, documents read per refresh, dispatcher CPU per refresh, FerretDB CPU
-          per change.
+          through the collection (as the API writes them: the document, then its change log entry), once against
+          a dispatcher applying changes (the default) and once against one doing a full reload per refresh, in the
+          same run: change-to-applied latency p50/p99, documents read per refresh, dispatcher CPU per refresh,
+          FerretDB CPU per change.
 
 Run with the services up (scripts/services up, or the shared ones), after `make build/hookd`:
   .cache/venv/bin/python tests/bench/subs.py memory [--counts 1000,100000,1000000]
@@ -182,7 +182,7 @@ def proc_cpu(pid):
     return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def churn_phase(name, coll, tombs, db, uri, subs, rate, seconds, full, mongo_pid, rnd, ids):
+def churn_phase(name, coll, log_coll, db, uri, subs, rate, seconds, full, mongo_pid, rnd, ids):
     """One dispatcher, `seconds` of changes at `rate` per second; returns its figures."""
     env = {"HOOKD_STORE": uri, "HOOKD_MONGO_DATABASE": db, "HOOKD_SUBSCRIPTIONS_REFRESH_MS": "1000"}
     # A full reload on every refresh: what a dispatcher did on any change before changes were applied.
@@ -204,15 +204,15 @@ def churn_phase(name, coll, tombs, db, uri, subs, rate, seconds, full, mongo_pid
             d = sub_doc(rnd.randrange(10000), rnd.randrange(100), rnd)
             d["updated_at"] = now
             coll.insert_one(d)
-            ids.append(d["_id"])
+            ids.append(sid := d["_id"])
         elif kind == "update":
-            coll.update_one({"_id": rnd.choice(ids)}, {"$set": {"name": f"renamed {i}", "updated_at": now}})
+            coll.update_one({"_id": (sid := rnd.choice(ids))}, {"$set": {"name": f"renamed {i}", "updated_at": now}})
         elif kind == "disable":
-            coll.update_one({"_id": rnd.choice(ids)}, {"$set": {"is_active": False, "updated_at": now}})
+            coll.update_one({"_id": (sid := rnd.choice(ids))}, {"$set": {"is_active": False, "updated_at": now}})
         else:
-            victim = ids.pop(rnd.randrange(len(ids)))
-            tombs.update_one({"_id": victim}, {"$set": {"deleted_at": now}}, upsert=True)
-            coll.delete_one({"_id": victim})
+            coll.delete_one({"_id": (sid := ids.pop(rnd.randrange(len(ids))))})
+        # as the API does after every write (hd_store_changed)
+        log_coll.update_one({"_id": str(int(time.time()))}, {"$push": {"ids": sid}}, upsert=True)
         writes.append(time.time() * 1000)
         i += 1
     # Let the last changes land: two refreshes, or the reload in progress plus one.
@@ -264,7 +264,7 @@ def churn(subs, rate, seconds):
     try:
         client = pymongo.MongoClient(m.uri)
         db = f"churn_{uuid.uuid4().hex[:8]}"
-        coll, tombs = client[db].subscriptions, client[db].subscription_tombstones
+        coll, log_coll = client[db].subscriptions, client[db].subscription_changes
         rnd = random.Random(7)
         old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
         ids = []
@@ -273,14 +273,12 @@ def churn(subs, rate, seconds):
             docs = [dict(sub_doc((i + j) // 10, (i + j) % 10, rnd), updated_at=old) for j in range(min(5000, subs - i))]
             coll.insert_many(docs)
             ids += [d["_id"] for d in docs]
-        coll.create_index("updated_at")
-        tombs.create_index("deleted_at")
         log(f"{subs} subscriptions inserted in {time.time() - t0:.0f} s")
         pid = m.pid()
-        out = [churn_phase("apply", coll, tombs, db, m.uri, subs, rate, seconds, False, pid, rnd, ids)]
+        out = [churn_phase("apply", coll, log_coll, db, m.uri, subs, rate, seconds, False, pid, rnd, ids)]
         log(json.dumps(out[-1]))
         subs_now = coll.estimated_document_count()
-        out.append(churn_phase("full-reload", coll, tombs, db, m.uri, subs_now, rate, seconds, True, pid, rnd, ids))
+        out.append(churn_phase("full-reload", coll, log_coll, db, m.uri, subs_now, rate, seconds, True, pid, rnd, ids))
         log(json.dumps(out[-1]))
         client.drop_database(db)
         return out
