@@ -448,7 +448,6 @@ void hd_store_ensure_indexes(hd_store_t *store) {
         const char *keys[3];
     } indexes[] = {
         {"subscriptions", "tenant_id", {"tenant", "_id", NULL}},
-        {"subscriptions", "updated_at", {"updated_at", NULL, NULL}}, /* the dispatchers' change polling */
         {"deliveries", "tenant_sort", {"tenant", "sort_key", NULL}},
         {"deliveries", "tenant_sub_sort", {"tenant", "subscription_id", "sort_key"}},
     };

@@ -70,8 +70,8 @@ int hd_store_changed(struct _mongoc_client_t *client, const char *database, cons
  * skipped one by one). Returns 0, or -1 with errstr filled. */
 int hd_store_use_master_key(hd_store_t *store, const char *b64, char *errstr, size_t errstr_size);
 
-/* Creates the indexes that hookd's queries rely on (the API's are scoped to a tenant, the dispatchers poll the
- * newest updated_at), where they are missing. A failure (no createIndex privilege) is logged: it only costs speed.
+/* Creates the indexes that hookd's queries rely on (the API's, scoped to a tenant; the dispatchers look up by
+ * _id only), where they are missing. A failure (no createIndex privilege) is logged: it only costs speed.
  * Nothing for the file backend. */
 void hd_store_ensure_indexes(hd_store_t *store);
 
