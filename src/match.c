@@ -353,9 +353,20 @@ static int reload(hd_match_cache_t *c, int *loaded, char *errstr, size_t errstr_
     int64_t from_ms = hd_now_ms();
     hd_match_t *cur = hd_match_cache_get(c);
     int rc = hd_store_load(c->store, reuse_sub, cur, &subs, &cnt, errstr, errstr_size);
+    if (rc) {
+        hd_match_release(cur);
+        return -1;
+    }
+    cnt = sort_unique(subs, cnt);
+    /* Every subscription the one already held (the usual outcome of the safety net's reload): no second index. */
+    int same = cur && cnt == cur->cnt;
+    for (int i = 0; i < cnt && same; i++) same = cur->subs[i] == subs[i];
     hd_match_release(cur);
-    if (rc) return -1;
-    install(c, hd_match_new(subs, cnt), from_ms);
+    if (same) {
+        for (int i = 0; i < cnt; i++) hd_sub_destroy(subs[i]);
+        free(subs);
+    }
+    install(c, same ? NULL : index_new(subs, cnt), from_ms);
     c->full_us = hd_mono_us();
     *loaded = cnt;
     malloc_trim(0); /* hand the parsed documents' memory back: a reload must not leave RSS at its peak */

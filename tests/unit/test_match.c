@@ -6,6 +6,7 @@
 
 #include "hookd/match.h"
 #include "hookd/store.h"
+#include "hookd/util.h"
 #include "unit.h"
 
 static hd_sub_t *sub(const char *id, const char *tenant, const char *types_and_more) {
@@ -257,6 +258,47 @@ out:
     hd_match_release(m);
 }
 
+static void write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A full reload that finds every subscription unchanged keeps the snapshot (no second index while it runs); one
+ * that finds a change installs a new one. hd_match_cache_get_after waits for a look started after the rewrite. */
+static void test_reload_unchanged_keeps_the_snapshot(void) {
+    char path[] = "/tmp/hookd-test-match-XXXXXX", err[256], uri[64];
+    static const char a[] = "{\"id\":\"a\",\"tenant\":\"t\",\"url\":\"http://127.0.0.1/\",\"event_types\":[\"x\"],"
+                            "\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"}";
+    static const char b[] = "{\"id\":\"b\",\"tenant\":\"t\",\"url\":\"http://127.0.0.1/\",\"event_types\":[\"y\"],"
+                            "\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"}";
+    char text[1024];
+    close(mkstemp(path));
+    snprintf(text, sizeof(text), "[%s,%s]", a, b);
+    write_file(path, text);
+    snprintf(uri, sizeof(uri), "file:%s", path);
+    hd_store_t *store = hd_store_new(uri, NULL, err, sizeof(err));
+    hd_match_cache_t *cache = store ? hd_match_cache_new(store, 50, 0, err, sizeof(err)) : NULL;
+    CHECK(cache != NULL);
+    if (!cache) goto out;
+    hd_match_t *first = hd_match_cache_get(cache);
+    snprintf(text, sizeof(text), "[%s, %s]", b, a); /* another file, the same subscriptions */
+    write_file(path, text);
+    hd_match_t *second = hd_match_cache_get_after(cache, hd_now_ms(), 5000);
+    CHECK(second == first);
+    snprintf(text, sizeof(text), "[%s]", a);
+    write_file(path, text);
+    hd_match_t *third = hd_match_cache_get_after(cache, hd_now_ms(), 5000);
+    CHECK(third != first && hd_match_count(third) == 1 && hd_match_get(third, "a") == hd_match_get(first, "a"));
+    hd_match_release(first);
+    hd_match_release(second);
+    hd_match_release(third);
+out:
+    hd_match_cache_destroy(cache);
+    hd_store_destroy(store);
+    unlink(path);
+}
+
 int main(void) {
     RUN(test_patterns);
     RUN(test_wildcards_and_tenants);
@@ -266,5 +308,6 @@ int main(void) {
     RUN(test_failing_clock);
     RUN(test_lookup_by_id);
     RUN(test_apply);
+    RUN(test_reload_unchanged_keeps_the_snapshot);
     return UNIT_REPORT();
 }
