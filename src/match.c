@@ -25,7 +25,8 @@ typedef struct {
 typedef struct {
     entry_t *entries;
     int cnt, cap;
-    unsigned flags; /* 'T' buckets: which wildcard buckets the tenant has, so lookups skip the others */
+    unsigned flags;  /* 'T' buckets: which wildcard buckets the tenant has, so lookups skip the others */
+    atomic_int refs; /* snapshots holding it: a change rebuilds only its tenants' buckets, the others are shared */
 } bucket_t;
 
 #define T_ALL 1u
@@ -50,13 +51,17 @@ static size_t make_key(char *buf, size_t buf_size, const char *tenant, char kind
 
 static void bucket_free(void *v) {
     bucket_t *b = v;
+    if (atomic_fetch_sub(&b->refs, 1) != 1) return;
     free(b->entries);
     free(b);
 }
 
 static bucket_t *bucket_get(hd_match_t *m, const char *key, size_t len) {
     bucket_t **bp = (bucket_t **)hd_map_slot(m->by_type, key, len);
-    if (!*bp) *bp = hd_xcalloc(1, sizeof(**bp));
+    if (!*bp) {
+        *bp = hd_xcalloc(1, sizeof(**bp));
+        atomic_init(&(*bp)->refs, 1);
+    }
     return *bp;
 }
 
@@ -145,6 +150,29 @@ static int sort_unique(hd_sub_t **subs, int cnt) {
     return n;
 }
 
+/* The flag a non-'T' bucket of kind (and rest) sets in its tenant's 'T' bucket. */
+static unsigned kind_flag(char kind, const char *rest) {
+    return kind == 'A' ? T_ALL : kind == 'W' ? rest[0] == '*' ? T_WILD_FIRST : T_WILD_LITERAL : 0;
+}
+
+/* Adds the patterns of s (when active) to the index. */
+static void index_sub(hd_match_t *m, const hd_sub_t *s) {
+    char key[1024];
+    if (!s->is_active) return;
+    for (int t = 0; t < s->event_types_cnt; t++) {
+        const char *pat = s->event_types[t];
+        size_t len;
+        if (is_all(pat)) len = make_key(key, sizeof(key), s->tenant, 'A', "", 0);
+        else if (strchr(pat, '*')) len = make_key(key, sizeof(key), s->tenant, 'W', pat, strcspn(pat, "."));
+        else len = make_key(key, sizeof(key), s->tenant, '=', pat, strlen(pat));
+        if (!len) continue;
+        index_add(m, key, len, s, t);
+        unsigned flag = kind_flag(key[strlen(s->tenant) + 1], pat);
+        len = make_key(key, sizeof(key), s->tenant, 'T', "", 0);
+        bucket_get(m, key, len)->flags |= flag;
+    }
+}
+
 /* Indexes subs, sorted by id with unique ids; takes them. */
 static hd_match_t *index_new(hd_sub_t **subs, int cnt) {
     hd_match_t *m = hd_xcalloc(1, sizeof(*m));
@@ -153,30 +181,7 @@ static hd_match_t *index_new(hd_sub_t **subs, int cnt) {
     m->cnt = cnt;
     /* Keyed by (tenant, type): far fewer keys than subscriptions; the map grows as needed. */
     m->by_type = hd_map_new(64);
-
-    char key[1024];
-    for (int i = 0; i < m->cnt; i++) {
-        const hd_sub_t *s = subs[i];
-        if (!s->is_active) continue;
-        for (int t = 0; t < s->event_types_cnt; t++) {
-            const char *pat = s->event_types[t];
-            size_t len;
-            unsigned flag = 0;
-            if (is_all(pat)) {
-                len = make_key(key, sizeof(key), s->tenant, 'A', "", 0);
-                flag = T_ALL;
-            } else if (strchr(pat, '*')) {
-                len = make_key(key, sizeof(key), s->tenant, 'W', pat, strcspn(pat, "."));
-                flag = pat[0] == '*' ? T_WILD_FIRST : T_WILD_LITERAL;
-            } else {
-                len = make_key(key, sizeof(key), s->tenant, '=', pat, strlen(pat));
-            }
-            if (!len) continue;
-            index_add(m, key, len, s, t);
-            len = make_key(key, sizeof(key), s->tenant, 'T', "", 0);
-            bucket_get(m, key, len)->flags |= flag;
-        }
-    }
+    for (int i = 0; i < m->cnt; i++) index_sub(m, subs[i]);
     hd_map_foreach(m->by_type, bucket_trim, NULL);
     return m;
 }
@@ -261,19 +266,65 @@ static int is_gone(char *const *gone, int gone_cnt, const char *id) {
     return gone_cnt && bsearch(&id, gone, (size_t)gone_cnt, sizeof(*gone), str_cmp) != NULL;
 }
 
+typedef struct {
+    hd_match_t *to;
+    const hd_map_t *touched;  /* tenants whose buckets are rebuilt */
+    const hd_map_t *replaced; /* ids whose old entries are dropped */
+} carry_t;
+
+/* Carries one bucket of the old snapshot into the new one: shared when its tenant is untouched, else copied
+ * without the entries of replaced subscriptions (and its tenant's 'T' bucket rebuilt from what remains). */
+static void carry_bucket(const void *key, size_t len, void *value, void *opaque) {
+    carry_t *c = opaque;
+    bucket_t *b = value;
+    const char *k = key;
+    size_t tl = strlen(k);
+    if (!hd_map_get(c->touched, k, tl)) {
+        atomic_fetch_add(&b->refs, 1);
+        *hd_map_slot(c->to->by_type, key, len) = b;
+        return;
+    }
+    if (k[tl + 1] == 'T') return;
+    bucket_t *nb = NULL;
+    for (int i = 0; i < b->cnt; i++) {
+        const char *id = b->entries[i].sub->id;
+        if (hd_map_get(c->replaced, id, strlen(id))) continue;
+        if (!nb) nb = bucket_get(c->to, key, len);
+        if (nb->cnt == nb->cap) {
+            nb->cap = nb->cap ? nb->cap * 2 : 4;
+            nb->entries = hd_xrealloc(nb->entries, sizeof(*nb->entries) * (size_t)nb->cap);
+        }
+        nb->entries[nb->cnt++] = b->entries[i];
+    }
+    if (!nb) return;
+    char tkey[1024];
+    unsigned flag = kind_flag(k[tl + 1], k + tl + 2);
+    bucket_get(c->to, tkey, make_key(tkey, sizeof(tkey), k, 'T', "", 0))->flags |= flag;
+}
+
+static void mark(hd_map_t *set, const char *s) {
+    *hd_map_slot(set, s, strlen(s)) = (void *)1;
+}
+
 hd_match_t *hd_match_apply(const hd_match_t *m, hd_sub_t **subs, int cnt, char **gone, int gone_cnt) {
     cnt = sort_unique(subs, cnt);
     if (gone_cnt) qsort(gone, (size_t)gone_cnt, sizeof(*gone), str_cmp);
     int changed = 0;
-    for (int i = 0; i < cnt && !changed; i++)
-        changed = find_id(m, subs[i]->id) != subs[i];
-    for (int i = 0; i < gone_cnt && !changed; i++)
-        changed = find_id(m, gone[i]) != NULL;
-    if (!changed) { /* documents read again within the lookback: the subscriptions already held */
-        for (int i = 0; i < cnt; i++)
-            hd_sub_destroy(subs[i]);
+    for (int i = 0; i < cnt && !changed; i++) changed = find_id(m, subs[i]->id) != subs[i];
+    for (int i = 0; i < gone_cnt && !changed; i++) changed = find_id(m, gone[i]) != NULL;
+    if (!changed) { /* documents read again: the subscriptions already held */
+        for (int i = 0; i < cnt; i++) hd_sub_destroy(subs[i]);
         free(subs);
         return NULL;
+    }
+    /* The tenants of the written subscriptions, old and new, and of the gone ones: only their buckets change. */
+    hd_map_t *touched = hd_map_new(16), *replaced = hd_map_new(16);
+    for (int i = 0; i < cnt + gone_cnt; i++) {
+        const char *id = i < cnt ? subs[i]->id : gone[i - cnt];
+        const hd_sub_t *old = find_id(m, id);
+        mark(replaced, id);
+        if (old) mark(touched, old->tenant);
+        if (i < cnt) mark(touched, subs[i]->tenant);
     }
     /* A merge of two id-sorted lists: the snapshot's shared subscriptions and the written ones, which replace
      * theirs. */
@@ -288,8 +339,20 @@ hd_match_t *hd_match_apply(const hd_match_t *m, hd_sub_t **subs, int cnt, char *
         if (c < 0 && !is_gone(gone, gone_cnt, m->subs[i]->id)) out[n++] = hd_sub_retain(m->subs[i]);
         i++;
     }
+    hd_match_t *to = hd_xcalloc(1, sizeof(*to));
+    atomic_init(&to->refcnt, 1);
+    to->subs = hd_xrealloc(out, sizeof(*out) * (size_t)(n + 1));
+    to->cnt = n;
+    to->by_type = hd_map_new(hd_map_count(m->by_type));
+    carry_t carry = {to, touched, replaced};
+    hd_map_foreach(m->by_type, carry_bucket, &carry);
+    for (int k = 0; k < cnt; k++) index_sub(to, subs[k]);
+    /* Only the rebuilt buckets have slack; the shared ones were trimmed when built, so this leaves them be. */
+    hd_map_foreach(to->by_type, bucket_trim, NULL);
+    hd_map_destroy(touched, NULL);
+    hd_map_destroy(replaced, NULL);
     free(subs);
-    return index_new(hd_xrealloc(out, sizeof(*out) * (size_t)(n + 1)), n);
+    return to;
 }
 
 int hd_match_count(const hd_match_t *m) {

@@ -224,35 +224,53 @@ static void test_apply(void) {
         sub("a", "t1", "\"event_types\":[\"x\"]"),
         sub("b", "t1", "\"event_types\":[\"x\"]"),
         sub("c", "t2", "\"event_types\":[\"x\"]"),
+        sub("v", "t1", "\"event_types\":[\"x.*\"]"),
+        sub("u", "t3", "\"event_types\":[\"*.created\", \"**\"]"),
     };
-    hd_match_t *m = build(list, 3);
+    hd_match_t *m = build(list, 5);
     const hd_sub_t *a = hd_match_get(m, "a");
-    hd_sub_t **subs = malloc(sizeof(*subs) * 2);
+    hd_sub_t **subs = malloc(sizeof(*subs) * 3);
     subs[0] = sub("d", "t1", "\"event_types\":[\"x\"]");
     subs[1] = sub("b", "t1", "\"event_types\":[\"y\"]");
-    char *gone[] = {"c", "nope"};
-    hd_match_t *n = hd_match_apply(m, subs, 2, gone, 2);
+    subs[2] = sub("e", "t2", "\"event_types\":[\"*.created\"]");
+    char *gone[] = {"c", "nope", "v"};
+    hd_match_t *n = hd_match_apply(m, subs, 3, gone, 3);
     CHECK(n != NULL);
     if (!n) goto out;
-    CHECK(hd_match_count(n) == 3);
+    CHECK(hd_match_count(n) == 5);
     CHECK(hd_match_get(n, "a") == a);
-    CHECK(!hd_match_get(n, "c") && hd_match_get(n, "d"));
+    CHECK(!hd_match_get(n, "c") && !hd_match_get(n, "v") && hd_match_get(n, "d"));
     CHECK_STR(find(n, "t1", "x", "{}"), "a,d");
     CHECK_STR(find(n, "t1", "y", "{}"), "b");
-    CHECK_STR(find(m, "t1", "x", "{}"), "a,b"); /* the old snapshot is untouched */
+    CHECK_STR(find(n, "t1", "x.y", "{}"), "");              /* its tenant's last wildcard went */
+    CHECK_STR(find(n, "t2", "order.created", "{}"), "e");   /* a tenant's first wildcard came */
+    CHECK_STR(find(n, "t3", "order.created", "{}"), "u");   /* untouched: its buckets shared */
+    CHECK_STR(find(m, "t1", "x", "{}"), "a,b");             /* the old snapshot is untouched */
+    CHECK_STR(find(m, "t1", "x.y", "{}"), "v");
     hd_match_release(m);
     /* documents read again (the same subscriptions) and ids already gone: nothing new */
     subs = malloc(sizeof(*subs));
     subs[0] = hd_sub_retain((hd_sub_t *)hd_match_get(n, "d"));
-    m = hd_match_apply(n, subs, 1, gone, 2);
+    m = hd_match_apply(n, subs, 1, gone, 3);
     CHECK(m == NULL);
     hd_match_release(m);
     m = n;
+    /* a subscription moved to another tenant leaves the first one's buckets */
+    subs = malloc(sizeof(*subs));
+    subs[0] = sub("a", "t3", "\"event_types\":[\"x\"]");
+    n = hd_match_apply(m, subs, 1, NULL, 0);
+    CHECK(n != NULL);
+    if (!n) goto out;
+    CHECK_STR(find(n, "t1", "x", "{}"), "d");
+    CHECK_STR(find(n, "t3", "x", "{}"), "a,u");
+    hd_match_release(m);
+    m = n;
     /* everything gone */
-    char *all[] = {"d", "b", "a"};
-    n = hd_match_apply(m, NULL, 0, all, 3);
+    char *all[] = {"d", "b", "a", "e", "u"};
+    n = hd_match_apply(m, NULL, 0, all, 5);
     CHECK(n && hd_match_count(n) == 0);
     CHECK_STR(find(n, "t1", "x", "{}"), "");
+    CHECK_STR(find(n, "t3", "order.created", "{}"), "");
     hd_match_release(n);
 out:
     hd_match_release(m);
