@@ -185,7 +185,9 @@ def proc_cpu(pid):
 def churn_phase(name, coll, log_coll, db, uri, subs, rate, seconds, full, mongo_pid, rnd, ids):
     """One dispatcher (none when full is None: the writes' own cost to the database), `seconds` of changes at
     `rate` per second; returns its figures."""
-    env = {"HOOKD_STORE": uri, "HOOKD_MONGO_DATABASE": db, "HOOKD_SUBSCRIPTIONS_REFRESH_MS": "1000"}
+    # debug: the looks that find nothing new are logged too (no events flow, so little else is)
+    env = {"HOOKD_STORE": uri, "HOOKD_MONGO_DATABASE": db, "HOOKD_SUBSCRIPTIONS_REFRESH_MS": "1000",
+           "HOOKD_LOG_LEVEL": "debug"}
     # A full reload on every refresh: what a dispatcher did on any change before changes were applied.
     env["HOOKD_SUBSCRIPTIONS_FULL_RELOAD_MS"] = "1" if full else "0"
     h = Hookd(f"churn-{name}", env) if full is not None else None
