@@ -13,7 +13,8 @@
 #include "hookd/secret.h"
 #include "hookd/util.h"
 
-/* Enough seconds for the lookback and a refresh interval of a few seconds; a longer interval only re-reads. */
+/* Seconds of the change log whose applied ids are counted: a look needs those of the lookback, the last seconds
+ * the previous look read, which any ring longer than the lookback still holds. */
 #define HD_STORE_SEEN 64
 typedef struct {
     int64_t second;
