@@ -10,7 +10,7 @@ import re
 import time
 import uuid
 
-from conftest import make_event, new_secret, wait_for
+from conftest import log_change, make_event, new_secret, wait_for
 from test_api import SUBS, api, master_key, ok, sub_for  # noqa: F401 - api and master_key are fixtures
 
 CHANGES = re.compile(r"subscription changes: (\d+) written, (\d+) gone, (\d+) documents read")
@@ -48,12 +48,6 @@ def now():
     return dt.datetime.now(dt.timezone.utc)
 
 
-def logged(db, *ids):
-    """What a tool writing straight to the database does after its write: the change log entry."""
-    for sid in ids:
-        db.subscription_changes.update_one({"_id": str(int(time.time()))}, {"$push": {"ids": sid}}, upsert=True)
-
-
 def doc_for(receiver, tenant="t1", types=("customer.created",), **fields):
     sid = f"sub_{uuid.uuid4().hex[:16]}"
     path = f"/ok/{sid}"
@@ -81,21 +75,21 @@ def test_direct_writes_apply_incrementally(hookd, db, receiver, results, produce
 
     new = doc_for(receiver)
     db.subscriptions.insert_one(new)
-    logged(db, new["_id"])
+    log_change(db, new["_id"])
     want = base + [keep["_id"], new["_id"]]
     assert converge(results, produce, want) == sorted(want)
 
     db.subscriptions.update_one({"_id": new["_id"]}, {"$set": {"event_types": ["order.created"], "updated_at": now()}})
-    logged(db, new["_id"])
+    log_change(db, new["_id"])
     want = base + [new["_id"]]
     assert converge(results, produce, want, type="order.created") == sorted(want)
 
     db.subscriptions.update_one({"_id": keep["_id"]}, {"$set": {"is_active": False, "updated_at": now()}})
-    logged(db, keep["_id"])
+    log_change(db, keep["_id"])
     assert converge(results, produce, base) == base
 
     db.subscriptions.delete_one({"_id": new["_id"]})
-    logged(db, new["_id"])
+    log_change(db, new["_id"])
     assert converge(results, produce, base, type="order.created") == base
 
     log = h.log()
@@ -151,7 +145,7 @@ def test_changes_made_while_the_database_was_away_are_caught_up(hookd, receiver,
     db.subscriptions.delete_one({"_id": first["_id"]})
     db.subscriptions.update_one({"_id": second["_id"]}, {"$set": {"event_types": ["order.created"], "updated_at": now()}})
     db.subscriptions.insert_one(third)
-    logged(db, first["_id"], second["_id"], third["_id"])
+    log_change(db, first["_id"], second["_id"], third["_id"])
     wait_for(lambda: "reachable again" in h.log(), what="hookd noticing the database is back")
     want = base + [third["_id"]]
     assert converge(results, produce, want) == sorted(want)
