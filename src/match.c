@@ -534,6 +534,16 @@ static change_t *apply_changes(hd_match_cache_t *c, change_t *list) {
     return NULL;
 }
 
+/* now + ms on the clock pthread_cond_timedwait uses */
+static struct timespec deadline_in(int64_t ms) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    int64_t ns = t.tv_nsec + ms % 1000 * 1000000;
+    t.tv_sec += ms / 1000 + ns / 1000000000;
+    t.tv_nsec = ns % 1000000000;
+    return t;
+}
+
 static void *refresher(void *arg) {
     hd_match_cache_t *c = arg;
     char err[512];
@@ -541,11 +551,7 @@ static void *refresher(void *arg) {
     int failing = 0, held = 0;
     pthread_mutex_lock(&c->lock);
     while (!c->stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        int64_t ns = until.tv_nsec + (c->refresh_ms % 1000) * 1000000;
-        until.tv_sec += c->refresh_ms / 1000 + ns / 1000000000;
-        until.tv_nsec = ns % 1000000000;
+        struct timespec until = deadline_in(c->refresh_ms);
         if ((!c->changes || held) && !c->wake) pthread_cond_timedwait(&c->cond, &c->lock, &until);
         if (c->stop) break;
         c->wake = 0;
@@ -691,11 +697,7 @@ int64_t hd_match_cache_attempted(hd_match_cache_t *c, const hd_sub_t *sub, int f
 }
 
 hd_match_t *hd_match_cache_get_after(hd_match_cache_t *c, int64_t after_ms, int64_t timeout_ms) {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    int64_t ns = until.tv_nsec + timeout_ms % 1000 * 1000000;
-    until.tv_sec += timeout_ms / 1000 + ns / 1000000000;
-    until.tv_nsec = ns % 1000000000;
+    struct timespec until = deadline_in(timeout_ms);
     pthread_mutex_lock(&c->lock);
     while (c->looked_from_ms <= after_ms && !c->stop) {
         c->wake = 1;
