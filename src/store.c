@@ -340,6 +340,8 @@ static int mongo_changes(hd_store_t *store, hd_store_changes_t *ch, char *errstr
     hd_map_t *ids = hd_map_new(16);
     bson_error_t err;
     int rc = -1;
+    seen_t seen[HD_STORE_SEEN]; /* put back when the look fails: its ids were not applied */
+    memcpy(seen, store->seen, sizeof(seen));
     for (int64_t s = (store->since_ms - HD_STORE_CHANGE_LOOKBACK_MS) / 1000; s <= now_s; s++) {
         char key[24];
         bson_t *doc;
@@ -356,7 +358,10 @@ static int mongo_changes(hd_store_t *store, hd_store_changes_t *ch, char *errstr
     store->since_ms = store->looked_ms = start;
     rc = 0;
 out:
-    if (rc) snprintf(errstr, errstr_size, "MongoDB: reading subscription changes: %s", err.message);
+    if (rc) {
+        snprintf(errstr, errstr_size, "MongoDB: reading subscription changes: %s", err.message);
+        memcpy(store->seen, seen, sizeof(seen));
+    }
     hd_map_destroy(ids, NULL);
     mongoc_collection_destroy(subs);
     mongoc_collection_destroy(log);
