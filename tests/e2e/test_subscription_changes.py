@@ -9,6 +9,7 @@ import json
 import re
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from conftest import log_change, make_event, new_secret, wait_for
 from test_api import SUBS, api, master_key, ok, sub_for  # noqa: F401 - api and master_key are fixtures
@@ -121,6 +122,21 @@ def test_api_changes_reach_two_dispatchers(hookd, api, master_key, receiver, res
         assert "subscriptions reloaded" not in h.log()
         assert [r for r in refreshes(h) if r[1]], "the delete came through a refresh"
         hookd.stop(h)
+
+
+def test_concurrent_api_writes_all_reach_the_dispatcher(hookd, api, master_key, receiver, results, produce):
+    """Sixteen creates at once: writers creating the same second's change log document race for its upsert, and
+    the loser (a duplicate key error) appends again, so no change waits for the full reload."""
+    run = uuid.uuid4().hex[:8]
+    sentinel = sub_for(api, receiver, f"sentinel-{run}")
+    h = hookd.start(HOOKD_SUBSCRIPTIONS_FULL_RELOAD_MS=0, HOOKD_MASTER_KEY=master_key)
+    wait_for(lambda: "subscriptions loaded: 1 in" in h.log(), what="the dispatcher's first load")
+    with ThreadPoolExecutor(16) as pool:
+        subs = list(pool.map(lambda i: sub_for(api, receiver, f"c{i}-{run}"), range(16)))
+    want = sorted([s["id"] for s in subs] + [sentinel["id"]])
+    assert converge(results, produce, want) == want
+    assert "logging the change" not in api.log()
+    hookd.stop(h)
 
 
 def test_changes_made_while_the_database_was_away_are_caught_up(hookd, receiver, results, produce, private_mongo,
