@@ -62,42 +62,47 @@ def doc_for(receiver, tenant="t1", types=("customer.created",), **fields):
 BOTH = ("customer.created", "order.created")
 
 
-def test_direct_writes_apply_incrementally(hookd, db, receiver, results, produce):
+def test_direct_writes_apply_incrementally(hookd, db, receiver, results, produce, topics):
     """A tool writing straight to MongoDB: insert, update, disable and delete, each followed by its change log
-    entry, take effect on a running dispatcher whose full reload is off, and a refresh reads the log and the
-    changed documents, not the 300 others of the collection."""
+    entry, take effect on two running dispatchers (each in its own consumer group, so both deliver every event)
+    whose full reload is off, and a refresh reads the log and the changed documents, not the 300 others of the
+    collection."""
     an_hour_ago = now() - dt.timedelta(hours=1)
     db.subscriptions.insert_many([doc_for(receiver, tenant=f"other{i}", updated_at=an_hour_ago) for i in range(300)])
     sentinel, keep = doc_for(receiver, types=BOTH), doc_for(receiver)
     db.subscriptions.insert_many([sentinel, keep])
-    h = hookd.start(HOOKD_SUBSCRIPTIONS_FULL_RELOAD_MS=0)
+    hs = [hookd.start(HOOKD_SUBSCRIPTIONS_FULL_RELOAD_MS=0, HOOKD_GROUP_ID=group)
+          for group in (topics.group, topics.group + ".b")]
+
+    def twice(*ids):
+        return sorted(list(ids) * 2)
+
     base = [sentinel["_id"]]
-    assert converge(results, produce, base + [keep["_id"]]) == sorted(base + [keep["_id"]])
+    assert converge(results, produce, twice(*base, keep["_id"])) == twice(*base, keep["_id"])
 
     new = doc_for(receiver)
     db.subscriptions.insert_one(new)
     log_change(db, new["_id"])
-    want = base + [keep["_id"], new["_id"]]
-    assert converge(results, produce, want) == sorted(want)
+    assert converge(results, produce, twice(*base, keep["_id"], new["_id"])) == twice(*base, keep["_id"], new["_id"])
 
     db.subscriptions.update_one({"_id": new["_id"]}, {"$set": {"event_types": ["order.created"], "updated_at": now()}})
     log_change(db, new["_id"])
-    want = base + [new["_id"]]
-    assert converge(results, produce, want, type="order.created") == sorted(want)
+    assert converge(results, produce, twice(*base, new["_id"]), type="order.created") == twice(*base, new["_id"])
 
     db.subscriptions.update_one({"_id": keep["_id"]}, {"$set": {"is_active": False, "updated_at": now()}})
     log_change(db, keep["_id"])
-    assert converge(results, produce, base) == base
+    assert converge(results, produce, twice(*base)) == twice(*base)
 
     db.subscriptions.delete_one({"_id": new["_id"]})
     log_change(db, new["_id"])
-    assert converge(results, produce, base, type="order.created") == base
+    assert converge(results, produce, twice(*base), type="order.created") == twice(*base)
 
-    log = h.log()
-    assert "subscriptions reloaded" not in log and "subscriptions loaded: 302 in" in log
-    reads = [r[2] for r in refreshes(h)]
-    assert reads and max(reads) <= 8, reads  # the log's recent seconds and the changed ids, never the collection
-    hookd.stop(h)
+    for h in hs:
+        log = h.log()
+        assert "subscriptions reloaded" not in log and "subscriptions loaded: 302 in" in log
+        reads = [r[2] for r in refreshes(h)]
+        assert reads and max(reads) <= 8, reads  # the log's recent seconds and the changed ids, never the collection
+        hookd.stop(h)
 
 
 def test_api_changes_reach_two_dispatchers(hookd, api, master_key, receiver, results, produce, topics):
