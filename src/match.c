@@ -162,9 +162,12 @@ static void index_sub(hd_match_t *m, const hd_sub_t *s) {
     for (int t = 0; t < s->event_types_cnt; t++) {
         const char *pat = s->event_types[t];
         size_t len;
-        if (is_all(pat)) len = make_key(key, sizeof(key), s->tenant, 'A', "", 0);
-        else if (strchr(pat, '*')) len = make_key(key, sizeof(key), s->tenant, 'W', pat, strcspn(pat, "."));
-        else len = make_key(key, sizeof(key), s->tenant, '=', pat, strlen(pat));
+        if (is_all(pat))
+            len = make_key(key, sizeof(key), s->tenant, 'A', "", 0);
+        else if (strchr(pat, '*'))
+            len = make_key(key, sizeof(key), s->tenant, 'W', pat, strcspn(pat, "."));
+        else
+            len = make_key(key, sizeof(key), s->tenant, '=', pat, strlen(pat));
         if (!len) continue;
         index_add(m, key, len, s, t);
         unsigned flag = kind_flag(key[strlen(s->tenant) + 1], pat);
@@ -181,7 +184,8 @@ static hd_match_t *index_new(hd_sub_t **subs, int cnt) {
     m->cnt = cnt;
     /* Keyed by (tenant, type): far fewer keys than subscriptions; the map grows as needed. */
     m->by_type = hd_map_new(64);
-    for (int i = 0; i < m->cnt; i++) index_sub(m, subs[i]);
+    for (int i = 0; i < m->cnt; i++)
+        index_sub(m, subs[i]);
     hd_map_foreach(m->by_type, bucket_trim, NULL);
     return m;
 }
@@ -310,10 +314,13 @@ hd_match_t *hd_match_apply(const hd_match_t *m, hd_sub_t **subs, int cnt, char *
     cnt = sort_unique(subs, cnt);
     if (gone_cnt) qsort(gone, (size_t)gone_cnt, sizeof(*gone), str_cmp);
     int changed = 0;
-    for (int i = 0; i < cnt && !changed; i++) changed = find_id(m, subs[i]->id) != subs[i];
-    for (int i = 0; i < gone_cnt && !changed; i++) changed = find_id(m, gone[i]) != NULL;
+    for (int i = 0; i < cnt && !changed; i++)
+        changed = find_id(m, subs[i]->id) != subs[i];
+    for (int i = 0; i < gone_cnt && !changed; i++)
+        changed = find_id(m, gone[i]) != NULL;
     if (!changed) { /* documents read again: the subscriptions already held */
-        for (int i = 0; i < cnt; i++) hd_sub_destroy(subs[i]);
+        for (int i = 0; i < cnt; i++)
+            hd_sub_destroy(subs[i]);
         free(subs);
         return NULL;
     }
@@ -346,7 +353,8 @@ hd_match_t *hd_match_apply(const hd_match_t *m, hd_sub_t **subs, int cnt, char *
     to->by_type = hd_map_new(hd_map_count(m->by_type));
     carry_t carry = {to, touched, replaced};
     hd_map_foreach(m->by_type, carry_bucket, &carry);
-    for (int k = 0; k < cnt; k++) index_sub(to, subs[k]);
+    for (int k = 0; k < cnt; k++)
+        index_sub(to, subs[k]);
     /* Only the rebuilt buckets have slack; the shared ones were trimmed when built, so this leaves them be. */
     hd_map_foreach(to->by_type, bucket_trim, NULL);
     hd_map_destroy(touched, NULL);
@@ -388,8 +396,8 @@ struct hd_match_cache_s {
     int64_t looked_us;   /* the last successful look at the store; guarded by lock */
     int64_t looked_from_ms; /* the wall clock when that look started; guarded by lock */
     pthread_cond_t looked;  /* signalled after every look, successful or not */
-    int64_t full_us;     /* the last full load (the refresher's own) */
-    int wake;            /* look now (hd_match_cache_get_after); guarded by lock */
+    int64_t full_us;        /* the last full load (the refresher's own) */
+    int wake;               /* look now (hd_match_cache_get_after); guarded by lock */
 };
 
 /* The current snapshot's subscription with this id when its document is unchanged: shared with the new snapshot,
@@ -423,10 +431,12 @@ static int reload(hd_match_cache_t *c, int *loaded, char *errstr, size_t errstr_
     cnt = sort_unique(subs, cnt);
     /* Every subscription the one already held (the usual outcome of the safety net's reload): no second index. */
     int same = cur && cnt == cur->cnt;
-    for (int i = 0; i < cnt && same; i++) same = cur->subs[i] == subs[i];
+    for (int i = 0; i < cnt && same; i++)
+        same = cur->subs[i] == subs[i];
     hd_match_release(cur);
     if (same) {
-        for (int i = 0; i < cnt; i++) hd_sub_destroy(subs[i]);
+        for (int i = 0; i < cnt; i++)
+            hd_sub_destroy(subs[i]);
         free(subs);
     }
     install(c, same ? NULL : index_new(subs, cnt), from_ms);
@@ -596,7 +606,8 @@ hd_match_cache_t *hd_match_cache_new(hd_store_t *store, int64_t refresh_ms, int6
     int loaded;
     int64_t from_us = hd_mono_us();
     if (reload(c, &loaded, errstr, errstr_size)) goto fail;
-    HD_LOG(HD_LOG_INFO, "match", NULL, "subscriptions loaded: %d in %.1f ms", loaded, (hd_mono_us() - from_us) / 1000.0);
+    HD_LOG(HD_LOG_INFO, "match", NULL, "subscriptions loaded: %d in %.1f ms", loaded,
+           (hd_mono_us() - from_us) / 1000.0);
     if (pthread_create(&c->thread, NULL, refresher, c)) {
         snprintf(errstr, errstr_size, "cannot start the subscription refresher thread");
         goto fail;

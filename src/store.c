@@ -31,9 +31,9 @@ struct hd_store_s {
     unsigned char digest_key[crypto_shorthash_KEYBYTES];
     hd_store_reuse_cb *reuse; /* of the load in progress */
     void *reuse_opaque;
-    uint64_t file_fp;  /* file backend: the fingerprint of the content last loaded */
-    int64_t since_ms;  /* MongoDB backend: the start of the last successful look (wall clock ms) */
-    int64_t looked_ms; /* when the store was last read successfully */
+    uint64_t file_fp;           /* file backend: the fingerprint of the content last loaded */
+    int64_t since_ms;           /* MongoDB backend: the start of the last successful look (wall clock ms) */
+    int64_t looked_ms;          /* when the store was last read successfully */
     seen_t seen[HD_STORE_SEEN]; /* ids applied of the change log's recent seconds, by second */
 };
 
@@ -553,8 +553,7 @@ int hd_store_set_failing(hd_store_t *store, const char *id, int64_t since_ms, ch
  * 75 were kept. A process's writers therefore append one at a time (MongoDB would not need it). */
 static pthread_mutex_t changed_lock = PTHREAD_MUTEX_INITIALIZER;
 
-int hd_store_changed(mongoc_client_t *client, const char *database, const char *id, char *errstr,
-                     size_t errstr_size) {
+int hd_store_changed(mongoc_client_t *client, const char *database, const char *id, char *errstr, size_t errstr_size) {
     mongoc_collection_t *coll = mongoc_client_get_collection(client, database, "subscription_changes");
     int64_t second = hd_now_ms() / 1000;
     char key[24], old[24];

@@ -11,9 +11,9 @@
  * that the cost of a lookup does not grow with other tenants' or types' subscriptions.
  * hd_match_cache_t owns a background thread that asks the store for what changed (hd_store_changes) every
  * subscriptions.refresh.ms, applies it to a new snapshot that shares every unchanged subscription, and the index
- * buckets of every tenant the change did not touch, with the current one, and swaps it in; a full load happens at start, every subscriptions.full.reload.ms, and when the store
- * cannot list its changes (a file that changed). Workers take a reference per batch; nothing on the delivery path
- * touches the database. */
+ * buckets of every tenant the change did not touch, with the current one, and swaps it in; a full load happens at
+ * start, every subscriptions.full.reload.ms, and when the store cannot list its changes (a file that changed). Workers
+ * take a reference per batch; nothing on the delivery path touches the database. */
 #ifndef HOOKD_MATCH_H
 #define HOOKD_MATCH_H
 

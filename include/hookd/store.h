@@ -53,8 +53,8 @@ typedef struct hd_store_changes_s {
  * of every id they name (primary-key lookups only, which FerretDB answers without a scan); for a file, whether it
  * changed at all. reuse as in hd_store_load. Returns 0 with *out filled (clear it with hd_store_changes_clear),
  * or -1 with errstr when the store is away: the next call then asks from the same point, so nothing is missed. */
-int hd_store_changes(hd_store_t *store, hd_store_reuse_cb *reuse, void *opaque, hd_store_changes_t *out,
-                     char *errstr, size_t errstr_size);
+int hd_store_changes(hd_store_t *store, hd_store_reuse_cb *reuse, void *opaque, hd_store_changes_t *out, char *errstr,
+                     size_t errstr_size);
 void hd_store_changes_clear(hd_store_changes_t *ch);
 
 /* Appends id to the change log's document of the current second (and, once a minute, purges seconds past the
@@ -85,9 +85,9 @@ struct _mongoc_client_t *hd_store_client_pop(hd_store_t *store);
 void hd_store_client_push(hd_store_t *store, struct _mongoc_client_t *client);
 const char *hd_store_database(const hd_store_t *store); /* NULL for the file backend */
 /* Marks a subscription inactive (is_active false, disabled_reason, disabled_at, updated_at bumped) and logs the
- * change, so that every dispatcher applies it. Returns 0, 1 when the store is read-only (file: the change lives in memory until restart),
- * -1 with errstr when no server could be reached (worth trying again), or -2 with errstr when the server refused
- * the write. */
+ * change, so that every dispatcher applies it. Returns 0, 1 when the store is read-only (file: the change lives in
+ * memory until restart), -1 with errstr when no server could be reached (worth trying again), or -2 with errstr when
+ * the server refused the write. */
 int hd_store_disable(hd_store_t *store, const char *id, const char *reason, char *errstr, size_t errstr_size);
 
 /* Records since when a subscription's deliveries have been failing (since_ms > 0; an earlier time already stored

@@ -61,8 +61,8 @@ int main(int argc, char **argv) {
         apply += cpu_ms() - t0;
         m = next;
     }
-    printf("{\"subscriptions\": %d, \"full_index_build_ms\": %.1f, \"apply_one_change_ms\": %.2f}\n",
-           hd_match_count(m), build, apply / changes);
+    printf("{\"subscriptions\": %d, \"full_index_build_ms\": %.1f, \"apply_one_change_ms\": %.2f}\n", hd_match_count(m),
+           build, apply / changes);
     hd_match_release(m);
     return 0;
 }

@@ -242,10 +242,10 @@ static void test_apply(void) {
     CHECK(!hd_match_get(n, "c") && !hd_match_get(n, "v") && hd_match_get(n, "d"));
     CHECK_STR(find(n, "t1", "x", "{}"), "a,d");
     CHECK_STR(find(n, "t1", "y", "{}"), "b");
-    CHECK_STR(find(n, "t1", "x.y", "{}"), "");              /* its tenant's last wildcard went */
-    CHECK_STR(find(n, "t2", "order.created", "{}"), "e");   /* a tenant's first wildcard came */
-    CHECK_STR(find(n, "t3", "order.created", "{}"), "u");   /* untouched: its buckets shared */
-    CHECK_STR(find(m, "t1", "x", "{}"), "a,b");             /* the old snapshot is untouched */
+    CHECK_STR(find(n, "t1", "x.y", "{}"), "");            /* its tenant's last wildcard went */
+    CHECK_STR(find(n, "t2", "order.created", "{}"), "e"); /* a tenant's first wildcard came */
+    CHECK_STR(find(n, "t3", "order.created", "{}"), "u"); /* untouched: its buckets shared */
+    CHECK_STR(find(m, "t1", "x", "{}"), "a,b");           /* the old snapshot is untouched */
     CHECK_STR(find(m, "t1", "x.y", "{}"), "v");
     hd_match_release(m);
     /* documents read again (the same subscriptions) and ids already gone: nothing new */

@@ -105,7 +105,8 @@ static void test_one_allocation(void) {
     s = parse("{" BASE "," SECRET "}", err, sizeof(err));
     CHECK(s && s->origin == s->url && s->origin_len == 19 && !memcmp(s->origin, "https://example.com", 19));
     hd_sub_destroy(s);
-    s = parse("{\"_id\":\"s\",\"tenant\":\"t\",\"url\":\"https://example.com:443/h\",\"event_types\":[\"a\"]," SECRET "}",
+    s = parse("{\"_id\":\"s\",\"tenant\":\"t\",\"url\":\"https://example.com:443/h\",\"event_types\":[\"a\"]," SECRET
+              "}",
               err, sizeof(err));
     CHECK(s && s->origin == s->url && s->origin_len == 19);
     hd_sub_destroy(s);
