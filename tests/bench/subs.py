@@ -285,10 +285,12 @@ def churn(subs, rate, seconds):
         pid = m.pid()
         out = [churn_phase("writes only", coll, log_coll, db, m.uri, subs, rate, seconds, None, pid, rnd, ids)]
         log(json.dumps(out[-1]))
-        out.append(churn_phase("apply", coll, log_coll, db, m.uri, subs, rate, seconds, False, pid, rnd, ids))
+        # creates and deletes need not balance: each dispatcher waits for the count the collection has
+        out.append(churn_phase("apply", coll, log_coll, db, m.uri, coll.estimated_document_count(), rate, seconds,
+                               False, pid, rnd, ids))
         log(json.dumps(out[-1]))
-        subs_now = coll.estimated_document_count()
-        out.append(churn_phase("full-reload", coll, log_coll, db, m.uri, subs_now, rate, seconds, True, pid, rnd, ids))
+        out.append(churn_phase("full-reload", coll, log_coll, db, m.uri, coll.estimated_document_count(), rate,
+                               seconds, True, pid, rnd, ids))
         log(json.dumps(out[-1]))
         client.drop_database(db)
         return out
