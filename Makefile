@@ -115,6 +115,11 @@ build/bench/bench_match: tests/bench/bench_match.c build/libhookd.a
 	@mkdir -p build/bench
 	@echo "  CCLD    $@"
 	@$(CC) $(REL_FLAGS) $(PKG_CFLAGS) -o $@ $< build/libhookd.a $(PKG_LIBS)
+# What applying one subscription change costs with N subscriptions (docs/capacity.md).
+build/bench/bench_apply: tests/bench/bench_apply.c build/libhookd.a
+	@mkdir -p build/bench
+	@echo "  CCLD    $@"
+	@$(CC) $(REL_FLAGS) $(PKG_CFLAGS) -o $@ $< build/libhookd.a $(PKG_LIBS)
 bench-match: build/bench/bench_match
 	./build/bench/bench_match
 

@@ -7,11 +7,13 @@
 #include "hookd/api_deliveries.h"
 #include "hookd/api_event_types.h"
 #include "hookd/filter.h"
+#include "hookd/log.h"
 #include "hookd/match.h"
 #include "hookd/recorder.h"
 #include "hookd/render.h"
 #include "hookd/rfc3339.h"
 #include "hookd/sign.h"
+#include "hookd/store.h"
 #include "hookd/sub.h"
 #include "hookd/utf8.h"
 #include "hookd/util.h"
@@ -328,6 +330,15 @@ static void reply_stored(hd_api_req_t *r, unsigned status, const char *id, const
 
 /* ---- handlers ---- */
 
+/* Appends the written subscription to the change log, so that every dispatcher applies the write within a
+ * refresh. The write stands either way: a failure here only delays it to the dispatchers' full reload. */
+static void log_change(hd_api_req_t *r, const char *id) {
+    char err[512];
+    if (hd_store_changed(r->client, r->database, id, err, sizeof(err)))
+        HD_LOG(HD_LOG_ERROR, "api", HD_KV("subscription_id", id), "%s; the dispatchers see it at their full reload",
+               err);
+}
+
 static void list(hd_api_req_t *r) {
     bson_t *filter = BCON_NEW("tenant", BCON_UTF8(r->tenant));
     const char *type = hd_api_query(r, "event_type"), *active = hd_api_query(r, "is_active"),
@@ -376,9 +387,12 @@ static void create(hd_api_req_t *r) {
     BSON_APPEND_DATE_TIME(&doc, "updated_at", now);
     mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, "subscriptions");
     bson_error_t err;
-    if (!mongoc_collection_insert_one(coll, &doc, NULL, NULL, &err)) hd_api_internal(r, "creating the subscription", err.message);
-    else
+    if (!mongoc_collection_insert_one(coll, &doc, NULL, NULL, &err)) {
+        hd_api_internal(r, "creating the subscription", err.message);
+    } else {
+        log_change(r, id);
         reply_stored(r, 201, id, given ? NULL : secret);
+    }
     sodium_memzero(generated, sizeof(generated));
     mongoc_collection_destroy(coll);
     bson_destroy(&doc);
@@ -416,7 +430,10 @@ static void update(hd_api_req_t *r, const char *id, int replace) {
     bson_error_t err;
     if (!mongoc_collection_update_one(coll, filter, &update, NULL, NULL, &err))
         hd_api_internal(r, "updating the subscription", err.message);
-    else reply_stored(r, 200, id, NULL);
+    else {
+        log_change(r, id);
+        reply_stored(r, 200, id, NULL);
+    }
     mongoc_collection_destroy(coll);
     bson_destroy(filter);
     bson_destroy(&update);
@@ -434,6 +451,8 @@ static void delete(hd_api_req_t *r, const char *id) {
     if (!hd_api_delete(r, "subscriptions", BCON_NEW("_id", BCON_UTF8(id), "tenant", BCON_UTF8(r->tenant)), 0,
                        "deleting the subscription"))
         hd_api_error(r, 404, "not-found", NULL, "no subscription %s", id);
+    else
+        log_change(r, id);
 }
 
 /* Rotates field, "secret" or "signing_key": the new key (given, else generated) signs at once; the old one keeps
@@ -493,8 +512,10 @@ static void rotate(hd_api_req_t *r, const char *id, const char *field) {
     bson_error_t err;
     if (!mongoc_collection_update_one(coll, filter, &update, NULL, NULL, &err))
         hd_api_internal(r, secret ? "rotating the secret" : "rotating the signing key", err.message);
-    else
+    else {
+        log_change(r, id);
         reply_stored(r, 200, id, secret ? key : NULL);
+    }
     sodium_memzero(generated, sizeof(generated));
     mongoc_collection_destroy(coll);
     bson_destroy(filter);

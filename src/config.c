@@ -38,10 +38,10 @@ static const conf_entry_t table[] = {
      "Subscription store: a MongoDB URI, or file:PATH for a JSON file of subscriptions."},
     {"mongo.database", T_STR, F(mongo_database), "hookd", 0, 0, "MongoDB database holding the collections."},
     {"subscriptions.refresh.ms", T_INT, F(refresh_ms), "1000", 50, 3600000,
-     "How often the subscription cache checks the store for changes."},
-    {"subscriptions.full.reload.ms", T_INT, F(full_reload_ms), "60000", 0, 86400000,
-     "Reload every subscription this often even when no change is detected (the check sees the document count "
-     "and the newest updated_at: an edit that bumps neither is found only by this); 0: never."},
+     "How often the subscription cache reads the store's changes (the subscription_changes log; a file: "
+     "whether it changed)."},
+    {"subscriptions.full.reload.ms", T_INT, F(full_reload_ms), "3600000", 0, 86400000,
+     "Reload every subscription this often, the safety net for writes missing from the change log; 0: never."},
     {"http.timeout.ms", T_INT, F(http_timeout_ms), "10000", 100, 300000,
      "Whole-request timeout of one delivery attempt."},
     {"http.connect.timeout.ms", T_INT, F(http_connect_timeout_ms), "3000", 100, 60000,

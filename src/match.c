@@ -26,7 +26,8 @@ typedef struct {
 typedef struct {
     entry_t *entries;
     int cnt, cap;
-    unsigned flags; /* 'T' buckets: which wildcard buckets the tenant has, so lookups skip the others */
+    unsigned flags;  /* 'T' buckets: which wildcard buckets the tenant has, so lookups skip the others */
+    atomic_int refs; /* snapshots holding it: a change rebuilds only its tenants' buckets, the others are shared */
 } bucket_t;
 
 #define T_ALL 1u
@@ -51,13 +52,17 @@ static size_t make_key(char *buf, size_t buf_size, const char *tenant, char kind
 
 static void bucket_free(void *v) {
     bucket_t *b = v;
+    if (atomic_fetch_sub(&b->refs, 1) != 1) return;
     free(b->entries);
     free(b);
 }
 
 static bucket_t *bucket_get(hd_match_t *m, const char *key, size_t len) {
     bucket_t **bp = (bucket_t **)hd_map_slot(m->by_type, key, len);
-    if (!*bp) *bp = hd_xcalloc(1, sizeof(**bp));
+    if (!*bp) {
+        *bp = hd_xcalloc(1, sizeof(**bp));
+        atomic_init(&(*bp)->refs, 1);
+    }
     return *bp;
 }
 
@@ -146,39 +151,48 @@ static int sort_unique(hd_sub_t **subs, int cnt) {
     return n;
 }
 
-hd_match_t *hd_match_new(hd_sub_t **subs, int cnt) {
+/* The flag a non-'T' bucket of kind (and rest) sets in its tenant's 'T' bucket. */
+static unsigned kind_flag(char kind, const char *rest) {
+    return kind == 'A' ? T_ALL : kind == 'W' ? rest[0] == '*' ? T_WILD_FIRST : T_WILD_LITERAL : 0;
+}
+
+/* Adds the patterns of s (when active) to the index. */
+static void index_sub(hd_match_t *m, const hd_sub_t *s) {
+    char key[1024];
+    if (!s->is_active) return;
+    for (int t = 0; t < s->event_types_cnt; t++) {
+        const char *pat = s->event_types[t];
+        size_t len;
+        if (is_all(pat))
+            len = make_key(key, sizeof(key), s->tenant, 'A', "", 0);
+        else if (strchr(pat, '*'))
+            len = make_key(key, sizeof(key), s->tenant, 'W', pat, strcspn(pat, "."));
+        else
+            len = make_key(key, sizeof(key), s->tenant, '=', pat, strlen(pat));
+        if (!len) continue;
+        index_add(m, key, len, s, t);
+        unsigned flag = kind_flag(key[strlen(s->tenant) + 1], pat);
+        len = make_key(key, sizeof(key), s->tenant, 'T', "", 0);
+        bucket_get(m, key, len)->flags |= flag;
+    }
+}
+
+/* Indexes subs, sorted by id with unique ids; takes them. */
+static hd_match_t *index_new(hd_sub_t **subs, int cnt) {
     hd_match_t *m = hd_xcalloc(1, sizeof(*m));
     atomic_init(&m->refcnt, 1);
     m->subs = subs;
-    m->cnt = sort_unique(subs, cnt);
+    m->cnt = cnt;
     /* Keyed by (tenant, type): far fewer keys than subscriptions; the map grows as needed. */
     m->by_type = hd_map_new(64);
-
-    char key[1024];
-    for (int i = 0; i < m->cnt; i++) {
-        const hd_sub_t *s = subs[i];
-        if (!s->is_active) continue;
-        for (int t = 0; t < s->event_types_cnt; t++) {
-            const char *pat = s->event_types[t];
-            size_t len;
-            unsigned flag = 0;
-            if (is_all(pat)) {
-                len = make_key(key, sizeof(key), s->tenant, 'A', "", 0);
-                flag = T_ALL;
-            } else if (strchr(pat, '*')) {
-                len = make_key(key, sizeof(key), s->tenant, 'W', pat, strcspn(pat, "."));
-                flag = pat[0] == '*' ? T_WILD_FIRST : T_WILD_LITERAL;
-            } else {
-                len = make_key(key, sizeof(key), s->tenant, '=', pat, strlen(pat));
-            }
-            if (!len) continue;
-            index_add(m, key, len, s, t);
-            len = make_key(key, sizeof(key), s->tenant, 'T', "", 0);
-            bucket_get(m, key, len)->flags |= flag;
-        }
-    }
+    for (int i = 0; i < m->cnt; i++)
+        index_sub(m, subs[i]);
     hd_map_foreach(m->by_type, bucket_trim, NULL);
     return m;
+}
+
+hd_match_t *hd_match_new(hd_sub_t **subs, int cnt) {
+    return index_new(subs, sort_unique(subs, cnt));
 }
 
 hd_match_t *hd_match_retain(hd_match_t *m) {
@@ -249,6 +263,107 @@ const hd_sub_t *hd_match_get(const hd_match_t *m, const char *id) {
     return find_id(m, id);
 }
 
+static int str_cmp(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int is_gone(char *const *gone, int gone_cnt, const char *id) {
+    return gone_cnt && bsearch(&id, gone, (size_t)gone_cnt, sizeof(*gone), str_cmp) != NULL;
+}
+
+typedef struct {
+    hd_match_t *to;
+    const hd_map_t *touched;  /* tenants whose buckets are rebuilt */
+    const hd_map_t *replaced; /* ids whose old entries are dropped */
+} carry_t;
+
+/* Carries one bucket of the old snapshot into the new one: shared when its tenant is untouched, else copied
+ * without the entries of replaced subscriptions (and its tenant's 'T' bucket rebuilt from what remains). */
+static void carry_bucket(const void *key, size_t len, void *value, void *opaque) {
+    carry_t *c = opaque;
+    bucket_t *b = value;
+    const char *k = key;
+    size_t tl = strlen(k);
+    if (!hd_map_get(c->touched, k, tl)) {
+        atomic_fetch_add(&b->refs, 1);
+        *hd_map_slot(c->to->by_type, key, len) = b;
+        return;
+    }
+    if (k[tl + 1] == 'T') return;
+    bucket_t *nb = NULL;
+    for (int i = 0; i < b->cnt; i++) {
+        const char *id = b->entries[i].sub->id;
+        if (hd_map_get(c->replaced, id, strlen(id))) continue;
+        if (!nb) nb = bucket_get(c->to, key, len);
+        if (nb->cnt == nb->cap) {
+            nb->cap = nb->cap ? nb->cap * 2 : 4;
+            nb->entries = hd_xrealloc(nb->entries, sizeof(*nb->entries) * (size_t)nb->cap);
+        }
+        nb->entries[nb->cnt++] = b->entries[i];
+    }
+    if (!nb) return;
+    char tkey[1024];
+    unsigned flag = kind_flag(k[tl + 1], k + tl + 2);
+    bucket_get(c->to, tkey, make_key(tkey, sizeof(tkey), k, 'T', "", 0))->flags |= flag;
+}
+
+static void mark(hd_map_t *set, const char *s) {
+    *hd_map_slot(set, s, strlen(s)) = (void *)1;
+}
+
+hd_match_t *hd_match_apply(const hd_match_t *m, hd_sub_t **subs, int cnt, char **gone, int gone_cnt) {
+    cnt = sort_unique(subs, cnt);
+    if (gone_cnt) qsort(gone, (size_t)gone_cnt, sizeof(*gone), str_cmp);
+    int changed = 0;
+    for (int i = 0; i < cnt && !changed; i++)
+        changed = find_id(m, subs[i]->id) != subs[i];
+    for (int i = 0; i < gone_cnt && !changed; i++)
+        changed = find_id(m, gone[i]) != NULL;
+    if (!changed) { /* documents read again: the subscriptions already held */
+        for (int i = 0; i < cnt; i++)
+            hd_sub_destroy(subs[i]);
+        free(subs);
+        return NULL;
+    }
+    /* The tenants of the written subscriptions, old and new, and of the gone ones: only their buckets change. */
+    hd_map_t *touched = hd_map_new(16), *replaced = hd_map_new(16);
+    for (int i = 0; i < cnt + gone_cnt; i++) {
+        const char *id = i < cnt ? subs[i]->id : gone[i - cnt];
+        const hd_sub_t *old = find_id(m, id);
+        mark(replaced, id);
+        if (old) mark(touched, old->tenant);
+        if (i < cnt) mark(touched, subs[i]->tenant);
+    }
+    /* A merge of two id-sorted lists: the snapshot's shared subscriptions and the written ones, which replace
+     * theirs. */
+    hd_sub_t **out = hd_xmalloc(sizeof(*out) * (size_t)(m->cnt + cnt + 1));
+    int n = 0, i = 0, j = 0;
+    while (i < m->cnt || j < cnt) {
+        int c = i == m->cnt ? 1 : j == cnt ? -1 : strcmp(m->subs[i]->id, subs[j]->id);
+        if (c > 0) {
+            out[n++] = subs[j++];
+            continue;
+        }
+        if (c < 0 && !is_gone(gone, gone_cnt, m->subs[i]->id)) out[n++] = hd_sub_retain(m->subs[i]);
+        i++;
+    }
+    hd_match_t *to = hd_xcalloc(1, sizeof(*to));
+    atomic_init(&to->refcnt, 1);
+    to->subs = hd_xrealloc(out, sizeof(*out) * (size_t)(n + 1));
+    to->cnt = n;
+    to->by_type = hd_map_new(hd_map_count(m->by_type));
+    carry_t carry = {to, touched, replaced};
+    hd_map_foreach(m->by_type, carry_bucket, &carry);
+    for (int k = 0; k < cnt; k++)
+        index_sub(to, subs[k]);
+    /* Only the rebuilt buckets have slack; the shared ones were trimmed when built, so this leaves them be. */
+    hd_map_foreach(to->by_type, bucket_trim, NULL);
+    hd_map_destroy(touched, NULL);
+    hd_map_destroy(replaced, NULL);
+    free(subs);
+    return to;
+}
+
 int hd_match_count(const hd_match_t *m) {
     return m->cnt;
 }
@@ -279,8 +394,11 @@ struct hd_match_cache_s {
     int stop;
     pthread_t thread;
     hd_match_t *current; /* guarded by lock */
-    int64_t loaded_us;   /* guarded by lock */
-    uint64_t fingerprint;
+    int64_t looked_us;   /* the last successful look at the store; guarded by lock */
+    int64_t looked_from_ms; /* the wall clock when that look started; guarded by lock */
+    pthread_cond_t looked;  /* signalled after every look, successful or not */
+    int64_t full_us;        /* the last full load (the refresher's own) */
+    int wake;               /* look now (hd_match_cache_get_after); guarded by lock */
 };
 
 /* The current snapshot's subscription with this id when its document is unchanged: shared with the new snapshot,
@@ -290,27 +408,81 @@ static hd_sub_t *reuse_sub(void *opaque, const char *id, uint64_t digest) {
     return s && s->digest == digest ? hd_sub_retain(s) : NULL;
 }
 
+/* Installs m (NULL: the store was read, nothing changed) as the current snapshot of a look started at from_ms. */
+static void install(hd_match_cache_t *c, hd_match_t *m, int64_t from_ms) {
+    pthread_mutex_lock(&c->lock);
+    hd_match_t *old = m ? c->current : NULL;
+    if (m) c->current = m;
+    c->looked_us = hd_mono_us();
+    c->looked_from_ms = from_ms;
+    pthread_mutex_unlock(&c->lock);
+    hd_match_release(old);
+}
+
 static int reload(hd_match_cache_t *c, int *loaded, char *errstr, size_t errstr_size) {
     hd_sub_t **subs;
     int cnt;
-    uint64_t fp;
-    /* Fingerprint first: a change landing during the load is then seen again by the next poll. */
-    if (hd_store_fingerprint(c->store, &fp, errstr, errstr_size)) return -1;
+    int64_t from_ms = hd_now_ms();
     hd_match_t *cur = hd_match_cache_get(c);
     int rc = hd_store_load(c->store, reuse_sub, cur, &subs, &cnt, errstr, errstr_size);
+    if (rc) {
+        hd_match_release(cur);
+        return -1;
+    }
+    cnt = sort_unique(subs, cnt);
+    /* Every subscription the one already held (the usual outcome of the safety net's reload): no second index. */
+    int same = cur && cnt == cur->cnt;
+    for (int i = 0; i < cnt && same; i++)
+        same = cur->subs[i] == subs[i];
     hd_match_release(cur);
-    if (rc) return -1;
-    hd_match_t *m = hd_match_new(subs, cnt), *old;
+    if (same) {
+        for (int i = 0; i < cnt; i++)
+            hd_sub_destroy(subs[i]);
+        free(subs);
+    }
+    install(c, same ? NULL : index_new(subs, cnt), from_ms);
+    c->full_us = hd_mono_us();
     *loaded = cnt;
-    pthread_mutex_lock(&c->lock);
-    old = c->current;
-    c->current = m;
-    c->loaded_us = hd_mono_us();
-    c->fingerprint = fp;
-    pthread_mutex_unlock(&c->lock);
-    hd_match_release(old);
     malloc_trim(0); /* hand the parsed documents' memory back: a reload must not leave RSS at its peak */
     return 0;
+}
+
+static int64_t thread_cpu_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* One look at the store: its changes applied to the snapshot, or everything loaded when the store cannot list
+ * them or the safety net's full reload is due. Logs what it took: wall time and this thread's CPU. */
+static int refresh(hd_match_cache_t *c, char *errstr, size_t errstr_size) {
+    hd_store_changes_t ch;
+    int loaded;
+    int64_t from_ms = hd_now_ms(), from_us = hd_mono_us(), cpu_us = thread_cpu_us();
+    hd_match_t *cur = hd_match_cache_get(c);
+    int rc = hd_store_changes(c->store, reuse_sub, cur, &ch, errstr, errstr_size);
+    if (rc == 0 && (ch.reload || (c->full_reload_ms && hd_mono_us() - c->full_us >= c->full_reload_ms * 1000))) {
+        hd_store_changes_clear(&ch);
+        hd_match_release(cur);
+        if ((rc = reload(c, &loaded, errstr, errstr_size)) == 0)
+            HD_LOG(HD_LOG_INFO, "match", NULL, "subscriptions reloaded: %d in %.1f ms (%.1f ms CPU)", loaded,
+                   (hd_mono_us() - from_us) / 1000.0, (thread_cpu_us() - cpu_us) / 1000.0);
+        return rc;
+    }
+    if (rc == 0) {
+        int written = ch.cnt, gone = ch.gone_cnt;
+        hd_match_t *m = hd_match_apply(cur, ch.subs, ch.cnt, ch.gone, ch.gone_cnt);
+        ch.subs = NULL; /* taken by hd_match_apply */
+        ch.cnt = 0;
+        install(c, m, from_ms);
+        HD_LOG(m ? HD_LOG_INFO : HD_LOG_DEBUG, "match", NULL,
+               "subscription changes: %d written, %d gone, %lld documents read in %.1f ms (%.1f ms CPU)%s", written,
+               gone, (long long)ch.read, (hd_mono_us() - from_us) / 1000.0, (thread_cpu_us() - cpu_us) / 1000.0,
+               m ? "" : ", none new");
+        hd_store_changes_clear(&ch);
+    }
+    hd_match_release(cur);
+    return rc;
 }
 
 static void change_free(change_t *d) {
@@ -380,6 +552,16 @@ static change_t *apply_changes(hd_match_cache_t *c, change_t *list) {
     return NULL;
 }
 
+/* now + ms on the clock pthread_cond_timedwait uses */
+static struct timespec deadline_in(int64_t ms) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    int64_t ns = t.tv_nsec + ms % 1000 * 1000000;
+    t.tv_sec += ms / 1000 + ns / 1000000000;
+    t.tv_nsec = ns % 1000000000;
+    return t;
+}
+
 static void *refresher(void *arg) {
     hd_match_cache_t *c = arg;
     char err[512];
@@ -387,13 +569,10 @@ static void *refresher(void *arg) {
     int failing = 0, held = 0;
     pthread_mutex_lock(&c->lock);
     while (!c->stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        int64_t ns = until.tv_nsec + (c->refresh_ms % 1000) * 1000000;
-        until.tv_sec += c->refresh_ms / 1000 + ns / 1000000000;
-        until.tv_nsec = ns % 1000000000;
-        if (!c->changes || held) pthread_cond_timedwait(&c->cond, &c->lock, &until);
+        struct timespec until = deadline_in(c->refresh_ms);
+        if ((!c->changes || held) && !c->wake) pthread_cond_timedwait(&c->cond, &c->lock, &until);
         if (c->stop) break;
+        c->wake = 0;
         change_t *todo = c->changes;
         c->changes = NULL;
         c->changes_tail = &c->changes;
@@ -407,23 +586,16 @@ static void *refresher(void *arg) {
             if (!c->changes) c->changes_tail = tail;
             c->changes = left;
         }
-        int64_t loaded_us = c->loaded_us;
-        uint64_t known = c->fingerprint;
         pthread_mutex_unlock(&c->lock);
 
-        uint64_t fp;
-        int rc = hd_store_fingerprint(c->store, &fp, err, sizeof(err));
-        if (rc == 0 && (fp != known || (c->full_reload_ms && hd_mono_us() - loaded_us >= c->full_reload_ms * 1000))) {
-            int loaded;
-            rc = reload(c, &loaded, err, sizeof(err));
-            if (rc == 0 && fp != known) HD_LOG(HD_LOG_INFO, "match", NULL, "subscriptions reloaded: %d", loaded);
-        }
+        int rc = refresh(c, err, sizeof(err));
         if (rc && !failing)
             HD_LOG(HD_LOG_ERROR, "match", NULL, "subscription refresh failed, keeping the last snapshot: %s", err);
         else if (!rc && failing)
             HD_LOG(HD_LOG_INFO, "match", NULL, "subscription store reachable again");
         failing = rc != 0;
         pthread_mutex_lock(&c->lock);
+        pthread_cond_broadcast(&c->looked);
     }
     pthread_mutex_unlock(&c->lock);
     return NULL;
@@ -438,9 +610,12 @@ hd_match_cache_t *hd_match_cache_new(hd_store_t *store, int64_t refresh_ms, int6
     c->changes_tail = &c->changes;
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->cond, NULL);
+    pthread_cond_init(&c->looked, NULL);
     int loaded;
+    int64_t from_us = hd_mono_us();
     if (reload(c, &loaded, errstr, errstr_size)) goto fail;
-    HD_LOG(HD_LOG_INFO, "match", NULL, "subscriptions loaded: %d", loaded);
+    HD_LOG(HD_LOG_INFO, "match", NULL, "subscriptions loaded: %d in %.1f ms", loaded,
+           (hd_mono_us() - from_us) / 1000.0);
     if (pthread_create(&c->thread, NULL, refresher, c)) {
         snprintf(errstr, errstr_size, "cannot start the subscription refresher thread");
         goto fail;
@@ -451,6 +626,7 @@ fail:
     hd_match_release(c->current);
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->cond);
+    pthread_cond_destroy(&c->looked);
     free(c);
     return NULL;
 }
@@ -477,6 +653,7 @@ void hd_match_cache_destroy(hd_match_cache_t *c) {
     free(c->smtp_from);
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->cond);
+    pthread_cond_destroy(&c->looked);
     free(c);
 }
 
@@ -538,6 +715,19 @@ int64_t hd_match_cache_attempted(hd_match_cache_t *c, const hd_sub_t *sub, int f
     return since;
 }
 
+hd_match_t *hd_match_cache_get_after(hd_match_cache_t *c, int64_t after_ms, int64_t timeout_ms) {
+    struct timespec until = deadline_in(timeout_ms);
+    pthread_mutex_lock(&c->lock);
+    while (c->looked_from_ms <= after_ms && !c->stop) {
+        c->wake = 1;
+        pthread_cond_signal(&c->cond);
+        if (pthread_cond_timedwait(&c->looked, &c->lock, &until)) break;
+    }
+    hd_match_t *m = hd_match_retain(c->current);
+    pthread_mutex_unlock(&c->lock);
+    return m;
+}
+
 hd_match_t *hd_match_cache_get(hd_match_cache_t *c) {
     pthread_mutex_lock(&c->lock);
     hd_match_t *m = hd_match_retain(c->current);
@@ -547,7 +737,7 @@ hd_match_t *hd_match_cache_get(hd_match_cache_t *c) {
 
 int64_t hd_match_cache_age_ms(hd_match_cache_t *c) {
     pthread_mutex_lock(&c->lock);
-    int64_t age = (hd_mono_us() - c->loaded_us) / 1000;
+    int64_t age = (hd_mono_us() - c->looked_us) / 1000;
     pthread_mutex_unlock(&c->lock);
     return age;
 }

@@ -9,8 +9,17 @@
 #include <sys/stat.h>
 
 #include "hookd/log.h"
+#include "hookd/map.h"
 #include "hookd/secret.h"
 #include "hookd/util.h"
+
+/* Seconds of the change log whose applied ids are counted: a look needs those of the lookback, the last seconds
+ * the previous look read, which any ring longer than the lookback still holds. */
+#define HD_STORE_SEEN 64
+typedef struct {
+    int64_t second;
+    int count;
+} seen_t;
 
 struct hd_store_s {
     char *path;                  /* file backend */
@@ -22,6 +31,10 @@ struct hd_store_s {
     unsigned char digest_key[crypto_shorthash_KEYBYTES];
     hd_store_reuse_cb *reuse; /* of the load in progress */
     void *reuse_opaque;
+    uint64_t file_fp;           /* file backend: the fingerprint of the content last loaded */
+    int64_t since_ms;           /* MongoDB backend: the start of the last successful look (wall clock ms) */
+    int64_t looked_ms;          /* when the store was last read successfully */
+    seen_t seen[HD_STORE_SEEN]; /* ids applied of the change log's recent seconds, by second */
 };
 
 static pthread_once_t mongoc_once = PTHREAD_ONCE_INIT;
@@ -103,7 +116,8 @@ int hd_store_use_master_key(hd_store_t *store, const char *b64, char *errstr, si
     return 0;
 }
 
-static void add_sub(hd_store_t *store, json_object *doc, hd_sub_t ***subs, int *cnt, int *cap) {
+/* Appends the subscription of doc to *subs. Returns -1 when doc is not a valid subscription (logged). */
+static int add_sub(hd_store_t *store, json_object *doc, hd_sub_t ***subs, int *cnt, int *cap) {
     char err[256];
     const char *text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN), *id = hd_sub_doc_id(doc);
     unsigned char h[crypto_shorthash_BYTES];
@@ -114,7 +128,7 @@ static void add_sub(hd_store_t *store, json_object *doc, hd_sub_t ***subs, int *
     if (!sub) {
         if (!(sub = hd_sub_from_doc(doc, store->has_master ? &store->master : NULL, err, sizeof(err)))) {
             HD_LOG(HD_LOG_WARN, "store", NULL, "skipping invalid subscription: %s", err);
-            return;
+            return -1;
         }
         sub->digest = digest;
     }
@@ -123,6 +137,7 @@ static void add_sub(hd_store_t *store, json_object *doc, hd_sub_t ***subs, int *
         *subs = hd_xrealloc(*subs, sizeof(**subs) * (size_t)*cap);
     }
     (*subs)[(*cnt)++] = sub;
+    return 0;
 }
 
 /* The file is read in chunks and parsed one value at a time, so that loading holds one subscription's JSON tree at a
@@ -194,6 +209,9 @@ static int find_array(reader_t *r) {
 static int file_load(hd_store_t *store, hd_sub_t ***subs, int *cnt, char *errstr, size_t errstr_size) {
     reader_t *r = hd_xcalloc(1, sizeof(*r));
     int cap = 0, rc = -1;
+    uint64_t fp;
+    /* Fingerprint first: a change landing during the load is then seen again by the next look. */
+    if (file_fingerprint(store, &fp, errstr, errstr_size)) goto out;
     if (!(r->f = fopen(store->path, "r"))) {
         snprintf(errstr, errstr_size, "%s: %s", store->path, strerror(errno));
         goto out;
@@ -216,6 +234,7 @@ static int file_load(hd_store_t *store, hd_sub_t ***subs, int *cnt, char *errstr
         add_sub(store, doc, subs, cnt, &cap);
         json_object_put(doc);
     }
+    store->file_fp = fp;
     rc = 0;
 out:
     if (r->tok) json_tokener_free(r->tok);
@@ -226,45 +245,134 @@ out:
 
 /* ---- MongoDB backend ---- */
 
-static int mongo_fingerprint(hd_store_t *store, uint64_t *fp, char *errstr, size_t errstr_size) {
-    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->database, "subscriptions");
-    bson_error_t err;
-    bson_t filter = BSON_INITIALIZER;
-    int rc = -1;
-    /* The collection's metadata count, not count_documents' scan of every document: this runs every
-     * subscriptions.refresh.ms in every dispatcher. With the updated_at index, the newest below is one index entry. */
-    int64_t n = mongoc_collection_estimated_document_count(coll, NULL, NULL, NULL, &err);
-    if (n < 0) {
-        snprintf(errstr, errstr_size, "MongoDB: counting subscriptions: %s", err.message);
-        goto out;
-    }
-    bson_t *opts = BCON_NEW("sort", "{", "updated_at", BCON_INT32(-1), "}", "limit", BCON_INT64(1), "projection",
-                            "{", "updated_at", BCON_INT32(1), "}");
-    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, &filter, opts, NULL);
-    const bson_t *doc;
-    uint64_t newest = 0;
-    bson_iter_t it;
-    if (mongoc_cursor_next(cur, &doc) && bson_iter_init_find(&it, doc, "updated_at")) {
-        if (BSON_ITER_HOLDS_DATE_TIME(&it)) newest = (uint64_t)bson_iter_date_time(&it);
-        else if (BSON_ITER_HOLDS_INT(&it)) newest = (uint64_t)bson_iter_as_int64(&it);
-    }
-    if (mongoc_cursor_error(cur, &err)) {
-        snprintf(errstr, errstr_size, "MongoDB: reading subscriptions: %s", err.message);
-    } else {
-        *fp = (uint64_t)n * 0x9E3779B97F4A7C15ull ^ newest;
-        rc = 0;
-    }
+/* One JSON form for both stores: relaxed extended JSON keeps strings, numbers and booleans plain. */
+static json_object *bson_to_json(const bson_t *doc) {
+    char *js = bson_as_relaxed_extended_json(doc, NULL);
+    json_object *o = js ? json_tokener_parse(js) : NULL;
+    bson_free(js);
+    return o;
+}
+
+/* The change log's document of a second: its _id, the second in decimal. */
+static void bucket_id(char out[24], int64_t second) {
+    snprintf(out, 24, "%lld", (long long)second);
+}
+
+/* The one document whose _id is id (a lookup every MongoDB-protocol server answers from its primary key; FerretDB
+ * answers no other filter without reading the whole collection), copied into *doc or left NULL when there is
+ * none. Returns -1 with err filled when the store fails. */
+static int find_by_id(mongoc_collection_t *coll, const char *id, bson_t **doc, bson_error_t *err) {
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
+    const bson_t *d;
+    *doc = mongoc_cursor_next(cur, &d) ? bson_copy(d) : NULL;
+    int rc = mongoc_cursor_error(cur, err) ? -1 : 0;
     mongoc_cursor_destroy(cur);
-    bson_destroy(opts);
+    bson_destroy(filter);
+    return rc;
+}
+
+/* How many ids of the second's change log document were already applied. */
+static int *seen_of(hd_store_t *store, int64_t second) {
+    seen_t *e = &store->seen[second % HD_STORE_SEEN];
+    if (e->second != second) *e = (seen_t){second, 0};
+    return &e->count;
+}
+
+/* Adds the ids of a change log document beyond those already applied to ids (each once). */
+static void collect_ids(hd_store_t *store, int64_t second, const bson_t *doc, hd_map_t *ids) {
+    bson_iter_t it, arr;
+    int *seen = seen_of(store, second), n = 0;
+    if (!bson_iter_init_find(&it, doc, "ids") || !BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &arr)) return;
+    while (bson_iter_next(&arr))
+        if (n++ >= *seen && BSON_ITER_HOLDS_UTF8(&arr)) {
+            uint32_t len;
+            const char *id = bson_iter_utf8(&arr, &len);
+            *hd_map_slot(ids, id, len) = (void *)1;
+        }
+    *seen = n;
+}
+
+typedef struct {
+    hd_store_t *store;
+    hd_store_changes_t *ch;
+    mongoc_collection_t *subs;
+    bson_error_t *err;
+    int cap, gone_cap, failed;
+} fetch_t;
+
+static void push_gone(fetch_t *f, const char *id) {
+    hd_store_changes_t *ch = f->ch;
+    if (ch->gone_cnt == f->gone_cap) {
+        f->gone_cap = f->gone_cap ? f->gone_cap * 2 : 8;
+        ch->gone = hd_xrealloc(ch->gone, sizeof(*ch->gone) * (size_t)f->gone_cap);
+    }
+    ch->gone[ch->gone_cnt++] = hd_xstrdup(id);
+}
+
+/* The current document of a changed id: a subscription to apply, or gone (deleted, or no longer valid). */
+static void fetch_changed(const void *key, size_t len, void *value, void *opaque) {
+    fetch_t *f = opaque;
+    char id[512];
+    bson_t *doc;
+    if (f->failed) return;
+    snprintf(id, sizeof(id), "%.*s", (int)len, (const char *)key);
+    if (find_by_id(f->subs, id, &doc, f->err)) {
+        f->failed = 1;
+        return;
+    }
+    f->ch->read++;
+    json_object *o = doc ? bson_to_json(doc) : NULL;
+    if (!o || add_sub(f->store, o, &f->ch->subs, &f->ch->cnt, &f->cap)) push_gone(f, id);
+    json_object_put(o);
+    bson_destroy(doc);
+}
+
+/* Reads the change log's documents of every second from the last look (minus the lookback) to now, then the
+ * current document of each id they name beyond those already applied: a few primary-key lookups per refresh plus
+ * one per change, whatever the collection's size. Each document's state is read, not the change itself, so
+ * repeated and reordered entries are harmless, and an id without a document is a delete. */
+static int mongo_changes(hd_store_t *store, hd_store_changes_t *ch, char *errstr, size_t errstr_size) {
+    int64_t start = hd_now_ms(), now_s = start / 1000;
+    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    mongoc_collection_t *subs = mongoc_client_get_collection(client, store->database, "subscriptions"),
+                        *log = mongoc_client_get_collection(client, store->database, "subscription_changes");
+    hd_map_t *ids = hd_map_new(16);
+    bson_error_t err;
+    int rc = -1;
+    seen_t seen[HD_STORE_SEEN]; /* put back when the look fails: its ids were not applied */
+    memcpy(seen, store->seen, sizeof(seen));
+    for (int64_t s = (store->since_ms - HD_STORE_CHANGE_LOOKBACK_MS) / 1000; s <= now_s; s++) {
+        char key[24];
+        bson_t *doc;
+        bucket_id(key, s);
+        if (find_by_id(log, key, &doc, &err)) goto out;
+        if (!doc) continue;
+        ch->read++;
+        collect_ids(store, s, doc, ids);
+        bson_destroy(doc);
+    }
+    fetch_t f = {.store = store, .ch = ch, .subs = subs, .err = &err};
+    hd_map_foreach(ids, fetch_changed, &f);
+    if (f.failed) goto out;
+    store->since_ms = store->looked_ms = start;
+    rc = 0;
 out:
-    bson_destroy(&filter);
-    mongoc_collection_destroy(coll);
+    if (rc) {
+        snprintf(errstr, errstr_size, "MongoDB: reading subscription changes: %s", err.message);
+        memcpy(store->seen, seen, sizeof(seen));
+    }
+    hd_map_destroy(ids, NULL);
+    mongoc_collection_destroy(subs);
+    mongoc_collection_destroy(log);
     mongoc_client_pool_push(store->pool, client);
     return rc;
 }
 
 static int mongo_load(hd_store_t *store, hd_sub_t ***subs, int *cnt, char *errstr, size_t errstr_size) {
+    /* Everything committed before now is read below; what lands during the read is a change after now, minus
+     * what the lookback covers. */
+    int64_t start = hd_now_ms();
     mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
     mongoc_collection_t *coll = mongoc_client_get_collection(client, store->database, "subscriptions");
     bson_t filter = BSON_INITIALIZER;
@@ -273,16 +381,15 @@ static int mongo_load(hd_store_t *store, hd_sub_t ***subs, int *cnt, char *errst
     int cap = 0, rc = 0;
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, &filter, NULL, NULL);
     while (mongoc_cursor_next(cur, &doc)) {
-        /* One JSON form for both stores: relaxed extended JSON keeps strings, numbers and booleans plain. */
-        char *js = bson_as_relaxed_extended_json(doc, NULL);
-        json_object *o = js ? json_tokener_parse(js) : NULL;
+        json_object *o = bson_to_json(doc);
         if (o) add_sub(store, o, subs, cnt, &cap);
         json_object_put(o);
-        bson_free(js);
     }
     if (mongoc_cursor_error(cur, &err)) {
         snprintf(errstr, errstr_size, "MongoDB: loading subscriptions: %s", err.message);
         rc = -1;
+    } else {
+        store->since_ms = store->looked_ms = start;
     }
     mongoc_cursor_destroy(cur);
     bson_destroy(&filter);
@@ -291,9 +398,34 @@ static int mongo_load(hd_store_t *store, hd_sub_t ***subs, int *cnt, char *errst
     return rc;
 }
 
-int hd_store_fingerprint(hd_store_t *store, uint64_t *fp, char *errstr, size_t errstr_size) {
-    return store->path ? file_fingerprint(store, fp, errstr, errstr_size)
-                       : mongo_fingerprint(store, fp, errstr, errstr_size);
+int hd_store_changes(hd_store_t *store, hd_store_reuse_cb *reuse, void *opaque, hd_store_changes_t *out, char *errstr,
+                     size_t errstr_size) {
+    memset(out, 0, sizeof(*out));
+    if (store->path) {
+        uint64_t fp;
+        if (file_fingerprint(store, &fp, errstr, errstr_size)) return -1;
+        out->reload = fp != store->file_fp;
+        return 0;
+    }
+    if (hd_now_ms() - store->looked_ms >= HD_STORE_CHANGES_RETENTION_MS - HD_STORE_CHANGE_LOOKBACK_MS) {
+        out->reload = 1; /* changes this old may be purged from the log already */
+        return 0;
+    }
+    store->reuse = reuse;
+    store->reuse_opaque = opaque;
+    int rc = mongo_changes(store, out, errstr, errstr_size);
+    if (rc) hd_store_changes_clear(out);
+    return rc;
+}
+
+void hd_store_changes_clear(hd_store_changes_t *ch) {
+    for (int i = 0; i < ch->cnt; i++)
+        hd_sub_destroy(ch->subs[i]);
+    for (int i = 0; i < ch->gone_cnt; i++)
+        free(ch->gone[i]);
+    free(ch->subs);
+    free(ch->gone);
+    memset(ch, 0, sizeof(*ch));
 }
 
 int hd_store_load(hd_store_t *store, hd_store_reuse_cb *reuse, void *opaque, hd_sub_t ***subs, int *cnt,
@@ -322,7 +454,6 @@ void hd_store_ensure_indexes(hd_store_t *store) {
         const char *keys[3];
     } indexes[] = {
         {"subscriptions", "tenant_id", {"tenant", "_id", NULL}},
-        {"subscriptions", "updated_at", {"updated_at", NULL, NULL}}, /* the dispatchers' change polling */
         {"deliveries", "tenant_sort", {"tenant", "sort_key", NULL}},
         {"deliveries", "tenant_sub_sort", {"tenant", "subscription_id", "sort_key"}},
     };
@@ -395,10 +526,16 @@ static int update_sub(hd_store_t *store, bson_t *filter, bson_t *update, const c
 int hd_store_disable(hd_store_t *store, const char *id, const char *reason, char *errstr, size_t errstr_size) {
     if (store->path) return 1;
     int64_t now = hd_now_ms();
-    return update_sub(store, BCON_NEW("_id", BCON_UTF8(id)),
-                      BCON_NEW("$set", "{", "is_active", BCON_BOOL(false), "disabled_reason", BCON_UTF8(reason),
-                               "disabled_at", BCON_DATE_TIME(now), "updated_at", BCON_DATE_TIME(now), "}"),
-                      "disabling", id, errstr, errstr_size);
+    int rc = update_sub(store, BCON_NEW("_id", BCON_UTF8(id)),
+                        BCON_NEW("$set", "{", "is_active", BCON_BOOL(false), "disabled_reason", BCON_UTF8(reason),
+                                 "disabled_at", BCON_DATE_TIME(now), "updated_at", BCON_DATE_TIME(now), "}"),
+                        "disabling", id, errstr, errstr_size);
+    if (rc) return rc;
+    /* The other dispatchers would otherwise see the disable only at their full reload: worth trying again too. */
+    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    rc = hd_store_changed(client, store->database, id, errstr, errstr_size) ? -1 : 0;
+    mongoc_client_pool_push(store->pool, client);
+    return rc;
 }
 
 int hd_store_set_failing(hd_store_t *store, const char *id, int64_t since_ms, char *errstr, size_t errstr_size) {
@@ -410,4 +547,43 @@ int hd_store_set_failing(hd_store_t *store, const char *id, int64_t since_ms, ch
     return update_sub(store, BCON_NEW("_id", BCON_UTF8(id), "failing_since", BCON_NULL),
                       BCON_NEW("$set", "{", "failing_since", BCON_DATE_TIME(since_ms), "}"), "marking failing",
                       id, errstr, errstr_size);
+}
+
+/* FerretDB applies concurrent updates of one document without isolation: of 286 concurrent $push to one document,
+ * 75 were kept. A process's writers therefore append one at a time (MongoDB would not need it). */
+static pthread_mutex_t changed_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int hd_store_changed(mongoc_client_t *client, const char *database, const char *id, char *errstr, size_t errstr_size) {
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, "subscription_changes");
+    int64_t second = hd_now_ms() / 1000;
+    char key[24], old[24];
+    bucket_id(key, second);
+    bucket_id(old, second - HD_STORE_CHANGES_RETENTION_MS / 1000);
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(key)), *push = BCON_NEW("$push", "{", "ids", BCON_UTF8(id), "}"),
+           *opts = BCON_NEW("upsert", BCON_BOOL(true)), reply;
+    bson_error_t err;
+    bson_iter_t it;
+    pthread_mutex_lock(&changed_lock);
+    int rc = 0, ok = mongoc_collection_update_one(coll, filter, push, opts, &reply, &err);
+    if (!ok) { /* another process created the second's document at the same time: it exists now */
+        bson_destroy(&reply);
+        ok = mongoc_collection_update_one(coll, filter, push, opts, &reply, &err);
+    }
+    pthread_mutex_unlock(&changed_lock);
+    if (!ok) {
+        snprintf(errstr, errstr_size, "MongoDB: logging the change of subscription %s: %s", id, err.message);
+        rc = -1;
+    } else if (second % 60 == 0 && bson_iter_init_find(&it, &reply, "upsertedCount") && bson_iter_as_int64(&it)) {
+        /* A new minute's first change purges what is past the retention: a scan of a log of an hour at most. */
+        bson_t *expired = BCON_NEW("_id", "{", "$lt", BCON_UTF8(old), "}");
+        if (!mongoc_collection_delete_many(coll, expired, NULL, NULL, &err))
+            HD_LOG(HD_LOG_WARN, "store", NULL, "purging the subscription change log: %s", err.message);
+        bson_destroy(expired);
+    }
+    bson_destroy(&reply);
+    bson_destroy(filter);
+    bson_destroy(push);
+    bson_destroy(opts);
+    mongoc_collection_destroy(coll);
+    return rc;
 }

@@ -153,8 +153,9 @@ int hd_sub_header_allowed(const char *name, const char *value) {
     return 1;
 }
 
-/* Absolute http or https URL with a host and no credentials, as curl parses it; *origin gets scheme://host:port.
- * The messages never quote the URL: it may hold a password. */
+/* Absolute http or https URL with a host and no credentials, as curl parses it; *origin gets scheme://host, with
+ * :port only when the port is not the scheme's default: then it is a prefix of most URLs, and costs no bytes of its
+ * own. The messages never quote the URL: it may hold a password. */
 static int url_ok(const char *url, char **origin, char *errstr, size_t errstr_size) {
     CURLU *u = curl_url();
     char *scheme = NULL, *host = NULL, *port = NULL, *user = NULL, *password = NULL;
@@ -181,9 +182,9 @@ static int url_ok(const char *url, char **origin, char *errstr, size_t errstr_si
         snprintf(errstr, errstr_size, "url must not carry credentials (user:password@): send them in a header");
         goto out;
     }
-    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
+    curl_url_get(u, CURLUPART_PORT, &port, CURLU_NO_DEFAULT_PORT);
     *origin = hd_xmalloc(strlen(scheme) + strlen(host) + (port ? strlen(port) : 0) + 5);
-    sprintf(*origin, "%s://%s:%s", scheme, host, port ? port : "");
+    sprintf(*origin, "%s://%s%s%s", scheme, host, port ? ":" : "", port ? port : "");
     ok = 1;
 out:
     curl_free(scheme);

@@ -9,9 +9,11 @@
  * hd_match_t is an immutable, reference-counted snapshot of the active subscriptions, indexed per tenant: exact
  * types by (tenant, type), match-all patterns by tenant, other wildcard patterns by (tenant, first segment), so
  * that the cost of a lookup does not grow with other tenants' or types' subscriptions.
- * hd_match_cache_t owns a background thread that polls the store's fingerprint and, when it changes (and at
- * least every 60 s), loads the subscriptions and swaps in a new snapshot. Workers take a reference per batch;
- * nothing on the delivery path touches the database. */
+ * hd_match_cache_t owns a background thread that asks the store for what changed (hd_store_changes) every
+ * subscriptions.refresh.ms, applies it to a new snapshot that shares every unchanged subscription, and the index
+ * buckets of every tenant the change did not touch, with the current one, and swaps it in; a full load happens at
+ * start, every subscriptions.full.reload.ms, and when the store cannot list its changes (a file that changed). Workers
+ * take a reference per batch; nothing on the delivery path touches the database. */
 #ifndef HOOKD_MATCH_H
 #define HOOKD_MATCH_H
 
@@ -27,6 +29,12 @@ typedef struct hd_match_s hd_match_t;
  * subscriptions are kept for lookups by id but never matched. Of subscriptions sharing an id only the last one
  * is kept. */
 hd_match_t *hd_match_new(hd_sub_t **subs, int cnt);
+
+/* A new snapshot: m's subscriptions (shared with m) without those whose id is in gone, with subs in place of
+ * those with the same id, and the others of subs added. Takes ownership of subs (the array and every element) on
+ * every path; sorts gone, which stays the caller's. Returns NULL when that is m itself (every element of subs is
+ * already m's and no id of gone is in m). */
+hd_match_t *hd_match_apply(const hd_match_t *m, hd_sub_t **subs, int cnt, char **gone, int gone_cnt);
 
 /* Reference counting; the last release frees the snapshot and its subscriptions. NULL is a no-op. */
 hd_match_t *hd_match_retain(hd_match_t *m);
@@ -52,13 +60,19 @@ int hd_match_count(const hd_match_t *m);
 typedef struct hd_match_cache_s hd_match_cache_t;
 
 /* Loads the store once (synchronously, so a start with an unreachable store fails loudly) and starts the
- * refresher thread: it checks the store's fingerprint every refresh_ms and reloads on a change, and in any case
- * every full_reload_ms (0: never). Does not take store; it must outlive the cache. NULL with errstr on failure. */
+ * refresher thread: it applies the store's changes every refresh_ms, and loads everything every full_reload_ms
+ * (0: only when the store asks for it). Does not take store; it must outlive the cache. NULL with errstr on failure. */
 hd_match_cache_t *hd_match_cache_new(hd_store_t *store, int64_t refresh_ms, int64_t full_reload_ms, char *errstr,
                                      size_t errstr_size);
 
 /* Stops the thread and releases the current snapshot. NULL is a no-op. */
 void hd_match_cache_destroy(hd_match_cache_t *cache);
+
+/* A snapshot from a look at the store that started after after_ms (wall clock), retained for the caller: the
+ * current one when it is, else the refresher thread looks now and the caller waits for it, at most timeout_ms
+ * (then the current snapshot; the store may be away). For an event naming a subscription the API wrote before
+ * producing it: a look started after the event was produced has seen that subscription. */
+hd_match_t *hd_match_cache_get_after(hd_match_cache_t *cache, int64_t after_ms, int64_t timeout_ms);
 
 /* The current snapshot, retained for the caller (release it with hd_match_release). */
 hd_match_t *hd_match_cache_get(hd_match_cache_t *cache);
@@ -80,7 +94,8 @@ int hd_match_cache_disable(hd_match_cache_t *cache, const hd_sub_t *sub, const c
  * after a success). sub must belong to a snapshot of this cache. */
 int64_t hd_match_cache_attempted(hd_match_cache_t *cache, const hd_sub_t *sub, int failed, int64_t now_ms);
 
-/* Age of the current snapshot in ms (it grows while the store is unreachable: the last snapshot is kept). */
+/* Time since the store was last read successfully, in ms (it grows while the store is unreachable: the last
+ * snapshot is kept). */
 int64_t hd_match_cache_age_ms(hd_match_cache_t *cache);
 
 #endif

@@ -16,11 +16,6 @@ typedef struct hd_store_s hd_store_t;
 hd_store_t *hd_store_new(const char *uri, const char *database, char *errstr, size_t errstr_size);
 void hd_store_destroy(hd_store_t *store);
 
-/* A cheap fingerprint of the store's content: when it is unchanged since the last load, nothing changed
- * (the file's size/mtime; for MongoDB the document count and newest updated_at). Returns 0 with *fp set, or -1
- * with errstr filled when the store is unreachable. */
-int hd_store_fingerprint(hd_store_t *store, uint64_t *fp, char *errstr, size_t errstr_size);
-
 /* Asked per document, with its id and digest (a keyed hash of the document, see hd_sub_t): an already loaded
  * subscription with that id and digest, retained for the caller, or NULL to parse the document. */
 typedef hd_sub_t *hd_store_reuse_cb(void *opaque, const char *id, uint64_t digest);
@@ -33,13 +28,50 @@ typedef hd_sub_t *hd_store_reuse_cb(void *opaque, const char *id, uint64_t diges
 int hd_store_load(hd_store_t *store, hd_store_reuse_cb *reuse, void *opaque, hd_sub_t ***subs, int *cnt,
                   char *errstr, size_t errstr_size);
 
+/* The change log: the collection `subscription_changes` holds one document per second in which subscriptions
+ * were written, {_id: "<epoch second>", ids: [<subscription id>, ...]}, appended to after every write
+ * (hd_store_changed). A reader reads the seconds since its last look from this long before it, so that an entry
+ * from a clock running a little behind, or appended just after the look, is still seen; ids already applied are
+ * counted per second and skipped. */
+#define HD_STORE_CHANGE_LOOKBACK_MS 5000
+
+/* How long the change log keeps a second (purged by the writers). A reader whose last look is older than that
+ * loads everything instead. */
+#define HD_STORE_CHANGES_RETENTION_MS 3600000LL
+
+/* What changed since the last hd_store_load or hd_store_changes of this store (one reader: the cache's thread). */
+typedef struct hd_store_changes_s {
+    hd_sub_t **subs; /* valid documents of changed ids, owned (hd_store_changes_clear frees them) */
+    char **gone;     /* ids to drop: deleted (no document), or a document that is no longer valid */
+    int cnt, gone_cnt;
+    int64_t read; /* documents read (change log seconds and subscriptions): the database work of the refresh */
+    int reload;   /* the store cannot list its changes (a file) and its content changed, or the last look is older
+                     than the change log's retention: load everything instead */
+} hd_store_changes_t;
+
+/* Reads what changed since the last look: for MongoDB, the change log's recent seconds and the current document
+ * of every id they name (primary-key lookups only, which FerretDB answers without a scan); for a file, whether it
+ * changed at all. reuse as in hd_store_load. Returns 0 with *out filled (clear it with hd_store_changes_clear),
+ * or -1 with errstr when the store is away: the next call then asks from the same point, so nothing is missed. */
+int hd_store_changes(hd_store_t *store, hd_store_reuse_cb *reuse, void *opaque, hd_store_changes_t *out, char *errstr,
+                     size_t errstr_size);
+void hd_store_changes_clear(hd_store_changes_t *ch);
+
+/* Appends id to the change log's document of the current second (and, once a minute, purges seconds past the
+ * retention). Call it after every write of the subscription (create, update, delete): dispatchers apply the
+ * change within a refresh; a write without it waits for the next full reload. client is borrowed. Returns 0,
+ * or -1 with errstr. */
+struct _mongoc_client_t;
+int hd_store_changed(struct _mongoc_client_t *client, const char *database, const char *id, char *errstr,
+                     size_t errstr_size);
+
 /* Lets the store decrypt encrypted subscription secrets (see secret.h) with the base64 master key b64. When b64
  * is NULL or empty, fails if the store holds encrypted secrets (a clear start-up error instead of subscriptions
  * skipped one by one). Returns 0, or -1 with errstr filled. */
 int hd_store_use_master_key(hd_store_t *store, const char *b64, char *errstr, size_t errstr_size);
 
-/* Creates the indexes that hookd's queries rely on (the API's are scoped to a tenant, the dispatchers poll the
- * newest updated_at), where they are missing. A failure (no createIndex privilege) is logged: it only costs speed.
+/* Creates the indexes that hookd's queries rely on (the API's, scoped to a tenant; the dispatchers look up by
+ * _id only), where they are missing. A failure (no createIndex privilege) is logged: it only costs speed.
  * Nothing for the file backend. */
 void hd_store_ensure_indexes(hd_store_t *store);
 
@@ -49,14 +81,13 @@ int hd_store_count_encrypted(hd_store_t *store, int64_t *n, char *errstr, size_t
 
 /* The MongoDB backend's client pool, for other modules using the same database (the API, the recorder): pop a
  * client per thread and push it back. NULL for the file backend. */
-struct _mongoc_client_t;
 struct _mongoc_client_t *hd_store_client_pop(hd_store_t *store);
 void hd_store_client_push(hd_store_t *store, struct _mongoc_client_t *client);
 const char *hd_store_database(const hd_store_t *store); /* NULL for the file backend */
-/* Marks a subscription inactive (is_active false, disabled_reason, disabled_at, updated_at bumped so every
- * dispatcher reloads). Returns 0, 1 when the store is read-only (file: the change lives in memory until restart),
- * -1 with errstr when no server could be reached (worth trying again), or -2 with errstr when the server refused
- * the write. */
+/* Marks a subscription inactive (is_active false, disabled_reason, disabled_at, updated_at bumped) and logs the
+ * change, so that every dispatcher applies it. Returns 0, 1 when the store is read-only (file: the change lives in
+ * memory until restart), -1 with errstr when no server could be reached (worth trying again), or -2 with errstr when
+ * the server refused the write. */
 int hd_store_disable(hd_store_t *store, const char *id, const char *reason, char *errstr, size_t errstr_size);
 
 /* Records since when a subscription's deliveries have been failing (since_ms > 0; an earlier time already stored

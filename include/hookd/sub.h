@@ -39,8 +39,8 @@ typedef struct hd_sub_s {
     const char *tenant;
     const char *name;
     const char *url;
-    /* scheme://host:port of url, origin_len bytes and not NUL-terminated: the unit of per-host limits. Usually
-     * a prefix of url, then stored only there. */
+    /* scheme://host of url (with :port unless it is the scheme's default), origin_len bytes and not
+     * NUL-terminated: the unit of per-host limits. Usually a prefix of url, then stored only there. */
     const char *origin;
     const char **event_types;
     const hd_sub_extra_t *extra;

@@ -426,10 +426,18 @@ def add_subscription(db, receiver):
         doc.update(fields)
         receiver.register(path, doc["secret"])
         db.subscriptions.insert_one(doc)
+        log_change(db, sub_id)
         doc["path"] = path  # for the tests only, not stored
         return doc
 
     return add
+
+
+def log_change(db, *sub_ids):
+    """What a tool writing straight to the database does after each write, as the API does: the ids go into the
+    current second's document of the change log (docs/api.md, "How changes reach the dispatchers")."""
+    for sub_id in sub_ids:
+        db.subscription_changes.update_one({"_id": str(int(time.time()))}, {"$push": {"ids": sub_id}}, upsert=True)
 
 
 # ----------------------------------------------------------------------------------------------------------------

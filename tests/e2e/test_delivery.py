@@ -21,8 +21,8 @@ import pytest
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from conftest import (TIMEOUT, WEBHOOK_ID, Reply, Results, free_port, make_event, new_secret, parse_iso,
-                      produce_until, wait_for)
+from conftest import (TIMEOUT, WEBHOOK_ID, Reply, Results, free_port, log_change, make_event, new_secret,
+                      parse_iso, produce_until, wait_for)
 
 RETRY_TIMEOUT = max(TIMEOUT, 60)  # a first retry waits for hookd to create and notice its tier topics
 TIERS = ("1s", "2s", "4s")
@@ -908,6 +908,7 @@ def test_database_away_keeps_delivering_and_catches_up(hookd, receiver, results,
     client = private_mongo.client()
     second = sub_doc("second")
     client[names.db].subscriptions.insert_one(second)
+    log_change(client[names.db], second["_id"])
     wait_for(lambda: "reachable again" in h.log(), what="hookd noticing the database is back")
     recs = produce_until(produce, results, lambda recs: len(recs) == 2)
     assert sorted(r["subscription_id"] for r in recs) == sorted([first["_id"], second["_id"]]), recs
@@ -965,8 +966,8 @@ def test_a_disable_decided_while_the_database_is_away_is_written_once_it_is_back
 
 def test_an_edit_that_bumps_no_updated_at_is_found_by_the_full_reload(hookd, add_subscription, receiver, results,
                                                                       produce, db):
-    """The change check sees the document count and the newest updated_at; a direct edit that changes neither is
-    picked up by the periodic full reload (subscriptions.full.reload.ms)."""
+    """A direct edit without its change log entry is picked up by the periodic full reload
+    (subscriptions.full.reload.ms)."""
     sub = add_subscription(status_path="ok")
     h = hookd.start(HOOKD_SUBSCRIPTIONS_FULL_RELOAD_MS="2000")
     ev = make_event()

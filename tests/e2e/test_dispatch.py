@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import time
 
-from conftest import WEBHOOK_ID, make_event, parse_iso, produce_until
+from conftest import WEBHOOK_ID, log_change, make_event, parse_iso, produce_until
 
 
 def ms(t):
@@ -155,7 +155,7 @@ def test_subscription_added_while_running_is_picked_up(hookd, add_subscription, 
 
 
 def test_subscription_deleted_while_running_stops_receiving(hookd, add_subscription, receiver, results, produce, db):
-    # The deleted one is not the newest: only the collection's count can tell the dispatcher it changed.
+    # The deleted one is not the newest: the change log entry tells the dispatcher.
     gone = add_subscription(updated_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1))
     kept = add_subscription()
     h = hookd.start()
@@ -163,6 +163,7 @@ def test_subscription_deleted_while_running_stops_receiving(hookd, add_subscript
     produce(ev)
     results.wait_event(ev["id"], count=2)
     db.subscriptions.delete_one({"_id": gone["_id"]})
+    log_change(db, gone["_id"])
     # The store is refreshed every 200 ms; keep producing until an event reaches only the one kept.
     recs = produce_until(produce, results, lambda recs: [r["subscription_id"] for r in recs] == [kept["_id"]])
     assert [r["subscription_id"] for r in recs] == [kept["_id"]], recs

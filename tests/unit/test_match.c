@@ -6,6 +6,7 @@
 
 #include "hookd/match.h"
 #include "hookd/store.h"
+#include "hookd/util.h"
 #include "unit.h"
 
 static hd_sub_t *sub(const char *id, const char *tenant, const char *types_and_more) {
@@ -216,6 +217,106 @@ static void test_lookup_by_id(void) {
     hd_match_release(m);
 }
 
+/* A change applied to a snapshot: written subscriptions replace or join, gone ids leave, unchanged ones are shared
+ * (the same pointer), and a change that changes nothing gives no new snapshot. */
+static void test_apply(void) {
+    hd_sub_t *list[] = {
+        sub("a", "t1", "\"event_types\":[\"x\"]"),
+        sub("b", "t1", "\"event_types\":[\"x\"]"),
+        sub("c", "t2", "\"event_types\":[\"x\"]"),
+        sub("v", "t1", "\"event_types\":[\"x.*\"]"),
+        sub("u", "t3", "\"event_types\":[\"*.created\", \"**\"]"),
+    };
+    hd_match_t *m = build(list, 5);
+    const hd_sub_t *a = hd_match_get(m, "a");
+    hd_sub_t **subs = malloc(sizeof(*subs) * 3);
+    subs[0] = sub("d", "t1", "\"event_types\":[\"x\"]");
+    subs[1] = sub("b", "t1", "\"event_types\":[\"y\"]");
+    subs[2] = sub("e", "t2", "\"event_types\":[\"*.created\"]");
+    char *gone[] = {"c", "nope", "v"};
+    hd_match_t *n = hd_match_apply(m, subs, 3, gone, 3);
+    CHECK(n != NULL);
+    if (!n) goto out;
+    CHECK(hd_match_count(n) == 5);
+    CHECK(hd_match_get(n, "a") == a);
+    CHECK(!hd_match_get(n, "c") && !hd_match_get(n, "v") && hd_match_get(n, "d"));
+    CHECK_STR(find(n, "t1", "x", "{}"), "a,d");
+    CHECK_STR(find(n, "t1", "y", "{}"), "b");
+    CHECK_STR(find(n, "t1", "x.y", "{}"), "");            /* its tenant's last wildcard went */
+    CHECK_STR(find(n, "t2", "order.created", "{}"), "e"); /* a tenant's first wildcard came */
+    CHECK_STR(find(n, "t3", "order.created", "{}"), "u"); /* untouched: its buckets shared */
+    CHECK_STR(find(m, "t1", "x", "{}"), "a,b");           /* the old snapshot is untouched */
+    CHECK_STR(find(m, "t1", "x.y", "{}"), "v");
+    hd_match_release(m);
+    /* documents read again (the same subscriptions) and ids already gone: nothing new */
+    subs = malloc(sizeof(*subs));
+    subs[0] = hd_sub_retain((hd_sub_t *)hd_match_get(n, "d"));
+    m = hd_match_apply(n, subs, 1, gone, 3);
+    CHECK(m == NULL);
+    hd_match_release(m);
+    m = n;
+    /* a subscription moved to another tenant leaves the first one's buckets */
+    subs = malloc(sizeof(*subs));
+    subs[0] = sub("a", "t3", "\"event_types\":[\"x\"]");
+    n = hd_match_apply(m, subs, 1, NULL, 0);
+    CHECK(n != NULL);
+    if (!n) goto out;
+    CHECK_STR(find(n, "t1", "x", "{}"), "d");
+    CHECK_STR(find(n, "t3", "x", "{}"), "a,u");
+    hd_match_release(m);
+    m = n;
+    /* everything gone */
+    char *all[] = {"d", "b", "a", "e", "u"};
+    n = hd_match_apply(m, NULL, 0, all, 5);
+    CHECK(n && hd_match_count(n) == 0);
+    CHECK_STR(find(n, "t1", "x", "{}"), "");
+    CHECK_STR(find(n, "t3", "order.created", "{}"), "");
+    hd_match_release(n);
+out:
+    hd_match_release(m);
+}
+
+static void write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A full reload that finds every subscription unchanged keeps the snapshot (no second index while it runs); one
+ * that finds a change installs a new one. hd_match_cache_get_after waits for a look started after the rewrite. */
+static void test_reload_unchanged_keeps_the_snapshot(void) {
+    char path[] = "/tmp/hookd-test-match-XXXXXX", err[256], uri[64];
+    static const char a[] = "{\"id\":\"a\",\"tenant\":\"t\",\"url\":\"http://127.0.0.1/\",\"event_types\":[\"x\"],"
+                            "\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"}";
+    static const char b[] = "{\"id\":\"b\",\"tenant\":\"t\",\"url\":\"http://127.0.0.1/\",\"event_types\":[\"y\"],"
+                            "\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"}";
+    char text[1024];
+    close(mkstemp(path));
+    snprintf(text, sizeof(text), "[%s,%s]", a, b);
+    write_file(path, text);
+    snprintf(uri, sizeof(uri), "file:%s", path);
+    hd_store_t *store = hd_store_new(uri, NULL, err, sizeof(err));
+    hd_match_cache_t *cache = store ? hd_match_cache_new(store, 50, 0, err, sizeof(err)) : NULL;
+    CHECK(cache != NULL);
+    if (!cache) goto out;
+    hd_match_t *first = hd_match_cache_get(cache);
+    snprintf(text, sizeof(text), "[%s, %s]", b, a); /* another file, the same subscriptions */
+    write_file(path, text);
+    hd_match_t *second = hd_match_cache_get_after(cache, hd_now_ms(), 5000);
+    CHECK(second == first);
+    snprintf(text, sizeof(text), "[%s]", a);
+    write_file(path, text);
+    hd_match_t *third = hd_match_cache_get_after(cache, hd_now_ms(), 5000);
+    CHECK(third != first && hd_match_count(third) == 1 && hd_match_get(third, "a") == hd_match_get(first, "a"));
+    hd_match_release(first);
+    hd_match_release(second);
+    hd_match_release(third);
+out:
+    hd_match_cache_destroy(cache);
+    hd_store_destroy(store);
+    unlink(path);
+}
+
 int main(void) {
     RUN(test_patterns);
     RUN(test_wildcards_and_tenants);
@@ -224,5 +325,7 @@ int main(void) {
     RUN(test_invalid_subscriptions);
     RUN(test_failing_clock);
     RUN(test_lookup_by_id);
+    RUN(test_apply);
+    RUN(test_reload_unchanged_keeps_the_snapshot);
     return UNIT_REPORT();
 }

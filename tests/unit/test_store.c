@@ -113,6 +113,24 @@ static void test_reuse(void) {
     free_subs(second, m);
 }
 
+/* A file cannot list its changes: a look says whether it changed since the last load, and a failed load leaves
+ * the change to be seen again. */
+static void test_file_changes(void) {
+    hd_sub_t **subs;
+    hd_store_changes_t ch;
+    char err[256];
+    int n = load("[" SUB("a") "]", &subs, err, sizeof(err));
+    free_subs(subs, n);
+    CHECK(hd_store_changes(store, NULL, NULL, &ch, err, sizeof(err)) == 0 && !ch.reload && !ch.cnt);
+    FILE *f = fopen(path, "w");
+    fputs("[" SUB("a") "," SUB("b") "]", f);
+    fclose(f);
+    CHECK(hd_store_changes(store, NULL, NULL, &ch, err, sizeof(err)) == 0 && ch.reload);
+    CHECK(load("[" SUB("a") ",", &subs, err, sizeof(err)) == -1);
+    CHECK(hd_store_changes(store, NULL, NULL, &ch, err, sizeof(err)) == 0 && ch.reload);
+    hd_store_changes_clear(&ch);
+}
+
 int main(void) {
     char err[256], uri[64];
     close(mkstemp(path));
@@ -122,6 +140,7 @@ int main(void) {
     RUN(test_shapes);
     RUN(test_invalid);
     RUN(test_large_value);
+    RUN(test_file_changes);
     hd_store_destroy(store);
     unlink(path);
     return UNIT_REPORT();

@@ -104,9 +104,14 @@ static void test_one_allocation(void) {
     CHECK(s->keys.more == NULL); /* one secret: nothing more */
 #undef INSIDE
     hd_sub_destroy(s);
-    /* no port in url: the origin has the default one, so it is a string of its own */
+    /* no port in url, or the default one: the origin leaves it out, so it is url's prefix and one host either way */
     s = parse("{" BASE "," SECRET "}", err, sizeof(err));
-    CHECK(s && s->origin != s->url && s->origin_len == 23 && !memcmp(s->origin, "https://example.com:443", 23));
+    CHECK(s && s->origin == s->url && s->origin_len == 19 && !memcmp(s->origin, "https://example.com", 19));
+    hd_sub_destroy(s);
+    s = parse("{\"_id\":\"s\",\"tenant\":\"t\",\"url\":\"https://example.com:443/h\",\"event_types\":[\"a\"]," SECRET
+              "}",
+              err, sizeof(err));
+    CHECK(s && s->origin == s->url && s->origin_len == 19);
     hd_sub_destroy(s);
     /* The management API's defaults set no extra: such subscriptions share the empty one. */
     s = parse("{" BASE "," SECRET ",\"headers\":{},\"statuses\":[],\"notification_emails\":[],\"notify\":false,"
