@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hookd/api_subscriptions.h"
 #include "hookd/recorder.h"
 #include "hookd/util.h"
 
@@ -15,7 +14,7 @@ static json_object *row_json(const bson_t *doc) {
                                        "status",       "status_code",     "response",    "error_message",
                                        "is_success",   "retry_count",     "sent_at",     "next_retry_at",
                                        "created_at"};
-    json_object *raw = hd_api_from_bson(doc), *o = json_object_new_object(), *v;
+    json_object *raw = hd_api_req_from_bson(doc), *o = json_object_new_object(), *v;
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         json_object_object_add(o, keys[i], json_object_object_get_ex(raw, keys[i], &v) ? json_object_get(v) : NULL);
     json_object_put(raw);
@@ -23,16 +22,16 @@ static json_object *row_json(const bson_t *doc) {
 }
 
 static void list(hd_api_req_t *r, const char *sub_id) {
-    const char *type = hd_api_query(r, "event_type"), *status = hd_api_query(r, "status");
+    const char *type = hd_api_req_query(r, "event_type"), *status = hd_api_req_query(r, "status");
     int64_t from = INT64_MIN, to = INT64_MIN; /* absent; times before 1970 are negative */
-    if (hd_api_query_time(r, "from_date", &from) || hd_api_query_time(r, "to_date", &to)) return;
+    if (hd_api_req_query_time(r, "from_date", &from) || hd_api_req_query_time(r, "to_date", &to)) return;
     if (status) {
         size_t i = 0;
         while (i < sizeof(statuses) / sizeof(statuses[0]) && strcmp(statuses[i], status)) i++;
         if (i == sizeof(statuses) / sizeof(statuses[0])) {
             json_object *d = NULL;
-            hd_api_detail(&d, "status", "pending, succeeded, failed or retrying");
-            hd_api_error(r, 400, "invalid-param", d, "status must be pending, succeeded, failed or retrying");
+            hd_api_req_detail(&d, "status", "pending, succeeded, failed or retrying");
+            hd_api_req_error(r, 400, "invalid-param", d, "status must be pending, succeeded, failed or retrying");
             return;
         }
     }
@@ -47,7 +46,7 @@ static void list(hd_api_req_t *r, const char *sub_id) {
         if (to != INT64_MIN) BSON_APPEND_DATE_TIME(&range, "$lte", to);
         bson_append_document_end(filter, &range);
     }
-    hd_api_list(r, "deliveries", filter, "sort_key", 1, row_json);
+    hd_api_req_list(r, "deliveries", filter, "sort_key", 1, row_json);
     bson_destroy(filter);
 }
 
@@ -59,13 +58,13 @@ static bson_t *row_filter(hd_api_req_t *r, const char *sub_id, const char *eid) 
 
 /* Needs no subscription: a result recorded after its subscription was deleted stays removable. */
 static void delete_row(hd_api_req_t *r, const char *sub_id, const char *eid) {
-    if (!hd_api_delete(r, "deliveries", row_filter(r, sub_id, eid), 0, "deleting the delivery"))
-        hd_api_error(r, 404, "not-found", NULL, "no delivery %s for subscription %s", eid, sub_id);
+    if (!hd_api_req_delete(r, "deliveries", row_filter(r, sub_id, eid), 0, "deleting the delivery"))
+        hd_api_req_error(r, 404, "not-found", NULL, "no delivery %s for subscription %s", eid, sub_id);
 }
 
 void hd_api_deliveries_forget(hd_api_req_t *r, const char *sub_id) {
     bson_t *filter = BCON_NEW("tenant", BCON_UTF8(r->tenant), "subscription_id", BCON_UTF8(sub_id));
-    hd_api_delete(r, "deliveries", filter, 1, "deleting the subscription's delivery log");
+    hd_api_req_delete(r, "deliveries", filter, 1, "deleting the subscription's delivery log");
 }
 
 /* An event read back from Kafka, owning copies of its parts. */
@@ -126,12 +125,12 @@ static void retry(hd_api_req_t *r, const char *sub_id, const char *eid) {
     char err[512], topic[256] = "";
     int32_t partition = -1;
     int64_t offset = -1;
-    if (!hd_api_need_object(r, 1)) return;
+    if (!hd_api_req_need_object(r, 1)) return;
     if (r->body && json_object_object_length(r->body)) {
-        hd_api_error(r, 422, "invalid-param", NULL, "retry takes no fields");
+        hd_api_req_error(r, 422, "invalid-param", NULL, "retry takes no fields");
         return;
     }
-    if (hd_api_subscription_find(r, sub_id, &sub) != 1) return;
+    if (hd_api_req_find_subscription(r, sub_id, &sub) != 1) return;
     mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, "deliveries");
     bson_t *filter = row_filter(r, sub_id, eid);
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
@@ -139,15 +138,15 @@ static void retry(hd_api_req_t *r, const char *sub_id, const char *eid) {
     bson_error_t berr;
     if (mongoc_cursor_next(cur, &d)) row = bson_copy(d);
     if (mongoc_cursor_error(cur, &berr)) {
-        hd_api_internal(r, "reading the delivery", berr.message);
+        hd_api_req_internal(r, "reading the delivery", berr.message);
         goto out;
     }
     if (!row) {
-        hd_api_error(r, 404, "not-found", NULL, "no delivery %s for subscription %s", eid, sub_id);
+        hd_api_req_error(r, 404, "not-found", NULL, "no delivery %s for subscription %s", eid, sub_id);
         goto out;
     }
     if (bson_iter_init_find(&it, sub, "is_active") && BSON_ITER_HOLDS_BOOL(&it) && !bson_iter_bool(&it)) {
-        hd_api_error(r, 409, "conflict", NULL, "subscription %s is not active: activate it to retry", sub_id);
+        hd_api_req_error(r, 409, "conflict", NULL, "subscription %s is not active: activate it to retry", sub_id);
         goto out;
     }
     if (bson_iter_init_find(&it, row, "source") && BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &src)) {
@@ -160,12 +159,12 @@ static void retry(hd_api_req_t *r, const char *sub_id, const char *eid) {
         }
     }
     if (!*topic || partition < 0 || offset < 0) {
-        hd_api_error(r, 409, "conflict", NULL, "delivery %s has no recorded attempt to retry yet", eid);
+        hd_api_req_error(r, 409, "conflict", NULL, "delivery %s has no recorded attempt to retry yet", eid);
         goto out;
     }
     fetched_t ev = {0};
     if (fetch(r->conf, topic, partition, offset, &ev, err, sizeof(err))) {
-        hd_api_error(r, 409, "conflict", NULL, "the original event cannot be read back from Kafka (%s)", err);
+        hd_api_req_error(r, 409, "conflict", NULL, "the original event cannot be read back from Kafka (%s)", err);
         goto out;
     }
     bson_iter_t f;
@@ -173,14 +172,15 @@ static void retry(hd_api_req_t *r, const char *sub_id, const char *eid) {
     const char *type = bson_iter_init_find(&f, row, "event_type") ? bson_iter_utf8(&f, NULL) : "";
     int pending = hd_recorder_pending(r->client, r->database, r->tenant, sub_id, event_id, type, err, sizeof(err));
     if (pending && ev.headers) rd_kafka_headers_destroy(ev.headers);
-    if (pending || hd_api_produce_targeted(r, topic, ev.key, ev.value, ev.len, ev.headers, sub_id, err, sizeof(err))) {
-        hd_api_internal(r, "re-sending the event", err);
+    if (pending ||
+        hd_api_req_produce_targeted(r, topic, ev.key, ev.value, ev.len, ev.headers, sub_id, err, sizeof(err))) {
+        hd_api_req_internal(r, "re-sending the event", err);
     } else {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "event_id", json_object_new_string(event_id));
         json_object_object_add(o, "subscription_id", json_object_new_string(sub_id));
         json_object_object_add(o, "status", json_object_new_string("pending"));
-        hd_api_ok(r, 202, o);
+        hd_api_req_ok(r, 202, o);
     }
     free(ev.key);
     free(ev.value);
@@ -198,22 +198,23 @@ void hd_api_deliveries(hd_api_req_t *r, const char *sub_id) {
         if (r->nseg != 1) return;
         if (get) list(r, NULL);
         else
-            hd_api_not_allowed(r, "GET");
+            hd_api_req_not_allowed(r, "GET");
         return;
     }
     bson_t *sub = NULL;
     if (r->nseg == 3) {
         if (!get)
-            hd_api_not_allowed(r, "GET");
-        else if (hd_api_subscription_find(r, sub_id, &sub) == 1) list(r, sub_id);
+            hd_api_req_not_allowed(r, "GET");
+        else if (hd_api_req_find_subscription(r, sub_id, &sub) == 1)
+            list(r, sub_id);
     } else if (r->nseg == 4) {
         if (strcmp(r->method, "DELETE"))
-            hd_api_not_allowed(r, "DELETE");
+            hd_api_req_not_allowed(r, "DELETE");
         else
             delete_row(r, sub_id, r->seg[3]);
     } else if (r->nseg == 5 && !strcmp(r->seg[4], "retry")) {
         if (strcmp(r->method, "POST"))
-            hd_api_not_allowed(r, "POST");
+            hd_api_req_not_allowed(r, "POST");
         else retry(r, sub_id, r->seg[3]);
     }
     bson_destroy(sub);

@@ -1,10 +1,9 @@
 #include "hookd/api_event_types.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "hookd/match.h"
+#include "hookd/evtype.h"
 #include "hookd/utf8.h"
 #include "hookd/util.h"
 
@@ -51,25 +50,13 @@ int hd_api_event_types_seed(mongoc_client_t *client, const char *database, char 
     return rc;
 }
 
-int hd_api_event_type_valid(const char *name) {
-    size_t n = strlen(name);
-    if (n == 0 || n > 128 || name[0] == '.' || name[n - 1] == '.' || strstr(name, "..")) return 0;
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-        if (!isalnum(*p) && *p != '_' && *p != '-' && *p != '.') return 0;
-    return 1;
-}
-
-int hd_api_event_pattern_valid(const char *pattern) {
-    static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.*";
-    return strlen(pattern) <= 128 && strspn(pattern, chars) == strlen(pattern) && hd_match_pattern_valid(pattern);
-}
-
 static json_object *to_json(const bson_t *doc) {
-    json_object *raw = hd_api_from_bson(doc), *o = json_object_new_object(), *v;
+    json_object *raw = hd_api_req_from_bson(doc), *o = json_object_new_object(), *v;
     json_object_object_add(o, "name", json_object_object_get_ex(raw, "id", &v) ? json_object_get(v) : NULL);
     json_object_object_add(o, "description",
                            json_object_object_get_ex(raw, "description", &v) ? json_object_get(v) : NULL);
-    json_object_object_add(o, "schema", json_object_object_get_ex(raw, "schema", &v) ? hd_api_json_text_value(v) : NULL);
+    json_object_object_add(o, "schema",
+                           json_object_object_get_ex(raw, "schema", &v) ? hd_api_req_json_text_value(v) : NULL);
     json_object_put(raw);
     return o;
 }
@@ -87,22 +74,22 @@ int hd_api_event_type_known(hd_api_req_t *r, const char *name, char *errstr, siz
 
 static void put(hd_api_req_t *r, const char *name) {
     json_object *details = NULL, *v;
-    if (!hd_api_need_object(r, 0)) return;
+    if (!hd_api_req_need_object(r, 0)) return;
     json_object_object_foreach(r->body, k, val) {
-        if (strcmp(k, "description") && strcmp(k, "schema")) hd_api_detail(&details, k, "unknown field");
+        if (strcmp(k, "description") && strcmp(k, "schema")) hd_api_req_detail(&details, k, "unknown field");
         (void)val;
     }
     if (!json_object_object_get_ex(r->body, "description", &v) || !json_object_is_type(v, json_type_string) ||
         hd_utf8_count(json_object_get_string(v), (size_t)json_object_get_string_len(v)) > 1000 ||
         strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
-        hd_api_detail(&details, "description", "required: a string of at most 1000 characters");
+        hd_api_req_detail(&details, "description", "required: a string of at most 1000 characters");
     json_object *schema = NULL;
     if (json_object_object_get_ex(r->body, "schema", &schema) && !json_object_is_type(schema, json_type_null) &&
         !json_object_is_type(schema, json_type_object))
-        hd_api_detail(&details, "schema", "a JSON Schema object, or null");
-    if (!hd_api_event_type_valid(name)) hd_api_detail(&details, "name", "dot-separated [A-Za-z0-9_-] segments");
+        hd_api_req_detail(&details, "schema", "a JSON Schema object, or null");
+    if (!hd_evtype_name_valid(name)) hd_api_req_detail(&details, "name", "dot-separated [A-Za-z0-9_-] segments");
     if (details) {
-        hd_api_error(r, 422, "invalid-param", details, "the event type is not valid");
+        hd_api_req_error(r, 422, "invalid-param", details, "the event type is not valid");
         return;
     }
     int64_t now = hd_now_ms();
@@ -110,7 +97,7 @@ static void put(hd_api_req_t *r, const char *name) {
     bson_t update = BSON_INITIALIZER, set;
     bson_append_document_begin(&update, "$set", -1, &set);
     BSON_APPEND_UTF8(&set, "description", json_object_get_string(v));
-    hd_api_append_json_text(&set, "schema", schema);
+    hd_api_req_append_json_text(&set, "schema", schema);
     BSON_APPEND_DATE_TIME(&set, "updated_at", now);
     bson_append_document_end(&update, &set);
     BCON_APPEND(&update, "$setOnInsert", "{", "created_at", BCON_DATE_TIME(now), "}");
@@ -118,13 +105,13 @@ static void put(hd_api_req_t *r, const char *name) {
     mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, "event_types");
     bson_error_t err;
     if (!mongoc_collection_update_one(coll, filter, &update, opts, NULL, &err)) {
-        hd_api_internal(r, "saving the event type", err.message);
+        hd_api_req_internal(r, "saving the event type", err.message);
     } else {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "name", json_object_new_string(name));
         json_object_object_add(o, "description", json_object_get(v));
         json_object_object_add(o, "schema", json_object_get(schema));
-        hd_api_ok(r, 200, o);
+        hd_api_req_ok(r, 200, o);
     }
     mongoc_collection_destroy(coll);
     bson_destroy(opts);
@@ -133,18 +120,18 @@ static void put(hd_api_req_t *r, const char *name) {
 }
 
 static void del(hd_api_req_t *r, const char *name) {
-    if (!hd_api_delete(r, "event_types", BCON_NEW("_id", BCON_UTF8(name)), 0, "deleting the event type"))
-        hd_api_error(r, 404, "not-found", NULL, "no event type named %s", name);
+    if (!hd_api_req_delete(r, "event_types", BCON_NEW("_id", BCON_UTF8(name)), 0, "deleting the event type"))
+        hd_api_req_error(r, 404, "not-found", NULL, "no event type named %s", name);
 }
 
 void hd_api_event_types(hd_api_req_t *r) {
     if (r->nseg == 1) {
         if (strcmp(r->method, "GET")) {
-            hd_api_not_allowed(r, "GET");
+            hd_api_req_not_allowed(r, "GET");
             return;
         }
         bson_t filter = BSON_INITIALIZER;
-        hd_api_list(r, "event_types", &filter, "_id", 0, to_json);
+        hd_api_req_list(r, "event_types", &filter, "_id", 0, to_json);
         bson_destroy(&filter);
         return;
     }
@@ -152,9 +139,9 @@ void hd_api_event_types(hd_api_req_t *r) {
     const char *name = r->seg[1];
     int put_ = !strcmp(r->method, "PUT"), del_ = !strcmp(r->method, "DELETE");
     if (!put_ && !del_) {
-        hd_api_not_allowed(r, "PUT, DELETE");
+        hd_api_req_not_allowed(r, "PUT, DELETE");
     } else if (!r->admin) {
-        hd_api_error(r, 403, "forbidden", NULL, "changing the event-type catalogue needs an admin API key");
+        hd_api_req_error(r, 403, "forbidden", NULL, "changing the event-type catalogue needs an admin API key");
     } else if (put_) {
         put(r, name);
     } else {

@@ -6,9 +6,9 @@
 
 #include "hookd/api_deliveries.h"
 #include "hookd/api_event_types.h"
+#include "hookd/evtype.h"
 #include "hookd/filter.h"
 #include "hookd/log.h"
-#include "hookd/match.h"
 #include "hookd/recorder.h"
 #include "hookd/render.h"
 #include "hookd/rfc3339.h"
@@ -60,7 +60,7 @@ static void check_event_types(hd_api_req_t *r, json_object *v, json_object **det
     char err[256];
     if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) == 0 ||
         json_object_array_length(v) > MAX_TYPES) {
-        hd_api_detail(details, "event_types", "an array of 1 to %d event types", MAX_TYPES);
+        hd_api_req_detail(details, "event_types", "an array of 1 to %d event types", MAX_TYPES);
         return;
     }
     for (size_t i = 0; i < json_object_array_length(v); i++) {
@@ -68,25 +68,28 @@ static void check_event_types(hd_api_req_t *r, json_object *v, json_object **det
         char field[48];
         snprintf(field, sizeof(field), "event_types[%zu]", i);
         if (!text_ok(t, 128, 0)) {
-            hd_api_detail(details, field, "a non-empty string");
+            hd_api_req_detail(details, field, "a non-empty string");
             continue;
         }
         const char *name = json_object_get_string(t);
         if (strchr(name, '*')) { /* the dispatcher's own grammar: "*" one segment, a trailing "**" one or more */
-            if (!hd_api_event_pattern_valid(name))
-                hd_api_detail(details, field,
-                              "\"%s\" is not a valid pattern (segments of [A-Za-z0-9_-]; \"*\" is one whole segment, "
-                              "\"**\" only the last one)",
-                              name);
+            if (!hd_evtype_pattern_valid(name))
+                hd_api_req_detail(
+                    details, field,
+                    "\"%s\" is not a valid pattern (segments of [A-Za-z0-9_-]; \"*\" is one whole segment, "
+                    "\"**\" only the last one)",
+                    name);
             continue;
         }
-        if (!hd_api_event_type_valid(name)) {
-            hd_api_detail(details, field, "\"%s\" is not a valid event type", name);
+        if (!hd_evtype_name_valid(name)) {
+            hd_api_req_detail(details, field, "\"%s\" is not a valid event type", name);
             continue;
         }
         int known = hd_api_event_type_known(r, name, err, sizeof(err));
-        if (known < 0) hd_api_detail(details, field, "cannot check the catalogue right now");
-        else if (!known) hd_api_detail(details, field, "unknown event type \"%s\" (see GET /v1/webhooks/event-types)", name);
+        if (known < 0)
+            hd_api_req_detail(details, field, "cannot check the catalogue right now");
+        else if (!known)
+            hd_api_req_detail(details, field, "unknown event type \"%s\" (see GET /v1/webhooks/event-types)", name);
     }
 }
 
@@ -99,11 +102,11 @@ static int email_ok(json_object *v) {
 static void check_strings(json_object *v, const char *field, size_t max_items, json_object **details,
                           int (*ok)(json_object *)) {
     if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) > max_items) {
-        hd_api_detail(details, field, "an array of at most %zu items", max_items);
+        hd_api_req_detail(details, field, "an array of at most %zu items", max_items);
         return;
     }
     for (size_t i = 0; i < json_object_array_length(v); i++)
-        if (!ok(json_object_array_get_idx(v, i))) hd_api_detail(details, field, "item %zu is not valid", i);
+        if (!ok(json_object_array_get_idx(v, i))) hd_api_req_detail(details, field, "item %zu is not valid", i);
 }
 
 static int status_ok(json_object *v) {
@@ -117,60 +120,64 @@ static json_object *validate(hd_api_req_t *r, json_object *body, int full) {
     json_object_object_foreach(body, key, val) {
         size_t i = 0;
         while (i < NFIELDS && strcmp(fields[i], key)) i++;
-        if (i == NFIELDS) hd_api_detail(&details, key, "unknown field");
+        if (i == NFIELDS) hd_api_req_detail(&details, key, "unknown field");
         (void)val;
     }
     if (full) {
-        if (!json_object_object_get_ex(body, "url", &v)) hd_api_detail(&details, "url", "required");
-        if (!json_object_object_get_ex(body, "event_types", &v)) hd_api_detail(&details, "event_types", "required");
+        if (!json_object_object_get_ex(body, "url", &v)) hd_api_req_detail(&details, "url", "required");
+        if (!json_object_object_get_ex(body, "event_types", &v)) hd_api_req_detail(&details, "event_types", "required");
     }
     if (json_object_object_get_ex(body, "name", &v) && !text_ok(v, 200, 1))
-        hd_api_detail(&details, "name", "a string of at most 200 characters");
+        hd_api_req_detail(&details, "name", "a string of at most 200 characters");
     if (json_object_object_get_ex(body, "event_types", &v)) check_event_types(r, v, &details);
     if (json_object_object_get_ex(body, "url", &v)) {
-        if (!text_ok(v, 2048, 0)) hd_api_detail(&details, "url", "an absolute http or https URL");
-        else if (!hd_sub_url_ok(json_object_get_string(v), err, sizeof(err))) hd_api_detail(&details, "url", "%s", err);
+        if (!text_ok(v, 2048, 0))
+            hd_api_req_detail(&details, "url", "an absolute http or https URL");
+        else if (!hd_sub_url_ok(json_object_get_string(v), err, sizeof(err)))
+            hd_api_req_detail(&details, "url", "%s", err);
     }
     if (json_object_object_get_ex(body, "secret", &v)) {
         hd_sign_key_t skey;
         if (!text_ok(v, 128, 0) || strncmp(json_object_get_string(v), "whsec_", 6) ||
             hd_sign_key_init(&skey, json_object_get_string(v), err, sizeof(err)))
-            hd_api_detail(&details, "secret", "a whsec_ secret: \"whsec_\" + base64 of 16 to 64 bytes");
+            hd_api_req_detail(&details, "secret", "a whsec_ secret: \"whsec_\" + base64 of 16 to 64 bytes");
         sodium_memzero(&skey, sizeof(skey));
     }
     if (json_object_object_get_ex(body, "signing_key", &v) && !json_object_is_type(v, json_type_null)) {
         hd_sign_ed_key_t ed;
         if (!json_object_is_type(v, json_type_string) ||
             hd_sign_ed_key_init(&ed, json_object_get_string(v), err, sizeof(err)))
-            hd_api_detail(&details, "signing_key", "null or an ed25519 key: \"whsk_\" + base64 of seed and public key");
+            hd_api_req_detail(&details, "signing_key",
+                              "null or an ed25519 key: \"whsk_\" + base64 of seed and public key");
         sodium_memzero(&ed, sizeof(ed));
     }
     if (json_object_object_get_ex(body, "headers", &v)) {
         if (!json_object_is_type(v, json_type_object) || json_object_object_length(v) > MAX_HEADERS ||
-            !hd_api_json_storable(v)) {
-            hd_api_detail(&details, "headers", "an object of at most %d string values (names without '.')",
-                          MAX_HEADERS);
+            !hd_api_req_json_storable(v)) {
+            hd_api_req_detail(&details, "headers", "an object of at most %d string values (names without '.')",
+                              MAX_HEADERS);
         } else {
             json_object_object_foreach(v, hname, hval) {
                 if (!chars_at_most(hval, 4096) ||
                     strlen(json_object_get_string(hval)) != (size_t)json_object_get_string_len(hval) ||
                     strlen(hname) > 256 || !hd_sub_header_allowed(hname, json_object_get_string(hval)))
-                    hd_api_detail(&details, "headers",
-                                  "\"%.*s\": a token name that is not reserved (content-type, host, webhook-*, ...) "
-                                  "and a string value without CR, LF or control characters",
-                                  (int)hd_utf8_prefix(hname, strlen(hname), 64), hname);
+                    hd_api_req_detail(
+                        &details, "headers",
+                        "\"%.*s\": a token name that is not reserved (content-type, host, webhook-*, ...) "
+                        "and a string value without CR, LF or control characters",
+                        (int)hd_utf8_prefix(hname, strlen(hname), 64), hname);
             }
         }
     }
     if (json_object_object_get_ex(body, "max_retry_count", &v) && !int_in(v, 0, 100))
-        hd_api_detail(&details, "max_retry_count", "an integer from 0 to 100");
+        hd_api_req_detail(&details, "max_retry_count", "an integer from 0 to 100");
     if (json_object_object_get_ex(body, "success_code", &v) && !json_object_is_type(v, json_type_null) &&
         !int_in(v, 200, 299))
-        hd_api_detail(&details, "success_code", "null (any 2xx) or an integer from 200 to 299");
+        hd_api_req_detail(&details, "success_code", "null (any 2xx) or an integer from 200 to 299");
     if (json_object_object_get_ex(body, "is_active", &v) && !json_object_is_type(v, json_type_boolean))
-        hd_api_detail(&details, "is_active", "a boolean");
+        hd_api_req_detail(&details, "is_active", "a boolean");
     if (json_object_object_get_ex(body, "notify", &v) && !json_object_is_type(v, json_type_boolean))
-        hd_api_detail(&details, "notify", "a boolean");
+        hd_api_req_detail(&details, "notify", "a boolean");
     if (json_object_object_get_ex(body, "statuses", &v)) check_strings(v, "statuses", MAX_STATUSES, &details, status_ok);
     if (json_object_object_get_ex(body, "notification_emails", &v))
         check_strings(v, "notification_emails", MAX_EMAILS, &details, email_ok);
@@ -182,28 +189,28 @@ static json_object *validate(hd_api_req_t *r, json_object *body, int full) {
         hd_render_tmpl_t *t = NULL;
         if (!chars_at_most(v, MAX_TEMPLATE) ||
             strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
-            hd_api_detail(&details, "payload_template", "null or a JSON template as a string of at most %d characters",
-                          MAX_TEMPLATE);
-        else if (hd_api_parse_json(json_object_get_string(v), (size_t)json_object_get_string_len(v), &tmpl, why,
-                                   sizeof(why)))
-            hd_api_detail(&details, "payload_template", "not JSON (%s): a template is a JSON document as a string",
-                          why);
+            hd_api_req_detail(&details, "payload_template",
+                              "null or a JSON template as a string of at most %d characters", MAX_TEMPLATE);
+        else if (hd_api_req_parse_json(json_object_get_string(v), (size_t)json_object_get_string_len(v), &tmpl, why,
+                                       sizeof(why)))
+            hd_api_req_detail(&details, "payload_template", "not JSON (%s): a template is a JSON document as a string",
+                              why);
         else if (!tmpl)
-            hd_api_detail(&details, "payload_template", "a JSON template as a string, not \"null\"");
+            hd_api_req_detail(&details, "payload_template", "a JSON template as a string, not \"null\"");
         else if (!(t = hd_render_tmpl_new(tmpl, why, sizeof(why))))
-            hd_api_detail(&details, "payload_template", "%s", why);
+            hd_api_req_detail(&details, "payload_template", "%s", why);
         hd_render_tmpl_destroy(t);
         json_object_put(tmpl);
     }
     if (json_object_object_get_ex(body, "version", &v) && !json_object_is_type(v, json_type_null) &&
         !int_in(v, HD_RENDER_VERSION_MIN, HD_RENDER_VERSION_MAX))
-        hd_api_detail(&details, "version", "null or an integer from %d to %d (the payload shape)",
-                      HD_RENDER_VERSION_MIN, HD_RENDER_VERSION_MAX);
+        hd_api_req_detail(&details, "version", "null or an integer from %d to %d (the payload shape)",
+                          HD_RENDER_VERSION_MIN, HD_RENDER_VERSION_MAX);
     if (json_object_object_get_ex(body, "filter", &v) && !json_object_is_type(v, json_type_null)) {
         if (!json_object_is_type(v, json_type_object))
-            hd_api_detail(&details, "filter", "null or a MongoDB-style query object");
+            hd_api_req_detail(&details, "filter", "null or a MongoDB-style query object");
         else if (hd_filter_validate(v, why, sizeof(why)))
-            hd_api_detail(&details, "filter", "%s", why);
+            hd_api_req_detail(&details, "filter", "%s", why);
     }
     return details;
 }
@@ -211,12 +218,12 @@ static json_object *validate(hd_api_req_t *r, json_object *body, int full) {
 /* ---- documents ---- */
 
 static json_object *sub_json(const bson_t *doc) {
-    json_object *raw = hd_api_from_bson(doc), *o = json_object_new_object(), *v;
+    json_object *raw = hd_api_req_from_bson(doc), *o = json_object_new_object(), *v;
     json_object_object_add(o, "id", json_object_object_get_ex(raw, "id", &v) ? json_object_get(v) : NULL);
     for (size_t i = 0; i < NFIELDS; i++) {
         if (!strcmp(fields[i], "secret") || !strcmp(fields[i], "signing_key")) continue;
         if (!strcmp(fields[i], "filter") && json_object_object_get_ex(raw, "filter", &v)) {
-            json_object_object_add(o, "filter", hd_api_json_text_value(v));
+            json_object_object_add(o, "filter", hd_api_req_json_text_value(v));
             continue;
         }
         json_object_object_add(o, fields[i], json_object_object_get_ex(raw, fields[i], &v) ? json_object_get(v) : NULL);
@@ -270,8 +277,10 @@ static void append_fields(bson_t *b, json_object *body, int defaults) {
         const char *k = fields[i];
         if (!strcmp(k, "secret") || !strcmp(k, "signing_key")) continue;
         if (json_object_object_get_ex(body, k, &v)) {
-            if (!strcmp(k, "filter")) hd_api_append_json_text(b, k, v); /* the dispatcher reads it as text too */
-            else hd_api_append_json(b, k, v);
+            if (!strcmp(k, "filter"))
+                hd_api_req_append_json_text(b, k, v); /* the dispatcher reads it as text too */
+            else
+                hd_api_req_append_json(b, k, v);
         } else if (defaults) {
             if (!strcmp(k, "name")) BSON_APPEND_UTF8(b, k, "");
             else if (!strcmp(k, "headers")) bson_append_document(b, k, -1, &(bson_t)BSON_INITIALIZER);
@@ -295,36 +304,13 @@ static const char *str_of(const bson_t *doc, const char *k) {
     return bson_iter_init_find(&it, doc, k) && BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : NULL;
 }
 
-int hd_api_subscription_find(hd_api_req_t *r, const char *id, bson_t **doc) {
-    mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, "subscriptions");
-    bson_t *filter = BCON_NEW("_id", BCON_UTF8(id), "tenant", BCON_UTF8(r->tenant));
-    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
-    const bson_t *d;
-    bson_error_t err;
-    int rc = 0;
-    *doc = NULL;
-    if (mongoc_cursor_next(cur, &d)) {
-        *doc = bson_copy(d);
-        rc = 1;
-    } else if (mongoc_cursor_error(cur, &err)) {
-        hd_api_internal(r, "reading the subscription", err.message);
-        rc = -1;
-    } else {
-        hd_api_error(r, 404, "not-found", NULL, "no subscription %s", id);
-    }
-    mongoc_cursor_destroy(cur);
-    bson_destroy(filter);
-    mongoc_collection_destroy(coll);
-    return rc;
-}
-
 /* Replies with the stored document of id (status), adding the plaintext secret when given (shown this once). */
 static void reply_stored(hd_api_req_t *r, unsigned status, const char *id, const char *secret) {
     bson_t *doc;
-    if (hd_api_subscription_find(r, id, &doc) != 1) return;
+    if (hd_api_req_find_subscription(r, id, &doc) != 1) return;
     json_object *o = sub_json(doc);
     if (secret) json_object_object_add(o, "secret", json_object_new_string(secret));
-    hd_api_ok(r, status, o);
+    hd_api_req_ok(r, status, o);
     bson_destroy(doc);
 }
 
@@ -341,27 +327,27 @@ static void log_change(hd_api_req_t *r, const char *id) {
 
 static void list(hd_api_req_t *r) {
     bson_t *filter = BCON_NEW("tenant", BCON_UTF8(r->tenant));
-    const char *type = hd_api_query(r, "event_type"), *active = hd_api_query(r, "is_active"),
-               *name = hd_api_query(r, "name");
+    const char *type = hd_api_req_query(r, "event_type"), *active = hd_api_req_query(r, "is_active"),
+               *name = hd_api_req_query(r, "name");
     if (active && strcmp(active, "true") && strcmp(active, "false")) {
         json_object *d = NULL;
-        hd_api_detail(&d, "is_active", "true or false");
-        hd_api_error(r, 400, "invalid-param", d, "is_active must be true or false");
+        hd_api_req_detail(&d, "is_active", "true or false");
+        hd_api_req_error(r, 400, "invalid-param", d, "is_active must be true or false");
         goto out;
     }
     if (type) BSON_APPEND_UTF8(filter, "event_types", type);
     if (active) BSON_APPEND_BOOL(filter, "is_active", !strcmp(active, "true"));
     if (name) BSON_APPEND_UTF8(filter, "name", name);
-    hd_api_list(r, "subscriptions", filter, "_id", 0, sub_json);
+    hd_api_req_list(r, "subscriptions", filter, "_id", 0, sub_json);
 out:
     bson_destroy(filter);
 }
 
 static void create(hd_api_req_t *r) {
     json_object *details, *v;
-    if (!hd_api_need_object(r, 0)) return;
+    if (!hd_api_req_need_object(r, 0)) return;
     if ((details = validate(r, r->body, 1))) {
-        hd_api_error(r, 422, "invalid-param", details, "the subscription is not valid");
+        hd_api_req_error(r, 422, "invalid-param", details, "the subscription is not valid");
         return;
     }
     /* Time-ordered ids keep the list in creation order with a single sort key. */
@@ -388,7 +374,7 @@ static void create(hd_api_req_t *r) {
     mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, "subscriptions");
     bson_error_t err;
     if (!mongoc_collection_insert_one(coll, &doc, NULL, NULL, &err)) {
-        hd_api_internal(r, "creating the subscription", err.message);
+        hd_api_req_internal(r, "creating the subscription", err.message);
     } else {
         log_change(r, id);
         reply_stored(r, 201, id, given ? NULL : secret);
@@ -403,12 +389,12 @@ static void create(hd_api_req_t *r) {
 static void update(hd_api_req_t *r, const char *id, int replace) {
     json_object *details, *v;
     bson_t *old;
-    if (!hd_api_need_object(r, 0)) return;
+    if (!hd_api_req_need_object(r, 0)) return;
     if ((details = validate(r, r->body, replace))) {
-        hd_api_error(r, 422, "invalid-param", details, "the subscription is not valid");
+        hd_api_req_error(r, 422, "invalid-param", details, "the subscription is not valid");
         return;
     }
-    if (hd_api_subscription_find(r, id, &old) != 1) return;
+    if (hd_api_req_find_subscription(r, id, &old) != 1) return;
     bson_t update = BSON_INITIALIZER, set;
     bson_append_document_begin(&update, "$set", -1, &set);
     append_fields(&set, r->body, replace);
@@ -429,7 +415,7 @@ static void update(hd_api_req_t *r, const char *id, int replace) {
     mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, "subscriptions");
     bson_error_t err;
     if (!mongoc_collection_update_one(coll, filter, &update, NULL, NULL, &err))
-        hd_api_internal(r, "updating the subscription", err.message);
+        hd_api_req_internal(r, "updating the subscription", err.message);
     else {
         log_change(r, id);
         reply_stored(r, 200, id, NULL);
@@ -444,13 +430,13 @@ static void update(hd_api_req_t *r, const char *id, int replace) {
  * Rows recorded later, for deliveries in flight, stay removable one by one. */
 static void delete(hd_api_req_t *r, const char *id) {
     bson_t *doc;
-    if (hd_api_subscription_find(r, id, &doc) != 1) return;
+    if (hd_api_req_find_subscription(r, id, &doc) != 1) return;
     bson_destroy(doc);
     hd_api_deliveries_forget(r, id);
     if (r->status == 500) return;
-    if (!hd_api_delete(r, "subscriptions", BCON_NEW("_id", BCON_UTF8(id), "tenant", BCON_UTF8(r->tenant)), 0,
-                       "deleting the subscription"))
-        hd_api_error(r, 404, "not-found", NULL, "no subscription %s", id);
+    if (!hd_api_req_delete(r, "subscriptions", BCON_NEW("_id", BCON_UTF8(id), "tenant", BCON_UTF8(r->tenant)), 0,
+                           "deleting the subscription"))
+        hd_api_req_error(r, 404, "not-found", NULL, "no subscription %s", id);
     else
         log_change(r, id);
 }
@@ -463,24 +449,24 @@ static void rotate(hd_api_req_t *r, const char *id, const char *field) {
     bson_t *old;
     char generated[HD_SIGN_ED_SECRET_SIZE], public_key[HD_SIGN_ED_PUBLIC_SIZE], previous_field[48], expires[64];
     int secret = !strcmp(field, "secret");
-    if (!hd_api_need_object(r, 1)) return;
+    if (!hd_api_req_need_object(r, 1)) return;
     if (r->body) {
         json_object_object_foreach(r->body, key, val) {
-            if (strcmp(key, field)) hd_api_detail(&details, key, "unknown field");
+            if (strcmp(key, field)) hd_api_req_detail(&details, key, "unknown field");
             (void)val;
         }
         if (!details && json_object_object_get_ex(r->body, field, &v)) {
             if (json_object_is_type(v, json_type_null))
-                hd_api_detail(&details, field, "a key, not null");
+                hd_api_req_detail(&details, field, "a key, not null");
             else
                 details = validate(r, r->body, 0);
         }
         if (details) {
-            hd_api_error(r, 422, "invalid-param", details, "the rotation request is not valid");
+            hd_api_req_error(r, 422, "invalid-param", details, "the rotation request is not valid");
             return;
         }
     }
-    if (hd_api_subscription_find(r, id, &old) != 1) return;
+    if (hd_api_req_find_subscription(r, id, &old) != 1) return;
     const char *key = generated;
     if (r->body && json_object_object_get_ex(r->body, field, &v))
         key = json_object_get_string(v);
@@ -511,7 +497,7 @@ static void rotate(hd_api_req_t *r, const char *id, const char *field) {
     mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, "subscriptions");
     bson_error_t err;
     if (!mongoc_collection_update_one(coll, filter, &update, NULL, NULL, &err))
-        hd_api_internal(r, secret ? "rotating the secret" : "rotating the signing key", err.message);
+        hd_api_req_internal(r, secret ? "rotating the secret" : "rotating the signing key", err.message);
     else {
         log_change(r, id);
         reply_stored(r, 200, id, secret ? key : NULL);
@@ -536,7 +522,7 @@ static char *test_type(hd_api_req_t *r, const bson_t *doc, json_object **details
         while (bson_iter_next(&arr)) {
             if (!BSON_ITER_HOLDS_UTF8(&arr)) continue;
             const char *p = bson_iter_utf8(&arr, NULL);
-            if (asked && hd_match_type(p, asked)) matched = 1;
+            if (asked && hd_evtype_match(p, asked)) matched = 1;
             if (strchr(p, '*')) {
                 if (!wild) wild = hd_xstrdup(p);
             } else if (!exact) {
@@ -547,7 +533,8 @@ static char *test_type(hd_api_req_t *r, const bson_t *doc, json_object **details
     char *type = NULL;
     if (asked) {
         if (matched) type = hd_xstrdup(asked);
-        else hd_api_detail(details, "event_type", "\"%s\" is not one of the subscription's event types", asked);
+        else
+            hd_api_req_detail(details, "event_type", "\"%s\" is not one of the subscription's event types", asked);
     } else if (exact) {
         type = hd_xstrdup(exact);
     } else if (!wild || !strcmp(wild, "*")) {
@@ -570,29 +557,30 @@ static void test_event(hd_api_req_t *r, const char *id) {
     bson_t *doc = NULL;
     bson_iter_t it;
     char *type = NULL, err[512];
-    if (!hd_api_need_object(r, 1)) return;
+    if (!hd_api_req_need_object(r, 1)) return;
     if (r->body) {
         json_object_object_foreach(r->body, key, val) {
-            if (strcmp(key, "event_type") && strcmp(key, "data")) hd_api_detail(&details, key, "unknown field");
+            if (strcmp(key, "event_type") && strcmp(key, "data")) hd_api_req_detail(&details, key, "unknown field");
             (void)val;
         }
         if (json_object_object_get_ex(r->body, "event_type", &v) &&
-            (!text_ok(v, 128, 0) || !hd_api_event_type_valid(json_object_get_string(v))))
-            hd_api_detail(&details, "event_type", "an event type such as customer.created");
+            (!text_ok(v, 128, 0) || !hd_evtype_name_valid(json_object_get_string(v))))
+            hd_api_req_detail(&details, "event_type", "an event type such as customer.created");
         if (json_object_object_get_ex(r->body, "data", &v) && !json_object_is_type(v, json_type_object))
-            hd_api_detail(&details, "data", "a JSON object");
+            hd_api_req_detail(&details, "data", "a JSON object");
     }
     if (details) {
-        hd_api_error(r, 422, "invalid-param", details, "the test event is not valid");
+        hd_api_req_error(r, 422, "invalid-param", details, "the test event is not valid");
         return;
     }
-    if (hd_api_subscription_find(r, id, &doc) != 1) return;
+    if (hd_api_req_find_subscription(r, id, &doc) != 1) return;
     if (bson_iter_init_find(&it, doc, "is_active") && BSON_ITER_HOLDS_BOOL(&it) && !bson_iter_bool(&it)) {
-        hd_api_error(r, 409, "conflict", NULL, "subscription %s is not active: activate it to send a test event", id);
+        hd_api_req_error(r, 409, "conflict", NULL, "subscription %s is not active: activate it to send a test event",
+                         id);
         goto out;
     }
     if (!(type = test_type(r, doc, &details))) {
-        hd_api_error(r, 422, "invalid-param", details, "the test event is not valid");
+        hd_api_req_error(r, 422, "invalid-param", details, "the test event is not valid");
         goto out;
     }
     unsigned char rnd[12];
@@ -620,8 +608,8 @@ static void test_event(hd_api_req_t *r, const char *id) {
     snprintf(topic, sizeof(topic), "%.*s", (int)strcspn(r->conf->topics, ","), r->conf->topics);
     /* Pending first: the recorder's row for the attempt always supersedes it. */
     if (hd_recorder_pending(r->client, r->database, r->tenant, id, event_id, type, err, sizeof(err)) ||
-        hd_api_produce_targeted(r, topic, id, value, len, NULL, id, err, sizeof(err))) {
-        hd_api_internal(r, "sending the test event", err);
+        hd_api_req_produce_targeted(r, topic, id, value, len, NULL, id, err, sizeof(err))) {
+        hd_api_req_internal(r, "sending the test event", err);
     } else {
         hd_sign_message_id(event_id, id, delivery_id);
         json_object *o = json_object_new_object();
@@ -629,7 +617,7 @@ static void test_event(hd_api_req_t *r, const char *id) {
         json_object_object_add(o, "delivery_id", json_object_new_string(delivery_id));
         json_object_object_add(o, "event_type", json_object_new_string(type));
         json_object_object_add(o, "subscription_id", json_object_new_string(id));
-        hd_api_ok(r, 202, o);
+        hd_api_req_ok(r, 202, o);
     }
     json_object_put(ev);
 out:
@@ -643,7 +631,7 @@ void hd_api_subscriptions(hd_api_req_t *r) {
         if (!strcmp(m, "GET")) list(r);
         else if (!strcmp(m, "POST")) create(r);
         else
-            hd_api_not_allowed(r, "GET, POST");
+            hd_api_req_not_allowed(r, "GET, POST");
         return;
     }
     const char *id = r->seg[1];
@@ -653,13 +641,13 @@ void hd_api_subscriptions(hd_api_req_t *r) {
         else if (!strcmp(m, "PATCH")) update(r, id, 0);
         else if (!strcmp(m, "DELETE")) delete(r, id);
         else
-            hd_api_not_allowed(r, "GET, PUT, PATCH, DELETE");
+            hd_api_req_not_allowed(r, "GET, PUT, PATCH, DELETE");
     } else if (!strcmp(r->seg[2], "events")) {
         hd_api_deliveries(r, id);
     } else if (r->nseg == 3 && (!strcmp(r->seg[2], "rotate-secret") || !strcmp(r->seg[2], "rotate-signing-key") ||
                                 !strcmp(r->seg[2], "test"))) {
         if (strcmp(m, "POST"))
-            hd_api_not_allowed(r, "POST");
+            hd_api_req_not_allowed(r, "POST");
         else if (!strcmp(r->seg[2], "test")) test_event(r, id);
         else
             rotate(r, id, !strcmp(r->seg[2], "rotate-secret") ? "secret" : "signing_key");

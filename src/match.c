@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hookd/evtype.h"
 #include "hookd/log.h"
 #include "hookd/map.h"
 #include "hookd/notify.h"
@@ -64,41 +65,6 @@ static bucket_t *bucket_get(hd_match_t *m, const char *key, size_t len) {
         atomic_init(&(*bp)->refs, 1);
     }
     return *bp;
-}
-
-static int is_all(const char *pattern) {
-    return !strcmp(pattern, "*") || !strcmp(pattern, "**");
-}
-
-int hd_match_pattern_valid(const char *pattern) {
-    if (is_all(pattern)) return 1;
-    for (const char *p = pattern;;) {
-        size_t len = strcspn(p, ".");
-        if (!len) return 0;
-        int star = memchr(p, '*', len) != NULL;
-        if (star && !(len == 1 || (len == 2 && p[1] == '*'))) return 0;
-        if (len == 2 && star && p[len]) return 0; /* "**" only last */
-        if (!p[len]) return 1;
-        p += len + 1;
-    }
-}
-
-int hd_match_type(const char *pattern, const char *type) {
-    if (is_all(pattern)) return 1;
-    for (const char *p = pattern, *t = type;;) {
-        size_t pl = strcspn(p, "."), tl = strcspn(t, ".");
-        if (pl == 2 && p[0] == '*' && p[1] == '*') return *t != '\0';
-        if (pl == 1 && p[0] == '*') {
-            if (!tl) return 0;
-        } else if (pl != tl || memcmp(p, t, pl)) {
-            return 0;
-        }
-        p += pl;
-        t += tl;
-        if (!*p || !*t) return !*p && !*t;
-        p++;
-        t++;
-    }
 }
 
 static void index_add(hd_match_t *m, const char *key, size_t len, const hd_sub_t *s, int pattern) {
@@ -163,7 +129,7 @@ static void index_sub(hd_match_t *m, const hd_sub_t *s) {
     for (int t = 0; t < s->event_types_cnt; t++) {
         const char *pat = s->event_types[t];
         size_t len;
-        if (is_all(pat))
+        if (hd_evtype_any(pat))
             len = make_key(key, sizeof(key), s->tenant, 'A', "", 0);
         else if (strchr(pat, '*'))
             len = make_key(key, sizeof(key), s->tenant, 'W', pat, strcspn(pat, "."));
@@ -224,9 +190,10 @@ static void collect(const hd_match_t *m, const char *key, size_t len, const hd_e
     for (int i = 0; b && i < b->cnt; i++) {
         const entry_t *e = &b->entries[i];
         const hd_sub_t *s = e->sub;
-        if (!e->exact && !hd_match_type(s->event_types[e->index], ev->type)) continue;
+        if (!e->exact && !hd_evtype_match(s->event_types[e->index], ev->type)) continue;
         int earlier = 0;
-        for (int j = 0; j < e->index && !earlier; j++) earlier = hd_match_type(s->event_types[j], ev->type);
+        for (int j = 0; j < e->index && !earlier; j++)
+            earlier = hd_evtype_match(s->event_types[j], ev->type);
         if (earlier || atomic_load(&s->disabled) ||
             (e->checks && (!status_ok(s, ev) || (s->extra->filter && !hd_filter_match(s->extra->filter, ev->root)))))
             continue;

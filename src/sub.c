@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "hookd/match.h"
+#include "hookd/evtype.h"
 #include "hookd/rfc3339.h"
 #include "hookd/secret.h"
 #include "hookd/util.h"
@@ -398,9 +398,11 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
                       errstr_size))
         goto fail;
     for (int i = 0; i < sub->event_types_cnt; i++)
-        if (!hd_match_pattern_valid(sub->event_types[i])) {
-            snprintf(errstr, errstr_size, "subscription %s: event type \"%s\" is not a valid pattern (dot-separated "
-                     "segments; \"*\" is one whole segment, \"**\" only the last one)", id, sub->event_types[i]);
+        if (!hd_evtype_pattern_valid(sub->event_types[i])) {
+            snprintf(errstr, errstr_size,
+                     "subscription %s: event type \"%s\" is not a valid pattern (dot-separated "
+                     "[A-Za-z0-9_-] segments, at most 128 bytes; \"*\" is one whole segment, \"**\" only the last one)",
+                     id, sub->event_types[i]);
             goto fail;
         }
     if (parse_shape(sub, x, doc, &a, errstr, errstr_size)) goto fail;

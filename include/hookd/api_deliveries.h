@@ -5,7 +5,7 @@
 #ifndef HOOKD_API_DELIVERIES_H
 #define HOOKD_API_DELIVERIES_H
 
-#include "hookd/api.h"
+#include "hookd/api_req.h"
 
 /* sub_id NULL: r->seg is ["events"]; otherwise r->seg is ["subscriptions", sub_id, "events", ...]. */
 void hd_api_deliveries(hd_api_req_t *r, const char *sub_id);

@@ -3,7 +3,7 @@
 #ifndef HOOKD_API_EVENT_TYPES_H
 #define HOOKD_API_EVENT_TYPES_H
 
-#include "hookd/api.h"
+#include "hookd/api_req.h"
 
 /* Inserts the seed types that are missing (existing entries are left as they are). 0, or -1 with errstr. */
 int hd_api_event_types_seed(mongoc_client_t *client, const char *database, char *errstr, size_t errstr_size);
@@ -13,12 +13,5 @@ void hd_api_event_types(hd_api_req_t *r);
 
 /* 1 when name is in the catalogue, 0 when not, -1 on a database error (errstr filled). */
 int hd_api_event_type_known(hd_api_req_t *r, const char *name, char *errstr, size_t errstr_size);
-
-/* 1 when name is a syntactically valid event type: dot-separated segments of [A-Za-z0-9_-], at most 128 bytes. */
-int hd_api_event_type_valid(const char *name);
-
-/* 1 when pattern is a valid subscription entry: an event type, or one with "*" segments (a trailing "**"), whose
- * other segments follow the event-type grammar. */
-int hd_api_event_pattern_valid(const char *pattern);
 
 #endif

@@ -3,7 +3,7 @@
 #ifndef HOOKD_API_KEYS_H
 #define HOOKD_API_KEYS_H
 
-#include "hookd/api.h"
+#include "hookd/api_req.h"
 
 /* Routes /api-keys and /api-keys/{id} (r->seg[0] is "api-keys"). */
 void hd_api_keys(hd_api_req_t *r);

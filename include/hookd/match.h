@@ -45,13 +45,6 @@ void hd_match_release(hd_match_t *m);
  * exceed out_size). */
 int hd_match_find(const hd_match_t *m, const hd_event_t *ev, const hd_sub_t **out, int out_size);
 
-/* 1 when pattern is a valid event type pattern (non-empty dot-separated segments, "*" and "**" only as whole
- * segments, "**" only last). */
-int hd_match_pattern_valid(const char *pattern);
-
-/* 1 when the event type matches pattern. */
-int hd_match_type(const char *pattern, const char *type);
-
 /* The subscription with this id (active or not), borrowed like hd_match_find's, or NULL. */
 const hd_sub_t *hd_match_get(const hd_match_t *m, const char *id);
 

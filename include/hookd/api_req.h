@@ -1,0 +1,110 @@
+/* One management-API request and the helpers the resource modules (api_subscriptions, api_deliveries,
+ * api_event_types, api_keys) answer it with: the one error shape {"success": false, "error": slug, "message": ...,
+ * "details": [...]}, the one success shape {"success": true, "data": ...} (lists add "pagination"), cursor
+ * pagination, the request body rules and the JSON <-> BSON conversions. The server and routing (api.h) fill a
+ * request in and send its reply; resources include this header, never api.h. */
+#ifndef HOOKD_API_REQ_H
+#define HOOKD_API_REQ_H
+
+#include <json-c/json.h>
+#include <librdkafka/rdkafka.h>
+#include <mongoc/mongoc.h>
+
+#include "hookd/config.h"
+#include "hookd/secret.h"
+
+/* One request as the resource handlers see it. Everything is borrowed for the duration of the request. */
+typedef struct hd_api_req_s {
+    const hd_conf_t *conf;
+    const hd_secret_key_t *master;
+    mongoc_client_t *client;
+    const char *database;
+    rd_kafka_t *producer;
+    struct MHD_Connection *conn;
+    const char *method;
+    char **seg; /* path segments after /v1/webhooks/, URL-decoded, valid UTF-8 */
+    int nseg;
+    json_object *body; /* the parsed JSON body, NULL when the request had none */
+    const char *tenant;
+    int admin;
+    unsigned status; /* the reply, set through the helpers */
+    json_object *reply;
+    const char *allow; /* the Allow header of a 405 reply (static) */
+} hd_api_req_t;
+
+/* Sets an error reply. details (taken; may be NULL) is an array of {"field", "message"} objects. */
+void hd_api_req_error(hd_api_req_t *r, unsigned status, const char *slug, json_object *details, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* The 405 reply for a route that exists, with allow (static text, e.g. "GET, POST") as its Allow header. */
+void hd_api_req_not_allowed(hd_api_req_t *r, const char *allow);
+
+/* Sets {"success": true, "data": data} (data taken; NULL gives null). */
+void hd_api_req_ok(hd_api_req_t *r, unsigned status, json_object *data);
+
+/* A detail entry for hd_api_req_error: appends {"field": field, "message": ...} to *details (created when NULL). */
+void hd_api_req_detail(json_object **details, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The 500 reply for a database or Kafka failure; the cause goes to the log, not to the client. */
+void hd_api_req_internal(hd_api_req_t *r, const char *what, const char *cause);
+
+/* Deletes the documents of collection matching filter (taken: destroyed on every path): one with many 0, all with
+ * many 1. Answers 200 when one or more went, 500 naming what on a database error (-1); when none matched it
+ * returns 0 and sets no reply (the caller's 404). Returns the number deleted. */
+int64_t hd_api_req_delete(hd_api_req_t *r, const char *collection, bson_t *filter, int many, const char *what);
+
+/* A query parameter, or NULL. */
+const char *hd_api_req_query(hd_api_req_t *r, const char *name);
+
+/* 1 when the request carries a JSON body and it is an object; otherwise sets a 4xx reply and returns 0.
+ * With optional, a missing body is fine (r->body stays NULL, returns 1). */
+int hd_api_req_need_object(hd_api_req_t *r, int optional);
+
+/* Parses the len bytes of text (NUL-terminated) as one JSON value under RFC 8259's rules, stricter than json-c:
+ * no single quotes, NaN, Infinity, numbers out of range, raw control characters or lone surrogates, and nothing
+ * after the value but whitespace. 0 with *out set (a new reference; NULL for null), or -1 with why filled. */
+int hd_api_req_parse_json(const char *text, size_t len, json_object **out, char *why, size_t why_size);
+
+/* Converts a MongoDB document to plain JSON: dates become RFC 3339 strings, _id becomes id. Caller owns it. */
+json_object *hd_api_req_from_bson(const bson_t *doc);
+
+/* 1 when v can be stored as it is: no object key that is empty, starts with '$' or holds a '.', and no string
+ * with an embedded NUL, at any depth (MongoDB's rules for field names). */
+int hd_api_req_json_storable(json_object *v);
+
+/* Values kept as JSON text (filters, event-type schemas): MongoDB field names cannot start with '$' and FerretDB
+ * stores no nested arrays, yet both are ordinary in a query or a JSON Schema. Appends v (NULL or JSON null: BSON
+ * null) as text under key; json_text_value turns a stored field back into JSON (a new reference). */
+void hd_api_req_append_json_text(bson_t *b, const char *key, json_object *v);
+json_object *hd_api_req_json_text_value(json_object *stored);
+
+/* Converts a JSON value to BSON appended under key (json-c values: objects, arrays, strings, numbers, ...). */
+void hd_api_req_append_json(bson_t *b, const char *key, json_object *v);
+
+/* Replies with one page of coll's documents matching filter (borrowed), ordered by field (a string field, unique
+ * per document), ascending or descending, honouring the limit, after and before query parameters. Each document
+ * is converted with conv (which returns a new object). */
+void hd_api_req_list(hd_api_req_t *r, const char *coll, const bson_t *filter, const char *field, int desc,
+                     json_object *(*conv)(const bson_t *doc));
+
+/* Parses an RFC 3339 query parameter into ms; sets a 400 reply and returns -1 when malformed, 0 otherwise
+ * (*ms untouched when the parameter is absent). */
+int hd_api_req_query_time(hd_api_req_t *r, const char *name, int64_t *ms);
+
+/* Produces value to topic with headers (taken on every path; NULL for none) plus the hookd-subscription header
+ * (the dispatcher then delivers the event to that subscription only), and waits for Kafka's acknowledgement.
+ * Returns 0, or -1 with errstr filled. */
+int hd_api_req_produce_targeted(hd_api_req_t *r, const char *topic, const char *key, const void *value, size_t len,
+                                rd_kafka_headers_t *headers, const char *subscription_id, char *errstr,
+                                size_t errstr_size);
+
+/* Loads the request tenant's subscription id into *doc (caller destroys it). 1 when found; 0 with a 404 reply set;
+ * -1 with a 500 reply set. */
+int hd_api_req_find_subscription(hd_api_req_t *r, const char *id, bson_t **doc);
+
+/* The delivery-report callback of the API's producer (rd_kafka_conf_set_dr_msg_cb): wakes the request waiting in
+ * hd_api_req_produce_targeted for that message. */
+void hd_api_req_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+
+#endif
