@@ -139,10 +139,6 @@ static const conf_entry_t *find(const char *name) {
     return NULL;
 }
 
-int hd_conf_known(const char *name) {
-    return find(name) != NULL || !strncmp(name, "kafka.", 6);
-}
-
 static int set_entry(hd_conf_t *conf, const conf_entry_t *e, const char *value, char *errstr, size_t errstr_size) {
     char *base = (char *)conf;
     switch (e->type) {

@@ -189,10 +189,6 @@ void hd_metric_add(hd_metric_t *s, int64_t n) {
     atomic_fetch_add_explicit(&s->value, n, memory_order_relaxed);
 }
 
-void hd_metric_set(hd_metric_t *s, int64_t v) {
-    atomic_store_explicit(&s->value, v, memory_order_relaxed);
-}
-
 void hd_metric_observe(hd_metric_t *h, int64_t v) {
     const family_t *f = h->family;
     int i = 0;

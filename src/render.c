@@ -337,7 +337,6 @@ hd_render_body_t *hd_render_payload(const hd_event_t *ev, int version, const hd_
         return NULL;
     }
     hd_render_body_t *body = hd_xmalloc(sizeof(*body) + b.len + 1);
-    body->refcnt = 1;
     body->content_type = !tmpl && version == 2 ? "application/cloudevents+json" : "application/json";
     body->len = b.len;
     memcpy(body->data, b.p ? b.p : "", b.len + 1);
@@ -345,11 +344,6 @@ hd_render_body_t *hd_render_payload(const hd_event_t *ev, int version, const hd_
     return body;
 }
 
-hd_render_body_t *hd_render_body_retain(hd_render_body_t *b) {
-    b->refcnt++;
-    return b;
-}
-
 void hd_render_body_release(hd_render_body_t *b) {
-    if (b && --b->refcnt == 0) free(b);
+    free(b);
 }

@@ -307,10 +307,6 @@ static int ed_key_init(hd_sign_ed_key_t *key, const char *text, const char *id, 
 /* Every subscription without extras shares it. */
 static const hd_sub_extra_t no_extra;
 
-hd_sub_t *hd_sub_from_json(json_object *doc, char *errstr, size_t errstr_size) {
-    return hd_sub_from_doc(doc, NULL, errstr, errstr_size);
-}
-
 hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char *errstr, size_t errstr_size) {
     hd_sub_t *sub = NULL;
     char *origin = NULL;

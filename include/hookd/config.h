@@ -105,7 +105,4 @@ int hd_conf_workers(const hd_conf_t *conf);
  * (/proc/self/cgroup) under cgroup_root (/sys/fs/cgroup). At least 1. */
 int hd_conf_cpus(const char *proc_cgroup, const char *cgroup_root);
 
-/* 1 when name is a known setting or a kafka.* pass-through (used by the manifest checks). */
-int hd_conf_known(const char *name);
-
 #endif

@@ -1,8 +1,8 @@
 /* Matching events to subscriptions.
  *
- * Event type patterns (docs/events.md, "Matching"): an exact type ("customer.created"); "*" as a whole segment
- * matches exactly one segment ("customer.*" reaches customer.created, not customer.credits.updated); "**" as the
- * last segment matches one or more segments ("customer.**" reaches both, not "customer" itself); a lone "*" or
+ * Event type patterns (evtype.h; docs/events.md, "Matching"): an exact type ("customer.created"); "*" as a whole
+ * segment matches exactly one segment ("customer.*" reaches customer.created, not customer.credits.updated); "**" as
+ * the last segment matches one or more segments ("customer.**" reaches both, not "customer" itself); a lone "*" or
  * "**" matches every type. Then the subscription's statuses (the event's status field, see decode.h) and filter
  * must hold.
  *

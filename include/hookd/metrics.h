@@ -41,7 +41,6 @@ hd_metric_t *hd_metrics_histogram(hd_metrics_t *m, const char *name, const char 
                                   const double *bounds, int bounds_cnt, double unit);
 
 void hd_metric_add(hd_metric_t *s, int64_t n); /* counters (n >= 0) and gauges */
-void hd_metric_set(hd_metric_t *s, int64_t v); /* gauges */
 void hd_metric_observe(hd_metric_t *h, int64_t v);
 int64_t hd_metric_value(const hd_metric_t *s); /* a counter's or gauge's value, a histogram's count */
 

@@ -25,7 +25,6 @@
 #define HD_RENDER_VERSION_MAX 2
 
 typedef struct hd_render_body_s {
-    int refcnt;               /* one worker thread owns a body: no atomics needed */
     const char *content_type; /* static string */
     size_t len;
     char data[]; /* NUL-terminated */
@@ -39,12 +38,11 @@ typedef struct hd_render_tmpl_s hd_render_tmpl_t;
 hd_render_tmpl_t *hd_render_tmpl_new(json_object *tmpl, char *errstr, size_t errstr_size);
 void hd_render_tmpl_destroy(hd_render_tmpl_t *t); /* NULL is a no-op */
 
-/* Renders ev in the shape of tmpl when not NULL, else of the built-in version. Returns a body with refcnt 1, or
- * NULL with errstr when the payload would exceed max_bytes (the delivery then fails permanently). */
+/* Renders ev in the shape of tmpl when not NULL, else of the built-in version. Returns a body (the caller releases
+ * it), or NULL with errstr when the payload would exceed max_bytes (the delivery then fails permanently). */
 hd_render_body_t *hd_render_payload(const hd_event_t *ev, int version, const hd_render_tmpl_t *tmpl,
                                     size_t max_bytes, char *errstr, size_t errstr_size);
 
-hd_render_body_t *hd_render_body_retain(hd_render_body_t *b);
 void hd_render_body_release(hd_render_body_t *b); /* NULL is a no-op */
 
 #endif

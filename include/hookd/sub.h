@@ -68,11 +68,8 @@ typedef struct hd_sub_s {
  * holding one, since MongoDB may refuse $-prefixed keys), payload_template, version). At least one of secret and
  * signing_key is required. Returns NULL with errstr filled when a required field is missing or invalid (bad URL
  * scheme, bad secret or key, CR/LF in a header, bad event type pattern, invalid filter or template, unknown
- * version): the management API answers 422 with that errstr. Does not take doc. */
-hd_sub_t *hd_sub_from_json(json_object *doc, char *errstr, size_t errstr_size);
-
-/* The same, where secret and previous_secret may be encrypted ("enc:v1:...", see secret.h, bound to the
- * subscription id): master decrypts them. master may be NULL, then an encrypted secret is an error. */
+ * version). secret and previous_secret may be encrypted ("enc:v1:...", see secret.h, bound to the subscription
+ * id): master decrypts them; master may be NULL, then an encrypted secret is an error. Does not take doc. */
 struct hd_secret_key_s;
 hd_sub_t *hd_sub_from_doc(json_object *doc, const struct hd_secret_key_s *master, char *errstr, size_t errstr_size);
 

@@ -31,7 +31,7 @@ static hd_sub_t *make_sub(int tenant, int i) {
              "\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\",\"event_types\":[%s]%s}",
              tenant, i, tenant, types, extra);
     json_object *o = json_tokener_parse(doc);
-    hd_sub_t *s = hd_sub_from_json(o, err, sizeof(err));
+    hd_sub_t *s = hd_sub_from_doc(o, NULL, err, sizeof(err));
     json_object_put(o);
     if (!s) {
         fprintf(stderr, "bench: %s\n", err);

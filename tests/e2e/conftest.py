@@ -327,7 +327,7 @@ class Receiver:
             do_POST = do_PUT = do_GET = _handle
 
         class Server(http.server.ThreadingHTTPServer):
-            # hookd opens up to http.max.inflight.per.endpoint connections per URL and worker at once; with the
+            # hookd opens up to http.max.inflight.per.host connections per host and worker at once; with the
             # default listen backlog of 5 the kernel drops handshakes and requests then hang until hookd's timeout.
             request_queue_size = 1024
 

@@ -16,7 +16,7 @@ static hd_sub_t *sub(const char *id, const char *tenant, const char *types_and_m
              "\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\",%s}",
              id, tenant, types_and_more);
     json_object *o = json_tokener_parse(doc);
-    hd_sub_t *s = hd_sub_from_json(o, err, sizeof(err));
+    hd_sub_t *s = hd_sub_from_doc(o, NULL, err, sizeof(err));
     if (!s) fprintf(stderr, "sub %s: %s\n", id, err);
     json_object_put(o);
     return s;
@@ -125,7 +125,7 @@ static void test_invalid_subscriptions(void) {
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         json_object *o = json_tokener_parse(bad[i]);
         err[0] = '\0';
-        CHECK(hd_sub_from_json(o, err, sizeof(err)) == NULL);
+        CHECK(hd_sub_from_doc(o, NULL, err, sizeof(err)) == NULL);
         if (!strstr(err, why[i])) fprintf(stderr, "case %zu: %s\n", i, err);
         CHECK(strstr(err, why[i]) != NULL);
         json_object_put(o);

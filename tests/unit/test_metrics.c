@@ -15,7 +15,7 @@ static void test_counter_gauge_format(void) {
     CHECK(hd_metrics_counter(m, "t_total", "x", HD_KV("kind", "a")) == a); /* same series */
     hd_metric_add(a, 2);
     hd_metric_add(b, 1);
-    hd_metric_set(g, 7);
+    hd_metric_add(g, 7);
     hd_metric_add(g, -10);
     CHECK(hd_metric_value(a) == 2);
     CHECK(hd_metric_value(g) == -3);

@@ -76,7 +76,7 @@ static void test_sub_decrypts(void) {
     CHECK(sub && sub->keys.hmac_cnt == 2);
     hd_sub_destroy(sub);
     CHECK(hd_sub_from_doc(d, NULL, err, sizeof(err)) == NULL && strstr(err, "master.key is not set"));
-    CHECK(hd_sub_from_json(d, err, sizeof(err)) == NULL);
+    CHECK(hd_sub_from_doc(d, NULL, err, sizeof(err)) == NULL);
     json_object_put(d);
 
     d = doc("sub_2", enc, NULL); /* a ciphertext moved to another subscription */
@@ -87,7 +87,7 @@ static void test_sub_decrypts(void) {
     sub = hd_sub_from_doc(d, &k, err, sizeof(err));
     CHECK(sub != NULL);
     hd_sub_destroy(sub);
-    sub = hd_sub_from_json(d, err, sizeof(err));
+    sub = hd_sub_from_doc(d, NULL, err, sizeof(err));
     CHECK(sub != NULL);
     hd_sub_destroy(sub);
     json_object_put(d);

@@ -14,7 +14,7 @@
 static hd_sub_t *parse(const char *text, char *err, size_t err_size) {
     json_object *o = json_tokener_parse(text);
     err[0] = '\0';
-    hd_sub_t *s = hd_sub_from_json(o, err, err_size);
+    hd_sub_t *s = hd_sub_from_doc(o, NULL, err, err_size);
     json_object_put(o);
     return s;
 }

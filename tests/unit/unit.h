@@ -1,5 +1,5 @@
-/* A minimal unit-test harness: CHECK records a failure and goes on, each test file ends with UNIT_MAIN, which
- * prints "N passed, N failed" and exits non-zero on any failure. */
+/* A minimal unit-test harness: CHECK records a failure and goes on; each test file's main ends with
+ * `return UNIT_REPORT();`, which prints "N passed, N failed" and makes the exit status non-zero on any failure. */
 #ifndef HOOKD_UNIT_H
 #define HOOKD_UNIT_H
 
