@@ -27,6 +27,11 @@ static const conf_entry_t table[] = {
     {"brokers", T_STR, F(brokers), "127.0.0.1:9092", 0, 0, "Kafka bootstrap servers (host:port,...)."},
     {"group.id", T_STR, F(group_id), "hookd", 0, 0,
      "Consumer group of the dispatchers; the retry tiers are consumed in <group.id>.retry."},
+    {"group.instance.id", T_STR, F(group_instance_id), "", 0, 0,
+     "Static group membership: a name unique to this replica and stable across its restarts (the pod name, from "
+     "the downward API); each worker's consumers use it followed by -<worker>. A restarted replica then gets its "
+     "partitions back at once, without a rebalance; one that goes away for good leaves them idle until "
+     "kafka.consumer.session.timeout.ms. Empty: dynamic membership."},
     {"topics", T_STR, F(topics), "hookd.events", 0, 0, "Comma-separated source topics holding the events."},
     {"results.topic", T_STR, F(results_topic), "hookd.results", 0, 0,
      "Topic receiving one record per delivery attempt (schemas/delivery-result.schema.json)."},
@@ -82,8 +87,11 @@ static const conf_entry_t table[] = {
     {"smtp.url", T_STR, F(smtp_url), "", 0, 0,
      "SMTP server for failure notifications (smtp://host:25 or smtps://...); empty disables e-mail."},
     {"smtp.from", T_STR, F(smtp_from), "hookd@localhost", 0, 0, "Sender address of notification e-mails."},
-    {"event.max.bytes", T_INT, F(event_max_bytes), "1048576", 64, 67108864,
-     "Largest event accepted; larger ones are dead-lettered."},
+    {"event.max.bytes", T_INT, F(event_max_bytes), "960000", 64, 67108864,
+     "Largest event accepted; larger ones are dead-lettered (with what fits of them, and their source "
+     "coordinates). Plus 16384 bytes for a retry job's other fields, it must fit the producer's message.max.bytes "
+     "(librdkafka's default 1000000), and that the retry and dead-letter topics' max.message.bytes: checked at "
+     "start."},
     {"event.tenant.attribute", T_STR, F(event_tenant_attribute), "tenant", 0, 0,
      "Event attribute holding the tenant (envelope member, CloudEvents extension: ce_<name> header or member)."},
     {"event.tenant.header", T_STR, F(event_tenant_header), "", 0, 0,

@@ -173,11 +173,12 @@ static void on_record_ack(void *opaque, void *record_opaque) {
     ev_unref(opaque, record_opaque);
 }
 
-/* Produces a record whose acknowledgement the event waits for. Takes hdrs. */
+/* Produces a record whose acknowledgement the event waits for. Takes hdrs. A record the producer cannot take any
+ * more (hd_record_fatal) stays pending: the event is never done, its offset never stored, and the loop stops. */
 static void send_record(hd_dispatch_t *w, ev_t *ev, const char *topic, const char *key, const char *value,
                         rd_kafka_headers_t *hdrs) {
     ev->pending++;
-    if (hd_record_produce(w->record, topic, key, value, strlen(value), hdrs, ev)) ev->pending--;
+    hd_record_produce(w->record, topic, key, value, strlen(value), hdrs, ev);
 }
 
 typedef struct {
@@ -225,7 +226,7 @@ static void record_attempt(hd_dispatch_t *w, ev_t *ev, const attempt_t *a) {
            "attempt %d to %s: status %ld in %.1f ms%s", a->attempt, a->url, a->status, a->duration_us / 1000.0,
            a->next_retry_at_ms ? ", retry scheduled" : "");
     ev->pending++;
-    if (hd_record_result(w->record, &res, ev)) ev->pending--; /* logged by record; the offset then stays put */
+    hd_record_result(w->record, &res, ev); /* pending until acknowledged, even when the producer failed (send_record) */
 }
 
 static hd_retry_job_t job_of(ev_t *ev, const char *sub_id, const char *url, const char *msg_id, int attempt,
@@ -241,15 +242,53 @@ static hd_retry_job_t job_of(ev_t *ev, const char *sub_id, const char *url, cons
                             .src_offset = ev->offset};
 }
 
-/* Puts a delivery into a retry tier: attempt is the attempt the job will make when it is due. */
-static void enqueue_retry(hd_dispatch_t *w, ev_t *ev, const char *sub_id, const char *url, const char *msg_id,
-                          int attempt, int64_t due_ms, int tier) {
+/* Produces a retry job to topic (a tier; or the dead-letter topic, hdrs then saying why). A job too large for a
+ * record (an event whose envelope outgrew event.max.bytes) goes to the dead-letter topic instead, its event cut
+ * down to id, type and tenant: the source coordinates find the rest. Returns 0, or -1 when it went there that way.
+ * Takes hdrs. */
+static int send_job(hd_dispatch_t *w, ev_t *ev, const char *topic, const hd_retry_job_t *job,
+                    rd_kafka_headers_t *hdrs) {
+    char *value = hd_retry_job_encode(job);
+    size_t len = strlen(value);
+    int rc = 0;
+    if (len + strlen(job->delivery_id) > hd_record_max_bytes(w->record)) {
+        static const char *const keep[] = {"id", "type", "tenant"};
+        char error[256];
+        json_object *slim = json_object_new_object(), *v;
+        for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+            if (json_object_object_get_ex(job->event, keep[i], &v))
+                json_object_object_add(slim, keep[i], json_object_get(v));
+        hd_retry_job_t cut = *job;
+        cut.event = slim;
+        free(value);
+        value = hd_retry_job_encode(&cut);
+        json_object_put(slim);
+        snprintf(error, sizeof(error),
+                 "the retry job of %zu bytes exceeds the producer's message.max.bytes; the event is at its source "
+                 "topic, partition and offset",
+                 len);
+        if (hdrs) rd_kafka_headers_destroy(hdrs);
+        hdrs = rd_kafka_headers_new(2);
+        rd_kafka_header_add(hdrs, "hookd-reason", -1, "too-large", -1);
+        rd_kafka_header_add(hdrs, "hookd-error", -1, error, -1);
+        HD_LOG(HD_LOG_ERROR, "record", HD_KV("delivery_id", job->delivery_id), "%s", error);
+        topic = w->conf->deadletter_topic;
+        rc = -1;
+    }
+    send_record(w, ev, topic, job->delivery_id, value, hdrs);
+    free(value);
+    return rc;
+}
+
+/* Puts a delivery into a retry tier: attempt is the attempt the job will make when it is due. -1 when it went to
+ * the dead-letter topic instead (see send_job). */
+static int enqueue_retry(hd_dispatch_t *w, ev_t *ev, const char *sub_id, const char *url, const char *msg_id,
+                         int attempt, int64_t due_ms, int tier) {
     json_object *envelope = hd_decode_to_envelope(ev->event, &w->decode_opts);
     hd_retry_job_t job = job_of(ev, sub_id, url, msg_id, attempt, due_ms, envelope);
-    char *value = hd_retry_job_encode(&job);
-    send_record(w, ev, w->retry->topic[tier], msg_id, value, NULL);
-    free(value);
+    int rc = send_job(w, ev, w->retry->topic[tier], &job, NULL);
     json_object_put(envelope);
+    return rc;
 }
 
 /* A delivery that will not be attempted again goes to the dead-letter topic as a retry job (it can be replayed
@@ -258,12 +297,10 @@ static void deadletter_delivery(hd_dispatch_t *w, ev_t *ev, const char *sub_id, 
                                 int attempt, const char *reason, const char *error) {
     json_object *envelope = hd_decode_to_envelope(ev->event, &w->decode_opts);
     hd_retry_job_t job = job_of(ev, sub_id, url, msg_id, attempt, 0, envelope);
-    char *value = hd_retry_job_encode(&job);
     rd_kafka_headers_t *h = rd_kafka_headers_new(2);
     rd_kafka_header_add(h, "hookd-reason", -1, reason, -1);
     rd_kafka_header_add(h, "hookd-error", -1, error ? error : reason, -1);
-    send_record(w, ev, w->conf->deadletter_topic, msg_id, value, h);
-    free(value);
+    send_job(w, ev, w->conf->deadletter_topic, &job, h);
     json_object_put(envelope);
 }
 
@@ -500,7 +537,10 @@ static void on_delivered(hd_deliver_req_t *req, void *opaque) {
             a.final = 0;
             w->stats.retries++;
             hd_metrics_retry(tier);
-            enqueue_retry(w, ev, sub->id, sub->url, job->msg_id, job->attempt + 1, a.next_retry_at_ms, tier);
+            if (enqueue_retry(w, ev, sub->id, sub->url, job->msg_id, job->attempt + 1, a.next_retry_at_ms, tier)) {
+                a.final = 1; /* dead-lettered: too large to retry */
+                a.next_retry_at_ms = 0;
+            }
         }
     } else if (outcome == HD_OUTCOME_PERMANENT) {
         dead = "permanent";
@@ -532,8 +572,18 @@ static void park(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, const char *ms
                  const char *why) {
     w->stats.parked++;
     HD_LOG(HD_LOG_DEBUG, "deliver", HD_KV("subscription_id", sub->id, "delivery_id", msg_id), "parked: %s", why);
-    enqueue_retry(w, ev, sub->id, sub->url, msg_id, attempt, due_ms,
-                  hd_retry_tier_for_wait(w->retry, due_ms - hd_now_ms()));
+    if (enqueue_retry(w, ev, sub->id, sub->url, msg_id, attempt, due_ms,
+                      hd_retry_tier_for_wait(w->retry, due_ms - hd_now_ms()))) {
+        attempt_t a = {.sub_id = sub->id,
+                       .url = sub->url,
+                       .msg_id = msg_id,
+                       .attempt = attempt,
+                       .attempted_at_ms = hd_now_ms(),
+                       .outcome = HD_OUTCOME_PERMANENT,
+                       .error = "not attempted: too large to park in a retry tier (dead-lettered)",
+                       .final = 1};
+        record_attempt(w, ev, &a);
+    }
 }
 
 /* The rendered shape of sub's payload for ev, rendered on first use; a failure is kept too, so every subscriber
@@ -628,7 +678,7 @@ static void deadletter_message(hd_dispatch_t *w, ev_t *ev, const rd_kafka_messag
     hd_metrics_event_deadlettered();
     if (w->replay) return;
     ev->pending++;
-    if (hd_record_deadletter(w->record, msg, reason, error, ev)) ev->pending--;
+    hd_record_deadletter(w->record, msg, reason, error, ev); /* pending until acknowledged (send_record) */
 }
 
 /* Stable per (event, subscription) so that retries and replays keep it; a replay asked for new ids salts it. */
@@ -769,9 +819,7 @@ static void handle_retry(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const rd_
         /* Due later than the next tier's delay (a long Retry-After, a long-open breaker): move it to the tier
          * that fits rather than block the jobs queued behind it. Within a tier it is held: re-producing it to the
          * same tier would only circulate it until due. */
-        char *value = hd_retry_job_encode(ev->job);
-        send_record(w, ev, w->retry->topic[fit], ev->job->delivery_id, value, NULL);
-        free(value);
+        send_job(w, ev, w->retry->topic[fit], ev->job, NULL);
         return;
     }
     if (wait > 0) {
@@ -803,8 +851,8 @@ static void handle_message(hd_dispatch_t *w, hd_match_t *snap, hd_consume_t *fro
     ev_work_done(w, ev);
 }
 
-static hd_dispatch_t *dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cache,
-                                  const hd_dispatch_replay_t *replay, char *errstr, size_t errstr_size) {
+static hd_dispatch_t *dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cache, int worker,
+                                   const hd_dispatch_replay_t *replay, char *errstr, size_t errstr_size) {
     hd_dispatch_t *w = hd_xcalloc(1, sizeof(*w));
     w->conf = conf;
     w->replay = replay;
@@ -828,18 +876,23 @@ static hd_dispatch_t *dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cach
         w->consume = hd_consume_new_range(conf, w->wake[1], replay->ranges, replay->ranges_cnt, errstr, errstr_size);
         if (!w->consume) goto fail;
     } else {
-        w->consume = hd_consume_new(conf, NULL, 0, "", w->wake[1], errstr, errstr_size);
+        w->consume = hd_consume_new(conf, NULL, 0, "", worker, w->wake[1], errstr, errstr_size);
         if (!w->consume) goto fail;
         if (w->retry->cnt &&
             !(w->retry_consume = hd_consume_new(conf, (const char *const *)w->retry->topic, w->retry->cnt, ".retry",
-                                                w->wake[1], errstr, errstr_size)))
+                                                worker, w->wake[1], errstr, errstr_size)))
             goto fail;
     }
     const char *topics[HD_RETRY_MAX_TIERS + 3];
     int n = 0;
-    for (int i = 0; i < w->retry->cnt; i++) topics[n++] = w->retry->topic[i];
-    topics[n++] = conf->results_topic;
+    for (int i = 0; i < w->retry->cnt; i++)
+        topics[n++] = w->retry->topic[i];
     topics[n++] = conf->deadletter_topic;
+    /* The largest records are retry jobs (an event of event.max.bytes in a job) and dead letters. */
+    if (hd_record_check_limits(w->record, (size_t)conf->event_max_bytes + HD_RETRY_JOB_OVERHEAD, topics, n, errstr,
+                               errstr_size))
+        goto fail;
+    topics[n++] = conf->results_topic;
     topics[n++] = conf->ops_topic;
     hd_record_create_topics(w->record, topics, n);
     return w;
@@ -849,13 +902,14 @@ fail:
     return NULL;
 }
 
-hd_dispatch_t *hd_dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cache, char *errstr, size_t errstr_size) {
-    return dispatch_new(conf, cache, NULL, errstr, errstr_size);
+hd_dispatch_t *hd_dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cache, int worker, char *errstr,
+                               size_t errstr_size) {
+    return dispatch_new(conf, cache, worker, NULL, errstr, errstr_size);
 }
 
 hd_dispatch_t *hd_dispatch_new_replay(const hd_conf_t *conf, hd_match_cache_t *cache,
                                       const hd_dispatch_replay_t *replay, char *errstr, size_t errstr_size) {
-    return dispatch_new(conf, cache, replay, errstr, errstr_size);
+    return dispatch_new(conf, cache, 0, replay, errstr, errstr_size);
 }
 
 static void drain_wake(hd_dispatch_t *w) {
@@ -921,6 +975,11 @@ static int turn(hd_dispatch_t *w, int consuming, int max_wait_ms) {
     }
     hd_match_release(snap);
     hd_record_poll(w->record);
+    if (hd_record_fatal(w->record)) {
+        HD_LOG(HD_LOG_ERROR, "dispatch", NULL,
+               "the producer failed for good: stopping; offsets stay behind every unwritten outcome");
+        return -1;
+    }
     struct curl_waitfd wfd = {.fd = w->wake[0], .events = CURL_WAIT_POLLIN};
     if (hd_deliver_run(w->deliver, &wfd, 1, max_wait_ms < 0 ? 0 : max_wait_ms) < 0) {
         HD_LOG(HD_LOG_ERROR, "dispatch", NULL, "curl multi failed");

@@ -12,6 +12,7 @@
 typedef struct hd_conf_s {
     char *brokers;
     char *group_id;
+    char *group_instance_id; /* static membership; empty: dynamic */
     char *topics;            /* comma-separated source topics */
     char *results_topic;
     char *deadletter_topic;

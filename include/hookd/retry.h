@@ -14,6 +14,10 @@
 
 #define HD_RETRY_MAX_TIERS 16
 
+/* A retry job's bytes around its event (ids, URL, source coordinates): event.max.bytes plus this must fit a
+ * record, which hookd checks at start. */
+#define HD_RETRY_JOB_OVERHEAD 16384
+
 typedef struct hd_retry_s {
     int cnt;
     int64_t delay_ms[HD_RETRY_MAX_TIERS];
