@@ -62,6 +62,10 @@ static const conf_entry_t table[] = {
      "Connections and deliveries in flight to one host (scheme, host, port) per worker; more are parked in the "
      "first retry tier, so a hanging host holds at most this many of http.max.inflight. Each attempt that times "
      "out or loses its connection halves the host's share (down to 1), each success gives one slot back."},
+    {"http.queue.max.ms", T_INT, F(http_queue_max_ms), "2000", 10, 600000,
+     "Longest a delivery waits in memory for a slot at its host; then it is parked in the first retry tier. With "
+     "http.timeout.ms it bounds how long a slow or hanging receiver can hold back its events' offsets, and so what "
+     "a restart delivers again."},
     {"http.endpoint.idle.ms", T_INT, F(http_endpoint_idle_ms), "60000", 1000, 86400000,
      "A receiver URL's health (breaker, failures) and its host's in-flight count are forgotten this long after "
      "their last use when there is nothing to remember (no failures, nothing in flight): bounds a worker's memory "
@@ -101,12 +105,17 @@ static const conf_entry_t table[] = {
     {"render.max.bytes", T_INT, F(render_max_bytes), "1048576", 256, 67108864,
      "Largest rendered payload; a larger one fails its delivery permanently (outcome on the results topic)."},
     {"consume.batch.size", T_INT, F(batch_size), "256", 1, 10000, "Events taken from Kafka per loop turn."},
+    {"consume.max.pending", T_INT, F(consume_max_pending), "100000", 100, 10000000,
+     "Messages per consumer taken but not yet done, or done but behind an earlier one of their partition that is "
+     "not (about 64 bytes each); consumption pauses at this limit, so memory does not grow with a backlog."},
     {"results.max.outstanding.kbytes", T_INT, F(results_max_outstanding_kbytes), "4096", 256, 1048576,
      "Memory that records (results, retries, dead letters) not yet acknowledged by Kafka may hold per worker; "
      "consumption pauses at this limit, so a slow or unreachable broker bounds memory instead of queueing "
      "deliveries' results."},
     {"shutdown.grace.ms", T_INT, F(shutdown_grace_ms), "10000", 0, 600000,
-     "On SIGTERM, how long in-flight deliveries may finish before they are abandoned (not committed)."},
+     "On SIGTERM, how long stopping may take in all: in-flight deliveries may finish until a reserve of a third of "
+     "it (at most 3 s) is left, the rest is parked in the retry tiers; then the outcome records are awaited and the "
+     "group is left, each within what remains, even when the broker is away."},
     {"master.key", T_STR, F(master_key), "", 0, 0,
      "Base64 of 32 random bytes: encrypts subscription secrets at rest and keys the API-key hashes. Required by "
      "`hookd api` and `hookd apikey`, and by `hookd dispatch` when the store holds encrypted secrets."},

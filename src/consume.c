@@ -33,9 +33,10 @@ struct hd_consume_s {
     rd_kafka_queue_t *queue;
     part_t *parts;    /* assigned partitions */
     part_t *detached; /* revoked partitions with entries still in flight */
-    size_t pending;
+    size_t pending;   /* tracked entries: not done, or done behind one that is not */
     int closed;
     int range; /* explicit assignment: stops at the ends, never stores or commits offsets */
+    int closing;
     int collector;
 };
 
@@ -86,8 +87,9 @@ static void on_revoke(hd_consume_t *c, rd_kafka_topic_partition_list_t *parts) {
             part_free(p);
         }
     }
-    /* Commit what is already safe before another member takes over. */
-    rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 0);
+    /* Commit what is already safe before another member takes over; while closing, without waiting: the close is
+     * bounded, and a broker that is away would hold a synchronous commit for a minute. */
+    rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, c->closing);
     if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
         HD_LOG(HD_LOG_WARN, "consume", NULL, "commit on revoke failed: %s", rd_kafka_err2str(err));
 }
@@ -322,12 +324,12 @@ void hd_consume_done(hd_consume_t *c, hd_consume_entry_t *e) {
     part_t *p = e->part;
     int64_t store = -1;
     e->done = 1;
-    c->pending--;
     while (p->head && p->head->done) {
         hd_consume_entry_t *h = p->head;
         store = h->offset + 1;
         p->head = h->next;
         free(h);
+        c->pending--;
     }
     if (!p->head) p->tail = NULL;
     if (p->revoked) {
@@ -362,23 +364,41 @@ size_t hd_consume_pending(const hd_consume_t *c) {
     return c->pending;
 }
 
-void hd_consume_close(hd_consume_t *c) {
-    if (c->closed) return;
-    c->closed = 1;
+int hd_consume_close(hd_consume_t *c, int timeout_ms) {
+    if (c->closed) return 0;
+    c->closed = c->closing = 1;
     hd_metrics_remove_collector(hd_metrics_default(), c->collector);
     c->collector = 0;
     if (!c->range) {
-        rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 0);
+        rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 1);
         if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
             HD_LOG(HD_LOG_WARN, "consume", NULL, "final commit failed: %s", rd_kafka_err2str(err));
     }
-    rd_kafka_consumer_close(c->rk);
+    /* rd_kafka_consumer_close waits for the group coordinator up to the session timeout (45 s); this close serves
+     * the rebalance itself and gives up at the deadline. */
+    int64_t deadline = hd_mono_us() + (int64_t)timeout_ms * 1000;
+    rd_kafka_queue_t *q = rd_kafka_queue_new(c->rk);
+    rd_kafka_error_t *error = rd_kafka_consumer_close_queue(c->rk, q);
+    if (error) {
+        HD_LOG(HD_LOG_WARN, "consume", NULL, "close: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    }
+    while (!error && !rd_kafka_consumer_closed(c->rk) && hd_mono_us() < deadline) {
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 50);
+        if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+            rebalance_cb(c->rk, rd_kafka_event_error(ev), rd_kafka_event_topic_partition_list(ev), c);
+        if (ev) rd_kafka_event_destroy(ev);
+    }
+    c->closed = rd_kafka_consumer_closed(c->rk) ? 1 : -1;
+    rd_kafka_queue_destroy(q);
+    if (c->closed < 0) HD_LOG(HD_LOG_WARN, "consume", NULL, "leaving the group timed out after %d ms", timeout_ms);
+    return c->closed < 0 ? -1 : 0;
 }
 
 void hd_consume_destroy(hd_consume_t *c) {
     if (!c) return;
     if (c->collector) hd_metrics_remove_collector(hd_metrics_default(), c->collector);
-    if (c->rk) hd_consume_close(c);
+    if (c->rk && !c->closed) hd_consume_close(c, 0);
     if (!c->range)
         for (part_t *p = c->parts; p; p = p->next) hd_metrics_partitions_assigned_add(-1);
     for (part_t *lists[] = {c->parts, c->detached}, **l = lists; l < lists + 2; l++)
@@ -387,10 +407,6 @@ void hd_consume_destroy(hd_consume_t *c) {
             part_free(p);
         }
     if (c->queue) rd_kafka_queue_destroy(c->queue);
-    if (c->rk) rd_kafka_destroy(c->rk);
+    if (c->rk) rd_kafka_destroy_flags(c->rk, c->closed < 0 ? RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE : 0);
     free(c);
-}
-
-rd_kafka_t *hd_consume_handle(hd_consume_t *c) {
-    return c->rk;
 }

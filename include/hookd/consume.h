@@ -60,16 +60,15 @@ int hd_consume_entry_revoked(const hd_consume_entry_t *e);
  * due, so that the consumer does not pull the whole backlog into memory. */
 void hd_consume_pause(hd_consume_t *c, const char *topic, int32_t partition, int pause);
 
-/* Number of tracked, unfinished messages. */
+/* Number of tracked messages: not done yet, or done behind an earlier one of their partition that is not. */
 size_t hd_consume_pending(const hd_consume_t *c);
 
-/* Commits the stored offsets synchronously and leaves the group. Unfinished entries are abandoned: their
- * offsets are never stored, so the next owner of the partition re-delivers them. */
-void hd_consume_close(hd_consume_t *c);
+/* Commits the stored offsets and leaves the group, giving up after timeout_ms (a broker that is away): 0 when
+ * closed, -1 when it gave up (the group then notices the member's absence after its session timeout). Unfinished
+ * entries are abandoned: their offsets are never stored, so the next owner of the partition re-delivers them. */
+int hd_consume_close(hd_consume_t *c, int timeout_ms);
 
 /* Frees the consumer (closing it first when hd_consume_close was not called). NULL is a no-op. */
 void hd_consume_destroy(hd_consume_t *c);
-
-rd_kafka_t *hd_consume_handle(hd_consume_t *c);
 
 #endif

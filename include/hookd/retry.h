@@ -46,6 +46,7 @@ int hd_retry_tier_for_wait(const hd_retry_t *r, int64_t wait_ms);
 typedef struct hd_retry_job_s {
     char *delivery_id, *subscription_id, *url;
     int attempt; /* the attempt this job will make */
+    int parked;  /* its circuit breaker parked it before: finding the circuit open again costs it an attempt */
     int64_t due_ms;
     json_object *event; /* plain envelope */
     char *src_topic;

@@ -96,3 +96,154 @@ def test_oversize_events_are_delivered_or_dead_lettered(hookd, add_subscription,
     report("oversize events", lost, len(accepted - set(finals)), dups)
     assert lost == 0 and dups == 0
     hookd.stop(h)
+
+
+def add_sub_at(db, rcv, status_path, **fields):
+    """A subscription whose URL is on receiver rcv (each receiver is a host of its own: in-flight caps are per
+    host)."""
+    import datetime as dt
+    import secrets as pysecrets
+
+    from conftest import new_secret
+
+    sub_id = f"sub_{pysecrets.token_hex(8)}"
+    path = f"/{status_path}/{sub_id}"
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    doc = {"_id": sub_id, "tenant": "t1", "name": sub_id, "event_types": ["customer.created"], "url": rcv.url(path),
+           "secret": new_secret(), "is_active": True, "max_retry_count": 5, "created_at": now, "updated_at": now}
+    doc.update(fields)
+    rcv.register(path, doc["secret"])
+    db.subscriptions.insert_one(doc)
+    doc["path"] = path
+    return doc
+
+
+def committed_behind(kafka_admin, group, topic):
+    """Messages of topic not yet covered by group's committed offsets."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    c = KafkaConsumer(bootstrap_servers=KAFKA, group_id=None)
+    try:
+        parts = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic))]
+        ends = c.end_offsets(parts)
+    finally:
+        c.close()
+    done = kafka_admin.list_group_offsets(group).get(group, {})
+    return sum(ends[tp] - (done[tp].offset if tp in done and done[tp].offset >= 0 else 0) for tp in parts)
+
+
+def test_a_hanging_and_a_failing_endpoint_cost_only_themselves(hookd, receiver, results, produce, topics, db,
+                                                               kafka_admin, reader):
+    """One receiver that never answers and one that always answers 503, beside a healthy one, each on a host of its
+    own. The healthy one gets every event once; committed offsets catch up with the topic although the hanging
+    receiver never answers (a delivery waits at most http.queue.max.ms for a slot, then is parked); deliveries
+    queued when a circuit opens are parked, not sent; the failing and hanging deliveries reach their final
+    outcome (exhausted) with a bounded number of parks each; a SIGTERM and restart send the healthy receiver
+    nothing again."""
+    from conftest import Receiver
+
+    hang, down = Receiver(), Receiver()
+    try:
+        hang.script("hang", lambda n, req: Reply(action="hang"))
+        healthy = add_sub_at(db, receiver, "ok")
+        hanging = add_sub_at(db, hang, "hang", max_retry_count=1)
+        failing = add_sub_at(db, down, "fail", max_retry_count=2)
+        env = dict(HOOKD_HTTP_TIMEOUT_MS=2000, HOOKD_HTTP_QUEUE_MAX_MS=500, HOOKD_HTTP_MAX_INFLIGHT_PER_HOST=8,
+                   HOOKD_BREAKER_FAILURES=3, HOOKD_BREAKER_OPEN_MS=3000, HOOKD_GROUP_INSTANCE_ID=f"faults-{topics.run}")
+        h = hookd.start(**env)
+        evs = [make_event(data={"n": i}) for i in range(150)]
+        for ev in evs:
+            produce(ev, key=ev["id"])
+        receiver.wait(len(evs), healthy["path"], timeout=RETRY_TIMEOUT)
+        wait_for(lambda: committed_behind(kafka_admin, topics.group, topics.events) == 0, RETRY_TIMEOUT,
+                 "the committed offsets to reach the end of the topic while a receiver hangs")
+        # Every hanging and failing delivery reaches its final outcome: exhausted, on the dead-letter topic.
+        for sub in (hanging, failing):
+            wait_for(lambda: len(final_records(results, sub["_id"])) == len(evs), 4 * RETRY_TIMEOUT,
+                     f"a final results record for every delivery to {sub['path']}")
+            assert all(not r["success"] for r in final_records(results, sub["_id"]).values())
+        tiers = [reader(f"{topics.retry}.{t}") for t in ("1s", "2s", "4s")]
+        parks = {}
+        for t in tiers:
+            for rec in t.settle(1.0):
+                job = json.loads(rec.value)
+                parks[job["subscription_id"]] = parks.get(job["subscription_id"], 0) + 1
+        # Each attempt costs a delivery a few tier records at most: its job, a park while the breaker's probe is in
+        # flight, a move to the tier that fits its due time. Without the count they circulated without end.
+        for sub in (hanging, failing):
+            assert parks.get(sub["_id"], 0) <= 4 * (sub["max_retry_count"] + 1) * len(evs), (sub["path"], parks)
+        # A circuit open for 3 s: what reached the hanging receiver is the probes and the first wave, not the queue.
+        hung_requests = len(hang.received())
+        hookd.stop(h)
+        before = len(receiver.received(healthy["path"]))
+
+        h2 = hookd.start(**env)
+        last = [make_event(data={"last": p}) for p in range(3)]
+        for p, ev in enumerate(last):
+            produce(ev, partition=p)
+        receiver.wait(len(evs) + len(last), healthy["path"], timeout=RETRY_TIMEOUT)
+        results.settle(2.0)
+        by_id = receiver.by_webhook_id(healthy["path"])
+        dups = sum(len(v) - 1 for v in by_id.values())
+        lost = len(evs) + len(last) - len(by_id)
+        unsettled = sum(1 for s in (healthy, hanging, failing) for ev in evs
+                        if ev["id"] not in final_records(results, s["_id"]))
+        report("hanging and failing endpoints", lost, unsettled, dups)
+        print(f"requests at the hanging receiver: {hung_requests}; parks per subscription: {parks}; healthy "
+              f"requests before the restart: {before}")
+        assert lost == 0 and unsettled == 0 and dups == 0
+        hookd.stop(h2)
+    finally:
+        hang.close()
+        down.close()
+
+
+def test_sigterm_with_the_broker_away_exits_within_its_grace(hookd, add_subscription, receiver, private_kafka, names):
+    """SIGTERM while the broker is away, with deliveries in flight: the drain (deliveries, outcome records, final
+    commit, leaving the group) ends within shutdown.grace.ms, not after a minute of commit and close timeouts that a
+    platform's grace period would cut short with SIGKILL. Nothing is lost: what was not written is delivered again
+    after the restart, once the broker is back."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    from conftest import Results
+
+    bs = private_kafka.bootstrap
+    admin = KafkaAdminClient(bootstrap_servers=bs, client_id="hookd-e2e-private", request_timeout_ms=30000)
+    admin.create_topics([NewTopic(names.events, 3, 1), NewTopic(names.results, 1, 1), NewTopic(names.deadletter, 1, 1)],
+                        timeout_ms=30000)
+    admin.wait_for_topics([names.events, names.results, names.deadletter], timeout_ms=60000)
+    admin.close()
+    receiver.script("slow", lambda n, req: Reply(status=200, delay=2.0))
+    sub = add_subscription(status_path="slow")
+    grace_ms = 4000
+    env = dict(HOOKD_BROKERS=bs, HOOKD_SHUTDOWN_GRACE_MS=grace_ms)
+    h = hookd.start(**env)
+    prod = KafkaProducer(bootstrap_servers=bs, acks="all", linger_ms=0)
+    evs = [make_event(data={"n": i}) for i in range(20)]
+    for ev in evs:
+        prod.send(names.events, json.dumps(ev).encode(), key=ev["id"].encode())
+    prod.flush(timeout=TIMEOUT)
+    prod.close()
+    receiver.wait(5, sub["path"], timeout=RETRY_TIMEOUT)
+    private_kafka.down()
+    # The bound under test: the grace period, plus what a sanitizer build needs to exit.
+    code, took = h.stop(timeout=grace_ms / 1000 + 10)
+    h.assert_clean_exit()
+    print(f"\nSIGTERM with the broker away: exit {code} after {took:.1f} s (shutdown.grace.ms {grace_ms})")
+
+    private_kafka.up()
+    h2 = hookd.start(**env)
+    results = Results(names.results, bs)
+    try:
+        wait_for(lambda: {ev["id"] for ev in evs} <= set(final_records(results, sub["_id"])), 3 * RETRY_TIMEOUT,
+                 "a final results record for every event after the restart")
+        finals = final_records(results, sub["_id"])
+        by_id = receiver.by_webhook_id(sub["path"])
+        lost = len(evs) - len(by_id)
+        unsettled = sum(1 for ev in evs if not (ev["id"] in finals and finals[ev["id"]]["success"]))
+        dups = sum(len(v) - 1 for v in by_id.values())
+        report("SIGTERM with the broker away", lost, unsettled, dups)
+        assert lost == 0 and unsettled == 0
+    finally:
+        results.close()
+    hookd.stop(h2, timeout=60)
