@@ -6,6 +6,7 @@ requests at the receiver); docs/operations.md keeps the figures. Assertions are 
 import json
 import signal
 import threading
+import time
 
 from kafka import KafkaProducer
 from kafka.admin import ConfigResource, ConfigResourceType
@@ -118,8 +119,8 @@ def add_sub_at(db, rcv, status_path, **fields):
     return doc
 
 
-def committed_behind(kafka_admin, group, topic):
-    """Messages of topic not yet covered by group's committed offsets."""
+def committed(kafka_admin, group, topic):
+    """(offsets group has committed on topic, the topic's end offsets), summed over its partitions."""
     from kafka import KafkaConsumer, TopicPartition
 
     c = KafkaConsumer(bootstrap_servers=KAFKA, group_id=None)
@@ -129,7 +130,14 @@ def committed_behind(kafka_admin, group, topic):
     finally:
         c.close()
     done = kafka_admin.list_group_offsets(group).get(group, {})
-    return sum(ends[tp] - (done[tp].offset if tp in done and done[tp].offset >= 0 else 0) for tp in parts)
+    return (sum(done[tp].offset for tp in parts if tp in done and done[tp].offset >= 0),
+            sum(ends[tp] for tp in parts))
+
+
+def committed_behind(kafka_admin, group, topic):
+    """Messages of topic not yet covered by group's committed offsets."""
+    done, ends = committed(kafka_admin, group, topic)
+    return ends - done
 
 
 def test_a_hanging_and_a_failing_endpoint_cost_only_themselves(hookd, receiver, results, produce, topics, db,
@@ -247,3 +255,63 @@ def test_sigterm_with_the_broker_away_exits_within_its_grace(hookd, add_subscrip
     finally:
         results.close()
     hookd.stop(h2, timeout=60)
+
+
+def test_sigkill_under_load_repeatedly_then_restart(hookd, add_subscription, receiver, results, produce, topics,
+                                                    kafka_admin):
+    """SIGKILL three times while deliveries are in flight and retries pending, restarting each time as a platform
+    would (static membership: the same group.instance.id, so the restarted member takes its partitions back without
+    waiting for the killed one's session to end). Every (event, subscription) pair is delivered and settled with a
+    successful final results record; what a kill re-delivers is counted."""
+    receiver.script("ok", lambda n, req: Reply(status=200, delay=0.02))
+    seen = set()
+
+    def every_third_fails_once(n, req):
+        if req.webhook_id in seen or int(req.webhook_id[-2:], 16) % 3:
+            return 200
+        seen.add(req.webhook_id)
+        return 503
+
+    receiver.script("flaky", every_third_fails_once)
+    subs = [add_subscription(status_path="ok"), add_subscription(status_path="flaky")]
+    env = dict(HOOKD_WORKERS=2, HOOKD_GROUP_INSTANCE_ID=f"kill-{topics.run}")
+    evs = [make_event(data={"n": i}) for i in range(600)]
+
+    def feed():  # a steady stream, so that every kill lands on deliveries in flight
+        for ev in evs:
+            produce(ev, key=ev["id"])
+            time.sleep(0.005)
+
+    feeder = threading.Thread(target=feed)
+    h = hookd.start(**env)
+    feeder.start()
+    done = 0
+    for k in range(3):  # each kill after 150 more pairs reached the receiver and a commit since the last start
+        wait_for(lambda: len(receiver.by_webhook_id()) >= 150 * (k + 1), RETRY_TIMEOUT * 2, "deliveries to progress")
+        done = wait_for(lambda: (lambda d: d if d > done else None)(
+            committed(kafka_admin, topics.group, topics.events)[0]), RETRY_TIMEOUT, "a commit")
+        h.stop(sig=signal.SIGKILL)
+        assert h.sanitizer_report() is None, h.log_path
+        h = hookd.start(**env)
+    feeder.join()
+
+    def unsettled():
+        done = {(r["event_id"], r["subscription_id"]) for r in results.values() if r["success"] and r["final"]}
+        return {(ev["id"], s["_id"]) for ev in evs for s in subs} - done
+
+    wait_for(lambda: not unsettled(), 4 * RETRY_TIMEOUT, "a successful final results record for every pair")
+    results.settle(2.0)
+    ids = {r["delivery_id"]: (r["event_id"], r["subscription_id"]) for r in results.values()}
+    got = {}
+    for req in receiver.received():
+        pair = ids.get(req.webhook_id)
+        if req.path.startswith("/flaky/") and req.webhook_id in seen:
+            seen.discard(req.webhook_id)  # its planned failure is not a duplicate
+            continue
+        got[pair] = got.get(pair, 0) + 1
+    want = {(ev["id"], s["_id"]) for ev in evs for s in subs}
+    lost = len(want - set(got))
+    dups = sum(c - 1 for c in got.values())
+    report("SIGKILL x3 under load", lost, len(unsettled()), dups)
+    assert lost == 0 and not unsettled()
+    hookd.stop(h)
