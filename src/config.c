@@ -340,9 +340,10 @@ void hd_conf_print_markdown(FILE *out) {
     fprintf(out, "\n## Kafka pass-through\n\n"
                  "Settings named `kafka.<property>` go straight to librdkafka, for both the consumer and the\n"
                  "producer; `kafka.consumer.<property>` and `kafka.producer.<property>` reach only one. In the\n"
-                 "environment, `HOOKD_KAFKA_SASL_USERNAME=u` is `kafka.sasl.username=u`. hookd sets, and you\n"
-                 "should not override, `enable.auto.offset.store=false` (offsets are stored only after the\n"
-                 "outcome is durable), `enable.idempotence=true` and `acks=all` on the producer. Each consumer\n"
+                 "environment, `HOOKD_KAFKA_SASL_USERNAME=u` is `kafka.sasl.username=u`. hookd keeps\n"
+                 "`enable.auto.offset.store=false` on its consumers (offsets are stored only after the outcome is\n"
+                 "durable), `enable.idempotence=true` and `acks=all` on its producers, and refuses to start with a\n"
+                 "pass-through that changes them. Each consumer\n"
                  "pre-fetches at most 2 MB (`queued.max.messages.kbytes=2048` with `fetch.queue.backoff.ms=10`;\n"
                  "librdkafka's default is 64 MB): raise it for events of hundreds of kilobytes or a distant broker\n"
                  "(docs/benchmarks.md).\n");

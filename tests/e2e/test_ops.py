@@ -273,12 +273,18 @@ def test_replay_bad_input_is_a_clear_error(hookd, hookd_bin, add_subscription, r
 
 
 def test_a_kafka_setting_librdkafka_refuses_is_a_clear_error(hookd, hookd_bin):
-    """kafka.* passes through unchecked by hookd; librdkafka's own refusal must come out as an error and exit 1
-    (it once crashed the cleanup path when the consumer could not be created)."""
+    """kafka.* passes through to librdkafka; its refusal, and hookd's of a setting at-least-once depends on or of
+    size limits that do not agree, must come out as an error and exit 1 (it once crashed the cleanup path when the
+    consumer could not be created)."""
     cases = [
         ({"HOOKD_KAFKA_CONSUMER_FETCH_MAX_BYTES": "262144"}, "`fetch.max.bytes` must be >= `message.max.bytes`"),
         ({"HOOKD_KAFKA_PRODUCER_ACKS": "0"}, "acks"),
         ({"HOOKD_KAFKA_NO_SUCH_PROPERTY": "1"}, "no.such.property"),
+        # At-least-once depends on these: refused by hookd, naming the setting.
+        ({"HOOKD_KAFKA_ENABLE_AUTO_OFFSET_STORE": "true"}, "kafka.enable.auto.offset.store = true is refused"),
+        ({"HOOKD_KAFKA_PRODUCER_ENABLE_IDEMPOTENCE": "false"}, "kafka.enable.idempotence = false is refused"),
+        # event.max.bytes and a retry job must fit the producer's records.
+        ({"HOOKD_EVENT_MAX_BYTES": "1000000"}, "message.max.bytes"),
     ]
     for extra, why in cases:
         p = subprocess.run([str(hookd_bin), "dispatch"], env=dict(hookd.env(), **extra), capture_output=True,
