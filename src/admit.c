@@ -18,6 +18,7 @@ typedef struct host_s {
     hd_admit_slot_t *head, *tail;
     int ready; /* in the ready list: a slot came free while deliveries wait */
     struct host_s *ready_next;
+    struct host_s *qprev, *qnext; /* hosts with deliveries waiting */
 } host_t;
 
 struct hd_admit_ep_s {
@@ -30,9 +31,9 @@ struct hd_admit_ep_s {
 
 struct hd_admit_s {
     hd_admit_conf_t conf;
-    hd_map_t *endpoints; /* url -> hd_admit_ep_t */
-    hd_map_t *hosts;     /* origin -> host_t */
-    hd_admit_slot_t *oldest, *newest;
+    hd_map_t *endpoints;       /* url -> hd_admit_ep_t */
+    hd_map_t *hosts;           /* origin -> host_t */
+    host_t *queued;            /* hosts with deliveries waiting */
     hd_admit_slot_t *expelled; /* left their queue when their breaker opened (linked through prev/next) */
     host_t *ready;
     size_t waiting;
@@ -93,14 +94,12 @@ static void enqueue(hd_admit_t *a, hd_admit_slot_t *s, int64_t now) {
     else
         h->head = s;
     h->tail = s;
-    h->queued++;
-    s->older = a->newest;
-    s->newer = NULL;
-    if (a->newest)
-        a->newest->newer = s;
-    else
-        a->oldest = s;
-    a->newest = s;
+    if (h->queued++ == 0) {
+        h->qprev = NULL;
+        h->qnext = a->queued;
+        if (a->queued) a->queued->qprev = h;
+        a->queued = h;
+    }
     a->waiting++;
     s->since_ms = now;
     s->state = WAITING;
@@ -116,15 +115,13 @@ static void dequeue(hd_admit_t *a, hd_admit_slot_t *s) {
         s->next->prev = s->prev;
     else
         h->tail = s->prev;
-    h->queued--;
-    if (s->older)
-        s->older->newer = s->newer;
-    else
-        a->oldest = s->newer;
-    if (s->newer)
-        s->newer->older = s->older;
-    else
-        a->newest = s->older;
+    if (--h->queued == 0) {
+        if (h->qprev)
+            h->qprev->qnext = h->qnext;
+        else
+            a->queued = h->qnext;
+        if (h->qnext) h->qnext->qprev = h->qprev;
+    }
     a->waiting--;
     s->state = IDLE;
 }
@@ -299,10 +296,14 @@ hd_admit_slot_t *hd_admit_next(hd_admit_t *a, int64_t now, hd_admit_verdict_t *v
         detach(s);
         return s;
     }
-    s = a->oldest;
-    if (s && now - s->since_ms >= a->conf.queue_max_ms) {
+    /* A host that keeps completing attempts works its queue off, however slowly; one that is failing, or has
+     * completed nothing for as long as its first delivery waited, parks it. */
+    for (host_t *h = a->queued; h; h = h->qnext) {
+        s = h->head;
+        if (now - s->since_ms < a->conf.queue_max_ms || (!h->failures && now - h->last_done_ms < a->conf.queue_max_ms))
+            continue;
         dequeue(a, s);
-        *verdict = park(p, "waited http.queue.max.ms for a slot at its host", 0, 0);
+        *verdict = park(p, "waited http.queue.max.ms for a slot at a stalled or failing host", 0, 0);
         detach(s);
         return s;
     }
@@ -337,7 +338,7 @@ hd_admit_slot_t *hd_admit_next(hd_admit_t *a, int64_t now, hd_admit_verdict_t *v
 }
 
 hd_admit_slot_t *hd_admit_take_waiting(hd_admit_t *a) {
-    hd_admit_slot_t *s = a->expelled ? a->expelled : a->oldest;
+    hd_admit_slot_t *s = a->expelled ? a->expelled : a->queued ? a->queued->head : NULL;
     if (!s) return NULL;
     if (s->state == EXPELLED)
         unexpel(a, s);

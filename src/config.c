@@ -63,9 +63,10 @@ static const conf_entry_t table[] = {
      "first retry tier, so a hanging host holds at most this many of http.max.inflight. Each attempt that times "
      "out or loses its connection halves the host's share (down to 1), each success gives one slot back."},
     {"http.queue.max.ms", T_INT, F(http_queue_max_ms), "2000", 10, 600000,
-     "Longest a delivery waits in memory for a slot at its host; then it is parked in the first retry tier. With "
-     "http.timeout.ms it bounds how long a slow or hanging receiver can hold back its events' offsets, and so what "
-     "a restart delivers again."},
+     "Longest a delivery waits in memory for a slot at a host that is failing or has completed nothing meanwhile; "
+     "then it is parked in the first retry tier (a host that keeps answering works its queue off). With "
+     "http.timeout.ms it bounds how long a hanging or failing receiver can hold back its events' offsets, and so "
+     "what a restart delivers again."},
     {"http.endpoint.idle.ms", T_INT, F(http_endpoint_idle_ms), "60000", 1000, 86400000,
      "A receiver URL's health (breaker, failures) and its host's in-flight count are forgotten this long after "
      "their last use when there is nothing to remember (no failures, nothing in flight): bounds a worker's memory "

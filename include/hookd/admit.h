@@ -4,9 +4,10 @@
  * In-flight deliveries are counted per host (origin), the unit of curl's connection limit, within a cap that
  * adapts: each attempt the transport gave up on (a timeout, a reset) halves it, each success gives one slot back,
  * so a hanging host soon holds one slot. Consecutive failures of a URL open its circuit breaker for
- * breaker.open.ms, then one probe goes through. A delivery waits in its host's queue at most http.queue.max.ms, and
- * one whose breaker opens while it waits leaves the queue at once: both are parked, so no delivery holds its
- * event's offset for longer than that wait plus one attempt. Health of URLs and hosts idle for http.endpoint.idle.ms
+ * breaker.open.ms, then one probe goes through. A delivery waits in its host's queue at most http.queue.max.ms
+ * unless the host keeps completing attempts (a slow but healthy receiver works its queue off), and one whose breaker
+ * opens while it waits leaves the queue at once: both are parked, so a stalled or failing receiver holds no
+ * delivery's offset longer than that wait plus one attempt. Health of URLs and hosts idle for http.endpoint.idle.ms
  * with nothing to remember is forgotten. Not thread-safe: one per worker. */
 #ifndef HOOKD_ADMIT_H
 #define HOOKD_ADMIT_H
@@ -30,11 +31,10 @@ typedef struct hd_admit_conf_s {
 /* A delivery's place in admission, embedded in the caller's delivery: admission links it into its queues and
  * never allocates or frees it. Zero it before the first hd_admit_request. */
 typedef struct hd_admit_slot_s {
-    hd_admit_ep_t *ep;                     /* set while waiting or active */
-    struct hd_admit_slot_s *prev, *next;   /* the host's wait queue */
-    struct hd_admit_slot_s *older, *newer; /* every waiting slot, oldest first */
-    int64_t since_ms;                      /* when it started waiting */
-    int probe;                             /* the half-open breaker's one attempt */
+    hd_admit_ep_t *ep;                   /* set while waiting or active */
+    struct hd_admit_slot_s *prev, *next; /* the host's wait queue */
+    int64_t since_ms;                    /* when it started waiting */
+    int probe;                           /* the half-open breaker's one attempt */
     int state;
 } hd_admit_slot_t;
 
@@ -70,7 +70,8 @@ void hd_admit_done(hd_admit_t *a, hd_admit_slot_t *slot, hd_outcome_t outcome, i
 void hd_admit_cancel(hd_admit_t *a, hd_admit_slot_t *slot);
 
 /* The next waiting slot that leaves its queue at now: HD_ADMIT_GO (a slot of its host is now taken) or
- * HD_ADMIT_PARK (it waited http.queue.max.ms, or its breaker opened; *park says why). NULL when none; call it
+ * HD_ADMIT_PARK (it waited http.queue.max.ms at a host that is failing or completed nothing meanwhile, or its
+ * breaker opened; *park says why). NULL when none; call it
  * until NULL after every attempt that ended and once per turn of the loop. */
 hd_admit_slot_t *hd_admit_next(hd_admit_t *a, int64_t now, hd_admit_verdict_t *verdict, hd_admit_park_t *park);
 

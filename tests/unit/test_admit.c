@@ -54,6 +54,23 @@ static void test_waiting_too_long_is_parked(void) {
     hd_admit_destroy(a);
 }
 
+static void test_a_host_that_completes_keeps_its_queue(void) {
+    hd_admit_t *a = hd_admit_new(&conf);
+    hd_admit_slot_t s[5];
+    hd_admit_park_t p;
+    hd_admit_verdict_t v;
+    for (int i = 0; i < 5; i++)
+        req(a, &s[i], URL, 0, &p);
+    hd_admit_done(a, &s[0], HD_OUTCOME_SUCCESS, 0, 400);
+    CHECK(hd_admit_next(a, 400, &v, &p) == &s[2] && v == HD_ADMIT_GO);
+    CHECK(hd_admit_next(a, 700, &v, &p) == NULL); /* s[3] waited 700 ms, but the host answered 300 ms ago */
+    CHECK(hd_admit_next(a, 900, &v, &p) == &s[3] && v == HD_ADMIT_PARK); /* nothing for 500 ms: stalled */
+    for (int i = 1; i < 5; i++)
+        hd_admit_cancel(a, &s[i]);
+    CHECK(hd_admit_waiting(a) == 0);
+    hd_admit_destroy(a);
+}
+
 static void test_breaker_parks_new_and_queued(void) {
     hd_admit_t *a = hd_admit_new(&conf);
     hd_admit_slot_t s[6];
@@ -133,6 +150,7 @@ int main(void) {
     hd_log_min_level = HD_LOG_OFF;
     RUN(test_cap_then_queue_in_order);
     RUN(test_waiting_too_long_is_parked);
+    RUN(test_a_host_that_completes_keeps_its_queue);
     RUN(test_breaker_parks_new_and_queued);
     RUN(test_timeouts_halve_the_cap);
     RUN(test_idle_health_is_forgotten);
