@@ -162,7 +162,8 @@ hd_admit_verdict_t hd_admit_request(hd_admit_t *a, hd_admit_slot_t *slot, const 
     int probe = 0;
     if (ep->open_until_ms > now) return park(p, "circuit open", ep->open_until_ms, 1);
     if (ep->failures >= a->conf.breaker_failures) { /* half-open: one probe at a time */
-        if (ep->probing) return park(p, "circuit half-open, probe in flight", 0, 0);
+        /* Back once the probe has its answer, so that waiting for it costs one park. */
+        if (ep->probing) return park(p, "circuit half-open, probe in flight", now + a->conf.probe_ms, 0);
         probe = 1;
     }
     /* A host at its cap queues deliveries in memory while it keeps answering. One that is failing, or has finished
@@ -321,7 +322,7 @@ hd_admit_slot_t *hd_admit_next(hd_admit_t *a, int64_t now, hd_admit_verdict_t *v
             if (ep->open_until_ms > now)
                 *verdict = park(p, "circuit open", ep->open_until_ms, 1);
             else if (ep->probing)
-                *verdict = park(p, "circuit half-open, probe in flight", 0, 0);
+                *verdict = park(p, "circuit half-open, probe in flight", now + a->conf.probe_ms, 0);
             else
                 s->probe = ep->probing = 1;
             if (!s->probe) {

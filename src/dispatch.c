@@ -752,6 +752,7 @@ static hd_dispatch_t *dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cach
                                                .breaker_failures = conf->breaker_failures,
                                                .breaker_open_ms = conf->breaker_open_ms,
                                                .queue_max_ms = conf->http_queue_max_ms,
+                                               .probe_ms = conf->http_timeout_ms,
                                                .idle_ms = conf->http_endpoint_idle_ms});
     w->paused = hd_map_new(16);
     if (pipe2(w->wake, O_NONBLOCK | O_CLOEXEC)) {

@@ -25,6 +25,7 @@ typedef struct hd_admit_conf_s {
     int64_t breaker_failures; /* breaker.failures */
     int64_t breaker_open_ms;  /* breaker.open.ms */
     int64_t queue_max_ms;     /* http.queue.max.ms */
+    int64_t probe_ms;         /* http.timeout.ms: the longest a half-open breaker's probe takes */
     int64_t idle_ms;          /* http.endpoint.idle.ms */
 } hd_admit_conf_t;
 

@@ -8,8 +8,12 @@
 #define URL2 "http://h:1/b"
 #define ORIGIN "http://h:1"
 
-static const hd_admit_conf_t conf = {
-    .max_per_host = 2, .breaker_failures = 3, .breaker_open_ms = 1000, .queue_max_ms = 500, .idle_ms = 60000};
+static const hd_admit_conf_t conf = {.max_per_host = 2,
+                                     .breaker_failures = 3,
+                                     .breaker_open_ms = 1000,
+                                     .queue_max_ms = 500,
+                                     .probe_ms = 2000,
+                                     .idle_ms = 60000};
 
 static hd_admit_verdict_t req(hd_admit_t *a, hd_admit_slot_t *s, const char *url, int64_t now, hd_admit_park_t *p) {
     memset(s, 0, sizeof(*s));
@@ -92,7 +96,7 @@ static void test_breaker_parks_new_and_queued(void) {
     /* Half-open: one probe, the others are parked without counting as the breaker's. */
     hd_admit_done(a, &s[1], HD_OUTCOME_RETRYABLE, 0, 300);
     CHECK(req(a, &s[4], URL, 1400, &p) == HD_ADMIT_GO && s[4].probe);
-    CHECK(req(a, &s[5], URL, 1400, &p) == HD_ADMIT_PARK && !p.breaker && p.due_ms == 0);
+    CHECK(req(a, &s[5], URL, 1400, &p) == HD_ADMIT_PARK && !p.breaker && p.due_ms == 3400); /* after the probe */
     hd_admit_done(a, &s[4], HD_OUTCOME_SUCCESS, 0, 1500);
     CHECK(req(a, &s[5], URL, 1500, &p) == HD_ADMIT_GO && !s[5].probe);
     hd_admit_cancel(a, &s[3]);
