@@ -18,6 +18,7 @@
 #include "hookd/api_subscriptions.h"
 #include "hookd/apikey.h"
 #include "hookd/httpwatch.h"
+#include "hookd/kafka.h"
 #include "hookd/log.h"
 #include "hookd/metrics.h"
 #include "hookd/recorder.h"
@@ -301,19 +302,11 @@ hd_api_t *hd_api_new(const hd_conf_t *conf, char *errstr, size_t errstr_size) {
         snprintf(errstr, errstr_size, "hookd api needs a MongoDB store (store = mongodb://...)");
         goto fail;
     }
-    rd_kafka_conf_t *rkconf = rd_kafka_conf_new();
-    rd_kafka_conf_set(rkconf, "enable.idempotence", "true", NULL, 0);
-    rd_kafka_conf_set(rkconf, "message.timeout.ms", "10000", NULL, 0);
-    if (rd_kafka_conf_set(rkconf, "bootstrap.servers", conf->brokers, errstr, errstr_size) ||
-        hd_conf_apply_kafka(conf, "producer", rkconf, errstr, errstr_size)) {
-        rd_kafka_conf_destroy(rkconf);
-        goto fail;
-    }
+    static const hd_kafka_prop_t props[] = {{"message.timeout.ms", "10000"}};
+    rd_kafka_conf_t *rkconf = hd_kafka_conf(conf, HD_KAFKA_PRODUCER, props, 1, errstr, errstr_size);
+    if (!rkconf) goto fail;
     rd_kafka_conf_set_dr_msg_cb(rkconf, hd_api_req_delivered);
-    if (!(api->producer = rd_kafka_new(RD_KAFKA_PRODUCER, rkconf, errstr, errstr_size))) {
-        rd_kafka_conf_destroy(rkconf);
-        goto fail;
-    }
+    if (!(api->producer = hd_kafka_new(HD_KAFKA_PRODUCER, rkconf, errstr, errstr_size))) goto fail;
     return api;
 
 fail:

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hookd/kafka.h"
 #include "hookd/recorder.h"
 #include "hookd/util.h"
 
@@ -79,18 +80,10 @@ typedef struct fetched_s {
  * consumer from being destroyed. */
 static int fetch(const hd_conf_t *conf, const char *topic, int32_t partition, int64_t offset, fetched_t *out,
                  char *errstr, size_t errstr_size) {
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    rd_kafka_conf_set(kc, "auto.offset.reset", "error", NULL, 0); /* never slide to another offset */
-    if (rd_kafka_conf_set(kc, "bootstrap.servers", conf->brokers, errstr, errstr_size) ||
-        hd_conf_apply_kafka(conf, "consumer", kc, errstr, errstr_size)) {
-        rd_kafka_conf_destroy(kc);
-        return -1;
-    }
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, errstr_size);
-    if (!rk) {
-        rd_kafka_conf_destroy(kc);
-        return -1;
-    }
+    static const hd_kafka_prop_t props[] = {{"auto.offset.reset", "error"}}; /* never slide to another offset */
+    rd_kafka_conf_t *kc = hd_kafka_conf(conf, HD_KAFKA_READER, props, 1, errstr, errstr_size);
+    rd_kafka_t *rk = kc ? hd_kafka_new(HD_KAFKA_READER, kc, errstr, errstr_size) : NULL;
+    if (!rk) return -1;
     int rc = -1;
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
     if (rd_kafka_consume_start(rkt, partition, offset) == -1) {

@@ -29,6 +29,11 @@ static const conf_entry_t table[] = {
     {"brokers", T_STR, F(brokers), "127.0.0.1:9092", 0, 0, "Kafka bootstrap servers (host:port,...)."},
     {"group.id", T_STR, F(group_id), "hookd", 0, 0,
      "Consumer group of the dispatchers; the retry tiers are consumed in <group.id>.retry."},
+    {"group.instance.id", T_STR, F(group_instance_id), "", 0, 0,
+     "Static group membership: a name unique to this replica and stable across its restarts (the pod name, from "
+     "the downward API); each worker's consumers use it followed by -<worker>. A restarted replica then gets its "
+     "partitions back at once, without a rebalance; one that goes away for good leaves them idle until "
+     "kafka.consumer.session.timeout.ms. Empty: dynamic membership."},
     {"topics", T_STR, F(topics), "hookd.events", 0, 0, "Comma-separated source topics holding the events."},
     {"results.topic", T_STR, F(results_topic), "hookd.results", 0, 0,
      "Topic receiving one record per delivery attempt (schemas/delivery-result.schema.json)."},
@@ -59,6 +64,11 @@ static const conf_entry_t table[] = {
      "Connections and deliveries in flight to one host (scheme, host, port) per worker; more are parked in the "
      "first retry tier, so a hanging host holds at most this many of http.max.inflight. Each attempt that times "
      "out or loses its connection halves the host's share (down to 1), each success gives one slot back."},
+    {"http.queue.max.ms", T_INT, F(http_queue_max_ms), "2000", 10, 600000,
+     "Longest a delivery waits in memory for a slot at a host that is failing or has completed nothing meanwhile; "
+     "then it is parked in the first retry tier (a host that keeps answering works its queue off). With "
+     "http.timeout.ms it bounds how long a hanging or failing receiver can hold back its events' offsets, and so "
+     "what a restart delivers again."},
     {"http.endpoint.idle.ms", T_INT, F(http_endpoint_idle_ms), "60000", 1000, 86400000,
      "A receiver URL's health (breaker, failures) and its host's in-flight count are forgotten this long after "
      "their last use when there is nothing to remember (no failures, nothing in flight): bounds a worker's memory "
@@ -86,8 +96,11 @@ static const conf_entry_t table[] = {
     {"smtp.url", T_STR, F(smtp_url), "", 0, 0,
      "SMTP server for failure notifications (smtp://host:25 or smtps://...); empty disables e-mail."},
     {"smtp.from", T_STR, F(smtp_from), "hookd@localhost", 0, 0, "Sender address of notification e-mails."},
-    {"event.max.bytes", T_INT, F(event_max_bytes), "1048576", 64, 67108864,
-     "Largest event accepted; larger ones are dead-lettered."},
+    {"event.max.bytes", T_INT, F(event_max_bytes), "960000", 64, 67108864,
+     "Largest event accepted; larger ones are dead-lettered (with what fits of them, and their source "
+     "coordinates). Plus 16384 bytes for a retry job's other fields, it must fit the producer's message.max.bytes "
+     "(librdkafka's default 1000000), and that the retry and dead-letter topics' max.message.bytes: checked at "
+     "start."},
     {"event.tenant.attribute", T_STR, F(event_tenant_attribute), "tenant", 0, 0,
      "Event attribute holding the tenant (envelope member, CloudEvents extension: ce_<name> header or member)."},
     {"event.tenant.header", T_STR, F(event_tenant_header), "", 0, 0,
@@ -97,12 +110,17 @@ static const conf_entry_t table[] = {
     {"render.max.bytes", T_INT, F(render_max_bytes), "1048576", 256, 67108864,
      "Largest rendered payload; a larger one fails its delivery permanently (outcome on the results topic)."},
     {"consume.batch.size", T_INT, F(batch_size), "256", 1, 10000, "Events taken from Kafka per loop turn."},
+    {"consume.max.pending", T_INT, F(consume_max_pending), "100000", 100, 10000000,
+     "Messages per consumer taken but not yet done, or done but behind an earlier one of their partition that is "
+     "not (about 64 bytes each); consumption pauses at this limit, so memory does not grow with a backlog."},
     {"results.max.outstanding.kbytes", T_INT, F(results_max_outstanding_kbytes), "4096", 256, 1048576,
      "Memory that records (results, retries, dead letters) not yet acknowledged by Kafka may hold per worker; "
      "consumption pauses at this limit, so a slow or unreachable broker bounds memory instead of queueing "
      "deliveries' results."},
     {"shutdown.grace.ms", T_INT, F(shutdown_grace_ms), "10000", 0, 600000,
-     "On SIGTERM, how long in-flight deliveries may finish before they are abandoned (not committed)."},
+     "On SIGTERM, how long stopping may take in all: in-flight deliveries may finish until a reserve of a third of "
+     "it (at most 3 s) is left, the rest is parked in the retry tiers; then the outcome records are awaited and the "
+     "group is left, each within what remains, even when the broker is away."},
     {"master.key", T_STR, F(master_key), "", 0, 0,
      "Base64 of 32 random bytes: encrypts subscription secrets at rest and keys the API-key hashes. Required by "
      "`hookd api` and `hookd apikey`, and by `hookd dispatch` when the store holds encrypted secrets."},
@@ -466,9 +484,9 @@ void hd_conf_print_markdown(FILE *out) {
                  "environment, `HOOKD_KAFKA_SASL_USERNAME=u` is `kafka.sasl.username=u`; a `HOOKD_KAFKA_*`\n"
                  "variable that names no librdkafka property (such as the `HOOKD_KAFKA_PORT` Kubernetes adds for a\n"
                  "Service named `hookd-kafka`) is ignored with a warning naming it, while `kafka.*` in the file or\n"
-                 "`--set` must name one. hookd sets, and you\n"
-                 "should not override, `enable.auto.offset.store=false` (offsets are stored only after the\n"
-                 "outcome is durable), `enable.idempotence=true` and `acks=all` on the producer. Each consumer\n"
+                 "`--set` must name one. hookd keeps `enable.auto.offset.store=false` on its consumers (offsets are\n"
+                 "stored only after the outcome is durable), `enable.idempotence=true` and `acks=all` on its\n"
+                 "producers, and refuses to start with a pass-through that changes them. Each consumer\n"
                  "pre-fetches at most 2 MB (`queued.max.messages.kbytes=2048` with `fetch.queue.backoff.ms=10`;\n"
                  "librdkafka's default is 64 MB): raise it for events of hundreds of kilobytes or a distant broker\n"
                  "(docs/benchmarks.md).\n");

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hookd/kafka.h"
 #include "hookd/log.h"
 #include "hookd/metrics.h"
 #include "hookd/util.h"
@@ -32,9 +33,10 @@ struct hd_consume_s {
     rd_kafka_queue_t *queue;
     part_t *parts;    /* assigned partitions */
     part_t *detached; /* revoked partitions with entries still in flight */
-    size_t pending;
+    size_t pending;   /* tracked entries: not done, or done behind one that is not */
     int closed;
     int range; /* explicit assignment: stops at the ends, never stores or commits offsets */
+    int closing;
     int collector;
 };
 
@@ -85,8 +87,9 @@ static void on_revoke(hd_consume_t *c, rd_kafka_topic_partition_list_t *parts) {
             part_free(p);
         }
     }
-    /* Commit what is already safe before another member takes over. */
-    rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 0);
+    /* Commit what is already safe before another member takes over; while closing, without waiting: the close is
+     * bounded, and a broker that is away would hold a synchronous commit for a minute. */
+    rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, c->closing);
     if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
         HD_LOG(HD_LOG_WARN, "consume", NULL, "commit on revoke failed: %s", rd_kafka_err2str(err));
 }
@@ -112,7 +115,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
-    HD_LOG(err == RD_KAFKA_RESP_ERR__FATAL ? HD_LOG_ERROR : HD_LOG_WARN, "consume", NULL, "kafka: %s", reason);
+    HD_LOG_LIMITED(err == RD_KAFKA_RESP_ERR__FATAL ? HD_LOG_ERROR : HD_LOG_WARN, "consume", NULL, "kafka: %s", reason);
 }
 
 /* Consumer lag per assigned partition (high watermark minus fetch position), read at scrape time from
@@ -139,20 +142,30 @@ static void collect_lag(hd_metrics_scrape_t *s, void *opaque) {
 
 /* Both modes: a group member subscribed to the topics, or (ranges != NULL) an explicit assignment. */
 static hd_consume_t *consumer_new(const hd_conf_t *conf, const char *const *topic_list, int topic_cnt,
-                                  const char *group_suffix, const hd_consume_range_t *ranges, int range_cnt,
+                                  const char *group_suffix, int worker, const hd_consume_range_t *ranges, int range_cnt,
                                   int wake_fd, char *errstr, size_t errstr_size) {
     hd_consume_t *c = hd_xcalloc(1, sizeof(*c));
-    rd_kafka_conf_t *rkconf = rd_kafka_conf_new();
+    char instance_id[300];
+    const char *instance = NULL;
+    if (*conf->group_instance_id) {
+        snprintf(instance_id, sizeof(instance_id), "%s-%d", conf->group_instance_id, worker);
+        instance = instance_id;
+    }
     rd_kafka_topic_partition_list_t *topics = NULL;
-    static const char *const defaults[][2] = {
-        {"enable.auto.offset.store", "false"}, /* stored only when the outcome is durable */
-        {"enable.auto.commit", "true"},
+    /* librdkafka's assign() needs a group.id, but a range consumer never joins or commits: a replay cannot move
+     * the dispatchers' offsets. */
+    char group[512];
+    snprintf(group, sizeof(group), "%s%s", conf->group_id, group_suffix);
+    c->range = ranges != NULL;
+    hd_kafka_prop_t props[] = {
+        {"group.id", group},
+        {"enable.auto.commit", ranges ? "false" : "true"},
         {"auto.commit.interval.ms", "1000"},
         {"auto.offset.reset", "earliest"}, /* a new group must not skip events produced before it started */
         /* The broker may hold a fetch this long when it has nothing: 500 ms (the default) showed in the p99. */
         {"fetch.wait.max.ms", "100"},
         {"partition.assignment.strategy", "cooperative-sticky"},
-        {"enable.partition.eof", "false"},
+        {"enable.partition.eof", ranges ? "true" : "false"}, /* range mode: ends behind control records */
         /* Retry tier topics may be created after the subscription: notice them within seconds, not minutes. */
         {"topic.metadata.refresh.interval.ms", "5000"},
         /* Pre-fetch 2 MB, not 64: a backlog otherwise sits in memory ahead of the in-flight cap. 2 MB is 70 ms of
@@ -162,33 +175,18 @@ static hd_consume_t *consumer_new(const hd_conf_t *conf, const char *const *topi
          * builds its own (scripts/librdkafka). */
         {"queued.max.messages.kbytes", "2048"},
         {"fetch.queue.backoff.ms", "10"},
+        /* Static membership: a restarted member with the same id gets its partitions back at once, without a
+         * rebalance or the session timeout. */
+        {"group.instance.id", instance},
     };
-    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
-        rd_kafka_conf_set(rkconf, defaults[i][0], defaults[i][1], NULL, 0);
-    /* librdkafka's assign() needs a group.id, but a range consumer never joins or commits: a replay cannot move
-     * the dispatchers' offsets. */
-    char group[512];
-    snprintf(group, sizeof(group), "%s%s", conf->group_id, group_suffix);
-    c->range = ranges != NULL;
-    if (rd_kafka_conf_set(rkconf, "bootstrap.servers", conf->brokers, errstr, errstr_size) ||
-        rd_kafka_conf_set(rkconf, "group.id", group, errstr, errstr_size) ||
-        hd_conf_apply_kafka(conf, "consumer", rkconf, errstr, errstr_size)) {
-        rd_kafka_conf_destroy(rkconf);
-        goto fail;
-    }
-    if (ranges) {
-        rd_kafka_conf_set(rkconf, "enable.auto.commit", "false", NULL, 0);
-        rd_kafka_conf_set(rkconf, "enable.partition.eof", "true", NULL, 0); /* ends behind control records */
-    }
+    size_t props_cnt = sizeof(props) / sizeof(props[0]) - (instance && !ranges ? 0 : 1);
+    rd_kafka_conf_t *rkconf =
+        hd_kafka_conf(conf, ranges ? HD_KAFKA_READER : HD_KAFKA_CONSUMER, props, props_cnt, errstr, errstr_size);
+    if (!rkconf) goto fail;
     rd_kafka_conf_set_opaque(rkconf, c);
     if (!ranges) rd_kafka_conf_set_rebalance_cb(rkconf, rebalance_cb);
     rd_kafka_conf_set_error_cb(rkconf, error_cb);
-    rd_kafka_conf_set_log_cb(rkconf, hd_log_rdkafka);
-    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, rkconf, errstr, errstr_size);
-    if (!c->rk) {
-        rd_kafka_conf_destroy(rkconf);
-        goto fail;
-    }
+    if (!(c->rk = hd_kafka_new(HD_KAFKA_CONSUMER, rkconf, errstr, errstr_size))) goto fail;
     rd_kafka_poll_set_consumer(c->rk);
     c->queue = rd_kafka_queue_get_consumer(c->rk);
     if (wake_fd >= 0) rd_kafka_queue_io_event_enable(c->queue, wake_fd, "c", 1);
@@ -245,13 +243,13 @@ fail:
 }
 
 hd_consume_t *hd_consume_new(const hd_conf_t *conf, const char *const *topics, int cnt, const char *group_suffix,
-                             int wake_fd, char *errstr, size_t errstr_size) {
-    return consumer_new(conf, topics, cnt, group_suffix, NULL, 0, wake_fd, errstr, errstr_size);
+                             int worker, int wake_fd, char *errstr, size_t errstr_size) {
+    return consumer_new(conf, topics, cnt, group_suffix, worker, NULL, 0, wake_fd, errstr, errstr_size);
 }
 
 hd_consume_t *hd_consume_new_range(const hd_conf_t *conf, int wake_fd, const hd_consume_range_t *ranges, int cnt,
                                    char *errstr, size_t errstr_size) {
-    return consumer_new(conf, NULL, 0, ".replay", ranges, cnt, wake_fd, errstr, errstr_size);
+    return consumer_new(conf, NULL, 0, ".replay", 0, ranges, cnt, wake_fd, errstr, errstr_size);
 }
 
 /* Range mode: a partition is finished at its end offset or at the end of the log; it is then paused so that
@@ -326,12 +324,12 @@ void hd_consume_done(hd_consume_t *c, hd_consume_entry_t *e) {
     part_t *p = e->part;
     int64_t store = -1;
     e->done = 1;
-    c->pending--;
     while (p->head && p->head->done) {
         hd_consume_entry_t *h = p->head;
         store = h->offset + 1;
         p->head = h->next;
         free(h);
+        c->pending--;
     }
     if (!p->head) p->tail = NULL;
     if (p->revoked) {
@@ -366,23 +364,41 @@ size_t hd_consume_pending(const hd_consume_t *c) {
     return c->pending;
 }
 
-void hd_consume_close(hd_consume_t *c) {
-    if (c->closed) return;
-    c->closed = 1;
+int hd_consume_close(hd_consume_t *c, int timeout_ms) {
+    if (c->closed) return 0;
+    c->closed = c->closing = 1;
     hd_metrics_remove_collector(hd_metrics_default(), c->collector);
     c->collector = 0;
     if (!c->range) {
-        rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 0);
+        rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 1);
         if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
             HD_LOG(HD_LOG_WARN, "consume", NULL, "final commit failed: %s", rd_kafka_err2str(err));
     }
-    rd_kafka_consumer_close(c->rk);
+    /* rd_kafka_consumer_close waits for the group coordinator up to the session timeout (45 s); this close serves
+     * the rebalance itself and gives up at the deadline. */
+    int64_t deadline = hd_mono_us() + (int64_t)timeout_ms * 1000;
+    rd_kafka_queue_t *q = rd_kafka_queue_new(c->rk);
+    rd_kafka_error_t *error = rd_kafka_consumer_close_queue(c->rk, q);
+    if (error) {
+        HD_LOG(HD_LOG_WARN, "consume", NULL, "close: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    }
+    while (!error && !rd_kafka_consumer_closed(c->rk) && hd_mono_us() < deadline) {
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 50);
+        if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+            rebalance_cb(c->rk, rd_kafka_event_error(ev), rd_kafka_event_topic_partition_list(ev), c);
+        if (ev) rd_kafka_event_destroy(ev);
+    }
+    c->closed = rd_kafka_consumer_closed(c->rk) ? 1 : -1;
+    rd_kafka_queue_destroy(q);
+    if (c->closed < 0) HD_LOG(HD_LOG_WARN, "consume", NULL, "leaving the group timed out after %d ms", timeout_ms);
+    return c->closed < 0 ? -1 : 0;
 }
 
 void hd_consume_destroy(hd_consume_t *c) {
     if (!c) return;
     if (c->collector) hd_metrics_remove_collector(hd_metrics_default(), c->collector);
-    if (c->rk) hd_consume_close(c);
+    if (c->rk && !c->closed) hd_consume_close(c, 0);
     if (!c->range)
         for (part_t *p = c->parts; p; p = p->next) hd_metrics_partitions_assigned_add(-1);
     for (part_t *lists[] = {c->parts, c->detached}, **l = lists; l < lists + 2; l++)
@@ -391,10 +407,6 @@ void hd_consume_destroy(hd_consume_t *c) {
             part_free(p);
         }
     if (c->queue) rd_kafka_queue_destroy(c->queue);
-    if (c->rk) rd_kafka_destroy(c->rk);
+    if (c->rk) rd_kafka_destroy_flags(c->rk, c->closed < 0 ? RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE : 0);
     free(c);
-}
-
-rd_kafka_t *hd_consume_handle(hd_consume_t *c) {
-    return c->rk;
 }

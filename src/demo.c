@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "hookd/dispatch.h"
+#include "hookd/kafka.h"
 #include "hookd/log.h"
 #include "hookd/match.h"
 #include "hookd/receiver.h"
@@ -94,15 +95,16 @@ static char *write_subscriptions(const char *dir, uint16_t port, char secrets[][
     return path;
 }
 
-static rd_kafka_t *new_client(rd_kafka_type_t type, const char *brokers, char *errstr, size_t errstr_size) {
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    rd_kafka_conf_set_log_cb(c, hd_log_rdkafka);
-    if (brokers) rd_kafka_conf_set(c, "bootstrap.servers", brokers, NULL, 0);
-    else rd_kafka_conf_set(c, "test.mock.num.brokers", "1", NULL, 0);
-    if (type == RD_KAFKA_CONSUMER) rd_kafka_conf_set(c, "group.id", "hookd-demo-reader", NULL, 0);
-    rd_kafka_t *rk = rd_kafka_new(type, c, errstr, errstr_size);
-    if (!rk) rd_kafka_conf_destroy(c);
-    return rk;
+/* brokers NULL: the client that owns the mock cluster. The demo's producer and reader are plain clients (the
+ * producer writes events as any service would; the reader stores nothing). */
+static rd_kafka_t *new_client(const hd_conf_t *conf, hd_kafka_role_t role, const char *brokers, char *errstr,
+                              size_t errstr_size) {
+    const hd_kafka_prop_t props[] = {
+        {"group.id", "hookd-demo-reader"},
+        {brokers ? "bootstrap.servers" : "test.mock.num.brokers", brokers ? brokers : "1"}};
+    rd_kafka_conf_t *c = hd_kafka_conf(conf, role, props + (role == HD_KAFKA_READER ? 0 : 1),
+                                       role == HD_KAFKA_READER ? 2 : 1, errstr, errstr_size);
+    return c ? hd_kafka_new(role, c, errstr, errstr_size) : NULL;
 }
 
 static void print_row(const char *a, const char *b, const char *c, const char *d, const char *e, const char *f,
@@ -113,7 +115,7 @@ static void print_row(const char *a, const char *b, const char *c, const char *d
 /* Reads the results and dead-letter topics from the start until every expected record arrived. */
 static int collect(const char *brokers, const hd_conf_t *conf, const atomic_int *interrupted) {
     char err[512];
-    rd_kafka_t *rk = new_client(RD_KAFKA_CONSUMER, brokers, err, sizeof(err));
+    rd_kafka_t *rk = new_client(conf, HD_KAFKA_READER, brokers, err, sizeof(err));
     if (!rk) {
         fprintf(stderr, "demo: %s\n", err);
         return -1;
@@ -210,7 +212,7 @@ int hd_demo_run(hd_conf_t *conf, const atomic_int *interrupted) {
     printf("subscriptions: %s\nreceiver:      http://127.0.0.1:%u\n", path, hd_receiver_port(recv));
 
     /* The mock cluster lives inside the client that creates it. */
-    if (!(mock_owner = new_client(RD_KAFKA_PRODUCER, NULL, err, sizeof(err)))) goto out;
+    if (!(mock_owner = new_client(conf, HD_KAFKA_PRODUCER, NULL, err, sizeof(err)))) goto out;
     rd_kafka_mock_cluster_t *mc = rd_kafka_handle_mock_cluster(mock_owner);
     const char *brokers = rd_kafka_mock_cluster_bootstraps(mc);
     rd_kafka_mock_topic_create(mc, conf->topics, 3, 1);
@@ -232,7 +234,7 @@ int hd_demo_run(hd_conf_t *conf, const atomic_int *interrupted) {
     for (int i = 0; i < retry->cnt; i++) rd_kafka_mock_topic_create(mc, retry->topic[i], 1, 1);
     hd_retry_destroy(retry);
 
-    if (!(producer = new_client(RD_KAFKA_PRODUCER, brokers, err, sizeof(err)))) goto out;
+    if (!(producer = new_client(conf, HD_KAFKA_PRODUCER, brokers, err, sizeof(err)))) goto out;
     for (int i = 0; i < EVENTS_CNT; i++) {
         const char *key = i < 3 ? "acme" : "other";
         rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(conf->topics), RD_KAFKA_V_KEY(key, strlen(key)),
@@ -244,7 +246,7 @@ int hd_demo_run(hd_conf_t *conf, const atomic_int *interrupted) {
 
     if (!(store = hd_store_new(conf->store, conf->mongo_database, err, sizeof(err)))) goto out;
     if (!(cache = hd_match_cache_new(store, conf->refresh_ms, conf->full_reload_ms, err, sizeof(err)))) goto out;
-    if (!(wk.w = hd_dispatch_new(conf, cache, err, sizeof(err)))) goto out;
+    if (!(wk.w = hd_dispatch_new(conf, cache, 0, err, sizeof(err)))) goto out;
     if (pthread_create(&thread, NULL, run_worker, &wk)) {
         snprintf(err, sizeof(err), "cannot start the worker thread");
         goto out;

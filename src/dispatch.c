@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "hookd/admit.h"
 #include "hookd/consume.h"
 #include "hookd/decode.h"
 #include "hookd/deliver.h"
@@ -59,44 +61,21 @@ typedef struct ev_s {
     struct ev_s *held_next;   /* retry jobs waiting to be due, soonest first */
 } ev_t;
 
-/* Health of one URL as this worker sees it: consecutive failures for the circuit breaker (auto-disable's clock
- * is the subscription's, shared by every worker: hd_match_cache_attempted). In-flight deliveries are counted per
- * host (origin), the unit of curl's connection limit: a hanging host then holds at most
- * http.max.inflight.per.host slots, whatever its paths. */
-typedef struct host_s {
-    int inflight, queued;
-    /* Slots it may use now, within 1..http.max.inflight.per.host: halved by each attempt the transport gave up on
-     * (a timeout, a reset), one more per success. A hanging host then holds one slot instead of them all, and
-     * each slot it holds is a transfer every turn of curl's multi loop visits. */
-    int cap;
-    int endpoints;        /* endpoint_t entries pointing here: a host is forgotten only after all of them */
-    int failures;         /* consecutive retryable failures of any of its URLs */
-    int64_t last_done_ms; /* last completed attempt, or when the host last went from idle to busy */
-    struct job_s *head, *tail; /* deliveries waiting for one of the host's slots */
-} host_t;
-
-typedef struct endpoint_s {
-    int failures, probing;
-    int jobs; /* job_t entries pointing here, queued or in flight */
-    int64_t open_until_ms;
-    int64_t used_ms;
-    host_t *host;
-} endpoint_t;
-
 typedef struct job_s {
     hd_deliver_req_t req; /* first: the deliver callback hands req back */
+    hd_admit_slot_t slot;
     ev_t *ev;
     const hd_sub_t *sub;
     const hd_render_body_t *body; /* one of ev's shapes */
-    endpoint_t *ep;
     char msg_id[HD_SIGN_ID_SIZE];
     struct curl_slist *headers; /* req.headers, owned */
     int attempt;
-    int probe;
+    int parked; /* parked by its breaker before (hd_retry_job_t) */
     int64_t attempted_at_ms;
     struct job_s *prev, *next; /* all jobs */
-    struct job_s *queued_next; /* the host's wait queue */
 } job_t;
+
+#define JOB_OF_SLOT(s) ((job_t *)((char *)(s) - offsetof(job_t, slot)))
 
 struct hd_dispatch_s {
     const hd_conf_t *conf;
@@ -111,10 +90,7 @@ struct hd_dispatch_s {
     ev_t *evs;
     job_t *jobs;
     ev_t *held;
-    hd_map_t *endpoints; /* url -> endpoint_t */
-    hd_map_t *hosts;     /* origin -> host_t */
-    int64_t pruned_ms;   /* endpoints and hosts last pruned */
-    int64_t queued;      /* jobs waiting in host queues: they count against http.max.inflight too */
+    hd_admit_t *admit;
     hd_map_t *paused;    /* "topic\0partition" -> held jobs of that partition (as a count in the pointer) */
     hd_dispatch_stats_t stats;
     const hd_dispatch_replay_t *replay; /* NULL: the group dispatcher */
@@ -174,11 +150,12 @@ static void on_record_ack(void *opaque, void *record_opaque) {
     ev_unref(opaque, record_opaque);
 }
 
-/* Produces a record whose acknowledgement the event waits for. Takes hdrs. */
+/* Produces a record whose acknowledgement the event waits for. Takes hdrs. A record the producer cannot take any
+ * more (hd_record_fatal) stays pending: the event is never done, its offset never stored, and the loop stops. */
 static void send_record(hd_dispatch_t *w, ev_t *ev, const char *topic, const char *key, const char *value,
                         rd_kafka_headers_t *hdrs) {
     ev->pending++;
-    if (hd_record_produce(w->record, topic, key, value, strlen(value), hdrs, ev)) ev->pending--;
+    hd_record_produce(w->record, topic, key, value, strlen(value), hdrs, ev);
 }
 
 typedef struct {
@@ -227,7 +204,7 @@ static void record_attempt(hd_dispatch_t *w, ev_t *ev, const attempt_t *a) {
            "attempt %d to %s: status %ld in %.1f ms%s", a->attempt, a->url, a->status, a->duration_us / 1000.0,
            a->next_retry_at_ms ? ", retry scheduled" : "");
     ev->pending++;
-    if (hd_record_result(w->record, &res, ev)) ev->pending--; /* logged by record; the offset then stays put */
+    hd_record_result(w->record, &res, ev); /* pending until acknowledged, even when the producer failed (send_record) */
 }
 
 static hd_retry_job_t job_of(ev_t *ev, const char *sub_id, const char *url, const char *msg_id, int attempt,
@@ -243,15 +220,54 @@ static hd_retry_job_t job_of(ev_t *ev, const char *sub_id, const char *url, cons
                             .src_offset = ev->offset};
 }
 
-/* Puts a delivery into a retry tier: attempt is the attempt the job will make when it is due. */
-static void enqueue_retry(hd_dispatch_t *w, ev_t *ev, const char *sub_id, const char *url, const char *msg_id,
-                          int attempt, int64_t due_ms, int tier) {
+/* Produces a retry job to topic (a tier; or the dead-letter topic, hdrs then saying why). A job too large for a
+ * record (an event whose envelope outgrew event.max.bytes) goes to the dead-letter topic instead, its event cut
+ * down to id, type and tenant: the source coordinates find the rest. Returns 0, or -1 when it went there that way.
+ * Takes hdrs. */
+static int send_job(hd_dispatch_t *w, ev_t *ev, const char *topic, const hd_retry_job_t *job,
+                    rd_kafka_headers_t *hdrs) {
+    char *value = hd_retry_job_encode(job);
+    size_t len = strlen(value);
+    int rc = 0;
+    if (len + strlen(job->delivery_id) > hd_record_max_bytes(w->record)) {
+        static const char *const keep[] = {"id", "type", "tenant"};
+        char error[256];
+        json_object *slim = json_object_new_object(), *v;
+        for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+            if (json_object_object_get_ex(job->event, keep[i], &v))
+                json_object_object_add(slim, keep[i], json_object_get(v));
+        hd_retry_job_t cut = *job;
+        cut.event = slim;
+        free(value);
+        value = hd_retry_job_encode(&cut);
+        json_object_put(slim);
+        snprintf(error, sizeof(error),
+                 "the retry job of %zu bytes exceeds the producer's message.max.bytes; the event is at its source "
+                 "topic, partition and offset",
+                 len);
+        if (hdrs) rd_kafka_headers_destroy(hdrs);
+        hdrs = rd_kafka_headers_new(2);
+        rd_kafka_header_add(hdrs, "hookd-reason", -1, "too-large", -1);
+        rd_kafka_header_add(hdrs, "hookd-error", -1, error, -1);
+        HD_LOG(HD_LOG_ERROR, "record", HD_KV("delivery_id", job->delivery_id), "%s", error);
+        topic = w->conf->deadletter_topic;
+        rc = -1;
+    }
+    send_record(w, ev, topic, job->delivery_id, value, hdrs);
+    free(value);
+    return rc;
+}
+
+/* Puts a delivery into a retry tier: attempt is the attempt the job will make when it is due; parked marks one
+ * its breaker parked. -1 when it went to the dead-letter topic instead (see send_job). */
+static int enqueue_retry(hd_dispatch_t *w, ev_t *ev, const char *sub_id, const char *url, const char *msg_id,
+                         int attempt, int64_t due_ms, int tier, int parked) {
     json_object *envelope = hd_decode_to_envelope(ev->event, &w->decode_opts);
     hd_retry_job_t job = job_of(ev, sub_id, url, msg_id, attempt, due_ms, envelope);
-    char *value = hd_retry_job_encode(&job);
-    send_record(w, ev, w->retry->topic[tier], msg_id, value, NULL);
-    free(value);
+    job.parked = parked;
+    int rc = send_job(w, ev, w->retry->topic[tier], &job, NULL);
     json_object_put(envelope);
+    return rc;
 }
 
 /* A delivery that will not be attempted again goes to the dead-letter topic as a retry job (it can be replayed
@@ -260,12 +276,10 @@ static void deadletter_delivery(hd_dispatch_t *w, ev_t *ev, const char *sub_id, 
                                 int attempt, const char *reason, const char *error) {
     json_object *envelope = hd_decode_to_envelope(ev->event, &w->decode_opts);
     hd_retry_job_t job = job_of(ev, sub_id, url, msg_id, attempt, 0, envelope);
-    char *value = hd_retry_job_encode(&job);
     rd_kafka_headers_t *h = rd_kafka_headers_new(2);
     rd_kafka_header_add(h, "hookd-reason", -1, reason, -1);
     rd_kafka_header_add(h, "hookd-error", -1, error ? error : reason, -1);
-    send_record(w, ev, w->conf->deadletter_topic, msg_id, value, h);
-    free(value);
+    send_job(w, ev, w->conf->deadletter_topic, &job, h);
     json_object_put(envelope);
 }
 
@@ -285,103 +299,12 @@ static void disable_sub(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, const c
     json_object_put(o);
 }
 
-static endpoint_t *endpoint_get(hd_dispatch_t *w, const hd_sub_t *sub, int64_t now) {
-    endpoint_t **slot = (endpoint_t **)hd_map_slot(w->endpoints, sub->url, strlen(sub->url));
-    if (!*slot) {
-        *slot = hd_xcalloc(1, sizeof(endpoint_t));
-        host_t **host = (host_t **)hd_map_slot(w->hosts, sub->origin, (size_t)sub->origin_len);
-        if (!*host) {
-            *host = hd_xcalloc(1, sizeof(host_t));
-            (*host)->cap = (int)w->conf->http_max_inflight_per_host;
-        }
-        (*slot)->host = *host;
-        (*host)->endpoints++;
-    }
-    (*slot)->used_ms = now;
-    return *slot;
-}
-
-/* Forgets endpoints and hosts that carry nothing worth remembering (no jobs, no failures, no open breaker) and
- * have been idle for http.endpoint.idle.ms: without it the maps keep every URL ever delivered to, about 13 MB per
- * worker once deliveries have reached 100,000 subscriptions. The maps are rebuilt, since hd_map has no delete. */
-typedef struct {
-    hd_map_t *keep;
-    int64_t now, idle_ms;
-    size_t forgotten;
-} prune_t;
-
-static void prune_endpoint(const void *key, size_t len, void *value, void *opaque) {
-    prune_t *p = opaque;
-    endpoint_t *ep = value;
-    if (ep->jobs || ep->failures || ep->probing || ep->open_until_ms > p->now || p->now - ep->used_ms < p->idle_ms) {
-        *hd_map_slot(p->keep, key, len) = ep;
-        return;
-    }
-    ep->host->endpoints--;
-    free(ep);
-    p->forgotten++;
-}
-
-static void prune_host(const void *key, size_t len, void *value, void *opaque) {
-    prune_t *p = opaque;
-    host_t *h = value;
-    if (h->endpoints || h->inflight || h->queued || h->failures) *hd_map_slot(p->keep, key, len) = h;
-    else free(h);
-}
-
-static void prune(hd_dispatch_t *w, int64_t now) {
-    prune_t p = {.keep = hd_map_new(hd_map_count(w->endpoints) / 2 + 16), .now = now,
-                 .idle_ms = w->conf->http_endpoint_idle_ms};
-    hd_map_foreach(w->endpoints, prune_endpoint, &p);
-    hd_map_destroy(w->endpoints, NULL);
-    w->endpoints = p.keep;
-    p.keep = hd_map_new(hd_map_count(w->hosts) / 2 + 16);
-    hd_map_foreach(w->hosts, prune_host, &p);
-    hd_map_destroy(w->hosts, NULL);
-    w->hosts = p.keep;
-    w->pruned_ms = now;
-    if (p.forgotten)
-        HD_LOG(HD_LOG_DEBUG, "dispatch", NULL, "forgot %zu idle endpoints; %zu tracked", p.forgotten,
-               hd_map_count(w->endpoints));
-}
-
 static void job_free(hd_dispatch_t *w, job_t *job) {
     LIST_DEL(w->jobs, job);
-    job->ep->jobs--;
     hd_metrics_delivery_inflight(-1);
     hd_deliver_req_clear(&job->req);
     free(job->headers);
     free(job);
-}
-
-/* Updates the endpoint's breaker with an attempt's outcome. Only retryable failures count: a 4xx means the
- * receiver is up, and a refused address says nothing about its health. */
-static void endpoint_account(hd_dispatch_t *w, job_t *job, hd_outcome_t outcome, int64_t now) {
-    endpoint_t *ep = job->ep;
-    host_t *host = ep->host;
-    host->inflight--;
-    host->last_done_ms = now;
-    if (outcome == HD_OUTCOME_SUCCESS) {
-        host->failures = 0;
-        if (host->cap < w->conf->http_max_inflight_per_host) host->cap++;
-    } else if (outcome == HD_OUTCOME_RETRYABLE || outcome == HD_OUTCOME_GONE) {
-        host->failures++;
-        if (job->req.curl_code && host->cap > 1) host->cap /= 2;
-    }
-    if (job->probe) ep->probing = 0;
-    if (outcome == HD_OUTCOME_SUCCESS) {
-        if (ep->failures >= w->conf->breaker_failures)
-            HD_LOG(HD_LOG_INFO, "deliver", NULL, "circuit to %s closed again", job->sub->url);
-        ep->failures = 0;
-        ep->open_until_ms = 0;
-    } else if (outcome == HD_OUTCOME_RETRYABLE || outcome == HD_OUTCOME_GONE) {
-        if (++ep->failures >= w->conf->breaker_failures) {
-            if (ep->open_until_ms <= now)
-                HD_LOG(HD_LOG_WARN, "deliver", NULL, "circuit to %s open after %d consecutive failures", job->sub->url,
-                       ep->failures);
-            ep->open_until_ms = now + w->conf->breaker_open_ms;
-        }
-    }
 }
 
 static void on_delivered(hd_deliver_req_t *req, void *opaque);
@@ -436,8 +359,6 @@ static void submit_job(hd_dispatch_t *w, job_t *job) {
     job->req.url = sub->url;
     job->req.body = job->body->data;
     job->req.body_len = job->body->len;
-    /* An idle host has not been slow: its time without completions starts now. */
-    if (job->ep->host->inflight++ == 0) job->ep->host->last_done_ms = hd_now_ms();
     if (hd_deliver_submit(w->deliver, &job->req)) {
         job->req.curl_code = CURLE_FAILED_INIT;
         on_delivered(&job->req, w);
@@ -450,22 +371,25 @@ static int revoked(const ev_t *ev) {
     return !ev->abandoned && hd_consume_entry_revoked(ev->entry);
 }
 
-static void start_queued(hd_dispatch_t *w, host_t *host) {
-    while (host->head && host->inflight < host->cap) {
-        job_t *job = host->head;
-        host->head = job->queued_next;
-        if (!host->head) host->tail = NULL;
-        host->queued--;
-        w->queued--;
-        if (revoked(job->ev)) {
-            ev_t *ev = job->ev;
-            w->stats.dropped_revoked++;
-            job_free(w, job);
-            ev_work_done(w, ev);
-            continue;
-        }
-        submit_job(w, job);
+/* A retryable failure of attempt a->attempt: the next attempt goes to its retry tier (not before min_due_ms), or
+ * the delivery is exhausted. Sets a->final and a->next_retry_at_ms; returns the dead-letter reason or NULL. */
+static const char *retry_or_exhaust(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, const char *msg_id,
+                                    int64_t retry_after_s, int64_t min_due_ms, int parked, attempt_t *a) {
+    a->final = 1;
+    if (a->attempt > sub->max_retry_count) return "exhausted";
+    int tier = hd_retry_plan(w->retry, a->attempt, retry_after_s, hd_now_ms(), &a->next_retry_at_ms);
+    if (min_due_ms > a->next_retry_at_ms) {
+        a->next_retry_at_ms = min_due_ms;
+        tier = hd_retry_tier_for_wait(w->retry, min_due_ms - hd_now_ms());
     }
+    w->stats.retries++;
+    hd_metrics_retry(tier);
+    if (enqueue_retry(w, ev, sub->id, sub->url, msg_id, a->attempt + 1, a->next_retry_at_ms, tier, parked)) {
+        a->next_retry_at_ms = 0; /* dead-lettered: too large to retry */
+        return NULL;
+    }
+    a->final = 0;
+    return NULL;
 }
 
 static void on_delivered(hd_deliver_req_t *req, void *opaque) {
@@ -476,7 +400,7 @@ static void on_delivered(hd_deliver_req_t *req, void *opaque) {
     int64_t now = hd_now_ms();
     hd_outcome_t outcome = req->refused[0] ? HD_OUTCOME_PERMANENT
                                            : hd_outcome_classify(req->status, req->curl_code, sub->extra->success_code);
-    endpoint_account(w, job, outcome, now);
+    hd_admit_done(w->admit, &job->slot, outcome, req->curl_code, now);
     hd_metrics_delivery_attempt(outcome, req->status, req->duration_us);
 
     char error[CURL_ERROR_SIZE + 160];
@@ -505,15 +429,7 @@ static void on_delivered(hd_deliver_req_t *req, void *opaque) {
                    .final = 1};
     const char *dead = NULL;
     if (outcome == HD_OUTCOME_RETRYABLE) {
-        if (job->attempt > sub->max_retry_count) {
-            dead = "exhausted";
-        } else {
-            int tier = hd_retry_plan(w->retry, job->attempt, req->retry_after_s, now, &a.next_retry_at_ms);
-            a.final = 0;
-            w->stats.retries++;
-            hd_metrics_retry(tier);
-            enqueue_retry(w, ev, sub->id, sub->url, job->msg_id, job->attempt + 1, a.next_retry_at_ms, tier);
-        }
+        dead = retry_or_exhaust(w, ev, sub, job->msg_id, req->retry_after_s, 0, 0, &a);
     } else if (outcome == HD_OUTCOME_PERMANENT) {
         dead = "permanent";
     } else if (outcome == HD_OUTCOME_GONE) {
@@ -532,20 +448,41 @@ static void on_delivered(hd_deliver_req_t *req, void *opaque) {
                  (now - failing_since) / 1000);
         disable_sub(w, ev, sub, why);
     }
-    host_t *host = job->ep->host;
     job_free(w, job);
     ev_work_done(w, ev);
-    start_queued(w, host);
 }
 
-/* Parks a delivery without attempting it (open breaker, endpoint at its in-flight cap): it waits in a retry tier
- * instead of hammering the receiver or taking slots from healthy endpoints, and keeps its attempt number. */
-static void park(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, const char *msg_id, int attempt, int64_t due_ms,
-                 const char *why) {
+/* Parks a delivery without attempting it (open breaker, host at its cap, waited too long for a slot): it waits in
+ * a retry tier instead of hammering the receiver, taking slots from healthy endpoints or holding its event's
+ * offset, and keeps its attempt number. A delivery parked by its breaker before that finds the circuit still open
+ * counts this as a failed attempt instead, so that deliveries to a receiver that never recovers reach their final
+ * outcome on their schedule, each with a bounded number of parks. */
+static void park(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, const char *msg_id, int attempt, int parked,
+                 const hd_admit_park_t *p) {
+    int64_t now = hd_now_ms();
+    attempt_t a = {.sub_id = sub->id,
+                   .url = sub->url,
+                   .msg_id = msg_id,
+                   .attempt = attempt,
+                   .attempted_at_ms = now,
+                   .outcome = HD_OUTCOME_RETRYABLE,
+                   .error = "not attempted: the circuit to this endpoint is open",
+                   .final = 1};
+    if (p->breaker && parked) {
+        const char *dead = retry_or_exhaust(w, ev, sub, msg_id, -1, p->due_ms, 1, &a);
+        record_attempt(w, ev, &a);
+        if (dead) deadletter_delivery(w, ev, sub->id, sub->url, msg_id, attempt, dead, a.error);
+        return;
+    }
+    int64_t due = p->due_ms ? p->due_ms : now + w->retry->delay_ms[0];
     w->stats.parked++;
-    HD_LOG(HD_LOG_DEBUG, "deliver", HD_KV("subscription_id", sub->id, "delivery_id", msg_id), "parked: %s", why);
-    enqueue_retry(w, ev, sub->id, sub->url, msg_id, attempt, due_ms,
-                  hd_retry_tier_for_wait(w->retry, due_ms - hd_now_ms()));
+    HD_LOG(HD_LOG_DEBUG, "deliver", HD_KV("subscription_id", sub->id, "delivery_id", msg_id), "parked: %s", p->why);
+    if (enqueue_retry(w, ev, sub->id, sub->url, msg_id, attempt, due, hd_retry_tier_for_wait(w->retry, due - now),
+                      parked || p->breaker)) {
+        a.outcome = HD_OUTCOME_PERMANENT;
+        a.error = "not attempted: too large to park in a retry tier (dead-lettered)";
+        record_attempt(w, ev, &a);
+    }
 }
 
 /* The rendered shape of sub's payload for ev, rendered on first use; a failure is kept too, so every subscriber
@@ -565,34 +502,22 @@ static const shape_t *shape_for(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub)
     return s;
 }
 
-static void start_delivery(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, int attempt, const char *msg_id) {
+static void start_delivery(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, int attempt, int parked,
+                           const char *msg_id) {
     int64_t now = hd_now_ms();
-    endpoint_t *ep = endpoint_get(w, sub, now);
-    host_t *host = ep->host;
-    int probe = 0, cap = host->cap;
-    if (ep->open_until_ms > now) {
-        park(w, ev, sub, msg_id, attempt, ep->open_until_ms, "circuit open");
+    job_t *job = hd_xcalloc(1, sizeof(*job));
+    hd_admit_park_t p;
+    hd_admit_verdict_t v =
+        hd_admit_request(w->admit, &job->slot, sub->url, sub->origin, (size_t)sub->origin_len, now, &p);
+    if (v == HD_ADMIT_PARK) {
+        free(job);
+        park(w, ev, sub, msg_id, attempt, parked, &p);
         return;
     }
-    if (ep->failures >= w->conf->breaker_failures) { /* half-open: one probe at a time */
-        if (ep->probing) {
-            park(w, ev, sub, msg_id, attempt, now + w->retry->delay_ms[0], "circuit half-open, probe in flight");
-            return;
-        }
-        probe = 1;
-    }
-    /* A host at its cap queues deliveries in memory (within http.max.inflight) while it keeps answering. One that
-     * is failing, or has finished nothing for 200 ms while busy (an idle host's burst is queued, not parked:
-     * parking writes a second copy of the delivery to Kafka and delays it by the first tier), queues only a few
-     * rounds: the rest is parked, so a hanging host cannot take the global budget that healthy hosts need. */
-    if (host->inflight >= cap && host->queued >= 4 * cap && (host->failures || now - host->last_done_ms > 200)) {
-        park(w, ev, sub, msg_id, attempt, now + w->retry->delay_ms[0], "host at its in-flight cap");
-        return;
-    }
-
     const shape_t *shape = shape_for(w, ev, sub);
-    const hd_render_body_t *body = shape->body;
-    if (!body) { /* nothing can be sent: a permanent failure, recorded and dead-lettered like any other */
+    if (!shape->body) { /* nothing can be sent: a permanent failure, recorded and dead-lettered like any other */
+        hd_admit_cancel(w->admit, &job->slot);
+        free(job);
         attempt_t a = {.sub_id = sub->id,
                        .url = sub->url,
                        .msg_id = msg_id,
@@ -605,29 +530,40 @@ static void start_delivery(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, int 
         deadletter_delivery(w, ev, sub->id, sub->url, msg_id, attempt, "permanent", shape->error);
         return;
     }
-    job_t *job = hd_xcalloc(1, sizeof(*job));
     job->ev = ev;
     job->sub = sub;
-    job->ep = ep;
-    ep->jobs++;
     job->attempt = attempt;
-    job->probe = probe;
+    job->parked = parked;
     snprintf(job->msg_id, sizeof(job->msg_id), "%s", msg_id);
-    job->body = body;
+    job->body = shape->body;
     LIST_ADD(w->jobs, job);
     hd_metrics_delivery_inflight(1);
     ev_ref_work(ev);
-    if (probe) ep->probing = 1;
     w->stats.deliveries++;
-    if (host->inflight < cap) {
-        submit_job(w, job);
-        return;
+    if (v == HD_ADMIT_GO) submit_job(w, job);
+}
+
+/* Deliveries leaving their host's queue: attempted now, or parked (waited too long, breaker opened). */
+static void start_ready(hd_dispatch_t *w) {
+    hd_admit_verdict_t v;
+    hd_admit_park_t p;
+    hd_admit_slot_t *slot;
+    while ((slot = hd_admit_next(w->admit, hd_now_ms(), &v, &p))) {
+        job_t *job = JOB_OF_SLOT(slot);
+        ev_t *ev = job->ev;
+        if (v == HD_ADMIT_GO && !revoked(ev)) {
+            submit_job(w, job);
+            continue;
+        }
+        if (v == HD_ADMIT_GO) { /* see revoked() */
+            hd_admit_cancel(w->admit, slot);
+            w->stats.dropped_revoked++;
+        } else {
+            park(w, ev, job->sub, job->msg_id, job->attempt, job->parked, &p);
+        }
+        job_free(w, job);
+        ev_work_done(w, ev);
     }
-    if (host->tail) host->tail->queued_next = job;
-    else host->head = job;
-    host->tail = job;
-    host->queued++;
-    w->queued++;
 }
 
 static void deadletter_message(hd_dispatch_t *w, ev_t *ev, const rd_kafka_message_t *msg, const char *reason,
@@ -640,7 +576,7 @@ static void deadletter_message(hd_dispatch_t *w, ev_t *ev, const rd_kafka_messag
     hd_metrics_event_deadlettered();
     if (w->replay) return;
     ev->pending++;
-    if (hd_record_deadletter(w->record, msg, reason, error, ev)) ev->pending--;
+    hd_record_deadletter(w->record, msg, reason, error, ev); /* pending until acknowledged (send_record) */
 }
 
 /* Stable per (event, subscription) so that retries and replays keep it; a replay asked for new ids salts it. */
@@ -672,7 +608,7 @@ static void deliver_target(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const c
     if (sub && !strcmp(sub->tenant, ev->event->tenant) && sub->is_active && !atomic_load(&sub->disabled)) {
         ev->snap = hd_match_retain(snap);
         delivery_id(w, ev, sub, msg_id);
-        start_delivery(w, ev, sub, 1, msg_id);
+        start_delivery(w, ev, sub, 1, 0, msg_id);
     } else {
         hd_sign_message_id(ev->event->id, id, msg_id);
         attempt_t a = {.sub_id = id,
@@ -746,7 +682,7 @@ static void handle_source(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const rd
             if (target && (strlen(subs[i]->id) != target_len || memcmp(subs[i]->id, target, target_len))) continue;
             char msg_id[HD_SIGN_ID_SIZE];
             delivery_id(w, ev, subs[i], msg_id);
-            start_delivery(w, ev, subs[i], 1, msg_id);
+            start_delivery(w, ev, subs[i], 1, 0, msg_id);
         }
     }
     HD_LOG(HD_LOG_DEBUG, "match", HD_KV("event_id", ev->event->id), "event %s for tenant %s: %d subscriptions",
@@ -773,7 +709,7 @@ static void run_retry(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev) {
         return;
     }
     ev->snap = hd_match_retain(snap);
-    start_delivery(w, ev, sub, job->attempt, job->delivery_id);
+    start_delivery(w, ev, sub, job->attempt, job->parked, job->delivery_id);
 }
 
 static size_t partition_key(char *buf, size_t size, const char *topic, int32_t partition) {
@@ -823,9 +759,7 @@ static void handle_retry(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const rd_
         /* Due later than the next tier's delay (a long Retry-After, a long-open breaker): move it to the tier
          * that fits rather than block the jobs queued behind it. Within a tier it is held: re-producing it to the
          * same tier would only circulate it until due. */
-        char *value = hd_retry_job_encode(ev->job);
-        send_record(w, ev, w->retry->topic[fit], ev->job->delivery_id, value, NULL);
-        free(value);
+        send_job(w, ev, w->retry->topic[fit], ev->job, NULL);
         return;
     }
     if (wait > 0) {
@@ -857,8 +791,8 @@ static void handle_message(hd_dispatch_t *w, hd_match_t *snap, hd_consume_t *fro
     ev_work_done(w, ev);
 }
 
-static hd_dispatch_t *dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cache,
-                                  const hd_dispatch_replay_t *replay, char *errstr, size_t errstr_size) {
+static hd_dispatch_t *dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cache, int worker,
+                                   const hd_dispatch_replay_t *replay, char *errstr, size_t errstr_size) {
     hd_dispatch_t *w = hd_xcalloc(1, sizeof(*w));
     w->conf = conf;
     w->replay = replay;
@@ -868,8 +802,12 @@ static hd_dispatch_t *dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cach
                                         .tenant_header = conf->event_tenant_header,
                                         .status_field = conf->match_status_field};
     w->wake[0] = w->wake[1] = -1;
-    w->endpoints = hd_map_new(64);
-    w->hosts = hd_map_new(64);
+    w->admit = hd_admit_new(&(hd_admit_conf_t){.max_per_host = conf->http_max_inflight_per_host,
+                                               .breaker_failures = conf->breaker_failures,
+                                               .breaker_open_ms = conf->breaker_open_ms,
+                                               .queue_max_ms = conf->http_queue_max_ms,
+                                               .probe_ms = conf->http_timeout_ms,
+                                               .idle_ms = conf->http_endpoint_idle_ms});
     w->paused = hd_map_new(16);
     if (pipe2(w->wake, O_NONBLOCK | O_CLOEXEC)) {
         snprintf(errstr, errstr_size, "pipe: %s", strerror(errno));
@@ -882,18 +820,23 @@ static hd_dispatch_t *dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cach
         w->consume = hd_consume_new_range(conf, w->wake[1], replay->ranges, replay->ranges_cnt, errstr, errstr_size);
         if (!w->consume) goto fail;
     } else {
-        w->consume = hd_consume_new(conf, NULL, 0, "", w->wake[1], errstr, errstr_size);
+        w->consume = hd_consume_new(conf, NULL, 0, "", worker, w->wake[1], errstr, errstr_size);
         if (!w->consume) goto fail;
         if (w->retry->cnt &&
             !(w->retry_consume = hd_consume_new(conf, (const char *const *)w->retry->topic, w->retry->cnt, ".retry",
-                                                w->wake[1], errstr, errstr_size)))
+                                                worker, w->wake[1], errstr, errstr_size)))
             goto fail;
     }
     const char *topics[HD_RETRY_MAX_TIERS + 3];
     int n = 0;
-    for (int i = 0; i < w->retry->cnt; i++) topics[n++] = w->retry->topic[i];
-    topics[n++] = conf->results_topic;
+    for (int i = 0; i < w->retry->cnt; i++)
+        topics[n++] = w->retry->topic[i];
     topics[n++] = conf->deadletter_topic;
+    /* The largest records are retry jobs (an event of event.max.bytes in a job) and dead letters. */
+    if (hd_record_check_limits(w->record, (size_t)conf->event_max_bytes + HD_RETRY_JOB_OVERHEAD, topics, n, errstr,
+                               errstr_size))
+        goto fail;
+    topics[n++] = conf->results_topic;
     topics[n++] = conf->ops_topic;
     hd_record_create_topics(w->record, topics, n);
     return w;
@@ -903,13 +846,14 @@ fail:
     return NULL;
 }
 
-hd_dispatch_t *hd_dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cache, char *errstr, size_t errstr_size) {
-    return dispatch_new(conf, cache, NULL, errstr, errstr_size);
+hd_dispatch_t *hd_dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cache, int worker, char *errstr,
+                               size_t errstr_size) {
+    return dispatch_new(conf, cache, worker, NULL, errstr, errstr_size);
 }
 
 hd_dispatch_t *hd_dispatch_new_replay(const hd_conf_t *conf, hd_match_cache_t *cache,
                                       const hd_dispatch_replay_t *replay, char *errstr, size_t errstr_size) {
-    return dispatch_new(conf, cache, replay, errstr, errstr_size);
+    return dispatch_new(conf, cache, 0, replay, errstr, errstr_size);
 }
 
 static void drain_wake(hd_dispatch_t *w) {
@@ -940,7 +884,7 @@ static int records_have_room(const hd_dispatch_t *w) {
 static int turn(hd_dispatch_t *w, int consuming, int max_wait_ms) {
     hd_match_t *snap = NULL;
     int64_t now = hd_now_ms();
-    if (now - w->pruned_ms >= w->conf->http_endpoint_idle_ms) prune(w, now);
+    start_ready(w);
     /* Before the queues are read: a wake-up written while they are being read then stays in the pipe. Drained
      * after, it was lost, and the queue, no longer empty, never signalled again until the timer below. */
     drain_wake(w);
@@ -960,8 +904,10 @@ static int turn(hd_dispatch_t *w, int consuming, int max_wait_ms) {
             hd_consume_serve(from[f]);
             continue;
         }
-        int64_t room = w->conf->http_max_inflight - (int64_t)hd_deliver_inflight(w->deliver) - w->queued;
-        if (!records_have_room(w)) room = 0;
+        int64_t room =
+            w->conf->http_max_inflight - (int64_t)hd_deliver_inflight(w->deliver) - (int64_t)hd_admit_waiting(w->admit);
+        /* Messages done but waiting for an earlier one of their partition hold a little memory each: bounded. */
+        if (!records_have_room(w) || hd_consume_pending(from[f]) >= (size_t)w->conf->consume_max_pending) room = 0;
         int want = room < w->conf->batch_size ? (int)room : (int)w->conf->batch_size;
         if (want <= 0) continue;
         rd_kafka_message_t *msgs[want];
@@ -975,6 +921,11 @@ static int turn(hd_dispatch_t *w, int consuming, int max_wait_ms) {
     }
     hd_match_release(snap);
     hd_record_poll(w->record);
+    if (hd_record_fatal(w->record)) {
+        HD_LOG(HD_LOG_ERROR, "dispatch", NULL,
+               "the producer failed for good: stopping; offsets stay behind every unwritten outcome");
+        return -1;
+    }
     struct curl_waitfd wfd = {.fd = w->wake[0], .events = CURL_WAIT_POLLIN};
     if (hd_deliver_run(w->deliver, &wfd, 1, max_wait_ms < 0 ? 0 : max_wait_ms) < 0) {
         HD_LOG(HD_LOG_ERROR, "dispatch", NULL, "curl multi failed");
@@ -985,20 +936,13 @@ static int turn(hd_dispatch_t *w, int consuming, int max_wait_ms) {
 
 /* Gives up everything still in flight or held: their offsets are never stored, so they are re-delivered by the
  * partition's next owner (after a restart, by this process again). */
-static void clear_queue(const void *key, size_t len, void *value, void *opaque) {
-    host_t *host = value;
-    host->head = host->tail = NULL;
-    host->queued = 0;
-}
-
 static int abandon(hd_dispatch_t *w) {
     int n = 0;
-    hd_map_foreach(w->hosts, clear_queue, NULL);
-    w->queued = 0;
     while (w->jobs) {
         job_t *job = w->jobs;
         ev_t *ev = job->ev;
         hd_deliver_cancel(w->deliver, &job->req);
+        hd_admit_cancel(w->admit, &job->slot);
         ev->abandoned = 1;
         job_free(w, job);
         ev_work_done(w, ev);
@@ -1014,6 +958,43 @@ static int abandon(hd_dispatch_t *w) {
     return n;
 }
 
+/* A stopping worker parks deliveries instead of abandoning them: waiting ones (inflight 0) at once, those still in
+ * flight (inflight 1) when the grace period ends, whose receiver may already have them and gets them again from the
+ * retry tier, as after a crash. Their events' offsets then advance, so a restart re-delivers nothing else of them,
+ * however long a hanging receiver made them wait. Deliveries of a revoked partition are the new owner's. */
+static int park_all(hd_dispatch_t *w, int inflight) {
+    static const hd_admit_park_t stopping = {.why = "the worker is stopping"};
+    int n = 0;
+    hd_admit_slot_t *slot;
+    for (job_t *job = w->jobs, *next; inflight && job; job = next) {
+        next = job->next;
+        hd_deliver_cancel(w->deliver, &job->req);
+        hd_admit_cancel(w->admit, &job->slot);
+    }
+    while (!inflight && (slot = hd_admit_take_waiting(w->admit))) {
+        job_t *job = JOB_OF_SLOT(slot);
+        ev_t *ev = job->ev;
+        if (!revoked(ev)) park(w, ev, job->sub, job->msg_id, job->attempt, job->parked, &stopping);
+        job_free(w, job);
+        ev_work_done(w, ev);
+        n++;
+    }
+    while (inflight && w->jobs) {
+        job_t *job = w->jobs;
+        ev_t *ev = job->ev;
+        if (!revoked(ev)) park(w, ev, job->sub, job->msg_id, job->attempt, job->parked, &stopping);
+        job_free(w, job);
+        ev_work_done(w, ev);
+        n++;
+    }
+    return n;
+}
+
+static int ms_until(int64_t deadline_us) {
+    int64_t left = (deadline_us - hd_mono_us()) / 1000;
+    return left > 0 ? (int)left : 0;
+}
+
 int hd_dispatch_run(hd_dispatch_t *w, const atomic_int *stop) {
     while (!atomic_load(stop)) {
         if (turn(w, 1, IDLE_WAIT_MS)) return -1;
@@ -1022,21 +1003,27 @@ int hd_dispatch_run(hd_dispatch_t *w, const atomic_int *stop) {
         if (!w->evs && hd_consume_finished(w->consume)) break;
     }
 
-    /* Drain: no new events; in-flight deliveries get the grace period. */
-    int64_t deadline = hd_mono_us() + w->conf->shutdown_grace_ms * 1000;
+    /* Drain, within shutdown.grace.ms in all: no new events; in-flight deliveries get the grace period less a
+     * reserve for the outcome records and leaving the group, which a broker that is away would otherwise hold for a
+     * minute each. A replay abandons instead of parking: running it again is how it is resumed. */
+    int64_t grace = w->conf->shutdown_grace_ms * 1000, start = hd_mono_us();
+    int64_t reserve = grace / 3 < 3000000 ? grace / 3 : 3000000;
     HD_LOG(HD_LOG_INFO, "dispatch", NULL, "stopping: %zu deliveries in flight", hd_deliver_inflight(w->deliver));
-    while (w->jobs && hd_mono_us() < deadline)
+    int parked = w->replay ? 0 : park_all(w, 0);
+    while (w->jobs && hd_mono_us() < start + grace - reserve)
         if (turn(w, 0, 50)) break;
+    if (!w->replay) parked += park_all(w, 1);
     int abandoned = abandon(w);
+    if (parked) HD_LOG(HD_LOG_INFO, "dispatch", NULL, "parked %d deliveries in the retry tiers", parked);
     if (abandoned)
         HD_LOG(HD_LOG_WARN, "dispatch", NULL, "abandoned %d deliveries and held retries; they will be redelivered",
                abandoned);
-    int left = hd_record_flush(w->record, 10000);
+    int left = hd_record_flush(w->record, ms_until(start + grace - reserve / 2));
     if (left)
         HD_LOG(HD_LOG_ERROR, "dispatch", NULL, "%d outcome records unacknowledged; their events will be redelivered",
                left);
-    hd_consume_close(w->consume);
-    if (w->retry_consume) hd_consume_close(w->retry_consume);
+    hd_consume_close(w->consume, w->retry_consume ? ms_until(start + grace - reserve / 4) : ms_until(start + grace));
+    if (w->retry_consume) hd_consume_close(w->retry_consume, ms_until(start + grace));
     return 0;
 }
 
@@ -1055,8 +1042,7 @@ void hd_dispatch_destroy(hd_dispatch_t *w) {
     }
     hd_deliver_destroy(w->deliver);
     hd_retry_destroy(w->retry);
-    hd_map_destroy(w->endpoints, free);
-    hd_map_destroy(w->hosts, free);
+    hd_admit_destroy(w->admit);
     hd_map_destroy(w->paused, NULL);
     if (w->wake[0] >= 0) close(w->wake[0]);
     if (w->wake[1] >= 0) close(w->wake[1]);

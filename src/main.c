@@ -137,7 +137,7 @@ static int cmd_dispatch(hd_conf_t *conf, int argc, char **argv) {
     hd_match_cache_set_smtp(cache, conf->smtp_url, conf->smtp_from);
     if (*conf->metrics_listen && !(status = hd_status_new_dispatcher(conf, cache, err, sizeof(err)))) goto out;
     for (int i = 0; i < n; i++)
-        if (!(workers[i].w = hd_dispatch_new(conf, cache, err, sizeof(err)))) goto out;
+        if (!(workers[i].w = hd_dispatch_new(conf, cache, i, err, sizeof(err)))) goto out;
     install_signals();
     HD_LOG(HD_LOG_INFO, "dispatch", NULL, "hookd %s dispatching %s from %s with %d worker(s)", HD_VERSION,
            conf->topics, conf->brokers, n);

@@ -4,10 +4,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hookd/kafka.h"
 #include "hookd/log.h"
 #include "hookd/rfc3339.h"
 #include "hookd/utf8.h"
 #include "hookd/util.h"
+
+/* A record librdkafka refused when it was produced (an unknown topic, a broker-side refusal): kept and produced
+ * again every KEEP_RETRY_MS, its event's offset waiting, rather than dropped. */
+#define KEEP_RETRY_MS 1000
+
+typedef struct kept_s {
+    char *topic;
+    void *key;
+    size_t key_len;
+    void *value;
+    size_t value_len;
+    rd_kafka_headers_t *hdrs;
+    void *record_opaque;
+    struct kept_s *next;
+} kept_t;
 
 struct hd_record_s {
     rd_kafka_t *rk;
@@ -19,6 +35,11 @@ struct hd_record_s {
     void *opaque;
     size_t outstanding_bytes; /* produced, not yet reported; see hd_record_outstanding_bytes */
     int acked;                /* a record was acknowledged */
+    int fatal;                /* the producer failed for good: nothing more will be acknowledged */
+    size_t max_bytes;         /* the most key, value and headers one record may carry */
+    kept_t *kept, **kept_tail;
+    int kept_cnt;
+    int64_t kept_due_ms;
 };
 
 /* What librdkafka holds for a record until its report: the copied key and value, and its message struct (176
@@ -37,8 +58,36 @@ static const char *key_text(const void *key, size_t key_len, char *out, size_t o
     return out;
 }
 
+static size_t headers_bytes(const rd_kafka_headers_t *hdrs) {
+    size_t n = 0, len;
+    const char *name;
+    const void *value;
+    for (size_t i = 0; hdrs && !rd_kafka_header_get_all(hdrs, i, &name, &value, &len); i++)
+        n += strlen(name) + len + 10;
+    return n;
+}
+
+static void keep(hd_record_t *r, const char *topic, const void *key, size_t key_len, const void *value,
+                 size_t value_len, rd_kafka_headers_t *hdrs, void *record_opaque) {
+    kept_t *k = hd_xcalloc(1, sizeof(*k));
+    k->topic = hd_xstrdup(topic);
+    k->key = key_len ? hd_xmalloc(key_len) : NULL;
+    if (key_len) memcpy(k->key, key, key_len);
+    k->key_len = key ? key_len : 0;
+    k->value = hd_xmalloc(value_len ? value_len : 1);
+    memcpy(k->value, value, value_len);
+    k->value_len = value_len;
+    k->hdrs = hdrs;
+    k->record_opaque = record_opaque;
+    *r->kept_tail = k;
+    r->kept_tail = &k->next;
+    if (!r->kept_cnt++) r->kept_due_ms = hd_now_ms() + KEEP_RETRY_MS;
+    r->outstanding_bytes += record_bytes(key_len, value_len);
+}
+
 /* The producer queue is sized generously; when it is still full, serve reports until there is room rather than
- * fail: the worker then naturally slows down to Kafka's pace. */
+ * fail: the worker then naturally slows down to Kafka's pace. Any other refusal keeps the record to be produced
+ * again, except a fatal producer error (-1): then nothing will be acknowledged any more. Takes hdrs. */
 static int produce(hd_record_t *r, rd_kafka_topic_t *topic, const void *key, size_t key_len, const void *value,
                    size_t value_len, rd_kafka_headers_t *hdrs, void *record_opaque) {
     for (;;) {
@@ -50,15 +99,65 @@ static int produce(hd_record_t *r, rd_kafka_topic_t *topic, const void *key, siz
             r->outstanding_bytes += record_bytes(key_len, value_len);
             return 0;
         }
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            char k[128];
-            HD_LOG(HD_LOG_ERROR, "record", HD_KV("key", key_text(key, key_len, k, sizeof(k))), "produce to %s: %s",
-                   rd_kafka_topic_name(topic), rd_kafka_err2str(err));
+        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            rd_kafka_poll(r->rk, 10);
+            continue;
+        }
+        char k[128], reason[512];
+        if (err == RD_KAFKA_RESP_ERR__FATAL || rd_kafka_fatal_error(r->rk, reason, sizeof(reason))) {
+            r->fatal = 1;
             if (hdrs) rd_kafka_headers_destroy(hdrs);
+            HD_LOG_LIMITED(HD_LOG_ERROR, "record", HD_KV("key", key_text(key, key_len, k, sizeof(k))),
+                           "produce to %s: the producer failed for good: %s", rd_kafka_topic_name(topic),
+                           rd_kafka_err2str(err));
             return -1;
         }
-        rd_kafka_poll(r->rk, 10);
+        HD_LOG_LIMITED(HD_LOG_ERROR, "record", HD_KV("key", key_text(key, key_len, k, sizeof(k))),
+                       "produce to %s: %s; kept, produced again in %d ms", rd_kafka_topic_name(topic),
+                       rd_kafka_err2str(err), KEEP_RETRY_MS);
+        keep(r, rd_kafka_topic_name(topic), key, key_len, value, value_len, hdrs, record_opaque);
+        return 0;
     }
+}
+
+/* Produces the kept records again once due; those refused again wait another round. */
+static void produce_kept(hd_record_t *r) {
+    if (!r->kept || hd_now_ms() < r->kept_due_ms) return;
+    kept_t *list = r->kept;
+    r->kept = NULL;
+    r->kept_tail = &r->kept;
+    r->kept_cnt = 0;
+    while (list && !r->fatal) {
+        kept_t *k = list;
+        list = k->next;
+        r->outstanding_bytes -= record_bytes(k->key_len, k->value_len);
+        rd_kafka_topic_t *t = rd_kafka_topic_new(r->rk, k->topic, NULL);
+        produce(r, t, k->key, k->key_len, k->value, k->value_len, k->hdrs, k->record_opaque);
+        rd_kafka_topic_destroy(t);
+        free(k->topic);
+        free(k->key);
+        free(k->value);
+        free(k);
+    }
+    if (list) { /* fatal: what is left will never be written */
+        *r->kept_tail = list;
+        while (*r->kept_tail)
+            r->kept_tail = &(*r->kept_tail)->next;
+    }
+}
+
+static void kept_free(hd_record_t *r) {
+    for (kept_t *k = r->kept, *n; k; k = n) {
+        n = k->next;
+        if (k->hdrs) rd_kafka_headers_destroy(k->hdrs);
+        free(k->topic);
+        free(k->key);
+        free(k->value);
+        free(k);
+    }
+    r->kept = NULL;
+    r->kept_tail = &r->kept;
+    r->kept_cnt = 0;
 }
 
 /* A record Kafka could not take (after the idempotent producer's own retries) is produced again: dropping it
@@ -72,18 +171,19 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
         return;
     }
     char k[128];
-    HD_LOG(HD_LOG_ERROR, "record", HD_KV("key", key_text(m->key, m->key_len, k, sizeof(k))),
-           "record to %s not delivered, producing it again: %s", rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+    HD_LOG_LIMITED(HD_LOG_ERROR, "record", HD_KV("key", key_text(m->key, m->key_len, k, sizeof(k))),
+                   "record to %s not delivered, producing it again: %s", rd_kafka_topic_name(m->rkt),
+                   rd_kafka_err2str(m->err));
     rd_kafka_headers_t *hdrs = NULL;
     if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) hdrs = rd_kafka_headers_copy(hdrs);
     else hdrs = NULL;
-    if (produce(r, m->rkt, m->key, m->key_len, m->payload, m->len, hdrs, m->_private))
-        HD_LOG(HD_LOG_ERROR, "record", HD_KV("key", key_text(m->key, m->key_len, k, sizeof(k))),
-               "record lost its retry; its source offset will not advance");
+    produce(r, m->rkt, m->key, m->key_len, m->payload, m->len, hdrs, m->_private);
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
-    HD_LOG(err == RD_KAFKA_RESP_ERR__FATAL ? HD_LOG_ERROR : HD_LOG_WARN, "record", NULL, "kafka: %s", reason);
+    hd_record_t *r = opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) r->fatal = 1;
+    HD_LOG_LIMITED(err == RD_KAFKA_RESP_ERR__FATAL ? HD_LOG_ERROR : HD_LOG_WARN, "record", NULL, "kafka: %s", reason);
 }
 
 /* librdkafka asks for the idempotent producer's id when a metadata answer comes from a connected broker, and
@@ -103,10 +203,7 @@ static void prime_producer_id(hd_record_t *r) {
 hd_record_t *hd_record_new(const hd_conf_t *conf, int wake_fd, hd_record_ack_cb *ack, void *opaque, char *errstr,
                            size_t errstr_size) {
     hd_record_t *r = hd_xcalloc(1, sizeof(*r));
-    rd_kafka_conf_t *rkconf = rd_kafka_conf_new();
-    static const char *const defaults[][2] = {
-        {"enable.idempotence", "true"}, /* implies acks=all and ordered, duplicate-free retries */
-        {"acks", "all"},
+    static const hd_kafka_prop_t defaults[] = {
         /* Lingering delays only the results topic and the offset commit, never a delivery; batches four times
          * larger cut the broker's work: at 10,000 deliveries/s on a shared 2-core box, delivery p99 went from
          * 536-692 ms to 53-96 ms in alternating runs (docs/benchmarks.md). */
@@ -114,24 +211,17 @@ hd_record_t *hd_record_new(const hd_conf_t *conf, int wake_fd, hd_record_ack_cb 
         {"compression.type", "lz4"},
         {"queue.buffering.max.messages", "1000000"},
     };
-    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
-        rd_kafka_conf_set(rkconf, defaults[i][0], defaults[i][1], NULL, 0);
-    if (rd_kafka_conf_set(rkconf, "bootstrap.servers", conf->brokers, errstr, errstr_size) ||
-        hd_conf_apply_kafka(conf, "producer", rkconf, errstr, errstr_size)) {
-        rd_kafka_conf_destroy(rkconf);
-        goto fail;
-    }
+    r->kept_tail = &r->kept;
+    rd_kafka_conf_t *rkconf =
+        hd_kafka_conf(conf, HD_KAFKA_PRODUCER, defaults, sizeof(defaults) / sizeof(defaults[0]), errstr, errstr_size);
+    if (!rkconf) goto fail;
     r->ack = ack;
     r->opaque = opaque;
     rd_kafka_conf_set_opaque(rkconf, r);
     rd_kafka_conf_set_dr_msg_cb(rkconf, dr_cb);
     rd_kafka_conf_set_error_cb(rkconf, error_cb);
-    rd_kafka_conf_set_log_cb(rkconf, hd_log_rdkafka);
-    r->rk = rd_kafka_new(RD_KAFKA_PRODUCER, rkconf, errstr, errstr_size);
-    if (!r->rk) {
-        rd_kafka_conf_destroy(rkconf);
-        goto fail;
-    }
+    if (!(r->rk = hd_kafka_new(HD_KAFKA_PRODUCER, rkconf, errstr, errstr_size))) goto fail;
+    r->max_bytes = hd_kafka_record_max(r->rk);
     if (wake_fd >= 0) {
         rd_kafka_queue_t *q = rd_kafka_queue_get_main(r->rk);
         rd_kafka_queue_io_event_enable(q, wake_fd, "p", 1);
@@ -152,6 +242,7 @@ void hd_record_destroy(hd_record_t *r, int timeout_ms) {
     if (r->admin) rd_kafka_queue_destroy(r->admin);
     int left = hd_record_flush(r, timeout_ms);
     if (left) HD_LOG(HD_LOG_ERROR, "record", NULL, "%d records not acknowledged at exit", left);
+    kept_free(r);
     rd_kafka_topic_destroy(r->results);
     free(r->json);
     rd_kafka_topic_destroy(r->deadletter);
@@ -281,12 +372,15 @@ int hd_record_result(hd_record_t *r, const hd_record_result_t *res, void *record
     return produce(r, r->results, res->delivery_id, strlen(res->delivery_id), r->json, len, NULL, record_opaque);
 }
 
-int hd_record_deadletter(hd_record_t *r, const rd_kafka_message_t *msg, const char *reason, const char *error,
-                         void *record_opaque) {
+/* The source message's headers (unless keep_orig is 0) and the dead-letter ones. */
+static rd_kafka_headers_t *deadletter_headers(const rd_kafka_message_t *msg, int keep_orig, const char *reason,
+                                              const char *error) {
     rd_kafka_headers_t *orig = NULL, *hdrs;
     char num[24], text[512];
-    if (rd_kafka_message_headers(msg, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR) hdrs = rd_kafka_headers_copy(orig);
-    else hdrs = rd_kafka_headers_new(5);
+    if (keep_orig && rd_kafka_message_headers(msg, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        hdrs = rd_kafka_headers_copy(orig);
+    else
+        hdrs = rd_kafka_headers_new(6);
     rd_kafka_header_add(hdrs, "hookd-reason", -1, reason, -1);
     hd_utf8_copy(text, sizeof(text), error, strlen(error)); /* it may quote the event's bytes */
     rd_kafka_header_add(hdrs, "hookd-error", -1, text, -1);
@@ -295,7 +389,32 @@ int hd_record_deadletter(hd_record_t *r, const rd_kafka_message_t *msg, const ch
     rd_kafka_header_add(hdrs, "hookd-source-partition", -1, num, -1);
     snprintf(num, sizeof(num), "%lld", (long long)msg->offset);
     rd_kafka_header_add(hdrs, "hookd-source-offset", -1, num, -1);
-    return produce(r, r->deadletter, msg->key, msg->key_len, msg->payload, msg->len, hdrs, record_opaque);
+    return hdrs;
+}
+
+int hd_record_deadletter(hd_record_t *r, const rd_kafka_message_t *msg, const char *reason, const char *error,
+                         void *record_opaque) {
+    rd_kafka_headers_t *hdrs = deadletter_headers(msg, 1, reason, error);
+    const void *key = msg->key;
+    size_t key_len = msg->key_len, len = msg->len, fixed = key_len + headers_bytes(hdrs) + 64;
+    /* A message too large to produce again (over event.max.bytes, which stays below the producer's limit) keeps
+     * what fits; its source coordinates find the rest. */
+    if (fixed + len > r->max_bytes) {
+        if (fixed > r->max_bytes / 2) { /* a huge key or huge headers: the coordinates and the reason only */
+            rd_kafka_headers_destroy(hdrs);
+            hdrs = deadletter_headers(msg, 0, reason, error);
+            key = NULL;
+            key_len = 0;
+            fixed = headers_bytes(hdrs) + 64;
+        }
+        char num[24];
+        snprintf(num, sizeof(num), "%zu", msg->len);
+        rd_kafka_header_add(hdrs, "hookd-truncated-from", -1, num, -1);
+        fixed += strlen(num) + 30;
+        len = r->max_bytes > fixed ? r->max_bytes - fixed : 0;
+        if (len > msg->len) len = msg->len;
+    }
+    return produce(r, r->deadletter, key, key_len, msg->payload, len, hdrs, record_opaque);
 }
 
 int hd_record_produce(hd_record_t *r, const char *topic, const char *key, const void *value, size_t len,
@@ -343,6 +462,7 @@ static void serve_admin(hd_record_t *r) {
 
 void hd_record_poll(hd_record_t *r) {
     rd_kafka_poll(r->rk, 0);
+    produce_kept(r);
     if (r->admin) serve_admin(r);
 }
 
@@ -355,6 +475,43 @@ int hd_record_acked(const hd_record_t *r) {
 }
 
 int hd_record_flush(hd_record_t *r, int timeout_ms) {
-    rd_kafka_flush(r->rk, timeout_ms);
-    return rd_kafka_outq_len(r->rk);
+    int64_t deadline = hd_mono_us() + (int64_t)timeout_ms * 1000;
+    for (;;) { /* kept records are due every KEEP_RETRY_MS: give them their turns within the time */
+        int64_t left_ms = (deadline - hd_mono_us()) / 1000;
+        rd_kafka_flush(r->rk, (int)(left_ms < 0 ? 0 : left_ms < 100 ? left_ms : 100));
+        produce_kept(r);
+        if ((!r->kept && !rd_kafka_outq_len(r->rk)) || r->fatal || hd_mono_us() >= deadline) break;
+    }
+    return rd_kafka_outq_len(r->rk) + r->kept_cnt;
+}
+
+int hd_record_fatal(const hd_record_t *r) {
+    return r->fatal;
+}
+
+size_t hd_record_max_bytes(const hd_record_t *r) {
+    return r->max_bytes;
+}
+
+int hd_record_check_limits(hd_record_t *r, size_t need, const char *const *topics, int cnt, char *errstr,
+                           size_t errstr_size) {
+    if (need > r->max_bytes) {
+        snprintf(errstr, errstr_size,
+                 "event.max.bytes with a retry job's envelope needs records of %zu bytes, over the producer's "
+                 "message.max.bytes (%zu with its framing): lower event.max.bytes or raise "
+                 "kafka.producer.message.max.bytes (and the retry and dead-letter topics' max.message.bytes)",
+                 need, r->max_bytes);
+        return -1;
+    }
+    /* A record batch adds its own header to the record; the topic limit is on the batch. */
+    size_t topic_max = hd_kafka_topics_max_message(r->rk, topics, cnt, 2000);
+    if (topic_max && topic_max < r->max_bytes + 128) {
+        snprintf(errstr, errstr_size,
+                 "a retry or dead-letter topic has max.message.bytes = %zu, below the producer's message.max.bytes "
+                 "(%zu): Kafka would refuse the largest records; raise the topic's max.message.bytes or lower "
+                 "kafka.producer.message.max.bytes",
+                 topic_max, r->max_bytes);
+        return -1;
+    }
+    return 0;
 }

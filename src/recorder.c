@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hookd/kafka.h"
 #include "hookd/log.h"
 #include "hookd/rfc3339.h"
 #include "hookd/sign.h"
@@ -30,23 +31,10 @@ hd_recorder_t *hd_recorder_new(const hd_conf_t *conf, hd_store_t *store, char *e
         snprintf(errstr, errstr_size, "the recorder needs a MongoDB store (store = mongodb://...)");
         goto fail;
     }
-    rd_kafka_conf_t *rkconf = rd_kafka_conf_new();
-    static const char *const defaults[][2] = {
-        {"enable.auto.offset.store", "false"}, /* stored once the row is written */
-        {"auto.offset.reset", "earliest"},
-    };
-    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
-        rd_kafka_conf_set(rkconf, defaults[i][0], defaults[i][1], NULL, 0);
-    if (rd_kafka_conf_set(rkconf, "bootstrap.servers", conf->brokers, errstr, errstr_size) ||
-        rd_kafka_conf_set(rkconf, "group.id", conf->recorder_group_id, errstr, errstr_size) ||
-        hd_conf_apply_kafka(conf, "consumer", rkconf, errstr, errstr_size)) {
-        rd_kafka_conf_destroy(rkconf);
-        goto fail;
-    }
-    if (!(rec->rk = rd_kafka_new(RD_KAFKA_CONSUMER, rkconf, errstr, errstr_size))) {
-        rd_kafka_conf_destroy(rkconf);
-        goto fail;
-    }
+    /* A consumer: offsets are stored once the row is written. */
+    const hd_kafka_prop_t props[] = {{"auto.offset.reset", "earliest"}, {"group.id", conf->recorder_group_id}};
+    rd_kafka_conf_t *rkconf = hd_kafka_conf(conf, HD_KAFKA_CONSUMER, props, 2, errstr, errstr_size);
+    if (!rkconf || !(rec->rk = hd_kafka_new(HD_KAFKA_CONSUMER, rkconf, errstr, errstr_size))) goto fail;
     rd_kafka_poll_set_consumer(rec->rk);
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(topics, conf->results_topic, RD_KAFKA_PARTITION_UA);

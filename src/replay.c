@@ -11,6 +11,7 @@
 
 #include "hookd/decode.h"
 #include "hookd/dispatch.h"
+#include "hookd/kafka.h"
 #include "hookd/log.h"
 #include "hookd/match.h"
 #include "hookd/rfc3339.h"
@@ -151,17 +152,10 @@ static int plan(const hd_conf_t *conf, const opts_t *o, hd_consume_range_t **out
     int cnt = -1, parts = 0;
     rd_kafka_topic_t *rkt = NULL;
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_conf_t *rkconf = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(rkconf, "bootstrap.servers", conf->brokers, err, sizeof(err)) ||
-        hd_conf_apply_kafka(conf, "consumer", rkconf, err, sizeof(err))) {
-        fprintf(stderr, "hookd replay: %s\n", err);
-        rd_kafka_conf_destroy(rkconf);
-        return -1;
-    }
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, rkconf, err, sizeof(err));
+    rd_kafka_conf_t *rkconf = hd_kafka_conf(conf, HD_KAFKA_READER, NULL, 0, err, sizeof(err));
+    rd_kafka_t *rk = rkconf ? hd_kafka_new(HD_KAFKA_READER, rkconf, err, sizeof(err)) : NULL;
     if (!rk) {
         fprintf(stderr, "hookd replay: %s\n", err);
-        rd_kafka_conf_destroy(rkconf);
         return -1;
     }
     hd_consume_range_t *r = NULL;

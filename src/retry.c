@@ -92,6 +92,7 @@ char *hd_retry_job_encode(const hd_retry_job_t *job) {
     json_object_object_add(o, "url", json_object_new_string(job->url));
     json_object_object_add(o, "attempt", json_object_new_int(job->attempt));
     json_object_object_add(o, "due_ms", json_object_new_int64(job->due_ms));
+    if (job->parked) json_object_object_add(o, "parked", json_object_new_boolean(1));
     json_object_object_add(o, "event", json_object_get(job->event));
     json_object_object_add(src, "topic", json_object_new_string(job->src_topic));
     json_object_object_add(src, "partition", json_object_new_int(job->src_partition));
@@ -135,6 +136,8 @@ hd_retry_job_t *hd_retry_job_decode(const void *value, size_t len, char *errstr,
     job->attempt = (int)attempt;
     job->src_partition = (int32_t)partition;
     job->event = json_object_get(ev);
+    json_object *parked;
+    job->parked = json_object_object_get_ex(o, "parked", &parked) && json_object_get_boolean(parked);
     json_object_put(o);
     return job;
 

@@ -118,11 +118,13 @@ hd_status_t *hd_status_new(const char *listen, hd_metrics_t *metrics, hd_status_
         freeaddrinfo(ai);
         goto fail;
     }
-    s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-                              (unsigned)16, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(REQUEST_TIMEOUT_MS / 1000),
-                              MHD_OPTION_NOTIFY_CONNECTION, hd_httpwatch_notify, s->watch, MHD_OPTION_NOTIFY_COMPLETED,
-                              completed, s->watch, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+    /* The logger first: libmicrohttpd warns on stderr about any option given before it. */
+    s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                              MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
+                              MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)16, MHD_OPTION_CONNECTION_TIMEOUT,
+                              (unsigned)(REQUEST_TIMEOUT_MS / 1000), MHD_OPTION_NOTIFY_CONNECTION,
+                              hd_httpwatch_notify, s->watch, MHD_OPTION_NOTIFY_COMPLETED, completed, s->watch,
+                              MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!s->mhd) {
         snprintf(errstr, errstr_size, "metrics.listen: cannot listen on %s (address in use or not local?)", listen);

@@ -12,6 +12,7 @@
 typedef struct hd_conf_s {
     char *brokers;
     char *group_id;
+    char *group_instance_id; /* static membership; empty: dynamic */
     char *topics;            /* comma-separated source topics */
     char *results_topic;
     char *deadletter_topic;
@@ -48,6 +49,8 @@ typedef struct hd_conf_s {
     char *http_proxy;
     int64_t http_max_inflight_per_host;
     int64_t http_endpoint_idle_ms;
+    int64_t http_queue_max_ms;
+    int64_t consume_max_pending;
     int64_t workers;
     char *retry_topic_prefix;
     char *retry_schedule;

@@ -18,10 +18,11 @@ typedef struct hd_consume_entry_s hd_consume_entry_t;
 /* Creates a group consumer of topics (NULL: conf->topics, the sources) in group conf->group_id followed by
  * group_suffix. The retry tiers get a consumer and group of their own: in one group with the sources, the sticky
  * assignor balances partition counts over all topics, and a second dispatcher could get only retry partitions
- * while the first kept every source partition. When wake_fd >= 0 the consumer queue writes a byte to it whenever
- * messages arrive (for the worker's poll loop). NULL with errstr on failure. */
+ * while the first kept every source partition. With group.instance.id set, the member is static, its id that
+ * followed by "-<worker>" (the worker's index in the process). When wake_fd >= 0 the consumer queue writes a byte to
+ * it whenever messages arrive (for the worker's poll loop). NULL with errstr on failure. */
 hd_consume_t *hd_consume_new(const hd_conf_t *conf, const char *const *topics, int cnt, const char *group_suffix,
-                             int wake_fd, char *errstr, size_t errstr_size);
+                             int worker, int wake_fd, char *errstr, size_t errstr_size);
 
 /* Range mode (hookd replay): no group membership; each range's partition is assigned explicitly from offset `from`
  * and consumed up to, not including, `to` (or the end of the log, whichever comes first). Offsets are never
@@ -59,16 +60,15 @@ int hd_consume_entry_revoked(const hd_consume_entry_t *e);
  * due, so that the consumer does not pull the whole backlog into memory. */
 void hd_consume_pause(hd_consume_t *c, const char *topic, int32_t partition, int pause);
 
-/* Number of tracked, unfinished messages. */
+/* Number of tracked messages: not done yet, or done behind an earlier one of their partition that is not. */
 size_t hd_consume_pending(const hd_consume_t *c);
 
-/* Commits the stored offsets synchronously and leaves the group. Unfinished entries are abandoned: their
- * offsets are never stored, so the next owner of the partition re-delivers them. */
-void hd_consume_close(hd_consume_t *c);
+/* Commits the stored offsets and leaves the group, giving up after timeout_ms (a broker that is away): 0 when
+ * closed, -1 when it gave up (the group then notices the member's absence after its session timeout). Unfinished
+ * entries are abandoned: their offsets are never stored, so the next owner of the partition re-delivers them. */
+int hd_consume_close(hd_consume_t *c, int timeout_ms);
 
 /* Frees the consumer (closing it first when hd_consume_close was not called). NULL is a no-op. */
 void hd_consume_destroy(hd_consume_t *c);
-
-rd_kafka_t *hd_consume_handle(hd_consume_t *c);
 
 #endif

@@ -14,9 +14,11 @@
 
 typedef struct hd_dispatch_s hd_dispatch_t;
 
-/* Creates a worker with its own consumer, producer and curl multi handle. Does not take conf or cache; both must
- * outlive the worker. NULL with errstr on failure. */
-hd_dispatch_t *hd_dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cache, char *errstr, size_t errstr_size);
+/* Creates a worker with its own consumer, producer and curl multi handle; worker is its index in the process (0..),
+ * stable across restarts (static group membership). Does not take conf or cache; both must outlive the worker.
+ * NULL with errstr on failure. */
+hd_dispatch_t *hd_dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cache, int worker, char *errstr,
+                               size_t errstr_size);
 
 /* Replay mode (hookd replay): the worker consumes the given ranges without a group (hd_consume_new_range), stops
  * by itself once every range is consumed and its deliveries recorded, never dead-letters (bad input was

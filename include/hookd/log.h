@@ -15,6 +15,13 @@ int hd_log_level_parse(const char *name);
 void hd_log_write(hd_log_level_t level, const char *component, const char *const *kv, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* hd_log_write for errors that repeat while a dependency is away (a broker, the database): a line whose text,
+ * digits aside, was written less than HD_LOG_REPEAT_MS ago is only counted; the first one written after that carries
+ * the count in "suppressed". */
+#define HD_LOG_REPEAT_MS 10000
+void hd_log_write_limited(hd_log_level_t level, const char *component, const char *const *kv, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* librdkafka's log_cb (syslog levels), so that its lines are JSON too. Set it on every rd_kafka_conf_t. */
 struct rd_kafka_s;
 void hd_log_rdkafka(const struct rd_kafka_s *rk, int level, const char *fac, const char *buf);
@@ -25,6 +32,11 @@ void hd_log_mongoc_install(void);
 #define HD_LOG(level, component, kv, ...)                                                                     \
     do {                                                                                                       \
         if ((level) >= hd_log_min_level) hd_log_write((level), (component), (kv), __VA_ARGS__);               \
+    } while (0)
+
+#define HD_LOG_LIMITED(level, component, kv, ...)                                                                      \
+    do {                                                                                                               \
+        if ((level) >= hd_log_min_level) hd_log_write_limited((level), (component), (kv), __VA_ARGS__);                \
     } while (0)
 
 #define HD_KV(...) ((const char *const[]){__VA_ARGS__, NULL})

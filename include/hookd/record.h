@@ -49,7 +49,11 @@ typedef struct hd_record_result_s {
     int replay; /* produced by hookd replay */
 } hd_record_result_t;
 
-/* Produces a results record keyed by delivery id. Returns 0 (ack will follow) or -1 when it cannot be queued. */
+/* Every produce call below returns 0 when the ack will follow (a record librdkafka refuses is kept and produced
+ * again, so its ack may come much later), or -1 when the producer has failed for good (hd_record_fatal): no ack
+ * will ever follow, and the caller must stop rather than count the record as written. */
+
+/* Produces a results record keyed by delivery id. */
 int hd_record_result(hd_record_t *r, const hd_record_result_t *res, void *record_opaque);
 
 /* Writes the results record's JSON text (schemas/delivery-result.schema.json, NUL-terminated) into *buf, which
@@ -58,12 +62,13 @@ int hd_record_result(hd_record_t *r, const hd_record_result_t *res, void *record
 size_t hd_record_result_json(const hd_record_result_t *res, char **buf, size_t *cap);
 
 /* Produces msg (value, key and headers unchanged) to the dead-letter topic with hookd-reason, hookd-error and
- * hookd-source-{topic,partition,offset} headers. Returns 0 (ack will follow) or -1. */
+ * hookd-source-{topic,partition,offset} headers. A message too large to produce keeps the first bytes that fit, with
+ * a hookd-truncated-from header giving its length. */
 int hd_record_deadletter(hd_record_t *r, const rd_kafka_message_t *msg, const char *reason, const char *error,
                          void *record_opaque);
 
 /* Produces value to any topic (retry tiers, the dead-letter topic for failed deliveries, the ops topic). Takes
- * hdrs (may be NULL) on every path. Returns 0 (ack will follow) or -1. */
+ * hdrs (may be NULL) on every path. value must fit hd_record_max_bytes. */
 int hd_record_produce(hd_record_t *r, const char *topic, const char *key, const void *value, size_t len,
                       rd_kafka_headers_t *hdrs, void *record_opaque);
 
@@ -79,5 +84,16 @@ int hd_record_acked(const hd_record_t *r);
 
 /* Waits up to timeout_ms for every record to be acknowledged; returns the number still outstanding. */
 int hd_record_flush(hd_record_t *r, int timeout_ms);
+
+/* 1 once the producer has failed for good (a fatal idempotent-producer error): records are no longer written. */
+int hd_record_fatal(const hd_record_t *r);
+
+/* The most key, value and headers one record may carry (the producer's message.max.bytes less framing). */
+size_t hd_record_max_bytes(const hd_record_t *r);
+
+/* Start-up check that records of need bytes fit the producer's limit and that the topics that already exist
+ * (read from the cluster, waiting up to two seconds) take the producer's largest records. -1 with errstr. */
+int hd_record_check_limits(hd_record_t *r, size_t need, const char *const *topics, int cnt, char *errstr,
+                           size_t errstr_size);
 
 #endif

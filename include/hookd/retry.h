@@ -14,6 +14,10 @@
 
 #define HD_RETRY_MAX_TIERS 16
 
+/* A retry job's bytes around its event (ids, URL, source coordinates): event.max.bytes plus this must fit a
+ * record, which hookd checks at start. */
+#define HD_RETRY_JOB_OVERHEAD 16384
+
 typedef struct hd_retry_s {
     int cnt;
     int64_t delay_ms[HD_RETRY_MAX_TIERS];
@@ -42,6 +46,7 @@ int hd_retry_tier_for_wait(const hd_retry_t *r, int64_t wait_ms);
 typedef struct hd_retry_job_s {
     char *delivery_id, *subscription_id, *url;
     int attempt; /* the attempt this job will make */
+    int parked;  /* its circuit breaker parked it before: finding the circuit open again costs it an attempt */
     int64_t due_ms;
     json_object *event; /* plain envelope */
     char *src_topic;

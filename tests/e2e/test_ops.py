@@ -117,6 +117,7 @@ def test_health_ready_and_metrics_move(hookd, add_subscription, receiver, result
     for rec in results.for_event(ev["id"]):
         assert rec["replay"] is False
     hookd.stop(h)
+    assert "not the first option" not in h.log()  # libmicrohttpd's complaint about the order of its options
 
 
 def test_status_server_bad_address_is_a_clear_error(hookd):
@@ -272,14 +273,20 @@ def test_replay_bad_input_is_a_clear_error(hookd, hookd_bin, add_subscription, r
 
 
 def test_a_kafka_setting_librdkafka_refuses_is_a_clear_error(hookd, hookd_bin):
-    """kafka.* passes through unchecked by hookd; librdkafka's own refusal must come out as an error and exit 1
-    (it once crashed the cleanup path when the consumer could not be created)."""
+    """kafka.* passes through to librdkafka; its refusal, and hookd's of a setting at-least-once depends on or of
+    size limits that do not agree, must come out as an error and exit 1 (it once crashed the cleanup path when the
+    consumer could not be created)."""
     cases = [
         ({"HOOKD_KAFKA_CONSUMER_FETCH_MAX_BYTES": "262144"}, [], 1, "`fetch.max.bytes` must be >= `message.max.bytes`"),
         ({"HOOKD_KAFKA_PRODUCER_ACKS": "0"}, [], 1, "acks"),
         ({}, ["--set", "kafka.no.such.property=1"], 1, "no.such.property"),
         # From the environment, a bad value of a real property is refused before anything starts.
         ({"HOOKD_KAFKA_SECURITY_PROTOCOL": "carrier-pigeon"}, [], 2, "HOOKD_KAFKA_SECURITY_PROTOCOL"),
+        # At-least-once depends on these: refused by hookd, naming the setting.
+        ({"HOOKD_KAFKA_ENABLE_AUTO_OFFSET_STORE": "true"}, [], 1, "kafka.enable.auto.offset.store = true is refused"),
+        ({"HOOKD_KAFKA_PRODUCER_ENABLE_IDEMPOTENCE": "false"}, [], 1, "kafka.enable.idempotence = false is refused"),
+        # event.max.bytes and a retry job must fit the producer's records.
+        ({"HOOKD_EVENT_MAX_BYTES": "1000000"}, [], 1, "message.max.bytes"),
     ]
     for extra, args, code, why in cases:
         p = subprocess.run([str(hookd_bin), "dispatch", *args], env=dict(hookd.env(), **extra), capture_output=True,

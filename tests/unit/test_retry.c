@@ -77,10 +77,17 @@ static void test_job_roundtrip(void) {
         CHECK_STR(back->subscription_id, "sub_1");
         CHECK_STR(back->url, "https://x.example/h");
         CHECK(back->attempt == 3 && back->due_ms == 1700000000123LL);
+        CHECK(back->parked == 0);
         CHECK_STR(back->src_topic, "events");
         CHECK(back->src_partition == 2 && back->src_offset == 99);
         CHECK(json_object_equal(back->event, event));
     }
+    hd_retry_job_destroy(back);
+    free(text);
+    job.parked = 1; /* parked by its breaker: kept across the tier */
+    text = hd_retry_job_encode(&job);
+    back = hd_retry_job_decode(text, strlen(text), err, sizeof(err));
+    CHECK(back && back->parked == 1);
     hd_retry_job_destroy(back);
     free(text);
     json_object_put(event);
