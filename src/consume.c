@@ -1,5 +1,6 @@
 #include "hookd/consume.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,7 @@ struct hd_consume_s {
     rd_kafka_queue_t *queue;
     part_t *parts;    /* assigned partitions */
     part_t *detached; /* revoked partitions with entries still in flight */
-    size_t pending;   /* tracked entries: not done, or done behind one that is not */
+    atomic_size_t pending; /* tracked entries: not done, or done behind one that is not (read by scrapes) */
     int closed;
     int range; /* explicit assignment: stops at the ends, never stores or commits offsets */
     int closing;
@@ -118,10 +119,14 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
     HD_LOG_LIMITED(err == RD_KAFKA_RESP_ERR__FATAL ? HD_LOG_ERROR : HD_LOG_WARN, "consume", NULL, "kafka: %s", reason);
 }
 
-/* Consumer lag per assigned partition (high watermark minus fetch position), read at scrape time from
- * librdkafka's cached watermarks: no broker round trip, nothing on the worker's thread. */
-static void collect_lag(hd_metrics_scrape_t *s, void *opaque) {
+/* Messages held, and consumer lag per assigned partition (high watermark minus fetch position), read at scrape time
+ * from librdkafka's cached watermarks: no broker round trip, nothing on the worker's thread. */
+static void collect(hd_metrics_scrape_t *s, void *opaque) {
     hd_consume_t *c = opaque;
+    hd_metrics_emit(s, "hd_consumer_messages_pending",
+                    "Messages a consumer has taken and not finished, or finished behind an earlier one of their "
+                    "partition (at most consume.max.pending plus one batch).",
+                    "gauge", (const char *const[]){"consumer", rd_kafka_name(c->rk), NULL}, (double)c->pending);
     rd_kafka_topic_partition_list_t *parts = NULL;
     if (rd_kafka_assignment(c->rk, &parts) || !parts) return;
     rd_kafka_position(c->rk, parts);
@@ -190,7 +195,7 @@ static hd_consume_t *consumer_new(const hd_conf_t *conf, const char *const *topi
     rd_kafka_poll_set_consumer(c->rk);
     c->queue = rd_kafka_queue_get_consumer(c->rk);
     if (wake_fd >= 0) rd_kafka_queue_io_event_enable(c->queue, wake_fd, "c", 1);
-    c->collector = hd_metrics_add_collector(hd_metrics_default(), collect_lag, c);
+    c->collector = hd_metrics_add_collector(hd_metrics_default(), collect, c);
     if (ranges) {
         topics = rd_kafka_topic_partition_list_new(range_cnt > 0 ? range_cnt : 1);
         for (int i = 0; i < range_cnt; i++) {

@@ -318,3 +318,46 @@ def test_sigkill_under_load_repeatedly_then_restart(hookd, add_subscription, rec
     report("SIGKILL x3 under load", lost, len(unsettled()), dups)
     assert lost == 0 and not unsettled()
     hookd.stop(h)
+
+
+def test_messages_held_stay_within_consume_max_pending(hookd, receiver, produce, db):
+    """Memory is bounded by configuration, not by the backlog: with a receiver that never answers beside a healthy
+    one and a backlog six times consume.max.pending, no consumer ever holds more than consume.max.pending messages
+    plus one batch (hd_consumer_messages_pending, sampled throughout), and the healthy receiver still gets every
+    event. Without the bound, the hanging host's deliveries pinned the whole backlog in memory."""
+    from conftest import Receiver
+    from test_ops import get, parse_metrics, status_url
+
+    limit, batch, backlog = 100, 10, 600
+    hang = Receiver()
+    peak, stop = [0.0], threading.Event()
+    try:
+        hang.script("hang", lambda n, req: Reply(action="hang"))
+        healthy = add_sub_at(db, receiver, "ok")
+        add_sub_at(db, hang, "hang", max_retry_count=1)
+        h = hookd.start(HOOKD_CONSUME_MAX_PENDING=limit, HOOKD_CONSUME_BATCH_SIZE=batch,
+                        HOOKD_METRICS_LISTEN="127.0.0.1:0", HOOKD_HTTP_TIMEOUT_MS=2000, HOOKD_HTTP_QUEUE_MAX_MS=500,
+                        HOOKD_HTTP_MAX_INFLIGHT_PER_HOST=4)
+        base = status_url(h)
+
+        def sample():
+            while not stop.is_set():
+                held = [v for (name, _), v in parse_metrics(get(base + "/metrics")[1]).items()
+                        if name == "hd_consumer_messages_pending"]
+                peak[0] = max([peak[0], *held])
+                time.sleep(0.02)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        for i in range(backlog):
+            produce(make_event(data={"n": i}))
+        receiver.wait(backlog, healthy["path"], timeout=RETRY_TIMEOUT)
+        stop.set()
+        sampler.join(10)
+        print(f"\nmessages held at most: {peak[0]:.0f} (consume.max.pending {limit}, batch {batch}, backlog {backlog})")
+        assert peak[0] <= limit + batch, peak[0]
+        assert peak[0] >= limit // 2, peak[0]  # the backlog did press against the bound
+        hookd.stop(h)
+    finally:
+        stop.set()
+        hang.close()
