@@ -680,7 +680,10 @@ class Mail:
 
 
 class SmtpSink:
-    def __init__(self):
+    """A local SMTP server keeping what it receives; it refuses the addresses in refuse at RCPT TO, as a real server
+    refuses an unknown mailbox."""
+
+    def __init__(self, refuse=()):
         from aiosmtpd.controller import Controller
 
         sink = self
@@ -688,6 +691,12 @@ class SmtpSink:
         self.lock = threading.Lock()
 
         class Handler:
+            async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+                if address in refuse:
+                    return "550 5.1.1 no such mailbox"
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
             async def handle_DATA(self, server, session, envelope):
                 with sink.lock:
                     sink.mails.append(Mail(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content
@@ -753,6 +762,15 @@ class PrivateKafka:
 
     def down(self):
         self._services("kafka-down")
+
+    def create_topics(self, names):
+        """The test's events (3 partitions), results and dead-letter topics on this broker."""
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="hookd-e2e-private",
+                                 request_timeout_ms=30000)
+        admin.create_topics([NewTopic(names.events, 3, 1), NewTopic(names.results, 1, 1),
+                             NewTopic(names.deadletter, 1, 1)], timeout_ms=30000)
+        admin.wait_for_topics([names.events, names.results, names.deadletter], timeout_ms=60000)
+        admin.close()
 
     def log(self):
         p = self.run_dir / "kafka.log"

@@ -19,7 +19,6 @@ import uuid
 
 import pytest
 from kafka import KafkaProducer
-from kafka.admin import KafkaAdminClient, NewTopic
 
 from conftest import (TIMEOUT, WEBHOOK_ID, Reply, Results, free_port, log_change, make_event, new_secret,
                       parse_iso, produce_until, wait_for)
@@ -792,11 +791,7 @@ def test_rebalance_under_load_loses_nothing(hookd, add_subscription, receiver, r
 
 def test_broker_restart_loses_nothing(hookd, add_subscription, receiver, private_kafka, names):
     bs = private_kafka.bootstrap
-    admin = KafkaAdminClient(bootstrap_servers=bs, client_id="hookd-e2e-private", request_timeout_ms=30000)
-    admin.create_topics([NewTopic(names.events, 3, 1), NewTopic(names.results, 1, 1), NewTopic(names.deadletter, 1, 1)],
-                        timeout_ms=30000)
-    admin.wait_for_topics([names.events, names.results, names.deadletter], timeout_ms=60000)
-    admin.close()
+    private_kafka.create_topics(names)
     prod = KafkaProducer(bootstrap_servers=bs, acks="all", linger_ms=0, retries=2**31 - 1, max_in_flight_requests_per_connection=1,
                          request_timeout_ms=10000, delivery_timeout_ms=240000, reconnect_backoff_max_ms=1000,
                          client_id="hookd-e2e-private-producer")

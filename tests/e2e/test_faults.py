@@ -214,16 +214,10 @@ def test_sigterm_with_the_broker_away_exits_within_its_grace(hookd, add_subscrip
     commit, leaving the group) ends within shutdown.grace.ms, not after a minute of commit and close timeouts that a
     platform's grace period would cut short with SIGKILL. Nothing is lost: what was not written is delivered again
     after the restart, once the broker is back."""
-    from kafka.admin import KafkaAdminClient, NewTopic
-
     from conftest import Results
 
     bs = private_kafka.bootstrap
-    admin = KafkaAdminClient(bootstrap_servers=bs, client_id="hookd-e2e-private", request_timeout_ms=30000)
-    admin.create_topics([NewTopic(names.events, 3, 1), NewTopic(names.results, 1, 1), NewTopic(names.deadletter, 1, 1)],
-                        timeout_ms=30000)
-    admin.wait_for_topics([names.events, names.results, names.deadletter], timeout_ms=60000)
-    admin.close()
+    private_kafka.create_topics(names)
     receiver.script("slow", lambda n, req: Reply(status=200, delay=2.0))
     sub = add_subscription(status_path="slow")
     grace_ms = 4000

@@ -3,49 +3,19 @@ local aiosmtpd sink), and the dispatcher's closing summary when a disable cancel
 fixtures."""
 
 import re
-import threading
 
 import pytest
-from aiosmtpd.controller import Controller
 
-from conftest import free_port, make_event, wait_for
+from conftest import SmtpSink, log_change, make_event, wait_for
 
 REJECTED = "rejected@example.com"
 
 
-class StrictSink:
-    """An SMTP server that refuses REJECTED at RCPT TO, as a real server refuses an unknown mailbox."""
-
-    def __init__(self):
-        sink = self
-        self.mails, self.lock = [], threading.Lock()
-
-        class Handler:
-            async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-                if address == REJECTED:
-                    return "550 5.1.1 no such mailbox"
-                envelope.rcpt_tos.append(address)
-                return "250 OK"
-
-            async def handle_DATA(self, server, session, envelope):
-                with sink.lock:
-                    sink.mails.append((list(envelope.rcpt_tos), envelope.original_content or envelope.content))
-                return "250 OK"
-
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=free_port())
-        self.controller.start()
-        self.url = f"smtp://127.0.0.1:{self.controller.port}"
-
-    def received(self):
-        with self.lock:
-            return list(self.mails)
-
-
 @pytest.fixture
 def strict_sink():
-    s = StrictSink()
+    s = SmtpSink(refuse={REJECTED})
     yield s
-    s.controller.stop()
+    s.close()
 
 
 def test_disabled_mail_reaches_every_good_address(hookd, add_subscription, results, produce, db, strict_sink):
@@ -64,7 +34,8 @@ def test_disabled_mail_reaches_every_good_address(hookd, add_subscription, resul
     results.wait_event(ev["id"])
     wait_for(lambda: db.subscriptions.find_one({"_id": sub["_id"]})["is_active"] is False, what="the disable")
 
-    rcpts, data = wait_for(strict_sink.received, what="the notification e-mail")[0]
+    mail = wait_for(strict_sink.received, what="the notification e-mail")[0]
+    rcpts, data = mail.rcpt_tos, mail.data
     assert sorted(rcpts) == ["dev@example.com", "ops@example.com"]
     assert b"\r\nBcc:" not in data and b"evil@example.net\r\n" not in data.split(b"\r\n\r\n")[0]
     assert not re.search(rb"[^\r]\n", data), "every line ends in CRLF"
@@ -89,6 +60,7 @@ def test_summary_does_not_count_cancelled_retries_as_failed(hookd, add_subscript
     results.wait_event(ev["id"])  # attempt 1 failed, a retry scheduled
     db.subscriptions.update_one({"_id": sub["_id"]}, {"$set": {"is_active": False, "updated_at": sub["updated_at"]
                                                                .replace(year=sub["updated_at"].year + 1)}})
+    log_change(db, sub["_id"])
     recs = results.wait_event(ev["id"], count=2)
     assert recs[1]["error"] == "the subscription was disabled before the retry"
     hookd.stop(h)
