@@ -58,7 +58,9 @@ typedef struct ev_s {
     int abandoned;
     int64_t due_ms;
     struct ev_s *prev, *next; /* live events */
-    struct ev_s *held_next;   /* retry jobs waiting to be due, soonest first */
+    struct ev_s *held_next;   /* retry jobs waiting to be due, soonest first; or events awaiting a look */
+    char *target;        /* the subscription an event awaiting a look names */
+    int64_t produced_ms; /* and when that event was produced */
 } ev_t;
 
 typedef struct job_s {
@@ -90,6 +92,7 @@ struct hd_dispatch_s {
     ev_t *evs;
     job_t *jobs;
     ev_t *held;
+    ev_t *awaiting, **awaiting_tail; /* events naming a subscription this worker's snapshot lacks, oldest first */
     hd_admit_t *admit;
     hd_map_t *paused;    /* "topic\0partition" -> held jobs of that partition (as a count in the pointer) */
     hd_dispatch_stats_t stats;
@@ -133,6 +136,7 @@ static void ev_unref(hd_dispatch_t *w, ev_t *ev) {
     ev_release_content(ev);
     free(ev->topic);
     free(ev->msg_topic);
+    free(ev->target);
     free(ev);
 }
 
@@ -590,20 +594,13 @@ static void delivery_id(const hd_dispatch_t *w, const ev_t *ev, const hd_sub_t *
     hd_sign_message_id(ev->event->id, salted, out);
 }
 
-/* The longest a worker waits for the store to show the subscription an event names. */
+/* The longest an event waits for the store to show the subscription it names. */
 #define TARGET_WAIT_MS 2000
 
 /* An event naming its subscription (a test event, a re-send through the API) goes to that one alone, whatever its
- * event types, statuses and filter. The API wrote the subscription before producing the event, so one this
- * snapshot lacks is looked up by a refresh that starts after the event was produced (rarely: right after a
- * create); one still missing then, or inactive, gets a final failed outcome rather than none. */
-static void deliver_target(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const char *id, int64_t produced_ms) {
-    hd_match_t *fresh = NULL;
+ * event types, statuses and filter; one still missing or inactive gets a final failed outcome rather than none. */
+static void deliver_target(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const char *id) {
     const hd_sub_t *sub = hd_match_get(snap, id);
-    if (!sub) {
-        fresh = hd_match_cache_get_after(w->cache, produced_ms, TARGET_WAIT_MS);
-        sub = hd_match_get(snap = fresh, id);
-    }
     char msg_id[HD_SIGN_ID_SIZE];
     if (sub && !strcmp(sub->tenant, ev->event->tenant) && sub->is_active && !atomic_load(&sub->disabled)) {
         ev->snap = hd_match_retain(snap);
@@ -621,7 +618,39 @@ static void deliver_target(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const c
                        .final = 1};
         record_attempt(w, ev, &a);
     }
-    hd_match_release(fresh);
+}
+
+/* The API wrote the subscription before producing the event, so a snapshot that lacks it is older than the write
+ * (rarely: right after a create). The event waits, without holding up the loop, until a look at the store that
+ * started after it was produced has finished, or TARGET_WAIT_MS (the store may be away). */
+static void await_target(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const char *id, int64_t produced_ms) {
+    if (hd_match_get(snap, id) || hd_match_cache_seen(w->cache, produced_ms)) {
+        deliver_target(w, snap, ev, id);
+        return;
+    }
+    ev->target = hd_xstrdup(id);
+    ev->produced_ms = produced_ms;
+    ev->due_ms = hd_now_ms() + TARGET_WAIT_MS;
+    ev_ref_work(ev);
+    ev->held_next = NULL;
+    *w->awaiting_tail = ev;
+    w->awaiting_tail = &ev->held_next;
+}
+
+/* How often a worker with events awaiting a look checks whether it has come. */
+#define AWAIT_POLL_MS 20
+
+/* Events whose look has come, or whose wait is over, in the order they came. */
+static void release_awaiting(hd_dispatch_t *w, int64_t now) {
+    while (w->awaiting && (hd_match_cache_seen(w->cache, w->awaiting->produced_ms) || w->awaiting->due_ms <= now)) {
+        ev_t *ev = w->awaiting;
+        if (!(w->awaiting = ev->held_next)) w->awaiting_tail = &w->awaiting;
+        hd_match_t *snap = hd_match_cache_get(w->cache);
+        if (revoked(ev)) w->stats.dropped_revoked++;
+        else deliver_target(w, snap, ev, ev->target);
+        hd_match_release(snap);
+        ev_work_done(w, ev);
+    }
 }
 
 static void handle_source(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const rd_kafka_message_t *msg) {
@@ -655,7 +684,7 @@ static void handle_source(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const rd
         char id[256];
         snprintf(id, sizeof(id), "%.*s", (int)target_len, (const char *)target);
         int64_t produced_ms = rd_kafka_message_timestamp(msg, NULL);
-        deliver_target(w, snap, ev, id, produced_ms > 0 ? produced_ms : hd_now_ms());
+        await_target(w, snap, ev, id, produced_ms > 0 ? produced_ms : hd_now_ms());
         return;
     }
 
@@ -797,6 +826,7 @@ static hd_dispatch_t *dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cach
     w->conf = conf;
     w->replay = replay;
     w->cache = cache;
+    w->awaiting_tail = &w->awaiting;
     w->decode_opts = (hd_decode_opts_t){.max_bytes = (size_t)conf->event_max_bytes,
                                         .tenant_attribute = conf->event_tenant_attribute,
                                         .tenant_header = conf->event_tenant_header,
@@ -896,6 +926,8 @@ static int turn(hd_dispatch_t *w, int consuming, int max_wait_ms) {
         ev_work_done(w, ev); /* the hold's reference */
     }
     if (w->held && w->held->due_ms - now < max_wait_ms) max_wait_ms = (int)(w->held->due_ms - now);
+    release_awaiting(w, now);
+    if (w->awaiting && max_wait_ms > AWAIT_POLL_MS) max_wait_ms = AWAIT_POLL_MS; /* no signal comes with a look */
     /* The retry tiers first: a retry is older work than any new event. */
     hd_consume_t *const from[] = {w->retry_consume, w->consume};
     for (size_t f = 0; f < sizeof(from) / sizeof(from[0]); f++) {
@@ -955,6 +987,14 @@ static int abandon(hd_dispatch_t *w) {
         ev_work_done(w, ev);
         n++;
     }
+    while (w->awaiting) {
+        ev_t *ev = w->awaiting;
+        w->awaiting = ev->held_next;
+        ev->abandoned = 1;
+        ev_work_done(w, ev);
+        n++;
+    }
+    w->awaiting_tail = &w->awaiting;
     return n;
 }
 

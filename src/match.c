@@ -363,9 +363,8 @@ struct hd_match_cache_s {
     hd_match_t *current; /* guarded by lock */
     int64_t looked_us;   /* the last successful look at the store; guarded by lock */
     int64_t looked_from_ms; /* the wall clock when that look started; guarded by lock */
-    pthread_cond_t looked;  /* signalled after every look, successful or not */
     int64_t full_us;        /* the last full load (the refresher's own) */
-    int wake;               /* look now (hd_match_cache_get_after); guarded by lock */
+    int wake;               /* look now (hd_match_cache_seen); guarded by lock */
 };
 
 /* The current snapshot's subscription with this id when its document is unchanged: shared with the new snapshot,
@@ -562,7 +561,6 @@ static void *refresher(void *arg) {
             HD_LOG(HD_LOG_INFO, "match", NULL, "subscription store reachable again");
         failing = rc != 0;
         pthread_mutex_lock(&c->lock);
-        pthread_cond_broadcast(&c->looked);
     }
     pthread_mutex_unlock(&c->lock);
     return NULL;
@@ -577,7 +575,6 @@ hd_match_cache_t *hd_match_cache_new(hd_store_t *store, int64_t refresh_ms, int6
     c->changes_tail = &c->changes;
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->cond, NULL);
-    pthread_cond_init(&c->looked, NULL);
     int loaded;
     int64_t from_us = hd_mono_us();
     if (reload(c, &loaded, errstr, errstr_size)) goto fail;
@@ -593,7 +590,6 @@ fail:
     hd_match_release(c->current);
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->cond);
-    pthread_cond_destroy(&c->looked);
     free(c);
     return NULL;
 }
@@ -620,7 +616,6 @@ void hd_match_cache_destroy(hd_match_cache_t *c) {
     free(c->smtp_from);
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->cond);
-    pthread_cond_destroy(&c->looked);
     free(c);
 }
 
@@ -682,17 +677,15 @@ int64_t hd_match_cache_attempted(hd_match_cache_t *c, const hd_sub_t *sub, int f
     return since;
 }
 
-hd_match_t *hd_match_cache_get_after(hd_match_cache_t *c, int64_t after_ms, int64_t timeout_ms) {
-    struct timespec until = deadline_in(timeout_ms);
+int hd_match_cache_seen(hd_match_cache_t *c, int64_t after_ms) {
     pthread_mutex_lock(&c->lock);
-    while (c->looked_from_ms <= after_ms && !c->stop) {
+    int seen = c->looked_from_ms > after_ms;
+    if (!seen && !c->wake) {
         c->wake = 1;
         pthread_cond_signal(&c->cond);
-        if (pthread_cond_timedwait(&c->looked, &c->lock, &until)) break;
     }
-    hd_match_t *m = hd_match_retain(c->current);
     pthread_mutex_unlock(&c->lock);
-    return m;
+    return seen;
 }
 
 hd_match_t *hd_match_cache_get(hd_match_cache_t *c) {

@@ -61,11 +61,10 @@ hd_match_cache_t *hd_match_cache_new(hd_store_t *store, int64_t refresh_ms, int6
 /* Stops the thread and releases the current snapshot. NULL is a no-op. */
 void hd_match_cache_destroy(hd_match_cache_t *cache);
 
-/* A snapshot from a look at the store that started after after_ms (wall clock), retained for the caller: the
- * current one when it is, else the refresher thread looks now and the caller waits for it, at most timeout_ms
- * (then the current snapshot; the store may be away). For an event naming a subscription the API wrote before
- * producing it: a look started after the event was produced has seen that subscription. */
-hd_match_t *hd_match_cache_get_after(hd_match_cache_t *cache, int64_t after_ms, int64_t timeout_ms);
+/* 1 when a look at the store that started after after_ms (wall clock) has finished, so that hd_match_cache_get
+ * has seen every write made before after_ms; else 0, and the refresher thread is asked to look now. Never waits:
+ * for an event naming a subscription the API wrote before producing it, which its worker sets aside meanwhile. */
+int hd_match_cache_seen(hd_match_cache_t *cache, int64_t after_ms);
 
 /* The current snapshot, retained for the caller (release it with hd_match_release). */
 hd_match_t *hd_match_cache_get(hd_match_cache_t *cache);
