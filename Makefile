@@ -134,6 +134,14 @@ clang-check: | $(RDKAFKA_LIB)
 	@echo "  CLANG   build/clang/hookd"
 	@clang $(BASE) -O2 $(PKG_CFLAGS) -o build/clang/hookd $(SRCS) $(PKG_LIBS)
 
+# Every C file formatted by .clang-format: `make format` rewrites them, `make format-check` (in `make test`) fails on
+# any difference.
+FORMATTED := $(SRCS) $(HDRS) $(wildcard tests/unit/*.[ch] tests/fuzz/*.[ch] tests/bench/*.c)
+format:
+	@clang-format -i $(FORMATTED)
+format-check:
+	@clang-format --dry-run --Werror $(FORMATTED)
+
 docs: build/hookd
 	./build/hookd config --markdown > docs/configuration.md
 

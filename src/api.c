@@ -54,7 +54,8 @@ typedef struct conn_s {
 static int split_path(const char *path, char **seg, int *nseg) {
     *nseg = 0;
     while (*path) {
-        while (*path == '/') path++;
+        while (*path == '/')
+            path++;
         if (!*path) break;
         size_t n = strcspn(path, "/");
         if (*nseg == MAX_SEGMENTS) return -1;
@@ -167,9 +168,12 @@ static void route(hd_api_t *api, hd_api_req_t *r, const conn_t *cs) {
     if (!r->reply && parse_body(r, cs) == 0) {
         r->seg = seg + 2;
         r->nseg = nseg - 2;
-        if (!strcmp(r->seg[0], "subscriptions")) hd_api_subscriptions(r);
-        else if (!strcmp(r->seg[0], "events")) hd_api_deliveries(r, NULL);
-        else if (!strcmp(r->seg[0], "event-types")) hd_api_event_types(r);
+        if (!strcmp(r->seg[0], "subscriptions"))
+            hd_api_subscriptions(r);
+        else if (!strcmp(r->seg[0], "events"))
+            hd_api_deliveries(r, NULL);
+        else if (!strcmp(r->seg[0], "event-types"))
+            hd_api_event_types(r);
         else if (!strcmp(r->seg[0], "api-keys"))
             hd_api_keys(r);
         else
@@ -177,7 +181,8 @@ static void route(hd_api_t *api, hd_api_req_t *r, const conn_t *cs) {
         if (!r->reply) hd_api_req_error(r, 404, "not-found", NULL, "no such route: %s", url);
     }
     HD_LOG(HD_LOG_DEBUG, "api", HD_KV("method", r->method, "url", url, "tenant", r->tenant), "%u", r->status);
-    for (int i = 0; i < nseg; i++) free(seg[i]);
+    for (int i = 0; i < nseg; i++)
+        free(seg[i]);
     r->tenant = NULL;
     free(tenant);
 }
@@ -207,8 +212,8 @@ static void count_request(const char *method, unsigned status, int64_t duration_
     hd_metric_add(hd_metrics_counter(m, "hd_api_requests_total", "API requests by method and status class.",
                                      HD_KV("method", known, "status_class", cls)),
                   1);
-    hd_metric_observe(hd_metrics_histogram(m, "hd_api_request_duration_seconds", "API request latency.", NULL,
-                                           bounds, (int)(sizeof(bounds) / sizeof(bounds[0])), 1e-6),
+    hd_metric_observe(hd_metrics_histogram(m, "hd_api_request_duration_seconds", "API request latency.", NULL, bounds,
+                                           (int)(sizeof(bounds) / sizeof(bounds[0])), 1e-6),
                       duration_us);
 }
 
@@ -234,8 +239,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   void **con_cls) {
     hd_api_t *api = cls;
     conn_t *cs = *con_cls;
-    hd_api_req_t r = {.conf = api->conf, .master = &api->master, .producer = api->producer, .conn = c,
-                      .method = method, .database = hd_store_database(api->store)};
+    hd_api_req_t r = {.conf = api->conf,
+                      .master = &api->master,
+                      .producer = api->producer,
+                      .conn = c,
+                      .method = method,
+                      .database = hd_store_database(api->store)};
     if (!cs->started) {
         cs->started = 1;
         /* A declared oversize body is refused before it is read. */

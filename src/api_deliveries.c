@@ -11,10 +11,9 @@
 static const char *const statuses[] = {"pending", "succeeded", "failed", "retrying"};
 
 static json_object *row_json(const bson_t *doc) {
-    static const char *const keys[] = {"id",           "subscription_id", "event_id",    "event_type",
-                                       "status",       "status_code",     "response",    "error_message",
-                                       "is_success",   "retry_count",     "sent_at",     "next_retry_at",
-                                       "created_at"};
+    static const char *const keys[] = {"id",          "subscription_id", "event_id",      "event_type", "status",
+                                       "status_code", "response",        "error_message", "is_success", "retry_count",
+                                       "sent_at",     "next_retry_at",   "created_at"};
     json_object *raw = hd_api_req_from_bson(doc), *o = json_object_new_object(), *v;
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         json_object_object_add(o, keys[i], json_object_object_get_ex(raw, keys[i], &v) ? json_object_get(v) : NULL);
@@ -28,7 +27,8 @@ static void list(hd_api_req_t *r, const char *sub_id) {
     if (hd_api_req_query_time(r, "from_date", &from) || hd_api_req_query_time(r, "to_date", &to)) return;
     if (status) {
         size_t i = 0;
-        while (i < sizeof(statuses) / sizeof(statuses[0]) && strcmp(statuses[i], status)) i++;
+        while (i < sizeof(statuses) / sizeof(statuses[0]) && strcmp(statuses[i], status))
+            i++;
         if (i == sizeof(statuses) / sizeof(statuses[0])) {
             json_object *d = NULL;
             hd_api_req_detail(&d, "status", "pending, succeeded, failed or retrying");
@@ -92,8 +92,8 @@ static int fetch(const hd_conf_t *conf, const char *topic, int32_t partition, in
         rd_kafka_message_t *m = rd_kafka_consume(rkt, partition, 10000);
         rd_kafka_headers_t *hdrs;
         if (!m || m->err || m->offset != offset) {
-            snprintf(errstr, errstr_size, "event at %s [%d] offset %lld: %s", topic, (int)partition,
-                     (long long)offset, m ? (m->err ? rd_kafka_message_errstr(m) : "no longer there") : "timed out");
+            snprintf(errstr, errstr_size, "event at %s [%d] offset %lld: %s", topic, (int)partition, (long long)offset,
+                     m ? (m->err ? rd_kafka_message_errstr(m) : "no longer there") : "timed out");
         } else {
             out->value = hd_xstrndup(m->payload, m->len);
             out->len = m->len;
@@ -147,8 +147,10 @@ static void retry(hd_api_req_t *r, const char *sub_id, const char *eid) {
             const char *k = bson_iter_key(&src);
             if (!strcmp(k, "topic") && BSON_ITER_HOLDS_UTF8(&src))
                 snprintf(topic, sizeof(topic), "%s", bson_iter_utf8(&src, NULL));
-            else if (!strcmp(k, "partition")) partition = (int32_t)bson_iter_as_int64(&src);
-            else if (!strcmp(k, "offset")) offset = bson_iter_as_int64(&src);
+            else if (!strcmp(k, "partition"))
+                partition = (int32_t)bson_iter_as_int64(&src);
+            else if (!strcmp(k, "offset"))
+                offset = bson_iter_as_int64(&src);
         }
     }
     if (!*topic || partition < 0 || offset < 0) {
@@ -189,7 +191,8 @@ void hd_api_deliveries(hd_api_req_t *r, const char *sub_id) {
     int get = !strcmp(r->method, "GET");
     if (!sub_id) {
         if (r->nseg != 1) return;
-        if (get) list(r, NULL);
+        if (get)
+            list(r, NULL);
         else
             hd_api_req_not_allowed(r, "GET");
         return;
@@ -208,7 +211,8 @@ void hd_api_deliveries(hd_api_req_t *r, const char *sub_id) {
     } else if (r->nseg == 5 && !strcmp(r->seg[4], "retry")) {
         if (strcmp(r->method, "POST"))
             hd_api_req_not_allowed(r, "POST");
-        else retry(r, sub_id, r->seg[3]);
+        else
+            retry(r, sub_id, r->seg[3]);
     }
     bson_destroy(sub);
 }

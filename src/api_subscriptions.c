@@ -119,7 +119,8 @@ static json_object *validate(hd_api_req_t *r, json_object *body, int full) {
     char err[256];
     json_object_object_foreach(body, key, val) {
         size_t i = 0;
-        while (i < NFIELDS && strcmp(fields[i], key)) i++;
+        while (i < NFIELDS && strcmp(fields[i], key))
+            i++;
         if (i == NFIELDS) hd_api_req_detail(&details, key, "unknown field");
         (void)val;
     }
@@ -178,7 +179,8 @@ static json_object *validate(hd_api_req_t *r, json_object *body, int full) {
         hd_api_req_detail(&details, "is_active", "a boolean");
     if (json_object_object_get_ex(body, "notify", &v) && !json_object_is_type(v, json_type_boolean))
         hd_api_req_detail(&details, "notify", "a boolean");
-    if (json_object_object_get_ex(body, "statuses", &v)) check_strings(v, "statuses", MAX_STATUSES, &details, status_ok);
+    if (json_object_object_get_ex(body, "statuses", &v))
+        check_strings(v, "statuses", MAX_STATUSES, &details, status_ok);
     if (json_object_object_get_ex(body, "notification_emails", &v))
         check_strings(v, "notification_emails", MAX_EMAILS, &details, email_ok);
     /* The dispatcher compiles templates and filters with the same code (render.h, filter.h): what passes here
@@ -282,14 +284,20 @@ static void append_fields(bson_t *b, json_object *body, int defaults) {
             else
                 hd_api_req_append_json(b, k, v);
         } else if (defaults) {
-            if (!strcmp(k, "name")) BSON_APPEND_UTF8(b, k, "");
-            else if (!strcmp(k, "headers")) bson_append_document(b, k, -1, &(bson_t)BSON_INITIALIZER);
-            else if (!strcmp(k, "max_retry_count")) BSON_APPEND_INT64(b, k, 5);
-            else if (!strcmp(k, "is_active")) BSON_APPEND_BOOL(b, k, true);
-            else if (!strcmp(k, "notify")) BSON_APPEND_BOOL(b, k, false);
+            if (!strcmp(k, "name"))
+                BSON_APPEND_UTF8(b, k, "");
+            else if (!strcmp(k, "headers"))
+                bson_append_document(b, k, -1, &(bson_t)BSON_INITIALIZER);
+            else if (!strcmp(k, "max_retry_count"))
+                BSON_APPEND_INT64(b, k, 5);
+            else if (!strcmp(k, "is_active"))
+                BSON_APPEND_BOOL(b, k, true);
+            else if (!strcmp(k, "notify"))
+                BSON_APPEND_BOOL(b, k, false);
             else if (!strcmp(k, "statuses") || !strcmp(k, "notification_emails"))
                 bson_append_array(b, k, -1, &(bson_t)BSON_INITIALIZER);
-            else BSON_APPEND_NULL(b, k);
+            else
+                BSON_APPEND_NULL(b, k);
         }
     }
 }
@@ -408,8 +416,8 @@ static void update(hd_api_req_t *r, const char *id, int replace) {
         BSON_APPEND_NULL(&set, "disabled_at");
         BSON_APPEND_NULL(&set, "failing_since");
     }
-    BSON_APPEND_DATE_TIME(&set, "updated_at", hd_now_ms() > date_of(old, "updated_at") ? hd_now_ms()
-                                                                                       : date_of(old, "updated_at") + 1);
+    BSON_APPEND_DATE_TIME(&set, "updated_at",
+                          hd_now_ms() > date_of(old, "updated_at") ? hd_now_ms() : date_of(old, "updated_at") + 1);
     bson_append_document_end(&update, &set);
     bson_t *filter = BCON_NEW("_id", BCON_UTF8(id), "tenant", BCON_UTF8(r->tenant));
     mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, "subscriptions");
@@ -428,7 +436,7 @@ static void update(hd_api_req_t *r, const char *id, int replace) {
 
 /* The delivery log goes first: should the subscription's own delete then fail, a repeated DELETE still finds it.
  * Rows recorded later, for deliveries in flight, stay removable one by one. */
-static void delete(hd_api_req_t *r, const char *id) {
+static void delete (hd_api_req_t *r, const char *id) {
     bson_t *doc;
     if (hd_api_req_find_subscription(r, id, &doc) != 1) return;
     bson_destroy(doc);
@@ -514,8 +522,8 @@ static void rotate(hd_api_req_t *r, const char *id, const char *field) {
 static char *test_type(hd_api_req_t *r, const bson_t *doc, json_object **details) {
     json_object *v;
     bson_iter_t it, arr;
-    const char *asked = r->body && json_object_object_get_ex(r->body, "event_type", &v) ? json_object_get_string(v)
-                                                                                        : NULL;
+    const char *asked =
+        r->body && json_object_object_get_ex(r->body, "event_type", &v) ? json_object_get_string(v) : NULL;
     char *wild = NULL, *exact = NULL;
     int matched = 0;
     if (bson_iter_init_find(&it, doc, "event_types") && BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &arr)) {
@@ -532,7 +540,8 @@ static char *test_type(hd_api_req_t *r, const bson_t *doc, json_object **details
     }
     char *type = NULL;
     if (asked) {
-        if (matched) type = hd_xstrdup(asked);
+        if (matched)
+            type = hd_xstrdup(asked);
         else
             hd_api_req_detail(details, "event_type", "\"%s\" is not one of the subscription's event types", asked);
     } else if (exact) {
@@ -628,18 +637,24 @@ out:
 void hd_api_subscriptions(hd_api_req_t *r) {
     const char *m = r->method;
     if (r->nseg == 1) {
-        if (!strcmp(m, "GET")) list(r);
-        else if (!strcmp(m, "POST")) create(r);
+        if (!strcmp(m, "GET"))
+            list(r);
+        else if (!strcmp(m, "POST"))
+            create(r);
         else
             hd_api_req_not_allowed(r, "GET, POST");
         return;
     }
     const char *id = r->seg[1];
     if (r->nseg == 2) {
-        if (!strcmp(m, "GET")) reply_stored(r, 200, id, NULL);
-        else if (!strcmp(m, "PUT")) update(r, id, 1);
-        else if (!strcmp(m, "PATCH")) update(r, id, 0);
-        else if (!strcmp(m, "DELETE")) delete(r, id);
+        if (!strcmp(m, "GET"))
+            reply_stored(r, 200, id, NULL);
+        else if (!strcmp(m, "PUT"))
+            update(r, id, 1);
+        else if (!strcmp(m, "PATCH"))
+            update(r, id, 0);
+        else if (!strcmp(m, "DELETE"))
+            delete (r, id);
         else
             hd_api_req_not_allowed(r, "GET, PUT, PATCH, DELETE");
     } else if (!strcmp(r->seg[2], "events")) {
@@ -648,7 +663,8 @@ void hd_api_subscriptions(hd_api_req_t *r) {
                                 !strcmp(r->seg[2], "test"))) {
         if (strcmp(m, "POST"))
             hd_api_req_not_allowed(r, "POST");
-        else if (!strcmp(r->seg[2], "test")) test_event(r, id);
+        else if (!strcmp(r->seg[2], "test"))
+            test_event(r, id);
         else
             rotate(r, id, !strcmp(r->seg[2], "rotate-secret") ? "secret" : "signing_key");
     }

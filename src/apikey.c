@@ -23,7 +23,8 @@ static int tenant_ok(const char *t) {
 int hd_apikey_create(mongoc_client_t *client, const char *database, const hd_secret_key_t *master, const char *tenant,
                      int admin, char out[HD_APIKEY_SIZE], char *errstr, size_t errstr_size) {
     unsigned char idbin[ID_HEX / 2], secret[32], hash[HASH_BYTES];
-    char id[ID_HEX + 1], hashhex[HASH_BYTES * 2 + 1], b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+    char id[ID_HEX + 1], hashhex[HASH_BYTES * 2 + 1],
+        b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
     if (!tenant_ok(tenant)) {
         snprintf(errstr, errstr_size, "tenant must be 1-128 printable characters without spaces");
         return -1;
@@ -72,8 +73,8 @@ int hd_apikey_check(mongoc_client_t *client, const char *database, const hd_secr
     bson_iter_t it;
     int rc = 0;
     if (mongoc_cursor_next(cur, &doc)) {
-        const char *hex = bson_iter_init_find(&it, doc, "hash") && BSON_ITER_HOLDS_UTF8(&it)
-                              ? bson_iter_utf8(&it, NULL) : "";
+        const char *hex =
+            bson_iter_init_find(&it, doc, "hash") && BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "";
         size_t got = 0;
         key_hash(master, key, have);
         if (!sodium_hex2bin(want, sizeof(want), hex, strlen(hex), NULL, &got, NULL) && got == sizeof(want) &&

@@ -229,7 +229,8 @@ void hd_conf_destroy(hd_conf_t *conf) {
 /* "group.id" -> "HOOKD_GROUP_ID" */
 static void env_name(const char *name, char *out, size_t out_size) {
     size_t n = (size_t)snprintf(out, out_size, "HOOKD_");
-    for (; *name && n + 1 < out_size; name++) out[n++] = *name == '.' ? '_' : (char)toupper((unsigned char)*name);
+    for (; *name && n + 1 < out_size; name++)
+        out[n++] = *name == '.' ? '_' : (char)toupper((unsigned char)*name);
     out[n] = '\0';
 }
 
@@ -416,8 +417,8 @@ void hd_conf_print_help(FILE *out) {
     for (size_t i = 0; i < TABLE_CNT; i++) {
         env_name(table[i].name, env, sizeof(env));
         range_text(&table[i], range, sizeof(range));
-        fprintf(out, "  %-26s %s\n  %-26s default %s; %s; env %s\n\n", table[i].name, table[i].doc, "",
-                table[i].def, range, env);
+        fprintf(out, "  %-26s %s\n  %-26s default %s; %s; env %s\n\n", table[i].name, table[i].doc, "", table[i].def,
+                range, env);
     }
     fprintf(out, "  kafka.<property>           any librdkafka property, for consumer and producer\n"
                  "                             (kafka.consumer.<p>, kafka.producer.<p> for one of them);\n"

@@ -32,8 +32,8 @@ typedef struct part_s {
 struct hd_consume_s {
     rd_kafka_t *rk;
     rd_kafka_queue_t *queue;
-    part_t *parts;    /* assigned partitions */
-    part_t *detached; /* revoked partitions with entries still in flight */
+    part_t *parts;         /* assigned partitions */
+    part_t *detached;      /* revoked partitions with entries still in flight */
     atomic_size_t pending; /* tracked entries: not done, or done behind one that is not (read by scrapes) */
     int closed;
     int range; /* explicit assignment: stops at the ends, never stores or commits offsets */
@@ -102,12 +102,16 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
     rd_kafka_error_t *error = NULL;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         on_assign(c, parts);
-        if (cooperative) error = rd_kafka_incremental_assign(rk, parts);
-        else rd_kafka_assign(rk, parts);
+        if (cooperative)
+            error = rd_kafka_incremental_assign(rk, parts);
+        else
+            rd_kafka_assign(rk, parts);
     } else {
         on_revoke(c, parts);
-        if (cooperative) error = rd_kafka_incremental_unassign(rk, parts);
-        else rd_kafka_assign(rk, NULL);
+        if (cooperative)
+            error = rd_kafka_incremental_unassign(rk, parts);
+        else
+            rd_kafka_assign(rk, NULL);
     }
     if (error) {
         HD_LOG(HD_LOG_ERROR, "consume", NULL, "rebalance: %s", rd_kafka_error_string(error));
@@ -133,8 +137,7 @@ static void collect(hd_metrics_scrape_t *s, void *opaque) {
     for (int i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &parts->elems[i];
         int64_t lo, hi;
-        if (tp->offset < 0 ||
-            rd_kafka_get_watermark_offsets(c->rk, tp->topic, tp->partition, &lo, &hi) || hi < 0)
+        if (tp->offset < 0 || rd_kafka_get_watermark_offsets(c->rk, tp->topic, tp->partition, &lo, &hi) || hi < 0)
             continue;
         char part[16];
         snprintf(part, sizeof(part), "%d", (int)tp->partition);
@@ -275,8 +278,10 @@ static int range_filter(hd_consume_t *c, rd_kafka_message_t **msgs, int n) {
             range_filter_finish(c, p);
             if (m->err) keep = 0;
         }
-        if (keep) msgs[kept++] = m;
-        else rd_kafka_message_destroy(m);
+        if (keep)
+            msgs[kept++] = m;
+        else
+            rd_kafka_message_destroy(m);
     }
     return kept;
 }
@@ -297,7 +302,8 @@ int hd_consume_batch(hd_consume_t *c, rd_kafka_message_t **msgs, int max) {
 void hd_consume_serve(hd_consume_t *c) {
     rd_kafka_message_t *msgs[64];
     ssize_t n = rd_kafka_consume_batch_queue(c->queue, 0, msgs, sizeof(msgs) / sizeof(msgs[0]));
-    for (ssize_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
+    for (ssize_t i = 0; i < n; i++)
+        rd_kafka_message_destroy(msgs[i]);
 }
 
 hd_consume_entry_t *hd_consume_track(hd_consume_t *c, const rd_kafka_message_t *msg) {
@@ -314,8 +320,10 @@ hd_consume_entry_t *hd_consume_track(hd_consume_t *c, const rd_kafka_message_t *
     hd_consume_entry_t *e = hd_xcalloc(1, sizeof(*e));
     e->offset = msg->offset;
     e->part = p;
-    if (p->tail) p->tail->next = e;
-    else p->head = e;
+    if (p->tail)
+        p->tail->next = e;
+    else
+        p->head = e;
     p->tail = e;
     c->pending++;
     return e;
@@ -351,8 +359,9 @@ void hd_consume_done(hd_consume_t *c, hd_consume_entry_t *e) {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = store;
     rd_kafka_resp_err_t err = rd_kafka_offsets_store(c->rk, l);
-    if (err) HD_LOG(HD_LOG_WARN, "consume", NULL, "storing offset %s [%d] %lld: %s", p->topic, p->partition,
-                    (long long)store, rd_kafka_err2str(err));
+    if (err)
+        HD_LOG(HD_LOG_WARN, "consume", NULL, "storing offset %s [%d] %lld: %s", p->topic, p->partition,
+               (long long)store, rd_kafka_err2str(err));
     rd_kafka_topic_partition_list_destroy(l);
 }
 
@@ -360,8 +369,9 @@ void hd_consume_pause(hd_consume_t *c, const char *topic, int32_t partition, int
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, topic, partition);
     rd_kafka_resp_err_t err = pause ? rd_kafka_pause_partitions(c->rk, l) : rd_kafka_resume_partitions(c->rk, l);
-    if (err) HD_LOG(HD_LOG_WARN, "consume", NULL, "%s %s [%d]: %s", pause ? "pausing" : "resuming", topic, partition,
-                    rd_kafka_err2str(err));
+    if (err)
+        HD_LOG(HD_LOG_WARN, "consume", NULL, "%s %s [%d]: %s", pause ? "pausing" : "resuming", topic, partition,
+               rd_kafka_err2str(err));
     rd_kafka_topic_partition_list_destroy(l);
 }
 
@@ -405,7 +415,8 @@ void hd_consume_destroy(hd_consume_t *c) {
     if (c->collector) hd_metrics_remove_collector(hd_metrics_default(), c->collector);
     if (c->rk && !c->closed) hd_consume_close(c, 0);
     if (!c->range)
-        for (part_t *p = c->parts; p; p = p->next) hd_metrics_partitions_assigned_add(-1);
+        for (part_t *p = c->parts; p; p = p->next)
+            hd_metrics_partitions_assigned_add(-1);
     for (part_t *lists[] = {c->parts, c->detached}, **l = lists; l < lists + 2; l++)
         for (part_t *p = *l, *n; p; p = n) {
             n = p->next;

@@ -80,8 +80,7 @@ static void tokener_free(void *tok) {
 
 static hd_per_thread_t tokener = HD_PER_THREAD(tokener_new, tokener_free);
 
-static json_object *parse_json(const void *value, size_t len, hd_decode_err_t *err, char *errstr,
-                               size_t errstr_size) {
+static json_object *parse_json(const void *value, size_t len, hd_decode_err_t *err, char *errstr, size_t errstr_size) {
     json_tokener *tok = hd_per_thread_get(&tokener);
     json_tokener_reset(tok);
     json_object *root = json_tokener_parse_ex(tok, value, (int)len);
@@ -113,7 +112,8 @@ static json_object *binary_root(const void *value, size_t len, const hd_decode_h
         }
         char attr[128];
         size_t n = 0;
-        for (const char *p = name + 3; *p && n + 1 < sizeof(attr); p++) attr[n++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+        for (const char *p = name + 3; *p && n + 1 < sizeof(attr); p++)
+            attr[n++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
         attr[n] = '\0';
         json_object_object_add(root, attr, json_object_new_string_len(hdrs[i].value, (int)hdrs[i].len));
     }
@@ -163,10 +163,12 @@ static hd_event_t *finish(json_object *root, hd_decode_mode_t mode, const hd_dec
     hd_event_t *ev = NULL;
     if (!json_object_is_type(root, json_type_object)) {
         *err = HD_DECODE_NOT_OBJECT;
-        snprintf(errstr, errstr_size, "event is a JSON %s, not an object", json_type_to_name(json_object_get_type(root)));
+        snprintf(errstr, errstr_size, "event is a JSON %s, not an object",
+                 json_type_to_name(json_object_get_type(root)));
         goto fail;
     }
-    if (mode == HD_DECODE_ENVELOPE && json_object_object_get_ex(root, "specversion", NULL)) mode = HD_DECODE_CE_STRUCTURED;
+    if (mode == HD_DECODE_ENVELOPE && json_object_object_get_ex(root, "specversion", NULL))
+        mode = HD_DECODE_CE_STRUCTURED;
     ev = hd_xcalloc(1, sizeof(*ev));
     ev->root = root;
     ev->mode = mode;
@@ -231,8 +233,10 @@ static hd_event_t *finish(json_object *root, hd_decode_mode_t mode, const hd_dec
     return ev;
 
 fail:
-    if (ev) hd_decode_event_destroy(ev);
-    else json_object_put(root);
+    if (ev)
+        hd_decode_event_destroy(ev);
+    else
+        json_object_put(root);
     return NULL;
 }
 

@@ -66,7 +66,8 @@ hd_deliver_t *hd_deliver_new(const hd_conf_t *conf, hd_deliver_done_cb *done, vo
 
 void hd_deliver_destroy(hd_deliver_t *d) {
     if (!d) return;
-    for (int i = 0; i < d->pool_cnt; i++) curl_easy_cleanup(d->pool[i]);
+    for (int i = 0; i < d->pool_cnt; i++)
+        curl_easy_cleanup(d->pool[i]);
     curl_multi_cleanup(d->multi);
     hd_guard_destroy(d->guard);
     free(d->proxy);
@@ -81,7 +82,8 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
     if (take) {
         if (req->response_len + take + 1 > req->response_alloc) { /* most receivers send no body: grow on demand */
             size_t want = req->response_len + take + 1, alloc = req->response_alloc ? req->response_alloc : 256;
-            while (alloc < want) alloc *= 2;
+            while (alloc < want)
+                alloc *= 2;
             req->response_alloc = alloc < req->response_cap + 1 ? alloc : req->response_cap + 1;
             req->response = hd_xrealloc(req->response, req->response_alloc);
         }

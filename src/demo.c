@@ -166,7 +166,8 @@ static int collect(const char *brokers, const hd_conf_t *conf, const atomic_int 
             json_object_object_get_ex(o, "attempt", &v);
             int attempt = json_object_get_int(v);
             json_object_object_get_ex(o, "next_retry_at", &v);
-            snprintf(outcome, sizeof(outcome), "%s%s (attempt %d)", S("outcome"), v ? ", retry scheduled" : "", attempt);
+            snprintf(outcome, sizeof(outcome), "%s%s (attempt %d)", S("outcome"), v ? ", retry scheduled" : "",
+                     attempt);
             print_row(S("event_id"), S("event_type"), S("subscription_id"), full, status, latency, outcome);
 #undef S
             json_object_put(o);
@@ -231,7 +232,8 @@ int hd_demo_run(hd_conf_t *conf, const atomic_int *interrupted) {
     /* The mock cluster has no CreateTopics: make the retry tiers here. */
     hd_retry_t *retry = hd_retry_new(conf, err, sizeof(err));
     if (!retry) goto out;
-    for (int i = 0; i < retry->cnt; i++) rd_kafka_mock_topic_create(mc, retry->topic[i], 1, 1);
+    for (int i = 0; i < retry->cnt; i++)
+        rd_kafka_mock_topic_create(mc, retry->topic[i], 1, 1);
     hd_retry_destroy(retry);
 
     if (!(producer = new_client(conf, HD_KAFKA_PRODUCER, brokers, err, sizeof(err)))) goto out;

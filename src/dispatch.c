@@ -42,8 +42,8 @@ typedef struct {
  * under a slow broker can be thousands of events. pending is work plus the records not yet acknowledged; at zero
  * the message is done and its offset may be stored. */
 typedef struct ev_s {
-    hd_event_t *event;   /* NULL for a dead-lettered message, and once the work is done */
-    hd_retry_job_t *job; /* set for a message from a retry tier */
+    hd_event_t *event;     /* NULL for a dead-lettered message, and once the work is done */
+    hd_retry_job_t *job;   /* set for a message from a retry tier */
     hd_consume_t *consume; /* the consumer it came from, which tracks its offset */
     hd_consume_entry_t *entry;
     hd_match_t *snap;
@@ -59,8 +59,8 @@ typedef struct ev_s {
     int64_t due_ms;
     struct ev_s *prev, *next; /* live events */
     struct ev_s *held_next;   /* retry jobs waiting to be due, soonest first; or events awaiting a look */
-    char *target;        /* the subscription an event awaiting a look names */
-    int64_t produced_ms; /* and when that event was produced */
+    char *target;             /* the subscription an event awaiting a look names */
+    int64_t produced_ms;      /* and when that event was produced */
 } ev_t;
 
 typedef struct job_s {
@@ -77,7 +77,7 @@ typedef struct job_s {
     struct job_s *prev, *next; /* all jobs */
 } job_t;
 
-#define JOB_OF_SLOT(s) ((job_t *)((char *)(s) - offsetof(job_t, slot)))
+#define JOB_OF_SLOT(s) ((job_t *)((char *)(s)-offsetof(job_t, slot)))
 
 struct hd_dispatch_s {
     const hd_conf_t *conf;
@@ -94,23 +94,25 @@ struct hd_dispatch_s {
     ev_t *held;
     ev_t *awaiting, **awaiting_tail; /* events naming a subscription this worker's snapshot lacks, oldest first */
     hd_admit_t *admit;
-    hd_map_t *paused;    /* "topic\0partition" -> held jobs of that partition (as a count in the pointer) */
+    hd_map_t *paused; /* "topic\0partition" -> held jobs of that partition (as a count in the pointer) */
     hd_dispatch_stats_t stats;
     const hd_dispatch_replay_t *replay; /* NULL: the group dispatcher */
 };
 
-#define LIST_ADD(head, x)                                                                                       \
-    do {                                                                                                         \
-        (x)->prev = NULL;                                                                                        \
-        (x)->next = (head);                                                                                      \
-        if (head) (head)->prev = (x);                                                                            \
-        (head) = (x);                                                                                            \
+#define LIST_ADD(head, x)                                                                                              \
+    do {                                                                                                               \
+        (x)->prev = NULL;                                                                                              \
+        (x)->next = (head);                                                                                            \
+        if (head) (head)->prev = (x);                                                                                  \
+        (head) = (x);                                                                                                  \
     } while (0)
-#define LIST_DEL(head, x)                                                                                       \
-    do {                                                                                                         \
-        if ((x)->prev) (x)->prev->next = (x)->next;                                                             \
-        else (head) = (x)->next;                                                                                 \
-        if ((x)->next) (x)->next->prev = (x)->prev;                                                             \
+#define LIST_DEL(head, x)                                                                                              \
+    do {                                                                                                               \
+        if ((x)->prev)                                                                                                 \
+            (x)->prev->next = (x)->next;                                                                               \
+        else                                                                                                           \
+            (head) = (x)->next;                                                                                        \
+        if ((x)->next) (x)->next->prev = (x)->prev;                                                                    \
     } while (0)
 
 static void ev_release_content(ev_t *ev) {
@@ -200,8 +202,10 @@ static void record_attempt(hd_dispatch_t *w, ev_t *ev, const attempt_t *a) {
         .src_offset = ev->offset,
         .replay = w->replay != NULL,
     };
-    if (a->outcome == HD_OUTCOME_SUCCESS) w->stats.succeeded++;
-    else if (!a->cancelled) w->stats.failed++;
+    if (a->outcome == HD_OUTCOME_SUCCESS)
+        w->stats.succeeded++;
+    else if (!a->cancelled)
+        w->stats.failed++;
     HD_LOG(a->outcome == HD_OUTCOME_SUCCESS ? HD_LOG_DEBUG : HD_LOG_INFO, "deliver",
            HD_KV("event_id", ev->event->id, "subscription_id", a->sub_id, "delivery_id", a->msg_id, "outcome",
                  res.outcome, "error", a->error),
@@ -321,7 +325,8 @@ typedef struct header_s {
 
 static struct curl_slist *header_list(const header_t *h, int cnt) {
     size_t text = 0;
-    for (int i = 0; i < cnt; i++) text += strlen(h[i].name) + (h[i].value ? strlen(h[i].value) + 2 : 0) + 2;
+    for (int i = 0; i < cnt; i++)
+        text += strlen(h[i].name) + (h[i].value ? strlen(h[i].value) + 2 : 0) + 2;
     struct curl_slist *nodes = hd_xmalloc(sizeof(*nodes) * (size_t)cnt + text);
     char *p = (char *)(nodes + cnt);
     for (int i = 0; i < cnt; i++) {
@@ -353,7 +358,8 @@ static void submit_job(hd_dispatch_t *w, job_t *job) {
     const hd_sub_extra_t *x = sub->extra;
     header_t h[x->headers_cnt + 5];
     int n = 0;
-    for (int i = 0; i < x->headers_cnt; i++) h[n++] = (header_t){x->headers[i].name, x->headers[i].value};
+    for (int i = 0; i < x->headers_cnt; i++)
+        h[n++] = (header_t){x->headers[i].name, x->headers[i].value};
     h[n++] = (header_t){"content-type", job->body->content_type};
     h[n++] = (header_t){"webhook-id", job->msg_id};
     h[n++] = (header_t){"webhook-timestamp", ts};
@@ -646,8 +652,10 @@ static void release_awaiting(hd_dispatch_t *w, int64_t now) {
         ev_t *ev = w->awaiting;
         if (!(w->awaiting = ev->held_next)) w->awaiting_tail = &w->awaiting;
         hd_match_t *snap = hd_match_cache_get(w->cache);
-        if (revoked(ev)) w->stats.dropped_revoked++;
-        else deliver_target(w, snap, ev, ev->target);
+        if (revoked(ev))
+            w->stats.dropped_revoked++;
+        else
+            deliver_target(w, snap, ev, ev->target);
         hd_match_release(snap);
         ev_work_done(w, ev);
     }
@@ -748,12 +756,13 @@ static size_t partition_key(char *buf, size_t size, const char *topic, int32_t p
 /* Holds a job until it is due; its partition is paused meanwhile so the consumer does not fetch the backlog. */
 static void hold(hd_dispatch_t *w, ev_t *ev) {
     ev_t **pp = &w->held;
-    while (*pp && (*pp)->due_ms <= ev->due_ms) pp = &(*pp)->held_next;
+    while (*pp && (*pp)->due_ms <= ev->due_ms)
+        pp = &(*pp)->held_next;
     ev->held_next = *pp;
     *pp = ev;
     char key[512];
-    intptr_t *count = (intptr_t *)hd_map_slot(w->paused, key, partition_key(key, sizeof(key), ev->msg_topic,
-                                                                              ev->msg_partition));
+    intptr_t *count =
+        (intptr_t *)hd_map_slot(w->paused, key, partition_key(key, sizeof(key), ev->msg_topic, ev->msg_partition));
     if ((*count)++ == 0) hd_consume_pause(ev->consume, ev->msg_topic, ev->msg_partition, 1);
 }
 
@@ -761,8 +770,8 @@ static ev_t *unhold(hd_dispatch_t *w) {
     ev_t *ev = w->held;
     w->held = ev->held_next;
     char key[512];
-    intptr_t *count = (intptr_t *)hd_map_slot(w->paused, key, partition_key(key, sizeof(key), ev->msg_topic,
-                                                                              ev->msg_partition));
+    intptr_t *count =
+        (intptr_t *)hd_map_slot(w->paused, key, partition_key(key, sizeof(key), ev->msg_topic, ev->msg_partition));
     if (--(*count) == 0) hd_consume_pause(ev->consume, ev->msg_topic, ev->msg_partition, 0);
     return ev;
 }
@@ -777,8 +786,8 @@ static void handle_retry(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const rd_
     ev->topic = hd_xstrdup(ev->job->src_topic);
     ev->partition = ev->job->src_partition;
     ev->offset = ev->job->src_offset;
-    if (!(ev->event = hd_decode_envelope(json_object_get(ev->job->event), &w->decode_opts, 0, &derr, errstr,
-                                         sizeof(errstr)))) {
+    if (!(ev->event =
+              hd_decode_envelope(json_object_get(ev->job->event), &w->decode_opts, 0, &derr, errstr, sizeof(errstr)))) {
         deadletter_message(w, ev, msg, "bad-retry-job", errstr);
         return;
     }
@@ -815,8 +824,10 @@ static void handle_message(hd_dispatch_t *w, hd_match_t *snap, hd_consume_t *fro
     ev_ref_work(ev);
     LIST_ADD(w->evs, ev);
     int tier = hd_retry_tier_of_topic(w->retry, ev->msg_topic);
-    if (tier < 0) handle_source(w, snap, ev, msg);
-    else handle_retry(w, snap, ev, msg, tier);
+    if (tier < 0)
+        handle_source(w, snap, ev, msg);
+    else
+        handle_retry(w, snap, ev, msg, tier);
     ev_work_done(w, ev);
 }
 
@@ -921,8 +932,10 @@ static int turn(hd_dispatch_t *w, int consuming, int max_wait_ms) {
     while (consuming && w->held && w->held->due_ms <= now) {
         if (!snap) snap = hd_match_cache_get(w->cache);
         ev_t *ev = unhold(w);
-        if (revoked(ev)) w->stats.dropped_revoked++;
-        else run_retry(w, snap, ev);
+        if (revoked(ev))
+            w->stats.dropped_revoked++;
+        else
+            run_retry(w, snap, ev);
         ev_work_done(w, ev); /* the hold's reference */
     }
     if (w->held && w->held->due_ms - now < max_wait_ms) max_wait_ms = (int)(w->held->due_ms - now);
@@ -1072,7 +1085,8 @@ void hd_dispatch_destroy(hd_dispatch_t *w) {
     if (w->deliver) abandon(w);
     /* Whatever is still live waits only for acks: late acks during the producer's final flush must not touch the
      * consumer, which may already be gone. */
-    for (ev_t *ev = w->evs; ev; ev = ev->next) ev->abandoned = 1;
+    for (ev_t *ev = w->evs; ev; ev = ev->next)
+        ev->abandoned = 1;
     hd_record_destroy(w->record, 0);
     hd_consume_destroy(w->consume);
     hd_consume_destroy(w->retry_consume);

@@ -30,14 +30,16 @@ struct hd_filter_s {
 static const struct {
     const char *name;
     op_t op;
-} ops[] = {{"$eq", OP_EQ}, {"$ne", OP_NE}, {"$gt", OP_GT}, {"$gte", OP_GTE}, {"$lt", OP_LT},
+} ops[] = {{"$eq", OP_EQ},   {"$ne", OP_NE}, {"$gt", OP_GT},   {"$gte", OP_GTE},      {"$lt", OP_LT},
            {"$lte", OP_LTE}, {"$in", OP_IN}, {"$nin", OP_NIN}, {"$exists", OP_EXISTS}};
 
 static void node_free(node_t *n) {
     if (!n) return;
-    for (int i = 0; i < n->cnt; i++) node_free(n->kids[i]);
+    for (int i = 0; i < n->cnt; i++)
+        node_free(n->kids[i]);
     free(n->kids);
-    for (int i = 0; i < n->nsegs; i++) free(n->segs[i]);
+    for (int i = 0; i < n->nsegs; i++)
+        free(n->segs[i]);
     free(n->segs);
     json_object_put(n->arg);
     free(n);
@@ -132,7 +134,8 @@ static node_t *compile_ops(const char *path, json_object *obj, int depth, char *
             continue;
         }
         size_t i = 0;
-        while (i < sizeof(ops) / sizeof(ops[0]) && strcmp(ops[i].name, name)) i++;
+        while (i < sizeof(ops) / sizeof(ops[0]) && strcmp(ops[i].name, name))
+            i++;
         if (i == sizeof(ops) / sizeof(ops[0])) {
             snprintf(errstr, errstr_size, "filter on \"%s\": unknown operator \"%s\"", path, name);
             goto fail;
@@ -164,7 +167,8 @@ static node_t *compile_query(json_object *q, int depth, char *errstr, size_t err
         goto fail;
     }
     if (!json_object_is_type(q, json_type_object)) {
-        snprintf(errstr, errstr_size, "filter must be a JSON object, not %s", json_type_to_name(json_object_get_type(q)));
+        snprintf(errstr, errstr_size, "filter must be a JSON object, not %s",
+                 json_type_to_name(json_object_get_type(q)));
         goto fail;
     }
     json_object_object_foreach(q, key, val) {
@@ -180,8 +184,10 @@ static node_t *compile_query(json_object *q, int depth, char *errstr, size_t err
                 node_add(kid, sub);
             }
         } else if (key[0] == '$') {
-            snprintf(errstr, errstr_size, "filter: unknown top-level operator \"%s\" (only $and and $or; $not "
-                     "applies to a field's operators)", key);
+            snprintf(errstr, errstr_size,
+                     "filter: unknown top-level operator \"%s\" (only $and and $or; $not "
+                     "applies to a field's operators)",
+                     key);
             goto fail;
         } else if (is_operator_object(val)) {
             if (!(kid = compile_ops(key, val, depth + 1, errstr, errstr_size))) goto fail;
@@ -249,8 +255,10 @@ static int equal(json_object *a, json_object *b) {
     if (is_number(a) || is_number(b) || ta == json_type_string) return compare(a, b) == 0;
     if (ta != tb) return 0;
     switch (ta) {
-    case json_type_null: return 1;
-    case json_type_boolean: return json_object_get_boolean(a) == json_object_get_boolean(b);
+    case json_type_null:
+        return 1;
+    case json_type_boolean:
+        return json_object_get_boolean(a) == json_object_get_boolean(b);
     case json_type_array: {
         size_t n = json_object_array_length(a);
         if (n != json_object_array_length(b)) return 0;
@@ -266,7 +274,8 @@ static int equal(json_object *a, json_object *b) {
         }
         return 1;
     }
-    default: return 0;
+    default:
+        return 0;
     }
 }
 
@@ -275,17 +284,23 @@ static int test_one(const node_t *n, json_object *v) {
     int c;
     switch (n->op) {
     case OP_EQ:
-    case OP_NE: return equal(v, n->arg);
+    case OP_NE:
+        return equal(v, n->arg);
     case OP_IN:
     case OP_NIN:
         for (size_t i = 0; i < json_object_array_length(n->arg); i++)
             if (equal(v, json_object_array_get_idx(n->arg, i))) return 1;
         return 0;
-    case OP_GT: return compare(v, n->arg) == 1;
-    case OP_GTE: return (c = compare(v, n->arg)) == 0 || c == 1;
-    case OP_LT: return compare(v, n->arg) == -1;
-    case OP_LTE: return (c = compare(v, n->arg)) == 0 || c == -1;
-    case OP_EXISTS: return 1;
+    case OP_GT:
+        return compare(v, n->arg) == 1;
+    case OP_GTE:
+        return (c = compare(v, n->arg)) == 0 || c == 1;
+    case OP_LT:
+        return compare(v, n->arg) == -1;
+    case OP_LTE:
+        return (c = compare(v, n->arg)) == 0 || c == -1;
+    case OP_EXISTS:
+        return 1;
     }
     return 0;
 }
@@ -338,15 +353,21 @@ static int eval(const node_t *n, json_object *doc) {
         for (int i = 0; i < n->cnt; i++)
             if (eval(n->kids[i], doc)) return 1;
         return 0;
-    case N_NOT: return !eval(n->kids[0], doc);
+    case N_NOT:
+        return !eval(n->kids[0], doc);
     case N_FIELD: {
         int reached = 0, hit = walk(n, doc, 0, &reached);
         switch (n->op) {
-        case OP_EXISTS: return (reached > 0) == json_object_get_boolean(n->arg);
-        case OP_EQ: return hit || (!reached && json_object_is_type(n->arg, json_type_null));
-        case OP_NE: return !hit && !(!reached && json_object_is_type(n->arg, json_type_null));
-        case OP_NIN: return !hit;
-        default: return hit;
+        case OP_EXISTS:
+            return (reached > 0) == json_object_get_boolean(n->arg);
+        case OP_EQ:
+            return hit || (!reached && json_object_is_type(n->arg, json_type_null));
+        case OP_NE:
+            return !hit && !(!reached && json_object_is_type(n->arg, json_type_null));
+        case OP_NIN:
+            return !hit;
+        default:
+            return hit;
         }
     }
     }

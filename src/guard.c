@@ -125,9 +125,12 @@ void hd_guard_destroy(hd_guard_t *g) {
 
 const char *hd_guard_check(const hd_guard_t *g, const struct sockaddr *addr) {
     unsigned char a[16];
-    if (addr->sa_family == AF_INET) to_v6(&((const struct sockaddr_in *)addr)->sin_addr, a);
-    else if (addr->sa_family == AF_INET6) memcpy(a, &((const struct sockaddr_in6 *)addr)->sin6_addr, 16);
-    else return "not an IP address";
+    if (addr->sa_family == AF_INET)
+        to_v6(&((const struct sockaddr_in *)addr)->sin_addr, a);
+    else if (addr->sa_family == AF_INET6)
+        memcpy(a, &((const struct sockaddr_in6 *)addr)->sin6_addr, 16);
+    else
+        return "not an IP address";
     for (int i = 0; i < g->allow_cnt; i++)
         if (in_cidr(&g->allow[i], a)) return NULL;
     for (size_t i = 0; i < BLOCKED_CNT; i++)

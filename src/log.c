@@ -116,7 +116,7 @@ void hd_log_rdkafka(const rd_kafka_t *rk, int level, const char *fac, const char
 }
 
 static void mongoc_handler(mongoc_log_level_t level, const char *domain, const char *message, void *data) {
-    hd_log_level_t l = level <= MONGOC_LOG_LEVEL_CRITICAL ? HD_LOG_ERROR
+    hd_log_level_t l = level <= MONGOC_LOG_LEVEL_CRITICAL  ? HD_LOG_ERROR
                        : level == MONGOC_LOG_LEVEL_WARNING ? HD_LOG_WARN
                        : level <= MONGOC_LOG_LEVEL_INFO    ? HD_LOG_INFO
                                                            : HD_LOG_DEBUG;

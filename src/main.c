@@ -1,6 +1,6 @@
 /* hookd: one binary, subcommands. */
-#include <errno.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <malloc.h>
@@ -48,22 +48,23 @@ static void install_signals(void) {
 }
 
 static void usage(FILE *out) {
-    fprintf(out, "hookd %s — webhook dispatcher: Kafka events in, signed webhooks out.\n\n"
-                 "Usage: hookd COMMAND [--config FILE] [--set name=value]...\n\n"
-                 "Commands:\n"
-                 "  dispatch   consume events, deliver webhooks, record outcomes (the service)\n"
-                 "  replay     re-dispatch events of a topic by offset or time range (docs/operations.md)\n"
-                 "  demo       run the whole path in-process: mock Kafka, file store, local receiver\n"
-                 "  api        serve the management API (docs/api.md)\n"
-                 "  apikey     apikey create --tenant T [--admin]: print a new API key (shown once);\n"
-                 "             apikey list [--tenant T]; apikey revoke ID|KEY (effective at the next request)\n"
-                 "  recorder   record the results topic into the delivery log (also inside api)\n"
-                 "  sign       print the webhook-signature for --secret (whsec_: v1, whsk_: v1a), --id, --timestamp\n"
-                 "             and a body on stdin\n"
-                 "  verify     check a webhook's --signature for --id, --timestamp, a body on stdin and --secret\n"
-                 "             (v1) or --public-key (v1a)\n"
-                 "  config     print the configuration in force, secrets redacted (--markdown: the reference)\n"
-                 "  version    print the version\n\n",
+    fprintf(out,
+            "hookd %s — webhook dispatcher: Kafka events in, signed webhooks out.\n\n"
+            "Usage: hookd COMMAND [--config FILE] [--set name=value]...\n\n"
+            "Commands:\n"
+            "  dispatch   consume events, deliver webhooks, record outcomes (the service)\n"
+            "  replay     re-dispatch events of a topic by offset or time range (docs/operations.md)\n"
+            "  demo       run the whole path in-process: mock Kafka, file store, local receiver\n"
+            "  api        serve the management API (docs/api.md)\n"
+            "  apikey     apikey create --tenant T [--admin]: print a new API key (shown once);\n"
+            "             apikey list [--tenant T]; apikey revoke ID|KEY (effective at the next request)\n"
+            "  recorder   record the results topic into the delivery log (also inside api)\n"
+            "  sign       print the webhook-signature for --secret (whsec_: v1, whsk_: v1a), --id, --timestamp\n"
+            "             and a body on stdin\n"
+            "  verify     check a webhook's --signature for --id, --timestamp, a body on stdin and --secret\n"
+            "             (v1) or --public-key (v1a)\n"
+            "  config     print the configuration in force, secrets redacted (--markdown: the reference)\n"
+            "  version    print the version\n\n",
             HD_VERSION);
     hd_conf_print_help(out);
 }
@@ -76,8 +77,10 @@ static hd_conf_t *load_conf(int *argc, char **argv) {
     const char *file = getenv("HOOKD_CONFIG");
     int out = 0;
     for (int i = 0; i < *argc; i++) {
-        if (!strcmp(argv[i], "--config") && i + 1 < *argc) file = argv[++i];
-        else argv[out++] = argv[i];
+        if (!strcmp(argv[i], "--config") && i + 1 < *argc)
+            file = argv[++i];
+        else
+            argv[out++] = argv[i];
     }
     *argc = out;
     if (file && hd_conf_load_file(conf, file, err, sizeof(err))) goto fail;
@@ -139,8 +142,8 @@ static int cmd_dispatch(hd_conf_t *conf, int argc, char **argv) {
     for (int i = 0; i < n; i++)
         if (!(workers[i].w = hd_dispatch_new(conf, cache, i, err, sizeof(err)))) goto out;
     install_signals();
-    HD_LOG(HD_LOG_INFO, "dispatch", NULL, "hookd %s dispatching %s from %s with %d worker(s)", HD_VERSION,
-           conf->topics, conf->brokers, n);
+    HD_LOG(HD_LOG_INFO, "dispatch", NULL, "hookd %s dispatching %s from %s with %d worker(s)", HD_VERSION, conf->topics,
+           conf->brokers, n);
     for (; started < n; started++)
         if (pthread_create(&workers[started].thread, NULL, run_worker, &workers[started])) {
             snprintf(err, sizeof(err), "cannot start worker thread %d", started);
@@ -172,7 +175,8 @@ static int cmd_dispatch(hd_conf_t *conf, int argc, char **argv) {
 out:
     if (rc && err[0]) HD_LOG(HD_LOG_ERROR, "dispatch", NULL, "%s", err);
     hd_status_destroy(status);
-    for (int i = 0; i < n; i++) hd_dispatch_destroy(workers[i].w);
+    for (int i = 0; i < n; i++)
+        hd_dispatch_destroy(workers[i].w);
     free(workers);
     hd_match_cache_destroy(cache);
     hd_store_destroy(store);
@@ -221,12 +225,14 @@ static int cmd_apikey(hd_conf_t *conf, int argc, char **argv) {
     const char *tenant = NULL, *cmd = argc > 0 ? argv[0] : "", *target = NULL;
     int admin = 0, rc = 1, bad = strcmp(cmd, "create") && strcmp(cmd, "list") && strcmp(cmd, "revoke");
     for (int i = 1; i < argc && !bad; i++) {
-        if (!strcmp(argv[i], "--tenant") && i + 1 < argc) tenant = argv[++i];
+        if (!strcmp(argv[i], "--tenant") && i + 1 < argc)
+            tenant = argv[++i];
         else if (!strcmp(argv[i], "--admin") && !strcmp(cmd, "create"))
             admin = 1;
         else if (!strcmp(cmd, "revoke") && !target)
             target = argv[i];
-        else bad = 1;
+        else
+            bad = 1;
     }
     if (bad || (!strcmp(cmd, "create") && !tenant) || (!strcmp(cmd, "revoke") && (!target || tenant))) {
         fprintf(stderr, "usage: hookd apikey create --tenant TENANT [--admin]\n"
@@ -363,8 +369,10 @@ static int cmd_verify(hd_conf_t *conf, int argc, char **argv) {
 }
 
 static int cmd_config(hd_conf_t *conf, int argc, char **argv) {
-    if (argc > 0 && !strcmp(argv[0], "--markdown")) hd_conf_print_markdown(stdout);
-    else hd_conf_print(conf, stdout);
+    if (argc > 0 && !strcmp(argv[0], "--markdown"))
+        hd_conf_print_markdown(stdout);
+    else
+        hd_conf_print(conf, stdout);
     return 0;
 }
 
@@ -388,9 +396,9 @@ static const struct {
     const char *name;
     int (*fn)(hd_conf_t *conf, int argc, char **argv);
 } commands[] = {
-    {"dispatch", cmd_dispatch}, {"replay", cmd_replay}, {"demo", cmd_demo}, {"api", cmd_api},
-    {"apikey", cmd_apikey}, {"recorder", cmd_recorder}, {"sign", cmd_sign}, {"verify", cmd_verify},
-    {"config", cmd_config}, {"version", cmd_version},
+    {"dispatch", cmd_dispatch}, {"replay", cmd_replay},     {"demo", cmd_demo}, {"api", cmd_api},
+    {"apikey", cmd_apikey},     {"recorder", cmd_recorder}, {"sign", cmd_sign}, {"verify", cmd_verify},
+    {"config", cmd_config},     {"version", cmd_version},
 };
 
 int main(int argc, char **argv) {

@@ -37,7 +37,8 @@ static entry_t *find(const hd_map_t *m, const void *key, size_t len) {
 hd_map_t *hd_map_new(size_t expected) {
     hd_map_t *m = hd_xcalloc(1, sizeof(*m));
     size_t n = 16;
-    while (n < expected * 2) n <<= 1;
+    while (n < expected * 2)
+        n <<= 1;
     m->e = hd_xcalloc(n, sizeof(entry_t));
     m->mask = n - 1;
     randombytes_buf(m->hash_key, sizeof(m->hash_key));

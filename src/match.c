@@ -101,7 +101,8 @@ static int by_id_cmp(const void *a, const void *b) {
  * one). Returns the new count. */
 static int sort_unique(hd_sub_t **subs, int cnt) {
     by_id_t *tmp = hd_xmalloc(sizeof(*tmp) * (size_t)(cnt ? cnt : 1));
-    for (int i = 0; i < cnt; i++) tmp[i] = (by_id_t){subs[i], i};
+    for (int i = 0; i < cnt; i++)
+        tmp[i] = (by_id_t){subs[i], i};
     qsort(tmp, (size_t)cnt, sizeof(*tmp), by_id_cmp);
     int n = 0;
     for (int i = 0; i < cnt; i++) {
@@ -169,7 +170,8 @@ hd_match_t *hd_match_retain(hd_match_t *m) {
 void hd_match_release(hd_match_t *m) {
     if (!m || atomic_fetch_sub(&m->refcnt, 1) != 1) return;
     hd_map_destroy(m->by_type, bucket_free);
-    for (int i = 0; i < m->cnt; i++) hd_sub_destroy(m->subs[i]);
+    for (int i = 0; i < m->cnt; i++)
+        hd_sub_destroy(m->subs[i]);
     free(m->subs);
     free(m);
 }
@@ -213,7 +215,8 @@ int hd_match_find(const hd_match_t *m, const hd_event_t *ev, const hd_sub_t **ou
     if (flags & T_ALL) collect(m, key, make_key(key, sizeof(key), ev->tenant, 'A', "", 0), ev, out, out_size, &n);
     if ((flags & T_WILD_LITERAL) && (first != 1 || ev->type[0] != '*'))
         collect(m, key, make_key(key, sizeof(key), ev->tenant, 'W', ev->type, first), ev, out, out_size, &n);
-    if (flags & T_WILD_FIRST) collect(m, key, make_key(key, sizeof(key), ev->tenant, 'W', "*", 1), ev, out, out_size, &n);
+    if (flags & T_WILD_FIRST)
+        collect(m, key, make_key(key, sizeof(key), ev->tenant, 'W', "*", 1), ev, out, out_size, &n);
     return n;
 }
 
@@ -360,8 +363,8 @@ struct hd_match_cache_s {
     pthread_cond_t cond;
     int stop;
     pthread_t thread;
-    hd_match_t *current; /* guarded by lock */
-    int64_t looked_us;   /* the last successful look at the store; guarded by lock */
+    hd_match_t *current;    /* guarded by lock */
+    int64_t looked_us;      /* the last successful look at the store; guarded by lock */
     int64_t looked_from_ms; /* the wall clock when that look started; guarded by lock */
     int64_t full_us;        /* the last full load (the refresher's own) */
     int wake;               /* look now (hd_match_cache_seen); guarded by lock */
@@ -457,7 +460,8 @@ static void change_free(change_t *d) {
     free(d->tenant);
     free(d->url);
     free(d->reason);
-    for (int i = 0; i < d->emails_cnt; i++) free(d->emails[i]);
+    for (int i = 0; i < d->emails_cnt; i++)
+        free(d->emails[i]);
     free(d->emails);
     free(d);
 }
@@ -547,7 +551,8 @@ static void *refresher(void *arg) {
         pthread_mutex_lock(&c->lock);
         if ((held = left != NULL)) { /* back in front of what arrived meanwhile */
             change_t **tail = &left;
-            while (*tail) tail = &(*tail)->next;
+            while (*tail)
+                tail = &(*tail)->next;
             *tail = c->changes;
             if (!c->changes) c->changes_tail = tail;
             c->changes = left;
@@ -648,7 +653,8 @@ int hd_match_cache_disable(hd_match_cache_t *c, const hd_sub_t *sub, const char 
     const hd_sub_extra_t *x = sub->extra;
     if (x->notify && x->notification_emails_cnt) {
         d->emails = hd_xcalloc((size_t)x->notification_emails_cnt, sizeof(char *));
-        for (int i = 0; i < x->notification_emails_cnt; i++) d->emails[i] = hd_xstrdup(x->notification_emails[i]);
+        for (int i = 0; i < x->notification_emails_cnt; i++)
+            d->emails[i] = hd_xstrdup(x->notification_emails[i]);
         d->emails_cnt = x->notification_emails_cnt;
     }
     push_change(c, d);

@@ -14,9 +14,9 @@ typedef enum { M_COUNTER, M_GAUGE, M_HISTOGRAM } mtype_t;
 static const char *const type_names[] = {"counter", "gauge", "histogram"};
 
 struct hd_metric_s {
-    char *labels; /* rendered: a="x",b="y" (empty for none) */
-    _Atomic int64_t value; /* counter, gauge; a histogram's count */
-    _Atomic int64_t sum;   /* histogram */
+    char *labels;             /* rendered: a="x",b="y" (empty for none) */
+    _Atomic int64_t value;    /* counter, gauge; a histogram's count */
+    _Atomic int64_t sum;      /* histogram */
     _Atomic int64_t *buckets; /* histogram: per bucket (not cumulative), bounds_cnt of them */
     const struct family_s *family;
     struct hd_metric_s *next;
@@ -25,7 +25,7 @@ struct hd_metric_s {
 typedef struct family_s {
     char *name, *help;
     mtype_t type;
-    double *bounds; /* rendered units */
+    double *bounds;   /* rendered units */
     int64_t *ibounds; /* in observation units, for the hot path's integer compare */
     int bounds_cnt;
     double unit;
@@ -41,7 +41,7 @@ typedef struct collector_s {
 } collector_t;
 
 struct hd_metrics_s {
-    pthread_mutex_t lock; /* families and series lists */
+    pthread_mutex_t lock;         /* families and series lists */
     pthread_mutex_t collect_lock; /* collectors; held while they run */
     family_t *families, *families_tail;
     collector_t *collectors;
@@ -106,10 +106,14 @@ hd_metrics_t *hd_metrics_default(void) {
 /* Label values come from configuration (topic names) and must not break the exposition format. */
 static void put_escaped(FILE *out, const char *v) {
     for (; *v; v++) {
-        if (*v == '\\') fputs("\\\\", out);
-        else if (*v == '"') fputs("\\\"", out);
-        else if (*v == '\n') fputs("\\n", out);
-        else fputc(*v, out);
+        if (*v == '\\')
+            fputs("\\\\", out);
+        else if (*v == '"')
+            fputs("\\\"", out);
+        else if (*v == '\n')
+            fputs("\\n", out);
+        else
+            fputc(*v, out);
     }
 }
 
@@ -132,7 +136,8 @@ static hd_metric_t *get_series(hd_metrics_t *m, const char *name, const char *he
     char *lab = render_labels(labels);
     pthread_mutex_lock(&m->lock);
     family_t *f = m->families;
-    while (f && strcmp(f->name, name)) f = f->next;
+    while (f && strcmp(f->name, name))
+        f = f->next;
     if (!f) {
         f = hd_xcalloc(1, sizeof(*f));
         f->name = hd_xstrdup(name);
@@ -148,23 +153,28 @@ static hd_metric_t *get_series(hd_metrics_t *m, const char *name, const char *he
                 f->ibounds[i] = (int64_t)(bounds[i] / unit + 0.5);
             }
         }
-        if (m->families_tail) m->families_tail->next = f;
-        else m->families = f;
+        if (m->families_tail)
+            m->families_tail->next = f;
+        else
+            m->families = f;
         m->families_tail = f;
     } else if (f->type != type) {
         fprintf(stderr, "hookd: metric %s registered as %s and %s\n", name, type_names[f->type], type_names[type]);
         abort();
     }
     hd_metric_t *s = f->series;
-    while (s && strcmp(s->labels, lab)) s = s->next;
+    while (s && strcmp(s->labels, lab))
+        s = s->next;
     if (!s) {
         s = hd_xcalloc(1, sizeof(*s));
         s->labels = lab;
         lab = NULL;
         s->family = f;
         if (f->bounds_cnt) s->buckets = hd_xcalloc((size_t)f->bounds_cnt, sizeof(*s->buckets));
-        if (f->series_tail) f->series_tail->next = s;
-        else f->series = s;
+        if (f->series_tail)
+            f->series_tail->next = s;
+        else
+            f->series = s;
         f->series_tail = s;
     }
     pthread_mutex_unlock(&m->lock);
@@ -192,7 +202,8 @@ void hd_metric_add(hd_metric_t *s, int64_t n) {
 void hd_metric_observe(hd_metric_t *h, int64_t v) {
     const family_t *f = h->family;
     int i = 0;
-    while (i < f->bounds_cnt && v > f->ibounds[i]) i++;
+    while (i < f->bounds_cnt && v > f->ibounds[i])
+        i++;
     if (i < f->bounds_cnt) atomic_fetch_add_explicit(&h->buckets[i], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->sum, v, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->value, 1, memory_order_relaxed);
@@ -272,7 +283,8 @@ static void render_family(FILE *out, const family_t *f) {
 char *hd_metrics_render(hd_metrics_t *m, size_t *len) {
     hd_metrics_scrape_t scrape = {0};
     pthread_mutex_lock(&m->collect_lock);
-    for (collector_t *c = m->collectors; c; c = c->next) c->cb(&scrape, c->opaque);
+    for (collector_t *c = m->collectors; c; c = c->next)
+        c->cb(&scrape, c->opaque);
     pthread_mutex_unlock(&m->collect_lock);
 
     char *buf = NULL;
@@ -280,7 +292,8 @@ char *hd_metrics_render(hd_metrics_t *m, size_t *len) {
     FILE *out = open_memstream(&buf, &n);
     if (!out) abort();
     pthread_mutex_lock(&m->lock);
-    for (const family_t *f = m->families; f; f = f->next) render_family(out, f);
+    for (const family_t *f = m->families; f; f = f->next)
+        render_family(out, f);
     pthread_mutex_unlock(&m->lock);
     /* Emitted samples, grouped by name in order of first appearance. */
     for (int i = 0; i < scrape.cnt; i++) {
@@ -328,8 +341,8 @@ static void hk_init(void) {
     hd_metrics_t *m = hd_metrics_default();
     hk.consumed = hd_metrics_counter(m, "hd_events_consumed_total",
                                      "Messages taken from the source topics and the retry tiers.", NULL);
-    hk.matched = hd_metrics_counter(m, "hd_events_matched_total",
-                                    "Events that matched at least one subscription.", NULL);
+    hk.matched =
+        hd_metrics_counter(m, "hd_events_matched_total", "Events that matched at least one subscription.", NULL);
     hk.deadlettered = hd_metrics_counter(m, "hd_events_deadlettered_total",
                                          "Messages that could not be decoded (events or retry jobs), sent to the "
                                          "dead-letter topic (skipped by a replay).",
@@ -339,14 +352,13 @@ static void hk_init(void) {
     hk.inflight = hd_metrics_gauge(m, "hd_deliveries_inflight", "Delivery attempts in flight.", NULL);
     hk.latency = hd_metrics_histogram(m, "hd_delivery_attempt_duration_seconds",
                                       "Duration of delivery attempts, connect to last response byte.", NULL,
-                                      latency_bounds, (int)(sizeof(latency_bounds) / sizeof(latency_bounds[0])),
-                                      1e-6);
+                                      latency_bounds, (int)(sizeof(latency_bounds) / sizeof(latency_bounds[0])), 1e-6);
     for (int o = 0; o <= HD_OUTCOME_GONE; o++)
         for (int c = 0; c < STATUS_CLASSES; c++)
-            hk.deliveries[o][c] = hd_metrics_counter(
-                m, "hd_deliveries_total", "Delivery attempts by outcome and HTTP status class.",
-                (const char *const[]){"outcome", hd_outcome_name((hd_outcome_t)o), "status_class",
-                                      status_classes[c], NULL});
+            hk.deliveries[o][c] =
+                hd_metrics_counter(m, "hd_deliveries_total", "Delivery attempts by outcome and HTTP status class.",
+                                   (const char *const[]){"outcome", hd_outcome_name((hd_outcome_t)o), "status_class",
+                                                         status_classes[c], NULL});
 }
 
 #define HK() pthread_once(&hk_once, hk_init)

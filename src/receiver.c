@@ -76,8 +76,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     pthread_mutex_lock(&r->lock);
     r->received++;
     r->verified += ok;
-    if (route && ok && route->fail_first > 0) route->fail_first--;
-    else if (route) status = (unsigned)route->status;
+    if (route && ok && route->fail_first > 0)
+        route->fail_first--;
+    else if (route)
+        status = (unsigned)route->status;
     pthread_mutex_unlock(&r->lock);
     if (!route) return answer(conn, MHD_HTTP_NOT_FOUND, "no such endpoint\n");
     if (!ok) return answer(conn, MHD_HTTP_UNAUTHORIZED, "invalid signature\n");
@@ -106,8 +108,7 @@ hd_receiver_t *hd_receiver_new(uint16_t port, const hd_receiver_route_t *routes,
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     r->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, on_request, r,
-                                 MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_NOTIFY_COMPLETED, on_done, r,
-                                 MHD_OPTION_END);
+                                 MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_NOTIFY_COMPLETED, on_done, r, MHD_OPTION_END);
     if (!r->daemon) {
         snprintf(errstr, errstr_size, "receiver: cannot listen on 127.0.0.1:%u", port);
         goto fail;
@@ -123,7 +124,8 @@ fail:
 void hd_receiver_destroy(hd_receiver_t *r) {
     if (!r) return;
     if (r->daemon) MHD_stop_daemon(r->daemon);
-    for (int i = 0; i < r->cnt; i++) free(r->routes[i].path);
+    for (int i = 0; i < r->cnt; i++)
+        free(r->routes[i].path);
     free(r->routes);
     pthread_mutex_destroy(&r->lock);
     free(r);

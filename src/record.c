@@ -91,10 +91,10 @@ static void keep(hd_record_t *r, const char *topic, const void *key, size_t key_
 static int produce(hd_record_t *r, rd_kafka_topic_t *topic, const void *key, size_t key_len, const void *value,
                    size_t value_len, rd_kafka_headers_t *hdrs, void *record_opaque) {
     for (;;) {
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-            r->rk, RD_KAFKA_V_RKT(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)value, value_len),
-            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(record_opaque), RD_KAFKA_V_END);
+        rd_kafka_resp_err_t err =
+            rd_kafka_producev(r->rk, RD_KAFKA_V_RKT(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)value, value_len),
+                              RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(record_opaque), RD_KAFKA_V_END);
         if (!err) { /* headers now belong to the message */
             r->outstanding_bytes += record_bytes(key_len, value_len);
             return 0;
@@ -175,8 +175,10 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
                    "record to %s not delivered, producing it again: %s", rd_kafka_topic_name(m->rkt),
                    rd_kafka_err2str(m->err));
     rd_kafka_headers_t *hdrs = NULL;
-    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) hdrs = rd_kafka_headers_copy(hdrs);
-    else hdrs = NULL;
+    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        hdrs = rd_kafka_headers_copy(hdrs);
+    else
+        hdrs = NULL;
     produce(r, m->rkt, m->key, m->key_len, m->payload, m->len, hdrs, m->_private);
 }
 
@@ -432,8 +434,10 @@ void hd_record_create_topics(hd_record_t *r, const char *const *topics, int cnt)
     for (int i = 0; i < cnt; i++) {
         /* -1: the broker's default partition count and replication factor (KIP-464). */
         nt[n] = rd_kafka_NewTopic_new(topics[i], -1, -1, err, sizeof(err));
-        if (nt[n]) n++;
-        else HD_LOG(HD_LOG_WARN, "record", NULL, "topic %s: %s", topics[i], err);
+        if (nt[n])
+            n++;
+        else
+            HD_LOG(HD_LOG_WARN, "record", NULL, "topic %s: %s", topics[i], err);
     }
     if (!r->admin) r->admin = rd_kafka_queue_new(r->rk);
     rd_kafka_CreateTopics(r->rk, nt, (size_t)n, NULL, r->admin);
@@ -450,7 +454,8 @@ static void serve_admin(hd_record_t *r) {
         HD_LOG(HD_LOG_WARN, "record", NULL, "creating topics: %s", rd_kafka_event_error_string(ev));
     for (size_t i = 0; i < n; i++) {
         rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
-        if (!e) HD_LOG(HD_LOG_INFO, "record", NULL, "created topic %s", rd_kafka_topic_result_name(tr[i]));
+        if (!e)
+            HD_LOG(HD_LOG_INFO, "record", NULL, "created topic %s", rd_kafka_topic_result_name(tr[i]));
         else if (e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
             HD_LOG(HD_LOG_WARN, "record", NULL, "topic %s not created: %s", rd_kafka_topic_result_name(tr[i]),
                    rd_kafka_err2str(e));

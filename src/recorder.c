@@ -63,7 +63,7 @@ void hd_recorder_destroy(hd_recorder_t *rec) {
 static const char *str(json_object *o, const char *k) {
     json_object *v;
     return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string) ? json_object_get_string(v)
-                                                                                          : NULL;
+                                                                                           : NULL;
 }
 
 static int64_t time_of(json_object *o, const char *k) {
@@ -115,19 +115,25 @@ int hd_recorder_apply(mongoc_client_t *client, const char *database, json_object
         BSON_APPEND_NULL(&set, "status_code");
     if (response)
         bson_append_utf8(&set, "response", -1, response, (int)hd_utf8_prefix(response, strlen(response), RESPONSE_MAX));
-    else BSON_APPEND_NULL(&set, "response");
-    if (str(record, "error")) BSON_APPEND_UTF8(&set, "error_message", str(record, "error"));
-    else BSON_APPEND_NULL(&set, "error_message");
+    else
+        BSON_APPEND_NULL(&set, "response");
+    if (str(record, "error"))
+        BSON_APPEND_UTF8(&set, "error_message", str(record, "error"));
+    else
+        BSON_APPEND_NULL(&set, "error_message");
     BSON_APPEND_INT32(&set, "retry_count", attempt > 0 ? attempt - 1 : 0);
     BSON_APPEND_DATE_TIME(&set, "sent_at", at);
-    if (next) BSON_APPEND_DATE_TIME(&set, "next_retry_at", next);
-    else BSON_APPEND_NULL(&set, "next_retry_at");
+    if (next)
+        BSON_APPEND_DATE_TIME(&set, "next_retry_at", next);
+    else
+        BSON_APPEND_NULL(&set, "next_retry_at");
     BSON_APPEND_INT64(&set, "order", order);
     if (json_object_object_get_ex(record, "source", &src) && json_object_is_type(src, json_type_object)) {
         bson_t s;
         BSON_APPEND_DOCUMENT_BEGIN(&set, "source", &s);
         BSON_APPEND_UTF8(&s, "topic", str(src, "topic") ? str(src, "topic") : "");
-        BSON_APPEND_INT32(&s, "partition", json_object_object_get_ex(src, "partition", &v) ? json_object_get_int(v) : 0);
+        BSON_APPEND_INT32(&s, "partition",
+                          json_object_object_get_ex(src, "partition", &v) ? json_object_get_int(v) : 0);
         BSON_APPEND_INT64(&s, "offset", json_object_object_get_ex(src, "offset", &v) ? json_object_get_int64(v) : -1);
         bson_append_document_end(&set, &s);
     }
@@ -158,21 +164,19 @@ int hd_recorder_apply(mongoc_client_t *client, const char *database, json_object
     return rc;
 }
 
-int hd_recorder_pending(mongoc_client_t *client, const char *database, const char *tenant,
-                        const char *subscription_id, const char *event_id, const char *event_type, char *errstr,
-                        size_t errstr_size) {
+int hd_recorder_pending(mongoc_client_t *client, const char *database, const char *tenant, const char *subscription_id,
+                        const char *event_id, const char *event_type, char *errstr, size_t errstr_size) {
     char id[HD_SIGN_ID_SIZE], key[128];
     int64_t now = hd_now_ms();
     hd_sign_message_id(event_id, subscription_id, id);
     sort_key(now, id, key, sizeof(key));
     bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
-    bson_t *update = BCON_NEW("$set", "{", "status", BCON_UTF8("pending"), "}", "$setOnInsert", "{", "tenant",
-                              BCON_UTF8(tenant), "subscription_id", BCON_UTF8(subscription_id), "event_id",
-                              BCON_UTF8(event_id), "event_type", BCON_UTF8(event_type), "is_success", BCON_BOOL(false),
-                              "status_code", BCON_NULL, "response", BCON_NULL, "error_message", BCON_NULL,
-                              "retry_count", BCON_INT32(0), "sent_at", BCON_NULL, "next_retry_at", BCON_NULL,
-                              "order", BCON_INT64(0), "created_at", BCON_DATE_TIME(now), "sort_key", BCON_UTF8(key),
-                              "}");
+    bson_t *update =
+        BCON_NEW("$set", "{", "status", BCON_UTF8("pending"), "}", "$setOnInsert", "{", "tenant", BCON_UTF8(tenant),
+                 "subscription_id", BCON_UTF8(subscription_id), "event_id", BCON_UTF8(event_id), "event_type",
+                 BCON_UTF8(event_type), "is_success", BCON_BOOL(false), "status_code", BCON_NULL, "response", BCON_NULL,
+                 "error_message", BCON_NULL, "retry_count", BCON_INT32(0), "sent_at", BCON_NULL, "next_retry_at",
+                 BCON_NULL, "order", BCON_INT64(0), "created_at", BCON_DATE_TIME(now), "sort_key", BCON_UTF8(key), "}");
     bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
     mongoc_collection_t *coll = mongoc_client_get_collection(client, database, "deliveries");
     bson_error_t err;

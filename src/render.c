@@ -143,8 +143,10 @@ static int next_placeholder(const char *s, size_t len, size_t *pos, size_t *open
     const char *c = strstr(o + 2, "}}");
     if (!c) return -1;
     size_t a = (size_t)(o - s) + 2, z = (size_t)(c - s);
-    while (a < z && s[a] == ' ') a++;
-    while (z > a && s[z - 1] == ' ') z--;
+    while (a < z && s[a] == ' ')
+        a++;
+    while (z > a && s[z - 1] == ' ')
+        z--;
     if (a == z || memchr(s + a, '{', z - a)) return -1;
     *open = (size_t)(o - s);
     *ps = a;
@@ -184,7 +186,8 @@ static int compile(hd_render_tmpl_t *t, buf_t *lit, json_object *v, int depth, c
         const char *s = json_object_get_string(v);
         size_t len = (size_t)json_object_get_string_len(v), pos = 0, open, ps, pe;
         int found = 0, rc;
-        while ((rc = next_placeholder(s, len, &pos, &open, &ps, &pe)) == 1) found++;
+        while ((rc = next_placeholder(s, len, &pos, &open, &ps, &pe)) == 1)
+            found++;
         if (rc < 0) {
             snprintf(errstr, errstr_size, "payload_template: malformed placeholder in \"%.*s\" (expected {{path}})",
                      (int)hd_utf8_prefix(s, len, 80), s);
@@ -197,11 +200,15 @@ static int compile(hd_render_tmpl_t *t, buf_t *lit, json_object *v, int depth, c
         flush_text(t, lit);
         pos = 0;
         next_placeholder(s, len, &pos, &open, &ps, &pe);
-        if (found == 1 && open == 0 && pos == len) add_piece(t, P_REF, s + ps, pe - ps);
-        else add_piece(t, P_INTERP, s, len);
+        if (found == 1 && open == 0 && pos == len)
+            add_piece(t, P_REF, s + ps, pe - ps);
+        else
+            add_piece(t, P_INTERP, s, len);
         return 0;
     }
-    default: put_value(lit, v); return 0;
+    default:
+        put_value(lit, v);
+        return 0;
     }
 }
 
@@ -220,7 +227,8 @@ hd_render_tmpl_t *hd_render_tmpl_new(json_object *tmpl, char *errstr, size_t err
 
 void hd_render_tmpl_destroy(hd_render_tmpl_t *t) {
     if (!t) return;
-    for (int i = 0; i < t->cnt; i++) free(t->pieces[i].text);
+    for (int i = 0; i < t->cnt; i++)
+        free(t->pieces[i].text);
     free(t->pieces);
     free(t);
 }
@@ -239,13 +247,17 @@ static void render_interp(buf_t *out, const hd_event_t *ev, const piece_t *pc) {
     while (next_placeholder(pc->text, pc->len, &pos, &open, &ps, &pe) == 1) {
         put(&text, pc->text + last, open - last);
         json_object *v = lookup(ev, pc->text + ps, pe - ps);
-        if (json_object_is_type(v, json_type_string)) put(&text, json_object_get_string(v), (size_t)json_object_get_string_len(v));
-        else if (v) put_value(&text, v);
+        if (json_object_is_type(v, json_type_string))
+            put(&text, json_object_get_string(v), (size_t)json_object_get_string_len(v));
+        else if (v)
+            put_value(&text, v);
         last = pos;
     }
     put(&text, pc->text + last, pc->len - last);
-    if (text.over) out->over = 1;
-    else put_string(out, text.p ? text.p : "", text.len);
+    if (text.over)
+        out->over = 1;
+    else
+        put_string(out, text.p ? text.p : "", text.len);
     free(text.p);
 }
 
@@ -253,9 +265,15 @@ static void render_template(buf_t *b, const hd_render_tmpl_t *t, const hd_event_
     for (int i = 0; i < t->cnt && !b->over; i++) {
         const piece_t *pc = &t->pieces[i];
         switch (pc->kind) {
-        case P_TEXT: put(b, pc->text, pc->len); break;
-        case P_REF: put_value(b, lookup(ev, pc->text, pc->len)); break;
-        case P_INTERP: render_interp(b, ev, pc); break;
+        case P_TEXT:
+            put(b, pc->text, pc->len);
+            break;
+        case P_REF:
+            put_value(b, lookup(ev, pc->text, pc->len));
+            break;
+        case P_INTERP:
+            render_interp(b, ev, pc);
+            break;
         }
     }
 }
@@ -326,11 +344,13 @@ static void render_builtin(buf_t *b, const hd_event_t *ev, int version) {
     puts_(b, "}");
 }
 
-hd_render_body_t *hd_render_payload(const hd_event_t *ev, int version, const hd_render_tmpl_t *tmpl,
-                                    size_t max_bytes, char *errstr, size_t errstr_size) {
+hd_render_body_t *hd_render_payload(const hd_event_t *ev, int version, const hd_render_tmpl_t *tmpl, size_t max_bytes,
+                                    char *errstr, size_t errstr_size) {
     buf_t b = {.max = max_bytes};
-    if (tmpl) render_template(&b, tmpl, ev);
-    else render_builtin(&b, ev, version);
+    if (tmpl)
+        render_template(&b, tmpl, ev);
+    else
+        render_builtin(&b, ev, version);
     if (b.over) {
         snprintf(errstr, errstr_size, "rendered payload exceeds render.max.bytes (%zu bytes)", max_bytes);
         free(b.p);

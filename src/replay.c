@@ -20,7 +20,7 @@
 
 typedef struct {
     const char *topic, *tenant, *event_type, *subscription;
-    int32_t partition; /* -1: all */
+    int32_t partition;              /* -1: all */
     int64_t from_offset, to_offset; /* -1: unset; to inclusive */
     int64_t from_ms, to_ms;         /* -1: unset; to exclusive */
     int dry_run, new_ids;
@@ -77,17 +77,23 @@ static int parse_args(const hd_conf_t *conf, int argc, char **argv, opts_t *o) {
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(usage, stdout);
             return 1;
-        } else if (!strcmp(a, "--dry-run")) o->dry_run = 1;
-        else if (!strcmp(a, "--new-ids")) o->new_ids = 1;
+        } else if (!strcmp(a, "--dry-run"))
+            o->dry_run = 1;
+        else if (!strcmp(a, "--new-ids"))
+            o->new_ids = 1;
         else if (!v) {
             fprintf(stderr, "hookd replay: %s needs a value (or is unknown; see hookd replay --help)\n", a);
             return -1;
         } else {
             i++;
-            if (!strcmp(a, "--topic")) o->topic = v;
-            else if (!strcmp(a, "--tenant")) o->tenant = v;
-            else if (!strcmp(a, "--event-type")) o->event_type = v;
-            else if (!strcmp(a, "--subscription")) o->subscription = v;
+            if (!strcmp(a, "--topic"))
+                o->topic = v;
+            else if (!strcmp(a, "--tenant"))
+                o->tenant = v;
+            else if (!strcmp(a, "--event-type"))
+                o->event_type = v;
+            else if (!strcmp(a, "--subscription"))
+                o->subscription = v;
             else if (!strcmp(a, "--partition")) {
                 if (parse_i64(a, v, &n) || n > INT32_MAX) return -1;
                 o->partition = (int32_t)n;
@@ -172,8 +178,8 @@ static int plan(const hd_conf_t *conf, const opts_t *o, hd_consume_range_t **out
     }
     parts = md->topics[0].partition_cnt;
     if (o->partition >= parts) {
-        fprintf(stderr, "hookd replay: topic \"%s\" has no partition %d (it has %d: 0..%d)\n", o->topic,
-                o->partition, parts, parts - 1);
+        fprintf(stderr, "hookd replay: topic \"%s\" has no partition %d (it has %d: 0..%d)\n", o->topic, o->partition,
+                parts, parts - 1);
         goto out;
     }
     r = hd_xcalloc((size_t)parts, sizeof(*r));
@@ -205,7 +211,8 @@ static int plan(const hd_conf_t *conf, const opts_t *o, hd_consume_range_t **out
 
 out:
     if (r)
-        for (int i = 0; i < parts; i++) free((char *)r[i].topic);
+        for (int i = 0; i < parts; i++)
+            free((char *)r[i].topic);
     free(r);
     if (md) rd_kafka_metadata_destroy(md);
     rd_kafka_topic_destroy(rkt);
@@ -312,7 +319,8 @@ out:
     hd_dispatch_destroy(w);
     hd_match_cache_destroy(cache);
     hd_store_destroy(store);
-    for (int i = 0; i < cnt; i++) free((char *)ranges[i].topic);
+    for (int i = 0; i < cnt; i++)
+        free((char *)ranges[i].topic);
     free(ranges);
     return rc;
 }

@@ -49,7 +49,8 @@ fail:
 
 void hd_retry_destroy(hd_retry_t *r) {
     if (!r) return;
-    for (int i = 0; i < r->cnt; i++) free(r->topic[i]);
+    for (int i = 0; i < r->cnt; i++)
+        free(r->topic[i]);
     free(r);
 }
 
@@ -61,7 +62,8 @@ int hd_retry_tier_of_topic(const hd_retry_t *r, const char *topic) {
 
 int hd_retry_tier_for_wait(const hd_retry_t *r, int64_t wait_ms) {
     int tier = 0;
-    while (tier + 1 < r->cnt && r->delay_ms[tier + 1] <= wait_ms) tier++;
+    while (tier + 1 < r->cnt && r->delay_ms[tier + 1] <= wait_ms)
+        tier++;
     return tier;
 }
 
@@ -142,8 +144,9 @@ hd_retry_job_t *hd_retry_job_decode(const void *value, size_t len, char *errstr,
     return job;
 
 bad:
-    snprintf(errstr, errstr_size, "not a hookd retry job (JSON object with delivery_id, subscription_id, url, "
-                                  "attempt, due_ms, event and source)");
+    snprintf(errstr, errstr_size,
+             "not a hookd retry job (JSON object with delivery_id, subscription_id, url, "
+             "attempt, due_ms, event and source)");
     json_object_put(o);
     hd_retry_job_destroy(job);
     return NULL;

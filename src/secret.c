@@ -14,8 +14,9 @@ int hd_secret_key_parse(hd_secret_key_t *key, const char *b64, char *errstr, siz
     unsigned char master[crypto_kdf_KEYBYTES + 1];
     size_t len = 0;
     if (!b64 || !*b64) {
-        snprintf(errstr, errstr_size, "master.key is not set (HOOKD_MASTER_KEY: base64 of 32 random bytes, "
-                                      "e.g. `head -c32 /dev/urandom | base64`)");
+        snprintf(errstr, errstr_size,
+                 "master.key is not set (HOOKD_MASTER_KEY: base64 of 32 random bytes, "
+                 "e.g. `head -c32 /dev/urandom | base64`)");
         return -1;
     }
     if (sodium_base642bin(master, sizeof(master), b64, strlen(b64), NULL, &len, NULL, B64) ||
@@ -48,8 +49,7 @@ char *hd_secret_encrypt(const hd_secret_key_t *key, const char *plain, const cha
     return out;
 }
 
-char *hd_secret_decrypt(const hd_secret_key_t *key, const char *enc, const char *ad, char *errstr,
-                        size_t errstr_size) {
+char *hd_secret_decrypt(const hd_secret_key_t *key, const char *enc, const char *ad, char *errstr, size_t errstr_size) {
     char *plain = NULL;
     if (!hd_secret_is_encrypted(enc)) {
         snprintf(errstr, errstr_size, "not an encrypted value");

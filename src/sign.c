@@ -37,8 +37,8 @@ int hd_sign_key_init(hd_sign_key_t *key, const char *secret, char *errstr, size_
     size_t raw_len = 0;
     const char *b64 = !strncmp(secret, "whsec_", 6) ? secret + 6 : secret;
     const char *end = NULL;
-    if (sodium_base642bin(raw, sizeof(raw), b64, strlen(b64), NULL, &raw_len, &end,
-                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+    if (sodium_base642bin(raw, sizeof(raw), b64, strlen(b64), NULL, &raw_len, &end, sodium_base64_VARIANT_ORIGINAL) !=
+            0 ||
         *end) {
         snprintf(errstr, errstr_size, "secret is not a whsec_ secret with a base64 key of at most %d bytes",
                  HD_SIGN_MAX_KEY);
@@ -137,7 +137,8 @@ static unsigned char *signed_content(const char *msg_id, int64_t timestamp, cons
 /* Walks the space-separated entries of a webhook-signature header: returns the position after the next entry (NULL
  * at the end) and sets *ok when that entry has the prefix and decodes to exactly out_size bytes into out. */
 static const char *next_signature(const char *p, const char *prefix, unsigned char *out, size_t out_size, int *ok) {
-    while (*p == ' ') p++;
+    while (*p == ' ')
+        p++;
     if (!*p) return NULL;
     size_t n = strcspn(p, " "), plen = strlen(prefix), got = 0;
     *ok = n > plen && !strncmp(p, prefix, plen) &&
@@ -146,8 +147,8 @@ static const char *next_signature(const char *p, const char *prefix, unsigned ch
     return p + n;
 }
 
-void hd_sign_v1a(const hd_sign_ed_key_t *key, const char *msg_id, int64_t timestamp, const void *body,
-                 size_t body_len, char out[HD_SIGN_V1A_SIZE]) {
+void hd_sign_v1a(const hd_sign_ed_key_t *key, const char *msg_id, int64_t timestamp, const void *body, size_t body_len,
+                 char out[HD_SIGN_V1A_SIZE]) {
     unsigned char sig[crypto_sign_BYTES];
     size_t len;
     unsigned char *m = signed_content(msg_id, timestamp, body, body_len, &len);
@@ -157,8 +158,8 @@ void hd_sign_v1a(const hd_sign_ed_key_t *key, const char *msg_id, int64_t timest
     sodium_bin2base64(out + 4, HD_SIGN_V1A_SIZE - 4, sig, sizeof(sig), sodium_base64_VARIANT_ORIGINAL);
 }
 
-int hd_sign_verify_v1a(const char *public_key, const char *msg_id, int64_t timestamp, const void *body,
-                       size_t body_len, const char *header) {
+int hd_sign_verify_v1a(const char *public_key, const char *msg_id, int64_t timestamp, const void *body, size_t body_len,
+                       const char *header) {
     unsigned char pk[crypto_sign_PUBLICKEYBYTES], sig[crypto_sign_BYTES];
     size_t pk_len = 0, len;
     int ok_entry;
@@ -176,8 +177,8 @@ int hd_sign_verify_v1a(const char *public_key, const char *msg_id, int64_t times
     return ok;
 }
 
-int hd_sign_header(const hd_sign_keyset_t *ks, int64_t now_ms, const char *msg_id, int64_t timestamp,
-                   const void *body, size_t body_len, char out[HD_SIGN_HEADER_SIZE]) {
+int hd_sign_header(const hd_sign_keyset_t *ks, int64_t now_ms, const char *msg_id, int64_t timestamp, const void *body,
+                   size_t body_len, char out[HD_SIGN_HEADER_SIZE]) {
     size_t len = 0;
     int n = 0;
     out[0] = '\0';
@@ -185,8 +186,10 @@ int hd_sign_header(const hd_sign_keyset_t *ks, int64_t now_ms, const char *msg_i
         int64_t expires = i ? ks->more->hmac_prev_expires_ms : 0;
         if (expires && expires <= now_ms) continue;
         if (n++) out[len++] = ' ';
-        if (i) v1(ks->more->hmac_prev, ks->more->hmac_prev_len, msg_id, timestamp, body, body_len, out + len);
-        else v1(ks->hmac, ks->hmac_len, msg_id, timestamp, body, body_len, out + len);
+        if (i)
+            v1(ks->more->hmac_prev, ks->more->hmac_prev_len, msg_id, timestamp, body, body_len, out + len);
+        else
+            v1(ks->hmac, ks->hmac_len, msg_id, timestamp, body, body_len, out + len);
         len += strlen(out + len);
     }
     for (int i = 0; i < ks->ed_cnt; i++) {
@@ -198,8 +201,8 @@ int hd_sign_header(const hd_sign_keyset_t *ks, int64_t now_ms, const char *msg_i
     return n;
 }
 
-int hd_sign_verify(const hd_sign_key_t *key, const char *msg_id, int64_t timestamp, const void *body,
-                   size_t body_len, const char *header) {
+int hd_sign_verify(const hd_sign_key_t *key, const char *msg_id, int64_t timestamp, const void *body, size_t body_len,
+                   const char *header) {
     unsigned char want[crypto_auth_hmacsha256_BYTES], got[crypto_auth_hmacsha256_BYTES];
     mac(key->key, key->len, msg_id, timestamp, body, body_len, want);
     int ok = 0, ok_entry;

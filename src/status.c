@@ -25,8 +25,7 @@ struct hd_status_s {
     int collector; /* hd_status_new_dispatcher's, removed at destroy */
 };
 
-static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type, char *body,
-                             size_t len) {
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type, char *body, size_t len) {
     struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
@@ -36,8 +35,7 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-                              const char *version, const char *upload_data, size_t *upload_data_size,
-                              void **con_cls) {
+                              const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls) {
     hd_status_t *s = cls;
     hd_httpwatch_received(conn);                           /* a bodiless request is complete at the first call */
     if (strcmp(method, "GET") && strcmp(method, "HEAD")) { /* RFC 9110: a 405 lists what is allowed */
@@ -73,7 +71,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
     char msg[512];
     vsnprintf(msg, sizeof(msg), fmt, ap);
     size_t n = strlen(msg);
-    while (n && msg[n - 1] == '\n') msg[--n] = '\0';
+    while (n && msg[n - 1] == '\n')
+        msg[--n] = '\0';
     HD_LOG(HD_LOG_WARN, "status", NULL, "%s", msg);
 }
 
@@ -122,9 +121,8 @@ hd_status_t *hd_status_new(const char *listen, hd_metrics_t *metrics, hd_status_
     s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                               MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
                               MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)16, MHD_OPTION_CONNECTION_TIMEOUT,
-                              (unsigned)(REQUEST_TIMEOUT_MS / 1000), MHD_OPTION_NOTIFY_CONNECTION,
-                              hd_httpwatch_notify, s->watch, MHD_OPTION_NOTIFY_COMPLETED, completed, s->watch,
-                              MHD_OPTION_END);
+                              (unsigned)(REQUEST_TIMEOUT_MS / 1000), MHD_OPTION_NOTIFY_CONNECTION, hd_httpwatch_notify,
+                              s->watch, MHD_OPTION_NOTIFY_COMPLETED, completed, s->watch, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!s->mhd) {
         snprintf(errstr, errstr_size, "metrics.listen: cannot listen on %s (address in use or not local?)", listen);

@@ -22,8 +22,8 @@ typedef struct {
 } seen_t;
 
 struct hd_store_s {
-    char *path;                  /* file backend */
-    mongoc_client_pool_t *pool;  /* mongodb backend: a pool, so that the API's threads can share one store */
+    char *path;                 /* file backend */
+    mongoc_client_pool_t *pool; /* mongodb backend: a pool, so that the API's threads can share one store */
     mongoc_uri_t *uri;
     char *database;
     hd_secret_key_t master;
@@ -193,8 +193,8 @@ static int find_array(reader_t *r) {
     if (next_char(r, 0) == '}') return -1;
     for (;;) {
         json_object *key = next_value(r);
-        int found = key && json_object_is_type(key, json_type_string) &&
-                    !strcmp(json_object_get_string(key), "subscriptions");
+        int found =
+            key && json_object_is_type(key, json_type_string) && !strcmp(json_object_get_string(key), "subscriptions");
         int ok = key && json_object_is_type(key, json_type_string) && next_char(r, 1) == ':';
         json_object_put(key);
         if (!ok) return -1;
@@ -428,8 +428,8 @@ void hd_store_changes_clear(hd_store_changes_t *ch) {
     memset(ch, 0, sizeof(*ch));
 }
 
-int hd_store_load(hd_store_t *store, hd_store_reuse_cb *reuse, void *opaque, hd_sub_t ***subs, int *cnt,
-                  char *errstr, size_t errstr_size) {
+int hd_store_load(hd_store_t *store, hd_store_reuse_cb *reuse, void *opaque, hd_sub_t ***subs, int *cnt, char *errstr,
+                  size_t errstr_size) {
     *subs = NULL;
     *cnt = 0;
     store->reuse = reuse;
@@ -437,7 +437,8 @@ int hd_store_load(hd_store_t *store, hd_store_reuse_cb *reuse, void *opaque, hd_
     int rc = store->path ? file_load(store, subs, cnt, errstr, errstr_size)
                          : mongo_load(store, subs, cnt, errstr, errstr_size);
     if (rc) { /* all or nothing: the cache keeps its last snapshot */
-        for (int i = 0; i < *cnt; i++) hd_sub_destroy((*subs)[i]);
+        for (int i = 0; i < *cnt; i++)
+            hd_sub_destroy((*subs)[i]);
         free(*subs);
         *subs = NULL;
         *cnt = 0;
@@ -464,14 +465,16 @@ void hd_store_ensure_indexes(hd_store_t *store) {
         BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &list);
         BSON_APPEND_DOCUMENT_BEGIN(&list, "0", &index);
         BSON_APPEND_DOCUMENT_BEGIN(&index, "key", &keys);
-        for (int k = 0; k < 3 && indexes[i].keys[k]; k++) BSON_APPEND_INT32(&keys, indexes[i].keys[k], 1);
+        for (int k = 0; k < 3 && indexes[i].keys[k]; k++)
+            BSON_APPEND_INT32(&keys, indexes[i].keys[k], 1);
         bson_append_document_end(&index, &keys);
         BSON_APPEND_UTF8(&index, "name", indexes[i].name);
         bson_append_document_end(&list, &index);
         bson_append_array_end(&cmd, &list);
         bson_error_t err;
         if (!mongoc_client_write_command_with_opts(client, store->database, &cmd, NULL, NULL, &err))
-            HD_LOG(HD_LOG_WARN, "store", NULL, "creating index %s.%s: %s", indexes[i].coll, indexes[i].name, err.message);
+            HD_LOG(HD_LOG_WARN, "store", NULL, "creating index %s.%s: %s", indexes[i].coll, indexes[i].name,
+                   err.message);
         bson_destroy(&cmd);
     }
     mongoc_client_pool_push(store->pool, client);
@@ -505,8 +508,8 @@ const char *hd_store_database(const hd_store_t *store) {
 }
 
 /* One update_one on the subscriptions collection; takes filter and update. */
-static int update_sub(hd_store_t *store, bson_t *filter, bson_t *update, const char *what, const char *id,
-                      char *errstr, size_t errstr_size) {
+static int update_sub(hd_store_t *store, bson_t *filter, bson_t *update, const char *what, const char *id, char *errstr,
+                      size_t errstr_size) {
     mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
     mongoc_collection_t *coll = mongoc_client_get_collection(client, store->database, "subscriptions");
     bson_error_t err;
@@ -545,8 +548,8 @@ int hd_store_set_failing(hd_store_t *store, const char *id, int64_t since_ms, ch
                           "clearing failing_since of", id, errstr, errstr_size);
     /* null also matches a missing field: an earlier start stored by another dispatcher is kept */
     return update_sub(store, BCON_NEW("_id", BCON_UTF8(id), "failing_since", BCON_NULL),
-                      BCON_NEW("$set", "{", "failing_since", BCON_DATE_TIME(since_ms), "}"), "marking failing",
-                      id, errstr, errstr_size);
+                      BCON_NEW("$set", "{", "failing_since", BCON_DATE_TIME(since_ms), "}"), "marking failing", id,
+                      errstr, errstr_size);
 }
 
 /* FerretDB applies concurrent updates of one document without isolation: of 286 concurrent $push to one document,

@@ -82,8 +82,7 @@ static void measure_array(json_object *doc, const char *key, size_t *ptrs, size_
 
 static void measure_headers(json_object *doc, size_t *ptrs, size_t *strs) {
     json_object *headers;
-    if (!json_object_object_get_ex(doc, "headers", &headers) || !json_object_is_type(headers, json_type_object))
-        return;
+    if (!json_object_object_get_ex(doc, "headers", &headers) || !json_object_is_type(headers, json_type_object)) return;
     *ptrs += (size_t)json_object_object_length(headers) * sizeof(hd_sub_header_t);
     json_object_object_foreach(headers, name, value) {
         *strs += strlen(name) + 1;
@@ -140,8 +139,8 @@ static int is_tchar(unsigned char c) {
 }
 
 int hd_sub_header_allowed(const char *name, const char *value) {
-    static const char *const reserved[] = {"content-type", "content-length", "host", "user-agent",
-                                           "transfer-encoding", "connection", "expect"};
+    static const char *const reserved[] = {"content-type",      "content-length", "host",  "user-agent",
+                                           "transfer-encoding", "connection",     "expect"};
     if (!*name) return 0;
     for (const unsigned char *p = (const unsigned char *)name; *p; p++)
         if (!is_tchar(*p)) return 0;
@@ -384,8 +383,7 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
             sub->keys.ed_cnt = 2;
         }
     }
-    if (get_str_array(doc, "event_types", &a, &sub->event_types, &sub->event_types_cnt, errstr, errstr_size))
-        goto fail;
+    if (get_str_array(doc, "event_types", &a, &sub->event_types, &sub->event_types_cnt, errstr, errstr_size)) goto fail;
     if (!sub->event_types_cnt) {
         snprintf(errstr, errstr_size, "subscription %s: event_types must be a non-empty array", id);
         goto fail;

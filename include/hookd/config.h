@@ -16,7 +16,7 @@ typedef struct hd_conf_s {
     char *topics;            /* comma-separated source topics */
     char *results_topic;
     char *deadletter_topic;
-    char *store;             /* mongodb://... or file:/path/subscriptions.json */
+    char *store; /* mongodb://... or file:/path/subscriptions.json */
     char *mongo_database;
     char *log_level;
     int64_t refresh_ms;
@@ -34,7 +34,7 @@ typedef struct hd_conf_s {
     int64_t batch_size;
     int64_t results_max_outstanding_kbytes;
     char *user_agent;
-    char *master_key;        /* base64; see secret.h */
+    char *master_key; /* base64; see secret.h */
     int64_t rotation_grace_ms;
     char *api_bind;
     int64_t api_port;
@@ -68,7 +68,7 @@ typedef struct hd_conf_s {
     struct hd_conf_kv {
         char *name;
         char *value;
-    } *kafka;
+    } * kafka;
     int kafka_cnt;
 } hd_conf_t;
 

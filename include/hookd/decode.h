@@ -27,10 +27,10 @@ typedef struct hd_event_s {
     const char *status; /* the status field's value as text (borrowed from root), NULL when absent */
     int64_t time_ms;    /* event time; the Kafka timestamp when the event has none */
     hd_decode_mode_t mode;
-    json_object *root;  /* owned */
-    json_object *data;  /* borrowed from root; NULL when the event has no data */
+    json_object *root;        /* owned */
+    json_object *data;        /* borrowed from root; NULL when the event has no data */
     json_object *data_base64; /* borrowed from root: a CloudEvent's binary data, base64 (data is then NULL) */
-    char *tenant_buf;   /* owned; set when the tenant came from a Kafka header */
+    char *tenant_buf;         /* owned; set when the tenant came from a Kafka header */
 } hd_event_t;
 
 /* One Kafka header as librdkafka hands it out: value is not NUL-terminated (NULL for a null header). */

@@ -21,11 +21,11 @@ typedef struct hd_deliver_req_s {
     void *opaque;
 
     /* out */
-    long status;          /* HTTP status, 0 when none arrived */
-    int curl_code;        /* CURLE_OK or the transport error */
+    long status;   /* HTTP status, 0 when none arrived */
+    int curl_code; /* CURLE_OK or the transport error */
     char error[CURL_ERROR_SIZE];
-    char *response;       /* first http.max.response.bytes of the body, NUL-terminated when response_len is not
-                           * 0 (allocated as the body arrives); freed by _clear */
+    char *response; /* first http.max.response.bytes of the body, NUL-terminated when response_len is not
+                     * 0 (allocated as the body arrives); freed by _clear */
     size_t response_len;
     int64_t duration_us;
     int64_t retry_after_s; /* Retry-After in seconds from now, -1 when absent */

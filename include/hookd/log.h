@@ -29,9 +29,9 @@ void hd_log_rdkafka(const struct rd_kafka_s *rk, int level, const char *fac, con
 /* Routes libmongoc's log through hd_log; called once before the first MongoDB client. */
 void hd_log_mongoc_install(void);
 
-#define HD_LOG(level, component, kv, ...)                                                                     \
-    do {                                                                                                       \
-        if ((level) >= hd_log_min_level) hd_log_write((level), (component), (kv), __VA_ARGS__);               \
+#define HD_LOG(level, component, kv, ...)                                                                              \
+    do {                                                                                                               \
+        if ((level) >= hd_log_min_level) hd_log_write((level), (component), (kv), __VA_ARGS__);                        \
     } while (0)
 
 #define HD_LOG_LIMITED(level, component, kv, ...)                                                                      \

@@ -64,9 +64,9 @@ char *hd_metrics_render(hd_metrics_t *m, size_t *len);
  * use, or up front by hd_metrics_register_dispatcher (so that a scrape shows zeros rather than nothing). */
 void hd_metrics_register_dispatcher(void);
 void hd_metrics_event_consumed(void);
-void hd_metrics_event_matched(void);                         /* an event with at least one subscription */
+void hd_metrics_event_matched(void); /* an event with at least one subscription */
 void hd_metrics_event_deadlettered(void);
-void hd_metrics_delivery_inflight(int delta);                /* attempts in flight: +1 started, -1 ended */
+void hd_metrics_delivery_inflight(int delta); /* attempts in flight: +1 started, -1 ended */
 /* A finished attempt, by outcome and status class (status 0: no response), and its latency. */
 void hd_metrics_delivery_attempt(hd_outcome_t outcome, long status, int64_t duration_us);
 /* Source partitions assigned to this process's consumers (readiness of a dispatcher). */

@@ -8,7 +8,7 @@
 
 typedef struct hd_receiver_route_s {
     const char *path;
-    int status;         /* answered once the first fail_first requests got 503 */
+    int status; /* answered once the first fail_first requests got 503 */
     int fail_first;
     const char *secret; /* whsec_... */
 } hd_receiver_route_t;

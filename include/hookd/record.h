@@ -35,7 +35,7 @@ typedef struct hd_record_result_s {
     long status_code; /* 0: no response */
     int success;
     const char *outcome;
-    const char *error; /* NULL when none */
+    const char *error;    /* NULL when none */
     const char *response; /* the receiver's body (any bytes), NULL when none; the record keeps its first
                            * HD_RECORD_RESPONSE_MAX bytes as valid UTF-8 */
     size_t response_len;

@@ -32,8 +32,7 @@ int hd_recorder_apply(mongoc_client_t *client, const char *database, json_object
 
 /* Marks the delivery of event_id to subscription_id as pending (inserting the row when absent), for test events
  * and retries before their attempt is recorded. Returns 0, or -1 with errstr filled. */
-int hd_recorder_pending(mongoc_client_t *client, const char *database, const char *tenant,
-                        const char *subscription_id, const char *event_id, const char *event_type, char *errstr,
-                        size_t errstr_size);
+int hd_recorder_pending(mongoc_client_t *client, const char *database, const char *tenant, const char *subscription_id,
+                        const char *event_id, const char *event_type, char *errstr, size_t errstr_size);
 
 #endif

@@ -40,8 +40,8 @@ void hd_render_tmpl_destroy(hd_render_tmpl_t *t); /* NULL is a no-op */
 
 /* Renders ev in the shape of tmpl when not NULL, else of the built-in version. Returns a body (the caller releases
  * it), or NULL with errstr when the payload would exceed max_bytes (the delivery then fails permanently). */
-hd_render_body_t *hd_render_payload(const hd_event_t *ev, int version, const hd_render_tmpl_t *tmpl,
-                                    size_t max_bytes, char *errstr, size_t errstr_size);
+hd_render_body_t *hd_render_payload(const hd_event_t *ev, int version, const hd_render_tmpl_t *tmpl, size_t max_bytes,
+                                    char *errstr, size_t errstr_size);
 
 void hd_render_body_release(hd_render_body_t *b); /* NULL is a no-op */
 

@@ -29,8 +29,7 @@ char *hd_secret_encrypt(const hd_secret_key_t *key, const char *plain, const cha
 
 /* Decrypts an "enc:v1:..." value bound to ad. Returns the plaintext (free with hd_secret_free), or NULL with
  * errstr filled when the value is malformed or does not authenticate (wrong key, wrong ad, tampered). */
-char *hd_secret_decrypt(const hd_secret_key_t *key, const char *enc, const char *ad, char *errstr,
-                        size_t errstr_size);
+char *hd_secret_decrypt(const hd_secret_key_t *key, const char *enc, const char *ad, char *errstr, size_t errstr_size);
 
 /* Wipes and frees a plaintext returned by hd_secret_decrypt. NULL is a no-op. */
 void hd_secret_free(char *plain);

@@ -64,8 +64,8 @@ typedef struct hd_sign_keyset_s {
 /* Writes the webhook-signature header value ("v1,... v1a,...", space-separated: HMAC entries first) for the
  * keys of ks that are valid at now_ms. Returns the number of signatures written (0 when every key has
  * expired). */
-int hd_sign_header(const hd_sign_keyset_t *ks, int64_t now_ms, const char *msg_id, int64_t timestamp,
-                   const void *body, size_t body_len, char out[HD_SIGN_HEADER_SIZE]);
+int hd_sign_header(const hd_sign_keyset_t *ks, int64_t now_ms, const char *msg_id, int64_t timestamp, const void *body,
+                   size_t body_len, char out[HD_SIGN_HEADER_SIZE]);
 
 /* Parses "whsec_<base64>" (the prefix is optional, as in the reference libraries). Returns 0, or -1 with errstr
  * filled when the secret is not base64 or its key is shorter than 16 or longer than 64 bytes. */
@@ -82,20 +82,20 @@ int hd_sign_ed_key_init(hd_sign_ed_key_t *key, const char *secret, char *errstr,
 void hd_sign_ed_generate(char sk_out[HD_SIGN_ED_SECRET_SIZE], char pk_out[HD_SIGN_ED_PUBLIC_SIZE]);
 
 /* Writes "v1a,<base64 ed25519 signature>" into out (HD_SIGN_V1A_SIZE bytes). */
-void hd_sign_v1a(const hd_sign_ed_key_t *key, const char *msg_id, int64_t timestamp, const void *body,
-                 size_t body_len, char out[HD_SIGN_V1A_SIZE]);
+void hd_sign_v1a(const hd_sign_ed_key_t *key, const char *msg_id, int64_t timestamp, const void *body, size_t body_len,
+                 char out[HD_SIGN_V1A_SIZE]);
 
 /* 1 when any space-separated v1a entry of header verifies with public_key ("whpk_<base64>"), else 0. */
-int hd_sign_verify_v1a(const char *public_key, const char *msg_id, int64_t timestamp, const void *body,
-                       size_t body_len, const char *header);
+int hd_sign_verify_v1a(const char *public_key, const char *msg_id, int64_t timestamp, const void *body, size_t body_len,
+                       const char *header);
 
 /* Writes "v1,<base64 signature>" into out (HD_SIGN_V1_SIZE bytes). */
 void hd_sign_v1(const hd_sign_key_t *key, const char *msg_id, int64_t timestamp, const void *body, size_t body_len,
                 char out[HD_SIGN_V1_SIZE]);
 
 /* 1 when any space-separated v1 entry of header matches (constant-time comparison), else 0. */
-int hd_sign_verify(const hd_sign_key_t *key, const char *msg_id, int64_t timestamp, const void *body,
-                   size_t body_len, const char *header);
+int hd_sign_verify(const hd_sign_key_t *key, const char *msg_id, int64_t timestamp, const void *body, size_t body_len,
+                   const char *header);
 
 /* The webhook-id of a delivery: "msg_" + hex of a 16-byte BLAKE2b hash of event id and subscription id, so it
  * stays the same across retries and replays and receivers can de-duplicate on it. */

@@ -27,8 +27,7 @@ hd_status_t *hd_status_new(const char *listen, hd_metrics_t *metrics, hd_status_
  * series, adds the subscription cache's size and age (hd_match_count, hd_match_cache_age_ms) to every scrape, and
  * is ready while this process's consumers hold partitions. Logs where it listens. Does not take conf or cache;
  * destroy the server before the cache. NULL with errstr on failure. */
-hd_status_t *hd_status_new_dispatcher(const hd_conf_t *conf, hd_match_cache_t *cache, char *errstr,
-                                      size_t errstr_size);
+hd_status_t *hd_status_new_dispatcher(const hd_conf_t *conf, hd_match_cache_t *cache, char *errstr, size_t errstr_size);
 
 /* The bound port. */
 int hd_status_port(const hd_status_t *s);

@@ -25,8 +25,8 @@ typedef hd_sub_t *hd_store_reuse_cb(void *opaque, const char *id, uint64_t diges
  * them, so one bad row cannot stop delivery to every other subscriber. reuse (may be NULL) lets a reload share
  * unchanged subscriptions with the snapshot it replaces instead of holding two copies. -1 with errstr when the
  * store fails. */
-int hd_store_load(hd_store_t *store, hd_store_reuse_cb *reuse, void *opaque, hd_sub_t ***subs, int *cnt,
-                  char *errstr, size_t errstr_size);
+int hd_store_load(hd_store_t *store, hd_store_reuse_cb *reuse, void *opaque, hd_sub_t ***subs, int *cnt, char *errstr,
+                  size_t errstr_size);
 
 /* The change log: the collection `subscription_changes` holds one document per second in which subscriptions
  * were written, {_id: "<epoch second>", ids: [<subscription id>, ...]}, appended to after every write

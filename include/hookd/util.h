@@ -44,7 +44,7 @@ void hd_json_string(const char *s, size_t len, void (*put)(void *out, const char
 /* Trims ASCII whitespace in place; returns the first non-space character. */
 char *hd_trim(char *s);
 
-int64_t hd_now_ms(void);       /* wall clock, ms since the epoch */
-int64_t hd_mono_us(void);      /* monotonic clock, microseconds */
+int64_t hd_now_ms(void);  /* wall clock, ms since the epoch */
+int64_t hd_mono_us(void); /* monotonic clock, microseconds */
 
 #endif

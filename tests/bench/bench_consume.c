@@ -46,8 +46,10 @@ int main(int argc, char **argv) {
     double *lat = calloc((size_t)count + 1, sizeof(*lat));
     char err[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    const char *settings[][2] = {{"bootstrap.servers", argv[1]}, {"group.id", argv[3]},
-                                 {"auto.offset.reset", "earliest"}, {"fetch.wait.max.ms", "100"},
+    const char *settings[][2] = {{"bootstrap.servers", argv[1]},
+                                 {"group.id", argv[3]},
+                                 {"auto.offset.reset", "earliest"},
+                                 {"fetch.wait.max.ms", "100"},
                                  {"enable.auto.commit", "false"}};
     for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
         rd_kafka_conf_set(conf, settings[i][0], settings[i][1], NULL, 0);
@@ -69,8 +71,9 @@ int main(int argc, char **argv) {
             if (t >= 0) lat[got++] = arrived - t;
             /* bench_produce's envelopes start with {"id":"...": the id is the first quoted value */
             const char *id = m->len > 7 ? memchr((const char *)m->payload + 7, '"', m->len - 7) : NULL;
-            if (out && id) fprintf(out, "%.*s %.3f\n", (int)(id - (const char *)m->payload - 7),
-                                   (const char *)m->payload + 7, arrived);
+            if (out && id)
+                fprintf(out, "%.*s %.3f\n", (int)(id - (const char *)m->payload - 7), (const char *)m->payload + 7,
+                        arrived);
         }
         rd_kafka_message_destroy(m);
     }

@@ -5,10 +5,10 @@
  * kept in one poll set); the bench takes the fastest of both at two concurrencies.
  *   bench_curl URL REQUESTS CONCURRENCY [poll|socket]  ->  one JSON line on stdout */
 #include <curl/curl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -68,7 +68,8 @@ static void step(CURLM *m, int socket_api) {
         mask[n++] = (r & POLLIN ? CURL_CSELECT_IN : 0) | (r & POLLOUT ? CURL_CSELECT_OUT : 0) |
                     (r & (POLLERR | POLLHUP) ? CURL_CSELECT_ERR : 0);
     }
-    for (int i = 0; i < n; i++) curl_multi_socket_action(m, ready[i], mask[i], &running);
+    for (int i = 0; i < n; i++)
+        curl_multi_socket_action(m, ready[i], mask[i], &running);
     if (timer_due >= 0 && timer_due <= now_s()) {
         timer_due = -1;
         curl_multi_socket_action(m, CURL_SOCKET_TIMEOUT, 0, &running);
@@ -135,7 +136,8 @@ int main(int argc, char **argv) {
     printf("{\"mode\": \"%s\", \"requests\": %ld, \"failed\": %ld, \"seconds\": %.3f, \"rate\": %.0f, "
            "\"cpu_s\": %.3f}\n",
            socket_api ? "socket" : "poll", done, failed, secs, done / secs, cpu);
-    for (int i = 0; i < pooled; i++) curl_easy_cleanup(pool[i]);
+    for (int i = 0; i < pooled; i++)
+        curl_easy_cleanup(pool[i]);
     free(pool);
     curl_slist_free_all(h);
     curl_multi_cleanup(m);

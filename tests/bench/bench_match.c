@@ -20,12 +20,19 @@
 static hd_sub_t *make_sub(int tenant, int i) {
     char doc[512], types[64], extra[160] = "", err[256];
     int d = i % DOMAINS, a = i % ACTIONS;
-    if (i < 80) snprintf(types, sizeof(types), "\"d%d.a%d\"", d, a);
-    else if (i < 90) snprintf(types, sizeof(types), "\"d%d.*\"", d);
-    else if (i < 95) snprintf(types, sizeof(types), "\"d%d.**\"", d);
-    else snprintf(types, sizeof(types), "\"d%d.a%d\"", d, a);
-    if (i >= 95 && i < 98) snprintf(extra, sizeof(extra), ",\"statuses\":[\"paid\",\"shipped\"]");
-    else if (i >= 98) snprintf(extra, sizeof(extra), ",\"filter\":{\"data.total\":{\"$gte\":100},\"data.region\":{\"$in\":[\"eu\",\"us\"]}}");
+    if (i < 80)
+        snprintf(types, sizeof(types), "\"d%d.a%d\"", d, a);
+    else if (i < 90)
+        snprintf(types, sizeof(types), "\"d%d.*\"", d);
+    else if (i < 95)
+        snprintf(types, sizeof(types), "\"d%d.**\"", d);
+    else
+        snprintf(types, sizeof(types), "\"d%d.a%d\"", d, a);
+    if (i >= 95 && i < 98)
+        snprintf(extra, sizeof(extra), ",\"statuses\":[\"paid\",\"shipped\"]");
+    else if (i >= 98)
+        snprintf(extra, sizeof(extra),
+                 ",\"filter\":{\"data.total\":{\"$gte\":100},\"data.region\":{\"$in\":[\"eu\",\"us\"]}}");
     snprintf(doc, sizeof(doc),
              "{\"id\":\"s%d_%d\",\"tenant\":\"tenant-%d\",\"url\":\"http://127.0.0.1/\",\"secret\":"
              "\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\",\"event_types\":[%s]%s}",
@@ -45,7 +52,8 @@ static double run(int tenants, int event_tenants, long lookups, double *matched_
     int cnt = tenants * SUBS_PER_TENANT;
     hd_sub_t **subs = hd_xmalloc(sizeof(*subs) * (size_t)cnt);
     for (int t = 0; t < tenants; t++)
-        for (int i = 0; i < SUBS_PER_TENANT; i++) subs[t * SUBS_PER_TENANT + i] = make_sub(t, i);
+        for (int i = 0; i < SUBS_PER_TENANT; i++)
+            subs[t * SUBS_PER_TENANT + i] = make_sub(t, i);
     hd_match_t *m = hd_match_new(subs, cnt);
 
     static const char *statuses[] = {"paid", "open", "shipped", "cancelled"};
@@ -65,10 +73,12 @@ static double run(int tenants, int event_tenants, long lookups, double *matched_
     const hd_sub_t *out[256];
     long total = 0;
     int64_t t0 = hd_mono_us();
-    for (long i = 0; i < lookups; i++) total += hd_match_find(m, evs[i % EVENTS], out, 256);
+    for (long i = 0; i < lookups; i++)
+        total += hd_match_find(m, evs[i % EVENTS], out, 256);
     int64_t us = hd_mono_us() - t0;
     *matched_per_event = (double)total / (double)lookups;
-    for (int i = 0; i < EVENTS; i++) hd_decode_event_destroy(evs[i]);
+    for (int i = 0; i < EVENTS; i++)
+        hd_decode_event_destroy(evs[i]);
     free(evs);
     hd_match_release(m);
     return (double)us * 1000.0 / (double)lookups;

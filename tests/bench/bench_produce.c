@@ -50,10 +50,11 @@ int main(int argc, char **argv) {
         size_t n = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
         snprintf(when + n, sizeof(when) - n, ".%03dZ", (int)((t - (double)sec) * 1000));
         snprintf(tenant, sizeof(tenant), "tenant-%ld", i % tenants);
-        int len = snprintf(value, sizeof(value),
-                           "{\"id\":\"evt-%ld-%.0f\",\"type\":\"customer.created\",\"tenant\":\"%s\",\"time\":\"%s\","
-                           "\"data\":{\"customer\":{\"id\":\"cus_%ld\",\"email\":\"c%ld@example.com\",\"notes\":\"%s\"}}}",
-                           i, t0 * 1000, tenant, when, i, i, pad);
+        int len =
+            snprintf(value, sizeof(value),
+                     "{\"id\":\"evt-%ld-%.0f\",\"type\":\"customer.created\",\"tenant\":\"%s\",\"time\":\"%s\","
+                     "\"data\":{\"customer\":{\"id\":\"cus_%ld\",\"email\":\"c%ld@example.com\",\"notes\":\"%s\"}}}",
+                     i, t0 * 1000, tenant, when, i, i, pad);
         while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(argv[2]), RD_KAFKA_V_KEY(tenant, strlen(tenant)),
                                  RD_KAFKA_V_VALUE(value, (size_t)len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                  RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)

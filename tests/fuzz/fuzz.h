@@ -9,8 +9,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Splits [data, data+size) at the first "\n" into *head (NUL-terminated copy in buf) and the rest. */
-static inline size_t fuzz_split_line(const uint8_t *data, size_t size, char *buf, size_t buf_size,
-                                     const uint8_t **rest, size_t *rest_len) {
+static inline size_t fuzz_split_line(const uint8_t *data, size_t size, char *buf, size_t buf_size, const uint8_t **rest,
+                                     size_t *rest_len) {
     const uint8_t *nl = memchr(data, '\n', size);
     size_t line = nl ? (size_t)(nl - data) : size, n = line < buf_size ? line : buf_size - 1;
     memcpy(buf, data, n);

@@ -24,8 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         hdrs[n] = (hd_decode_header_t){lines[n], colon + 1, strlen(colon + 1)};
         n++;
     }
-    hd_decode_opts_t opts = {.max_bytes = 1 << 16, .tenant_attribute = "tenant", .tenant_header = "x-tenant",
-                             .status_field = "data.status"};
+    hd_decode_opts_t opts = {
+        .max_bytes = 1 << 16, .tenant_attribute = "tenant", .tenant_header = "x-tenant", .status_field = "data.status"};
     hd_decode_err_t err;
     char errstr[256];
     hd_event_t *ev = hd_decode_event(p, left, hdrs, n, &opts, 1, &err, errstr, sizeof(errstr));

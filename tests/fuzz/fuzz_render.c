@@ -21,8 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     hd_event_t *ev = hd_decode_event(rest, rest_len, NULL, 0, &opts, 1, &err, errstr, sizeof(errstr));
     if (ev) {
         for (int v = HD_RENDER_VERSION_MIN; v <= HD_RENDER_VERSION_MAX + 1; v++) {
-            hd_render_body_t *b = hd_render_payload(ev, v, v > HD_RENDER_VERSION_MAX ? t : NULL, 8192, errstr,
-                                                    sizeof(errstr));
+            hd_render_body_t *b =
+                hd_render_payload(ev, v, v > HD_RENDER_VERSION_MAX ? t : NULL, 8192, errstr, sizeof(errstr));
             if (b) {
                 if (b->len > 8192 || strlen(b->data) != b->len) abort();
                 /* The terminating NUL is parsed too: a bare number only ends at a delimiter. */

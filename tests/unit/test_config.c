@@ -23,10 +23,16 @@ static void test_defaults(void) {
 static void test_env_mapping(void) {
     hd_conf_t *c = hd_conf_new();
     char err[256];
-    char *env[] = {"PATH=/bin", "HOOKD_GROUP_ID=g1", "HOOKD_SHUTDOWN_GRACE_MS=2500",
-                   "HOOKD_METRICS_LISTEN=0.0.0.0:9090", "HOOKD_KAFKA_SASL_USERNAME=u",
-                   "HOOKD_KAFKA_CONSUMER_FETCH_MAX_BYTES=1024", "HOOKD_CONFIG=/nonexistent", "HOOKD_TEST_KNOB=1",
-                   "HOOKD_LOG_LEVEL=debug", NULL};
+    char *env[] = {"PATH=/bin",
+                   "HOOKD_GROUP_ID=g1",
+                   "HOOKD_SHUTDOWN_GRACE_MS=2500",
+                   "HOOKD_METRICS_LISTEN=0.0.0.0:9090",
+                   "HOOKD_KAFKA_SASL_USERNAME=u",
+                   "HOOKD_KAFKA_CONSUMER_FETCH_MAX_BYTES=1024",
+                   "HOOKD_CONFIG=/nonexistent",
+                   "HOOKD_TEST_KNOB=1",
+                   "HOOKD_LOG_LEVEL=debug",
+                   NULL};
     CHECK(hd_conf_load_env(c, env, err, sizeof(err)) == 0);
     CHECK_STR(c->group_id, "g1");
     CHECK(c->shutdown_grace_ms == 2500);
@@ -192,9 +198,10 @@ static void test_markdown_lists_every_env_name(void) {
     FILE *out = open_memstream(&buf, &len);
     hd_conf_print_markdown(out);
     fclose(out);
-    const char *names[] = {"`HOOKD_BROKERS`", "`HOOKD_GROUP_ID`", "`HOOKD_METRICS_LISTEN`",
-                           "`HOOKD_SHUTDOWN_GRACE_MS`", "`HOOKD_SUBSCRIPTIONS_REFRESH_MS`"};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) CHECK(strstr(buf, names[i]) != NULL);
+    const char *names[] = {"`HOOKD_BROKERS`", "`HOOKD_GROUP_ID`", "`HOOKD_METRICS_LISTEN`", "`HOOKD_SHUTDOWN_GRACE_MS`",
+                           "`HOOKD_SUBSCRIPTIONS_REFRESH_MS`"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        CHECK(strstr(buf, names[i]) != NULL);
     free(buf);
 }
 

@@ -4,16 +4,17 @@
 #include "hookd/decode.h"
 #include "unit.h"
 
-static const hd_decode_opts_t opts = {.max_bytes = 4096, .tenant_attribute = "tenant", .tenant_header = "x-tenant",
-                                      .status_field = "data.status"};
+static const hd_decode_opts_t opts = {
+    .max_bytes = 4096, .tenant_attribute = "tenant", .tenant_header = "x-tenant", .status_field = "data.status"};
 
-#define H(n, v) {n, v, sizeof(v) - 1}
+#define H(n, v)                                                                                                        \
+    { n, v, sizeof(v) - 1 }
 
 static hd_event_t *dec(const char *value, const hd_decode_header_t *h, size_t n, hd_decode_err_t *err) {
     char errstr[256];
     *err = HD_DECODE_OK;
-    hd_event_t *ev = hd_decode_event(value, value ? strlen(value) : 0, h, n, &opts, 1700000000000, err, errstr,
-                                     sizeof(errstr));
+    hd_event_t *ev =
+        hd_decode_event(value, value ? strlen(value) : 0, h, n, &opts, 1700000000000, err, errstr, sizeof(errstr));
     CHECK((ev != NULL) == (*err == HD_DECODE_OK));
     if (!ev) CHECK(errstr[0] != '\0');
     return ev;
@@ -21,8 +22,10 @@ static hd_event_t *dec(const char *value, const hd_decode_header_t *h, size_t n,
 
 static void test_envelope(void) {
     hd_decode_err_t err;
-    hd_event_t *ev = dec("{\"id\":\"e1\",\"type\":\"order.updated\",\"tenant\":\"t1\",\"time\":\"2026-11-22T06:35:57.123Z\","
-                         "\"data\":{\"status\":\"paid\"}}", NULL, 0, &err);
+    hd_event_t *ev =
+        dec("{\"id\":\"e1\",\"type\":\"order.updated\",\"tenant\":\"t1\",\"time\":\"2026-11-22T06:35:57.123Z\","
+            "\"data\":{\"status\":\"paid\"}}",
+            NULL, 0, &err);
     CHECK(ev && ev->mode == HD_DECODE_ENVELOPE);
     if (!ev) return;
     CHECK_STR(ev->id, "e1");
@@ -40,9 +43,14 @@ static void test_envelope(void) {
 
 static void test_binary(void) {
     hd_decode_err_t err;
-    const hd_decode_header_t h[] = {H("ce_specversion", "1.0"), H("ce_id", "ce-1"), H("ce_type", "customer.created"),
-                                    H("ce_source", "/crm"), H("ce_tenant", "t9"), H("ce_time", "2026-11-22T06:35:57Z"),
-                                    H("content-type", "application/json; charset=utf-8"), H("other", "x")};
+    const hd_decode_header_t h[] = {H("ce_specversion", "1.0"),
+                                    H("ce_id", "ce-1"),
+                                    H("ce_type", "customer.created"),
+                                    H("ce_source", "/crm"),
+                                    H("ce_tenant", "t9"),
+                                    H("ce_time", "2026-11-22T06:35:57Z"),
+                                    H("content-type", "application/json; charset=utf-8"),
+                                    H("other", "x")};
     hd_event_t *ev = dec("{\"email\":\"a@b\",\"status\":\"new\"}", h, 8, &err);
     CHECK(ev && ev->mode == HD_DECODE_CE_BINARY);
     if (!ev) return;
@@ -59,8 +67,9 @@ static void test_binary(void) {
     hd_decode_event_destroy(ev);
 
     /* text data, no data, tenant from the fallback header */
-    const hd_decode_header_t t[] = {H("ce_specversion", "1.0"), H("ce_id", "2"), H("ce_type", "a"),
-                                    H("ce_source", "s"), H("content-type", "text/plain"), H("x-tenant", "hdr")};
+    const hd_decode_header_t t[] = {
+        H("ce_specversion", "1.0"),      H("ce_id", "2"),     H("ce_type", "a"), H("ce_source", "s"),
+        H("content-type", "text/plain"), H("x-tenant", "hdr")};
     ev = dec("héllo", t, 6, &err);
     CHECK(ev && json_object_is_type(ev->data, json_type_string) && !strcmp(json_object_get_string(ev->data), "héllo"));
     CHECK(ev && !strcmp(ev->tenant, "hdr"));
@@ -78,9 +87,9 @@ static void test_binary_rejects(void) {
     const hd_decode_header_t nosrc[] = {H("ce_specversion", "1.0"), H("ce_id", "1"), H("ce_type", "a"),
                                         H("ce_tenant", "t")};
     CHECK(!dec("{}", nosrc, 4, &err) && err == HD_DECODE_MISSING_SOURCE);
-    const hd_decode_header_t bin[] = {H("ce_specversion", "1.0"), H("ce_id", "1"), H("ce_type", "a"),
-                                      H("ce_source", "s"), H("ce_tenant", "t"),
-                                      H("content-type", "application/octet-stream")};
+    const hd_decode_header_t bin[] = {H("ce_specversion", "1.0"), H("ce_id", "1"),
+                                      H("ce_type", "a"),          H("ce_source", "s"),
+                                      H("ce_tenant", "t"),        H("content-type", "application/octet-stream")};
     /* Binary data (and text that is not UTF-8) is kept as the JSON format keeps it: base64 in data_base64. */
     hd_event_t *ev = dec("xyz\xff", bin, 6, &err);
     CHECK(ev && !ev->data && json_object_object_get(ev->root, "data") == NULL);
@@ -106,8 +115,9 @@ static void test_binary_rejects(void) {
 static void test_structured(void) {
     hd_decode_err_t err;
     const hd_decode_header_t ct[] = {H("content-type", "application/cloudevents+json; charset=UTF-8")};
-    const char *ce = "{\"specversion\":\"1.0\",\"id\":\"s1\",\"type\":\"order.paid\",\"source\":\"/shop\",\"tenant\":\"t2\","
-                     "\"time\":\"2026-11-22T06:35:57+01:00\",\"data\":{\"status\":\"paid\"}}";
+    const char *ce =
+        "{\"specversion\":\"1.0\",\"id\":\"s1\",\"type\":\"order.paid\",\"source\":\"/shop\",\"tenant\":\"t2\","
+        "\"time\":\"2026-11-22T06:35:57+01:00\",\"data\":{\"status\":\"paid\"}}";
     hd_event_t *ev = dec(ce, ct, 1, &err);
     CHECK(ev && ev->mode == HD_DECODE_CE_STRUCTURED);
     if (ev) {
@@ -181,8 +191,8 @@ static void test_tenant_attribute(void) {
     hd_event_t *ev = hd_decode_event(v, strlen(v), NULL, 0, &o, 0, &err, errstr, sizeof(errstr));
     CHECK(ev && !strcmp(ev->tenant, "p7"));
     hd_decode_event_destroy(ev);
-    const hd_decode_header_t h[] = {H("ce_specversion", "1.0"), H("ce_id", "1"), H("ce_type", "a"),
-                                    H("ce_source", "s"), H("ce_partnerid", "p8")};
+    const hd_decode_header_t h[] = {H("ce_specversion", "1.0"), H("ce_id", "1"), H("ce_type", "a"), H("ce_source", "s"),
+                                    H("ce_partnerid", "p8")};
     ev = hd_decode_event("", 0, h, 5, &o, 0, &err, errstr, sizeof(errstr));
     CHECK(ev && !strcmp(ev->tenant, "p8"));
     hd_decode_event_destroy(ev);
@@ -192,8 +202,8 @@ static void test_tenant_attribute(void) {
 static void test_envelope_round_trip(void) {
     hd_decode_err_t err;
     char errstr[256];
-    const hd_decode_header_t h[] = {H("ce_specversion", "1.0"), H("ce_id", "r1"), H("ce_type", "order.paid"),
-                                    H("ce_source", "/shop"), H("ce_subject", "o-1"), H("x-tenant", "from-header")};
+    const hd_decode_header_t h[] = {H("ce_specversion", "1.0"), H("ce_id", "r1"),       H("ce_type", "order.paid"),
+                                    H("ce_source", "/shop"),    H("ce_subject", "o-1"), H("x-tenant", "from-header")};
     hd_event_t *ev = dec("{\"status\":\"paid\"}", h, 6, &err), *again = NULL;
     CHECK(ev != NULL);
     if (!ev) return;

@@ -6,7 +6,8 @@
 
 static const char *doc_text =
     "{\"type\":\"order.updated\",\"data\":{\"status\":\"paid\",\"total\":120.5,\"qty\":3,\"tags\":[\"vip\",\"eu\"],"
-    "\"customer\":{\"email\":\"a@example.com\",\"tier\":null},\"items\":[{\"sku\":\"A\",\"n\":1},{\"sku\":\"B\",\"n\":5}],"
+    "\"customer\":{\"email\":\"a@example.com\",\"tier\":null},\"items\":[{\"sku\":\"A\",\"n\":1},{\"sku\":\"B\",\"n\":"
+    "5}],"
     "\"flags\":{\"test\":false}}}";
 
 static int eval(const char *query) {
@@ -14,8 +15,10 @@ static int eval(const char *query) {
     json_object *q = json_tokener_parse(query), *doc = json_tokener_parse(doc_text);
     hd_filter_t *f = hd_filter_new(q, err, sizeof(err));
     int rc = -1;
-    if (!f) fprintf(stderr, "filter %s: %s\n", query, err);
-    else rc = hd_filter_match(f, doc);
+    if (!f)
+        fprintf(stderr, "filter %s: %s\n", query, err);
+    else
+        rc = hd_filter_match(f, doc);
     hd_filter_destroy(f);
     json_object_put(q);
     json_object_put(doc);
@@ -46,7 +49,7 @@ static void test_equality_and_paths(void) {
 }
 
 static void test_arrays(void) {
-    CHECK(eval("{\"data.tags\":\"vip\"}") == 1); /* any element */
+    CHECK(eval("{\"data.tags\":\"vip\"}") == 1);          /* any element */
     CHECK(eval("{\"data.tags\":[\"vip\",\"eu\"]}") == 1); /* the whole array */
     CHECK(eval("{\"data.tags\":[\"eu\",\"vip\"]}") == 0);
     CHECK(eval("{\"data.tags.1\":\"eu\"}") == 1); /* index */
@@ -61,7 +64,7 @@ static void test_operators(void) {
     CHECK(eval("{\"data.total\":{\"$gt\":100,\"$lte\":120.5}}") == 1);
     CHECK(eval("{\"data.total\":{\"$lt\":120.5}}") == 0);
     CHECK(eval("{\"data.total\":{\"$gte\":120.5}}") == 1);
-    CHECK(eval("{\"data.total\":{\"$gt\":\"100\"}}") == 0); /* string vs number: never */
+    CHECK(eval("{\"data.total\":{\"$gt\":\"100\"}}") == 0);   /* string vs number: never */
     CHECK(eval("{\"data.status\":{\"$gt\":\"open\"}}") == 1); /* strings bytewise */
     CHECK(eval("{\"data.status\":{\"$eq\":\"paid\"}}") == 1);
     CHECK(eval("{\"data.status\":{\"$ne\":\"paid\"}}") == 0);
@@ -101,9 +104,11 @@ static void test_invalid(void) {
     CHECK(invalid("{\"\":1}") != NULL);
     /* nesting is bounded */
     char deep[4096] = "";
-    for (int i = 0; i < 40; i++) strcat(deep, "{\"$and\":[");
+    for (int i = 0; i < 40; i++)
+        strcat(deep, "{\"$and\":[");
     strcat(deep, "{}");
-    for (int i = 0; i < 40; i++) strcat(deep, "]}");
+    for (int i = 0; i < 40; i++)
+        strcat(deep, "]}");
     json_tokener *tok = json_tokener_new_ex(200);
     json_object *q = json_tokener_parse_ex(tok, deep, (int)strlen(deep));
     char err[256] = "";

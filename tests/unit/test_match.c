@@ -1,8 +1,8 @@
 /* Matching: exact types, one-segment and many-segment wildcards, match-all, statuses, filters, tenant isolation,
  * each subscription once. */
 #include <stdlib.h>
-#include <unistd.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hookd/match.h"
 #include "hookd/store.h"
@@ -84,7 +84,8 @@ static void test_statuses_and_filters(void) {
     hd_sub_t *list[] = {
         sub("paid", "t1", "\"event_types\":[\"order.updated\"],\"statuses\":[\"paid\",\"shipped\"]"),
         sub("big", "t1", "\"event_types\":[\"order.*\"],\"filter\":{\"data.total\":{\"$gte\":100}}"),
-        sub("eu", "t1", "\"event_types\":[\"order.updated\"],\"filter\":\"{\\\"data.region\\\":{\\\"$in\\\":[\\\"eu\\\"]}}\""),
+        sub("eu", "t1",
+            "\"event_types\":[\"order.updated\"],\"filter\":\"{\\\"data.region\\\":{\\\"$in\\\":[\\\"eu\\\"]}}\""),
         sub("any", "t1", "\"event_types\":[\"order.updated\"]"),
     };
     hd_match_t *m = build(list, 4);
@@ -113,12 +114,20 @@ static void test_out_size(void) {
 static void test_invalid_subscriptions(void) {
     char err[256];
     const char *bad[] = {
-        "{\"id\":\"x\",\"tenant\":\"t\",\"url\":\"http://h/\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\",\"event_types\":[\"a.**.b\"]}",
-        "{\"id\":\"x\",\"tenant\":\"t\",\"url\":\"http://h/\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\",\"event_types\":[\"a\"],\"filter\":{\"a\":{\"$bad\":1}}}",
-        "{\"id\":\"x\",\"tenant\":\"t\",\"url\":\"http://h/\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\",\"event_types\":[\"a\"],\"filter\":\"{nope\"}",
-        "{\"id\":\"x\",\"tenant\":\"t\",\"url\":\"http://h/\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\",\"event_types\":[\"a\"],\"statuses\":\"paid\"}",
-        "{\"id\":\"x\",\"tenant\":\"t\",\"url\":\"http://h/\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\",\"event_types\":[\"a\"],\"version\":3}",
-        "{\"id\":\"x\",\"tenant\":\"t\",\"url\":\"http://h/\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\",\"event_types\":[\"a\"],\"payload_template\":{\"a\":\"{{data\"}}",
+        "{\"id\":\"x\",\"tenant\":\"t\",\"url\":\"http://h/"
+        "\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\",\"event_types\":[\"a.**.b\"]}",
+        "{\"id\":\"x\",\"tenant\":\"t\",\"url\":\"http://h/"
+        "\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\",\"event_types\":[\"a\"],\"filter\":{\"a\":{\"$bad\":"
+        "1}}}",
+        "{\"id\":\"x\",\"tenant\":\"t\",\"url\":\"http://h/"
+        "\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\",\"event_types\":[\"a\"],\"filter\":\"{nope\"}",
+        "{\"id\":\"x\",\"tenant\":\"t\",\"url\":\"http://h/"
+        "\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\",\"event_types\":[\"a\"],\"statuses\":\"paid\"}",
+        "{\"id\":\"x\",\"tenant\":\"t\",\"url\":\"http://h/"
+        "\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\",\"event_types\":[\"a\"],\"version\":3}",
+        "{\"id\":\"x\",\"tenant\":\"t\",\"url\":\"http://h/"
+        "\",\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\",\"event_types\":[\"a\"],\"payload_template\":{\"a\":"
+        "\"{{data\"}}",
         "{\"id\":\"x\",\"tenant\":\"t\",\"url\":\"http://h/\",\"event_types\":[\"a\"]}",
     };
     const char *why[] = {"pattern", "$bad", "not JSON", "statuses", "version", "placeholder", "no secret"};

@@ -86,7 +86,8 @@ static void test_collectors(void) {
 #define ADDS 100000
 
 static void *adder(void *arg) {
-    for (int i = 0; i < ADDS; i++) hd_metric_add(arg, 1);
+    for (int i = 0; i < ADDS; i++)
+        hd_metric_add(arg, 1);
     return NULL;
 }
 
@@ -94,8 +95,10 @@ static void test_concurrent_adds_are_exact(void) {
     hd_metrics_t *m = hd_metrics_new();
     hd_metric_t *c = hd_metrics_counter(m, "t_total", "Things.", NULL);
     pthread_t t[THREADS];
-    for (int i = 0; i < THREADS; i++) pthread_create(&t[i], NULL, adder, c);
-    for (int i = 0; i < THREADS; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < THREADS; i++)
+        pthread_create(&t[i], NULL, adder, c);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
     CHECK(hd_metric_value(c) == (int64_t)THREADS * ADDS);
     hd_metrics_destroy(m);
 }

@@ -61,8 +61,11 @@ static void test_builtin_versions(void) {
     CHECK(b && !strcmp(b->content_type, "application/json"));
     hd_render_body_release(b);
     b = hd_render_payload(ev, 2, NULL, 4096, err, sizeof(err));
-    CHECK(b && starts(b->data, "{\"specversion\":\"1.0\",\"id\":\"e1\",\"type\":\"customer.updated\",\"source\":\"/hookd/tenants/t1\","
-                                 "\"time\":\"2026-11-22T06:35:57.123Z\",\"datacontenttype\":\"application/json\",\"data\":{"));
+    CHECK(
+        b &&
+        starts(b->data,
+               "{\"specversion\":\"1.0\",\"id\":\"e1\",\"type\":\"customer.updated\",\"source\":\"/hookd/tenants/t1\","
+               "\"time\":\"2026-11-22T06:35:57.123Z\",\"datacontenttype\":\"application/json\",\"data\":{"));
     CHECK(b && !strcmp(b->content_type, "application/cloudevents+json"));
     hd_render_body_release(b);
     hd_decode_event_destroy(ev);
@@ -162,12 +165,15 @@ static void test_data_matches_json_c(void) {
 }
 
 static void test_typed_substitution(void) {
-    CHECK_STR(render("{\"email\":\"{{data.customer.email}}\",\"credits\":\"{{ data.customer.credits }}\","
-                     "\"vip\":\"{{data.customer.vip}}\",\"tags\":\"{{data.customer.tags}}\",\"c\":\"{{data.customer}}\"}", 4096),
-              "{\"email\":\"a@example.com\",\"credits\":42,\"vip\":true,\"tags\":[\"x\",\"y\"],\"c\":{\"email\":"
-              "\"a@example.com\",\"credits\":42,\"vip\":true,\"tags\":[\"x\",\"y\"]}}");
-    CHECK_STR(render("{\"first\":\"{{data.customer.tags.0}}\",\"id\":\"{{id}}\",\"n\":[1,\"{{type}}\",null,2.5]}", 4096),
-              "{\"first\":\"x\",\"id\":\"e1\",\"n\":[1,\"customer.updated\",null,2.5]}");
+    CHECK_STR(
+        render("{\"email\":\"{{data.customer.email}}\",\"credits\":\"{{ data.customer.credits }}\","
+               "\"vip\":\"{{data.customer.vip}}\",\"tags\":\"{{data.customer.tags}}\",\"c\":\"{{data.customer}}\"}",
+               4096),
+        "{\"email\":\"a@example.com\",\"credits\":42,\"vip\":true,\"tags\":[\"x\",\"y\"],\"c\":{\"email\":"
+        "\"a@example.com\",\"credits\":42,\"vip\":true,\"tags\":[\"x\",\"y\"]}}");
+    CHECK_STR(
+        render("{\"first\":\"{{data.customer.tags.0}}\",\"id\":\"{{id}}\",\"n\":[1,\"{{type}}\",null,2.5]}", 4096),
+        "{\"first\":\"x\",\"id\":\"e1\",\"n\":[1,\"customer.updated\",null,2.5]}");
 }
 
 static void test_interpolation(void) {
@@ -175,11 +181,14 @@ static void test_interpolation(void) {
               "{\"text\":\"Hi a@example.com, you have 42 credits\"}");
     CHECK_STR(render("{\"t\":\"{{data.note}}!\",\"u\":\"tags={{data.customer.tags}}\"}", 4096),
               "{\"t\":\"say \\\"hi\\\"!\",\"u\":\"tags=[\\\"x\\\",\\\"y\\\"]\"}");
-    CHECK_STR(render("{\"k\":\"<{{data.nope}}>\",\"plain\":\"no placeholder {\"}", 4096), "{\"k\":\"<>\",\"plain\":\"no placeholder {\"}");
+    CHECK_STR(render("{\"k\":\"<{{data.nope}}>\",\"plain\":\"no placeholder {\"}", 4096),
+              "{\"k\":\"<>\",\"plain\":\"no placeholder {\"}");
 }
 
 static void test_missing_paths(void) {
-    CHECK_STR(render("{\"a\":\"{{data.customer.phone}}\",\"b\":\"{{data.customer.email.x}}\",\"c\":\"{{data.customer.tags.9}}\"}", 4096),
+    CHECK_STR(render("{\"a\":\"{{data.customer.phone}}\",\"b\":\"{{data.customer.email.x}}\",\"c\":\"{{data.customer."
+                     "tags.9}}\"}",
+                     4096),
               "{\"a\":null,\"b\":null,\"c\":null}");
     CHECK_STR(render("\"{{data.nope}}\"", 4096), "null");
 }

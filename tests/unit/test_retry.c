@@ -54,8 +54,14 @@ static void test_jitter_bounds(void) {
 static void test_bad_schedules(void) {
     hd_conf_t *conf = hd_conf_new();
     char err[256];
-    static const char *const bad[] = {"", "5", "5x", "1m,30s", "5s,5s", "-1s", "1s,2s,3s,4s,5s,6s,7s,8s,9s,10s,11s,"
-                                                                                 "12s,13s,14s,15s,16s,17s"};
+    static const char *const bad[] = {"",
+                                      "5",
+                                      "5x",
+                                      "1m,30s",
+                                      "5s,5s",
+                                      "-1s",
+                                      "1s,2s,3s,4s,5s,6s,7s,8s,9s,10s,11s,"
+                                      "12s,13s,14s,15s,16s,17s"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         hd_conf_set(conf, "retry.schedule", bad[i], err, sizeof(err));
         CHECK(hd_retry_new(conf, err, sizeof(err)) == NULL);
@@ -66,9 +72,15 @@ static void test_bad_schedules(void) {
 
 static void test_job_roundtrip(void) {
     json_object *event = json_tokener_parse("{\"id\":\"e1\",\"type\":\"t\",\"tenant\":\"a\",\"data\":{\"x\":[1,2]}}");
-    hd_retry_job_t job = {.delivery_id = "msg_1", .subscription_id = "sub_1", .url = "https://x.example/h",
-                          .attempt = 3, .due_ms = 1700000000123LL, .event = event, .src_topic = "events",
-                          .src_partition = 2, .src_offset = 99};
+    hd_retry_job_t job = {.delivery_id = "msg_1",
+                          .subscription_id = "sub_1",
+                          .url = "https://x.example/h",
+                          .attempt = 3,
+                          .due_ms = 1700000000123LL,
+                          .event = event,
+                          .src_topic = "events",
+                          .src_partition = 2,
+                          .src_offset = 99};
     char *text = hd_retry_job_encode(&job), err[256];
     hd_retry_job_t *back = hd_retry_job_decode(text, strlen(text), err, sizeof(err));
     CHECK(back != NULL);
@@ -91,7 +103,11 @@ static void test_job_roundtrip(void) {
     hd_retry_job_destroy(back);
     free(text);
     json_object_put(event);
-    static const char *const bad[] = {"", "[]", "{}", "not json", "{\"delivery_id\":\"m\"}",
+    static const char *const bad[] = {"",
+                                      "[]",
+                                      "{}",
+                                      "not json",
+                                      "{\"delivery_id\":\"m\"}",
                                       "{\"delivery_id\":\"m\",\"subscription_id\":\"s\",\"url\":\"u\",\"attempt\":0,"
                                       "\"due_ms\":1,\"event\":{},\"source\":{\"topic\":\"t\",\"partition\":0,"
                                       "\"offset\":0}}"};

@@ -56,8 +56,8 @@ static void test_verify_any_of_several(void) {
     hd_sign_v1(&key, "msg_1", 1700000000, "{}", 2, sig);
     snprintf(header, sizeof(header), "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc= %s", sig);
     CHECK(hd_sign_verify(&key, "msg_1", 1700000000, "{}", 2, header));
-    CHECK(!hd_sign_verify(&key, "msg_1", 1700000001, "{}", 2, header)); /* timestamp is signed */
-    CHECK(!hd_sign_verify(&key, "msg_2", 1700000000, "{}", 2, header)); /* id is signed */
+    CHECK(!hd_sign_verify(&key, "msg_1", 1700000001, "{}", 2, header));  /* timestamp is signed */
+    CHECK(!hd_sign_verify(&key, "msg_2", 1700000000, "{}", 2, header));  /* id is signed */
     CHECK(!hd_sign_verify(&key, "msg_1", 1700000000, "{ }", 3, header)); /* body is signed */
     CHECK(!hd_sign_verify(&key, "msg_1", 1700000000, "{}", 2, ""));
 }
@@ -125,9 +125,11 @@ static void test_ed25519_libsodium_verifies(void) {
     unsigned char raw_sig[crypto_sign_BYTES], raw_pk[crypto_sign_PUBLICKEYBYTES];
     size_t n;
     CHECK(sodium_base642bin(raw_sig, sizeof(raw_sig), sig + 4, strlen(sig + 4), NULL, &n, NULL,
-                            sodium_base64_VARIANT_ORIGINAL) == 0 && n == sizeof(raw_sig));
+                            sodium_base64_VARIANT_ORIGINAL) == 0 &&
+          n == sizeof(raw_sig));
     CHECK(sodium_base642bin(raw_pk, sizeof(raw_pk), pk + 5, strlen(pk + 5), NULL, &n, NULL,
-                            sodium_base64_VARIANT_ORIGINAL) == 0 && n == sizeof(raw_pk));
+                            sodium_base64_VARIANT_ORIGINAL) == 0 &&
+          n == sizeof(raw_pk));
     const char *content = "msg_x.1700000000.{\"a\":1}";
     CHECK(crypto_sign_verify_detached(raw_sig, (const unsigned char *)content, strlen(content), raw_pk) == 0);
 }
@@ -138,8 +140,9 @@ static void test_ed25519_bad_keys(void) {
     CHECK(hd_sign_ed_key_init(&key, ED_PK, err, sizeof(err)) == -1); /* a public key is not a signing key */
     CHECK(hd_sign_ed_key_init(&key, "whsk_AAAA", err, sizeof(err)) == -1);
     /* seed and public key that do not belong together */
-    CHECK(hd_sign_ed_key_init(&key, "whsk_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8AoQe/884Qvh1w3RjnS8CZZ+TWMJulDV8d3IZkElUxuA==",
-                              err, sizeof(err)) == -1);
+    CHECK(hd_sign_ed_key_init(
+              &key, "whsk_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8AoQe/884Qvh1w3RjnS8CZZ+TWMJulDV8d3IZkElUxuA==",
+              err, sizeof(err)) == -1);
     CHECK(strstr(err, "public key") != NULL);
 }
 

@@ -7,8 +7,9 @@
 #include "hookd/store.h"
 #include "unit.h"
 
-#define SUB(id) "{\"id\":\"" id "\",\"tenant\":\"t\",\"url\":\"http://h/\",\"event_types\":[\"a\"]," \
-                "\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"}"
+#define SUB(id)                                                                                                        \
+    "{\"id\":\"" id "\",\"tenant\":\"t\",\"url\":\"http://h/\",\"event_types\":[\"a\"],"                               \
+    "\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"}"
 
 static hd_store_t *store;
 static char path[] = "/tmp/hookd-test-store-XXXXXX";
@@ -28,7 +29,8 @@ static int load(const char *text, hd_sub_t ***subs, char *err, size_t err_size) 
 }
 
 static void free_subs(hd_sub_t **subs, int cnt) {
-    for (int i = 0; i < cnt; i++) hd_sub_destroy(subs[i]);
+    for (int i = 0; i < cnt; i++)
+        hd_sub_destroy(subs[i]);
     free(subs);
 }
 
@@ -53,8 +55,14 @@ static void test_shapes(void) {
 static void test_invalid(void) {
     hd_sub_t **subs;
     char err[256];
-    const char *bad[] = {"", "{}", "{\"subscriptions\": 3}", "[" SUB("a") ",", "[" SUB("a") ",]", "[" SUB("a") " " SUB("b") "]",
-                         "[" SUB("a") ", {\"id\": \"x\"", "\"text\""};
+    const char *bad[] = {"",
+                         "{}",
+                         "{\"subscriptions\": 3}",
+                         "[" SUB("a") ",",
+                         "[" SUB("a") ",]",
+                         "[" SUB("a") " " SUB("b") "]",
+                         "[" SUB("a") ", {\"id\": \"x\"",
+                         "\"text\""};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';
         CHECK(load(bad[i], &subs, err, sizeof(err)) == -1 && subs == NULL);
@@ -100,8 +108,8 @@ static void test_reuse(void) {
     CHECK(n == 2);
     previous_t prev = {first, n};
     int m = load_reusing("[" SUB("a") ",{\"id\":\"b\",\"tenant\":\"t2\",\"url\":\"http://h/\",\"event_types\":[\"a\"],"
-                         "\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"}]", reuse_previous, &prev, &second, err,
-                         sizeof(err));
+                                      "\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"}]",
+                         reuse_previous, &prev, &second, err, sizeof(err));
     CHECK(m == 2);
     if (n == 2 && m == 2) {
         CHECK(second[0] == first[0] && second[1] != first[1]);

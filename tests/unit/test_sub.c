@@ -52,7 +52,8 @@ static void test_signing_keys(void) {
     CHECK(s && s->keys.hmac_cnt == 0 && s->keys.ed_cnt == 1);
     hd_sub_destroy(s);
     s = parse("{" BASE "," SECRET ",\"signing_key\":\"" ED_SK "\",\"previous_signing_key\":\"" ED_SK
-              "\",\"previous_signing_key_expires_at\":1700000000000}", err, sizeof(err));
+              "\",\"previous_signing_key_expires_at\":1700000000000}",
+              err, sizeof(err));
     CHECK(s && s->keys.hmac_cnt == 1 && s->keys.ed_cnt == 2 && s->keys.more->ed_expires_ms[1] == 1700000000000);
     hd_sub_destroy(s);
     CHECK(!parse("{" BASE ",\"signing_key\":\"whsk_bad\"}", err, sizeof(err)));
@@ -63,7 +64,8 @@ static void test_signing_keys(void) {
 static void test_shape_fields(void) {
     char err[256];
     hd_sub_t *s = parse("{" BASE "," SECRET ",\"version\":2,\"statuses\":[\"paid\",3],\"filter\":{\"data.a\":1},"
-                        "\"payload_template\":{\"x\":\"{{data.a}}\"}}", err, sizeof(err));
+                        "\"payload_template\":{\"x\":\"{{data.a}}\"}}",
+                        err, sizeof(err));
     CHECK(s && s->version == 2 && s->extra->statuses_cnt == 2 && s->extra->filter && s->extra->tmpl);
     if (s) CHECK_STR(s->extra->statuses[1], "3");
     hd_sub_destroy(s);
@@ -76,10 +78,12 @@ static void test_shape_fields(void) {
 /* Every string and array lives in the subscription's own allocation; keys beyond the current secret out of line. */
 static void test_one_allocation(void) {
     char err[256];
-    hd_sub_t *s = parse("{\"_id\":\"sub_42\",\"tenant\":\"acme\",\"name\":\"orders\",\"url\":\"https://example.com:8443/h\","
-                        "\"event_types\":[\"order.created\",\"order.*\",\"**\"]," SECRET ",\"headers\":{\"x-a\":\"1\","
-                        "\"x-b\":\"two\"},\"statuses\":[\"paid\",7],\"notification_emails\":[\"ops@example.com\"],"
-                        "\"notify\":true}", err, sizeof(err));
+    hd_sub_t *s =
+        parse("{\"_id\":\"sub_42\",\"tenant\":\"acme\",\"name\":\"orders\",\"url\":\"https://example.com:8443/h\","
+              "\"event_types\":[\"order.created\",\"order.*\",\"**\"]," SECRET ",\"headers\":{\"x-a\":\"1\","
+              "\"x-b\":\"two\"},\"statuses\":[\"paid\",7],\"notification_emails\":[\"ops@example.com\"],"
+              "\"notify\":true}",
+              err, sizeof(err));
     CHECK(s != NULL);
     if (!s) return;
     const char *lo = (const char *)(s + 1), *hi = lo + 512;
@@ -125,7 +129,8 @@ static void test_one_allocation(void) {
     CHECK(s && s->extra->success_code == 204 && (const char *)s->extra == (const char *)(s + 1));
     hd_sub_destroy(s);
     s = parse("{" BASE "," SECRET ",\"previous_secret\":\"whsec_c2VjcmV0c2VjcmV0c2VjcmV0\","
-              "\"previous_secret_expires_at\":{\"$date\":1700000000000}}", err, sizeof(err));
+              "\"previous_secret_expires_at\":{\"$date\":1700000000000}}",
+              err, sizeof(err));
     CHECK(s && s->keys.hmac_cnt == 2 && s->keys.more && s->keys.more->hmac_prev_expires_ms == 1700000000000);
     if (s) /* the previous secret is "secretsecretsecret", in the same allocation as everything else */
         CHECK(s->keys.more->hmac_prev_len == 18 && !memcmp(s->keys.more->hmac_prev, "secretsecretsecret", 18) &&
