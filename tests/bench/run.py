@@ -32,6 +32,8 @@ from pathlib import Path
 
 from kafka.admin import KafkaAdminClient, NewTopic
 
+from common import free_port, log
+
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA = os.environ.get("HOOKD_TEST_KAFKA", "127.0.0.1:19092")
 HOOKD = Path(os.environ.get("HOOKD_BENCH_HOOKD", ROOT / "build/hookd"))  # another build to compare
@@ -48,16 +50,6 @@ else:
     atexit.register(shutil.rmtree, TMP, True)
 NGINX = []  # the master's pid
 EXTRA_ENV = {}  # --env NAME=VALUE: settings for every hookd of the run
-
-
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_port(port, timeout=10):
@@ -305,7 +297,7 @@ def curl_run(port, requests, conc, mode, processes):
 def ceiling(port, requests, processes=1):
     """The fastest of libcurl's two ways to drive a multi handle (curl_multi_perform, and the socket API). One
     process runs each at 64 in flight (curl's connections per host here, as in hookd) and at 256 (192 of them
-    waiting inside curl; 256 alone, the ceiling until session 6, ran a third slower than 64). Two processes at once,
+    waiting inside curl; 256 alone runs about a third slower than 64). Two processes at once,
     64 each, are the like-for-like ceiling of hookd with workers=2: one thread of curl leaves the second core."""
     runs = [curl_run(port, requests, conc, mode, processes) for conc in ((64, 256) if processes == 1 else (64,))
             for mode in ("poll", "socket")]

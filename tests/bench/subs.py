@@ -24,17 +24,16 @@ import json
 import os
 import random
 import re
-import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
+
+from common import free_port, log
 
 ROOT = Path(__file__).resolve().parents[2]
 HOOKD = ROOT / "build/hookd"
@@ -43,16 +42,6 @@ TMP = Path(tempfile.mkdtemp(prefix="hookd-subs-bench-"))
 TYPES = ["customer.created", "customer.updated", "customer.deleted", "order.created", "order.updated",
          "order.paid", "order.shipped", "invoice.created", "invoice.paid", "payment.failed"]
 TS = re.compile(r'"ts":"([^"]+)"')
-
-
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def sub_doc(t, k, rnd):

@@ -1,4 +1,4 @@
-"""The delivery engine end to end (issue 4): durable retries through Kafka delay tiers, dead letters for deliveries
+"""The delivery engine end to end: durable retries through Kafka delay tiers, dead letters for deliveries
 that fail for good, 410 Gone disabling a subscription (MongoDB, ops event, e-mail), Retry-After, timeouts, resets,
 huge responses, the SSRF guard, the circuit breaker, isolation of slow endpoints, and at-least-once under SIGKILL
 and a broker restart.
