@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "hookd/log.h"
+#include "hookd/utf8.h"
 #include "hookd/util.h"
 
 typedef struct {
@@ -55,9 +56,7 @@ static void put_subject(FILE *out, const char *subject) {
     fputs("Subject: ", out);
     if (ascii) fputs(s, out);
     for (size_t i = 0; !ascii && i < len;) {
-        size_t n = len - i < 45 ? len - i : 45;
-        while (n < len - i && ((unsigned char)s[i + n] & 0xc0) == 0x80)
-            n--; /* not inside a character */
+        size_t n = hd_utf8_prefix(s + i, len - i, 45);
         char b64[sodium_base64_ENCODED_LEN(45, sodium_base64_VARIANT_ORIGINAL)];
         sodium_bin2base64(b64, sizeof(b64), (const unsigned char *)s + i, n, sodium_base64_VARIANT_ORIGINAL);
         fprintf(out, "%s=?UTF-8?B?%s?=", i ? "\r\n " : "", b64);
