@@ -15,12 +15,13 @@
 
 #include "hookd/api.h"
 #include "hookd/apikey.h"
+#include "hookd/cache.h"
 #include "hookd/config.h"
 #include "hookd/deliverylog.h"
 #include "hookd/demo.h"
 #include "hookd/dispatch.h"
+#include "hookd/health.h"
 #include "hookd/log.h"
-#include "hookd/match.h"
 #include "hookd/mongo.h"
 #include "hookd/replay.h"
 #include "hookd/rfc3339.h"
@@ -129,7 +130,8 @@ static void *run_worker(void *arg) {
 static int cmd_dispatch(hd_conf_t *conf, int argc, char **argv) {
     char err[512] = "";
     hd_store_t *store = NULL;
-    hd_match_cache_t *cache = NULL;
+    hd_cache_t *cache = NULL;
+    hd_health_t *health = NULL;
     hd_status_t *status = NULL;
     int n = hd_conf_workers(conf), started = 0, rc = 1;
     worker_t *workers = hd_xcalloc((size_t)n, sizeof(*workers));
@@ -137,11 +139,13 @@ static int cmd_dispatch(hd_conf_t *conf, int argc, char **argv) {
     if (!(store = hd_store_new(conf->store, conf->mongo_database, err, sizeof(err)))) goto out;
     if (hd_store_use_master_key(store, conf->master_key, err, sizeof(err))) goto out;
     if (hd_store_mongo(store)) hd_mongo_ensure_indexes(hd_store_mongo(store));
-    if (!(cache = hd_match_cache_new(store, conf->refresh_ms, conf->full_reload_ms, err, sizeof(err)))) goto out;
-    hd_match_cache_set_smtp(cache, conf->smtp_url, conf->smtp_from);
+    if (!(cache = hd_cache_new(store, conf->refresh_ms, conf->full_reload_ms, err, sizeof(err)))) goto out;
+    if (!(health = hd_health_new(hd_health_store_sink(store), conf->refresh_ms, conf->smtp_url, conf->smtp_from, err,
+                                 sizeof(err))))
+        goto out;
     if (*conf->metrics_listen && !(status = hd_status_new_dispatcher(conf, cache, err, sizeof(err)))) goto out;
     for (int i = 0; i < n; i++)
-        if (!(workers[i].w = hd_dispatch_new(conf, cache, i, err, sizeof(err)))) goto out;
+        if (!(workers[i].w = hd_dispatch_new(conf, cache, health, i, err, sizeof(err)))) goto out;
     install_signals();
     HD_LOG(HD_LOG_INFO, "dispatch", NULL, "hookd %s dispatching %s from %s with %d worker(s)", HD_VERSION, conf->topics,
            conf->brokers, n);
@@ -179,7 +183,8 @@ out:
     for (int i = 0; i < n; i++)
         hd_dispatch_destroy(workers[i].w);
     free(workers);
-    hd_match_cache_destroy(cache);
+    hd_health_destroy(health);
+    hd_cache_destroy(cache);
     hd_store_destroy(store);
     return rc;
 }

@@ -22,8 +22,8 @@ typedef struct {
 } seen_t;
 
 struct hd_store_s {
-    char *path;                 /* file backend */
-    hd_mongo_t *mongo;          /* mongodb backend */
+    char *path;        /* file backend */
+    hd_mongo_t *mongo; /* mongodb backend */
     hd_secret_key_t master;
     int has_master;
     unsigned char digest_key[crypto_shorthash_KEYBYTES];

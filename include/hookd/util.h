@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define HD_VERSION "0.1.0"
 
@@ -46,5 +47,8 @@ char *hd_trim(char *s);
 
 int64_t hd_now_ms(void);  /* wall clock, ms since the epoch */
 int64_t hd_mono_us(void); /* monotonic clock, microseconds */
+
+/* now + ms on the clock pthread_cond_timedwait uses (CLOCK_REALTIME) */
+struct timespec hd_deadline_in(int64_t ms);
 
 #endif
