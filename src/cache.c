@@ -149,11 +149,7 @@ fail:
 
 void hd_cache_destroy(hd_cache_t *c) {
     if (!c) return;
-    pthread_mutex_lock(&c->lock);
-    c->stop = 1;
-    pthread_cond_signal(&c->cond);
-    pthread_mutex_unlock(&c->lock);
-    pthread_join(c->thread, NULL);
+    hd_thread_stop(c->thread, &c->lock, &c->cond, &c->stop);
     hd_match_release(c->current);
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->cond);

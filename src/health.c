@@ -170,11 +170,7 @@ hd_health_t *hd_health_new(hd_health_sink_t sink, int64_t retry_ms, const char *
 
 void hd_health_destroy(hd_health_t *h) {
     if (!h) return;
-    pthread_mutex_lock(&h->lock);
-    h->stop = 1;
-    pthread_cond_signal(&h->cond);
-    pthread_mutex_unlock(&h->lock);
-    pthread_join(h->thread, NULL);
+    hd_thread_stop(h->thread, &h->lock, &h->cond, &h->stop);
     change_t *left = apply_changes(h, h->changes);
     int lost = 0;
     for (change_t *n; left; left = n, lost++) {

@@ -144,3 +144,11 @@ struct timespec hd_deadline_in(int64_t ms) {
     t.tv_nsec = ns % 1000000000;
     return t;
 }
+
+void hd_thread_stop(pthread_t thread, pthread_mutex_t *lock, pthread_cond_t *cond, int *stop) {
+    pthread_mutex_lock(lock);
+    *stop = 1;
+    pthread_cond_signal(cond);
+    pthread_mutex_unlock(lock);
+    pthread_join(thread, NULL);
+}
