@@ -2,7 +2,7 @@
  *   mongodb://...   the `subscriptions` collection, through the MongoDB layer (mongo.h; MongoDB 6/7, or FerretDB)
  *   file:PATH       a JSON file {"subscriptions": [...]} or a bare array: the embedded demo and static
  *                   (GitOps-managed) deployments. Read one subscription at a time, like MongoDB's cursor.
- * Loading is blocking I/O: callers run it off the delivery loop (see hd_match_cache in match.h). */
+ * Loading is blocking I/O: callers run it off the delivery loop (the cache thread, cache.h). */
 #ifndef HOOKD_STORE_H
 #define HOOKD_STORE_H
 
