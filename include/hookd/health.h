@@ -3,9 +3,9 @@
  * The failing clock: every worker accounts its attempts to a subscription on the subscription's shared clock
  * (hd_health_attempted). A run of failures that has lasted 10 s is written to the store (failing_since), and its
  * end removes it, so the clock survives restarts and is shared with other dispatchers; shorter blips cost no
- * write. Auto-disable (410 Gone, or failing for longer than subscription.disable.after.ms): hd_health_disable
- * stops the subscription matching at once in every worker, and the health thread marks it inactive in the store
- * and e-mails its notification_emails (notify.h) when it asked for that.
+ * write. Auto-disable (410 Gone, or a run longer than disable.after.ms, as the outcome decides):
+ * hd_health_disable stops the subscription matching at once in every worker, and the health thread marks it
+ * inactive in the store and e-mails its notification_emails (notify.h) when it asked for that.
  *
  * Store writes and e-mail may block, so they wait in a queue for the health thread, in the order they were
  * decided; while the store is away they are kept and tried again every retry_ms, and a write the server refuses
