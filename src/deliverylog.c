@@ -81,6 +81,18 @@ static int is_duplicate_key(const bson_error_t *err) {
     return err->code == 11000 || strstr(err->message, "E11000") || strstr(err->message, "duplicate key");
 }
 
+/* One upsert of a row of the delivery log; destroys filter and update. 0, or -1 with err filled. */
+static int upsert(mongoc_client_t *client, const char *database, bson_t *filter, bson_t *update, bson_error_t *err) {
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, HD_MONGO_DELIVERIES);
+    bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
+    int ok = mongoc_collection_update_one(coll, filter, update, opts, NULL, err);
+    bson_destroy(opts);
+    mongoc_collection_destroy(coll);
+    bson_destroy(update);
+    bson_destroy(filter);
+    return ok ? 0 : -1;
+}
+
 int hd_deliverylog_apply(mongoc_client_t *client, const char *database, json_object *record, char *errstr,
                          size_t errstr_size) {
     const char *id = str(record, "delivery_id"), *event_id = str(record, "event_id"),
@@ -143,25 +155,15 @@ int hd_deliverylog_apply(mongoc_client_t *client, const char *database, json_obj
     BSON_APPEND_UTF8(&once, "sort_key", key);
     bson_append_document_end(&update, &once);
 
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, HD_MONGO_DELIVERIES);
-    bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
     bson_error_t err;
-    int rc = 1;
-    if (!mongoc_collection_update_one(coll, filter, &update, opts, NULL, &err)) {
-        /* The row exists with this or a later attempt: the upsert's insert collides, nothing to do. */
-        if (is_duplicate_key(&err)) {
-            snprintf(errstr, errstr_size, "delivery %s attempt %d already recorded", id, attempt);
-            rc = 0;
-        } else {
-            snprintf(errstr, errstr_size, "MongoDB: writing delivery %s: %s", id, err.message);
-            rc = -1;
-        }
+    if (!upsert(client, database, filter, &update, &err)) return 1;
+    /* The row exists with this or a later attempt: the upsert's insert collides, nothing to do. */
+    if (is_duplicate_key(&err)) {
+        snprintf(errstr, errstr_size, "delivery %s attempt %d already recorded", id, attempt);
+        return 0;
     }
-    bson_destroy(opts);
-    mongoc_collection_destroy(coll);
-    bson_destroy(&update);
-    bson_destroy(filter);
-    return rc;
+    snprintf(errstr, errstr_size, "MongoDB: writing delivery %s: %s", id, err.message);
+    return -1;
 }
 
 int hd_deliverylog_pending(mongoc_client_t *client, const char *database, const char *tenant,
@@ -178,18 +180,9 @@ int hd_deliverylog_pending(mongoc_client_t *client, const char *database, const 
                  BCON_UTF8(event_type), "is_success", BCON_BOOL(false), "status_code", BCON_NULL, "response", BCON_NULL,
                  "error_message", BCON_NULL, "retry_count", BCON_INT32(0), "sent_at", BCON_NULL, "next_retry_at",
                  BCON_NULL, "order", BCON_INT64(0), "created_at", BCON_DATE_TIME(now), "sort_key", BCON_UTF8(key), "}");
-    bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, HD_MONGO_DELIVERIES);
     bson_error_t err;
-    int rc = 0;
-    if (!mongoc_collection_update_one(coll, filter, update, opts, NULL, &err)) {
-        snprintf(errstr, errstr_size, "MongoDB: marking delivery %s pending: %s", id, err.message);
-        rc = -1;
-    }
-    mongoc_collection_destroy(coll);
-    bson_destroy(opts);
-    bson_destroy(update);
-    bson_destroy(filter);
+    int rc = upsert(client, database, filter, update, &err);
+    if (rc) snprintf(errstr, errstr_size, "MongoDB: marking delivery %s pending: %s", id, err.message);
     return rc;
 }
 
