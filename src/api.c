@@ -135,6 +135,8 @@ static enum MHD_Result reply(struct MHD_Connection *c, const hd_api_req_t *r) {
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)s, MHD_RESPMEM_MUST_COPY);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     if (r->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    for (int i = 0; i < r->nheaders; i++)
+        MHD_add_response_header(resp, r->headers[i].name, r->headers[i].value);
     enum MHD_Result rc = MHD_queue_response(c, r->status, resp);
     MHD_destroy_response(resp);
     return rc;
@@ -194,7 +196,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             cs->too_large = 1;
             route(api, &r, cs);
             enum MHD_Result rc = reply(c, &r);
-            json_object_put(r.reply);
+            hd_api_req_finish(&r);
             return rc;
         }
         return MHD_YES;
@@ -219,9 +221,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     hd_store_client_push(api->store, r.client);
     count_request(method, r.status, hd_mono_us() - started);
     enum MHD_Result rc = reply(c, &r);
-    json_object_put(r.reply);
-    json_object_put(r.body);
-    free(r.tenant_owned);
+    hd_api_req_finish(&r);
     return rc;
 }
 

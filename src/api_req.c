@@ -79,6 +79,29 @@ const char *hd_api_req_query(hd_api_req_t *r, const char *name) {
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+void hd_api_req_add_header(hd_api_req_t *r, const char *name, const char *value) {
+    if (r->nheaders == HD_API_REQ_MAX_HEADERS) {
+        HD_LOG(HD_LOG_ERROR, "api", HD_KV("header", name), "more than %d reply headers: dropped",
+               HD_API_REQ_MAX_HEADERS);
+        return;
+    }
+    r->headers[r->nheaders].name = hd_xstrdup(name);
+    r->headers[r->nheaders++].value = hd_xstrdup(value);
+}
+
+void hd_api_req_finish(hd_api_req_t *r) {
+    json_object_put(r->reply);
+    json_object_put(r->body);
+    free(r->tenant_owned);
+    for (int i = 0; i < r->nheaders; i++) {
+        free(r->headers[i].name);
+        free(r->headers[i].value);
+    }
+    r->reply = r->body = NULL;
+    r->tenant_owned = NULL;
+    r->nheaders = 0;
+}
+
 const char *hd_api_req_header(hd_api_req_t *r, const char *name) {
     return r->conn ? MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name) : NULL;
 }

@@ -922,6 +922,7 @@ static void serve(hd_api_req_t *r) {
                                         "application/*+json", NULL};
     if (r->nseg == 0) return; /* not found, reshaped by the server */
     if (hd_api_req_authenticate_headers(r) != 1 || hd_api_req_parse_body(r, types)) {
+        if (r->status == 401) hd_api_req_add_header(r, "WWW-Authenticate", "Bearer"); /* RFC 9110: a 401 names it */
         hd_dialect_mgmt_reshape_error(r);
         return;
     }
