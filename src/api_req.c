@@ -27,6 +27,7 @@ void hd_api_req_reply(hd_api_req_t *r, unsigned status, json_object *reply) {
     r->status = status;
     r->reply = reply;
     r->allow = NULL;
+    r->headers = NULL;
 }
 
 void hd_api_req_not_allowed(hd_api_req_t *r, const char *allow) {
@@ -79,27 +80,12 @@ const char *hd_api_req_query(hd_api_req_t *r, const char *name) {
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-void hd_api_req_add_header(hd_api_req_t *r, const char *name, const char *value) {
-    if (r->nheaders == HD_API_REQ_MAX_HEADERS) {
-        HD_LOG(HD_LOG_ERROR, "api", HD_KV("header", name), "more than %d reply headers: dropped",
-               HD_API_REQ_MAX_HEADERS);
-        return;
-    }
-    r->headers[r->nheaders].name = hd_xstrdup(name);
-    r->headers[r->nheaders++].value = hd_xstrdup(value);
-}
-
 void hd_api_req_finish(hd_api_req_t *r) {
     json_object_put(r->reply);
     json_object_put(r->body);
     free(r->tenant_owned);
-    for (int i = 0; i < r->nheaders; i++) {
-        free(r->headers[i].name);
-        free(r->headers[i].value);
-    }
     r->reply = r->body = NULL;
     r->tenant_owned = NULL;
-    r->nheaders = 0;
 }
 
 const char *hd_api_req_header(hd_api_req_t *r, const char *name) {

@@ -13,11 +13,9 @@
 #include "hookd/config.h"
 #include "hookd/secret.h"
 
-#define HD_API_REQ_MAX_HEADERS 4
-
 /* One request as the resource handlers see it. Everything is borrowed for the duration of the request, except
- * tenant_owned, reply and headers (the server frees them: hd_api_req_finish) and body (freed by the server, or by
- * whoever built a sub-request: dialect_native.h). */
+ * tenant_owned and reply (the server frees them: hd_api_req_finish) and body (freed by the server, or by whoever
+ * built a sub-request: dialect_native.h). */
 typedef struct hd_api_req_s {
     const hd_conf_t *conf;
     const hd_secret_key_t *master;
@@ -38,21 +36,15 @@ typedef struct hd_api_req_s {
     int admin;
     unsigned status; /* the reply, set through the helpers */
     json_object *reply;
-    const char *allow; /* the Allow header of a 405 reply (static) */
-    struct hd_api_req_header_s {
-        char *name, *value;
-    } headers[HD_API_REQ_MAX_HEADERS]; /* more reply headers (hd_api_req_add_header) */
-    int nheaders;
+    const char *allow;          /* the Allow header of a 405 reply (static) */
+    const char *const *headers; /* more headers of the reply: name, value, ..., NULL (static), or NULL */
 } hd_api_req_t;
 
-/* Adds a header to the reply (copies name and value), e.g. WWW-Authenticate; at most HD_API_REQ_MAX_HEADERS, more
- * are dropped with a log line. */
-void hd_api_req_add_header(hd_api_req_t *r, const char *name, const char *value);
-
-/* Frees what the request owns once its reply is sent: the reply, the parsed body, the tenant and the headers. */
+/* Frees what the request owns once its reply is sent: the reply, the parsed body and the tenant. */
 void hd_api_req_finish(hd_api_req_t *r);
 
-/* Sets the reply to status and reply (taken), in whatever shape a dialect answers with. */
+/* Sets the reply to status and reply (taken), in whatever shape a dialect answers with; the headers of an earlier
+ * reply (allow, headers) go with it. */
 void hd_api_req_reply(hd_api_req_t *r, unsigned status, json_object *reply);
 
 /* A request header, or NULL. */
