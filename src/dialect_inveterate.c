@@ -45,11 +45,13 @@ static const shape_t subscription_shapes[] = {
     [HD_DIALECT_INVETERATE_UPDATE] = {{"topic", "id", "callbackUrl", "name"}, 4, 2},
     [HD_DIALECT_INVETERATE_DELETE] = {{"topic", "id"}, 2, 2},
     [HD_DIALECT_INVETERATE_TEST] = {{"topic", "id", "data"}, 3, 2},
+    [HD_DIALECT_INVETERATE_LOG] = {{"topic", "id", "limit", "lastEventId"}, 4, 2},
 };
 
 static const shape_t webhook_shapes[] = {
     [HD_DIALECT_INVETERATE_CREATE] = {{"callbackUrl", "name"}, 2, 1},
     [HD_DIALECT_INVETERATE_TEST] = {{"topic", "data"}, 2, 0},
+    [HD_DIALECT_INVETERATE_LOG] = {{"limit", "lastEventId"}, 2, 0},
 };
 
 /* 0 when body is an object holding only the shape's fields and every required one; else -1 with why. */
@@ -66,15 +68,15 @@ static int check_shape(json_object *body, const shape_t *s, char *why, size_t wh
         while (i < s->nfields && strcmp(s->fields[i], key))
             i++;
         if (i == s->nfields) {
-            say(why, why_size, "unknown body parameter \"%.*s\" (allowed: %s)",
-                (int)hd_utf8_prefix(key, strlen(key), 64), key, allowed);
+            say(why, why_size, "unknown parameter \"%.*s\" (allowed: %s)", (int)hd_utf8_prefix(key, strlen(key), 64),
+                key, allowed);
             return -1;
         }
         (void)val;
     }
     for (size_t i = 0; i < s->nreq; i++) {
         if (!json_object_object_get_ex(body, s->fields[i], NULL)) {
-            snprintf(why, why_size, "missing body parameter %s", s->fields[i]);
+            snprintf(why, why_size, "missing parameter %s", s->fields[i]);
             return -1;
         }
     }
@@ -101,6 +103,12 @@ static void copy(json_object *native, const char *native_key, json_object *body,
     if (json_object_object_get_ex(body, key, &v)) json_object_object_add(native, native_key, json_object_get(v));
 }
 
+/* The native delivery-log query of an event-log request: limit as it is, lastEventId as the cursor after. */
+static void page_query(json_object *native, json_object *params) {
+    copy(native, "limit", params, "limit");
+    copy(native, "after", params, "lastEventId");
+}
+
 static json_object *string_array(const char *const *items, size_t n) {
     json_object *a = json_object_new_array();
     for (size_t i = 0; i < n; i++)
@@ -123,6 +131,10 @@ int hd_dialect_inveterate_subscription_in(json_object *body, hd_dialect_invetera
         return -1;
     }
     *native = json_object_new_object();
+    if (op == HD_DIALECT_INVETERATE_LOG) {
+        page_query(*native, body);
+        return 0;
+    }
     if (op == HD_DIALECT_INVETERATE_TEST) {
         json_object_object_add(*native, "event_type", json_object_new_string(*topic));
         copy(*native, "data", body, "data");
@@ -138,11 +150,13 @@ int hd_dialect_inveterate_webhook_in(json_object *body, hd_dialect_inveterate_op
                                      size_t why_size) {
     *native = NULL;
     json_object *empty = NULL;
-    if (op == HD_DIALECT_INVETERATE_TEST && !body) body = empty = json_object_new_object(); /* the body is optional */
+    if (op != HD_DIALECT_INVETERATE_CREATE && !body) body = empty = json_object_new_object(); /* all optional */
     int rc = check_shape(body, &webhook_shapes[op], why, why_size);
     if (!rc) {
         *native = json_object_new_object();
-        if (op == HD_DIALECT_INVETERATE_TEST) {
+        if (op == HD_DIALECT_INVETERATE_LOG) {
+            page_query(*native, body);
+        } else if (op == HD_DIALECT_INVETERATE_TEST) {
             copy(*native, "event_type", body, "topic");
             copy(*native, "data", body, "data");
         } else {

@@ -22,19 +22,22 @@ typedef enum {
     HD_DIALECT_INVETERATE_UPDATE,
     HD_DIALECT_INVETERATE_DELETE,
     HD_DIALECT_INVETERATE_TEST,
+    HD_DIALECT_INVETERATE_LOG, /* the query parameters of an event-log request, as an object of strings */
 } hd_dialect_inveterate_op_t;
 
 /* Checks a webhook-subscription (000) body for op: fields, their types, the topic enum, the required ones
- * (create: topic, callbackUrl, name; update: topic, id; delete: topic, id; test: topic, id, optional data), and
- * builds the native body: event_types [topic] (create), url, name, or for a test {event_type, data}. *native is a
+ * (create: topic, callbackUrl, name; update: topic, id; delete: topic, id; test: topic, id, optional data; log:
+ * topic, id, optional limit and lastEventId), and builds the native body: event_types [topic] (create), url, name;
+ * for a test {event_type, data}; for a log the native query {limit, after}. *native is a
  * new object (caller owns it); *id and *topic point into body (borrowed; *id NULL on create). 0, or -1 with why
  * filled with the 400 message and *native NULL. body may be NULL (a request without one). */
 int hd_dialect_inveterate_subscription_in(json_object *body, hd_dialect_inveterate_op_t op, json_object **native,
                                           const char **id, const char **topic, char *why, size_t why_size);
 
-/* Checks a webhook (001) body for op (create: callbackUrl, optional name; test: optional topic and data) and
- * builds the native body: event_types = the eight events, url, name; or {event_type, data}. Ownership and return
- * as above; body may be NULL only for a test. */
+/* Checks a webhook (001) body for op (create: callbackUrl, optional name; test: optional topic and data; log:
+ * optional limit and lastEventId) and builds the native body: event_types = the eight events, url, name; or
+ * {event_type, data}; or the native query {limit, after}. Ownership and return as above; body may be NULL but for
+ * a create. */
 int hd_dialect_inveterate_webhook_in(json_object *body, hd_dialect_inveterate_op_t op, json_object **native, char *why,
                                      size_t why_size);
 

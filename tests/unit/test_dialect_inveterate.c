@@ -69,6 +69,34 @@ static void test_subscription_test_event(void) {
     json_object_put(body);
 }
 
+static void test_log_queries(void) {
+    json_object *native, *body;
+    const char *id, *topic;
+    char why[256];
+    CHECK(!sub_in("{\"topic\":\"customer.joined.paid_tier\",\"id\":\"sub_1\",\"limit\":\"5\",\"lastEventId\":\"c\"}",
+                  HD_DIALECT_INVETERATE_LOG, &native, &id, &topic, &body, why));
+    CHECK(same(native, "{\"limit\":\"5\",\"after\":\"c\"}"));
+    CHECK_STR(id, "sub_1");
+    json_object_put(native);
+    json_object_put(body);
+    CHECK(sub_in("{\"id\":\"sub_1\"}", HD_DIALECT_INVETERATE_LOG, &native, &id, &topic, &body, why) == -1);
+    CHECK_STR(why, "missing parameter topic");
+    json_object_put(body);
+
+    CHECK(!hd_dialect_inveterate_webhook_in(NULL, HD_DIALECT_INVETERATE_LOG, &native, why, sizeof(why)));
+    CHECK(same(native, "{}"));
+    json_object_put(native);
+    body = js("{\"lastEventId\":\"c\"}");
+    CHECK(!hd_dialect_inveterate_webhook_in(body, HD_DIALECT_INVETERATE_LOG, &native, why, sizeof(why)));
+    CHECK(same(native, "{\"after\":\"c\"}"));
+    json_object_put(native);
+    json_object_put(body);
+    body = js("{\"take\":\"5\"}");
+    CHECK(hd_dialect_inveterate_webhook_in(body, HD_DIALECT_INVETERATE_LOG, &native, why, sizeof(why)) == -1);
+    CHECK_STR(why, "unknown parameter \"take\" (allowed: limit, lastEventId)");
+    json_object_put(body);
+}
+
 /* Every malformed body is refused with a message and no native body. */
 static void test_subscription_bad(void) {
     static const struct {
@@ -79,20 +107,20 @@ static void test_subscription_bad(void) {
         {NULL, HD_DIALECT_INVETERATE_CREATE, "the body must be a JSON object with topic, callbackUrl, name"},
         {"[1]", HD_DIALECT_INVETERATE_CREATE, "the body must be a JSON object with topic, callbackUrl, name"},
         {"{\"topic\":\"customer.joined.paid_tier\",\"callbackUrl\":\"u\"}", HD_DIALECT_INVETERATE_CREATE,
-         "missing body parameter name"},
+         "missing parameter name"},
         {"{\"topic\":\"customer.joined.paid_tier\",\"callbackUrl\":\"u\",\"name\":\"n\",\"url\":\"u\"}",
-         HD_DIALECT_INVETERATE_CREATE, "unknown body parameter \"url\" (allowed: topic, callbackUrl, name)"},
+         HD_DIALECT_INVETERATE_CREATE, "unknown parameter \"url\" (allowed: topic, callbackUrl, name)"},
         {"{\"topic\":\"customer.created\",\"callbackUrl\":\"u\",\"name\":\"n\"}", HD_DIALECT_INVETERATE_CREATE,
          "topic must be one of: customer.joined.paid_tier"},
         {"{\"topic\":7,\"callbackUrl\":\"u\",\"name\":\"n\"}", HD_DIALECT_INVETERATE_CREATE,
          "topic must be a non-empty string"},
-        {"{\"topic\":\"customer.joined.paid_tier\"}", HD_DIALECT_INVETERATE_UPDATE, "missing body parameter id"},
+        {"{\"topic\":\"customer.joined.paid_tier\"}", HD_DIALECT_INVETERATE_UPDATE, "missing parameter id"},
         {"{\"topic\":\"customer.joined.paid_tier\",\"id\":5}", HD_DIALECT_INVETERATE_DELETE,
          "id must be a non-empty string"},
         {"{\"topic\":\"customer.joined.paid_tier\",\"id\":\"\"}", HD_DIALECT_INVETERATE_DELETE,
          "id must be a non-empty string"},
         {"{\"topic\":\"customer.joined.paid_tier\",\"id\":\"s\",\"name\":\"n\"}", HD_DIALECT_INVETERATE_DELETE,
-         "unknown body parameter \"name\" (allowed: topic, id)"},
+         "unknown parameter \"name\" (allowed: topic, id)"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         json_object *before = js("{}"), *native = before, *body;
@@ -129,11 +157,11 @@ static void test_webhook_in(void) {
 
     body = js("{\"name\":\"n\"}");
     CHECK(hd_dialect_inveterate_webhook_in(body, HD_DIALECT_INVETERATE_CREATE, &native, why, sizeof(why)) == -1);
-    CHECK_STR(why, "missing body parameter callbackUrl");
+    CHECK_STR(why, "missing parameter callbackUrl");
     json_object_put(body);
     body = js("{\"callbackUrl\":\"u\",\"events\":[]}");
     CHECK(hd_dialect_inveterate_webhook_in(body, HD_DIALECT_INVETERATE_CREATE, &native, why, sizeof(why)) == -1);
-    CHECK_STR(why, "unknown body parameter \"events\" (allowed: callbackUrl, name)");
+    CHECK_STR(why, "unknown parameter \"events\" (allowed: callbackUrl, name)");
     CHECK(native == NULL);
     json_object_put(body);
 }
@@ -233,6 +261,7 @@ int main(void) {
     RUN(test_subscription_create);
     RUN(test_subscription_update_and_delete);
     RUN(test_subscription_test_event);
+    RUN(test_log_queries);
     RUN(test_subscription_bad);
     RUN(test_webhook_in);
     RUN(test_subscription_out);
