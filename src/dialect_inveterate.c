@@ -20,7 +20,7 @@ const size_t hd_dialect_inveterate_nevents = sizeof(hd_dialect_inveterate_events
 
 /* Native field names and Inveterate's, for bodies, replies and the fields error messages name. */
 static const char *const renames[][2] = {
-    {"url", "callbackUrl"}, {"event_types", "topic"}, {"event_type", "topic"}, {"secret", "token"}};
+    {"url", "callbackUrl"}, {"event_types", "topic"}, {"event_type", "topic"}, {"secret", "token"}, {"after", "lastEventId"}};
 
 /* snprintf whose output is well-formed UTF-8 whatever it quotes; returns the bytes written. */
 static size_t say(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -263,8 +263,15 @@ json_object *hd_dialect_inveterate_error(unsigned native_status, json_object *na
     json_object *v, *details;
     char msg[1024] = "";
     size_t len = 0;
-    if (json_object_object_get_ex(native_reply, "message", &v))
-        len = hd_utf8_copy(msg, sizeof(msg), json_object_get_string(v), (size_t)json_object_get_string_len(v));
+    if (json_object_object_get_ex(native_reply, "message", &v)) {
+        const char *m = json_object_get_string(v);
+        size_t skip = strcspn(m, " ");
+        char first[32];
+        snprintf(first, sizeof(first), "%.*s", (int)skip, m);
+        const char *named = skip < sizeof(first) && m[skip] ? dialect_name(first) : first;
+        if (named == first) skip = 0; /* "after is not a valid cursor" speaks of lastEventId */
+        len = say(msg, sizeof(msg), "%s%s", named == first ? "" : named, m + skip);
+    }
     if (json_object_object_get_ex(native_reply, "details", &details) && json_object_is_type(details, json_type_array)) {
         for (size_t i = 0; i < json_object_array_length(details) && len < sizeof(msg) - 1; i++) {
             json_object *d = json_object_array_get_idx(details, i), *f, *m;

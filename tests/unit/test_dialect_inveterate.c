@@ -235,6 +235,15 @@ static void test_errors(void) {
     json_object_put(o);
     json_object_put(native);
 
+    native = js("{\"success\":false,\"error\":\"invalid-param\",\"message\":\"after is not a valid cursor\","
+                "\"details\":[{\"field\":\"after\",\"message\":\"not a cursor returned by this API\"}]}");
+    o = hd_dialect_inveterate_error(400, native, &status);
+    CHECK(status == 400);
+    CHECK(same(o, "{\"message\":\"lastEventId is not a valid cursor: lastEventId: not a cursor returned by this API\","
+                  "\"data\":null}"));
+    json_object_put(o);
+    json_object_put(native);
+
     native = js("{\"success\":false,\"error\":\"internal\",\"message\":\"creating the subscription failed\","
                 "\"details\":[]}");
     o = hd_dialect_inveterate_error(500, native, &status);
