@@ -19,8 +19,11 @@ const char *const hd_dialect_inveterate_events[] = {"merchant.updated",
 const size_t hd_dialect_inveterate_nevents = sizeof(hd_dialect_inveterate_events) / sizeof(char *);
 
 /* Native field names and Inveterate's, for bodies, replies and the fields error messages name. */
-static const char *const renames[][2] = {
-    {"url", "callbackUrl"}, {"event_types", "topic"}, {"event_type", "topic"}, {"secret", "token"}, {"after", "lastEventId"}};
+static const char *const renames[][2] = {{"url", "callbackUrl"},
+                                         {"event_types", "topic"},
+                                         {"event_type", "topic"},
+                                         {"secret", "token"},
+                                         {"after", "lastEventId"}};
 
 /* snprintf whose output is well-formed UTF-8 whatever it quotes; returns the bytes written. */
 static size_t say(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
