@@ -1,96 +1,28 @@
 """`hookd api` end to end: the management API against real FerretDB and Kafka, driven with `requests` as a client
 would, with `hookd dispatch` and the local receiver (standardwebhooks verifier) where deliveries are involved.
-Fixtures: conftest.py; the API process and its keys: the `api` fixture below."""
+Fixtures: conftest.py (the API process and its keys: Api, api_server); `api` below is the native API alone."""
 
 import base64
 import datetime as dt
 import json
-import os
 import secrets
 import signal
-import socket
 import subprocess
 import time
 
 import pytest
-import requests
 import standardwebhooks
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from conftest import SANITIZER_MARKERS, TIMEOUT, make_event, wait_for
+# Api, free_port and master_key are re-exported for the test modules that import them from here.
+from conftest import SANITIZER_MARKERS, TIMEOUT, Api, free_port, make_event, master_key, wait_for  # noqa: F401
 
 SUBS = "/v1/webhooks/subscriptions"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Api:
-    """A running `hookd api` with keys for tenants t1, t2 and an admin key (tenant t1)."""
-
-    def __init__(self, hookd_bin, env, log_path):
-        self.bin, self.env, self.log_path = hookd_bin, env, log_path
-        self.base = f"http://127.0.0.1:{env['HOOKD_API_PORT']}"
-        self.log_file = open(log_path, "ab")
-        self.proc = subprocess.Popen([str(hookd_bin), "api"], env=env, stdin=subprocess.DEVNULL,
-                                     stdout=self.log_file, stderr=subprocess.STDOUT)
-        wait_for(self._up, what="hookd api /healthz")
-        self.keys = {"t1": self.new_key("t1"), "t2": self.new_key("t2"), "admin": self.new_key("t1", admin=True)}
-
-    def _up(self):
-        assert self.proc.poll() is None, self.log()
-        try:
-            return requests.get(self.base + "/healthz", timeout=2).status_code == 200
-        except requests.ConnectionError:
-            return False
-
-    def new_key(self, tenant, admin=False):
-        args = [str(self.bin), "apikey", "create", "--tenant", tenant] + (["--admin"] if admin else [])
-        out = subprocess.run(args, env=self.env, capture_output=True, check=True, timeout=TIMEOUT)
-        return out.stdout.decode().strip()
-
-    def call(self, method, path, key="t1", json_body=None, data=None, headers=None, params=None):
-        h = dict(headers or {})
-        if key is not None:
-            h.setdefault("x-api-key", self.keys.get(key, key))
-        if json_body is not None:
-            data = json.dumps(json_body).encode()
-        if data is not None:
-            h.setdefault("content-type", "application/json")
-        return requests.request(method, self.base + path, data=data, headers=h, params=params, timeout=TIMEOUT)
-
-    def log(self):
-        return open(self.log_path, errors="replace").read()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=TIMEOUT)
-        self.log_file.close()
-        text = self.log()
-        report = next((m for m in SANITIZER_MARKERS if m in text), None)
-        assert report is None, f"sanitizer report in hookd api's output ({report!r}); see {self.log_path}"
-        assert self.proc.returncode == 0, f"hookd api exited with {self.proc.returncode}; see {self.log_path}"
-
-
 @pytest.fixture
-def master_key():
-    return base64.b64encode(secrets.token_bytes(32)).decode()
-
-
-@pytest.fixture
-def api(hookd, hookd_bin, master_key, topics, tmp_path):
-    env = hookd.env(HOOKD_MASTER_KEY=master_key, HOOKD_API_PORT=free_port(),
-                    HOOKD_RECORDER_GROUP_ID=topics.group + ".recorder")
-    a = Api(hookd_bin, env, tmp_path / "hookd-api.log")
-    yield a
-    a.stop()
-    lines = a.log().splitlines()
-    print(f"\n----- hookd api: {a.log_path} (last 100 of {len(lines)} lines) -----")
-    print("\n".join(lines[-100:]))
+def api(api_server):
+    return api_server()
 
 
 def ok(resp, status=200):
