@@ -4,19 +4,24 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hookd/dialect_native.h"
 #include "hookd/utf8.h"
 
-const char *const hd_dialect_inveterate_topics[] = {"customer.joined.paid_tier"};
-const size_t hd_dialect_inveterate_ntopics = sizeof(hd_dialect_inveterate_topics) / sizeof(char *);
-const char *const hd_dialect_inveterate_events[] = {"merchant.updated",
-                                                    "merchant.reinstall",
-                                                    "customer.created",
-                                                    "customer.updated",
-                                                    "customer.credits.updated",
-                                                    "customer.ordered",
-                                                    "customer.cancellation_requested",
-                                                    "customer.confirmed_cancellation"};
-const size_t hd_dialect_inveterate_nevents = sizeof(hd_dialect_inveterate_events) / sizeof(char *);
+/* The catalogues, seeded into the event types when the dialect is mounted: 000's one topic, and 001's eight events,
+ * every one of which triggers every webhook. */
+static const hd_api_event_type_seed_t topics[] = {{"customer.joined.paid_tier", "A customer joined a paid tier."}};
+static const hd_api_event_type_seed_t events[] = {
+    {"merchant.updated", "A merchant's profile or settings changed."},
+    {"merchant.reinstall", "A merchant reinstalled the application."},
+    {"customer.created", "A customer was created."},
+    {"customer.updated", "A customer's details changed."},
+    {"customer.credits.updated", "A customer's credit balance changed."},
+    {"customer.ordered", "A customer placed an order."},
+    {"customer.cancellation_requested", "A customer asked to cancel."},
+    {"customer.confirmed_cancellation", "A customer's cancellation was confirmed."},
+};
+#define NTOPICS (sizeof(topics) / sizeof(topics[0]))
+#define NEVENTS (sizeof(events) / sizeof(events[0]))
 
 /* Native field names and Inveterate's, for bodies, replies and the fields error messages name. */
 static const char *const renames[][2] = {{"url", "callbackUrl"},
@@ -112,10 +117,11 @@ static void page_query(json_object *native, json_object *params) {
     copy(native, "after", params, "lastEventId");
 }
 
-static json_object *string_array(const char *const *items, size_t n) {
+/* The names of n catalogue entries, as a JSON array. */
+static json_object *names(const hd_api_event_type_seed_t *seeds, size_t n) {
     json_object *a = json_object_new_array();
     for (size_t i = 0; i < n; i++)
-        json_object_array_add(a, json_object_new_string(items[i]));
+        json_object_array_add(a, json_object_new_string(seeds[i].name));
     return a;
 }
 
@@ -127,9 +133,9 @@ int hd_dialect_inveterate_subscription_in(json_object *body, hd_dialect_invetera
         string_param(body, "topic", topic, why, why_size) || string_param(body, "id", id, why, why_size))
         return -1;
     size_t i = 0;
-    while (i < hd_dialect_inveterate_ntopics && strcmp(hd_dialect_inveterate_topics[i], *topic))
+    while (i < NTOPICS && strcmp(topics[i].name, *topic))
         i++;
-    if (i == hd_dialect_inveterate_ntopics) {
+    if (i == NTOPICS) {
         snprintf(why, why_size, "topic must be one of: customer.joined.paid_tier");
         return -1;
     }
@@ -143,7 +149,7 @@ int hd_dialect_inveterate_subscription_in(json_object *body, hd_dialect_invetera
         copy(*native, "data", body, "data");
         return 0;
     }
-    if (op == HD_DIALECT_INVETERATE_CREATE) json_object_object_add(*native, "event_types", string_array(topic, 1));
+    if (op == HD_DIALECT_INVETERATE_CREATE) json_object_object_add(*native, "event_types", names(&topics[i], 1));
     copy(*native, "url", body, "callbackUrl");
     copy(*native, "name", body, "name");
     return 0;
@@ -163,8 +169,7 @@ int hd_dialect_inveterate_webhook_in(json_object *body, hd_dialect_inveterate_op
             copy(*native, "event_type", body, "topic");
             copy(*native, "data", body, "data");
         } else {
-            json_object_object_add(*native, "event_types",
-                                   string_array(hd_dialect_inveterate_events, hd_dialect_inveterate_nevents));
+            json_object_object_add(*native, "event_types", names(events, NEVENTS));
             copy(*native, "url", body, "callbackUrl");
             copy(*native, "name", body, "name");
         }
@@ -296,3 +301,263 @@ json_object *hd_dialect_inveterate_error(unsigned native_status, json_object *na
     }
     return hd_dialect_inveterate_envelope(msg, data);
 }
+
+/* ---- serving ---- */
+
+static const char *const json_types[] = {"application/json", NULL};
+
+/* Answers a native error reply (borrowed; it may be r's own) in this dialect's shape. */
+static void relay(hd_api_req_t *r, unsigned native_status, json_object *native_reply) {
+    unsigned status;
+    json_object *o = hd_dialect_inveterate_error(native_status, native_reply, &status);
+    hd_api_req_reply(r, status, o);
+}
+
+static void reshape_error(hd_api_req_t *r) {
+    relay(r, r->status, r->reply);
+}
+
+static void answer(hd_api_req_t *r, unsigned status, const char *message, json_object *data) {
+    hd_api_req_reply(r, status, hd_dialect_inveterate_envelope(message, data));
+}
+
+/* The 400 of a malformed request: nothing was done. */
+static void refuse(hd_api_req_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void refuse(hd_api_req_t *r, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    hd_utf8_vformat(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    answer(r, 400, msg, NULL);
+}
+
+/* Authenticates with X-Inveterate-Api-Key, parses the JSON body and allows params (NULL-terminated; NULL: none)
+ * as the query. 1, or 0 with the reply set. */
+static int begin(hd_api_req_t *r, const char *const *params) {
+    const char *key = hd_api_req_header(r, "X-Inveterate-Api-Key");
+    if (!key || !*key) {
+        refuse(r, "missing X-Inveterate-Api-Key header: send your private Inveterate API key");
+        return 0;
+    }
+    if (hd_api_req_authenticate(r, key) != 1 || hd_api_req_parse_body(r, json_types) || !hd_api_req_params(r, params)) {
+        reshape_error(r);
+        return 0;
+    }
+    return 1;
+}
+
+/* Runs method on the native subscription id (NULL: the collection) and its action (NULL: none). 1 with *reply
+ * (caller owns it) on success; 0 with the native error answered in this dialect's shape. */
+static int call(hd_api_req_t *r, json_object **reply, const char *method, json_object *body, json_object *query,
+                const char *id, const char *action) {
+    unsigned status =
+        hd_dialect_native_call(r, method, body, query, reply, "subscriptions", id, action, (const char *)NULL);
+    if (status >= 200 && status < 300) return 1;
+    relay(r, status, *reply);
+    json_object_put(*reply);
+    *reply = NULL;
+    return 0;
+}
+
+/* Answers every subscription of the tenant, converted with out: the native list page by page. */
+static void list(hd_api_req_t *r, json_object *(*out)(json_object *), const char *message) {
+    json_object *items = json_object_new_array(), *query = json_object_new_object(), *reply = NULL, *page, *v;
+    json_object_object_add(query, "limit", json_object_new_string("500"));
+    for (;;) {
+        if (!call(r, &reply, "GET", NULL, query, NULL, NULL)) goto out;
+        json_object *data = hd_dialect_data(reply);
+        for (size_t i = 0; i < json_object_array_length(data); i++)
+            json_object_array_add(items, out(json_object_array_get_idx(data, i)));
+        if (!json_object_object_get_ex(reply, "pagination", &page) ||
+            !json_object_object_get_ex(page, "has_next_page", &v) || !json_object_get_boolean(v) ||
+            !json_object_object_get_ex(page, "end_cursor", &v))
+            break;
+        json_object_object_add(query, "after", json_object_get(v));
+        json_object_put(reply);
+        reply = NULL;
+    }
+    answer(r, 200, message, items);
+    items = NULL;
+out:
+    json_object_put(reply);
+    json_object_put(items);
+    json_object_put(query);
+}
+
+/* Creates the subscription of native (borrowed) and answers it converted with out. */
+static void create(hd_api_req_t *r, json_object *native, json_object *(*out)(json_object *), const char *message) {
+    json_object *reply;
+    if (call(r, &reply, "POST", native, NULL, NULL, NULL)) answer(r, 201, message, out(hd_dialect_data(reply)));
+    json_object_put(reply);
+}
+
+static void test_event(hd_api_req_t *r, const char *id, json_object *native) {
+    json_object *reply;
+    if (call(r, &reply, "POST", native, NULL, id, "test"))
+        answer(r, 201, "Test event sent", hd_dialect_inveterate_test_out(hd_dialect_data(reply)));
+    json_object_put(reply);
+}
+
+/* Answers one page of id's event log: native holds the native query (limit, after). */
+static void event_log(hd_api_req_t *r, const char *id, json_object *native) {
+    json_object *reply, *page, *v, *next = NULL;
+    if (!call(r, &reply, "GET", NULL, native, id, "events")) return;
+    json_object *data = hd_dialect_data(reply), *entries = json_object_new_array(), *o = json_object_new_object();
+    for (size_t i = 0; i < json_object_array_length(data); i++)
+        json_object_array_add(entries, hd_dialect_inveterate_event_out(json_object_array_get_idx(data, i)));
+    if (json_object_object_get_ex(reply, "pagination", &page) && json_object_object_get_ex(page, "has_next_page", &v) &&
+        json_object_get_boolean(v) && json_object_object_get_ex(page, "end_cursor", &v))
+        next = json_object_get(v);
+    json_object_object_add(o, "events", entries);
+    json_object_object_add(o, "lastEventId", next);
+    answer(r, 200, "Events retrieved", o);
+    json_object_put(reply);
+}
+
+/* The query parameters of the request as an object of strings, those of names (NULL-terminated) only. */
+static json_object *query_object(hd_api_req_t *r, const char *const *names) {
+    json_object *o = json_object_new_object();
+    for (; *names; names++) {
+        const char *v = hd_api_req_query(r, *names);
+        if (v) json_object_object_add(o, *names, json_object_new_string(v));
+    }
+    return o;
+}
+
+/* 1 when the tenant has subscription id with topic as its first event type (000's key); else 0, answered. */
+static int find(hd_api_req_t *r, const char *id, const char *topic) {
+    json_object *reply = NULL, *types;
+    unsigned status = hd_dialect_native_call(r, "GET", NULL, NULL, &reply, "subscriptions", id, (const char *)NULL);
+    int found = status == 200 && json_object_object_get_ex(hd_dialect_data(reply), "event_types", &types) &&
+                json_object_is_type(types, json_type_array) && json_object_array_length(types) > 0 &&
+                !strcmp(json_object_get_string(json_object_array_get_idx(types, 0)), topic);
+    if (!found && (status == 200 || status == 404))
+        refuse(r, "no webhook subscription %.*s with topic %s", (int)hd_utf8_prefix(id, strlen(id), 128), id, topic);
+    else if (!found)
+        relay(r, status, reply);
+    json_object_put(reply);
+    return found;
+}
+
+/* 1 unless the request, which takes none, has a body (answered). */
+static int no_body(hd_api_req_t *r) {
+    if (!r->body) return 1;
+    refuse(r, "%s %s takes no body", r->method, r->path);
+    return 0;
+}
+
+static void serve_subscriptions(hd_api_req_t *r) {
+    static const char *const log_params[] = {"id", "topic", "limit", "lastEventId", NULL};
+    const char *m = r->method, *id, *topic;
+    int log = r->nseg == 1 && !strcmp(r->seg[0], "events") && !strcmp(m, "GET");
+    if (!begin(r, log ? log_params : NULL)) return;
+    hd_dialect_inveterate_op_t op;
+    if (r->nseg == 0 && !strcmp(m, "GET")) {
+        if (no_body(r)) list(r, hd_dialect_inveterate_subscription_out, "Webhook subscriptions retrieved");
+        return;
+    } else if (r->nseg == 0 && !strcmp(m, "POST")) {
+        op = HD_DIALECT_INVETERATE_CREATE;
+    } else if (r->nseg == 0 && !strcmp(m, "PUT")) {
+        op = HD_DIALECT_INVETERATE_UPDATE;
+    } else if (r->nseg == 0 && !strcmp(m, "DELETE")) {
+        op = HD_DIALECT_INVETERATE_DELETE;
+    } else if (r->nseg == 1 && !strcmp(r->seg[0], "test") && !strcmp(m, "POST")) {
+        op = HD_DIALECT_INVETERATE_TEST;
+    } else if (log) {
+        op = HD_DIALECT_INVETERATE_LOG;
+    } else {
+        refuse(r, "%s %s is not an operation of this API", m, r->path);
+        return;
+    }
+    char why[256];
+    json_object *params = op == HD_DIALECT_INVETERATE_LOG ? query_object(r, log_params) : json_object_get(r->body);
+    json_object *native = NULL, *reply = NULL;
+    if (op == HD_DIALECT_INVETERATE_LOG && !no_body(r)) goto out;
+    if (hd_dialect_inveterate_subscription_in(params, op, &native, &id, &topic, why, sizeof(why))) {
+        refuse(r, "%s", why);
+        goto out;
+    }
+    if (op == HD_DIALECT_INVETERATE_CREATE) {
+        create(r, native, hd_dialect_inveterate_subscription_out, "Webhook subscription created");
+        goto out;
+    }
+    if (!find(r, id, topic)) goto out;
+    if (op == HD_DIALECT_INVETERATE_TEST) {
+        test_event(r, id, native);
+    } else if (op == HD_DIALECT_INVETERATE_LOG) {
+        event_log(r, id, native);
+    } else if (op == HD_DIALECT_INVETERATE_UPDATE) {
+        if (call(r, &reply, "PATCH", native, NULL, id, NULL))
+            answer(r, 200, "Webhook subscription updated",
+                   hd_dialect_inveterate_subscription_out(hd_dialect_data(reply)));
+    } else if (call(r, &reply, "DELETE", NULL, NULL, id, NULL)) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "id", json_object_new_string(id));
+        json_object_object_add(o, "topic", json_object_new_string(topic));
+        answer(r, 201, "Webhook subscription deleted", o);
+    }
+out:
+    json_object_put(reply);
+    json_object_put(native);
+    json_object_put(params);
+}
+
+static void serve_webhooks(hd_api_req_t *r) {
+    static const char *const log_params[] = {"limit", "lastEventId", NULL};
+    const char *m = r->method, *action = r->nseg == 2 ? r->seg[1] : "";
+    int log = r->nseg == 2 && !strcmp(action, "events") && !strcmp(m, "GET");
+    if (!begin(r, log ? log_params : NULL)) return;
+    char why[256];
+    json_object *native = NULL, *params = NULL, *reply = NULL;
+    if (r->nseg == 0 && !strcmp(m, "GET")) {
+        if (no_body(r)) list(r, hd_dialect_inveterate_webhook_out, "Webhooks retrieved");
+    } else if (r->nseg == 0 && !strcmp(m, "POST")) {
+        if (hd_dialect_inveterate_webhook_in(r->body, HD_DIALECT_INVETERATE_CREATE, &native, why, sizeof(why)))
+            refuse(r, "%s", why);
+        else
+            create(r, native, hd_dialect_inveterate_webhook_out, "Webhook created");
+    } else if (r->nseg == 1 && !strcmp(m, "DELETE")) {
+        if (no_body(r) && call(r, &reply, "DELETE", NULL, NULL, r->seg[0], NULL)) {
+            json_object *o = json_object_new_object();
+            json_object_object_add(o, "id", json_object_new_string(r->seg[0]));
+            answer(r, 201, "Webhook deleted", o);
+        }
+    } else if (r->nseg == 2 && !strcmp(action, "test") && !strcmp(m, "POST")) {
+        if (hd_dialect_inveterate_webhook_in(r->body, HD_DIALECT_INVETERATE_TEST, &native, why, sizeof(why)))
+            refuse(r, "%s", why);
+        else
+            test_event(r, r->seg[0], native);
+    } else if (log) {
+        params = query_object(r, log_params);
+        if (no_body(r)) {
+            if (hd_dialect_inveterate_webhook_in(params, HD_DIALECT_INVETERATE_LOG, &native, why, sizeof(why)))
+                refuse(r, "%s", why);
+            else
+                event_log(r, r->seg[0], native);
+        }
+    } else {
+        refuse(r, "%s %s is not an operation of this API", m, r->path);
+    }
+    json_object_put(reply);
+    json_object_put(native);
+    json_object_put(params);
+}
+
+const hd_dialect_t hd_dialect_inveterate_subscriptions = {
+    .name = "inveterate-subscriptions",
+    .prefix = "/v2.0/admin/webhook-subscriptions",
+    .serve = serve_subscriptions,
+    .reshape_error = reshape_error,
+    .events = topics,
+    .nevents = NTOPICS,
+};
+
+const hd_dialect_t hd_dialect_inveterate_webhooks = {
+    .name = "inveterate-webhooks",
+    .prefix = "/v2.0/admin/webhooks",
+    .serve = serve_webhooks,
+    .reshape_error = reshape_error,
+    .events = events,
+    .nevents = NEVENTS,
+};

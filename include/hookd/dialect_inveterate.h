@@ -2,19 +2,20 @@
  * keyed by a single topic under /v2.0/admin/webhook-subscriptions) and `inveterate-webhooks` (reference 001,
  * per-merchant webhooks triggered by the eight-event catalogue under /v2.0/admin/webhooks). Both authenticate with
  * the X-Inveterate-Api-Key header and answer {"message", "data"} with 200/201 on success, 400 for a malformed
- * request (nothing done) and 500 for a backend failure. The functions below are the pure shape mappings between
- * those wire shapes and the native API's; they take and return json-c objects and never touch a request. */
+ * request (nothing done) and 500 for a backend failure. Each operation is a native sub-request (dialect.h); the
+ * functions below are the pure shape mappings between the wire shapes and the native API's, which take and return
+ * json-c objects and never touch a request. */
 #ifndef HOOKD_DIALECT_INVETERATE_H
 #define HOOKD_DIALECT_INVETERATE_H
 
 #include <json-c/json.h>
 #include <stddef.h>
 
-/* The one topic of reference 000, and the eight events that trigger every webhook of reference 001. */
-extern const char *const hd_dialect_inveterate_topics[];
-extern const size_t hd_dialect_inveterate_ntopics;
-extern const char *const hd_dialect_inveterate_events[];
-extern const size_t hd_dialect_inveterate_nevents;
+#include "hookd/dialect.h"
+
+/* The dialects, for the table in dialects.c; they seed their catalogues (000's topic, 001's eight events). */
+extern const hd_dialect_t hd_dialect_inveterate_subscriptions;
+extern const hd_dialect_t hd_dialect_inveterate_webhooks;
 
 /* What a request body is for. */
 typedef enum {

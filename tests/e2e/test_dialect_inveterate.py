@@ -7,7 +7,6 @@ the key in X-Inveterate-Api-Key, JSON bodies, replies {"message", "data"}."""
 import pytest
 
 from conftest import make_event, wait_for
-from test_api import Api, free_port, master_key  # noqa: F401 - master_key is a fixture
 
 SUBS = "/v2.0/admin/webhook-subscriptions"
 HOOKS = "/v2.0/admin/webhooks"
@@ -18,16 +17,8 @@ EIGHT = ["merchant.updated", "merchant.reinstall", "customer.created", "customer
 
 
 @pytest.fixture
-def api(hookd, hookd_bin, master_key, topics, tmp_path):
-    env = hookd.env(HOOKD_MASTER_KEY=master_key, HOOKD_API_PORT=free_port(),
-                    HOOKD_RECORDER_GROUP_ID=topics.group + ".recorder",
-                    HOOKD_API_DIALECTS="native,inveterate-subscriptions,inveterate-webhooks")
-    a = Api(hookd_bin, env, tmp_path / "hookd-api.log")
-    yield a
-    a.stop()
-    lines = a.log().splitlines()
-    print(f"\n----- hookd api: {a.log_path} (last 100 of {len(lines)} lines) -----")
-    print("\n".join(lines[-100:]))
+def api(api_server):
+    return api_server(dialects="native,inveterate-subscriptions,inveterate-webhooks")
 
 
 def inv(api, method, path, key="t1", body=None, data=None, params=None, headers=None):
