@@ -252,6 +252,59 @@ def test_pagination_forward_and_back(api):
     assert back == ids[:6]
 
 
+def test_offset_pagination_with_totals(api):
+    ids = [new_sub(api, name=f"o{i}")["id"] for i in range(5)]
+    new_sub(api, "t2", name="other")
+    body = api.call("GET", SUBS, params={"limit": 2, "offset": 1}).json()
+    assert [x["id"] for x in body["data"]] == ids[1:3]
+    assert body["pagination"] == {"start_cursor": None, "end_cursor": None, "has_next_page": True,
+                                  "has_previous_page": True, "limit": 2, "offset": 1, "total": 5}
+    last = api.call("GET", SUBS, params={"limit": 2, "offset": 4, "name": "o4"}).json()
+    assert last["data"] == [] and last["pagination"]["total"] == 1 and last["pagination"]["has_next_page"] is False
+    assert ok(api.call("GET", SUBS, params={"offset": 0}))[0]["id"] == ids[0]
+    for bad in ("-1", "x", "1.5", "99999999999"):
+        err(api.call("GET", SUBS, params={"offset": bad}), 400, "invalid-param")
+    cursor = api.call("GET", SUBS, params={"limit": 1}).json()["pagination"]["end_cursor"]
+    err(api.call("GET", SUBS, params={"offset": 1, "after": cursor}), 400, "invalid-param")
+
+
+def test_unknown_query_parameters_refused(api):
+    s = new_sub(api)
+    for method, path, body in [("GET", SUBS, None), ("POST", SUBS, {"url": "http://127.0.0.1:9/x",
+                                                                       "event_types": ["customer.created"]}),
+                               ("GET", f"{SUBS}/{s['id']}", None), ("PATCH", f"{SUBS}/{s['id']}", {"name": "n"}),
+                               ("GET", f"{SUBS}/{s['id']}/events", None), ("GET", "/v1/webhooks/events", None),
+                               ("GET", "/v1/webhooks/event-types", None), ("DELETE", f"{SUBS}/{s['id']}", None)]:
+        e = err(api.call(method, path, json_body=body, params={"take": "5"}), 400, "invalid-param")
+        assert e["details"] == [{"field": "take", "message": "unknown query parameter"}], e
+    err(api.call("GET", "/v1/webhooks/api-keys", key="admin", params={"tenantt": "t1"}), 400, "invalid-param")
+    assert len(ok(api.call("GET", SUBS))) == 1, "nothing was created by the refused POST"
+    assert ok(api.call("GET", f"{SUBS}/{s['id']}"))["name"] == "s", "nothing was changed by the refused PATCH"
+
+
+def test_alias_and_metadata(api, api_server, db):
+    a = new_sub(api, metadata={"partner_id": 42, "nested": {"k": ["v"]}})
+    b = new_sub(api, "t2")
+    assert isinstance(a["alias"], int) and isinstance(b["alias"], int) and b["alias"] > a["alias"] > 0
+    assert a["metadata"] == {"partner_id": 42, "nested": {"k": ["v"]}} and b["metadata"] == {}
+    assert db.subscriptions.find_one({"_id": a["id"]})["alias"] == a["alias"]
+    patched = ok(api.call("PATCH", f"{SUBS}/{a['id']}", json_body={"name": "renamed"}))
+    assert patched["alias"] == a["alias"] and patched["metadata"] == a["metadata"]
+    put = ok(api.call("PUT", f"{SUBS}/{a['id']}", json_body={"url": "http://127.0.0.1:9/y",
+                                                                "event_types": ["customer.created"]}))
+    assert put["alias"] == a["alias"] and put["metadata"] == {}, "PUT replaces metadata too"
+    for bad in ([1], "x", {"$where": 1}, {"a.b": 1}, {"": 1}, {"big": "x" * 9000}):
+        e = err(api.call("PATCH", f"{SUBS}/{a['id']}", json_body={"metadata": bad}), 422, "invalid-param")
+        assert [d["field"] for d in e["details"]] == ["metadata"], e
+    # Subscriptions written before aliases existed get one when the API starts.
+    db.subscriptions.update_one({"_id": b["id"]}, {"$unset": {"alias": ""}})
+    assert ok(api.call("GET", f"{SUBS}/{b['id']}", key="t2"))["alias"] is None
+    again = api_server()
+    alias = ok(again.call("GET", f"{SUBS}/{b['id']}", key="t2"))["alias"]
+    assert isinstance(alias, int) and alias > b["alias"]
+    assert ok(again.call("GET", f"{SUBS}/{a['id']}"))["alias"] == a["alias"], "an alias never changes"
+
+
 def test_list_filters(api):
     a = new_sub(api, name="alpha", event_types=["customer.created"])
     b = new_sub(api, name="beta", event_types=["customer.updated", "customer.created"], is_active=False)
@@ -567,8 +620,12 @@ def test_recorder_is_idempotent_and_maps_status(api, db, produce, topics):
     # A response longer than the row keeps (1024 bytes) is cut on a character boundary: the log stays UTF-8.
     produce({**result_record("msg_d", sub="sub_r"), "response": "x" + "é" * 600}, topic=topics.results)
     wait_for(lambda: db.deliveries.find_one({"_id": "msg_d"}), what="the long response's row")
-    (row,) = [x for x in ok(api.call("GET", "/v1/webhooks/events", params={"limit": 500})) if x["id"] == "msg_d"]
+    log = ok(api.call("GET", "/v1/webhooks/events", params={"limit": 500}))
+    (row,) = [x for x in log if x["id"] == "msg_d"]
     assert row["response"] == "x" + "é" * 511, row["response"][-5:]
+    aliases = [x["alias"] for x in log]
+    assert all(isinstance(a, int) and a > 0 for a in aliases) and len(set(aliases)) == len(log), log
+    assert db.deliveries.find_one({"_id": "msg_a"})["alias"] == [x for x in log if x["id"] == "msg_a"][0]["alias"]
 
 
 def test_delivery_log_filters_and_pages(api, produce, topics):
