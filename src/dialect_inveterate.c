@@ -447,11 +447,24 @@ static int no_body(hd_api_req_t *r) {
     return 0;
 }
 
+/* Answers a request that is no operation: 405 with the methods of its path (allow, static text, as the Allow
+ * header), or 400 when the path is none of this API's (allow NULL). */
+static void no_operation(hd_api_req_t *r, const char *allow) {
+    if (!allow) {
+        refuse(r, "%s is not a path of this API", r->path);
+        return;
+    }
+    char msg[128];
+    say(msg, sizeof(msg), "%s is not allowed here (allowed: %s)", r->method, allow);
+    answer(r, 405, msg, NULL);
+    r->allow = allow;
+}
+
 static void serve_subscriptions(hd_api_req_t *r) {
     static const char *const log_params[] = {"id", "topic", "limit", "lastEventId", NULL};
     const char *m = r->method, *id, *topic;
-    int log = r->nseg == 1 && !strcmp(r->seg[0], "events") && !strcmp(m, "GET");
-    if (!begin(r, log ? log_params : NULL)) return;
+    int log_path = r->nseg == 1 && !strcmp(r->seg[0], "events"), log = log_path && !strcmp(m, "GET");
+    if (!begin(r, log_path ? log_params : NULL)) return;
     hd_dialect_inveterate_op_t op;
     if (r->nseg == 0 && !strcmp(m, "GET")) {
         if (no_body(r)) list(r, hd_dialect_inveterate_subscription_out, "Webhook subscriptions retrieved");
@@ -467,7 +480,10 @@ static void serve_subscriptions(hd_api_req_t *r) {
     } else if (log) {
         op = HD_DIALECT_INVETERATE_LOG;
     } else {
-        refuse(r, "%s %s is not an operation of this API", m, r->path);
+        no_operation(r, r->nseg == 0                                   ? "GET, POST, PUT, DELETE"
+                        : r->nseg == 1 && !strcmp(r->seg[0], "test")   ? "POST"
+                        : r->nseg == 1 && !strcmp(r->seg[0], "events") ? "GET"
+                                                                       : NULL);
         return;
     }
     char why[256];
@@ -506,8 +522,8 @@ out:
 static void serve_webhooks(hd_api_req_t *r) {
     static const char *const log_params[] = {"limit", "lastEventId", NULL};
     const char *m = r->method, *action = r->nseg == 2 ? r->seg[1] : "";
-    int log = r->nseg == 2 && !strcmp(action, "events") && !strcmp(m, "GET");
-    if (!begin(r, log ? log_params : NULL)) return;
+    int log_path = r->nseg == 2 && !strcmp(action, "events"), log = log_path && !strcmp(m, "GET");
+    if (!begin(r, log_path ? log_params : NULL)) return;
     char why[256];
     json_object *native = NULL, *params = NULL, *reply = NULL;
     if (r->nseg == 0 && !strcmp(m, "GET")) {
@@ -537,7 +553,11 @@ static void serve_webhooks(hd_api_req_t *r) {
                 event_log(r, r->seg[0], native);
         }
     } else {
-        refuse(r, "%s %s is not an operation of this API", m, r->path);
+        no_operation(r, r->nseg == 0                                ? "GET, POST"
+                        : r->nseg == 1                              ? "DELETE"
+                        : r->nseg == 2 && !strcmp(action, "test")   ? "POST"
+                        : r->nseg == 2 && !strcmp(action, "events") ? "GET"
+                                                                    : NULL);
     }
     json_object_put(reply);
     json_object_put(native);
