@@ -238,13 +238,11 @@ def test_bad_input_is_400_and_changes_nothing(api):
         ("DELETE", SUBS, None, None),
         ("DELETE", SUBS, {"id": sid}, None),
         ("DELETE", SUBS, {"topic": TOPIC, "id": sid, "extra": True}, None),
-        ("PATCH", SUBS, {"topic": TOPIC, "id": sid}, None),
         ("POST", f"{SUBS}/test", {"topic": TOPIC, "id": sid, "data": "not an object"}, None),
         ("POST", HOOKS, {}, None),
         ("POST", HOOKS, {"callbackUrl": "https://example.com", "events": EIGHT}, None),
         ("POST", HOOKS, {"callbackUrl": ["https://example.com"]}, None),
         ("POST", HOOKS, {"callbackUrl": "https://user:pw@example.com/"}, None),
-        ("PUT", f"{HOOKS}/{hid}", {"callbackUrl": "https://example.com"}, None),
         ("POST", f"{HOOKS}/{hid}/test", {"topic": "order.paid"}, None),
         ("POST", f"{HOOKS}/{hid}/test", {"topic": 1}, None),
         ("POST", f"{HOOKS}/{hid}/test", {"event_type": "customer.created"}, None),
@@ -258,6 +256,12 @@ def test_bad_input_is_400_and_changes_nothing(api):
                          (f"{HOOKS}/{hid}/events", {"take": "5"})):
         bad(inv(api, "GET", path, params=params))
     bad(inv(api, "POST", SUBS, data=b'{"topic": "customer.joined.paid_tier"}', headers={"content-type": "text/plain"}))
+    for method, path, allow in (("PATCH", SUBS, "GET, POST, PUT, DELETE"), ("GET", f"{SUBS}/test", "POST"),
+                                ("PUT", f"{HOOKS}/{hid}", "DELETE"), ("DELETE", f"{HOOKS}/{hid}/events", "GET")):
+        resp = inv(api, method, path, body={"topic": TOPIC, "id": sid})
+        assert resp.status_code == 405 and resp.headers["allow"] == allow, resp.text
+        assert resp.json() == {"message": f"{method} is not allowed here (allowed: {allow})", "data": None}
+    bad(inv(api, "GET", f"{HOOKS}/{hid}/nothing"), "not a path")
     assert len(ok(inv(api, "GET", SUBS))) == 2, "nothing was created"
     assert native(api, sid)["name"] == "paid tier" and native(api, sid)["url"] == "https://example.com/hooks/paid"
 
