@@ -136,7 +136,9 @@ int hd_dialect_inveterate_subscription_in(json_object *body, hd_dialect_invetera
     while (i < NTOPICS && strcmp(topics[i].name, *topic))
         i++;
     if (i == NTOPICS) {
-        snprintf(why, why_size, "topic must be one of: customer.joined.paid_tier");
+        size_t len = (size_t)snprintf(why, why_size, "topic must be one of:");
+        for (i = 0; i < NTOPICS && len < why_size; i++)
+            len += (size_t)snprintf(why + len, why_size - len, "%s %s", i ? "," : "", topics[i].name);
         return -1;
     }
     *native = json_object_new_object();

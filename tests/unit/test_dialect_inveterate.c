@@ -260,6 +260,24 @@ static void test_errors(void) {
     json_object_put(native);
 }
 
+/* The catalogues seeded when the dialects are mounted are the events their webhooks are created with. */
+static void test_catalogues(void) {
+    CHECK_STR(hd_dialect_inveterate_subscriptions.name, "inveterate-subscriptions");
+    CHECK_STR(hd_dialect_inveterate_webhooks.name, "inveterate-webhooks");
+    CHECK(hd_dialect_inveterate_subscriptions.nevents == 1);
+    CHECK_STR(hd_dialect_inveterate_subscriptions.events[0].name, "customer.joined.paid_tier");
+    json_object *native, *body = js("{\"callbackUrl\":\"https://x.test/h\"}"), *types;
+    char why[256];
+    CHECK(!hd_dialect_inveterate_webhook_in(body, HD_DIALECT_INVETERATE_CREATE, &native, why, sizeof(why)));
+    CHECK(json_object_object_get_ex(native, "event_types", &types));
+    CHECK(hd_dialect_inveterate_webhooks.nevents == 8 && json_object_array_length(types) == 8);
+    for (size_t i = 0; i < hd_dialect_inveterate_webhooks.nevents && i < json_object_array_length(types); i++)
+        CHECK_STR(json_object_get_string(json_object_array_get_idx(types, i)),
+                  hd_dialect_inveterate_webhooks.events[i].name);
+    json_object_put(native);
+    json_object_put(body);
+}
+
 static void test_envelope(void) {
     json_object *o = hd_dialect_inveterate_envelope("Webhook deleted", NULL);
     CHECK(same(o, "{\"message\":\"Webhook deleted\",\"data\":null}"));
@@ -277,6 +295,7 @@ int main(void) {
     RUN(test_webhook_out);
     RUN(test_event_and_test_out);
     RUN(test_errors);
+    RUN(test_catalogues);
     RUN(test_envelope);
     return UNIT_REPORT();
 }
