@@ -342,8 +342,7 @@ static int clause(const qfield_t *f, const token_t *op, const token_t *val, bson
     if (!ok) {
         static const char *const expect[] = {"a quoted string such as 'text'", "a quoted string such as 'text'",
                                              "true or false", "an integer",
-                                             "a quoted RFC 3339 time such as "
-                                             "'2026-01-01T00:00:00Z'"};
+                                             "a quoted RFC 3339 time such as '2026-01-01T00:00:00Z'"};
         snprintf(why, why_size, "filter: %s takes %s%s", f->name, expect[f->type], ordered ? "" : " (or null)");
         return -1;
     }
