@@ -1,8 +1,10 @@
 """The Inveterate dialects end to end (docs/dialects.md): `inveterate-subscriptions` (reference 000) at
 /v2.0/admin/webhook-subscriptions and `inveterate-webhooks` (reference 001) at /v2.0/admin/webhooks, served by
-`hookd api` beside the native API, against real FerretDB and Kafka, with `hookd run` and the local receiver
+`hookd api` beside the native API, against real FerretDB and Kafka, with `hookd dispatch` and the local receiver
 (standardwebhooks verifier) where deliveries are involved. Requests are sent as Inveterate's documents write them:
 the key in X-Inveterate-Api-Key, JSON bodies, replies {"message", "data"}."""
+
+import datetime as dt
 
 import pytest
 
@@ -285,3 +287,17 @@ def test_tenant_isolation(api):
     assert {s["id"] for s in ok(inv(api, "GET", SUBS))} == {sid, hid}
     assert native(api, sid)["name"] == "paid tier"
 
+
+
+def test_lists_are_whole_past_a_native_page(api, db):
+    """GET answers every subscription of the merchant, however many native pages (500) they fill."""
+    now = dt.datetime.now(dt.timezone.utc)
+    db.subscriptions.insert_many([
+        {"_id": f"sub_bulk_{i:04d}", "tenant": "t1", "name": f"bulk {i}", "event_types": EIGHT,
+         "url": f"https://example.com/{i}", "is_active": True, "created_at": now, "updated_at": now}
+        for i in range(520)])
+    db.subscriptions.insert_one({"_id": "sub_bulk_other", "tenant": "t2", "name": "other", "event_types": EIGHT,
+                                 "url": "https://example.com/other", "created_at": now, "updated_at": now})
+    hooks = ok(inv(api, "GET", HOOKS))
+    assert [h["id"] for h in hooks] == [f"sub_bulk_{i:04d}" for i in range(520)]
+    assert len(ok(inv(api, "GET", SUBS))) == 520
