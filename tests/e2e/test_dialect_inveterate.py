@@ -301,3 +301,15 @@ def test_lists_are_whole_past_a_native_page(api, db):
     hooks = ok(inv(api, "GET", HOOKS))
     assert [h["id"] for h in hooks] == [f"sub_bulk_{i:04d}" for i in range(520)]
     assert len(ok(inv(api, "GET", SUBS))) == 520
+
+
+def test_backend_errors_are_500_with_data(api_server):
+    """A failure behind the API (here Kafka refusing the test event's topic) is a 500 whose data names the error."""
+    api = api_server(dialects="inveterate-subscriptions,inveterate-webhooks", HOOKD_TOPICS="not a valid topic!")
+    sub = new_subscription(api)
+    hook = new_webhook(api)
+    for resp in (inv(api, "POST", f"{SUBS}/test", body={"topic": TOPIC, "id": sub["id"]}),
+                 inv(api, "POST", f"{HOOKS}/{hook['id']}/test")):
+        assert resp.status_code == 500, resp.text
+        assert resp.json() == {"message": "sending the test event failed; the server log has the cause",
+                               "data": {"error": "internal"}}
