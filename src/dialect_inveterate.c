@@ -91,8 +91,8 @@ static int check_shape(json_object *body, const shape_t *s, char *why, size_t wh
     return 0;
 }
 
-/* The string value of body's key, or NULL with why when it is there but not a non-empty string. *out stays NULL
- * when key is absent. */
+/* Sets *out to the string value of body's key (NULL when absent): 0, or -1 with why when the value is not a
+ * non-empty string. */
 static int string_param(json_object *body, const char *key, const char **out, char *why, size_t why_size) {
     json_object *v;
     *out = NULL;
