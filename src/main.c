@@ -220,8 +220,9 @@ static void print_apikey(void *arg, const char *id, const char *tenant, int admi
     printf("%s\t%s\t%s\t%s\n", id, tenant, admin ? "admin" : "-", at);
 }
 
-/* create prints a new key once (with --client-credentials as the OAuth2 client_id and client_secret); list prints id, tenant, admin and creation time of each key (never a key); revoke
- * takes an id or a whole key, and the key stops working at its next request. */
+/* create prints a new key once (with --client-credentials as the OAuth2 client_id and client_secret); list prints id,
+ * tenant, admin and creation time of each key (never a key); revoke takes an id or a whole key, and the key stops
+ * working at its next request. */
 static int cmd_apikey(hd_conf_t *conf, int argc, char **argv) {
     const char *tenant = NULL, *cmd = argc > 0 ? argv[0] : "", *target = NULL;
     int admin = 0, oauth = 0, rc = 1, bad = strcmp(cmd, "create") && strcmp(cmd, "list") && strcmp(cmd, "revoke");
