@@ -27,15 +27,12 @@ static void copy(json_object *dst, const char *to, json_object *src, const char 
 }
 
 json_object *hd_dialect_partner_subscription(json_object *native, const char *tenant) {
-    json_object *o = json_object_new_object(), *types, *partner;
+    json_object *o = json_object_new_object(), *types;
     copy(o, "created_at", native, "created_at");
     copy(o, "endpoint_url", native, "url");
     copy(o, "id", native, "id");
     copy(o, "is_active", native, "is_active");
-    if (json_object_object_get_ex(native, "partner_id", &partner) && json_object_is_type(partner, json_type_string))
-        json_object_object_add(o, "partner_id", json_object_get(partner));
-    else
-        json_object_object_add(o, "partner_id", json_object_new_string(tenant));
+    json_object_object_add(o, "partner_id", json_object_new_string(tenant));
     copy(o, "secret_last_4_digits", native, "secret_last_4");
     /* The partner's topic is single-valued: a subscription made elsewhere with several types shows its first. */
     json_object_object_add(o, "topic",
@@ -64,7 +61,7 @@ static int known_fields(json_object *body, const char *const *allowed, json_obje
 }
 
 json_object *hd_dialect_partner_create_body(json_object *body, json_object **details) {
-    static const char *const allowed[] = {"endpoint_url", "secret_key", "topic", "partner_id", NULL};
+    static const char *const allowed[] = {"endpoint_url", "secret_key", "topic", NULL};
     json_object *v;
     if (!known_fields(body, allowed, details)) return NULL;
     json_object *n = json_object_new_object();
@@ -74,7 +71,6 @@ json_object *hd_dialect_partner_create_body(json_object *body, json_object **det
         json_object_array_add(types, json_object_get(v));
         json_object_object_add(n, "event_types", types);
     }
-    if (json_object_object_get_ex(body, "partner_id", &v)) json_object_object_add(n, "partner_id", json_object_get(v));
     if (json_object_object_get_ex(body, "secret_key", &v)) {
         const char *s = json_object_get_string(v);
         size_t len = (size_t)json_object_get_string_len(v);

@@ -9,11 +9,10 @@
 #include <json-c/json.h>
 #include <stddef.h>
 
-/* The native subscription object as the partner's: created_at, endpoint_url, id, is_active, partner_id (the stored
- * partner_id, else tenant), secret_last_4_digits, topic (the first event type), updated_at. */
+/* The native subscription object as the partner's: created_at, endpoint_url, id, is_active, partner_id (tenant), secret_last_4_digits, topic (the first event type), updated_at. */
 json_object *hd_dialect_partner_subscription(json_object *native, const char *tenant);
 
-/* The body of POST /webhooks (endpoint_url, secret_key, topic, partner_id) as the native create body. A secret_key
+/* The body of POST /webhooks (endpoint_url, secret_key, topic) as the native create body. A secret_key
  * without "whsec_" is taken as the raw key bytes (16 to 64) and sent as "whsec_" + base64 of them. NULL with
  * *details (native {field, message} entries, partner field names) when a field is unknown or such a key is out of
  * range; everything else is left to the native validation. */

@@ -35,10 +35,8 @@ static void test_subscription(void) {
                        "\"id\":\"sub_1\",\"is_active\":false,\"partner_id\":\"acme\",\"secret_last_4_digits\":"
                        "\"abcd\",\"topic\":\"order.paid\",\"updated_at\":\"2026-01-02T00:00:00.000Z\"}");
     json_object_put(p);
-    json_object_object_add(n, "partner_id", json_object_new_string("p-42"));
     json_object_object_add(n, "event_types", json_object_new_array());
     p = hd_dialect_partner_subscription(n, "acme");
-    CHECK_STR(str(p, "partner_id"), "p-42");
     CHECK(is_null(p, "topic"));
     json_object_put(p);
     json_object_put(n);
