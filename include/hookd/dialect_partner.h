@@ -9,7 +9,8 @@
 #include <json-c/json.h>
 #include <stddef.h>
 
-/* The native subscription object as the partner's: created_at, endpoint_url, id, is_active, partner_id (tenant), secret_last_4_digits, topic (the first event type), updated_at. */
+/* The native subscription object as the partner's: created_at, endpoint_url, id, is_active, partner_id (tenant),
+ * secret_last_4_digits, topic (the first event type), updated_at. */
 json_object *hd_dialect_partner_subscription(json_object *native, const char *tenant);
 
 /* The body of POST /webhooks (endpoint_url, secret_key, topic) as the native create body. A secret_key
