@@ -27,6 +27,7 @@ void hd_api_req_reply(hd_api_req_t *r, unsigned status, json_object *reply) {
     r->status = status;
     r->reply = reply;
     r->allow = NULL;
+    r->headers = NULL;
 }
 
 void hd_api_req_not_allowed(hd_api_req_t *r, const char *allow) {

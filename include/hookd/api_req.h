@@ -37,9 +37,11 @@ typedef struct hd_api_req_s {
     unsigned status; /* the reply, set through the helpers */
     json_object *reply;
     const char *allow; /* the Allow header of a 405 reply (static) */
+    const char *const *headers; /* more headers of the reply: name, value, ..., NULL (static), or NULL */
 } hd_api_req_t;
 
-/* Sets the reply to status and reply (taken), in whatever shape a dialect answers with. */
+/* Sets the reply to status and reply (taken), in whatever shape a dialect answers with; the headers of an earlier
+ * reply (allow, headers) go with it. */
 void hd_api_req_reply(hd_api_req_t *r, unsigned status, json_object *reply);
 
 /* A request header, or NULL. */
