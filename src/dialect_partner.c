@@ -5,8 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "hookd/api_req.h"
+#include "hookd/apikey.h"
+#include "hookd/dialect_native.h"
+#include "hookd/oauth.h"
 #include "hookd/rfc3339.h"
 #include "hookd/utf8.h"
 #include "hookd/util.h"
@@ -222,3 +226,327 @@ bad:
     json_object_put(o);
     return NULL;
 }
+
+/* ---- serving ---- */
+
+#define TOKEN_TTL_S 3600
+
+static const char *const bearer_missing[] = {"WWW-Authenticate", "Bearer realm=\"hookd\"", NULL};
+static const char *const bearer_invalid[] = {"WWW-Authenticate", "Bearer realm=\"hookd\", error=\"invalid_token\"",
+                                             NULL};
+static const char *const basic_invalid[] = {"WWW-Authenticate", "Basic realm=\"hookd\"", NULL};
+static const char *const no_store[] = {"Cache-Control", "no-store", "Pragma", "no-cache", NULL};
+
+/* An RFC 6749 error (section 5.2) of the token endpoint. */
+static void oauth_error(hd_api_req_t *r, unsigned status, const char *code, const char *description) {
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "error", json_object_new_string(code));
+    json_object_object_add(o, "error_description", json_object_new_string(description));
+    hd_api_req_reply(r, status, o);
+    r->headers = no_store;
+}
+
+/* The client of the request: HTTP Basic or the body's client_id and client_secret, never both. 1 with *id and
+ * *secret set (borrowed from form or *basic_*, which the caller frees with MHD_free); 0 with an error reply. */
+static int client_of(hd_api_req_t *r, json_object *form, char **basic_id, char **basic_secret, const char **id,
+                     const char **secret) {
+    json_object *v;
+    const char *authz = hd_api_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+    int in_body = json_object_object_get_ex(form, "client_id", NULL) ||
+                  json_object_object_get_ex(form, "client_secret", NULL);
+    *id = json_object_object_get_ex(form, "client_id", &v) ? json_object_get_string(v) : NULL;
+    *secret = json_object_object_get_ex(form, "client_secret", &v) ? json_object_get_string(v) : NULL;
+    if (authz && !strncasecmp(authz, "Basic ", 6)) {
+        if (in_body) {
+            oauth_error(r, 400, "invalid_request", "authenticate the client with HTTP Basic or in the body, not both");
+            return 0;
+        }
+        *basic_id = MHD_basic_auth_get_username_password(r->conn, basic_secret);
+        if (!*basic_id || !*basic_secret) {
+            oauth_error(r, 401, "invalid_client", "the Basic credentials are malformed");
+            r->headers = basic_invalid;
+            return 0;
+        }
+        /* RFC 6749 section 2.3.1: both are form-encoded before Basic encodes them */
+        MHD_http_unescape(*basic_id);
+        MHD_http_unescape(*basic_secret);
+        *id = *basic_id;
+        *secret = *basic_secret;
+    }
+    if (!*id || !*secret || !**id || !**secret) {
+        oauth_error(r, 401, "invalid_client", "send client_id and client_secret (in the body or as HTTP Basic)");
+        if (*basic_id) r->headers = basic_invalid;
+        return 0;
+    }
+    return 1;
+}
+
+/* POST /oauth/token: the client-credentials grant. */
+static void token(hd_api_req_t *r) {
+    char *basic_id = NULL, *basic_secret = NULL, *tenant = NULL, err[256], tok[HD_OAUTH_TOKEN_SIZE];
+    const char *id, *secret, *ct = hd_api_req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+    json_object *form = NULL, *v;
+    int admin;
+    if (strcmp(r->method, "POST")) {
+        hd_api_req_not_allowed(r, "POST");
+        return;
+    }
+    if (!hd_api_req_params(r, NULL)) {
+        oauth_error(r, 400, "invalid_request", "the token endpoint takes no query parameters");
+        return;
+    }
+    if (!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) || !strchr("; \t", ct[33])) {
+        oauth_error(r, 400, "invalid_request", "send the parameters as application/x-www-form-urlencoded");
+        return;
+    }
+    if (!(form = hd_dialect_partner_form(r->raw_body ? r->raw_body : "", r->raw_body ? r->raw_len : 0))) {
+        oauth_error(r, 400, "invalid_request",
+                    "the body is not application/x-www-form-urlencoded UTF-8, or repeats a parameter");
+        return;
+    }
+    if (!json_object_object_get_ex(form, "grant_type", &v)) {
+        oauth_error(r, 400, "invalid_request", "grant_type is missing");
+    } else if (strcmp(json_object_get_string(v), "client_credentials")) {
+        oauth_error(r, 400, "unsupported_grant_type", "only grant_type=client_credentials is supported");
+    } else if (client_of(r, form, &basic_id, &basic_secret, &id, &secret)) {
+        int rc = hd_apikey_check(r->client, r->database, r->master, secret, &tenant, &admin, err, sizeof(err));
+        /* the client_id names the key: it is the id part of the secret */
+        if (rc == 1 && (strlen(id) != 16 || strncmp(secret + 3, id, 16))) rc = 0;
+        if (rc < 0) {
+            hd_api_req_internal(r, "checking the client", err);
+        } else if (rc == 0 || hd_oauth_issue(r->master, id, tenant, hd_now_ms() / 1000 + TOKEN_TTL_S, tok, err,
+                                            sizeof(err))) {
+            oauth_error(r, 401, "invalid_client", "the client is unknown, revoked or its secret is wrong");
+            if (basic_id) r->headers = basic_invalid;
+        } else {
+            json_object *o = json_object_new_object();
+            json_object_object_add(o, "access_token", json_object_new_string(tok));
+            json_object_object_add(o, "token_type", json_object_new_string("Bearer"));
+            json_object_object_add(o, "expires_in", json_object_new_int(TOKEN_TTL_S));
+            hd_api_req_reply(r, 200, o);
+            r->headers = no_store;
+        }
+        sodium_memzero(tok, sizeof(tok));
+    }
+    if (basic_secret) sodium_memzero(basic_secret, strlen(basic_secret));
+    MHD_free(basic_id);
+    MHD_free(basic_secret);
+    free(tenant);
+    json_object_put(form);
+}
+
+/* Sets r->tenant from the bearer access token, checking on every request that its key still exists; otherwise a
+ * 401 (or 500) reply. Returns 1 when authenticated. */
+static int authenticate(hd_api_req_t *r) {
+    const char *authz = hd_api_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+    char id[HD_OAUTH_KEY_ID_SIZE], tenant[HD_OAUTH_TENANT_SIZE], err[256], *stored = NULL;
+    if (!authz || strncasecmp(authz, "Bearer ", 7)) {
+        hd_api_req_error(r, 401, "invalid-token", NULL,
+                         "send Authorization: Bearer <access token> (from POST /webhooks/oauth/token)");
+        r->headers = bearer_missing;
+        return 0;
+    }
+    if (hd_oauth_verify(r->master, authz + 7 + strspn(authz + 7, " "), hd_now_ms() / 1000, id, tenant, err,
+                        sizeof(err))) {
+        hd_api_req_error(r, 401, "invalid-token", NULL, "%s", err);
+        r->headers = bearer_invalid;
+        return 0;
+    }
+    int rc = hd_apikey_lookup(r->client, r->database, id, &stored, err, sizeof(err));
+    if (rc < 0) {
+        hd_api_req_internal(r, "checking the access token", err);
+    } else if (rc == 0 || strcmp(stored, tenant)) {
+        hd_api_req_error(r, 401, "invalid-token", NULL, "the client of this access token has been revoked");
+        r->headers = bearer_invalid;
+        rc = 0;
+    } else {
+        r->tenant_owned = stored;
+        r->tenant = stored;
+        r->admin = 0;
+        return 1;
+    }
+    free(stored);
+    return 0;
+}
+
+/* The request's query parameters named in names (NULL-terminated) as a native query, renaming topic to
+ * event_type and turning dates into RFC 3339. NULL with a 400 reply when a date is not ISO 8601. */
+static json_object *native_query(hd_api_req_t *r, const char *const *names) {
+    json_object *q = json_object_new_object();
+    for (const char *const *n = names; *n; n++) {
+        const char *v = hd_api_req_query(r, *n);
+        char date[64];
+        if (!v) continue;
+        if (!strcmp(*n, "from_date") || !strcmp(*n, "to_date")) {
+            if (hd_dialect_partner_date(v, date, sizeof(date))) {
+                json_object *d = NULL;
+                hd_api_req_detail(&d, *n, "an ISO 8601 date (2026-03-01) or date-time (2026-03-01T10:00:00Z)");
+                hd_api_req_error(r, 400, "invalid-param", d, "%s is not an ISO 8601 date", *n);
+                json_object_put(q);
+                return NULL;
+            }
+            v = date;
+        }
+        json_object_object_add(q, !strcmp(*n, "topic") ? "event_type" : *n, json_object_new_string(v));
+    }
+    return q;
+}
+
+/* Runs the native list at path with the request's names and answers the partner's page of conv. */
+static void list(hd_api_req_t *r, const char *const *names, const char *path,
+                 json_object *(*conv)(json_object *item, const char *tenant)) {
+    json_object *q, *reply = NULL;
+    if (!hd_api_req_params(r, names) || !(q = native_query(r, names))) return;
+    unsigned status = hd_dialect_native_call(r, "GET", NULL, q, &reply, path, NULL);
+    if (status == 200)
+        hd_api_req_reply(r, 200, hd_dialect_partner_page(reply, conv, r->tenant));
+    else
+        hd_api_req_reply(r, status, json_object_get(reply));
+    json_object_put(reply);
+    json_object_put(q);
+}
+
+static json_object *event_of(json_object *item, const char *tenant) {
+    (void)tenant;
+    return hd_dialect_partner_event(item);
+}
+
+/* A 422 of the dialect's own checks: details are already in the partner's names. */
+static void invalid(hd_api_req_t *r, json_object *details, const char *what) {
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "error", json_object_new_string("unprocessable_entity"));
+    json_object_object_add(o, "message", json_object_new_string(what));
+    json_object_object_add(o, "details", details);
+    hd_api_req_reply(r, 422, o);
+}
+
+/* Answers reply (a native one, taken) as status, the success's data mapped by conv. */
+static void answer(hd_api_req_t *r, unsigned status, json_object *reply, unsigned ok,
+                   json_object *(*conv)(json_object *data, const char *tenant)) {
+    if (status == ok)
+        hd_api_req_reply(r, status, conv(hd_dialect_data(reply), r->tenant));
+    else
+        hd_api_req_reply(r, status, json_object_get(reply));
+    json_object_put(reply);
+}
+
+static json_object *test_reply_of(json_object *data, const char *tenant) {
+    (void)tenant;
+    return hd_dialect_partner_test_reply(data);
+}
+
+static void create(hd_api_req_t *r) {
+    json_object *details = NULL, *body, *reply = NULL, *secret;
+    if (!hd_api_req_params(r, NULL) || !hd_api_req_need_object(r, 0)) return;
+    if (!(body = hd_dialect_partner_create_body(r->body, &details))) {
+        invalid(r, details, "the subscription is not valid");
+        return;
+    }
+    unsigned status = hd_dialect_native_call(r, "POST", body, NULL, &reply, "subscriptions", NULL);
+    if (status == 201) {
+        json_object *data = hd_dialect_data(reply), *o = hd_dialect_partner_subscription(data, r->tenant);
+        if (json_object_object_get_ex(data, "secret", &secret))
+            json_object_object_add(o, "secret_key", json_object_get(secret));
+        hd_api_req_reply(r, 201, o);
+        json_object_put(reply);
+    } else {
+        answer(r, status, reply, 0, NULL);
+    }
+    json_object_put(body);
+}
+
+/* The reply is the subscription as it was: read first, then deleted. */
+static void delete_sub(hd_api_req_t *r, const char *id) {
+    json_object *got = NULL, *gone = NULL;
+    if (!hd_api_req_params(r, NULL)) return;
+    unsigned status = hd_dialect_native_call(r, "GET", NULL, NULL, &got, "subscriptions", id, NULL);
+    if (status == 200) {
+        status = hd_dialect_native_call(r, "DELETE", NULL, NULL, &gone, "subscriptions", id, NULL);
+        if (status == 200) {
+            answer(r, 200, got, 200, hd_dialect_partner_subscription);
+            got = NULL;
+        } else {
+            answer(r, status, json_object_get(gone), 0, NULL);
+        }
+    } else {
+        answer(r, status, json_object_get(got), 0, NULL);
+    }
+    json_object_put(got);
+    json_object_put(gone);
+}
+
+static void test(hd_api_req_t *r, const char *id) {
+    json_object *details = NULL, *body = NULL, *reply = NULL;
+    if (!hd_api_req_params(r, NULL) || !hd_api_req_need_object(r, 1)) return;
+    if (r->body && !(body = hd_dialect_partner_test_body(r->body, &details))) {
+        invalid(r, details, "the test event is not valid");
+        return;
+    }
+    unsigned status = hd_dialect_native_call(r, "POST", body, NULL, &reply, "subscriptions", id, "test", NULL);
+    answer(r, status, reply, 202, test_reply_of);
+    json_object_put(body);
+}
+
+static void route(hd_api_req_t *r) {
+    static const char *const sub_params[] = {"limit", "after", "before", "topic", "is_active", NULL};
+    static const char *const event_params[] = {"limit", "after",     "before",  "topic",
+                                               "status", "from_date", "to_date", NULL};
+    const char *m = r->method;
+    json_object *reply = NULL;
+    if (r->nseg == 0) {
+        if (!strcmp(m, "GET"))
+            list(r, sub_params, "subscriptions", hd_dialect_partner_subscription);
+        else if (!strcmp(m, "POST"))
+            create(r);
+        else
+            hd_api_req_not_allowed(r, "GET, POST");
+    } else if (r->nseg == 1 && !strcmp(r->seg[0], "events")) {
+        if (!strcmp(m, "GET"))
+            list(r, event_params, "events", event_of);
+        else
+            hd_api_req_not_allowed(r, "GET");
+    } else if (r->nseg == 1) {
+        if (!strcmp(m, "GET")) {
+            if (hd_api_req_params(r, NULL)) {
+                unsigned status = hd_dialect_native_call(r, "GET", NULL, NULL, &reply, "subscriptions", r->seg[0], NULL);
+                answer(r, status, reply, 200, hd_dialect_partner_subscription);
+            }
+        } else if (!strcmp(m, "DELETE")) {
+            delete_sub(r, r->seg[0]);
+        } else {
+            hd_api_req_not_allowed(r, "GET, DELETE");
+        }
+    } else if (r->nseg == 2 && !strcmp(r->seg[1], "test")) {
+        if (!strcmp(m, "POST"))
+            test(r, r->seg[0]);
+        else
+            hd_api_req_not_allowed(r, "POST");
+    }
+}
+
+static void reshape_error(hd_api_req_t *r) {
+    const char *allow = r->allow;
+    const char *const *headers = r->headers;
+    hd_api_req_reply(r, r->status, hd_dialect_partner_error(r->status, r->reply));
+    r->allow = allow;
+    r->headers = headers;
+}
+
+static void serve(hd_api_req_t *r) {
+    static const char *const types[] = {"application/json", NULL};
+    if (r->nseg == 2 && !strcmp(r->seg[0], "oauth") && !strcmp(r->seg[1], "token")) {
+        token(r);
+    } else {
+        if (authenticate(r) && !hd_api_req_parse_body(r, types)) route(r);
+        if (!r->reply) hd_api_req_error(r, 404, "not-found", NULL, "no such route: %s", r->path);
+    }
+    /* Everything but the token endpoint's own answers is still in the native error shape here. */
+    if (r->status >= 400 && json_object_object_get_ex(r->reply, "success", NULL)) reshape_error(r);
+}
+
+const hd_dialect_t hd_dialect_partner = {
+    .name = "partner",
+    .prefix = "/webhooks",
+    .serve = serve,
+    .reshape_error = reshape_error,
+};

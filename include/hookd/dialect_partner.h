@@ -9,6 +9,10 @@
 #include <json-c/json.h>
 #include <stddef.h>
 
+#include "hookd/dialect.h"
+
+extern const hd_dialect_t hd_dialect_partner;
+
 /* The native subscription object as the partner's: created_at, endpoint_url, id, is_active, partner_id (tenant),
  * secret_last_4_digits, topic (the first event type), updated_at. */
 json_object *hd_dialect_partner_subscription(json_object *native, const char *tenant);
