@@ -398,12 +398,13 @@ static void list(hd_api_req_t *r, const char *const *names, const char *path,
     json_object *q, *reply = NULL;
     if (!hd_api_req_params(r, names) || !(q = native_query(r, names))) return;
     unsigned status = hd_dialect_native_call(r, "GET", NULL, q, &reply, path, NULL);
-    if (status == 200)
-        hd_api_req_reply(r, 200, hd_dialect_partner_page(reply, conv, r->tenant));
-    else
-        hd_api_req_reply(r, status, json_object_get(reply));
-    json_object_put(reply);
     json_object_put(q);
+    if (status != 200) {
+        hd_api_req_reply(r, status, reply); /* serve reshapes native errors */
+        return;
+    }
+    hd_api_req_reply(r, 200, hd_dialect_partner_page(reply, conv, r->tenant));
+    json_object_put(reply);
 }
 
 static json_object *event_of(json_object *item, const char *tenant) {
@@ -420,13 +421,15 @@ static void invalid(hd_api_req_t *r, json_object *details, const char *what) {
     hd_api_req_reply(r, 422, o);
 }
 
-/* Answers reply (a native one, taken) as status, the success's data mapped by conv. */
+/* Answers a native reply (taken) of status: ok's data mapped by conv; anything else as it is, for serve to
+ * reshape. */
 static void answer(hd_api_req_t *r, unsigned status, json_object *reply, unsigned ok,
                    json_object *(*conv)(json_object *data, const char *tenant)) {
-    if (status == ok)
-        hd_api_req_reply(r, status, conv(hd_dialect_data(reply), r->tenant));
-    else
-        hd_api_req_reply(r, status, json_object_get(reply));
+    if (status != ok) {
+        hd_api_req_reply(r, status, reply);
+        return;
+    }
+    hd_api_req_reply(r, status, conv(hd_dialect_data(reply), r->tenant));
     json_object_put(reply);
 }
 
@@ -450,7 +453,7 @@ static void create(hd_api_req_t *r) {
         hd_api_req_reply(r, 201, o);
         json_object_put(reply);
     } else {
-        answer(r, status, reply, 0, NULL);
+        hd_api_req_reply(r, status, reply);
     }
     json_object_put(body);
 }
@@ -460,18 +463,17 @@ static void delete_sub(hd_api_req_t *r, const char *id) {
     json_object *got = NULL, *gone = NULL;
     if (!hd_api_req_params(r, NULL)) return;
     unsigned status = hd_dialect_native_call(r, "GET", NULL, NULL, &got, "subscriptions", id, NULL);
-    if (status == 200) {
-        status = hd_dialect_native_call(r, "DELETE", NULL, NULL, &gone, "subscriptions", id, NULL);
-        if (status == 200) {
-            answer(r, 200, got, 200, hd_dialect_partner_subscription);
-            got = NULL;
-        } else {
-            answer(r, status, json_object_get(gone), 0, NULL);
-        }
-    } else {
-        answer(r, status, json_object_get(got), 0, NULL);
+    if (status != 200) {
+        hd_api_req_reply(r, status, got);
+        return;
     }
-    json_object_put(got);
+    status = hd_dialect_native_call(r, "DELETE", NULL, NULL, &gone, "subscriptions", id, NULL);
+    if (status != 200) {
+        hd_api_req_reply(r, status, gone);
+        json_object_put(got);
+        return;
+    }
+    answer(r, 200, got, 200, hd_dialect_partner_subscription);
     json_object_put(gone);
 }
 

@@ -1,8 +1,9 @@
-/* The partner dialect (reference API 002, `partner` in api.dialects): /webhooks, /webhooks/{subscription_id},
- * /webhooks/{subscription_id}/test and /webhooks/events behind OAuth2 client credentials (POST /oauth/token, tokens
- * from oauth.h), answered with top-level cursors and the partner's field names. The functions below are its pure
- * shape mappings between the partner's JSON and the native API's (docs/dialects.md, "partner"); every value they
- * return is a new reference the caller owns, every argument is borrowed. */
+/* The partner dialect (reference API 002, `partner` in api.dialects, at /webhooks by default): /webhooks,
+ * /webhooks/{subscription_id}, /webhooks/{subscription_id}/test and /webhooks/events behind OAuth2 client
+ * credentials (POST /webhooks/oauth/token; tokens: oauth.h), answered with top-level cursors and the partner's field
+ * names. The functions below are its pure shape mappings between the partner's JSON and the native API's
+ * (docs/dialects.md, "partner"); every value they return is a new reference the caller owns, every argument is
+ * borrowed. */
 #ifndef HOOKD_DIALECT_PARTNER_H
 #define HOOKD_DIALECT_PARTNER_H
 
@@ -11,6 +12,7 @@
 
 #include "hookd/dialect.h"
 
+/* The dialect, for the table of dialects (dialects.h). */
 extern const hd_dialect_t hd_dialect_partner;
 
 /* The native subscription object as the partner's: created_at, endpoint_url, id, is_active, partner_id (tenant),
