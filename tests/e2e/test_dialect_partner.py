@@ -19,13 +19,13 @@ FORM = {"content-type": "application/x-www-form-urlencoded"}
 
 
 class Partner:
-    """A running `hookd api` (conftest.Api) serving the partner dialect, with an OAuth2 client and an access token
-    for tenants t1 and t2."""
+    """A running `hookd api` (conftest.Api) serving the partner dialect at mount + /webhooks, with an OAuth2 client
+    and an access token for each of tenants."""
 
-    def __init__(self, api, master_key):
-        self.api, self.master_key, self.base = api, master_key, api.base
-        self.clients = {t: self.new_client(t) for t in ("t1", "t2")}
-        self.tokens = {t: self.token(*self.clients[t]) for t in ("t1", "t2")}
+    def __init__(self, api, master_key, mount="", tenants=("t1", "t2")):
+        self.api, self.master_key, self.base = api, master_key, api.base + mount
+        self.clients = {t: self.new_client(t) for t in tenants}
+        self.tokens = {t: self.token(*self.clients[t]) for t in tenants}
 
     def new_client(self, tenant):
         out = subprocess.run([str(self.api.bin), "apikey", "create", "--tenant", tenant, "--client-credentials"],
@@ -181,7 +181,7 @@ def test_token_of_another_master_key_is_refused(partner, hookd, hookd_bin, tmp_p
                     HOOKD_API_RECORDER="0")
     other = Api(hookd_bin, env, tmp_path / "other-api.log", dialects="partner")
     try:
-        r = partner.p("GET", "", "raw:Bearer " + Partner(other, None).tokens["t1"])
+        r = partner.p("GET", "", "raw:Bearer " + Partner(other, None, tenants=("t1",)).tokens["t1"])
         bad(r, 401, "invalid_token")
         assert "does not verify" in r.json()["message"]
     finally:
@@ -347,6 +347,7 @@ def test_validation_errors(partner):
                                          "name": "x"}), 422, "unprocessable_entity", "name")
     bad(partner.p("POST", "", json_body={"endpoint_url": "https://e.example/" + "a" * 5000,
                                          "topic": "customer.created"}), 422, "unprocessable_entity", "endpoint_url")
+    bad(partner.p("POST", "", data=b'{"endpoint_url": "' + b"a" * 70000 + b'"}'), 413, "payload_too_large")
     bad(partner.p("POST", "", data=b'{"endpoint_url": '), 400, "invalid_request")
     bad(partner.p("POST", "", data=b"[]"), 400, "invalid_request")
     bad(partner.p("POST", ""), 400, "invalid_request")
@@ -385,3 +386,13 @@ def test_tenant_isolation(partner):
     bad(partner.p("DELETE", f"/{theirs['id']}", "t1"), 404, "not_found")
     bad(partner.p("POST", f"/{theirs['id']}/test", "t1"), 404, "not_found")
     assert good(partner.p("GET", f"/{theirs['id']}", "t2"))["id"] == theirs["id"]
+
+
+def test_other_prefix(api_server, master_key):
+    """Mounted elsewhere, every path moves with the prefix, the token endpoint too."""
+    api = api_server(dialects="native=/hookd/v1,partner=/p/webhooks")
+    moved = Partner(api, master_key, mount="/p", tenants=("t1",))
+    made = subscribe(moved)
+    assert good(moved.p("GET", f"/{made['id']}"))["id"] == made["id"]
+    assert requests.get(api.base + "/webhooks", timeout=TIMEOUT).status_code == 404
+    assert api.call("GET", f"/hookd/v1/subscriptions/{made['id']}").status_code == 200
