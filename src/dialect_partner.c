@@ -252,8 +252,8 @@ static int client_of(hd_api_req_t *r, json_object *form, char **basic_id, char *
                      const char **secret) {
     json_object *v;
     const char *authz = hd_api_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
-    int in_body = json_object_object_get_ex(form, "client_id", NULL) ||
-                  json_object_object_get_ex(form, "client_secret", NULL);
+    int in_body =
+        json_object_object_get_ex(form, "client_id", NULL) || json_object_object_get_ex(form, "client_secret", NULL);
     *id = json_object_object_get_ex(form, "client_id", &v) ? json_object_get_string(v) : NULL;
     *secret = json_object_object_get_ex(form, "client_secret", &v) ? json_object_get_string(v) : NULL;
     if (authz && !strncasecmp(authz, "Basic ", 6)) {
@@ -314,8 +314,8 @@ static void token(hd_api_req_t *r) {
         if (rc == 1 && (strlen(id) != 16 || strncmp(secret + 3, id, 16))) rc = 0;
         if (rc < 0) {
             hd_api_req_internal(r, "checking the client", err);
-        } else if (rc == 0 || hd_oauth_issue(r->master, id, tenant, hd_now_ms() / 1000 + TOKEN_TTL_S, tok, err,
-                                            sizeof(err))) {
+        } else if (rc == 0 ||
+                   hd_oauth_issue(r->master, id, tenant, hd_now_ms() / 1000 + TOKEN_TTL_S, tok, err, sizeof(err))) {
             oauth_error(r, 401, "invalid_client", "the client is unknown, revoked or its secret is wrong");
             if (basic_id) r->headers = basic_invalid;
         } else {
@@ -491,7 +491,7 @@ static void test(hd_api_req_t *r, const char *id) {
 
 static void route(hd_api_req_t *r) {
     static const char *const sub_params[] = {"limit", "after", "before", "topic", "is_active", NULL};
-    static const char *const event_params[] = {"limit", "after",     "before",  "topic",
+    static const char *const event_params[] = {"limit",  "after",     "before",  "topic",
                                                "status", "from_date", "to_date", NULL};
     const char *m = r->method;
     json_object *reply = NULL;
@@ -510,7 +510,8 @@ static void route(hd_api_req_t *r) {
     } else if (r->nseg == 1) {
         if (!strcmp(m, "GET")) {
             if (hd_api_req_params(r, NULL)) {
-                unsigned status = hd_dialect_native_call(r, "GET", NULL, NULL, &reply, "subscriptions", r->seg[0], NULL);
+                unsigned status =
+                    hd_dialect_native_call(r, "GET", NULL, NULL, &reply, "subscriptions", r->seg[0], NULL);
                 answer(r, status, reply, 200, hd_dialect_partner_subscription);
             }
         } else if (!strcmp(m, "DELETE")) {

@@ -36,7 +36,7 @@ typedef struct hd_api_req_s {
     int admin;
     unsigned status; /* the reply, set through the helpers */
     json_object *reply;
-    const char *allow; /* the Allow header of a 405 reply (static) */
+    const char *allow;          /* the Allow header of a 405 reply (static) */
     const char *const *headers; /* more headers of the reply: name, value, ..., NULL (static), or NULL */
 } hd_api_req_t;
 
