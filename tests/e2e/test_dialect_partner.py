@@ -396,3 +396,25 @@ def test_other_prefix(api_server, master_key):
     assert good(moved.p("GET", f"/{made['id']}"))["id"] == made["id"]
     assert requests.get(api.base + "/webhooks", timeout=TIMEOUT).status_code == 404
     assert api.call("GET", f"/hookd/v1/subscriptions/{made['id']}").status_code == 200
+
+
+def test_same_subscription_in_management_dialect(api_server, master_key):
+    """Served together, the partner and management dialects and the native API show one subscription."""
+    api = api_server(dialects="native=/hookd/v1,management=/v1/webhooks,partner")
+    partner = Partner(api, master_key, tenants=("t1",))
+    made = subscribe(partner, topic="order.paid", endpoint_url="https://hooks.example.com/both")
+    native = api.call("GET", f"/hookd/v1/subscriptions/{made['id']}").json()["data"]
+    mgmt_headers = {"x-api-key": api.keys["t1"], "Accept": "text/plain"}
+    r = requests.get(f"{api.base}/v1/webhooks/subscriptions/{native['alias']}", headers=mgmt_headers, timeout=TIMEOUT)
+    assert r.status_code == 200, r.text
+    m = r.json()["subscription"]
+    assert (m["eventType"], m["url"], m["isActive"]) == (made["topic"], made["endpoint_url"], made["is_active"])
+    assert m["secret"] == "****" + made["secret_last_4_digits"]
+
+    body = {"subscription": {"name": "m", "eventType": "customer.updated", "url": "https://hooks.example.com/m",
+                             "isActive": False}}
+    r = requests.post(f"{api.base}/v1/webhooks/subscriptions", data=json.dumps(body),
+                      headers={**mgmt_headers, "Content-Type": "application/json-patch+json"}, timeout=TIMEOUT)
+    assert r.status_code == 200, r.text
+    (seen,) = good(partner.p("GET", "", params={"topic": "customer.updated"}))["data"]
+    assert (seen["endpoint_url"], seen["is_active"], seen["partner_id"]) == ("https://hooks.example.com/m", False, "t1")
