@@ -17,6 +17,7 @@
 
 #define RAW_KEY_MIN 16
 #define RAW_KEY_MAX 64
+#define MAX_PARTNER_ID 256
 
 /* ---- shape mappings ---- */
 
@@ -31,12 +32,16 @@ static void copy(json_object *dst, const char *to, json_object *src, const char 
 }
 
 json_object *hd_dialect_partner_subscription(json_object *native, const char *tenant) {
-    json_object *o = json_object_new_object(), *types;
+    json_object *o = json_object_new_object(), *types, *meta, *partner;
     copy(o, "created_at", native, "created_at");
     copy(o, "endpoint_url", native, "url");
     copy(o, "id", native, "id");
     copy(o, "is_active", native, "is_active");
-    json_object_object_add(o, "partner_id", json_object_new_string(tenant));
+    if (json_object_object_get_ex(native, "metadata", &meta) &&
+        json_object_object_get_ex(meta, "partner_id", &partner) && json_object_is_type(partner, json_type_string))
+        json_object_object_add(o, "partner_id", json_object_get(partner));
+    else
+        json_object_object_add(o, "partner_id", json_object_new_string(tenant));
     copy(o, "secret_last_4_digits", native, "secret_last_4");
     /* The partner's topic is single-valued: a subscription made elsewhere with several types shows its first. */
     json_object_object_add(o, "topic",
@@ -65,7 +70,7 @@ static int known_fields(json_object *body, const char *const *allowed, json_obje
 }
 
 json_object *hd_dialect_partner_create_body(json_object *body, json_object **details) {
-    static const char *const allowed[] = {"endpoint_url", "secret_key", "topic", NULL};
+    static const char *const allowed[] = {"endpoint_url", "secret_key", "topic", "partner_id", NULL};
     json_object *v;
     if (!known_fields(body, allowed, details)) return NULL;
     json_object *n = json_object_new_object();
@@ -74,6 +79,17 @@ json_object *hd_dialect_partner_create_body(json_object *body, json_object **det
         json_object *types = json_object_new_array();
         json_object_array_add(types, json_object_get(v));
         json_object_object_add(n, "event_types", types);
+    }
+    /* hookd has no use for a partner_id: the core keeps it among the subscription's metadata */
+    if (json_object_object_get_ex(body, "partner_id", &v)) {
+        if (!json_object_is_type(v, json_type_string) || !json_object_get_string_len(v) ||
+            json_object_get_string_len(v) > MAX_PARTNER_ID) {
+            hd_api_req_detail(details, "partner_id", "a string of 1 to %d bytes", MAX_PARTNER_ID);
+        } else {
+            json_object *meta = json_object_new_object();
+            json_object_object_add(meta, "partner_id", json_object_get(v));
+            json_object_object_add(n, "metadata", meta);
+        }
     }
     if (json_object_object_get_ex(body, "secret_key", &v)) {
         const char *s = json_object_get_string(v);

@@ -15,14 +15,15 @@
 /* The dialect, for the table of dialects (dialects.h). */
 extern const hd_dialect_t hd_dialect_partner;
 
-/* The native subscription object as the partner's: created_at, endpoint_url, id, is_active, partner_id (tenant),
- * secret_last_4_digits, topic (the first event type), updated_at. */
+/* The native subscription object as the partner's: created_at, endpoint_url, id, is_active, partner_id (the one
+ * kept in its metadata, else tenant), secret_last_4_digits, topic (the first event type), updated_at. */
 json_object *hd_dialect_partner_subscription(json_object *native, const char *tenant);
 
-/* The body of POST /webhooks (endpoint_url, secret_key, topic) as the native create body. A secret_key
- * without "whsec_" is taken as the raw key bytes (16 to 64) and sent as "whsec_" + base64 of them. NULL with
- * *details (native {field, message} entries, partner field names) when a field is unknown or such a key is out of
- * range; everything else is left to the native validation. */
+/* The body of POST /webhooks (endpoint_url, secret_key, topic, partner_id) as the native create body. A secret_key
+ * without "whsec_" is taken as the raw key bytes (16 to 64) and sent as "whsec_" + base64 of them; a partner_id
+ * goes into metadata. NULL with *details (native {field, message} entries, partner field names) when a field is
+ * unknown, such a key is out of range or partner_id is not a string of 1 to 256 bytes; everything else is left to
+ * the native validation. */
 json_object *hd_dialect_partner_create_body(json_object *body, json_object **details);
 
 /* The body of POST /webhooks/{subscription_id}/test ({topic, payload}, both optional; NULL for none) as the native

@@ -235,6 +235,12 @@ def test_same_subscription_in_native_api(partner):
     assert native["url"] == made["endpoint_url"] and native["event_types"] == [made["topic"]]
     assert native["secret_last_4"] == made["secret_last_4_digits"] and native["is_active"] == made["is_active"]
     assert native["created_at"] == made["created_at"] and native["updated_at"] == made["updated_at"]
+    # a partner_id the partner sends is kept among the subscription's metadata and returned
+    tagged = subscribe(partner, partner_id="acme-partner-9")
+    assert tagged["partner_id"] == "acme-partner-9"
+    assert good(partner.p("GET", f"/{tagged['id']}"))["partner_id"] == "acme-partner-9"
+    stored = partner.call("GET", f"/v1/webhooks/subscriptions/{tagged['id']}").json()["data"]
+    assert stored["metadata"] == {"partner_id": "acme-partner-9"}
     # a native subscription with several types shows its first as the topic
     body = {"name": "n", "event_types": ["order.paid", "customer.created"], "url": "http://127.0.0.1:9/h"}
     sid = partner.call("POST", "/v1/webhooks/subscriptions", json_body=body).json()["data"]["id"]
@@ -345,6 +351,9 @@ def test_validation_errors(partner):
                                              "secret_key": key}), 422, "unprocessable_entity", "secret_key")
     bad(partner.p("POST", "", json_body={"endpoint_url": "https://e.example/h", "topic": "customer.created",
                                          "name": "x"}), 422, "unprocessable_entity", "name")
+    for pid in (5, "", "p" * 257, None):
+        bad(partner.p("POST", "", json_body={"endpoint_url": "https://e.example/h", "topic": "customer.created",
+                                             "partner_id": pid}), 422, "unprocessable_entity", "partner_id")
     bad(partner.p("POST", "", json_body={"endpoint_url": "https://e.example/" + "a" * 5000,
                                          "topic": "customer.created"}), 422, "unprocessable_entity", "endpoint_url")
     bad(partner.p("POST", "", data=b'{"endpoint_url": "' + b"a" * 70000 + b'"}'), 413, "payload_too_large")

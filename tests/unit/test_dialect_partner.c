@@ -36,8 +36,10 @@ static void test_subscription(void) {
                        "\"abcd\",\"topic\":\"order.paid\",\"updated_at\":\"2026-01-02T00:00:00.000Z\"}");
     json_object_put(p);
     json_object_object_add(n, "event_types", json_object_new_array());
+    json_object_object_add(n, "metadata", parse("{\"partner_id\":\"p-42\"}"));
     p = hd_dialect_partner_subscription(n, "acme");
     CHECK(is_null(p, "topic"));
+    CHECK_STR(str(p, "partner_id"), "p-42");
     json_object_put(p);
     json_object_put(n);
 }
@@ -69,11 +71,20 @@ static void test_create_body(void) {
     details = NULL;
     json_object_put(b);
 
-    b = parse("{\"secret_key\":\"short\"}");
+    b = parse("{\"secret_key\":\"short\",\"partner_id\":7}");
     CHECK(hd_dialect_partner_create_body(b, &details) == NULL);
-    CHECK(details && json_object_array_length(details) == 1);
-    CHECK_STR(str(json_object_array_get_idx(details, 0), "field"), "secret_key");
+    CHECK(details && json_object_array_length(details) == 2);
+    CHECK_STR(str(json_object_array_get_idx(details, 0), "field"), "partner_id");
+    CHECK_STR(str(json_object_array_get_idx(details, 1), "field"), "secret_key");
     json_object_put(details);
+    details = NULL;
+    json_object_put(b);
+
+    b = parse("{\"partner_id\":\"p-42\"}");
+    n = hd_dialect_partner_create_body(b, &details);
+    CHECK(details == NULL);
+    CHECK_STR(json(n), "{\"metadata\":{\"partner_id\":\"p-42\"}}");
+    json_object_put(n);
     json_object_put(b);
 }
 
