@@ -5,12 +5,13 @@ the local receiver (standardwebhooks verifier) where deliveries are involved."""
 
 import base64
 import json
+import subprocess
 
 import pytest
 import requests
 import standardwebhooks
 
-from conftest import TIMEOUT, make_event, wait_for
+from conftest import TIMEOUT, free_port, make_event, wait_for
 
 BASE = "/v1/webhooks"
 SUBS = BASE + "/subscriptions"
@@ -393,3 +394,19 @@ def test_tenant_isolation(api, mgmt):
         err(mgmt.call(method, path, "t2", b), 404, f"no subscription {sid}")
     assert ok(mgmt.call("GET", f"{SUBS}/{sid}"))["subscription"]["name"] == "mine"
     assert ok(mgmt.call("GET", SUBS, "t2", params={"filter": f"id eq {sid}"}))["totalSubscriptionsCount"] == 0
+
+
+@pytest.mark.parametrize("dialects, words", [
+    ("native,management", ["native at /v1/webhooks and management at /v1/webhooks", "cannot share a prefix"]),
+    ("native=/v1,management", ["nest"]),
+    ("management=v1", ["must be a path"]),
+    ("native,nosuch", ["unknown dialect \"nosuch\"", "native, management"]),
+    ("", ["at least one"]),
+])
+def test_dialect_configuration_errors_stop_the_start(hookd, hookd_bin, master_key, dialects, words):
+    env = hookd.env(HOOKD_MASTER_KEY=master_key, HOOKD_API_PORT=free_port(), HOOKD_API_DIALECTS=dialects)
+    out = subprocess.run([str(hookd_bin), "api"], env=env, capture_output=True, timeout=TIMEOUT, text=True)
+    assert out.returncode == 1, out.stderr
+    msg = json.loads(out.stderr.strip().splitlines()[-1])["msg"]
+    for w in words:
+        assert w in msg, msg
