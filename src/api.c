@@ -196,7 +196,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             cs->too_large = 1;
             route(api, &r, cs);
             enum MHD_Result rc = reply(c, &r);
-            json_object_put(r.reply);
+            hd_api_req_finish(&r);
             return rc;
         }
         return MHD_YES;
@@ -221,9 +221,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     hd_store_client_push(api->store, r.client);
     count_request(method, r.status, hd_mono_us() - started);
     enum MHD_Result rc = reply(c, &r);
-    json_object_put(r.reply);
-    json_object_put(r.body);
-    free(r.tenant_owned);
+    hd_api_req_finish(&r);
     return rc;
 }
 

@@ -80,6 +80,14 @@ const char *hd_api_req_query(hd_api_req_t *r, const char *name) {
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+void hd_api_req_finish(hd_api_req_t *r) {
+    json_object_put(r->reply);
+    json_object_put(r->body);
+    free(r->tenant_owned);
+    r->reply = r->body = NULL;
+    r->tenant_owned = NULL;
+}
+
 const char *hd_api_req_header(hd_api_req_t *r, const char *name) {
     return r->conn ? MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name) : NULL;
 }

@@ -531,6 +531,7 @@ static const char *management_name(const char *native) {
 void hd_dialect_mgmt_reshape_error(hd_api_req_t *r) {
     json_object *details = get(r->reply, "details");
     const char *msg = hd_dialect_message(r->reply), *allow = r->allow;
+    const char *const *headers = r->headers;
     char text[2048];
     size_t len = (size_t)snprintf(text, sizeof(text), "%s", msg ? msg : "the request failed");
     /* The details of a validation failure name the fields; others repeat the message. */
@@ -549,6 +550,7 @@ void hd_dialect_mgmt_reshape_error(hd_api_req_t *r) {
     /* Validation failures are 400 in this API, whatever stage found them. */
     hd_api_req_reply(r, r->status == 422 ? 400 : r->status, o);
     r->allow = allow;
+    r->headers = headers;
 }
 
 static void fail(hd_api_req_t *r, unsigned status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -922,7 +924,9 @@ static void serve(hd_api_req_t *r) {
                                         "application/*+json", NULL};
     if (r->nseg == 0) return; /* not found, reshaped by the server */
     if (hd_api_req_authenticate_headers(r) != 1 || hd_api_req_parse_body(r, types)) {
+        static const char *const bearer[] = {"WWW-Authenticate", "Bearer", NULL}; /* RFC 9110: a 401 names it */
         hd_dialect_mgmt_reshape_error(r);
+        if (r->status == 401) r->headers = bearer;
         return;
     }
     const char *top = r->seg[0];

@@ -45,6 +45,7 @@ unsigned hd_dialect_native_call(hd_api_req_t *r, const char *method, json_object
     sub.status = 0;
     sub.reply = NULL;
     sub.allow = NULL;
+    sub.headers = NULL;
     hd_dialect_native_route(&sub);
     json_object_put(none);
     *reply = sub.reply;

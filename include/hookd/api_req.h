@@ -14,8 +14,8 @@
 #include "hookd/secret.h"
 
 /* One request as the resource handlers see it. Everything is borrowed for the duration of the request, except
- * tenant_owned and reply (the server frees them) and body (freed by the server, or by whoever built a sub-request:
- * dialect.h). */
+ * tenant_owned and reply (the server frees them: hd_api_req_finish) and body (freed by the server, or by whoever
+ * built a sub-request: dialect_native.h). */
 typedef struct hd_api_req_s {
     const hd_conf_t *conf;
     const hd_secret_key_t *master;
@@ -39,6 +39,9 @@ typedef struct hd_api_req_s {
     const char *allow;          /* the Allow header of a 405 reply (static) */
     const char *const *headers; /* more headers of the reply: name, value, ..., NULL (static), or NULL */
 } hd_api_req_t;
+
+/* Frees what the request owns once its reply is sent: the reply, the parsed body and the tenant. */
+void hd_api_req_finish(hd_api_req_t *r);
 
 /* Sets the reply to status and reply (taken), in whatever shape a dialect answers with; the headers of an earlier
  * reply (allow, headers) go with it. */

@@ -271,7 +271,9 @@ def test_list_query_parameters(api, mgmt):
 def test_errors_in_the_documents_shape(api, mgmt):
     s = create(mgmt)
     sid = s["id"]
-    err(mgmt.call("GET", SUBS, key=None), 401, "missing API key")
+    r = mgmt.call("GET", SUBS, key=None)
+    err(r, 401, "missing API key")
+    assert r.headers["www-authenticate"] == "Bearer"
     err(mgmt.call("GET", SUBS, key="hk_0000000000000000_nope"), 401, "not valid")
     err(mgmt.call("GET", SUBS, headers={"Authorization": "Basic eDp5"}, key=None), 401, "Bearer")
     err(mgmt.call("GET", f"{SUBS}/0"), 400, "integer from 1")
