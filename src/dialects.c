@@ -8,14 +8,19 @@
 #include "hookd/dialect_inveterate.h"
 #include "hookd/dialect_mgmt.h"
 #include "hookd/dialect_native.h"
+#include "hookd/dialect_partner.h"
 #include "hookd/util.h"
 
 #define MAX_MOUNTS 16
 #define MAX_PREFIX_SEGMENTS 6
 
 /* Every dialect: a new one is added here (docs/dialects.md). */
-const hd_dialect_t *const hd_dialects_all[] = {
-    &hd_dialect_native, &hd_dialect_mgmt, &hd_dialect_inveterate_subscriptions, &hd_dialect_inveterate_webhooks, NULL};
+const hd_dialect_t *const hd_dialects_all[] = {&hd_dialect_native,
+                                               &hd_dialect_mgmt,
+                                               &hd_dialect_inveterate_subscriptions,
+                                               &hd_dialect_inveterate_webhooks,
+                                               &hd_dialect_partner,
+                                               NULL};
 
 const hd_dialect_t *hd_dialects_lookup(const char *name) {
     for (const hd_dialect_t *const *d = hd_dialects_all; *d; d++)
