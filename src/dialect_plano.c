@@ -319,3 +319,24 @@ json_object *hd_dialect_plano_from_native(json_object *sub, int64_t id) {
         if (json_object_object_get_ex(sub, kept[i][1], &v)) json_object_object_add(o, kept[i][0], json_object_get(v));
     return o;
 }
+
+json_object *hd_dialect_plano_job_from_native(json_object *row, int64_t sub_id) {
+    static const char *const fields[][2] = {{"job_id", "id"},
+                                            {"event_id", "event_id"},
+                                            {"event", "event_type"},
+                                            {"status", "status"},
+                                            {"status_code", "status_code"},
+                                            {"response", "response"},
+                                            {"error_message", "error_message"},
+                                            {"success", "is_success"},
+                                            {"retry_count", "retry_count"},
+                                            {"sent_at", "sent_at"},
+                                            {"next_retry_at", "next_retry_at"},
+                                            {"created_at", "created_at"}};
+    json_object *o = json_object_new_object(), *v;
+    json_object_object_add(o, "webhook_out_sub_id", json_object_new_int64(sub_id));
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+        json_object_object_add(o, fields[i][0],
+                               json_object_object_get_ex(row, fields[i][1], &v) ? json_object_get(v) : NULL);
+    return o;
+}

@@ -43,6 +43,9 @@ json_object *hd_dialect_plano_to_native(json_object *body, hd_plano_op_t op, jso
  * A new object. */
 json_object *hd_dialect_plano_from_native(json_object *sub, int64_t id);
 
+/* A job from a native delivery-log row (borrowed) of the subscription with numeric id sub_id. A new object. */
+json_object *hd_dialect_plano_job_from_native(json_object *row, int64_t sub_id);
+
 /* The PlanoAuth parameter name of a native field name (a detail's "field", possibly with an "[i]" suffix), into out. */
 void hd_dialect_plano_param(const char *native_field, char *out, size_t out_size);
 

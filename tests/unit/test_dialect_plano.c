@@ -254,6 +254,25 @@ static void test_round_trip(void) {
     json_object_put(b);
 }
 
+static void test_job(void) {
+    json_object *row = parse("{\"id\":\"msg_1\",\"subscription_id\":\"sub_1\",\"event_id\":\"evt_1\","
+                             "\"event_type\":\"order.paid\",\"status\":\"succeeded\",\"status_code\":200,"
+                             "\"response\":\"ok\",\"error_message\":null,\"is_success\":true,\"retry_count\":0,"
+                             "\"sent_at\":\"2026-01-01T00:00:00.000Z\",\"next_retry_at\":null,"
+                             "\"created_at\":\"2026-01-01T00:00:00.000Z\"}");
+    json_object *j = hd_dialect_plano_job_from_native(row, 4), *v;
+    CHECK(json_object_object_get_ex(j, "webhook_out_sub_id", &v) && json_object_get_int64(v) == 4);
+    CHECK_STR(get_str(j, "job_id"), "msg_1");
+    CHECK_STR(get_str(j, "event"), "order.paid");
+    CHECK_STR(get_str(j, "status"), "succeeded");
+    CHECK(json_object_object_get_ex(j, "success", &v) && json_object_get_boolean(v));
+    CHECK(json_object_object_get_ex(j, "status_code", &v) && json_object_get_int(v) == 200);
+    CHECK(is_null(j, "error_message") && is_null(j, "next_retry_at"));
+    CHECK(!json_object_object_get_ex(j, "subscription_id", &v) && !json_object_object_get_ex(j, "is_success", &v));
+    json_object_put(j);
+    json_object_put(row);
+}
+
 int main(void) {
     RUN(test_slugs);
     RUN(test_envelopes);
@@ -261,5 +280,6 @@ int main(void) {
     RUN(test_to_native);
     RUN(test_from_native);
     RUN(test_round_trip);
+    RUN(test_job);
     return UNIT_REPORT();
 }
