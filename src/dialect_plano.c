@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "hookd/render.h"
+#include "hookd/utf8.h"
 #include "hookd/util.h"
 
 /* PlanoAuth's order statuses: the values of an order event's status field (match.status.field) that statuses[]
@@ -12,6 +13,8 @@
 static const char *const order_statuses[] = {"pending",   "paid",      "processing", "shipped",
                                              "delivered", "completed", "cancelled",  "refunded"};
 #define NSTATUSES (sizeof(order_statuses) / sizeof(order_statuses[0]))
+
+#define MAX_KEY 200 /* characters */
 
 /* What an empty events[] means: every order event, narrowed by statuses[] when given. */
 #define ALL_ORDER_EVENTS "order.**"
@@ -157,8 +160,10 @@ int hd_dialect_plano_check(json_object *body, hd_plano_op_t op, const char **slu
     if (json_object_object_get_ex(body, "integration_id", &v) && !positive_int(v))
         detail(details, "integration_id", "a positive integer");
     if (json_object_object_get_ex(body, "key", &v) && !json_object_is_type(v, json_type_null) &&
-        !json_object_is_type(v, json_type_string))
-        detail(details, "key", "a string or null");
+        (!json_object_is_type(v, json_type_string) ||
+         strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v) ||
+         hd_utf8_count(json_object_get_string(v), (size_t)json_object_get_string_len(v)) > MAX_KEY))
+        detail(details, "key", "null or a string of at most 200 characters");
     if (!*details) return 0;
     *slug = "invalid-param";
     return -1;

@@ -111,6 +111,15 @@ static void test_check(void) {
     json_object_put(details);
     json_object_put(b);
 
+    char big[400];
+    snprintf(big, sizeof(big), "{\"token\":\"t\",\"integration_id\":1,\"id\":2,\"version\":\"1\",\"key\":\"%0201d\"}",
+             0);
+    b = parse(big);
+    CHECK(hd_dialect_plano_check(b, HD_PLANO_UPDATE, &slug, &details) == -1);
+    CHECK_STR(detail_field(details, 0), "key");
+    json_object_put(details);
+    json_object_put(b);
+
     b = parse("{\"token\":\"t\",\"id\":0}");
     CHECK(hd_dialect_plano_check(b, HD_PLANO_SHOW, &slug, &details) == -1);
     CHECK_STR(slug, "invalid-param");
