@@ -154,8 +154,6 @@ int hd_dialect_plano_check(json_object *body, hd_plano_op_t op, const char **slu
         if (i == NPARAMS) detail(details, key, "unknown parameter");
         (void)val;
     }
-    if (json_object_object_get_ex(body, "token", &v) && !json_object_is_type(v, json_type_string))
-        detail(details, "token", "a string");
     if (json_object_object_get_ex(body, "id", &v) && !positive_int(v)) detail(details, "id", "a positive integer");
     if (json_object_object_get_ex(body, "integration_id", &v) && !positive_int(v))
         detail(details, "integration_id", "a positive integer");

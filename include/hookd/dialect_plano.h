@@ -28,9 +28,9 @@ json_object *hd_dialect_plano_ok(json_object *data);
  * may be NULL), their field names given as PlanoAuth's parameter names. */
 json_object *hd_dialect_plano_error(const char *slug, const char *message, json_object *details);
 
-/* Checks the parameters of body (borrowed) for op: every one known, the required ones present, token a string, id
- * and integration_id positive integers. 0, or -1 with *slug (static: missing-param, invalid-param) and *details (a
- * new array of {"field", "message"}) set. */
+/* Checks the parameters of body (borrowed) for op: every one known, the required ones present, id and
+ * integration_id positive integers, key a short string (the token is the authentication's). 0, or -1 with *slug
+ * (static: missing-param, invalid-param) and *details (a new array of {"field", "message"}) set. */
 int hd_dialect_plano_check(json_object *body, hd_plano_op_t op, const char **slug, json_object **details);
 
 /* The native subscription fields of a checked create or update body (borrowed): renamed, and converted where
