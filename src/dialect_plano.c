@@ -207,16 +207,21 @@ static int order_status(json_object *v) {
     return 0;
 }
 
-json_object *hd_dialect_plano_to_native(json_object *body, hd_plano_op_t op, json_object **details) {
-    json_object *out = json_object_new_object(), *v;
+json_object *hd_dialect_plano_to_native(json_object *body, hd_plano_op_t op, json_object *metadata,
+                                        json_object **details) {
+    json_object *out = json_object_new_object(), *v, *meta = NULL;
     char msg[160];
     *details = NULL;
     json_object_object_foreach(body, key, val) {
         const char *name = key;
         for (size_t i = 0; i < NRENAMED; i++)
             if (!strcmp(renamed[i][0], key)) name = renamed[i][1];
-        if (!strcmp(key, "token") || !strcmp(key, "id") || !strcmp(key, "integration_id") || !strcmp(key, "key"))
+        if (!strcmp(key, "token") || !strcmp(key, "id")) continue;
+        if (!strcmp(key, "integration_id") || !strcmp(key, "key")) {
+            if (!meta && (!metadata || json_object_deep_copy(metadata, &meta, NULL))) meta = json_object_new_object();
+            json_object_object_add(meta, key, json_object_get(val));
             continue;
+        }
         if (!strcmp(key, "notification_emails")) {
             json_object *a = json_object_is_type(val, json_type_string) || json_object_is_type(val, json_type_null)
                                  ? split_emails(val)
@@ -265,6 +270,7 @@ json_object *hd_dialect_plano_to_native(json_object *body, hd_plano_op_t op, jso
             json_object_object_add(out, name, json_object_get(val));
         }
     }
+    if (meta) json_object_object_add(out, "metadata", meta);
     if (op == HD_PLANO_CREATE && !json_object_object_get_ex(out, "event_types", &v)) {
         json_object *all = json_object_new_array();
         json_object_array_add(all, json_object_new_string(ALL_ORDER_EVENTS));
@@ -275,12 +281,15 @@ json_object *hd_dialect_plano_to_native(json_object *body, hd_plano_op_t op, jso
     return NULL;
 }
 
-json_object *hd_dialect_plano_from_native(json_object *sub, int64_t id) {
-    json_object *o = json_object_new_object(), *v;
-    json_object_object_add(o, "id", json_object_new_int64(id));
-    json_object_object_add(o, "integration_id",
-                           json_object_object_get_ex(sub, "integration_id", &v) ? json_object_get(v) : NULL);
-    static const char *const same[] = {"name", "statuses", "notify", "key"};
+json_object *hd_dialect_plano_from_native(json_object *sub) {
+    json_object *o = json_object_new_object(), *v, *meta = NULL;
+    json_object_object_add(o, "id", json_object_object_get_ex(sub, "alias", &v) ? json_object_get(v) : NULL);
+    json_object_object_get_ex(sub, "metadata", &meta);
+    static const char *const stored[] = {"integration_id", "key"};
+    for (size_t i = 0; i < sizeof(stored) / sizeof(stored[0]); i++)
+        json_object_object_add(o, stored[i],
+                               json_object_object_get_ex(meta, stored[i], &v) ? json_object_get(v) : NULL);
+    static const char *const same[] = {"name", "statuses", "notify"};
     for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++)
         json_object_object_add(o, same[i], json_object_object_get_ex(sub, same[i], &v) ? json_object_get(v) : NULL);
     for (size_t i = 0; i < NRENAMED; i++)
@@ -337,6 +346,7 @@ json_object *hd_dialect_plano_job_from_native(json_object *row, int64_t sub_id) 
                                             {"next_retry_at", "next_retry_at"},
                                             {"created_at", "created_at"}};
     json_object *o = json_object_new_object(), *v;
+    json_object_object_add(o, "id", json_object_object_get_ex(row, "alias", &v) ? json_object_get(v) : NULL);
     json_object_object_add(o, "webhook_out_sub_id", json_object_new_int64(sub_id));
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
         json_object_object_add(o, fields[i][0],

@@ -35,15 +35,18 @@ int hd_dialect_plano_check(json_object *body, hd_plano_op_t op, const char **slu
 
 /* The native subscription fields of a checked create or update body (borrowed): renamed, and converted where
  * PlanoAuth's types differ (notification_emails, success_code, version, an empty payload_render_view or events).
- * Token, id, integration_id and key are not among them. A new object, or NULL with *details (a new array) set when
- * a value cannot be converted (invalid-param). */
-json_object *hd_dialect_plano_to_native(json_object *body, hd_plano_op_t op, json_object **details);
+ * integration_id and key go into a copy of metadata (the subscription's current metadata, borrowed; NULL: none),
+ * the native field "metadata", when either is given. A new object, or NULL with *details (a new array) set when a
+ * value cannot be converted (invalid-param). */
+json_object *hd_dialect_plano_to_native(json_object *body, hd_plano_op_t op, json_object *metadata,
+                                        json_object **details);
 
-/* A webhook_out_sub from a native subscription (borrowed; its secret when the reply shows it) and its numeric id.
+/* A webhook_out_sub from a native subscription (borrowed; with its secret when the reply shows it): its alias is
+ * the id, integration_id and key come from its metadata. A new object. */
+json_object *hd_dialect_plano_from_native(json_object *sub);
+
+/* A job from a native delivery-log row (borrowed; its alias is the id) of the subscription with numeric id sub_id.
  * A new object. */
-json_object *hd_dialect_plano_from_native(json_object *sub, int64_t id);
-
-/* A job from a native delivery-log row (borrowed) of the subscription with numeric id sub_id. A new object. */
 json_object *hd_dialect_plano_job_from_native(json_object *row, int64_t sub_id);
 
 /* The PlanoAuth parameter name of a native field name (a detail's "field", possibly with an "[i]" suffix), into out. */

@@ -140,16 +140,18 @@ static void test_check(void) {
 }
 
 static void test_to_native(void) {
-    json_object *details, *v;
+    json_object *details, *v, *m;
     json_object *b = parse("{\"token\":\"t\",\"integration_id\":3,\"name\":\"n\",\"statuses\":[\"paid\",\"shipped\"],"
                            "\"events\":[\"order.created\"],\"notification_emails\":\" a@x.com ,b@y.org\","
                            "\"notify\":true,\"key\":\"k1\",\"payload_render_view\":\"{\\\"o\\\":\\\"{{id}}\\\"}\","
                            "\"callback_url\":\"https://h/x\",\"success_code\":\"201\",\"active\":false,"
                            "\"version\":\"2\"}");
-    json_object *n = hd_dialect_plano_to_native(b, HD_PLANO_CREATE, &details);
+    json_object *n = hd_dialect_plano_to_native(b, HD_PLANO_CREATE, NULL, &details);
     CHECK(n && !details);
     CHECK(!json_object_object_get_ex(n, "token", &v) && !json_object_object_get_ex(n, "integration_id", &v) &&
           !json_object_object_get_ex(n, "key", &v));
+    CHECK(json_object_object_get_ex(n, "metadata", &m));
+    CHECK_STR(json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN), "{\"integration_id\":3,\"key\":\"k1\"}");
     CHECK_STR(get_str(n, "url"), "https://h/x");
     CHECK_STR(get_str(n, "payload_template"), "{\"o\":\"{{id}}\"}");
     CHECK(json_object_object_get_ex(n, "success_code", &v) && json_object_get_int64(v) == 201);
@@ -166,7 +168,7 @@ static void test_to_native(void) {
     /* empty values: every order event, no template, any 2xx, no e-mails */
     b = parse("{\"events\":[],\"payload_render_view\":\"\",\"success_code\":\"\",\"notification_emails\":\"\","
               "\"version\":\"1\"}");
-    n = hd_dialect_plano_to_native(b, HD_PLANO_UPDATE, &details);
+    n = hd_dialect_plano_to_native(b, HD_PLANO_UPDATE, NULL, &details);
     CHECK(n && !details);
     CHECK(json_object_object_get_ex(n, "event_types", &v));
     CHECK_STR(json_object_get_string(json_object_array_get_idx(v, 0)), "order.**");
@@ -175,12 +177,29 @@ static void test_to_native(void) {
     json_object_put(n);
     json_object_put(b);
 
+    /* integration_id and key change in a copy of the current metadata, which keeps its other members */
+    json_object *current = parse("{\"partner_id\":\"p\",\"key\":\"old\"}");
+    b = parse("{\"version\":\"1\",\"key\":null}");
+    n = hd_dialect_plano_to_native(b, HD_PLANO_UPDATE, current, &details);
+    CHECK(n && json_object_object_get_ex(n, "metadata", &m) && m != current);
+    CHECK_STR(json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN), "{\"partner_id\":\"p\",\"key\":null}");
+    CHECK_STR(json_object_to_json_string_ext(current, JSON_C_TO_STRING_PLAIN),
+              "{\"partner_id\":\"p\",\"key\":\"old\"}");
+    json_object_put(n);
+    json_object_put(b);
+    b = parse("{\"version\":\"1\",\"name\":\"x\"}");
+    n = hd_dialect_plano_to_native(b, HD_PLANO_UPDATE, current, &details);
+    CHECK(n && !json_object_object_get_ex(n, "metadata", &m));
+    json_object_put(n);
+    json_object_put(b);
+    json_object_put(current);
+
     /* an update without events leaves them; a create without them gets every order event */
     b = parse("{\"version\":\"1\"}");
-    n = hd_dialect_plano_to_native(b, HD_PLANO_UPDATE, &details);
+    n = hd_dialect_plano_to_native(b, HD_PLANO_UPDATE, NULL, &details);
     CHECK(n && !json_object_object_get_ex(n, "event_types", &v));
     json_object_put(n);
-    n = hd_dialect_plano_to_native(b, HD_PLANO_CREATE, &details);
+    n = hd_dialect_plano_to_native(b, HD_PLANO_CREATE, NULL, &details);
     CHECK(n && json_object_object_get_ex(n, "event_types", &v));
     json_object_put(n);
     json_object_put(b);
@@ -202,7 +221,7 @@ static void test_to_native(void) {
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         b = parse(bad[i][0]);
-        n = hd_dialect_plano_to_native(b, HD_PLANO_UPDATE, &details);
+        n = hd_dialect_plano_to_native(b, HD_PLANO_UPDATE, NULL, &details);
         CHECK(!n && details);
         if (details) CHECK_STR(detail_field(details, 0), bad[i][1]);
         json_object_put(details);
@@ -214,10 +233,11 @@ static void test_from_native(void) {
     json_object *sub = parse("{\"id\":\"sub_1\",\"name\":\"n\",\"event_types\":[\"order.paid\"],\"url\":\"https://h/\","
                              "\"success_code\":204,\"is_active\":true,\"statuses\":[\"paid\"],"
                              "\"payload_template\":null,\"version\":2,\"notify\":false,"
-                             "\"notification_emails\":[\"a@x.com\",\"b@y.org\"],\"integration_id\":3,\"key\":\"k\","
+                             "\"notification_emails\":[\"a@x.com\",\"b@y.org\"],\"alias\":12,"
+                             "\"metadata\":{\"integration_id\":3,\"key\":\"k\",\"other\":1},"
                              "\"secret_last_4\":\"abcd\",\"created_at\":\"2026-01-01T00:00:00.000Z\","
                              "\"filter\":null,\"headers\":{}}");
-    json_object *p = hd_dialect_plano_from_native(sub, 12), *v;
+    json_object *p = hd_dialect_plano_from_native(sub), *v;
     CHECK(json_object_object_get_ex(p, "id", &v) && json_object_get_int64(v) == 12);
     CHECK(json_object_object_get_ex(p, "integration_id", &v) && json_object_get_int64(v) == 3);
     CHECK_STR(get_str(p, "subscription_id"), "sub_1");
@@ -230,14 +250,15 @@ static void test_from_native(void) {
     CHECK(is_null(p, "payload_render_view"));
     CHECK(json_object_object_get_ex(p, "events", &v) && json_object_array_length(v) == 1);
     CHECK(!json_object_object_get_ex(p, "filter", &v) && !json_object_object_get_ex(p, "headers", &v) &&
-          !json_object_object_get_ex(p, "url", &v) && !json_object_object_get_ex(p, "secret", &v));
+          !json_object_object_get_ex(p, "url", &v) && !json_object_object_get_ex(p, "secret", &v) &&
+          !json_object_object_get_ex(p, "metadata", &v) && !json_object_object_get_ex(p, "other", &v));
     json_object_put(p);
     json_object_put(sub);
 
     /* defaults of a native subscription: any 2xx, the default shape, no e-mails */
-    sub = parse("{\"id\":\"sub_2\",\"success_code\":null,\"version\":null,\"notification_emails\":[],"
+    sub = parse("{\"id\":\"sub_2\",\"alias\":1,\"success_code\":null,\"version\":null,\"notification_emails\":[],"
                 "\"secret\":\"whsec_x\"}");
-    p = hd_dialect_plano_from_native(sub, 1);
+    p = hd_dialect_plano_from_native(sub);
     CHECK(is_null(p, "success_code") && is_null(p, "integration_id") && is_null(p, "key"));
     CHECK_STR(get_str(p, "version"), "1");
     CHECK_STR(get_str(p, "notification_emails"), "");
@@ -252,9 +273,9 @@ static void test_round_trip(void) {
     json_object *b = parse("{\"name\":\"n\",\"statuses\":[\"refunded\"],\"events\":[\"order.refunded\"],"
                            "\"notification_emails\":\"a@x.com,b@y.org\",\"notify\":true,"
                            "\"payload_render_view\":\"{}\",\"callback_url\":\"https://h/x\",\"success_code\":\"202\","
-                           "\"active\":true,\"version\":\"2\"}");
-    json_object *n = hd_dialect_plano_to_native(b, HD_PLANO_CREATE, &details);
-    json_object *p = hd_dialect_plano_from_native(n, 5);
+                           "\"active\":true,\"version\":\"2\",\"integration_id\":9,\"key\":\"k\"}");
+    json_object *n = hd_dialect_plano_to_native(b, HD_PLANO_CREATE, NULL, &details);
+    json_object *p = hd_dialect_plano_from_native(n);
     json_object_object_foreach(b, key, val) {
         CHECK(json_object_object_get_ex(p, key, &v) && json_object_equal(v, val));
     }
@@ -264,7 +285,7 @@ static void test_round_trip(void) {
 }
 
 static void test_job(void) {
-    json_object *row = parse("{\"id\":\"msg_1\",\"subscription_id\":\"sub_1\",\"event_id\":\"evt_1\","
+    json_object *row = parse("{\"id\":\"msg_1\",\"alias\":31,\"subscription_id\":\"sub_1\",\"event_id\":\"evt_1\","
                              "\"event_type\":\"order.paid\",\"status\":\"succeeded\",\"status_code\":200,"
                              "\"response\":\"ok\",\"error_message\":null,\"is_success\":true,\"retry_count\":0,"
                              "\"sent_at\":\"2026-01-01T00:00:00.000Z\",\"next_retry_at\":null,"
@@ -272,6 +293,7 @@ static void test_job(void) {
     json_object *j = hd_dialect_plano_job_from_native(row, 4), *v;
     CHECK(json_object_object_get_ex(j, "webhook_out_sub_id", &v) && json_object_get_int64(v) == 4);
     CHECK_STR(get_str(j, "job_id"), "msg_1");
+    CHECK(json_object_object_get_ex(j, "id", &v) && json_object_get_int64(v) == 31);
     CHECK_STR(get_str(j, "event"), "order.paid");
     CHECK_STR(get_str(j, "status"), "succeeded");
     CHECK(json_object_object_get_ex(j, "success", &v) && json_object_get_boolean(v));
