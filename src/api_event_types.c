@@ -7,7 +7,7 @@
 #include "hookd/utf8.h"
 #include "hookd/util.h"
 
-static const char *const seeds[][2] = {
+const hd_api_event_type_seed_t hd_api_event_types_builtin[] = {
     {"merchant.updated", "A merchant's profile or settings changed."},
     {"merchant.reinstall", "A merchant reinstalled the application."},
     {"customer.created", "A customer was created."},
@@ -27,17 +27,20 @@ static const char *const seeds[][2] = {
     {"order.refunded", "An order was refunded."},
     {"order.status.updated", "An order's status changed (the new status is in the event's data)."},
 };
+const size_t hd_api_event_types_builtin_count =
+    sizeof(hd_api_event_types_builtin) / sizeof(hd_api_event_types_builtin[0]);
 
-int hd_api_event_types_seed(mongoc_client_t *client, const char *database, char *errstr, size_t errstr_size) {
+int hd_api_event_types_seed(mongoc_client_t *client, const char *database, const hd_api_event_type_seed_t *seeds,
+                            size_t n, char *errstr, size_t errstr_size) {
     mongoc_collection_t *coll = mongoc_client_get_collection(client, database, "event_types");
     bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
     bson_error_t err;
     int rc = 0;
     int64_t now = hd_now_ms();
-    for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]) && !rc; i++) {
-        bson_t *filter = BCON_NEW("_id", BCON_UTF8(seeds[i][0]));
-        bson_t *update = BCON_NEW("$setOnInsert", "{", "description", BCON_UTF8(seeds[i][1]), "schema", BCON_NULL,
-                                  "created_at", BCON_DATE_TIME(now), "updated_at", BCON_DATE_TIME(now), "}");
+    for (size_t i = 0; i < n && !rc; i++) {
+        bson_t *filter = BCON_NEW("_id", BCON_UTF8(seeds[i].name));
+        bson_t *update = BCON_NEW("$setOnInsert", "{", "description", BCON_UTF8(seeds[i].description), "schema",
+                                  BCON_NULL, "created_at", BCON_DATE_TIME(now), "updated_at", BCON_DATE_TIME(now), "}");
         if (!mongoc_collection_update_one(coll, filter, update, opts, NULL, &err)) {
             snprintf(errstr, errstr_size, "MongoDB: seeding event types: %s", err.message);
             rc = -1;
@@ -130,7 +133,9 @@ void hd_api_event_types(hd_api_req_t *r) {
             hd_api_req_not_allowed(r, "GET");
             return;
         }
+        static const char *const params[] = {HD_API_REQ_PAGE_PARAMS, NULL};
         bson_t filter = BSON_INITIALIZER;
+        if (!hd_api_req_params(r, params)) return;
         hd_api_req_list(r, "event_types", &filter, "_id", 0, to_json);
         bson_destroy(&filter);
         return;

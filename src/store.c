@@ -457,6 +457,8 @@ void hd_store_ensure_indexes(hd_store_t *store) {
         {"subscriptions", "tenant_id", {"tenant", "_id", NULL}},
         {"deliveries", "tenant_sort", {"tenant", "sort_key", NULL}},
         {"deliveries", "tenant_sub_sort", {"tenant", "subscription_id", "sort_key"}},
+        {"subscriptions", "tenant_alias", {"tenant", "alias", NULL}},
+        {"deliveries", "tenant_alias", {"tenant", "alias", NULL}},
     };
     mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
     for (size_t i = 0; i < sizeof(indexes) / sizeof(indexes[0]); i++) {
