@@ -1,9 +1,12 @@
 #include "hookd/dialect_plano.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hookd/api_subscriptions.h"
+#include "hookd/dialect_native.h"
 #include "hookd/render.h"
 #include "hookd/utf8.h"
 #include "hookd/util.h"
@@ -15,6 +18,7 @@ static const char *const order_statuses[] = {"pending",   "paid",      "processi
 #define NSTATUSES (sizeof(order_statuses) / sizeof(order_statuses[0]))
 
 #define MAX_KEY 200 /* characters */
+#define MAX_ID 9007199254740991LL
 
 /* What an empty events[] means: every order event, narrowed by statuses[] when given. */
 #define ALL_ORDER_EVENTS "order.**"
@@ -96,10 +100,12 @@ json_object *hd_dialect_plano_ok(json_object *data) {
 }
 
 void hd_dialect_plano_param(const char *native_field, char *out, size_t out_size) {
+    static const char *const test_params[][2] = {{"event", "event_type"}, {"payload", "data"}};
     size_t base = strcspn(native_field, "[");
-    for (size_t i = 0; i < NRENAMED; i++) {
-        if (strlen(renamed[i][1]) == base && !strncmp(renamed[i][1], native_field, base)) {
-            snprintf(out, out_size, "%s%s", renamed[i][0], native_field + base);
+    for (size_t i = 0; i < NRENAMED + 2; i++) {
+        const char *const *pair = i < NRENAMED ? renamed[i] : test_params[i - NRENAMED];
+        if (strlen(pair[1]) == base && !strncmp(pair[1], native_field, base)) {
+            snprintf(out, out_size, "%s%s", pair[0], native_field + base);
             return;
         }
     }
@@ -133,8 +139,9 @@ static void detail(json_object **details, const char *field, const char *message
     json_object_array_add(*details, d);
 }
 
+/* Ids: 1 to 2^53 - 1, the integers every JSON client reads exactly. */
 static int positive_int(json_object *v) {
-    return json_object_is_type(v, json_type_int) && json_object_get_int64(v) > 0;
+    return json_object_is_type(v, json_type_int) && json_object_get_int64(v) > 0 && json_object_get_int64(v) <= MAX_ID;
 }
 
 int hd_dialect_plano_check(json_object *body, hd_plano_op_t op, const char **slug, json_object **details) {
@@ -353,3 +360,298 @@ json_object *hd_dialect_plano_job_from_native(json_object *row, int64_t sub_id) 
                                json_object_object_get_ex(row, fields[i][1], &v) ? json_object_get(v) : NULL);
     return o;
 }
+
+/* ---- serving ---- */
+
+#define MAX_OFFSET 9999999999LL /* as the core's offset pagination takes it */
+#define MAX_LIMIT 500
+#define DEFAULT_LIMIT 50
+
+static const struct {
+    const char *name, *method;
+    hd_plano_op_t op;
+} routes[] = {{"create", "POST", HD_PLANO_CREATE}, {"update", "PUT", HD_PLANO_UPDATE},  {"show", "POST", HD_PLANO_SHOW},
+              {"list", "POST", HD_PLANO_LIST},     {"delete", "POST", HD_PLANO_DELETE}, {"test", "POST", HD_PLANO_TEST},
+              {"jobs", "POST", HD_PLANO_JOBS}};
+
+/* Sets a PlanoAuth error reply; param, when not NULL, is the parameter at fault. */
+static void fail(hd_api_req_t *r, unsigned http, const char *slug, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void fail(hd_api_req_t *r, unsigned http, const char *slug, const char *param, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    hd_utf8_vformat(msg, sizeof(msg), fmt, ap); /* messages quote input: cut whole characters only */
+    va_end(ap);
+    json_object *details = NULL;
+    if (param) detail(&details, param, msg);
+    hd_api_req_reply(r, http, hd_dialect_plano_error(slug, msg, details));
+    json_object_put(details);
+}
+
+/* Rewrites the native error reply in r into PlanoAuth's shape (the Allow header of a 405 stays). */
+static void reshape(hd_api_req_t *r) {
+    json_object *native = json_object_get(r->reply), *details = NULL;
+    const char *allow = r->allow, *message = hd_dialect_message(native);
+    unsigned http;
+    const char *slug = hd_dialect_plano_slug(r->status, hd_dialect_slug(native), &http);
+    json_object_object_get_ex(native, "details", &details);
+    hd_api_req_reply(r, http, hd_dialect_plano_error(slug, message ? message : slug, details));
+    r->allow = allow;
+    json_object_put(native);
+}
+
+/* Of a sub-request's status and *reply (borrowed; a pointer, as the call filling it in may be this call's argument):
+ * 1 with *data (borrowed from *reply) on success; 0 with r's reply set to the error in PlanoAuth's shape. */
+static int native_ok(hd_api_req_t *r, unsigned status, json_object **reply, json_object **data) {
+    if (status >= 200 && status < 300) {
+        *data = hd_dialect_data(*reply);
+        return 1;
+    }
+    hd_api_req_reply(r, status, json_object_get(*reply));
+    reshape(r);
+    return 0;
+}
+
+static void reply_data(hd_api_req_t *r, const char *key, json_object *value) {
+    json_object *data = json_object_new_object();
+    json_object_object_add(data, key, value);
+    hd_api_req_reply(r, 200, hd_dialect_plano_ok(data));
+}
+
+static int64_t int_param(hd_api_req_t *r, const char *name, int64_t absent) {
+    json_object *v;
+    return json_object_object_get_ex(r->body, name, &v) ? json_object_get_int64(v) : absent;
+}
+
+/* The subscription the body's id names, of integration_id when that is given: 1 with *id (caller frees) and *sub
+ * (its native JSON, owned by *reply, which the caller puts) set; 0 with the error reply set. */
+static int load(hd_api_req_t *r, char **id, json_object **reply, json_object **sub) {
+    int64_t alias = int_param(r, "id", 0), integration = int_param(r, "integration_id", 0);
+    json_object *meta = NULL, *v = NULL;
+    *id = NULL;
+    *reply = NULL;
+    int found = hd_api_req_alias_id(r, "subscriptions", alias, "subscription", id);
+    if (found == 0) {
+        fail(r, 400, "invalid-param", "id", "no webhook_out_sub %lld", (long long)alias);
+        return 0;
+    }
+    if (found < 0) {
+        reshape(r);
+        return 0;
+    }
+    if (!native_ok(r, hd_dialect_native_call(r, "GET", NULL, NULL, reply, "subscriptions", *id, NULL), reply, sub))
+        goto fail;
+    if (integration &&
+        !(json_object_object_get_ex(*sub, "metadata", &meta) && json_object_object_get_ex(meta, "integration_id", &v) &&
+          json_object_is_type(v, json_type_int) && json_object_get_int64(v) == integration)) {
+        fail(r, 400, "invalid-param", "integration_id", "webhook_out_sub %lld does not belong to integration %lld",
+             (long long)alias, (long long)integration);
+        goto fail;
+    }
+    return 1;
+fail:
+    free(*id);
+    *id = NULL;
+    json_object_put(*reply);
+    *reply = NULL;
+    return 0;
+}
+
+/* create and update: the body converted, then the native POST or PATCH. */
+static void write_sub(hd_api_req_t *r, hd_plano_op_t op) {
+    char *id = NULL;
+    json_object *cur = NULL, *sub = NULL, *meta = NULL, *details = NULL, *reply = NULL, *data;
+    if (op == HD_PLANO_UPDATE) {
+        if (!load(r, &id, &cur, &sub)) return;
+        json_object_object_get_ex(sub, "metadata", &meta);
+    }
+    json_object *body = hd_dialect_plano_to_native(r->body, op, meta, &details);
+    if (!body) {
+        hd_api_req_reply(r, 400, hd_dialect_plano_error("invalid-param", "the webhook_out_sub is not valid", details));
+        goto out;
+    }
+    unsigned status = id ? hd_dialect_native_call(r, "PATCH", body, NULL, &reply, "subscriptions", id, NULL)
+                         : hd_dialect_native_call(r, "POST", body, NULL, &reply, "subscriptions", NULL);
+    if (native_ok(r, status, &reply, &data)) reply_data(r, "webhook_out_sub", hd_dialect_plano_from_native(data));
+out:
+    json_object_put(details);
+    json_object_put(body);
+    json_object_put(reply);
+    json_object_put(cur);
+    free(id);
+}
+
+/* offset and limit of the body, checked: 1, or 0 with the error reply set. */
+static int page_params(hd_api_req_t *r, int64_t *offset, int64_t *limit) {
+    *offset = int_param(r, "offset", 0);
+    *limit = int_param(r, "limit", DEFAULT_LIMIT);
+    json_object *v;
+    if (json_object_object_get_ex(r->body, "offset", &v) &&
+        (!json_object_is_type(v, json_type_int) || *offset < 0 || *offset > MAX_OFFSET)) {
+        fail(r, 400, "invalid-param", "offset", "offset must be an integer from 0 to %lld", MAX_OFFSET);
+        return 0;
+    }
+    if (json_object_object_get_ex(r->body, "limit", &v) &&
+        (!json_object_is_type(v, json_type_int) || *limit < 1 || *limit > MAX_LIMIT)) {
+        fail(r, 400, "invalid-param", "limit", "limit must be an integer from 1 to %d", MAX_LIMIT);
+        return 0;
+    }
+    return 1;
+}
+
+static json_object *sub_from_bson(const bson_t *doc) {
+    json_object *native = hd_api_subscription_json(doc), *o = hd_dialect_plano_from_native(native);
+    json_object_put(native);
+    return o;
+}
+
+static json_object *page_reply(const char *key, json_object *items, int64_t total, int64_t offset, int64_t limit) {
+    json_object *data = json_object_new_object();
+    json_object_object_add(data, key, items);
+    json_object_object_add(data, "total", json_object_new_int64(total));
+    json_object_object_add(data, "offset", json_object_new_int64(offset));
+    json_object_object_add(data, "limit", json_object_new_int64(limit));
+    return hd_dialect_plano_ok(data);
+}
+
+/* The core's native list has no filter on metadata: the page is read with the core's helper. */
+static void list(hd_api_req_t *r) {
+    int64_t offset, limit, total, integration = int_param(r, "integration_id", 0);
+    json_object *items;
+    if (!page_params(r, &offset, &limit)) return;
+    bson_t *filter = BCON_NEW("tenant", BCON_UTF8(r->tenant)), *sort = BCON_NEW("_id", BCON_INT32(1));
+    if (integration) BSON_APPEND_INT64(filter, "metadata.integration_id", integration);
+    if (hd_api_req_page(r, "subscriptions", filter, sort, offset, limit, sub_from_bson, &items, &total))
+        reshape(r);
+    else
+        hd_api_req_reply(r, 200, page_reply("webhook_out_subs", items, total, offset, limit));
+    bson_destroy(filter);
+    bson_destroy(sort);
+}
+
+static void delete_sub(hd_api_req_t *r) {
+    char *id;
+    json_object *cur, *sub, *reply = NULL, *data;
+    if (!load(r, &id, &cur, &sub)) return;
+    if (native_ok(r, hd_dialect_native_call(r, "DELETE", NULL, NULL, &reply, "subscriptions", id, NULL), &reply, &data))
+        reply_data(r, "id", json_object_new_int64(int_param(r, "id", 0)));
+    json_object_put(reply);
+    json_object_put(cur);
+    free(id);
+}
+
+static void test_event(hd_api_req_t *r) {
+    char *id;
+    json_object *cur, *sub, *reply = NULL, *data, *v;
+    if (!load(r, &id, &cur, &sub)) return;
+    json_object *body = json_object_new_object();
+    if (json_object_object_get_ex(r->body, "event", &v)) json_object_object_add(body, "event_type", json_object_get(v));
+    if (json_object_object_get_ex(r->body, "payload", &v)) json_object_object_add(body, "data", json_object_get(v));
+    if (native_ok(r, hd_dialect_native_call(r, "POST", body, NULL, &reply, "subscriptions", id, "test", NULL), &reply,
+                  &data)) {
+        static const char *const keys[][2] = {
+            {"event_id", "event_id"}, {"job_id", "delivery_id"}, {"event", "event_type"}};
+        json_object *o = json_object_new_object();
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+            json_object_object_add(o, keys[i][0],
+                                   json_object_object_get_ex(data, keys[i][1], &v) ? json_object_get(v) : NULL);
+        hd_api_req_reply(r, 200, hd_dialect_plano_ok(o));
+    }
+    json_object_put(body);
+    json_object_put(reply);
+    json_object_put(cur);
+    free(id);
+}
+
+/* The native delivery log of the subscription, one offset page. */
+static void jobs(hd_api_req_t *r) {
+    char *id, text[24];
+    int64_t offset, limit;
+    json_object *cur, *sub, *reply = NULL, *data, *v, *pagination;
+    if (!page_params(r, &offset, &limit)) return;
+    if (json_object_object_get_ex(r->body, "status", &v) && !json_object_is_type(v, json_type_string)) {
+        fail(r, 400, "invalid-param", "status", "status must be pending, succeeded, failed or retrying");
+        return;
+    }
+    if (!load(r, &id, &cur, &sub)) return;
+    json_object *query = json_object_new_object();
+    snprintf(text, sizeof(text), "%lld", (long long)offset);
+    json_object_object_add(query, "offset", json_object_new_string(text));
+    snprintf(text, sizeof(text), "%lld", (long long)limit);
+    json_object_object_add(query, "limit", json_object_new_string(text));
+    if (json_object_object_get_ex(r->body, "status", &v)) json_object_object_add(query, "status", json_object_get(v));
+    if (native_ok(r, hd_dialect_native_call(r, "GET", NULL, query, &reply, "subscriptions", id, "events", NULL), &reply,
+                  &data)) {
+        json_object *items = json_object_new_array();
+        for (size_t i = 0; i < json_object_array_length(data); i++)
+            json_object_array_add(
+                items, hd_dialect_plano_job_from_native(json_object_array_get_idx(data, i), int_param(r, "id", 0)));
+        int64_t total = json_object_object_get_ex(reply, "pagination", &pagination) &&
+                                json_object_object_get_ex(pagination, "total", &v)
+                            ? json_object_get_int64(v)
+                            : 0;
+        hd_api_req_reply(r, 200, page_reply("jobs", items, total, offset, limit));
+    }
+    json_object_put(query);
+    json_object_put(reply);
+    json_object_put(cur);
+    free(id);
+}
+
+static void serve(hd_api_req_t *r) {
+    static const char *const json_types[] = {"application/json", NULL};
+    size_t i = 0;
+    while (r->nseg == 2 && !strcmp(r->seg[0], "webhook_out_subs") && i < sizeof(routes) / sizeof(routes[0]) &&
+           strcmp(routes[i].name, r->seg[1]))
+        i++;
+    if (r->nseg != 2 || strcmp(r->seg[0], "webhook_out_subs") || i == sizeof(routes) / sizeof(routes[0])) {
+        fail(r, 500, "route-non-existent", NULL, "no such route: %s %s", r->method, r->path);
+        return;
+    }
+    if (strcmp(r->method, routes[i].method)) {
+        fail(r, 405, "route-non-existent", NULL, "%s %s: this route takes %s", r->method, r->path, routes[i].method);
+        r->allow = routes[i].method;
+        return;
+    }
+    json_object *token, *details = NULL;
+    const char *slug;
+    if (!hd_api_req_params(r, NULL) || hd_api_req_parse_body(r, json_types)) {
+        reshape(r);
+    } else if (!json_object_is_type(r->body, json_type_object) || !json_object_object_length(r->body)) {
+        fail(r, 400, "no-params-decoded", NULL, "the body holds no parameters: send a JSON object with the token");
+    } else if (!json_object_object_get_ex(r->body, "token", &token)) {
+        fail(r, 400, "missing-param", "token", "token is required");
+    } else if (!json_object_is_type(token, json_type_string) ||
+               strlen(json_object_get_string(token)) != (size_t)json_object_get_string_len(token)) {
+        fail(r, 401, "invalid-token", "token", "the token must be a string: a hookd API key");
+    } else if (hd_api_req_authenticate(r, json_object_get_string(token)) != 1) {
+        reshape(r);
+    } else if (hd_dialect_plano_check(r->body, routes[i].op, &slug, &details)) {
+        hd_api_req_reply(r, 400,
+                         hd_dialect_plano_error(slug,
+                                                strcmp(slug, "missing-param") ? "a parameter is not valid"
+                                                                              : "a required parameter is missing",
+                                                details));
+        json_object_put(details);
+    } else if (routes[i].op == HD_PLANO_CREATE || routes[i].op == HD_PLANO_UPDATE) {
+        write_sub(r, routes[i].op);
+    } else if (routes[i].op == HD_PLANO_SHOW) {
+        char *id;
+        json_object *cur, *sub;
+        if (load(r, &id, &cur, &sub)) reply_data(r, "webhook_out_sub", hd_dialect_plano_from_native(sub));
+        json_object_put(cur);
+        free(id);
+    } else if (routes[i].op == HD_PLANO_LIST) {
+        list(r);
+    } else if (routes[i].op == HD_PLANO_DELETE) {
+        delete_sub(r);
+    } else if (routes[i].op == HD_PLANO_TEST) {
+        test_event(r);
+    } else {
+        jobs(r);
+    }
+}
+
+const hd_dialect_t hd_dialect_plano = {
+    .name = "planoauth", .prefix = "/api/v1", .serve = serve, .reshape_error = reshape};

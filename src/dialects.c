@@ -6,13 +6,14 @@
 #include <string.h>
 
 #include "hookd/dialect_native.h"
+#include "hookd/dialect_plano.h"
 #include "hookd/util.h"
 
 #define MAX_MOUNTS 16
 #define MAX_PREFIX_SEGMENTS 6
 
 /* Every dialect: a new one is added here (docs/dialects.md). */
-const hd_dialect_t *const hd_dialects_all[] = {&hd_dialect_native, NULL};
+const hd_dialect_t *const hd_dialects_all[] = {&hd_dialect_native, &hd_dialect_plano, NULL};
 
 const hd_dialect_t *hd_dialects_lookup(const char *name) {
     for (const hd_dialect_t *const *d = hd_dialects_all; *d; d++)

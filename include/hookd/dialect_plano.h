@@ -7,6 +7,11 @@
 
 #include <json-c/json.h>
 
+#include "hookd/dialect.h"
+
+/* The dialect, for the framework's table (dialect.h). */
+extern const hd_dialect_t hd_dialect_plano;
+
 /* The operations of the dialect: which parameters each one takes and requires. */
 typedef enum {
     HD_PLANO_CREATE,

@@ -2,9 +2,7 @@
 `planoauth` at /api/v1, driven as a PlanoAuth client would, with the token and ids in JSON bodies; deliveries
 through `hookd run` to the local receiver, verified with the standardwebhooks library."""
 
-import base64
 import json
-import secrets
 import uuid
 
 import pytest
@@ -12,7 +10,6 @@ import requests
 import standardwebhooks
 
 from conftest import TIMEOUT, make_event, wait_for
-from test_api import Api, free_port
 
 BASE = "/api/v1/webhook_out_subs"
 NATIVE = "/v1/webhooks/subscriptions"
@@ -20,20 +17,8 @@ ORDER_STATUSES = ["pending", "paid", "processing", "shipped", "delivered", "comp
 
 
 @pytest.fixture
-def master_key():
-    return base64.b64encode(secrets.token_bytes(32)).decode()
-
-
-@pytest.fixture
-def api(hookd, hookd_bin, master_key, topics, tmp_path):
-    env = hookd.env(HOOKD_MASTER_KEY=master_key, HOOKD_API_PORT=free_port(),
-                    HOOKD_RECORDER_GROUP_ID=topics.group + ".recorder", HOOKD_API_DIALECTS="native,planoauth=/api/v1")
-    a = Api(hookd_bin, env, tmp_path / "hookd-api.log")
-    yield a
-    a.stop()
-    lines = a.log().splitlines()
-    print(f"\n----- hookd api: {a.log_path} (last 100 of {len(lines)} lines) -----")
-    print("\n".join(lines[-100:]))
+def api(api_server):
+    return api_server(dialects="native,planoauth=/api/v1")
 
 
 def plano(api, method, route, body=None, tenant="t1", data=None, headers=None, params=None):

@@ -73,6 +73,13 @@ static void test_envelopes(void) {
     CHECK_STR(get_str(json_object_array_get_idx(v, 2), "message"), "long");
     json_object_put(e);
     json_object_put(details);
+    char param[32];
+    hd_dialect_plano_param("event_type", param, sizeof(param));
+    CHECK_STR(param, "event");
+    hd_dialect_plano_param("data", param, sizeof(param));
+    CHECK_STR(param, "payload");
+    hd_dialect_plano_param("is_active", param, sizeof(param));
+    CHECK_STR(param, "active");
     e = hd_dialect_plano_error("invalid-token", "no", NULL);
     CHECK(json_object_object_get_ex(e, "errors", &v) && json_object_array_length(v) == 0);
     json_object_put(e);
@@ -118,6 +125,14 @@ static void test_check(void) {
     CHECK(hd_dialect_plano_check(b, HD_PLANO_UPDATE, &slug, &details) == -1);
     CHECK_STR(detail_field(details, 0), "key");
     json_object_put(details);
+    json_object_put(b);
+
+    b = parse("{\"token\":\"t\",\"id\":9007199254740992}");
+    CHECK(hd_dialect_plano_check(b, HD_PLANO_SHOW, &slug, &details) == -1);
+    json_object_put(details);
+    json_object_put(b);
+    b = parse("{\"token\":\"t\",\"id\":9007199254740991}");
+    CHECK(hd_dialect_plano_check(b, HD_PLANO_SHOW, &slug, &details) == 0);
     json_object_put(b);
 
     b = parse("{\"token\":\"t\",\"id\":0}");
