@@ -126,6 +126,17 @@ static void route(hd_api_t *api, hd_api_req_t *r, const conn_t *cs) {
         free(seg[i]);
 }
 
+/* Gives a refusal made before routing (r's reply) the error shape of the dialect mounted at path, if any. */
+static void reshape_for_path(hd_api_t *api, hd_api_req_t *r, const char *path) {
+    char *seg[MAX_SEGMENTS];
+    int nseg = 0, prefix = 0;
+    const hd_dialect_t *d =
+        split_path(path, seg, &nseg) ? NULL : hd_dialects_find(api->mounts, (const char *const *)seg, nseg, &prefix);
+    if (d && d->reshape_error) d->reshape_error(r);
+    for (int i = 0; i < nseg; i++)
+        free(seg[i]);
+}
+
 static enum MHD_Result reply(struct MHD_Connection *c, const hd_api_req_t *r) {
     size_t len;
     const char *s =
@@ -191,6 +202,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (cl && strtoull(cl, NULL, 10) > (unsigned long long)api->conf->api_max_body_bytes) {
             hd_api_req_error(&r, 413, "too-large", NULL, "the body exceeds %lld bytes",
                              (long long)api->conf->api_max_body_bytes);
+            reshape_for_path(api, &r, cs->path);
             enum MHD_Result rc = reply(c, &r);
             json_object_put(r.reply);
             return rc;
