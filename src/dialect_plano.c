@@ -424,7 +424,7 @@ static int64_t int_param(hd_api_req_t *r, const char *name, int64_t absent) {
     return json_object_object_get_ex(r->body, name, &v) ? json_object_get_int64(v) : absent;
 }
 
-/* The subscription the body's id names, of integration_id when that is given: 1 with *id (caller frees) and *sub
+/* The subscription the body's id names, of integration_id when that is given and it has one: 1 with *id (caller frees) and *sub
  * (its native JSON, owned by *reply, which the caller puts) set; 0 with the error reply set. */
 static int load(hd_api_req_t *r, char **id, json_object **reply, json_object **sub) {
     int64_t alias = int_param(r, "id", 0), integration = int_param(r, "integration_id", 0);
@@ -442,9 +442,9 @@ static int load(hd_api_req_t *r, char **id, json_object **reply, json_object **s
     }
     if (!native_ok(r, hd_dialect_native_call(r, "GET", NULL, NULL, reply, "subscriptions", *id, NULL), reply, sub))
         goto fail;
-    if (integration &&
-        !(json_object_object_get_ex(*sub, "metadata", &meta) && json_object_object_get_ex(meta, "integration_id", &v) &&
-          json_object_is_type(v, json_type_int) && json_object_get_int64(v) == integration)) {
+    /* one created elsewhere, without an integration, is taken up by the first update naming one */
+    if (integration && json_object_object_get_ex(*sub, "metadata", &meta) &&
+        json_object_object_get_ex(meta, "integration_id", &v) && v && json_object_get_int64(v) != integration) {
         fail(r, 400, "invalid-param", "integration_id", "webhook_out_sub %lld does not belong to integration %lld",
              (long long)alias, (long long)integration);
         goto fail;

@@ -127,6 +127,11 @@ def test_integration_id_must_match(api):
     fails(plano(api, "PUT", "/update", {"id": s["id"], "integration_id": 4, "version": "1", "name": "x"}), 400,
           "invalid-param", "integration_id")
     assert done(plano(api, "POST", "/show", {"id": s["id"], "integration_id": 3}))["webhook_out_sub"]["name"] == "orders"
+    # one created through the native API has no integration: the first update naming one gives it
+    n = api.call("POST", NATIVE, json_body={"url": "http://127.0.0.1:9/n", "event_types": ["order.paid"]}).json()["data"]
+    u = done(plano(api, "PUT", "/update", {"id": n["alias"], "integration_id": 5, "version": "1"}))["webhook_out_sub"]
+    assert u["integration_id"] == 5 and u["events"] == ["order.paid"] and u["subscription_id"] == n["id"]
+    assert native(api, n["id"])["metadata"] == {"integration_id": 5}
 
 
 # ----------------------------------------------------------------------------------------------------------------
