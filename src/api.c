@@ -94,22 +94,24 @@ static void serve_own(hd_api_req_t *r, char *const *seg, int nseg) {
     }
 }
 
+/* Answers the request: the server's own refusals (in the shape of the dialect the path leads to), its own routes,
+ * or the dialect's. r->client may be NULL when cs->too_large is set: nothing then reads the database. */
 static void route(hd_api_t *api, hd_api_req_t *r, const conn_t *cs) {
     char *seg[MAX_SEGMENTS];
     int nseg = 0, bad_query = 0, prefix = 0;
     int split = split_path(cs->path, seg, &nseg);
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_ok, &bad_query);
-    const hd_dialect_t *d = split == -1 ? NULL : hd_dialects_find(api->mounts, (const char *const *)seg, nseg, &prefix);
+    const hd_dialect_t *d = hd_dialects_find(api->mounts, (const char *const *)seg, nseg, &prefix);
     r->path = cs->path;
     r->raw_body = cs->body;
     r->raw_len = cs->len;
     if (split == -1 || bad_query)
         hd_api_req_error(r, 400, "invalid-param", NULL, "the URL has an invalid path or query (UTF-8, length)");
-    else if (split == -2 || !d)
-        serve_own(r, seg, split ? 0 : nseg);
     else if (cs->too_large)
         hd_api_req_error(r, 413, "too-large", NULL, "the body exceeds %lld bytes",
                          (long long)r->conf->api_max_body_bytes);
+    else if (split == -2 || !d)
+        serve_own(r, seg, split ? 0 : nseg);
     if (r->reply && d && d->reshape_error) {
         d->reshape_error(r);
     } else if (!r->reply) {
@@ -122,17 +124,6 @@ static void route(hd_api_t *api, hd_api_req_t *r, const conn_t *cs) {
         }
     }
     HD_LOG(HD_LOG_DEBUG, "api", HD_KV("method", r->method, "url", cs->path, "tenant", r->tenant), "%u", r->status);
-    for (int i = 0; i < nseg; i++)
-        free(seg[i]);
-}
-
-/* Gives a refusal made before routing (r's reply) the error shape of the dialect mounted at path, if any. */
-static void reshape_for_path(hd_api_t *api, hd_api_req_t *r, const char *path) {
-    char *seg[MAX_SEGMENTS];
-    int nseg = 0, prefix = 0;
-    const hd_dialect_t *d =
-        split_path(path, seg, &nseg) ? NULL : hd_dialects_find(api->mounts, (const char *const *)seg, nseg, &prefix);
-    if (d && d->reshape_error) d->reshape_error(r);
     for (int i = 0; i < nseg; i++)
         free(seg[i]);
 }
@@ -200,9 +191,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         /* A declared oversize body is refused before it is read. */
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > (unsigned long long)api->conf->api_max_body_bytes) {
-            hd_api_req_error(&r, 413, "too-large", NULL, "the body exceeds %lld bytes",
-                             (long long)api->conf->api_max_body_bytes);
-            reshape_for_path(api, &r, cs->path);
+            cs->too_large = 1;
+            route(api, &r, cs);
             enum MHD_Result rc = reply(c, &r);
             json_object_put(r.reply);
             return rc;

@@ -53,7 +53,7 @@ int hd_api_event_types_seed(mongoc_client_t *client, const char *database, const
     return rc;
 }
 
-static json_object *to_json(const bson_t *doc) {
+json_object *hd_api_event_type_json(const bson_t *doc) {
     json_object *raw = hd_api_req_from_bson(doc), *o = json_object_new_object(), *v;
     json_object_object_add(o, "name", json_object_object_get_ex(raw, "id", &v) ? json_object_get(v) : NULL);
     json_object_object_add(o, "description",
@@ -136,7 +136,7 @@ void hd_api_event_types(hd_api_req_t *r) {
         static const char *const params[] = {HD_API_REQ_PAGE_PARAMS, NULL};
         bson_t filter = BSON_INITIALIZER;
         if (!hd_api_req_params(r, params)) return;
-        hd_api_req_list(r, "event_types", &filter, "_id", 0, to_json);
+        hd_api_req_list(r, "event_types", &filter, "_id", 0, hd_api_event_type_json);
         bson_destroy(&filter);
         return;
     }

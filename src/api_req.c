@@ -729,28 +729,64 @@ int hd_api_req_find_subscription(hd_api_req_t *r, const char *id, bson_t **doc) 
     return rc;
 }
 
-int hd_api_req_alias_id(hd_api_req_t *r, const char *collection, int64_t alias, const char *what, char **id) {
+/* The field want of the first document of collection matching filter (taken), copied into *out (caller destroys
+ * it): 1; 0 with a 404 reply "no <what> <shown>"; -1 with a 500 reply. */
+static int tenant_lookup(hd_api_req_t *r, const char *collection, bson_t *filter, const char *want, const char *what,
+                         const char *shown, bson_value_t *out) {
     mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, collection);
-    bson_t *filter = BCON_NEW("tenant", BCON_UTF8(r->tenant), "alias", BCON_INT64(alias));
-    bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}", "limit", BCON_INT64(1));
+    bson_t *opts = BCON_NEW("projection", "{", want, BCON_INT32(1), "}", "limit", BCON_INT64(1));
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
     const bson_t *d;
     bson_error_t err;
     bson_iter_t it;
     int rc = 0;
-    *id = NULL;
-    if (mongoc_cursor_next(cur, &d) && bson_iter_init_find(&it, d, "_id") && BSON_ITER_HOLDS_UTF8(&it)) {
-        *id = hd_xstrdup(bson_iter_utf8(&it, NULL));
+    if (mongoc_cursor_next(cur, &d) && bson_iter_init_find(&it, d, want)) {
+        bson_value_copy(bson_iter_value(&it), out);
         rc = 1;
     } else if (mongoc_cursor_error(cur, &err)) {
         hd_api_req_internal(r, "reading by alias", err.message);
         rc = -1;
     } else {
-        hd_api_req_error(r, 404, "not-found", NULL, "no %s %lld", what, (long long)alias);
+        hd_api_req_error(r, 404, "not-found", NULL, "no %s %s", what, shown);
     }
     mongoc_cursor_destroy(cur);
     bson_destroy(opts);
     bson_destroy(filter);
     mongoc_collection_destroy(coll);
+    return rc;
+}
+
+int hd_api_req_alias_id(hd_api_req_t *r, const char *collection, int64_t alias, const char *what, char **id) {
+    char shown[24];
+    bson_value_t v;
+    snprintf(shown, sizeof(shown), "%lld", (long long)alias);
+    *id = NULL;
+    int rc = tenant_lookup(r, collection, BCON_NEW("tenant", BCON_UTF8(r->tenant), "alias", BCON_INT64(alias)), "_id",
+                           what, shown, &v);
+    if (rc == 1) {
+        if (v.value_type == BSON_TYPE_UTF8) {
+            *id = hd_xstrdup(v.value.v_utf8.str);
+        } else {
+            hd_api_req_error(r, 404, "not-found", NULL, "no %s %s", what, shown);
+            rc = 0;
+        }
+        bson_value_destroy(&v);
+    }
+    return rc;
+}
+
+int hd_api_req_alias_of(hd_api_req_t *r, const char *collection, const char *id, const char *what, int64_t *alias) {
+    bson_value_t v;
+    int rc = tenant_lookup(r, collection, BCON_NEW("tenant", BCON_UTF8(r->tenant), "_id", BCON_UTF8(id)), "alias", what,
+                           id, &v);
+    if (rc == 1) {
+        if (v.value_type == BSON_TYPE_INT64 || v.value_type == BSON_TYPE_INT32) {
+            *alias = v.value_type == BSON_TYPE_INT64 ? v.value.v_int64 : v.value.v_int32;
+        } else {
+            hd_api_req_error(r, 404, "not-found", NULL, "%s %s has no number yet", what, id);
+            rc = 0;
+        }
+        bson_value_destroy(&v);
+    }
     return rc;
 }

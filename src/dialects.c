@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hookd/dialect_mgmt.h"
 #include "hookd/dialect_native.h"
 #include "hookd/dialect_plano.h"
 #include "hookd/util.h"
@@ -13,7 +14,7 @@
 #define MAX_PREFIX_SEGMENTS 6
 
 /* Every dialect: a new one is added here (docs/dialects.md). */
-const hd_dialect_t *const hd_dialects_all[] = {&hd_dialect_native, &hd_dialect_plano, NULL};
+const hd_dialect_t *const hd_dialects_all[] = {&hd_dialect_native, &hd_dialect_mgmt, &hd_dialect_plano, NULL};
 
 const hd_dialect_t *hd_dialects_lookup(const char *name) {
     for (const hd_dialect_t *const *d = hd_dialects_all; *d; d++)

@@ -22,6 +22,9 @@ int hd_api_event_types_seed(mongoc_client_t *client, const char *database, const
 /* Routes /event-types and /event-types/{name} (r->seg[0] is "event-types"). */
 void hd_api_event_types(hd_api_req_t *r);
 
+/* The native JSON of a stored catalogue entry (a new object): name, description, schema. */
+json_object *hd_api_event_type_json(const bson_t *doc);
+
 /* 1 when name is in the catalogue, 0 when not, -1 on a database error (errstr filled). */
 int hd_api_event_type_known(hd_api_req_t *r, const char *name, char *errstr, size_t errstr_size);
 

@@ -133,6 +133,10 @@ int hd_api_req_page(hd_api_req_t *r, const char *coll, const bson_t *filter, con
  * frees); 0 with a 404 reply (not-found) naming what ("subscription", "delivery"); -1 with a 500 reply. */
 int hd_api_req_alias_id(hd_api_req_t *r, const char *collection, int64_t alias, const char *what, char **id);
 
+/* The numeric alias of the tenant's document id of collection: 1 with *alias set; 0 with a 404 reply naming what;
+ * -1 with a 500 reply. */
+int hd_api_req_alias_of(hd_api_req_t *r, const char *collection, const char *id, const char *what, int64_t *alias);
+
 /* Parses an RFC 3339 query parameter into ms; sets a 400 reply and returns -1 when malformed, 0 otherwise
  * (*ms untouched when the parameter is absent). */
 int hd_api_req_query_time(hd_api_req_t *r, const char *name, int64_t *ms);
