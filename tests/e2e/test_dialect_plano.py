@@ -285,3 +285,20 @@ def test_bad_input_never_a_server_error(api):
 def test_catalogue_statuses(api):
     s = create(api, statuses=ORDER_STATUSES, events=[])
     assert s["statuses"] == ORDER_STATUSES and s["events"] == ["order.**"]
+
+
+def test_one_subscription_through_planoauth_management_and_native(api_server):
+    api = api_server(dialects="native=/hookd/v1,management=/v1/webhooks,planoauth=/api/v1")
+    s = create(api, name="shared", events=["order.refunded"], callback_url="https://hooks.example.com/shared")
+    n = api.call("GET", f"/hookd/v1/subscriptions/{s['subscription_id']}").json()["data"]
+    m = api.call("GET", f"/v1/webhooks/subscriptions/{s['id']}").json()["subscription"]
+    assert n["alias"] == m["id"] == s["id"]
+    assert n["name"] == m["name"] == s["name"] == "shared"
+    assert n["url"] == m["url"] == s["callback_url"]
+    assert n["event_types"] == [m["eventType"]] == s["events"] == ["order.refunded"]
+    assert n["is_active"] is m["isActive"] is s["active"] is True
+    # a change through management shows through PlanoAuth
+    sub = {"name": "renamed", "eventType": "order.refunded", "url": s["callback_url"], "isActive": True}
+    r = api.call("PUT", f"/v1/webhooks/subscriptions/{s['id']}", json_body={"subscription": sub})
+    assert r.status_code == 200, r.text
+    assert done(plano(api, "POST", "/show", {"id": s["id"]}))["webhook_out_sub"]["name"] == "renamed"
