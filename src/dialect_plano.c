@@ -99,27 +99,28 @@ json_object *hd_dialect_plano_ok(json_object *data) {
     return o;
 }
 
-void hd_dialect_plano_param(const char *native_field, char *out, size_t out_size) {
+char *hd_dialect_plano_param(const char *native_field) {
     static const char *const test_params[][2] = {{"event", "event_type"}, {"payload", "data"}};
     size_t base = strcspn(native_field, "[");
     for (size_t i = 0; i < NRENAMED + 2; i++) {
         const char *const *pair = i < NRENAMED ? renamed[i] : test_params[i - NRENAMED];
         if (strlen(pair[1]) == base && !strncmp(pair[1], native_field, base)) {
-            snprintf(out, out_size, "%s%s", pair[0], native_field + base);
-            return;
+            char *out = hd_xmalloc(strlen(pair[0]) + strlen(native_field + base) + 1);
+            sprintf(out, "%s%s", pair[0], native_field + base);
+            return out;
         }
     }
-    snprintf(out, out_size, "%s", native_field);
+    return hd_xstrdup(native_field);
 }
 
 json_object *hd_dialect_plano_error(const char *slug, const char *message, json_object *details) {
     json_object *o = json_object_new_object(), *errors = json_object_new_array();
     for (size_t i = 0; details && i < json_object_array_length(details); i++) {
         json_object *d = json_object_array_get_idx(details, i), *f, *m, *e = json_object_new_object();
-        char param[160];
-        hd_dialect_plano_param(json_object_object_get_ex(d, "field", &f) ? json_object_get_string(f) : "", param,
-                               sizeof(param));
+        char *param =
+            hd_dialect_plano_param(json_object_object_get_ex(d, "field", &f) ? json_object_get_string(f) : "");
         json_object_object_add(e, "param", json_object_new_string(param));
+        free(param);
         json_object_object_add(e, "message",
                                json_object_object_get_ex(d, "message", &m) ? json_object_get(m)
                                                                            : json_object_new_string(""));
@@ -129,14 +130,6 @@ json_object *hd_dialect_plano_error(const char *slug, const char *message, json_
     json_object_object_add(o, "message", json_object_new_string(message));
     json_object_object_add(o, "errors", errors);
     return o;
-}
-
-static void detail(json_object **details, const char *field, const char *message) {
-    if (!*details) *details = json_object_new_array();
-    json_object *d = json_object_new_object();
-    json_object_object_add(d, "field", json_object_new_string(field));
-    json_object_object_add(d, "message", json_object_new_string(message));
-    json_object_array_add(*details, d);
 }
 
 /* Ids: 1 to 2^53 - 1, the integers every JSON client reads exactly. */
@@ -149,7 +142,7 @@ int hd_dialect_plano_check(json_object *body, hd_plano_op_t op, const char **slu
     *details = NULL;
     for (size_t i = 0; i < NPARAMS; i++)
         if ((params[i].requires & OP(op)) && !json_object_object_get_ex(body, params[i].name, &v))
-            detail(details, params[i].name, "required");
+            hd_api_req_detail(details, params[i].name, "required");
     if (*details) {
         *slug = "missing-param";
         return -1;
@@ -158,17 +151,18 @@ int hd_dialect_plano_check(json_object *body, hd_plano_op_t op, const char **slu
         size_t i = 0;
         while (i < NPARAMS && (strcmp(params[i].name, key) || !(params[i].takes & OP(op))))
             i++;
-        if (i == NPARAMS) detail(details, key, "unknown parameter");
+        if (i == NPARAMS) hd_api_req_detail(details, key, "unknown parameter");
         (void)val;
     }
-    if (json_object_object_get_ex(body, "id", &v) && !positive_int(v)) detail(details, "id", "a positive integer");
+    if (json_object_object_get_ex(body, "id", &v) && !positive_int(v))
+        hd_api_req_detail(details, "id", "a positive integer");
     if (json_object_object_get_ex(body, "integration_id", &v) && !positive_int(v))
-        detail(details, "integration_id", "a positive integer");
+        hd_api_req_detail(details, "integration_id", "a positive integer");
     if (json_object_object_get_ex(body, "key", &v) && !json_object_is_type(v, json_type_null) &&
         (!json_object_is_type(v, json_type_string) ||
          strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v) ||
          hd_utf8_count(json_object_get_string(v), (size_t)json_object_get_string_len(v)) > MAX_KEY))
-        detail(details, "key", "null or a string of at most 200 characters");
+        hd_api_req_detail(details, "key", "null or a string of at most 200 characters");
     if (!*details) return 0;
     *slug = "invalid-param";
     return -1;
@@ -217,7 +211,6 @@ static int order_status(json_object *v) {
 json_object *hd_dialect_plano_to_native(json_object *body, hd_plano_op_t op, json_object *metadata,
                                         json_object **details) {
     json_object *out = json_object_new_object(), *v, *meta = NULL;
-    char msg[160];
     *details = NULL;
     json_object_object_foreach(body, key, val) {
         const char *name = key;
@@ -234,7 +227,7 @@ json_object *hd_dialect_plano_to_native(json_object *body, hd_plano_op_t op, jso
                                  ? split_emails(val)
                                  : NULL;
             if (!a)
-                detail(details, key, "a string of comma-separated e-mail addresses");
+                hd_api_req_detail(details, key, "a string of comma-separated e-mail addresses");
             else
                 json_object_object_add(out, name, a);
         } else if (!strcmp(key, "success_code")) {
@@ -242,15 +235,15 @@ json_object *hd_dialect_plano_to_native(json_object *body, hd_plano_op_t op, jso
                                ? text_number(val)
                                : -1;
             if (code < 0)
-                detail(details, key, "a string holding an HTTP status from 200 to 299, or \"\" or null for any 2xx");
+                hd_api_req_detail(details, key,
+                                  "a string holding an HTTP status from 200 to 299, or \"\" or null for any 2xx");
             else
                 json_object_object_add(out, name, code ? json_object_new_int64(code) : NULL);
         } else if (!strcmp(key, "version")) {
             int64_t n = json_object_is_type(val, json_type_string) ? text_number(val) : -1;
             if (n < HD_RENDER_VERSION_MIN || n > HD_RENDER_VERSION_MAX) {
-                snprintf(msg, sizeof(msg), "a string from \"%d\" to \"%d\" (1: Standard Webhooks, 2: CloudEvents)",
-                         HD_RENDER_VERSION_MIN, HD_RENDER_VERSION_MAX);
-                detail(details, key, msg);
+                hd_api_req_detail(details, key, "a string from \"%d\" to \"%d\" (1: Standard Webhooks, 2: CloudEvents)",
+                                  HD_RENDER_VERSION_MIN, HD_RENDER_VERSION_MAX);
             } else {
                 json_object_object_add(out, name, json_object_new_int64(n));
             }
@@ -258,10 +251,12 @@ json_object *hd_dialect_plano_to_native(json_object *body, hd_plano_op_t op, jso
             size_t n = json_object_is_type(val, json_type_array) ? json_object_array_length(val) : 0;
             for (size_t i = 0; i < n; i++) {
                 if (!order_status(json_object_array_get_idx(val, i))) {
-                    snprintf(msg, sizeof(msg), "statuses[%zu]", i);
-                    detail(details, msg,
-                           "an order status: pending, paid, processing, shipped, delivered, completed, cancelled "
-                           "or refunded");
+                    char field[32];
+                    snprintf(field, sizeof(field), "statuses[%zu]", i);
+                    hd_api_req_detail(
+                        details, field,
+                        "an order status: pending, paid, processing, shipped, delivered, completed, cancelled "
+                        "or refunded");
                 }
             }
             json_object_object_add(out, name, json_object_get(val)); /* not an array: the core says so */
@@ -384,7 +379,7 @@ static void fail(hd_api_req_t *r, unsigned http, const char *slug, const char *p
     hd_utf8_vformat(msg, sizeof(msg), fmt, ap); /* messages quote input: cut whole characters only */
     va_end(ap);
     json_object *details = NULL;
-    if (param) detail(&details, param, msg);
+    if (param) hd_api_req_detail(&details, param, "%s", msg);
     hd_api_req_reply(r, http, hd_dialect_plano_error(slug, msg, details));
     json_object_put(details);
 }

@@ -54,7 +54,8 @@ json_object *hd_dialect_plano_from_native(json_object *sub);
  * A new object. */
 json_object *hd_dialect_plano_job_from_native(json_object *row, int64_t sub_id);
 
-/* The PlanoAuth parameter name of a native field name (a detail's "field", possibly with an "[i]" suffix), into out. */
-void hd_dialect_plano_param(const char *native_field, char *out, size_t out_size);
+/* The PlanoAuth parameter name of a native field name (a detail's "field", possibly with an "[i]" suffix), as a new
+ * string (caller frees). */
+char *hd_dialect_plano_param(const char *native_field);
 
 #endif

@@ -265,6 +265,7 @@ def test_bad_input_never_a_server_error(api):
         ("PUT", "/update", {**upd, "payload_render_view": {"a": 1}}),
         ("PUT", "/update", {**upd, "key": "k" * 201}),
         ("PUT", "/update", {**upd, "notification_emails": "a@x.com," * 30}),
+        ("PUT", "/update", {**upd, "ü" * 5000: 1}),
         ("POST", "/list", {"offset": -1}),
         ("POST", "/list", {"limit": 0}),
         ("POST", "/list", {"limit": 10**9}),

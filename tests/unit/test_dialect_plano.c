@@ -1,6 +1,7 @@
 /* The PlanoAuth dialect's shape mappings: parameters checked per operation, PlanoAuth fields to native ones and
  * back, slugs and envelopes. */
 #include <json-c/json.h>
+#include <stdlib.h>
 
 #include "hookd/dialect_plano.h"
 #include "unit.h"
@@ -73,13 +74,18 @@ static void test_envelopes(void) {
     CHECK_STR(get_str(json_object_array_get_idx(v, 2), "message"), "long");
     json_object_put(e);
     json_object_put(details);
-    char param[32];
-    hd_dialect_plano_param("event_type", param, sizeof(param));
-    CHECK_STR(param, "event");
-    hd_dialect_plano_param("data", param, sizeof(param));
-    CHECK_STR(param, "payload");
-    hd_dialect_plano_param("is_active", param, sizeof(param));
-    CHECK_STR(param, "active");
+    static const char *const params[][2] = {{"event_type", "event"},
+                                            {"data", "payload"},
+                                            {"is_active", "active"},
+                                            {"url", "callback_url"},
+                                            {"event_types[12]", "events[12]"},
+                                            {"event_typesx", "event_typesx"},
+                                            {"name", "name"}};
+    for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
+        char *param = hd_dialect_plano_param(params[i][0]);
+        CHECK_STR(param, params[i][1]);
+        free(param);
+    }
     e = hd_dialect_plano_error("invalid-token", "no", NULL);
     CHECK(json_object_object_get_ex(e, "errors", &v) && json_object_array_length(v) == 0);
     json_object_put(e);
