@@ -20,9 +20,6 @@ static const char *const order_statuses[] = {"pending",   "paid",      "processi
 #define MAX_KEY 200 /* characters */
 #define MAX_ID 9007199254740991LL
 
-/* What an empty events[] means: every order event, narrowed by statuses[] when given. */
-#define ALL_ORDER_EVENTS "order.**"
-
 /* Parameters renamed on the way to the native subscription; the others keep their names. */
 static const char *const renamed[][2] = {{"events", "event_types"},
                                          {"callback_url", "url"},
@@ -208,6 +205,13 @@ static int order_status(json_object *v) {
     return 0;
 }
 
+/* What an empty events[] means: every order event, narrowed by statuses[] when given. */
+static json_object *all_order_events(void) {
+    json_object *all = json_object_new_array();
+    json_object_array_add(all, json_object_new_string("order.**"));
+    return all;
+}
+
 json_object *hd_dialect_plano_to_native(json_object *body, hd_plano_op_t op, json_object *metadata,
                                         json_object **details) {
     json_object *out = json_object_new_object(), *v, *meta = NULL;
@@ -262,9 +266,7 @@ json_object *hd_dialect_plano_to_native(json_object *body, hd_plano_op_t op, jso
             json_object_object_add(out, name, json_object_get(val)); /* not an array: the core says so */
         } else if (!strcmp(key, "events") && json_object_is_type(val, json_type_array) &&
                    !json_object_array_length(val)) {
-            json_object *all = json_object_new_array();
-            json_object_array_add(all, json_object_new_string(ALL_ORDER_EVENTS));
-            json_object_object_add(out, name, all);
+            json_object_object_add(out, name, all_order_events());
         } else if (!strcmp(key, "payload_render_view") && json_object_is_type(val, json_type_string) &&
                    !json_object_get_string_len(val)) {
             json_object_object_add(out, name, NULL);
@@ -273,11 +275,8 @@ json_object *hd_dialect_plano_to_native(json_object *body, hd_plano_op_t op, jso
         }
     }
     if (meta) json_object_object_add(out, "metadata", meta);
-    if (op == HD_PLANO_CREATE && !json_object_object_get_ex(out, "event_types", &v)) {
-        json_object *all = json_object_new_array();
-        json_object_array_add(all, json_object_new_string(ALL_ORDER_EVENTS));
-        json_object_object_add(out, "event_types", all);
-    }
+    if (op == HD_PLANO_CREATE && !json_object_object_get_ex(out, "event_types", &v))
+        json_object_object_add(out, "event_types", all_order_events());
     if (!*details) return out;
     json_object_put(out);
     return NULL;
