@@ -61,6 +61,7 @@ static bson_t *row_filter(hd_api_req_t *r, const char *sub_id, const char *eid) 
 
 /* Needs no subscription: a result recorded after its subscription was deleted stays removable. */
 static void delete_row(hd_api_req_t *r, const char *sub_id, const char *eid) {
+    if (!hd_api_req_params(r, NULL)) return;
     if (!hd_api_req_delete(r, "deliveries", row_filter(r, sub_id, eid), 0, "deleting the delivery"))
         hd_api_req_error(r, 404, "not-found", NULL, "no delivery %s for subscription %s", eid, sub_id);
 }
@@ -115,6 +116,7 @@ static int fetch(const hd_conf_t *conf, const char *topic, int32_t partition, in
 }
 
 static void retry(hd_api_req_t *r, const char *sub_id, const char *eid) {
+    if (!hd_api_req_params(r, NULL)) return;
     bson_t *sub = NULL, *row = NULL;
     bson_iter_t it, src;
     char err[512], topic[256] = "";

@@ -76,6 +76,7 @@ int hd_api_event_type_known(hd_api_req_t *r, const char *name, char *errstr, siz
 }
 
 static void put(hd_api_req_t *r, const char *name) {
+    if (!hd_api_req_params(r, NULL)) return;
     json_object *details = NULL, *v;
     if (!hd_api_req_need_object(r, 0)) return;
     json_object_object_foreach(r->body, k, val) {
@@ -123,6 +124,7 @@ static void put(hd_api_req_t *r, const char *name) {
 }
 
 static void del(hd_api_req_t *r, const char *name) {
+    if (!hd_api_req_params(r, NULL)) return;
     if (!hd_api_req_delete(r, "event_types", BCON_NEW("_id", BCON_UTF8(name)), 0, "deleting the event type"))
         hd_api_req_error(r, 404, "not-found", NULL, "no event type named %s", name);
 }

@@ -36,6 +36,7 @@ void hd_api_keys(hd_api_req_t *r) {
         hd_api_req_not_allowed(r, "DELETE");
         return;
     }
+    if (!hd_api_req_params(r, NULL)) return;
     char err[256];
     int rc = hd_apikey_revoke(r->client, r->database, r->seg[1], err, sizeof(err));
     if (rc < 0)

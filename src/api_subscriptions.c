@@ -363,6 +363,7 @@ out:
 }
 
 static void create(hd_api_req_t *r) {
+    if (!hd_api_req_params(r, NULL)) return;
     json_object *details, *v;
     if (!hd_api_req_need_object(r, 0)) return;
     if ((details = validate(r, r->body, 1))) {
@@ -413,6 +414,7 @@ static void create(hd_api_req_t *r) {
 /* PUT replaces every setting (absent ones take their defaults; the secret stays unless given); PATCH sets only
  * the fields given. Both move updated_at. */
 static void update(hd_api_req_t *r, const char *id, int replace) {
+    if (!hd_api_req_params(r, NULL)) return;
     json_object *details, *v;
     bson_t *old;
     if (!hd_api_req_need_object(r, 0)) return;
@@ -455,6 +457,7 @@ static void update(hd_api_req_t *r, const char *id, int replace) {
 /* The delivery log goes first: should the subscription's own delete then fail, a repeated DELETE still finds it.
  * Rows recorded later, for deliveries in flight, stay removable one by one. */
 static void delete (hd_api_req_t *r, const char *id) {
+    if (!hd_api_req_params(r, NULL)) return;
     bson_t *doc;
     if (hd_api_req_find_subscription(r, id, &doc) != 1) return;
     bson_destroy(doc);
@@ -471,6 +474,7 @@ static void delete (hd_api_req_t *r, const char *id) {
  * signing (a second signature) for the grace period, as previous_<field>. A new secret is shown this once; a
  * signing key never is: receivers need only its public key. */
 static void rotate(hd_api_req_t *r, const char *id, const char *field) {
+    if (!hd_api_req_params(r, NULL)) return;
     json_object *v, *details = NULL;
     bson_t *old;
     char generated[HD_SIGN_ED_SECRET_SIZE], public_key[HD_SIGN_ED_PUBLIC_SIZE], previous_field[48], expires[64];
@@ -580,6 +584,7 @@ static char *test_type(hd_api_req_t *r, const bson_t *doc, json_object **details
 }
 
 static void test_event(hd_api_req_t *r, const char *id) {
+    if (!hd_api_req_params(r, NULL)) return;
     json_object *details = NULL, *v;
     bson_t *doc = NULL;
     bson_iter_t it;

@@ -24,32 +24,37 @@
 
 /* ---- shapes ---- */
 
-/* The fields of each shape, in the order replies list them. */
-static const char *const sub_fields[] = {"id",       "name",   "eventType", "url",       "secret",    "maxRetryCount",
-                                         "isActive", "userId", "headers",   "createdAt", "updatedAt", "webhookEvents",
-                                         NULL};
-static const char *const event_fields[] = {"id",
-                                           "webhookSubscriptionId",
-                                           "eventType",
-                                           "payload",
-                                           "statusCode",
-                                           "response",
-                                           "errorMessage",
-                                           "isSuccess",
-                                           "retryCount",
-                                           "sentAt",
-                                           "nextRetryAt",
-                                           "createdAt",
-                                           NULL};
-
-/* Management name <-> native name, where they differ. */
-static const char *const renamed[][2] = {
-    {"eventType", "event_types"},      {"maxRetryCount", "max_retry_count"},
-    {"isActive", "is_active"},         {"createdAt", "created_at"},
-    {"updatedAt", "updated_at"},       {"statusCode", "status_code"},
-    {"errorMessage", "error_message"}, {"isSuccess", "is_success"},
-    {"retryCount", "retry_count"},     {"sentAt", "sent_at"},
-    {"nextRetryAt", "next_retry_at"},  {"payload", "data"},
+/* Each shape's fields in the order replies list them, with the native field each is read from (NULL: made by the
+ * dialect). */
+static const char *const sub_map[][2] = {
+    {"id", "alias"},
+    {"name", "name"},
+    {"eventType", "event_types"},
+    {"url", "url"},
+    {"secret", NULL},
+    {"maxRetryCount", "max_retry_count"},
+    {"isActive", "is_active"},
+    {"userId", NULL},
+    {"headers", "headers"},
+    {"createdAt", "created_at"},
+    {"updatedAt", "updated_at"},
+    {"webhookEvents", NULL},
+    {NULL, NULL},
+};
+static const char *const event_map[][2] = {
+    {"id", "alias"},
+    {"webhookSubscriptionId", NULL},
+    {"eventType", "event_type"},
+    {"payload", NULL},
+    {"statusCode", "status_code"},
+    {"response", "response"},
+    {"errorMessage", "error_message"},
+    {"isSuccess", "is_success"},
+    {"retryCount", "retry_count"},
+    {"sentAt", "sent_at"},
+    {"nextRetryAt", "next_retry_at"},
+    {"createdAt", "created_at"},
+    {NULL, NULL},
 };
 
 static json_object *get(json_object *o, const char *k) {
@@ -57,59 +62,47 @@ static json_object *get(json_object *o, const char *k) {
     return json_object_object_get_ex(o, k, &v) ? v : NULL;
 }
 
-static void copy(json_object *to, const char *name, json_object *from, const char *native) {
-    json_object_object_add(to, name, json_object_get(get(from, native)));
-}
-
 json_object *hd_dialect_mgmt_subscription(json_object *native, const char *secret, const char *user_id) {
-    json_object *o = json_object_new_object(), *types = get(native, "event_types"),
-                *last4 = get(native, "secret_last_4");
-    copy(o, "id", native, "alias");
-    copy(o, "name", native, "name");
-    /* eventType is single-valued: a subscription with several types (written natively) shows its first. */
-    json_object_object_add(
-        o, "eventType",
-        json_object_get(json_object_is_type(types, json_type_array) && json_object_array_length(types)
-                            ? json_object_array_get_idx(types, 0)
-                            : NULL));
-    copy(o, "url", native, "url");
-    if (secret) {
-        json_object_object_add(o, "secret", json_object_new_string(secret));
-    } else if (last4) {
-        char masked[32];
-        snprintf(masked, sizeof(masked), "****%s", json_object_get_string(last4));
-        json_object_object_add(o, "secret", json_object_new_string(masked));
-    } else {
-        json_object_object_add(o, "secret", NULL);
+    json_object *o = json_object_new_object(), *types, *last4 = get(native, "secret_last_4"), *headers;
+    char masked[32];
+    for (int i = 0; sub_map[i][0]; i++) {
+        const char *name = sub_map[i][0];
+        json_object *v = sub_map[i][1] ? get(native, sub_map[i][1]) : NULL;
+        if (!strcmp(name, "eventType")) {
+            /* Single-valued: a subscription with several types (written natively) shows its first. */
+            types = v;
+            v = json_object_is_type(types, json_type_array) && json_object_array_length(types)
+                    ? json_object_get(json_object_array_get_idx(types, 0))
+                    : NULL;
+        } else if (!strcmp(name, "secret")) {
+            if (last4) snprintf(masked, sizeof(masked), "****%s", json_object_get_string(last4));
+            v = secret || last4 ? json_object_new_string(secret ? secret : masked) : NULL;
+        } else if (!strcmp(name, "userId")) {
+            v = json_object_new_string(user_id);
+        } else if (!strcmp(name, "headers")) {
+            headers = v;
+            v = json_object_new_string(headers ? json_object_to_json_string_ext(
+                                                     headers, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+                                               : "{}");
+        } else if (!strcmp(name, "webhookEvents")) {
+            continue; /* added by those that read the events */
+        } else {
+            v = json_object_get(v);
+        }
+        json_object_object_add(o, name, v);
     }
-    copy(o, "maxRetryCount", native, "max_retry_count");
-    copy(o, "isActive", native, "is_active");
-    json_object_object_add(o, "userId", json_object_new_string(user_id));
-    json_object *headers = get(native, "headers");
-    json_object_object_add(
-        o, "headers",
-        json_object_new_string(
-            headers ? json_object_to_json_string_ext(headers, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
-                    : "{}"));
-    copy(o, "createdAt", native, "created_at");
-    copy(o, "updatedAt", native, "updated_at");
     return o;
 }
 
 json_object *hd_dialect_mgmt_event(json_object *native, int64_t sub_alias) {
     json_object *o = json_object_new_object();
-    copy(o, "id", native, "alias");
-    json_object_object_add(o, "webhookSubscriptionId", json_object_new_int64(sub_alias));
-    copy(o, "eventType", native, "event_type");
-    json_object_object_add(o, "payload", NULL); /* the log keeps no payloads: the event stays in Kafka */
-    copy(o, "statusCode", native, "status_code");
-    copy(o, "response", native, "response");
-    copy(o, "errorMessage", native, "error_message");
-    copy(o, "isSuccess", native, "is_success");
-    copy(o, "retryCount", native, "retry_count");
-    copy(o, "sentAt", native, "sent_at");
-    copy(o, "nextRetryAt", native, "next_retry_at");
-    copy(o, "createdAt", native, "created_at");
+    for (int i = 0; event_map[i][0]; i++) {
+        const char *name = event_map[i][0];
+        json_object *v = event_map[i][1] ? json_object_get(get(native, event_map[i][1])) : NULL;
+        if (!strcmp(name, "webhookSubscriptionId")) v = json_object_new_int64(sub_alias);
+        /* payload stays null: the log keeps no payloads, the event stays in Kafka */
+        json_object_object_add(o, name, v);
+    }
     return o;
 }
 
@@ -342,8 +335,7 @@ static int clause(const qfield_t *f, const token_t *op, const token_t *val, bson
     if (!ok) {
         static const char *const expect[] = {"a quoted string such as 'text'", "a quoted string such as 'text'",
                                              "true or false", "an integer",
-                                             "a quoted RFC 3339 time such as "
-                                             "'2026-01-01T00:00:00Z'"};
+                                             "a quoted RFC 3339 time such as '2026-01-01T00:00:00Z'"};
         snprintf(why, why_size, "filter: %s takes %s%s", f->name, expect[f->type], ordered ? "" : " (or null)");
         return -1;
     }
@@ -478,7 +470,7 @@ int hd_dialect_mgmt_sort(const char *sort, hd_mgmt_kind_t kind, bson_t *out, cha
 }
 
 typedef struct select_arg_s {
-    const char *const *known;
+    const char *const (*known)[2];
     json_object *fields;
     char *why;
     size_t why_size;
@@ -486,9 +478,9 @@ typedef struct select_arg_s {
 
 static int select_item(void *arg, const char *s, size_t len) {
     select_arg_t *a = arg;
-    for (const char *const *k = a->known; *k; k++)
-        if (strlen(*k) == len && !strncmp(*k, s, len)) {
-            json_object_array_add(a->fields, json_object_new_string(*k));
+    for (const char *const(*k)[2] = a->known; (*k)[0]; k++)
+        if (strlen((*k)[0]) == len && !strncmp((*k)[0], s, len)) {
+            json_object_array_add(a->fields, json_object_new_string((*k)[0]));
             return 0;
         }
     snprintf(a->why, a->why_size, "select: \"%.*s\" is not a field", (int)hd_utf8_prefix(s, len, 64), s);
@@ -496,7 +488,7 @@ static int select_item(void *arg, const char *s, size_t len) {
 }
 
 int hd_dialect_mgmt_select(const char *select, hd_mgmt_kind_t kind, json_object **fields, char *why, size_t why_size) {
-    select_arg_t a = {kind == HD_MGMT_EVENTS ? event_fields : sub_fields, json_object_new_array(), why, why_size};
+    select_arg_t a = {kind == HD_MGMT_EVENTS ? event_map : sub_map, json_object_new_array(), why, why_size};
     if (each_item(select, "select", select_item, &a, why, why_size)) {
         json_object_put(a.fields);
         *fields = NULL;
@@ -528,11 +520,11 @@ static void reply(hd_api_req_t *r, const char *key, json_object *value, const ch
     hd_api_req_reply(r, 200, o);
 }
 
-/* A native field name in a detail, in the management document's terms. */
+/* A native field name in a detail, in the management document's terms (an item of event_types is eventType). */
 static const char *management_name(const char *native) {
-    if (!strncmp(native, "event_types", 11)) return "eventType";
-    for (size_t i = 0; i < sizeof(renamed) / sizeof(renamed[0]); i++)
-        if (!strcmp(renamed[i][1], native)) return renamed[i][0];
+    size_t len = strcspn(native, "[");
+    for (int i = 0; sub_map[i][0]; i++)
+        if (sub_map[i][1] && strlen(sub_map[i][1]) == len && !strncmp(sub_map[i][1], native, len)) return sub_map[i][0];
     return native;
 }
 
@@ -866,8 +858,8 @@ static void event_types(hd_api_req_t *r) {
         json_object *types = json_object_new_array();
         for (size_t i = 0; i < json_object_array_length(natives); i++) {
             json_object *t = json_object_array_get_idx(natives, i), *o = json_object_new_object();
-            copy(o, "name", t, "name");
-            copy(o, "description", t, "description");
+            json_object_object_add(o, "name", json_object_get(get(t, "name")));
+            json_object_object_add(o, "description", json_object_get(get(t, "description")));
             json_object_array_add(types, o);
         }
         json_object_put(natives);

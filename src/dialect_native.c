@@ -11,8 +11,6 @@
 #define MAX_CALL_SEGMENTS 8
 
 void hd_dialect_native_route(hd_api_req_t *r) {
-    /* Only lists and reads take parameters, and check their own; nothing else may carry any. */
-    if (strcmp(r->method, "GET") && !hd_api_req_params(r, NULL)) return;
     const char *top = r->nseg ? r->seg[0] : "";
     if (!strcmp(top, "subscriptions"))
         hd_api_subscriptions(r);
