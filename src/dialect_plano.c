@@ -418,8 +418,8 @@ static int64_t int_param(hd_api_req_t *r, const char *name, int64_t absent) {
     return json_object_object_get_ex(r->body, name, &v) ? json_object_get_int64(v) : absent;
 }
 
-/* The subscription the body's id names, of integration_id when that is given and it has one: 1 with *id (caller frees) and *sub
- * (its native JSON, owned by *reply, which the caller puts) set; 0 with the error reply set. */
+/* The subscription the body's id names, of integration_id when that is given and it has one: 1 with *id (caller
+ * frees) and *sub (its native JSON, owned by *reply, which the caller puts) set; 0 with the error reply set. */
 static int load(hd_api_req_t *r, char **id, json_object **reply, json_object **sub) {
     int64_t alias = int_param(r, "id", 0), integration = int_param(r, "integration_id", 0);
     json_object *meta = NULL, *v = NULL;
