@@ -303,3 +303,13 @@ def test_one_subscription_through_planoauth_management_and_native(api_server):
     r = api.call("PUT", f"/v1/webhooks/subscriptions/{s['id']}", json_body={"subscription": sub})
     assert r.status_code == 200, r.text
     assert done(plano(api, "POST", "/show", {"id": s["id"]}))["webhook_out_sub"]["name"] == "renamed"
+
+
+def test_database_away_is_application_crash(api_server, private_mongo):
+    api = api_server(dialects="planoauth", HOOKD_STORE=private_mongo.uri + "?serverSelectionTimeoutMS=1000")
+    s = create(api)
+    private_mongo.down()
+    body = fails(plano(api, "POST", "/show", {"id": s["id"]}), 500, "application-crash")
+    assert "mongo" not in body["message"].lower(), "the cause goes to the server log, not to the client"
+    private_mongo.up()
+    wait_for(lambda: plano(api, "POST", "/show", {"id": s["id"]}).status_code == 200, what="the database back")
