@@ -9,6 +9,7 @@
 #include "hookd/dialect_mgmt.h"
 #include "hookd/dialect_native.h"
 #include "hookd/dialect_partner.h"
+#include "hookd/dialect_plano.h"
 #include "hookd/util.h"
 
 #define MAX_MOUNTS 16
@@ -20,6 +21,7 @@ const hd_dialect_t *const hd_dialects_all[] = {&hd_dialect_native,
                                                &hd_dialect_inveterate_subscriptions,
                                                &hd_dialect_inveterate_webhooks,
                                                &hd_dialect_partner,
+                                               &hd_dialect_plano,
                                                NULL};
 
 const hd_dialect_t *hd_dialects_lookup(const char *name) {
