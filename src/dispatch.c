@@ -15,7 +15,6 @@
 #include "hookd/decode.h"
 #include "hookd/deliver.h"
 #include "hookd/log.h"
-#include "hookd/map.h"
 #include "hookd/metrics.h"
 #include "hookd/outcome.h"
 #include "hookd/record.h"
@@ -56,11 +55,12 @@ typedef struct ev_s {
     int32_t msg_partition;
     int work, pending;
     int abandoned;
-    int64_t due_ms;
+    hd_retry_held_t held;     /* a retry job waiting to be due */
     struct ev_s *prev, *next; /* live events */
-    struct ev_s *held_next;   /* retry jobs waiting to be due, soonest first; or events awaiting a look */
+    struct ev_s *await_next;  /* events awaiting a look */
     char *target;             /* the subscription an event awaiting a look names */
     int64_t produced_ms;      /* and when that event was produced */
+    int64_t await_until_ms;   /* and until when it waits at most */
 } ev_t;
 
 typedef struct job_s {
@@ -78,6 +78,7 @@ typedef struct job_s {
 } job_t;
 
 #define JOB_OF_SLOT(s) ((job_t *)((char *)(s)-offsetof(job_t, slot)))
+#define EV_OF_HELD(h) ((ev_t *)((char *)(h)-offsetof(ev_t, held)))
 
 struct hd_dispatch_s {
     const hd_conf_t *conf;
@@ -91,10 +92,9 @@ struct hd_dispatch_s {
     int wake[2];
     ev_t *evs;
     job_t *jobs;
-    ev_t *held;
+    hd_retry_hold_t *hold;
     ev_t *awaiting, **awaiting_tail; /* events naming a subscription this worker's snapshot lacks, oldest first */
     hd_admit_t *admit;
-    hd_map_t *paused; /* "topic\0partition" -> held jobs of that partition (as a count in the pointer) */
     hd_dispatch_stats_t stats;
     const hd_dispatch_replay_t *replay; /* NULL: the group dispatcher */
 };
@@ -156,13 +156,9 @@ static void on_record_ack(void *opaque, void *record_opaque) {
     ev_unref(opaque, record_opaque);
 }
 
-/* Produces a record whose acknowledgement the event waits for. Takes hdrs. A record the producer cannot take any
- * more (hd_record_fatal) stays pending: the event is never done, its offset never stored, and the loop stops. */
-static void send_record(hd_dispatch_t *w, ev_t *ev, const char *topic, const char *key, const char *value,
-                        rd_kafka_headers_t *hdrs) {
-    ev->pending++;
-    hd_record_produce(w->record, topic, key, value, strlen(value), hdrs, ev);
-}
+/* The producing calls below leave the record pending on its event until acknowledged. A record the producer
+ * cannot take any more (hd_record_fatal) stays pending: the event is never done, its offset never stored, and the
+ * loop stops. */
 
 typedef struct {
     const char *sub_id, *url, *msg_id;
@@ -212,99 +208,60 @@ static void record_attempt(hd_dispatch_t *w, ev_t *ev, const attempt_t *a) {
            "attempt %d to %s: status %ld in %.1f ms%s", a->attempt, a->url, a->status, a->duration_us / 1000.0,
            a->next_retry_at_ms ? ", retry scheduled" : "");
     ev->pending++;
-    hd_record_result(w->record, &res, ev); /* pending until acknowledged, even when the producer failed (send_record) */
+    hd_record_result(w->record, &res, ev);
 }
 
-static hd_retry_job_t job_of(ev_t *ev, const char *sub_id, const char *url, const char *msg_id, int attempt,
-                             int64_t due_ms, json_object *envelope) {
-    return (hd_retry_job_t){.delivery_id = (char *)msg_id,
-                            .subscription_id = (char *)sub_id,
-                            .url = (char *)url,
-                            .attempt = attempt,
-                            .due_ms = due_ms,
-                            .event = envelope,
-                            .src_topic = ev->topic,
-                            .src_partition = ev->partition,
-                            .src_offset = ev->offset};
-}
-
-/* Produces a retry job to topic (a tier; or the dead-letter topic, hdrs then saying why). A job too large for a
- * record (an event whose envelope outgrew event.max.bytes) goes to the dead-letter topic instead, its event cut
- * down to id, type and tenant: the source coordinates find the rest. Returns 0, or -1 when it went there that way.
- * Takes hdrs. */
-static int send_job(hd_dispatch_t *w, ev_t *ev, const char *topic, const hd_retry_job_t *job,
-                    rd_kafka_headers_t *hdrs) {
-    char *value = hd_retry_job_encode(job);
-    size_t len = strlen(value);
-    int rc = 0;
-    if (len + strlen(job->delivery_id) > hd_record_max_bytes(w->record)) {
-        static const char *const keep[] = {"id", "type", "tenant"};
-        char error[256];
-        json_object *slim = json_object_new_object(), *v;
-        for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
-            if (json_object_object_get_ex(job->event, keep[i], &v))
-                json_object_object_add(slim, keep[i], json_object_get(v));
-        hd_retry_job_t cut = *job;
-        cut.event = slim;
-        free(value);
-        value = hd_retry_job_encode(&cut);
-        json_object_put(slim);
-        snprintf(error, sizeof(error),
-                 "the retry job of %zu bytes exceeds the producer's message.max.bytes; the event is at its source "
-                 "topic, partition and offset",
-                 len);
-        if (hdrs) rd_kafka_headers_destroy(hdrs);
-        hdrs = rd_kafka_headers_new(2);
-        rd_kafka_header_add(hdrs, "hookd-reason", -1, "too-large", -1);
-        rd_kafka_header_add(hdrs, "hookd-error", -1, error, -1);
-        HD_LOG(HD_LOG_ERROR, "record", HD_KV("delivery_id", job->delivery_id), "%s", error);
-        topic = w->conf->deadletter_topic;
-        rc = -1;
-    }
-    send_record(w, ev, topic, job->delivery_id, value, hdrs);
-    free(value);
-    return rc;
-}
-
-/* Puts a delivery into a retry tier: attempt is the attempt the job will make when it is due; parked marks one
- * its breaker parked. -1 when it went to the dead-letter topic instead (see send_job). */
-static int enqueue_retry(hd_dispatch_t *w, ev_t *ev, const char *sub_id, const char *url, const char *msg_id,
-                         int attempt, int64_t due_ms, int tier, int parked) {
+/* Produces a delivery's retry job: to the tier of d (attempt d->next_attempt, due d->due_ms), or when dead is set
+ * to the dead-letter topic, error saying why. 1 when it went to the dead-letter topic for being too large. */
+static int send_job(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, const char *msg_id, int attempt,
+                    const hd_outcome_decision_t *d, const char *dead, const char *error) {
     json_object *envelope = hd_decode_to_envelope(ev->event, &w->decode_opts);
-    hd_retry_job_t job = job_of(ev, sub_id, url, msg_id, attempt, due_ms, envelope);
-    job.parked = parked;
-    int rc = send_job(w, ev, w->retry->topic[tier], &job, NULL);
+    hd_retry_job_t job = {.delivery_id = (char *)msg_id,
+                          .subscription_id = (char *)sub->id,
+                          .url = (char *)sub->url,
+                          .attempt = dead ? attempt : d->next_attempt,
+                          .due_ms = dead ? 0 : d->due_ms,
+                          .parked = dead ? 0 : d->parked,
+                          .event = envelope,
+                          .src_topic = ev->topic,
+                          .src_partition = ev->partition,
+                          .src_offset = ev->offset};
+    ev->pending++;
+    int rc = hd_record_job(w->record, dead ? NULL : w->retry->topic[d->tier], &job, dead, error, ev);
     json_object_put(envelope);
-    return rc;
+    return rc == 1;
 }
 
-/* A delivery that will not be attempted again goes to the dead-letter topic as a retry job (it can be replayed
- * by producing it to a tier topic), the reason in the same headers as rejected input. */
-static void deadletter_delivery(hd_dispatch_t *w, ev_t *ev, const char *sub_id, const char *url, const char *msg_id,
-                                int attempt, const char *reason, const char *error) {
-    json_object *envelope = hd_decode_to_envelope(ev->event, &w->decode_opts);
-    hd_retry_job_t job = job_of(ev, sub_id, url, msg_id, attempt, 0, envelope);
-    rd_kafka_headers_t *h = rd_kafka_headers_new(2);
-    rd_kafka_header_add(h, "hookd-reason", -1, reason, -1);
-    rd_kafka_header_add(h, "hookd-error", -1, error ? error : reason, -1);
-    send_job(w, ev, w->conf->deadletter_topic, &job, h);
-    json_object_put(envelope);
+/* Endpoint health: the calls into the subscription cache's failing clock and disable write-back, and the ops
+ * event a disable writes. */
+static int64_t health_attempted(hd_dispatch_t *w, const hd_sub_t *sub, hd_outcome_t outcome, int64_t now) {
+    return outcome == HD_OUTCOME_PERMANENT
+               ? 0 /* the receiver answers: says nothing either way */
+               : hd_match_cache_attempted(w->cache, sub, outcome != HD_OUTCOME_SUCCESS, now);
 }
 
-static void disable_sub(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, const char *reason) {
+static void health_disable(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, const char *reason) {
     if (!hd_match_cache_disable(w->cache, sub, reason)) return;
     HD_LOG(HD_LOG_WARN, "dispatch", HD_KV("subscription_id", sub->id), "disabling subscription: %s", reason);
-    char at[40];
-    hd_rfc3339_format(hd_now_ms(), at);
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "type", json_object_new_string("subscription.disabled"));
-    json_object_object_add(o, "subscription_id", json_object_new_string(sub->id));
-    json_object_object_add(o, "tenant", json_object_new_string(sub->tenant));
-    json_object_object_add(o, "url", json_object_new_string(sub->url));
-    json_object_object_add(o, "reason", json_object_new_string(reason));
-    json_object_object_add(o, "at", json_object_new_string(at));
-    send_record(w, ev, w->conf->ops_topic, sub->id, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), NULL);
-    json_object_put(o);
+    ev->pending++;
+    hd_record_disabled(w->record, sub->id, sub->tenant, sub->url, reason, hd_now_ms(), ev);
+}
+
+/* Carries out the decision d for attempt a of a delivery to sub: the retry job or the dead letter, the disable,
+ * and the results record. */
+static void settle(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, attempt_t *a, const hd_outcome_decision_t *d) {
+    a->outcome = d->outcome;
+    a->error = d->error[0] ? d->error : NULL;
+    a->final = !d->retry;
+    if (d->retry) {
+        w->stats.retries++;
+        hd_metrics_retry(d->tier);
+        a->next_retry_at_ms = send_job(w, ev, sub, a->msg_id, a->attempt, d, NULL, NULL) ? 0 : d->due_ms;
+        a->final = !a->next_retry_at_ms; /* dead-lettered: too large to retry */
+    }
+    if (d->disable[0]) health_disable(w, ev, sub, d->disable);
+    record_attempt(w, ev, a);
+    if (d->dead) send_job(w, ev, sub, a->msg_id, a->attempt, d, d->dead, a->error);
 }
 
 static void job_free(hd_dispatch_t *w, job_t *job) {
@@ -317,36 +274,6 @@ static void job_free(hd_dispatch_t *w, job_t *job) {
 
 static void on_delivered(hd_deliver_req_t *req, void *opaque);
 
-/* The request's header list as one allocation, nodes then lines (curl only reads it): curl_slist_append would
- * make two per header, a dozen per delivery. A NULL value writes "name:", which tells curl to leave it out. */
-typedef struct header_s {
-    const char *name, *value;
-} header_t;
-
-static struct curl_slist *header_list(const header_t *h, int cnt) {
-    size_t text = 0;
-    for (int i = 0; i < cnt; i++)
-        text += strlen(h[i].name) + (h[i].value ? strlen(h[i].value) + 2 : 0) + 2;
-    struct curl_slist *nodes = hd_xmalloc(sizeof(*nodes) * (size_t)cnt + text);
-    char *p = (char *)(nodes + cnt);
-    for (int i = 0; i < cnt; i++) {
-        nodes[i].data = p;
-        nodes[i].next = i + 1 < cnt ? &nodes[i + 1] : NULL;
-        size_t n = strlen(h[i].name);
-        memcpy(p, h[i].name, n);
-        p += n;
-        *p++ = ':';
-        if (h[i].value) {
-            n = strlen(h[i].value);
-            *p++ = ' ';
-            memcpy(p, h[i].value, n);
-            p += n;
-        }
-        *p++ = '\0';
-    }
-    return nodes;
-}
-
 /* Signs (with a fresh timestamp) and sends a delivery. */
 static void submit_job(hd_dispatch_t *w, job_t *job) {
     const hd_sub_t *sub = job->sub;
@@ -355,17 +282,8 @@ static void submit_job(hd_dispatch_t *w, job_t *job) {
     job->attempted_at_ms = now;
     hd_int64_text(now / 1000, ts);
     hd_sign_header(&sub->keys, now, job->msg_id, now / 1000, job->body->data, job->body->len, sig);
-    const hd_sub_extra_t *x = sub->extra;
-    header_t h[x->headers_cnt + 5];
-    int n = 0;
-    for (int i = 0; i < x->headers_cnt; i++)
-        h[n++] = (header_t){x->headers[i].name, x->headers[i].value};
-    h[n++] = (header_t){"content-type", job->body->content_type};
-    h[n++] = (header_t){"webhook-id", job->msg_id};
-    h[n++] = (header_t){"webhook-timestamp", ts};
-    h[n++] = (header_t){"webhook-signature", sig};
-    h[n++] = (header_t){"Expect", NULL}; /* no 100-continue round trip for larger bodies */
-    job->req.headers = job->headers = header_list(h, n);
+    job->req.headers = job->headers =
+        hd_deliver_headers(sub->extra->headers, sub->extra->headers_cnt, job->body->content_type, job->msg_id, ts, sig);
     job->req.url = sub->url;
     job->req.body = job->body->data;
     job->req.body_len = job->body->len;
@@ -381,50 +299,27 @@ static int revoked(const ev_t *ev) {
     return !ev->abandoned && hd_consume_entry_revoked(ev->entry);
 }
 
-/* A retryable failure of attempt a->attempt: the next attempt goes to its retry tier (not before min_due_ms), or
- * the delivery is exhausted. Sets a->final and a->next_retry_at_ms; returns the dead-letter reason or NULL. */
-static const char *retry_or_exhaust(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, const char *msg_id,
-                                    int64_t retry_after_s, int64_t min_due_ms, int parked, attempt_t *a) {
-    a->final = 1;
-    if (a->attempt > sub->max_retry_count) return "exhausted";
-    int tier = hd_retry_plan(w->retry, a->attempt, retry_after_s, hd_now_ms(), &a->next_retry_at_ms);
-    if (min_due_ms > a->next_retry_at_ms) {
-        a->next_retry_at_ms = min_due_ms;
-        tier = hd_retry_tier_for_wait(w->retry, min_due_ms - hd_now_ms());
-    }
-    w->stats.retries++;
-    hd_metrics_retry(tier);
-    if (enqueue_retry(w, ev, sub->id, sub->url, msg_id, a->attempt + 1, a->next_retry_at_ms, tier, parked)) {
-        a->next_retry_at_ms = 0; /* dead-lettered: too large to retry */
-        return NULL;
-    }
-    a->final = 0;
-    return NULL;
-}
-
 static void on_delivered(hd_deliver_req_t *req, void *opaque) {
     hd_dispatch_t *w = opaque;
     job_t *job = (job_t *)req;
     ev_t *ev = job->ev;
     const hd_sub_t *sub = job->sub;
-    int64_t now = hd_now_ms();
-    hd_outcome_t outcome = req->refused[0] ? HD_OUTCOME_PERMANENT
-                                           : hd_outcome_classify(req->status, req->curl_code, sub->extra->success_code);
-    hd_admit_done(w->admit, &job->slot, outcome, req->curl_code, now);
+    hd_outcome_in_t in = {.status = req->status,
+                          .transport_error = req->curl_code,
+                          .transport_text = req->error,
+                          .refused = req->refused,
+                          .retry_after_s = req->retry_after_s,
+                          .attempt = job->attempt,
+                          .max_retry_count = sub->max_retry_count,
+                          .success_code = sub->extra->success_code,
+                          .disable_after_ms = w->conf->disable_after_ms,
+                          .now_ms = hd_now_ms()};
+    hd_outcome_t outcome = hd_outcome_of(&in);
+    hd_admit_done(w->admit, &job->slot, outcome, req->curl_code, in.now_ms);
     hd_metrics_delivery_attempt(outcome, req->status, req->duration_us);
-
-    char error[CURL_ERROR_SIZE + 160];
-    const char *err = NULL;
-    if (req->refused[0]) {
-        snprintf(error, sizeof(error), "refused to connect to %s (allow it with http.allow.cidrs)", req->refused);
-        err = error;
-    } else if (req->curl_code) {
-        err = req->error;
-    } else if (outcome != HD_OUTCOME_SUCCESS) {
-        snprintf(error, sizeof(error), "receiver answered %ld%s", req->status,
-                 sub->extra->success_code ? " (not the subscription's success_code)" : "");
-        err = error;
-    }
+    in.failing_since_ms = health_attempted(w, sub, outcome, in.now_ms);
+    hd_outcome_decision_t d;
+    hd_outcome_decide(&in, w->retry, &d);
     attempt_t a = {.sub_id = sub->id,
                    .url = sub->url,
                    .msg_id = job->msg_id,
@@ -432,65 +327,31 @@ static void on_delivered(hd_deliver_req_t *req, void *opaque) {
                    .status = req->status,
                    .duration_us = req->duration_us,
                    .attempted_at_ms = job->attempted_at_ms,
-                   .outcome = outcome,
-                   .error = err,
                    .response = req->response_len ? req->response : NULL,
-                   .response_len = req->response_len,
-                   .final = 1};
-    const char *dead = NULL;
-    if (outcome == HD_OUTCOME_RETRYABLE) {
-        dead = retry_or_exhaust(w, ev, sub, job->msg_id, req->retry_after_s, 0, 0, &a);
-    } else if (outcome == HD_OUTCOME_PERMANENT) {
-        dead = "permanent";
-    } else if (outcome == HD_OUTCOME_GONE) {
-        dead = "gone";
-        disable_sub(w, ev, sub, "the endpoint answered 410 Gone");
-    }
-    record_attempt(w, ev, &a);
-    if (dead) deadletter_delivery(w, ev, sub->id, sub->url, job->msg_id, job->attempt, dead, err);
-    int64_t failing_since = outcome == HD_OUTCOME_PERMANENT
-                                ? 0 /* the receiver answers: says nothing either way */
-                                : hd_match_cache_attempted(w->cache, sub, outcome != HD_OUTCOME_SUCCESS, now);
-    if (outcome == HD_OUTCOME_RETRYABLE && w->conf->disable_after_ms && failing_since &&
-        now - failing_since >= w->conf->disable_after_ms) {
-        char why[128];
-        snprintf(why, sizeof(why), "the endpoint has failed continuously for %" PRId64 " s",
-                 (now - failing_since) / 1000);
-        disable_sub(w, ev, sub, why);
-    }
+                   .response_len = req->response_len};
+    settle(w, ev, sub, &a, &d);
     job_free(w, job);
     ev_work_done(w, ev);
 }
 
-/* Parks a delivery without attempting it (open breaker, host at its cap, waited too long for a slot): it waits in
- * a retry tier instead of hammering the receiver, taking slots from healthy endpoints or holding its event's
- * offset, and keeps its attempt number. A delivery parked by its breaker before that finds the circuit still open
- * counts this as a failed attempt instead, so that deliveries to a receiver that never recovers reach their final
- * outcome on their schedule, each with a bounded number of parks. */
+/* Parks a delivery without attempting it (see hd_outcome_park): it waits in a retry tier instead of hammering the
+ * receiver, taking slots from healthy endpoints or holding its event's offset. */
 static void park(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, const char *msg_id, int attempt, int parked,
                  const hd_admit_park_t *p) {
     int64_t now = hd_now_ms();
-    attempt_t a = {.sub_id = sub->id,
-                   .url = sub->url,
-                   .msg_id = msg_id,
-                   .attempt = attempt,
-                   .attempted_at_ms = now,
-                   .outcome = HD_OUTCOME_RETRYABLE,
-                   .error = "not attempted: the circuit to this endpoint is open",
-                   .final = 1};
-    if (p->breaker && parked) {
-        const char *dead = retry_or_exhaust(w, ev, sub, msg_id, -1, p->due_ms, 1, &a);
-        record_attempt(w, ev, &a);
-        if (dead) deadletter_delivery(w, ev, sub->id, sub->url, msg_id, attempt, dead, a.error);
+    hd_outcome_decision_t d;
+    hd_outcome_park(w->retry, attempt, sub->max_retry_count, parked, p->breaker, p->due_ms, now, &d);
+    attempt_t a = {.sub_id = sub->id, .url = sub->url, .msg_id = msg_id, .attempt = attempt, .attempted_at_ms = now};
+    if (d.record) {
+        settle(w, ev, sub, &a, &d);
         return;
     }
-    int64_t due = p->due_ms ? p->due_ms : now + w->retry->delay_ms[0];
     w->stats.parked++;
     HD_LOG(HD_LOG_DEBUG, "deliver", HD_KV("subscription_id", sub->id, "delivery_id", msg_id), "parked: %s", p->why);
-    if (enqueue_retry(w, ev, sub->id, sub->url, msg_id, attempt, due, hd_retry_tier_for_wait(w->retry, due - now),
-                      parked || p->breaker)) {
+    if (send_job(w, ev, sub, msg_id, attempt, &d, NULL, NULL)) {
         a.outcome = HD_OUTCOME_PERMANENT;
         a.error = "not attempted: too large to park in a retry tier (dead-lettered)";
+        a.final = 1;
         record_attempt(w, ev, &a);
     }
 }
@@ -512,13 +373,27 @@ static const shape_t *shape_for(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub)
     return s;
 }
 
+/* A delivery that ends without an attempt: a final failed outcome, recorded. */
+static void fail_unattempted(hd_dispatch_t *w, ev_t *ev, const char *sub_id, const char *url, const char *msg_id,
+                             int attempt, const char *error, int cancelled) {
+    attempt_t a = {.sub_id = sub_id,
+                   .url = url,
+                   .msg_id = msg_id,
+                   .attempt = attempt,
+                   .attempted_at_ms = hd_now_ms(),
+                   .outcome = HD_OUTCOME_PERMANENT,
+                   .error = error,
+                   .final = 1,
+                   .cancelled = cancelled};
+    record_attempt(w, ev, &a);
+}
+
 static void start_delivery(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, int attempt, int parked,
                            const char *msg_id) {
-    int64_t now = hd_now_ms();
     job_t *job = hd_xcalloc(1, sizeof(*job));
     hd_admit_park_t p;
     hd_admit_verdict_t v =
-        hd_admit_request(w->admit, &job->slot, sub->url, sub->origin, (size_t)sub->origin_len, now, &p);
+        hd_admit_request(w->admit, &job->slot, sub->url, sub->origin, (size_t)sub->origin_len, hd_now_ms(), &p);
     if (v == HD_ADMIT_PARK) {
         free(job);
         park(w, ev, sub, msg_id, attempt, parked, &p);
@@ -528,16 +403,8 @@ static void start_delivery(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, int 
     if (!shape->body) { /* nothing can be sent: a permanent failure, recorded and dead-lettered like any other */
         hd_admit_cancel(w->admit, &job->slot);
         free(job);
-        attempt_t a = {.sub_id = sub->id,
-                       .url = sub->url,
-                       .msg_id = msg_id,
-                       .attempt = attempt,
-                       .attempted_at_ms = now,
-                       .outcome = HD_OUTCOME_PERMANENT,
-                       .error = shape->error,
-                       .final = 1};
-        record_attempt(w, ev, &a);
-        deadletter_delivery(w, ev, sub->id, sub->url, msg_id, attempt, "permanent", shape->error);
+        fail_unattempted(w, ev, sub->id, sub->url, msg_id, attempt, shape->error, 0);
+        send_job(w, ev, sub, msg_id, attempt, NULL, "permanent", shape->error);
         return;
     }
     job->ev = ev;
@@ -586,7 +453,7 @@ static void deadletter_message(hd_dispatch_t *w, ev_t *ev, const rd_kafka_messag
     hd_metrics_event_deadlettered();
     if (w->replay) return;
     ev->pending++;
-    hd_record_deadletter(w->record, msg, reason, error, ev); /* pending until acknowledged (send_record) */
+    hd_record_deadletter(w->record, msg, reason, error, ev);
 }
 
 /* Stable per (event, subscription) so that retries and replays keep it; a replay asked for new ids salts it. */
@@ -614,15 +481,8 @@ static void deliver_target(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const c
         start_delivery(w, ev, sub, 1, 0, msg_id);
     } else {
         hd_sign_message_id(ev->event->id, id, msg_id);
-        attempt_t a = {.sub_id = id,
-                       .url = sub ? sub->url : "",
-                       .msg_id = msg_id,
-                       .attempt = 1,
-                       .attempted_at_ms = hd_now_ms(),
-                       .outcome = HD_OUTCOME_PERMANENT,
-                       .error = sub ? "the subscription is not active" : "no such subscription (deleted?)",
-                       .final = 1};
-        record_attempt(w, ev, &a);
+        fail_unattempted(w, ev, id, sub ? sub->url : "", msg_id, 1,
+                         sub ? "the subscription is not active" : "no such subscription (deleted?)", 0);
     }
 }
 
@@ -636,11 +496,11 @@ static void await_target(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const cha
     }
     ev->target = hd_xstrdup(id);
     ev->produced_ms = produced_ms;
-    ev->due_ms = hd_now_ms() + TARGET_WAIT_MS;
+    ev->await_until_ms = hd_now_ms() + TARGET_WAIT_MS;
     ev_ref_work(ev);
-    ev->held_next = NULL;
+    ev->await_next = NULL;
     *w->awaiting_tail = ev;
-    w->awaiting_tail = &ev->held_next;
+    w->awaiting_tail = &ev->await_next;
 }
 
 /* How often a worker with events awaiting a look checks whether it has come. */
@@ -648,9 +508,10 @@ static void await_target(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const cha
 
 /* Events whose look has come, or whose wait is over, in the order they came. */
 static void release_awaiting(hd_dispatch_t *w, int64_t now) {
-    while (w->awaiting && (hd_match_cache_seen(w->cache, w->awaiting->produced_ms) || w->awaiting->due_ms <= now)) {
+    while (w->awaiting &&
+           (hd_match_cache_seen(w->cache, w->awaiting->produced_ms) || w->awaiting->await_until_ms <= now)) {
         ev_t *ev = w->awaiting;
-        if (!(w->awaiting = ev->held_next)) w->awaiting_tail = &w->awaiting;
+        if (!(w->awaiting = ev->await_next)) w->awaiting_tail = &w->awaiting;
         hd_match_t *snap = hd_match_cache_get(w->cache);
         if (revoked(ev))
             w->stats.dropped_revoked++;
@@ -732,48 +593,19 @@ static void run_retry(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev) {
     hd_retry_job_t *job = ev->job;
     const hd_sub_t *sub = hd_match_get(snap, job->subscription_id);
     if (!sub || !sub->is_active || atomic_load(&sub->disabled)) {
-        attempt_t a = {.sub_id = job->subscription_id,
-                       .url = job->url,
-                       .msg_id = job->delivery_id,
-                       .attempt = job->attempt,
-                       .attempted_at_ms = hd_now_ms(),
-                       .outcome = HD_OUTCOME_PERMANENT,
-                       .error = sub ? "the subscription was disabled before the retry"
-                                    : "the subscription was deleted before the retry",
-                       .final = 1,
-                       .cancelled = 1};
-        record_attempt(w, ev, &a);
+        fail_unattempted(w, ev, job->subscription_id, job->url, job->delivery_id, job->attempt,
+                         sub ? "the subscription was disabled before the retry"
+                             : "the subscription was deleted before the retry",
+                         1);
         return;
     }
     ev->snap = hd_match_retain(snap);
     start_delivery(w, ev, sub, job->attempt, job->parked, job->delivery_id);
 }
 
-static size_t partition_key(char *buf, size_t size, const char *topic, int32_t partition) {
-    return (size_t)snprintf(buf, size, "%s%c%d", topic, 0, (int)partition);
-}
-
-/* Holds a job until it is due; its partition is paused meanwhile so the consumer does not fetch the backlog. */
-static void hold(hd_dispatch_t *w, ev_t *ev) {
-    ev_t **pp = &w->held;
-    while (*pp && (*pp)->due_ms <= ev->due_ms)
-        pp = &(*pp)->held_next;
-    ev->held_next = *pp;
-    *pp = ev;
-    char key[512];
-    intptr_t *count =
-        (intptr_t *)hd_map_slot(w->paused, key, partition_key(key, sizeof(key), ev->msg_topic, ev->msg_partition));
-    if ((*count)++ == 0) hd_consume_pause(ev->consume, ev->msg_topic, ev->msg_partition, 1);
-}
-
-static ev_t *unhold(hd_dispatch_t *w) {
-    ev_t *ev = w->held;
-    w->held = ev->held_next;
-    char key[512];
-    intptr_t *count =
-        (intptr_t *)hd_map_slot(w->paused, key, partition_key(key, sizeof(key), ev->msg_topic, ev->msg_partition));
-    if (--(*count) == 0) hd_consume_pause(ev->consume, ev->msg_topic, ev->msg_partition, 0);
-    return ev;
+static void pause_partition(void *opaque, const hd_retry_held_t *held, int pause) {
+    const ev_t *ev = EV_OF_HELD(held);
+    hd_consume_pause(ev->consume, held->topic, held->partition, pause);
 }
 
 static void handle_retry(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const rd_kafka_message_t *msg, int tier) {
@@ -797,13 +629,14 @@ static void handle_retry(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const rd_
         /* Due later than the next tier's delay (a long Retry-After, a long-open breaker): move it to the tier
          * that fits rather than block the jobs queued behind it. Within a tier it is held: re-producing it to the
          * same tier would only circulate it until due. */
-        send_job(w, ev, w->retry->topic[fit], ev->job, NULL);
+        ev->pending++;
+        hd_record_job(w->record, w->retry->topic[fit], ev->job, NULL, NULL, ev);
         return;
     }
-    if (wait > 0) {
-        ev->due_ms = ev->job->due_ms;
+    if (wait > 0) { /* its partition is paused meanwhile, so the consumer does not fetch the backlog */
+        ev->held = (hd_retry_held_t){.due_ms = ev->job->due_ms, .topic = ev->msg_topic, .partition = ev->msg_partition};
         ev_ref_work(ev);
-        hold(w, ev);
+        hd_retry_hold_add(w->hold, &ev->held);
         return;
     }
     run_retry(w, snap, ev);
@@ -849,7 +682,7 @@ static hd_dispatch_t *dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cach
                                                .queue_max_ms = conf->http_queue_max_ms,
                                                .probe_ms = conf->http_timeout_ms,
                                                .idle_ms = conf->http_endpoint_idle_ms});
-    w->paused = hd_map_new(16);
+    w->hold = hd_retry_hold_new(pause_partition, w);
     if (pipe2(w->wake, O_NONBLOCK | O_CLOEXEC)) {
         snprintf(errstr, errstr_size, "pipe: %s", strerror(errno));
         goto fail;
@@ -929,16 +762,17 @@ static int turn(hd_dispatch_t *w, int consuming, int max_wait_ms) {
     /* Before the queues are read: a wake-up written while they are being read then stays in the pipe. Drained
      * after, it was lost, and the queue, no longer empty, never signalled again until the timer below. */
     drain_wake(w);
-    while (consuming && w->held && w->held->due_ms <= now) {
+    hd_retry_held_t *held;
+    while (consuming && (held = hd_retry_hold_due(w->hold, now))) {
         if (!snap) snap = hd_match_cache_get(w->cache);
-        ev_t *ev = unhold(w);
+        ev_t *ev = EV_OF_HELD(held);
         if (revoked(ev))
             w->stats.dropped_revoked++;
         else
             run_retry(w, snap, ev);
         ev_work_done(w, ev); /* the hold's reference */
     }
-    if (w->held && w->held->due_ms - now < max_wait_ms) max_wait_ms = (int)(w->held->due_ms - now);
+    if (hd_retry_hold_next_ms(w->hold) - now < max_wait_ms) max_wait_ms = (int)(hd_retry_hold_next_ms(w->hold) - now);
     release_awaiting(w, now);
     if (w->awaiting && max_wait_ms > AWAIT_POLL_MS) max_wait_ms = AWAIT_POLL_MS; /* no signal comes with a look */
     /* The retry tiers first: a retry is older work than any new event. */
@@ -993,16 +827,15 @@ static int abandon(hd_dispatch_t *w) {
         ev_work_done(w, ev);
         n++;
     }
-    while (w->held) {
-        ev_t *ev = w->held;
-        w->held = ev->held_next;
+    for (hd_retry_held_t *held; (held = hd_retry_hold_take(w->hold));) {
+        ev_t *ev = EV_OF_HELD(held);
         ev->abandoned = 1;
         ev_work_done(w, ev);
         n++;
     }
     while (w->awaiting) {
         ev_t *ev = w->awaiting;
-        w->awaiting = ev->held_next;
+        w->awaiting = ev->await_next;
         ev->abandoned = 1;
         ev_work_done(w, ev);
         n++;
@@ -1097,7 +930,7 @@ void hd_dispatch_destroy(hd_dispatch_t *w) {
     hd_deliver_destroy(w->deliver);
     hd_retry_destroy(w->retry);
     hd_admit_destroy(w->admit);
-    hd_map_destroy(w->paused, NULL);
+    hd_retry_hold_destroy(w->hold);
     if (w->wake[0] >= 0) close(w->wake[0]);
     if (w->wake[1] >= 0) close(w->wake[1]);
     free(w);
