@@ -10,27 +10,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hookd/admit.h"
+#include "hookd/attempt.h"
 #include "hookd/consume.h"
 #include "hookd/decode.h"
-#include "hookd/deliver.h"
 #include "hookd/log.h"
 #include "hookd/metrics.h"
-#include "hookd/outcome.h"
 #include "hookd/record.h"
-#include "hookd/render.h"
 #include "hookd/retry.h"
-#include "hookd/rfc3339.h"
 #include "hookd/sign.h"
 #include "hookd/util.h"
-
-/* One rendered payload shape of an event: the template, or the built-in version when tmpl is NULL. */
-typedef struct {
-    const hd_render_tmpl_t *tmpl;
-    int version;
-    hd_render_body_t *body; /* NULL when it could not be rendered */
-    char *error;            /* why, then */
-} shape_t;
 
 /* Kafka headers looked at per message (CloudEvents binary mode needs a handful). */
 #define HD_DISPATCH_MAX_HEADERS 64
@@ -41,20 +29,12 @@ typedef struct {
  * under a slow broker can be thousands of events. pending is work plus the records not yet acknowledged; at zero
  * the message is done and its offset may be stored. */
 typedef struct ev_s {
-    hd_event_t *event;     /* NULL for a dead-lettered message, and once the work is done */
+    hd_attempt_src_t src;  /* first: the record opaque of its records; event NULL for a dead-lettered message */
     hd_retry_job_t *job;   /* set for a message from a retry tier */
     hd_consume_t *consume; /* the consumer it came from, which tracks its offset */
-    hd_consume_entry_t *entry;
     hd_match_t *snap;
-    shape_t *shapes; /* rendered once per distinct shape, shared by its subscribers */
-    int shapes_cnt;
-    char *topic; /* the event's origin, named in results: the source topic even for retries */
-    int32_t partition;
-    int64_t offset;
     char *msg_topic; /* where this message was consumed */
     int32_t msg_partition;
-    int work, pending;
-    int abandoned;
     hd_retry_held_t held;     /* a retry job waiting to be due */
     struct ev_s *prev, *next; /* live events */
     struct ev_s *await_next;  /* events awaiting a look */
@@ -63,21 +43,6 @@ typedef struct ev_s {
     int64_t await_until_ms;   /* and until when it waits at most */
 } ev_t;
 
-typedef struct job_s {
-    hd_deliver_req_t req; /* first: the deliver callback hands req back */
-    hd_admit_slot_t slot;
-    ev_t *ev;
-    const hd_sub_t *sub;
-    const hd_render_body_t *body; /* one of ev's shapes */
-    char msg_id[HD_SIGN_ID_SIZE];
-    struct curl_slist *headers; /* req.headers, owned */
-    int attempt;
-    int parked; /* parked by its breaker before (hd_retry_job_t) */
-    int64_t attempted_at_ms;
-    struct job_s *prev, *next; /* all jobs */
-} job_t;
-
-#define JOB_OF_SLOT(s) ((job_t *)((char *)(s)-offsetof(job_t, slot)))
 #define EV_OF_HELD(h) ((ev_t *)((char *)(h)-offsetof(ev_t, held)))
 
 struct hd_dispatch_s {
@@ -86,361 +51,54 @@ struct hd_dispatch_s {
     hd_consume_t *consume;       /* the source topics (or a replay's ranges) */
     hd_consume_t *retry_consume; /* the retry tiers, in a group of their own; NULL for a replay */
     hd_record_t *record;
-    hd_deliver_t *deliver;
+    hd_attempt_t *attempts;
     hd_retry_t *retry;
     hd_decode_opts_t decode_opts;
     int wake[2];
     ev_t *evs;
-    job_t *jobs;
     hd_retry_hold_t *hold;
-    ev_t *awaiting, **awaiting_tail; /* events naming a subscription this worker's snapshot lacks, oldest first */
-    hd_admit_t *admit;
-    hd_dispatch_stats_t stats;
+    ev_t *awaiting, **awaiting_tail;    /* events naming a subscription this worker's snapshot lacks, oldest first */
+    hd_dispatch_stats_t stats;          /* the deliveries' counts are the attempts' */
     const hd_dispatch_replay_t *replay; /* NULL: the group dispatcher */
 };
 
-#define LIST_ADD(head, x)                                                                                              \
-    do {                                                                                                               \
-        (x)->prev = NULL;                                                                                              \
-        (x)->next = (head);                                                                                            \
-        if (head) (head)->prev = (x);                                                                                  \
-        (head) = (x);                                                                                                  \
-    } while (0)
-#define LIST_DEL(head, x)                                                                                              \
-    do {                                                                                                               \
-        if ((x)->prev)                                                                                                 \
-            (x)->prev->next = (x)->next;                                                                               \
-        else                                                                                                           \
-            (head) = (x)->next;                                                                                        \
-        if ((x)->next) (x)->next->prev = (x)->prev;                                                                    \
-    } while (0)
-
 static void ev_release_content(ev_t *ev) {
-    hd_decode_event_destroy(ev->event);
+    hd_decode_event_destroy(ev->src.event);
     hd_retry_job_destroy(ev->job);
-    for (int i = 0; i < ev->shapes_cnt; i++) {
-        hd_render_body_release(ev->shapes[i].body);
-        free(ev->shapes[i].error);
-    }
-    free(ev->shapes);
+    hd_attempt_src_clear(&ev->src);
     hd_match_release(ev->snap);
-    ev->event = NULL;
+    ev->src.event = NULL;
     ev->job = NULL;
-    ev->shapes = NULL;
-    ev->shapes_cnt = 0;
     ev->snap = NULL;
 }
 
 static void ev_unref(hd_dispatch_t *w, ev_t *ev) {
-    if (--ev->pending > 0) return;
-    if (!ev->abandoned) hd_consume_done(ev->consume, ev->entry);
-    LIST_DEL(w->evs, ev);
+    if (--ev->src.pending > 0) return;
+    if (!ev->src.abandoned) hd_consume_done(ev->consume, ev->src.entry);
+    HD_LIST_DEL(w->evs, ev);
     ev_release_content(ev);
-    free(ev->topic);
+    free(ev->src.topic);
     free(ev->msg_topic);
     free(ev->target);
     free(ev);
 }
 
 static void ev_ref_work(ev_t *ev) {
-    ev->work++;
-    ev->pending++;
+    ev->src.work++;
+    ev->src.pending++;
 }
 
 static void ev_work_done(hd_dispatch_t *w, ev_t *ev) {
-    if (--ev->work == 0) ev_release_content(ev);
+    if (--ev->src.work == 0) ev_release_content(ev);
     ev_unref(w, ev);
 }
 
 static void on_record_ack(void *opaque, void *record_opaque) {
-    ev_unref(opaque, record_opaque);
+    ev_unref(opaque, record_opaque); /* &ev->src, the same pointer */
 }
 
-/* The producing calls below leave the record pending on its event until acknowledged. A record the producer
- * cannot take any more (hd_record_fatal) stays pending: the event is never done, its offset never stored, and the
- * loop stops. */
-
-typedef struct {
-    const char *sub_id, *url, *msg_id;
-    int attempt;
-    long status;
-    int64_t duration_us, attempted_at_ms, next_retry_at_ms;
-    hd_outcome_t outcome;
-    const char *error;
-    const char *response; /* the receiver's body as kept (NUL-terminated), NULL when none */
-    size_t response_len;
-    int final;
-    int cancelled; /* a retry not attempted (its subscription was disabled or deleted): not a delivery */
-} attempt_t;
-
-static void record_attempt(hd_dispatch_t *w, ev_t *ev, const attempt_t *a) {
-    hd_record_result_t res = {
-        .delivery_id = a->msg_id,
-        .event_id = ev->event->id,
-        .event_type = ev->event->type,
-        .subscription_id = a->sub_id,
-        .tenant = ev->event->tenant,
-        .url = a->url,
-        .attempt = a->attempt,
-        .status_code = a->status,
-        .success = a->outcome == HD_OUTCOME_SUCCESS,
-        .outcome = hd_outcome_name(a->outcome),
-        .error = a->error,
-        .response = a->response,
-        .response_len = a->response_len,
-        .duration_us = a->duration_us,
-        .attempted_at_ms = a->attempted_at_ms,
-        .event_time_ms = ev->event->time_ms,
-        .next_retry_at_ms = a->next_retry_at_ms,
-        .final = a->final,
-        .src_topic = ev->topic,
-        .src_partition = ev->partition,
-        .src_offset = ev->offset,
-        .replay = w->replay != NULL,
-    };
-    if (a->outcome == HD_OUTCOME_SUCCESS)
-        w->stats.succeeded++;
-    else if (!a->cancelled)
-        w->stats.failed++;
-    HD_LOG(a->outcome == HD_OUTCOME_SUCCESS ? HD_LOG_DEBUG : HD_LOG_INFO, "deliver",
-           HD_KV("event_id", ev->event->id, "subscription_id", a->sub_id, "delivery_id", a->msg_id, "outcome",
-                 res.outcome, "error", a->error),
-           "attempt %d to %s: status %ld in %.1f ms%s", a->attempt, a->url, a->status, a->duration_us / 1000.0,
-           a->next_retry_at_ms ? ", retry scheduled" : "");
-    ev->pending++;
-    hd_record_result(w->record, &res, ev);
-}
-
-/* Produces a delivery's retry job: to the tier of d (attempt d->next_attempt, due d->due_ms), or when dead is set
- * to the dead-letter topic, error saying why. 1 when it went to the dead-letter topic for being too large. */
-static int send_job(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, const char *msg_id, int attempt,
-                    const hd_outcome_decision_t *d, const char *dead, const char *error) {
-    json_object *envelope = hd_decode_to_envelope(ev->event, &w->decode_opts);
-    hd_retry_job_t job = {.delivery_id = (char *)msg_id,
-                          .subscription_id = (char *)sub->id,
-                          .url = (char *)sub->url,
-                          .attempt = dead ? attempt : d->next_attempt,
-                          .due_ms = dead ? 0 : d->due_ms,
-                          .parked = dead ? 0 : d->parked,
-                          .event = envelope,
-                          .src_topic = ev->topic,
-                          .src_partition = ev->partition,
-                          .src_offset = ev->offset};
-    ev->pending++;
-    int rc = hd_record_job(w->record, dead ? NULL : w->retry->topic[d->tier], &job, dead, error, ev);
-    json_object_put(envelope);
-    return rc == 1;
-}
-
-/* Endpoint health: the calls into the subscription cache's failing clock and disable write-back, and the ops
- * event a disable writes. */
-static int64_t health_attempted(hd_dispatch_t *w, const hd_sub_t *sub, hd_outcome_t outcome, int64_t now) {
-    return outcome == HD_OUTCOME_PERMANENT
-               ? 0 /* the receiver answers: says nothing either way */
-               : hd_match_cache_attempted(w->cache, sub, outcome != HD_OUTCOME_SUCCESS, now);
-}
-
-static void health_disable(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, const char *reason) {
-    if (!hd_match_cache_disable(w->cache, sub, reason)) return;
-    HD_LOG(HD_LOG_WARN, "dispatch", HD_KV("subscription_id", sub->id), "disabling subscription: %s", reason);
-    ev->pending++;
-    hd_record_disabled(w->record, sub->id, sub->tenant, sub->url, reason, hd_now_ms(), ev);
-}
-
-/* Carries out the decision d for attempt a of a delivery to sub: the retry job or the dead letter, the disable,
- * and the results record. */
-static void settle(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, attempt_t *a, const hd_outcome_decision_t *d) {
-    a->outcome = d->outcome;
-    a->error = d->error[0] ? d->error : NULL;
-    a->final = !d->retry;
-    if (d->retry) {
-        w->stats.retries++;
-        hd_metrics_retry(d->tier);
-        a->next_retry_at_ms = send_job(w, ev, sub, a->msg_id, a->attempt, d, NULL, NULL) ? 0 : d->due_ms;
-        a->final = !a->next_retry_at_ms; /* dead-lettered: too large to retry */
-    }
-    if (d->disable[0]) health_disable(w, ev, sub, d->disable);
-    record_attempt(w, ev, a);
-    if (d->dead) send_job(w, ev, sub, a->msg_id, a->attempt, d, d->dead, a->error);
-}
-
-static void job_free(hd_dispatch_t *w, job_t *job) {
-    LIST_DEL(w->jobs, job);
-    hd_metrics_delivery_inflight(-1);
-    hd_deliver_req_clear(&job->req);
-    free(job->headers);
-    free(job);
-}
-
-static void on_delivered(hd_deliver_req_t *req, void *opaque);
-
-/* Signs (with a fresh timestamp) and sends a delivery. */
-static void submit_job(hd_dispatch_t *w, job_t *job) {
-    const hd_sub_t *sub = job->sub;
-    int64_t now = hd_now_ms();
-    char ts[24], sig[HD_SIGN_HEADER_SIZE];
-    job->attempted_at_ms = now;
-    hd_int64_text(now / 1000, ts);
-    hd_sign_header(&sub->keys, now, job->msg_id, now / 1000, job->body->data, job->body->len, sig);
-    job->req.headers = job->headers =
-        hd_deliver_headers(sub->extra->headers, sub->extra->headers_cnt, job->body->content_type, job->msg_id, ts, sig);
-    job->req.url = sub->url;
-    job->req.body = job->body->data;
-    job->req.body_len = job->body->len;
-    if (hd_deliver_submit(w->deliver, &job->req)) {
-        job->req.curl_code = CURLE_FAILED_INIT;
-        on_delivered(&job->req, w);
-    }
-}
-
-/* Work of a revoked partition that has not started yet: dropped, since the partition's new owner delivers it
- * again from the last committed offset (sending it here too only makes a duplicate). */
-static int revoked(const ev_t *ev) {
-    return !ev->abandoned && hd_consume_entry_revoked(ev->entry);
-}
-
-static void on_delivered(hd_deliver_req_t *req, void *opaque) {
-    hd_dispatch_t *w = opaque;
-    job_t *job = (job_t *)req;
-    ev_t *ev = job->ev;
-    const hd_sub_t *sub = job->sub;
-    hd_outcome_in_t in = {.status = req->status,
-                          .transport_error = req->curl_code,
-                          .transport_text = req->error,
-                          .refused = req->refused,
-                          .retry_after_s = req->retry_after_s,
-                          .attempt = job->attempt,
-                          .max_retry_count = sub->max_retry_count,
-                          .success_code = sub->extra->success_code,
-                          .disable_after_ms = w->conf->disable_after_ms,
-                          .now_ms = hd_now_ms()};
-    hd_outcome_t outcome = hd_outcome_of(&in);
-    hd_admit_done(w->admit, &job->slot, outcome, req->curl_code, in.now_ms);
-    hd_metrics_delivery_attempt(outcome, req->status, req->duration_us);
-    in.failing_since_ms = health_attempted(w, sub, outcome, in.now_ms);
-    hd_outcome_decision_t d;
-    hd_outcome_decide(&in, w->retry, &d);
-    attempt_t a = {.sub_id = sub->id,
-                   .url = sub->url,
-                   .msg_id = job->msg_id,
-                   .attempt = job->attempt,
-                   .status = req->status,
-                   .duration_us = req->duration_us,
-                   .attempted_at_ms = job->attempted_at_ms,
-                   .response = req->response_len ? req->response : NULL,
-                   .response_len = req->response_len};
-    settle(w, ev, sub, &a, &d);
-    job_free(w, job);
-    ev_work_done(w, ev);
-}
-
-/* Parks a delivery without attempting it (see hd_outcome_park): it waits in a retry tier instead of hammering the
- * receiver, taking slots from healthy endpoints or holding its event's offset. */
-static void park(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, const char *msg_id, int attempt, int parked,
-                 const hd_admit_park_t *p) {
-    int64_t now = hd_now_ms();
-    hd_outcome_decision_t d;
-    hd_outcome_park(w->retry, attempt, sub->max_retry_count, parked, p->breaker, p->due_ms, now, &d);
-    attempt_t a = {.sub_id = sub->id, .url = sub->url, .msg_id = msg_id, .attempt = attempt, .attempted_at_ms = now};
-    if (d.record) {
-        settle(w, ev, sub, &a, &d);
-        return;
-    }
-    w->stats.parked++;
-    HD_LOG(HD_LOG_DEBUG, "deliver", HD_KV("subscription_id", sub->id, "delivery_id", msg_id), "parked: %s", p->why);
-    if (send_job(w, ev, sub, msg_id, attempt, &d, NULL, NULL)) {
-        a.outcome = HD_OUTCOME_PERMANENT;
-        a.error = "not attempted: too large to park in a retry tier (dead-lettered)";
-        a.final = 1;
-        record_attempt(w, ev, &a);
-    }
-}
-
-/* The rendered shape of sub's payload for ev, rendered on first use; a failure is kept too, so every subscriber
- * of that shape fails alike. */
-static const shape_t *shape_for(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub) {
-    int version = sub->extra->tmpl ? 0 : sub->version;
-    for (int i = 0; i < ev->shapes_cnt; i++)
-        if (ev->shapes[i].tmpl == sub->extra->tmpl && ev->shapes[i].version == version) return &ev->shapes[i];
-    char err[256];
-    ev->shapes = hd_xrealloc(ev->shapes, sizeof(*ev->shapes) * (size_t)(ev->shapes_cnt + 1));
-    shape_t *s = &ev->shapes[ev->shapes_cnt++];
-    s->tmpl = sub->extra->tmpl;
-    s->version = version;
-    s->body = hd_render_payload(ev->event, sub->version, sub->extra->tmpl, (size_t)w->conf->render_max_bytes, err,
-                                sizeof(err));
-    s->error = s->body ? NULL : hd_xstrdup(err);
-    return s;
-}
-
-/* A delivery that ends without an attempt: a final failed outcome, recorded. */
-static void fail_unattempted(hd_dispatch_t *w, ev_t *ev, const char *sub_id, const char *url, const char *msg_id,
-                             int attempt, const char *error, int cancelled) {
-    attempt_t a = {.sub_id = sub_id,
-                   .url = url,
-                   .msg_id = msg_id,
-                   .attempt = attempt,
-                   .attempted_at_ms = hd_now_ms(),
-                   .outcome = HD_OUTCOME_PERMANENT,
-                   .error = error,
-                   .final = 1,
-                   .cancelled = cancelled};
-    record_attempt(w, ev, &a);
-}
-
-static void start_delivery(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, int attempt, int parked,
-                           const char *msg_id) {
-    job_t *job = hd_xcalloc(1, sizeof(*job));
-    hd_admit_park_t p;
-    hd_admit_verdict_t v =
-        hd_admit_request(w->admit, &job->slot, sub->url, sub->origin, (size_t)sub->origin_len, hd_now_ms(), &p);
-    if (v == HD_ADMIT_PARK) {
-        free(job);
-        park(w, ev, sub, msg_id, attempt, parked, &p);
-        return;
-    }
-    const shape_t *shape = shape_for(w, ev, sub);
-    if (!shape->body) { /* nothing can be sent: a permanent failure, recorded and dead-lettered like any other */
-        hd_admit_cancel(w->admit, &job->slot);
-        free(job);
-        fail_unattempted(w, ev, sub->id, sub->url, msg_id, attempt, shape->error, 0);
-        send_job(w, ev, sub, msg_id, attempt, NULL, "permanent", shape->error);
-        return;
-    }
-    job->ev = ev;
-    job->sub = sub;
-    job->attempt = attempt;
-    job->parked = parked;
-    snprintf(job->msg_id, sizeof(job->msg_id), "%s", msg_id);
-    job->body = shape->body;
-    LIST_ADD(w->jobs, job);
-    hd_metrics_delivery_inflight(1);
-    ev_ref_work(ev);
-    w->stats.deliveries++;
-    if (v == HD_ADMIT_GO) submit_job(w, job);
-}
-
-/* Deliveries leaving their host's queue: attempted now, or parked (waited too long, breaker opened). */
-static void start_ready(hd_dispatch_t *w) {
-    hd_admit_verdict_t v;
-    hd_admit_park_t p;
-    hd_admit_slot_t *slot;
-    while ((slot = hd_admit_next(w->admit, hd_now_ms(), &v, &p))) {
-        job_t *job = JOB_OF_SLOT(slot);
-        ev_t *ev = job->ev;
-        if (v == HD_ADMIT_GO && !revoked(ev)) {
-            submit_job(w, job);
-            continue;
-        }
-        if (v == HD_ADMIT_GO) { /* see revoked() */
-            hd_admit_cancel(w->admit, slot);
-            w->stats.dropped_revoked++;
-        } else {
-            park(w, ev, job->sub, job->msg_id, job->attempt, job->parked, &p);
-        }
-        job_free(w, job);
-        ev_work_done(w, ev);
-    }
+static void on_attempt_done(void *opaque, hd_attempt_src_t *src) {
+    ev_work_done(opaque, (ev_t *)src);
 }
 
 static void deadletter_message(hd_dispatch_t *w, ev_t *ev, const rd_kafka_message_t *msg, const char *reason,
@@ -452,19 +110,19 @@ static void deadletter_message(hd_dispatch_t *w, ev_t *ev, const rd_kafka_messag
     w->stats.deadlettered++;
     hd_metrics_event_deadlettered();
     if (w->replay) return;
-    ev->pending++;
+    ev->src.pending++;
     hd_record_deadletter(w->record, msg, reason, error, ev);
 }
 
 /* Stable per (event, subscription) so that retries and replays keep it; a replay asked for new ids salts it. */
 static void delivery_id(const hd_dispatch_t *w, const ev_t *ev, const hd_sub_t *sub, char out[HD_SIGN_ID_SIZE]) {
     if (!w->replay || !w->replay->salt) {
-        hd_sign_message_id(ev->event->id, sub->id, out);
+        hd_sign_message_id(ev->src.event->id, sub->id, out);
         return;
     }
     char salted[512];
     snprintf(salted, sizeof(salted), "%s/%s", sub->id, w->replay->salt);
-    hd_sign_message_id(ev->event->id, salted, out);
+    hd_sign_message_id(ev->src.event->id, salted, out);
 }
 
 /* The longest an event waits for the store to show the subscription it names. */
@@ -475,14 +133,14 @@ static void delivery_id(const hd_dispatch_t *w, const ev_t *ev, const hd_sub_t *
 static void deliver_target(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const char *id) {
     const hd_sub_t *sub = hd_match_get(snap, id);
     char msg_id[HD_SIGN_ID_SIZE];
-    if (sub && !strcmp(sub->tenant, ev->event->tenant) && sub->is_active && !atomic_load(&sub->disabled)) {
+    if (sub && !strcmp(sub->tenant, ev->src.event->tenant) && sub->is_active && !atomic_load(&sub->disabled)) {
         ev->snap = hd_match_retain(snap);
         delivery_id(w, ev, sub, msg_id);
-        start_delivery(w, ev, sub, 1, 0, msg_id);
+        hd_attempt_start(w->attempts, &ev->src, sub, 1, 0, msg_id);
     } else {
-        hd_sign_message_id(ev->event->id, id, msg_id);
-        fail_unattempted(w, ev, id, sub ? sub->url : "", msg_id, 1,
-                         sub ? "the subscription is not active" : "no such subscription (deleted?)", 0);
+        hd_sign_message_id(ev->src.event->id, id, msg_id);
+        hd_attempt_fail(w->attempts, &ev->src, id, sub ? sub->url : "", msg_id, 1,
+                        sub ? "the subscription is not active" : "no such subscription (deleted?)", 0);
     }
 }
 
@@ -513,7 +171,7 @@ static void release_awaiting(hd_dispatch_t *w, int64_t now) {
         ev_t *ev = w->awaiting;
         if (!(w->awaiting = ev->await_next)) w->awaiting_tail = &w->awaiting;
         hd_match_t *snap = hd_match_cache_get(w->cache);
-        if (revoked(ev))
+        if (hd_attempt_revoked(&ev->src))
             w->stats.dropped_revoked++;
         else
             deliver_target(w, snap, ev, ev->target);
@@ -525,9 +183,9 @@ static void release_awaiting(hd_dispatch_t *w, int64_t now) {
 static void handle_source(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const rd_kafka_message_t *msg) {
     char errstr[512];
     hd_decode_err_t derr;
-    ev->topic = hd_xstrdup(ev->msg_topic);
-    ev->partition = msg->partition;
-    ev->offset = msg->offset;
+    ev->src.topic = hd_xstrdup(ev->msg_topic);
+    ev->src.partition = msg->partition;
+    ev->src.offset = msg->offset;
     hd_decode_header_t hdrs[HD_DISPATCH_MAX_HEADERS];
     size_t hdr_cnt = 0;
     rd_kafka_headers_t *kh;
@@ -535,9 +193,9 @@ static void handle_source(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const rd
         for (; hdr_cnt < HD_DISPATCH_MAX_HEADERS; hdr_cnt++)
             if (rd_kafka_header_get_all(kh, hdr_cnt, &hdrs[hdr_cnt].name, &hdrs[hdr_cnt].value, &hdrs[hdr_cnt].len))
                 break;
-    ev->event = hd_decode_event(msg->payload, msg->len, hdrs, hdr_cnt, &w->decode_opts,
-                                rd_kafka_message_timestamp(msg, NULL), &derr, errstr, sizeof(errstr));
-    if (!ev->event) {
+    ev->src.event = hd_decode_event(msg->payload, msg->len, hdrs, hdr_cnt, &w->decode_opts,
+                                    rd_kafka_message_timestamp(msg, NULL), &derr, errstr, sizeof(errstr));
+    if (!ev->src.event) {
         deadletter_message(w, ev, msg, hd_decode_reason(derr), errstr);
         return;
     }
@@ -558,19 +216,19 @@ static void handle_source(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const rd
     }
 
     const hd_sub_t *small[64], **subs = small;
-    int n = hd_match_find(snap, ev->event, small, 64);
+    int n = hd_match_find(snap, ev->src.event, small, 64);
     if (n > 64) {
         subs = hd_xmalloc(sizeof(*subs) * (size_t)n);
-        hd_match_find(snap, ev->event, subs, n);
+        hd_match_find(snap, ev->src.event, subs, n);
     }
     if (n > 0) hd_metrics_event_matched();
     if (n > 0 && w->replay) {
         int kept = 0;
         char id[HD_SIGN_ID_SIZE];
-        hd_consume_range_t at = {ev->topic, ev->partition, ev->offset, ev->offset + 1};
+        hd_consume_range_t at = {ev->src.topic, ev->src.partition, ev->src.offset, ev->src.offset + 1};
         for (int i = 0; i < n; i++) {
             delivery_id(w, ev, subs[i], id);
-            if (w->replay->select(w->replay->opaque, ev->event, &at, subs[i], id)) subs[kept++] = subs[i];
+            if (w->replay->select(w->replay->opaque, ev->src.event, &at, subs[i], id)) subs[kept++] = subs[i];
         }
         n = kept;
     }
@@ -580,11 +238,11 @@ static void handle_source(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const rd
             if (target && (strlen(subs[i]->id) != target_len || memcmp(subs[i]->id, target, target_len))) continue;
             char msg_id[HD_SIGN_ID_SIZE];
             delivery_id(w, ev, subs[i], msg_id);
-            start_delivery(w, ev, subs[i], 1, 0, msg_id);
+            hd_attempt_start(w->attempts, &ev->src, subs[i], 1, 0, msg_id);
         }
     }
-    HD_LOG(HD_LOG_DEBUG, "match", HD_KV("event_id", ev->event->id), "event %s for tenant %s: %d subscriptions",
-           ev->event->type, ev->event->tenant, n);
+    HD_LOG(HD_LOG_DEBUG, "match", HD_KV("event_id", ev->src.event->id), "event %s for tenant %s: %d subscriptions",
+           ev->src.event->type, ev->src.event->tenant, n);
     if (subs != small) free(subs);
 }
 
@@ -593,14 +251,14 @@ static void run_retry(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev) {
     hd_retry_job_t *job = ev->job;
     const hd_sub_t *sub = hd_match_get(snap, job->subscription_id);
     if (!sub || !sub->is_active || atomic_load(&sub->disabled)) {
-        fail_unattempted(w, ev, job->subscription_id, job->url, job->delivery_id, job->attempt,
-                         sub ? "the subscription was disabled before the retry"
-                             : "the subscription was deleted before the retry",
-                         1);
+        hd_attempt_fail(w->attempts, &ev->src, job->subscription_id, job->url, job->delivery_id, job->attempt,
+                        sub ? "the subscription was disabled before the retry"
+                            : "the subscription was deleted before the retry",
+                        1);
         return;
     }
     ev->snap = hd_match_retain(snap);
-    start_delivery(w, ev, sub, job->attempt, job->parked, job->delivery_id);
+    hd_attempt_start(w->attempts, &ev->src, sub, job->attempt, job->parked, job->delivery_id);
 }
 
 static void pause_partition(void *opaque, const hd_retry_held_t *held, int pause) {
@@ -615,10 +273,10 @@ static void handle_retry(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const rd_
         deadletter_message(w, ev, msg, "bad-retry-job", errstr);
         return;
     }
-    ev->topic = hd_xstrdup(ev->job->src_topic);
-    ev->partition = ev->job->src_partition;
-    ev->offset = ev->job->src_offset;
-    if (!(ev->event =
+    ev->src.topic = hd_xstrdup(ev->job->src_topic);
+    ev->src.partition = ev->job->src_partition;
+    ev->src.offset = ev->job->src_offset;
+    if (!(ev->src.event =
               hd_decode_envelope(json_object_get(ev->job->event), &w->decode_opts, 0, &derr, errstr, sizeof(errstr)))) {
         deadletter_message(w, ev, msg, "bad-retry-job", errstr);
         return;
@@ -629,7 +287,7 @@ static void handle_retry(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const rd_
         /* Due later than the next tier's delay (a long Retry-After, a long-open breaker): move it to the tier
          * that fits rather than block the jobs queued behind it. Within a tier it is held: re-producing it to the
          * same tier would only circulate it until due. */
-        ev->pending++;
+        ev->src.pending++;
         hd_record_job(w->record, w->retry->topic[fit], ev->job, NULL, NULL, ev);
         return;
     }
@@ -651,11 +309,11 @@ static void handle_message(hd_dispatch_t *w, hd_match_t *snap, hd_consume_t *fro
     hd_metrics_event_consumed();
     ev_t *ev = hd_xcalloc(1, sizeof(*ev));
     ev->consume = from;
-    ev->entry = hd_consume_track(from, msg);
+    ev->src.entry = hd_consume_track(from, msg);
     ev->msg_topic = hd_xstrdup(rd_kafka_topic_name(msg->rkt));
     ev->msg_partition = msg->partition;
     ev_ref_work(ev);
-    LIST_ADD(w->evs, ev);
+    HD_LIST_ADD(w->evs, ev);
     int tier = hd_retry_tier_of_topic(w->retry, ev->msg_topic);
     if (tier < 0)
         handle_source(w, snap, ev, msg);
@@ -676,20 +334,22 @@ static hd_dispatch_t *dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cach
                                         .tenant_header = conf->event_tenant_header,
                                         .status_field = conf->match_status_field};
     w->wake[0] = w->wake[1] = -1;
-    w->admit = hd_admit_new(&(hd_admit_conf_t){.max_per_host = conf->http_max_inflight_per_host,
-                                               .breaker_failures = conf->breaker_failures,
-                                               .breaker_open_ms = conf->breaker_open_ms,
-                                               .queue_max_ms = conf->http_queue_max_ms,
-                                               .probe_ms = conf->http_timeout_ms,
-                                               .idle_ms = conf->http_endpoint_idle_ms});
     w->hold = hd_retry_hold_new(pause_partition, w);
     if (pipe2(w->wake, O_NONBLOCK | O_CLOEXEC)) {
         snprintf(errstr, errstr_size, "pipe: %s", strerror(errno));
         goto fail;
     }
     if (!(w->retry = hd_retry_new(conf, errstr, errstr_size))) goto fail;
-    if (!(w->deliver = hd_deliver_new(conf, on_delivered, w, errstr, errstr_size))) goto fail;
     if (!(w->record = hd_record_new(conf, w->wake[1], on_record_ack, w, errstr, errstr_size))) goto fail;
+    hd_attempt_env_t env = {.conf = conf,
+                            .record = w->record,
+                            .retry = w->retry,
+                            .cache = cache,
+                            .decode_opts = &w->decode_opts,
+                            .replay = replay != NULL,
+                            .done = on_attempt_done,
+                            .opaque = w};
+    if (!(w->attempts = hd_attempt_new(&env, errstr, errstr_size))) goto fail;
     if (replay) {
         w->consume = hd_consume_new_range(conf, w->wake[1], replay->ranges, replay->ranges_cnt, errstr, errstr_size);
         if (!w->consume) goto fail;
@@ -758,7 +418,7 @@ static int records_have_room(const hd_dispatch_t *w) {
 static int turn(hd_dispatch_t *w, int consuming, int max_wait_ms) {
     hd_match_t *snap = NULL;
     int64_t now = hd_now_ms();
-    start_ready(w);
+    hd_attempt_ready(w->attempts);
     /* Before the queues are read: a wake-up written while they are being read then stays in the pipe. Drained
      * after, it was lost, and the queue, no longer empty, never signalled again until the timer below. */
     drain_wake(w);
@@ -766,7 +426,7 @@ static int turn(hd_dispatch_t *w, int consuming, int max_wait_ms) {
     while (consuming && (held = hd_retry_hold_due(w->hold, now))) {
         if (!snap) snap = hd_match_cache_get(w->cache);
         ev_t *ev = EV_OF_HELD(held);
-        if (revoked(ev))
+        if (hd_attempt_revoked(&ev->src))
             w->stats.dropped_revoked++;
         else
             run_retry(w, snap, ev);
@@ -783,8 +443,7 @@ static int turn(hd_dispatch_t *w, int consuming, int max_wait_ms) {
             hd_consume_serve(from[f]);
             continue;
         }
-        int64_t room =
-            w->conf->http_max_inflight - (int64_t)hd_deliver_inflight(w->deliver) - (int64_t)hd_admit_waiting(w->admit);
+        int64_t room = w->conf->http_max_inflight - (int64_t)hd_attempt_busy(w->attempts);
         /* Messages done but waiting for an earlier one of their partition hold a little memory each: bounded. */
         if (!records_have_room(w) || hd_consume_pending(from[f]) >= (size_t)w->conf->consume_max_pending) room = 0;
         int want = room < w->conf->batch_size ? (int)room : (int)w->conf->batch_size;
@@ -806,7 +465,7 @@ static int turn(hd_dispatch_t *w, int consuming, int max_wait_ms) {
         return -1;
     }
     struct curl_waitfd wfd = {.fd = w->wake[0], .events = CURL_WAIT_POLLIN};
-    if (hd_deliver_run(w->deliver, &wfd, 1, max_wait_ms < 0 ? 0 : max_wait_ms) < 0) {
+    if (hd_attempt_run(w->attempts, &wfd, 1, max_wait_ms < 0 ? 0 : max_wait_ms) < 0) {
         HD_LOG(HD_LOG_ERROR, "dispatch", NULL, "curl multi failed");
         return -1;
     }
@@ -816,63 +475,21 @@ static int turn(hd_dispatch_t *w, int consuming, int max_wait_ms) {
 /* Gives up everything still in flight or held: their offsets are never stored, so they are re-delivered by the
  * partition's next owner (after a restart, by this process again). */
 static int abandon(hd_dispatch_t *w) {
-    int n = 0;
-    while (w->jobs) {
-        job_t *job = w->jobs;
-        ev_t *ev = job->ev;
-        hd_deliver_cancel(w->deliver, &job->req);
-        hd_admit_cancel(w->admit, &job->slot);
-        ev->abandoned = 1;
-        job_free(w, job);
-        ev_work_done(w, ev);
-        n++;
-    }
+    int n = hd_attempt_abandon(w->attempts);
     for (hd_retry_held_t *held; (held = hd_retry_hold_take(w->hold));) {
         ev_t *ev = EV_OF_HELD(held);
-        ev->abandoned = 1;
+        ev->src.abandoned = 1;
         ev_work_done(w, ev);
         n++;
     }
     while (w->awaiting) {
         ev_t *ev = w->awaiting;
         w->awaiting = ev->await_next;
-        ev->abandoned = 1;
+        ev->src.abandoned = 1;
         ev_work_done(w, ev);
         n++;
     }
     w->awaiting_tail = &w->awaiting;
-    return n;
-}
-
-/* A stopping worker parks deliveries instead of abandoning them: waiting ones (inflight 0) at once, those still in
- * flight (inflight 1) when the grace period ends, whose receiver may already have them and gets them again from the
- * retry tier, as after a crash. Their events' offsets then advance, so a restart re-delivers nothing else of them,
- * however long a hanging receiver made them wait. Deliveries of a revoked partition are the new owner's. */
-static int park_all(hd_dispatch_t *w, int inflight) {
-    static const hd_admit_park_t stopping = {.why = "the worker is stopping"};
-    int n = 0;
-    hd_admit_slot_t *slot;
-    for (job_t *job = w->jobs, *next; inflight && job; job = next) {
-        next = job->next;
-        hd_deliver_cancel(w->deliver, &job->req);
-        hd_admit_cancel(w->admit, &job->slot);
-    }
-    while (!inflight && (slot = hd_admit_take_waiting(w->admit))) {
-        job_t *job = JOB_OF_SLOT(slot);
-        ev_t *ev = job->ev;
-        if (!revoked(ev)) park(w, ev, job->sub, job->msg_id, job->attempt, job->parked, &stopping);
-        job_free(w, job);
-        ev_work_done(w, ev);
-        n++;
-    }
-    while (inflight && w->jobs) {
-        job_t *job = w->jobs;
-        ev_t *ev = job->ev;
-        if (!revoked(ev)) park(w, ev, job->sub, job->msg_id, job->attempt, job->parked, &stopping);
-        job_free(w, job);
-        ev_work_done(w, ev);
-        n++;
-    }
     return n;
 }
 
@@ -885,7 +502,11 @@ int hd_dispatch_run(hd_dispatch_t *w, const atomic_int *stop) {
     while (!atomic_load(stop)) {
         if (turn(w, 1, IDLE_WAIT_MS)) return -1;
         if (!w->replay) continue;
-        if (w->replay->progress) w->replay->progress(w->replay->opaque, &w->stats);
+        if (w->replay->progress) {
+            hd_dispatch_stats_t st;
+            hd_dispatch_stats(w, &st);
+            w->replay->progress(w->replay->opaque, &st);
+        }
         if (!w->evs && hd_consume_finished(w->consume)) break;
     }
 
@@ -894,11 +515,11 @@ int hd_dispatch_run(hd_dispatch_t *w, const atomic_int *stop) {
      * minute each. A replay abandons instead of parking: running it again is how it is resumed. */
     int64_t grace = w->conf->shutdown_grace_ms * 1000, start = hd_mono_us();
     int64_t reserve = grace / 3 < 3000000 ? grace / 3 : 3000000;
-    HD_LOG(HD_LOG_INFO, "dispatch", NULL, "stopping: %zu deliveries in flight", hd_deliver_inflight(w->deliver));
-    int parked = w->replay ? 0 : park_all(w, 0);
-    while (w->jobs && hd_mono_us() < start + grace - reserve)
+    HD_LOG(HD_LOG_INFO, "dispatch", NULL, "stopping: %zu deliveries in flight", hd_attempt_inflight(w->attempts));
+    int parked = w->replay ? 0 : hd_attempt_park_all(w->attempts, 0);
+    while (hd_attempt_busy(w->attempts) && hd_mono_us() < start + grace - reserve)
         if (turn(w, 0, 50)) break;
-    if (!w->replay) parked += park_all(w, 1);
+    if (!w->replay) parked += hd_attempt_park_all(w->attempts, 1);
     int abandoned = abandon(w);
     if (parked) HD_LOG(HD_LOG_INFO, "dispatch", NULL, "parked %d deliveries in the retry tiers", parked);
     if (abandoned)
@@ -915,21 +536,20 @@ int hd_dispatch_run(hd_dispatch_t *w, const atomic_int *stop) {
 
 void hd_dispatch_destroy(hd_dispatch_t *w) {
     if (!w) return;
-    if (w->deliver) abandon(w);
+    if (w->attempts) abandon(w);
     /* Whatever is still live waits only for acks: late acks during the producer's final flush must not touch the
      * consumer, which may already be gone. */
     for (ev_t *ev = w->evs; ev; ev = ev->next)
-        ev->abandoned = 1;
+        ev->src.abandoned = 1;
     hd_record_destroy(w->record, 0);
     hd_consume_destroy(w->consume);
     hd_consume_destroy(w->retry_consume);
     while (w->evs) {
-        w->evs->pending = 1;
+        w->evs->src.pending = 1;
         ev_unref(w, w->evs);
     }
-    hd_deliver_destroy(w->deliver);
+    hd_attempt_destroy(w->attempts);
     hd_retry_destroy(w->retry);
-    hd_admit_destroy(w->admit);
     hd_retry_hold_destroy(w->hold);
     if (w->wake[0] >= 0) close(w->wake[0]);
     if (w->wake[1] >= 0) close(w->wake[1]);
@@ -937,5 +557,13 @@ void hd_dispatch_destroy(hd_dispatch_t *w) {
 }
 
 void hd_dispatch_stats(const hd_dispatch_t *w, hd_dispatch_stats_t *out) {
+    hd_attempt_stats_t a;
+    hd_attempt_stats(w->attempts, &a);
     *out = w->stats;
+    out->deliveries = a.deliveries;
+    out->succeeded = a.succeeded;
+    out->failed = a.failed;
+    out->retries = a.retries;
+    out->parked = a.parked;
+    out->dropped_revoked += a.dropped_revoked;
 }

@@ -235,84 +235,83 @@ static void test_response_sanitised(void) {
     free(buf);
 }
 
-/* librdkafka's in-process mock cluster, owned by a client of its own. */
-static rd_kafka_t *mock_owner(const char **bootstraps) {
-    char err[256];
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    rd_kafka_conf_set(c, "test.mock.num.brokers", "1", err, sizeof(err));
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
-    rd_kafka_mock_cluster_t *mc = rd_kafka_handle_mock_cluster(rk);
-    rd_kafka_mock_topic_create(mc, "results", 1, 1);
-    rd_kafka_mock_topic_create(mc, "deadletter", 1, 1);
-    rd_kafka_mock_topic_create(mc, "ops", 1, 1);
-    rd_kafka_mock_topic_create(mc, "tier", 1, 1);
-    rd_kafka_mock_topic_create(mc, "events", 1, 1);
-    *bootstraps = rd_kafka_mock_cluster_bootstraps(mc);
-    return rk;
-}
-
 static void on_ack(void *opaque, void *record_opaque) {
     (*(int *)opaque)++;
 }
 
-static hd_conf_t *conf_for(const char *bootstraps) {
+/* A producer on librdkafka's in-process mock cluster, which a client of its own owns. r is NULL (and a CHECK
+ * failed) when it could not be made. acks counts the acknowledged records; the fixture must not move. */
+typedef struct {
+    rd_kafka_t *owner;
+    const char *bootstraps;
+    hd_conf_t *conf;
+    hd_record_t *r;
+    int acks;
+} fixture_t;
+
+/* name and value: one more setting, or NULL. */
+static void fixture_open(fixture_t *f, const char *name, const char *value) {
+    static const char *const topics[] = {"results", "deadletter", "ops", "tier", "events"};
     char err[256];
-    hd_conf_t *conf = hd_conf_new();
-    CHECK(hd_conf_set(conf, "brokers", bootstraps, err, sizeof(err)) == 0);
-    CHECK(hd_conf_set(conf, "results.topic", "results", err, sizeof(err)) == 0);
-    CHECK(hd_conf_set(conf, "deadletter.topic", "deadletter", err, sizeof(err)) == 0);
-    CHECK(hd_conf_set(conf, "ops.topic", "ops", err, sizeof(err)) == 0);
-    return conf;
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "test.mock.num.brokers", "1", err, sizeof(err));
+    f->owner = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
+    rd_kafka_mock_cluster_t *mc = rd_kafka_handle_mock_cluster(f->owner);
+    for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
+        rd_kafka_mock_topic_create(mc, topics[i], 1, 1);
+    f->bootstraps = rd_kafka_mock_cluster_bootstraps(mc);
+    f->conf = hd_conf_new();
+    CHECK(hd_conf_set(f->conf, "brokers", f->bootstraps, err, sizeof(err)) == 0);
+    CHECK(hd_conf_set(f->conf, "results.topic", "results", err, sizeof(err)) == 0);
+    CHECK(hd_conf_set(f->conf, "deadletter.topic", "deadletter", err, sizeof(err)) == 0);
+    CHECK(hd_conf_set(f->conf, "ops.topic", "ops", err, sizeof(err)) == 0);
+    if (name) CHECK(hd_conf_set(f->conf, name, value, err, sizeof(err)) == 0);
+    f->acks = 0;
+    f->r = hd_record_new(f->conf, -1, on_ack, &f->acks, err, sizeof(err));
+    CHECK(f->r != NULL);
+}
+
+static void fixture_close(fixture_t *f) {
+    hd_record_destroy(f->r, 0);
+    hd_conf_destroy(f->conf);
+    rd_kafka_destroy(f->owner);
 }
 
 /* A record librdkafka refuses when it is produced is kept, never reported as written: its event's offset waits. */
 static void test_a_refused_record_is_kept_not_acknowledged(void) {
-    const char *bootstraps;
-    rd_kafka_t *owner = mock_owner(&bootstraps);
-    hd_conf_t *conf = conf_for(bootstraps);
-    char err[256];
-    int acks = 0;
-    hd_record_t *r = hd_record_new(conf, -1, on_ack, &acks, err, sizeof(err));
-    CHECK(r != NULL);
+    fixture_t f;
+    fixture_open(&f, NULL, NULL);
+    hd_record_t *r = f.r;
     if (r) {
         static char big[1100000];
         memset(big, 'x', sizeof(big));
-        CHECK(hd_record_produce(r, "results", "k", big, sizeof(big), NULL, &acks) == 0);
-        CHECK(hd_record_produce(r, "results", "k", "{}", 2, NULL, &acks) == 0);
+        CHECK(hd_record_produce(r, "results", "k", big, sizeof(big), NULL, &f.acks) == 0);
+        CHECK(hd_record_produce(r, "results", "k", "{}", 2, NULL, &f.acks) == 0);
         CHECK(hd_record_flush(r, 3000) == 1); /* the small one is written, the large one still kept */
-        CHECK(acks == 1);
+        CHECK(f.acks == 1);
         CHECK(hd_record_outstanding_bytes(r) > sizeof(big));
         CHECK(!hd_record_fatal(r));
-        hd_record_destroy(r, 0);
     }
-    hd_conf_destroy(conf);
-    rd_kafka_destroy(owner);
+    fixture_close(&f);
 }
 
 /* A fatal producer error (here a batch the broker refuses for good while the gapless guarantee is asked for) stops
  * the writing for good: nothing is acknowledged any more and produce says so. */
 static void test_a_fatal_producer_is_reported(void) {
-    const char *bootstraps;
-    rd_kafka_t *owner = mock_owner(&bootstraps);
-    hd_conf_t *conf = conf_for(bootstraps);
-    char err[256];
-    int acks = 0;
-    CHECK(hd_conf_set(conf, "kafka.producer.enable.gapless.guarantee", "true", err, sizeof(err)) == 0);
-    hd_record_t *r = hd_record_new(conf, -1, on_ack, &acks, err, sizeof(err));
-    CHECK(r != NULL);
+    fixture_t f;
+    fixture_open(&f, "kafka.producer.enable.gapless.guarantee", "true");
+    hd_record_t *r = f.r;
     if (r) {
-        rd_kafka_mock_push_request_errors(rd_kafka_handle_mock_cluster(owner), 0 /* Produce */, 1,
+        rd_kafka_mock_push_request_errors(rd_kafka_handle_mock_cluster(f.owner), 0 /* Produce */, 1,
                                           RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
-        CHECK(hd_record_produce(r, "results", "k", "{}", 2, NULL, &acks) == 0);
+        CHECK(hd_record_produce(r, "results", "k", "{}", 2, NULL, &f.acks) == 0);
         for (int i = 0; i < 50 && !hd_record_fatal(r); i++)
             hd_record_flush(r, 100);
         CHECK(hd_record_fatal(r));
-        CHECK(hd_record_produce(r, "results", "k", "{}", 2, NULL, &acks) == -1);
-        CHECK(acks == 0);
-        hd_record_destroy(r, 0);
+        CHECK(hd_record_produce(r, "results", "k", "{}", 2, NULL, &f.acks) == -1);
+        CHECK(f.acks == 0);
     }
-    hd_conf_destroy(conf);
-    rd_kafka_destroy(owner);
+    fixture_close(&f);
 }
 
 /* The first messages of partition 0 of a topic, read from its start. The consumer outlives them: destroying it
@@ -381,13 +380,11 @@ static json_object *value_json(const rd_kafka_message_t *m) {
  * and error (the reason again when there is no error); one too large for a record goes there cut down to the
  * event's id, type and tenant, with reason too-large. */
 static void test_retry_jobs_and_delivery_dead_letters(void) {
-    const char *bootstraps;
-    rd_kafka_t *owner = mock_owner(&bootstraps);
-    hd_conf_t *conf = conf_for(bootstraps);
+    fixture_t f;
+    fixture_open(&f, NULL, NULL);
+    hd_record_t *r = f.r;
+    const char *bootstraps = f.bootstraps;
     char err[256], buf[512];
-    int acks = 0;
-    hd_record_t *r = hd_record_new(conf, -1, on_ack, &acks, err, sizeof(err));
-    CHECK(r != NULL);
     if (!r) goto out;
     json_object *event = json_tokener_parse("{\"id\":\"e1\",\"type\":\"t.x\",\"tenant\":\"acme\",\"data\":{\"k\":1}}");
     hd_retry_job_t job = {.delivery_id = "msg_1",
@@ -399,9 +396,9 @@ static void test_retry_jobs_and_delivery_dead_letters(void) {
                           .src_topic = "events",
                           .src_partition = 0,
                           .src_offset = 7};
-    CHECK(hd_record_job(r, "tier", &job, NULL, NULL, &acks) == 0);
-    CHECK(hd_record_job(r, NULL, &job, "exhausted", "receiver answered 503", &acks) == 0);
-    CHECK(hd_record_job(r, NULL, &job, "permanent", NULL, &acks) == 0);
+    CHECK(hd_record_job(r, "tier", &job, NULL, NULL, &f.acks) == 0);
+    CHECK(hd_record_job(r, NULL, &job, "exhausted", "receiver answered 503", &f.acks) == 0);
+    CHECK(hd_record_job(r, NULL, &job, "permanent", NULL, &f.acks) == 0);
     size_t big = hd_record_max_bytes(r);
     char *data = malloc(big + 1);
     memset(data, 'x', big);
@@ -413,8 +410,8 @@ static void test_retry_jobs_and_delivery_dead_letters(void) {
     json_object_object_add(large, "data", json_object_new_string(data));
     hd_retry_job_t too_large = job;
     too_large.event = large;
-    CHECK(hd_record_job(r, "tier", &too_large, NULL, NULL, &acks) == 1);
-    CHECK(hd_record_flush(r, 5000) == 0 && acks == 4);
+    CHECK(hd_record_job(r, "tier", &too_large, NULL, NULL, &f.acks) == 1);
+    CHECK(hd_record_flush(r, 5000) == 0 && f.acks == 4);
 
     reader_t rd;
     reader_open(&rd, bootstraps, "tier", 1);
@@ -451,33 +448,29 @@ static void test_retry_jobs_and_delivery_dead_letters(void) {
     json_object_put(large);
     free(data);
     json_object_put(event);
-    hd_record_destroy(r, 0);
 out:
-    hd_conf_destroy(conf);
-    rd_kafka_destroy(owner);
+    fixture_close(&f);
 }
 
 /* A rejected input message goes to the dead-letter topic as it came (key, value, its own headers) with the reason,
  * the error (as valid UTF-8) and its source coordinates added. The ops event of a disabled subscription. */
 static void test_message_dead_letter_and_ops_event(void) {
-    const char *bootstraps;
-    rd_kafka_t *owner = mock_owner(&bootstraps);
-    hd_conf_t *conf = conf_for(bootstraps);
-    char err[256], buf[512];
-    int acks = 0;
-    hd_record_t *r = hd_record_new(conf, -1, on_ack, &acks, err, sizeof(err));
-    CHECK(r != NULL);
+    fixture_t f;
+    fixture_open(&f, NULL, NULL);
+    hd_record_t *r = f.r;
+    const char *bootstraps = f.bootstraps;
+    char buf[512];
     if (!r) goto out;
-    rd_kafka_producev(owner, RD_KAFKA_V_TOPIC("events"), RD_KAFKA_V_KEY("k1", 2), RD_KAFKA_V_VALUE("{not json", 9),
+    rd_kafka_producev(f.owner, RD_KAFKA_V_TOPIC("events"), RD_KAFKA_V_KEY("k1", 2), RD_KAFKA_V_VALUE("{not json", 9),
                       RD_KAFKA_V_HEADER("ce_type", "t.x", 3), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-    rd_kafka_flush(owner, 5000);
+    rd_kafka_flush(f.owner, 5000);
     reader_t in, rd;
     reader_open(&in, bootstraps, "events", 1);
     CHECK(in.cnt == 1);
-    CHECK(in.cnt && hd_record_deadletter(r, in.m[0], "bad-json", "unexpected \xff at 1", &acks) == 0);
+    CHECK(in.cnt && hd_record_deadletter(r, in.m[0], "bad-json", "unexpected \xff at 1", &f.acks) == 0);
     CHECK(hd_record_disabled(r, "sub_1", "acme", "https://x.example/h", "the endpoint answered 410 Gone", 1800000000123,
-                             &acks) == 0);
-    CHECK(hd_record_flush(r, 5000) == 0 && acks == 2);
+                             &f.acks) == 0);
+    CHECK(hd_record_flush(r, 5000) == 0 && f.acks == 2);
 
     reader_close(&in);
     reader_open(&rd, bootstraps, "deadletter", 1);
@@ -506,10 +499,8 @@ static void test_message_dead_letter_and_ops_event(void) {
     CHECK_STR(get_str(o, "at"), "2027-01-15T08:00:00.123Z");
     json_object_put(o);
     reader_close(&rd);
-    hd_record_destroy(r, 0);
 out:
-    hd_conf_destroy(conf);
-    rd_kafka_destroy(owner);
+    fixture_close(&f);
 }
 
 int main(void) {
