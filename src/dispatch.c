@@ -187,12 +187,7 @@ static void handle_source(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const rd
     ev->src.partition = msg->partition;
     ev->src.offset = msg->offset;
     hd_decode_header_t hdrs[HD_DISPATCH_MAX_HEADERS];
-    size_t hdr_cnt = 0;
-    rd_kafka_headers_t *kh;
-    if (rd_kafka_message_headers(msg, &kh) == RD_KAFKA_RESP_ERR_NO_ERROR)
-        for (; hdr_cnt < HD_DISPATCH_MAX_HEADERS; hdr_cnt++)
-            if (rd_kafka_header_get_all(kh, hdr_cnt, &hdrs[hdr_cnt].name, &hdrs[hdr_cnt].value, &hdrs[hdr_cnt].len))
-                break;
+    size_t hdr_cnt = hd_consume_headers(msg, hdrs, HD_DISPATCH_MAX_HEADERS);
     ev->src.event = hd_decode_event(msg->payload, msg->len, hdrs, hdr_cnt, &w->decode_opts,
                                     rd_kafka_message_timestamp(msg, NULL), &derr, errstr, sizeof(errstr));
     if (!ev->src.event) {
@@ -361,18 +356,7 @@ static hd_dispatch_t *dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cach
                                                 worker, w->wake[1], errstr, errstr_size)))
             goto fail;
     }
-    const char *topics[HD_RETRY_MAX_TIERS + 3];
-    int n = 0;
-    for (int i = 0; i < w->retry->cnt; i++)
-        topics[n++] = w->retry->topic[i];
-    topics[n++] = conf->deadletter_topic;
-    /* The largest records are retry jobs (an event of event.max.bytes in a job) and dead letters. */
-    if (hd_record_check_limits(w->record, (size_t)conf->event_max_bytes + HD_RETRY_JOB_OVERHEAD, topics, n, errstr,
-                               errstr_size))
-        goto fail;
-    topics[n++] = conf->results_topic;
-    topics[n++] = conf->ops_topic;
-    hd_record_create_topics(w->record, topics, n);
+    if (hd_record_prepare(w->record, w->retry, (size_t)conf->event_max_bytes, errstr, errstr_size)) goto fail;
     return w;
 
 fail:

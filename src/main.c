@@ -113,9 +113,9 @@ fail:
 static int cmd_dispatch(hd_conf_t *conf, int argc, char **argv) {
     char err[512] = "";
     int rc = 1;
+    install_signals(); /* a stop asked for while starting is a stop, once the workers run */
     hd_workers_t *ws = hd_workers_new(conf, NULL, err, sizeof(err));
     if (!ws) goto out;
-    install_signals();
     HD_LOG(HD_LOG_INFO, "dispatch", NULL, "hookd %s dispatching %s from %s with %d worker(s)", HD_VERSION, conf->topics,
            conf->brokers, hd_workers_count(ws));
     int started = hd_workers_start(ws, &stop_flag, err, sizeof(err)) == 0;

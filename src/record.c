@@ -493,7 +493,7 @@ int hd_record_disabled(hd_record_t *r, const char *subscription_id, const char *
     return rc;
 }
 
-void hd_record_create_topics(hd_record_t *r, const char *const *topics, int cnt) {
+static void create_topics(hd_record_t *r, const char *const *topics, int cnt) {
     rd_kafka_NewTopic_t *nt[cnt];
     char err[256];
     int n = 0;
@@ -564,8 +564,8 @@ size_t hd_record_max_bytes(const hd_record_t *r) {
     return r->max_bytes;
 }
 
-int hd_record_check_limits(hd_record_t *r, size_t need, const char *const *topics, int cnt, char *errstr,
-                           size_t errstr_size) {
+static int check_limits(hd_record_t *r, size_t need, const char *const *topics, int cnt, char *errstr,
+                        size_t errstr_size) {
     if (need > r->max_bytes) {
         snprintf(errstr, errstr_size,
                  "event.max.bytes with a retry job's envelope needs records of %zu bytes, over the producer's "
@@ -584,5 +584,19 @@ int hd_record_check_limits(hd_record_t *r, size_t need, const char *const *topic
                  topic_max, r->max_bytes);
         return -1;
     }
+    return 0;
+}
+
+int hd_record_prepare(hd_record_t *r, const hd_retry_t *retry, size_t event_max_bytes, char *errstr,
+                      size_t errstr_size) {
+    const char *topics[HD_RETRY_MAX_TIERS + 3];
+    int n = 0;
+    for (int i = 0; i < retry->cnt; i++)
+        topics[n++] = retry->topic[i];
+    topics[n++] = rd_kafka_topic_name(r->deadletter);
+    if (check_limits(r, event_max_bytes + HD_RETRY_JOB_OVERHEAD, topics, n, errstr, errstr_size)) return -1;
+    topics[n++] = rd_kafka_topic_name(r->results);
+    topics[n++] = rd_kafka_topic_name(r->ops);
+    create_topics(r, topics, n);
     return 0;
 }

@@ -21,10 +21,14 @@ typedef void(hd_record_ack_cb)(void *opaque, void *record_opaque);
 hd_record_t *hd_record_new(const hd_conf_t *conf, int wake_fd, hd_record_ack_cb *ack, void *opaque, char *errstr,
                            size_t errstr_size);
 
-/* Asks the cluster to create topics that do not exist yet (retry tiers, ops), without blocking: the answer is
- * logged from hd_record_poll. Brokers that refuse (no permission, or auto-creation is the policy) only cost a
- * warning. */
-void hd_record_create_topics(hd_record_t *r, const char *const *topics, int cnt);
+/* Start-up: checks that the largest records (a retry job carrying an event of event_max_bytes, and dead letters)
+ * fit the producer's message.max.bytes and the max.message.bytes of the retry tier and dead-letter topics that
+ * already exist (read from the cluster, waiting up to two seconds): -1 with errstr when not. Then asks the cluster
+ * to create the topics hookd writes that do not exist yet (tiers, dead letters, results, ops), without blocking:
+ * the answer is logged from hd_record_poll, and brokers that refuse (no permission, or auto-creation is the policy)
+ * only cost a warning. */
+int hd_record_prepare(hd_record_t *r, const hd_retry_t *retry, size_t event_max_bytes, char *errstr,
+                      size_t errstr_size);
 
 /* Flushes for up to timeout_ms and frees the producer; unacked records are reported in the log. NULL no-op. */
 void hd_record_destroy(hd_record_t *r, int timeout_ms);
@@ -105,10 +109,5 @@ int hd_record_fatal(const hd_record_t *r);
 
 /* The most key, value and headers one record may carry (the producer's message.max.bytes less framing). */
 size_t hd_record_max_bytes(const hd_record_t *r);
-
-/* Start-up check that records of need bytes fit the producer's limit and that the topics that already exist
- * (read from the cluster, waiting up to two seconds) take the producer's largest records. -1 with errstr. */
-int hd_record_check_limits(hd_record_t *r, size_t need, const char *const *topics, int cnt, char *errstr,
-                           size_t errstr_size);
 
 #endif
