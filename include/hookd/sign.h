@@ -1,7 +1,8 @@
 /* Standard Webhooks signatures (https://www.standardwebhooks.com): the signed content is
  * "{webhook-id}.{webhook-timestamp}.{body}", v1 is base64(HMAC-SHA256) with the key base64-decoded from a
  * whsec_ secret. OpenSSL's SHA-256 does the HMAC (each thread keeps the pads of the last 1,024 keys it signed
- * with, wiped when the thread ends) and OpenSSL the base64 of the v1 signatures; libsodium the ed25519 signatures, the secrets' base64 and the constant-time comparison. */
+ * with, wiped when the thread ends) and OpenSSL the base64 of the v1 signatures; libsodium the ed25519
+ * signatures, the secrets' base64 and the constant-time comparison. */
 #ifndef HOOKD_SIGN_H
 #define HOOKD_SIGN_H
 
