@@ -61,7 +61,7 @@ static void test_v1_cached_keys_match_libsodium(void) {
     randombytes_buf(body, sizeof(body));
     randombytes_buf(raw, sizeof(raw));
     for (int k = 0; k < KEYS; k++) {
-        if (k % 2) memcpy(raw[k], raw[0], 8);                 /* the same set as key 0 */
+        if (k % 2) memcpy(raw[k], raw[0], 8);                            /* the same set as key 0 */
         if (k % 5 == 1) memcpy(raw[k], raw[k - 1], HD_SIGN_MAX_KEY - 1); /* differs in the last byte only */
     }
     for (int round = 0; round < 3; round++)
