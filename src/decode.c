@@ -97,9 +97,182 @@ static json_object *parse_json(const void *value, size_t len, hd_decode_err_t *e
     return root;
 }
 
-/* Binary mode: the CloudEvents JSON view built from the ce_* headers and the value. */
+/* ---- data as its source text ----
+ * Payloads carry data as json-c serialises it (render.c). When the message already holds data's text in that form
+ * (no whitespace, no escape json-c would write otherwise, no repeated member, integers as json-c prints them), the
+ * event keeps a copy of that text and render copies it: re-serialising the data of a 1 KB event was 9,000
+ * instructions. tests/unit/test_decode.c and the decode fuzz target compare the kept text with json-c's
+ * serialisation. The text has passed json-c's parser: the scan only finds where values end and whether they are in
+ * that form, and gives up on anything unexpected. */
+
+#define SCAN_MAX_DEPTH 64
+#define SCAN_MAX_KEYS 32 /* members of an object checked for repeats; an object with more is not taken as it is */
+
+typedef struct scan_s {
+    const char *end;
+    int canonical; /* cleared at the first byte json-c would write otherwise */
+} scan_t;
+
+static const char *scan_value(scan_t *s, const char *p, int depth);
+
+static const char *scan_ws(scan_t *s, const char *p) {
+    const char *q = p;
+    while (q < s->end && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
+        q++;
+    if (q != p) s->canonical = 0;
+    return q;
+}
+
+/* From the opening quote to past the closing one; NULL when the text ends first. */
+static const char *scan_string(scan_t *s, const char *p) {
+    for (p++;;) {
+        p += hd_json_plain_len(p, (size_t)(s->end - p));
+        if (p == s->end) return NULL;
+        if (*p == '"') return p + 1;
+        if (*p != '\\') { /* a control character, which json-c writes as \u00XX */
+            s->canonical = 0;
+            p++;
+        } else if (s->end - p >= 6 && p[1] == 'u') { /* json-c writes the character itself */
+            s->canonical = 0;
+            p += 6;
+        } else if (s->end - p >= 2 && memchr("\"\\bfnrt", p[1], 7)) { /* as json-c writes them */
+            p += 2;
+        } else {
+            return NULL;
+        }
+    }
+}
+
+static const char *scan_digits(scan_t *s, const char *p) {
+    while (p < s->end && *p >= '0' && *p <= '9')
+        p++;
+    return p;
+}
+
+/* json-c prints a double as its source text, an integer from its value: "-0" becomes "0", and one of 19 digits or
+ * more may not fit an int64. */
+static const char *scan_number(scan_t *s, const char *p) {
+    const char *digits = p + (p < s->end && *p == '-'), *q = scan_digits(s, digits);
+    if (q == digits) return NULL;
+    int is_double = 0;
+    if (q < s->end && *q == '.') {
+        is_double = 1;
+        q = scan_digits(s, q + 1);
+    }
+    if (q < s->end && (*q == 'e' || *q == 'E')) {
+        is_double = 1;
+        q = scan_digits(s, q + 1 + (q + 1 < s->end && (q[1] == '+' || q[1] == '-')));
+    }
+    if (!is_double && (q - digits > 18 || (digits > p && *digits == '0'))) s->canonical = 0;
+    return q;
+}
+
+static const char *scan_literal(scan_t *s, const char *p, const char *lit, size_t n) {
+    return (size_t)(s->end - p) >= n && !memcmp(p, lit, n) ? p + n : NULL;
+}
+
+/* After a value of an object or array: past the separator, at the closing bracket (*close set), or NULL. */
+static const char *scan_next(scan_t *s, const char *p, char bracket, int *close) {
+    p = scan_ws(s, p);
+    if (p == s->end || (*p != ',' && *p != bracket)) return NULL;
+    *close = *p == bracket;
+    return *close ? p + 1 : scan_ws(s, p + 1);
+}
+
+static const char *scan_object(scan_t *s, const char *p, int depth) {
+    struct {
+        const char *p;
+        size_t n;
+    } keys[SCAN_MAX_KEYS];
+    int cnt = 0, close = 0;
+    p = scan_ws(s, p + 1);
+    if (p < s->end && *p == '}') return p + 1;
+    while (!close) {
+        const char *key = p;
+        if (p == s->end || *p != '"' || !(p = scan_string(s, p))) return NULL;
+        size_t n = (size_t)(p - key);
+        for (int i = 0; s->canonical && i < cnt; i++)
+            if (keys[i].n == n && !memcmp(keys[i].p, key, n)) s->canonical = 0; /* json-c keeps one of them */
+        if (cnt == SCAN_MAX_KEYS) {
+            s->canonical = 0;
+        } else {
+            keys[cnt].p = key;
+            keys[cnt++].n = n;
+        }
+        p = scan_ws(s, p);
+        if (p == s->end || *p != ':') return NULL;
+        if (!(p = scan_value(s, scan_ws(s, p + 1), depth + 1)) || !(p = scan_next(s, p, '}', &close))) return NULL;
+    }
+    return p;
+}
+
+static const char *scan_value(scan_t *s, const char *p, int depth) {
+    int close = 0;
+    if (p == s->end || depth > SCAN_MAX_DEPTH) return NULL;
+    switch (*p) {
+    case '"':
+        return scan_string(s, p);
+    case 't':
+        return scan_literal(s, p, "true", 4);
+    case 'f':
+        return scan_literal(s, p, "false", 5);
+    case 'n':
+        return scan_literal(s, p, "null", 4);
+    case '{':
+        return scan_object(s, p, depth);
+    case '[':
+        p = scan_ws(s, p + 1);
+        if (p < s->end && *p == ']') return p + 1;
+        while (!close)
+            if (!(p = scan_value(s, p, depth + 1)) || !(p = scan_next(s, p, ']', &close))) return NULL;
+        return p;
+    default:
+        return scan_number(s, p);
+    }
+}
+
+/* text (len bytes, one JSON value) when it is in json-c's form; else NULL. */
+static const char *canonical_value(const char *text, size_t len) {
+    scan_t s = {text + len, 1};
+    const char *p = scan_value(&s, text, 0);
+    return p == s.end && s.canonical ? text : NULL;
+}
+
+/* The text of the member "data" of the object text (the last one, which json-c keeps) when it is in json-c's form;
+ * else NULL. */
+static const char *canonical_data(const char *text, size_t len, size_t *data_len) {
+    scan_t s = {text + len, 1};
+    const char *p = scan_ws(&s, text), *data = NULL, *data_end = NULL;
+    int close = 0, data_canonical = 0;
+    if (p == s.end || *p != '{') return NULL;
+    p = scan_ws(&s, p + 1);
+    if (p < s.end && *p == '}') return NULL;
+    while (!close) {
+        const char *key = p;
+        if (p == s.end || *p != '"' || !(p = scan_string(&s, p))) return NULL;
+        if (memchr(key, '\\', (size_t)(p - key))) return NULL; /* perhaps "data" spelt with escapes */
+        int is_data = p - key == 6 && !memcmp(key, "\"data\"", 6);
+        p = scan_ws(&s, p);
+        if (p == s.end || *p != ':') return NULL;
+        const char *v = scan_ws(&s, p + 1);
+        s.canonical = 1;
+        if (!(p = scan_value(&s, v, 1))) return NULL;
+        if (is_data) {
+            data = v;
+            data_end = p;
+            data_canonical = s.canonical;
+        }
+        if (!(p = scan_next(&s, p, '}', &close))) return NULL;
+    }
+    if (!data_canonical) return NULL;
+    *data_len = (size_t)(data_end - data);
+    return data;
+}
+
+/* Binary mode: the CloudEvents JSON view built from the ce_* headers and the value; *json_data is set when data is
+ * the value parsed as JSON. */
 static json_object *binary_root(const void *value, size_t len, const hd_decode_header_t *hdrs, size_t cnt,
-                                hd_decode_err_t *err, char *errstr, size_t errstr_size) {
+                                int *json_data, hd_decode_err_t *err, char *errstr, size_t errstr_size) {
     json_object *root = json_object_new_object(), *data = NULL;
     for (size_t i = 0; i < cnt; i++) {
         const char *name = hdrs[i].name;
@@ -125,6 +298,7 @@ static json_object *binary_root(const void *value, size_t len, const hd_decode_h
     if (len == 0) return root; /* an event without data */
     if (is_json_media(mt)) {
         if (!(data = parse_json(value, len, err, errstr, errstr_size))) goto fail;
+        *json_data = 1;
     } else if ((!strncmp(mt, "text/", 5) || !strcmp(mt, "application/xml")) && utf8_text(value, len)) {
         data = json_object_new_string_len(value, (int)len);
     } else {
@@ -155,10 +329,11 @@ static int base64_text(json_object *v) {
     return rc == 0;
 }
 
-/* The common part of every shape: required attributes, tenant, time, data, status. Takes ownership of root. */
+/* The common part of every shape: required attributes, tenant, time, data, status. Takes ownership of root.
+ * data_json (data_json_len bytes, or NULL) is the text of root's data in json-c's form, copied into the event. */
 static hd_event_t *finish(json_object *root, hd_decode_mode_t mode, const hd_decode_header_t *hdrs, size_t hdr_cnt,
-                          const hd_decode_opts_t *opts, int64_t kafka_ts_ms, hd_decode_err_t *err, char *errstr,
-                          size_t errstr_size) {
+                          const char *data_json, size_t data_json_len, const hd_decode_opts_t *opts,
+                          int64_t kafka_ts_ms, hd_decode_err_t *err, char *errstr, size_t errstr_size) {
     json_object *v;
     hd_event_t *ev = NULL;
     if (!json_object_is_type(root, json_type_object)) {
@@ -169,7 +344,7 @@ static hd_event_t *finish(json_object *root, hd_decode_mode_t mode, const hd_dec
     }
     if (mode == HD_DECODE_ENVELOPE && json_object_object_get_ex(root, "specversion", NULL))
         mode = HD_DECODE_CE_STRUCTURED;
-    ev = hd_xcalloc(1, sizeof(*ev));
+    ev = hd_xcalloc(1, sizeof(*ev) + (data_json ? data_json_len : 0));
     ev->root = root;
     ev->mode = mode;
     if (!(ev->id = req_str(root, "id"))) {
@@ -226,6 +401,10 @@ static hd_event_t *finish(json_object *root, hd_decode_mode_t mode, const hd_dec
         goto fail;
     }
     if (json_object_object_get_ex(root, "data", &v)) ev->data = v;
+    if (data_json && !ev->data_base64) {
+        ev->data_json = memcpy(ev + 1, data_json, data_json_len);
+        ev->data_json_len = data_json_len;
+    }
     if (opts->status_field && *opts->status_field && (v = hd_filter_lookup(root, opts->status_field)) &&
         !json_object_is_type(v, json_type_object) && !json_object_is_type(v, json_type_array))
         ev->status = json_object_get_string(v);
@@ -245,13 +424,17 @@ hd_event_t *hd_decode_event(const void *value, size_t len, const hd_decode_heade
                             size_t errstr_size) {
     json_object *root = NULL;
     hd_decode_mode_t mode = find_header(hdrs, hdr_cnt, "ce_specversion") ? HD_DECODE_CE_BINARY : HD_DECODE_ENVELOPE;
+    const char *data_json = NULL;
+    size_t data_json_len = 0;
     if (len > opts->max_bytes) {
         *err = HD_DECODE_TOO_LARGE;
         snprintf(errstr, errstr_size, "event of %zu bytes exceeds event.max.bytes (%zu)", len, opts->max_bytes);
         return NULL;
     }
     if (mode == HD_DECODE_CE_BINARY) {
-        if (!(root = binary_root(value, len, hdrs, hdr_cnt, err, errstr, errstr_size))) return NULL;
+        int json_data = 0;
+        if (!(root = binary_root(value, len, hdrs, hdr_cnt, &json_data, err, errstr, errstr_size))) return NULL;
+        if (json_data && (data_json = canonical_value(value, len))) data_json_len = len;
     } else {
         if (!value || len == 0) {
             *err = HD_DECODE_EMPTY;
@@ -259,16 +442,17 @@ hd_event_t *hd_decode_event(const void *value, size_t len, const hd_decode_heade
             return NULL;
         }
         if (!(root = parse_json(value, len, err, errstr, errstr_size))) return NULL;
+        data_json = canonical_data(value, len, &data_json_len);
         char mt[128];
         media_type(find_header(hdrs, hdr_cnt, "content-type"), mt, sizeof(mt));
         if (!strcmp(mt, "application/cloudevents+json")) mode = HD_DECODE_CE_STRUCTURED;
     }
-    return finish(root, mode, hdrs, hdr_cnt, opts, kafka_ts_ms, err, errstr, errstr_size);
+    return finish(root, mode, hdrs, hdr_cnt, data_json, data_json_len, opts, kafka_ts_ms, err, errstr, errstr_size);
 }
 
 hd_event_t *hd_decode_envelope(json_object *root, const hd_decode_opts_t *opts, int64_t kafka_ts_ms,
                                hd_decode_err_t *err, char *errstr, size_t errstr_size) {
-    return finish(root, HD_DECODE_ENVELOPE, NULL, 0, opts, kafka_ts_ms, err, errstr, errstr_size);
+    return finish(root, HD_DECODE_ENVELOPE, NULL, 0, NULL, 0, opts, kafka_ts_ms, err, errstr, errstr_size);
 }
 
 json_object *hd_decode_to_envelope(const hd_event_t *ev, const hd_decode_opts_t *opts) {

@@ -340,7 +340,10 @@ static void render_builtin(buf_t *b, const hd_event_t *ev, int version) {
     }
     /* Version 1 has only data: binary data goes there as its base64 text. */
     puts_(b, ",\"data\":");
-    put_value(b, ev->data_base64 ? ev->data_base64 : ev->data);
+    if (ev->data_json && !ev->data_base64)
+        put(b, ev->data_json, ev->data_json_len);
+    else
+        put_value(b, ev->data_base64 ? ev->data_base64 : ev->data);
     puts_(b, "}");
 }
 

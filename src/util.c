@@ -78,17 +78,23 @@ static int needs_escape(uint64_t w) {
     return ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high) != 0;
 }
 
+size_t hd_json_plain_len(const char *s, size_t len) {
+    const char *p = s, *end = s + len;
+    uint64_t w;
+    while (end - p >= 8 && (memcpy(&w, p, 8), !needs_escape(w)))
+        p += 8;
+    while (p < end && (unsigned char)*p >= 0x20 && *p != '"' && *p != '\\')
+        p++;
+    return (size_t)(p - s);
+}
+
 void hd_json_string(const char *s, size_t len, void (*put)(void *out, const char *p, size_t n), void *out) {
     static const char hex[] = "0123456789abcdef";
     const char *end = s + len;
     put(out, "\"", 1);
     for (;;) {
         const char *run = s;
-        uint64_t w;
-        while (end - s >= 8 && (memcpy(&w, s, 8), !needs_escape(w)))
-            s += 8;
-        while (s < end && (unsigned char)*s >= 0x20 && *s != '"' && *s != '\\')
-            s++;
+        s += hd_json_plain_len(s, (size_t)(end - s));
         if (s > run) put(out, run, (size_t)(s - run));
         if (s == end) break;
         unsigned char c = (unsigned char)*s++;

@@ -1,5 +1,7 @@
 /* Event decoding: input is "name:value" header lines, an empty line, then the message value, so both CloudEvents
- * modes (ce_* headers, content-type) and the plain envelope are reachable. */
+ * modes (ce_* headers, content-type) and the plain envelope are reachable. data's kept source text must be json-c's
+ * serialisation of data, byte for byte. */
+#include <json-c/json.h>
 #include <stdlib.h>
 
 #include "fuzz.h"
@@ -31,6 +33,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     hd_event_t *ev = hd_decode_event(p, left, hdrs, n, &opts, 1, &err, errstr, sizeof(errstr));
     if (!ev && !hd_decode_reason(err)) abort();
     if (ev && (!ev->id || !ev->type || !ev->tenant)) abort();
+    if (ev && ev->data_json) {
+        const char *want =
+            ev->data ? json_object_to_json_string_ext(ev->data, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+                     : "null";
+        if (strlen(want) != ev->data_json_len || memcmp(want, ev->data_json, ev->data_json_len)) abort();
+    }
     hd_decode_event_destroy(ev);
     return 0;
 }
