@@ -340,8 +340,9 @@ static void test_data_json(void) {
     /* Binary mode: the whole value is data, when it is JSON. */
     const hd_decode_header_t json_h[] = {H("ce_specversion", "1.0"), H("ce_id", "b1"), H("ce_type", "t"),
                                          H("ce_source", "/s"), H("ce_tenant", "x")};
-    const hd_decode_header_t text_h[] = {H("ce_specversion", "1.0"), H("ce_id", "b1"), H("ce_type", "t"),
-                                         H("ce_source", "/s"), H("ce_tenant", "x"), H("content-type", "text/plain")};
+    const hd_decode_header_t text_h[] = {H("ce_specversion", "1.0"), H("ce_id", "b1"),
+                                         H("ce_type", "t"),          H("ce_source", "/s"),
+                                         H("ce_tenant", "x"),        H("content-type", "text/plain")};
     hd_event_t *ev = dec("{\"a\":[1,\"b\"]}", json_h, 5, &err);
     CHECK(ev && data_json_matches(ev));
     hd_decode_event_destroy(ev);
@@ -390,8 +391,8 @@ static void gen_ws(gen_t *g) {
 }
 
 static void gen_string(gen_t *g) {
-    static const char *const pieces[] = {"a", "Z", "0", " ", "/", "\xc3\xa9", "\xe2\x82\xac", "\x7f", "\\\"", "\\\\",
-                                         "\\n", "\\t", "\\r", "\\b", "\\f"};
+    static const char *const pieces[] = {"a",    "Z",    "0",   " ",   "/",   "\xc3\xa9", "\xe2\x82\xac", "\x7f",
+                                         "\\\"", "\\\\", "\\n", "\\t", "\\r", "\\b",      "\\f"};
     static const char *const odd[] = {"\\/", "\\u0041", "\\u001f", "\\u00e9", "\x01", "\x1f"};
     gen_put(g, "\"", 1);
     for (unsigned n = gen_rand(g, 12); n--;) {
@@ -408,8 +409,9 @@ static void gen_string(gen_t *g) {
 }
 
 static void gen_value(gen_t *g, int depth) {
-    static const char *const numbers[] = {"0", "7", "-12", "123456789012345678", "-999999999999999999", "1.5",
-                                          "-0.25", "1e3", "2E-7", "3.0e+10", "1E400"};
+    static const char *const numbers[] = {
+        "0",    "7",       "-12",  "123456789012345678", "-999999999999999999", "1.5", "-0.25", "1e3",
+        "2E-7", "3.0e+10", "1E400"};
     static const char *const odd_numbers[] = {"-0", "1234567890123456789", "9223372036854775807",
                                               "18446744073709551616"};
     static const char *const literals[] = {"true", "false", "null"};
