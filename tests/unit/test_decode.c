@@ -297,15 +297,16 @@ static void test_data_json(void) {
         CHECK(cases[i].kept ? data_json_matches(ev) : ev->data_json == NULL);
         hd_decode_event_destroy(ev);
     }
-    /* 32 members are checked for repeats, 33 are not taken as they are. */
-    char many[512];
-    for (int members = 32; members <= 33; members++) {
+    /* A repeated name among many members. */
+    char many[2048];
+    for (int repeat = 0; repeat < 2; repeat++) {
         size_t n = 0;
-        for (int k = 0; k < members; k++)
-            n += (size_t)snprintf(many + n, sizeof(many) - n, "%s\"k%d\":%d", k ? "," : "{", k, k);
+        for (int k = 0; k < 100; k++)
+            n += (size_t)snprintf(many + n, sizeof(many) - n, "%s\"k%d\":%d", k ? "," : "{", repeat && k == 99 ? 3 : k,
+                                  k);
         many[n++] = '}';
         hd_event_t *ev = with_data(many, n);
-        CHECK(ev && (members == 32 ? data_json_matches(ev) : !ev->data_json));
+        CHECK(ev && (repeat ? !ev->data_json : data_json_matches(ev)));
         hd_decode_event_destroy(ev);
     }
 
@@ -359,6 +360,22 @@ static void test_data_json(void) {
                             &opts, 0, &err, errstr, sizeof(errstr));
     CHECK(ev && !ev->data_json);
     hd_decode_event_destroy(ev);
+}
+
+/* ev's tree is the one json-c's parser makes of the event with that data. */
+static int same_as_json_c(const hd_event_t *ev, const char *data, size_t data_len) {
+    char value[8192];
+    int n = snprintf(value, sizeof(value), "{\"id\":\"e\",\"type\":\"t\",\"tenant\":\"x\",\"data\":%.*s}",
+                     (int)data_len, data);
+    json_tokener *tok = json_tokener_new();
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    json_object *want = json_tokener_parse_ex(tok, value, n);
+    json_tokener_free(tok);
+    const int flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
+    int same = want && json_object_equal(want, ev->root) &&
+               !strcmp(json_object_to_json_string_ext(want, flags), json_object_to_json_string_ext(ev->root, flags));
+    json_object_put(want);
+    return same;
 }
 
 /* Random data, each written in json-c's form or with one thing json-c writes otherwise: kept exactly when it is in
@@ -466,6 +483,7 @@ static void test_data_json_random(void) {
             kept++;
             CHECK(data_json_matches(ev));
         }
+        CHECK(same_as_json_c(ev, g.p, g.len));
         odd += g.odd;
         if (g.odd == (ev->data_json != NULL)) {
             fprintf(stderr, "data %.*s: data_json %s\n", (int)g.len, g.p, ev->data_json ? "kept" : "not kept");
@@ -475,6 +493,190 @@ static void test_data_json_random(void) {
     }
     CHECK(kept > runs / 4 && odd > runs / 10);
     free(g.p);
+}
+
+/* Decoding parses without json-c's UTF-8 check and checks the bytes itself: every message must be refused, or
+ * not, as json-c with JSON_TOKENER_VALIDATE_UTF8 does, with the same error at the same byte. */
+static void test_utf8_as_json_c(void) {
+    /* Each @ becomes one of the pieces; a quarter of the messages lose or gain a byte besides. */
+    static const char *const docs[] = {
+        "{\"id\":\"e@\",\"type\":\"t@\",\"tenant\":\"x\",\"data\":{\"s@\":\"@caf\xc3\xa9@ @\xe2\x82\xac@x@\"}}",
+        "{\"id\":\"e\",\"type\":\"t\",\"tenant\":\"x@\",\"data\":[1,2.5,true,null,\"@\\u00e9@\",\"@\"]}",
+        "{\"id\":\"e\",\"type\":\"some.type@\",\"tenant\":\"x\",\"note\":\"a @longer@ string@\"}"};
+    /* Sequences json-c lets through (overlong, surrogate, above U+10FFFF included), and pieces it does not. */
+    static const char *const pieces[] = {"",
+                                         "",
+                                         "",
+                                         "",
+                                         "a",
+                                         "\xc3\xa9",
+                                         "\xe2\x82\xac",
+                                         "\xf0\x9f\x98\x80",
+                                         "\xed\xa0\x80",
+                                         "\xc0\x80",
+                                         "\xf4\x90\x80\x80",
+                                         "\xf7\xbf\xbf\xbf",
+                                         "\x7f",
+                                         "\x80",
+                                         "\xbf",
+                                         "\xc3",
+                                         "\xe2\x82",
+                                         "\xf0\x9f\x98",
+                                         "\xf8\x80\x80\x80\x80",
+                                         "\xfe",
+                                         "\xff",
+                                         "\xc3\x41",
+                                         "\xe2\x28\xa1",
+                                         "\""};
+    json_tokener *tok = json_tokener_new();
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    unsigned seed = 7;
+    int refused = 0, utf8 = 0, runs = 30000;
+    for (int i = 0; i < runs; i++) {
+        char value[512], want[256], errstr[256];
+        size_t len = 0, marks = 0, odd;
+        for (const char *d = docs[i % 3]; *d; d++)
+            marks += *d == '@';
+        seed = seed * 1103515245u + 12345u;
+        odd = (seed >> 16) % marks; /* the one @ that may get any piece; the others get one json-c lets through */
+        for (const char *d = docs[i % 3]; *d; d++) {
+            seed = seed * 1103515245u + 12345u;
+            if (*d != '@') {
+                value[len++] = *d;
+                continue;
+            }
+            const char *p = pieces[(seed >> 16) % (odd-- ? 12 : sizeof(pieces) / sizeof(pieces[0]))];
+            memcpy(value + len, p, strlen(p));
+            len += strlen(p);
+        }
+        if (i % 4 == 0) { /* one byte dropped, or 0xe2 put in */
+            seed = seed * 1103515245u + 12345u;
+            size_t at = (seed >> 8) % len;
+            if (seed & 1) {
+                memmove(value + at, value + at + 1, len - at - 1);
+                len--;
+            } else {
+                memmove(value + at + 1, value + at, len - at);
+                value[at] = '\xe2';
+                len++;
+            }
+        }
+        json_tokener_reset(tok);
+        json_object *o = json_tokener_parse_ex(tok, value, (int)len);
+        enum json_tokener_error je = json_tokener_get_error(tok);
+        size_t end = json_tokener_get_parse_end(tok);
+        int ok = o && je == json_tokener_success && end == len;
+        snprintf(want, sizeof(want), "not JSON: %s at byte %zu",
+                 je == json_tokener_success ? "trailing data" : json_tokener_error_desc(je), end);
+        json_object_put(o);
+        hd_decode_err_t err;
+        hd_event_t *ev = hd_decode_event(value, len, NULL, 0, &opts, 1, &err, errstr, sizeof(errstr));
+        hd_decode_event_destroy(ev);
+        refused += !ok;
+        utf8 += je == json_tokener_error_parse_utf8_string;
+        if (ok ? err == HD_DECODE_NOT_JSON : err != HD_DECODE_NOT_JSON || strcmp(errstr, want)) {
+            fprintf(stderr, "%.*s: json-c %s, decode %s\n", (int)len, value, ok ? "accepts" : want,
+                    err == HD_DECODE_NOT_JSON ? errstr : "accepts");
+            CHECK(0);
+        }
+    }
+    json_tokener_free(tok);
+    CHECK(refused > runs / 4 && utf8 > runs / 10 && refused < runs - runs / 4);
+}
+
+/* Lexical odds and ends, well-formed or not, in data: what decoding accepts and the tree it makes are json-c's. */
+static void test_tokens_as_json_c(void) {
+    static const char *const tokens[] = {"0",
+                                         "-0",
+                                         "01",
+                                         "-01",
+                                         "1.",
+                                         ".5",
+                                         "1.5",
+                                         "1.5e",
+                                         "1e+",
+                                         "1E5",
+                                         "-1e-5",
+                                         "0.0",
+                                         "-0.0e-0",
+                                         "1e400",
+                                         "-",
+                                         "+1",
+                                         "123456789012345678",
+                                         "1234567890123456789",
+                                         "99999999999999999999",
+                                         "1.5.2",
+                                         "1e5e",
+                                         "NaN",
+                                         "Infinity",
+                                         "-Infinity",
+                                         "true",
+                                         "truex",
+                                         "nul",
+                                         "null",
+                                         "True",
+                                         "false",
+                                         "\"a\"",
+                                         "\"a\\u0041\"",
+                                         "\"\\/\"",
+                                         "\"\\x\"",
+                                         "\"a\tb\"",
+                                         "\"\\\"\"",
+                                         "[]",
+                                         "{}",
+                                         "[1,]",
+                                         "{\"a\":1,}",
+                                         "{\"a\" 1}",
+                                         "{'a':1}",
+                                         "[1 2]",
+                                         "\"\\ud83d\\ude00\"",
+                                         " ",
+                                         "\f",
+                                         "\v",
+                                         "\r\n",
+                                         "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+                                         "[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]",
+                                         "{\"k\":{\"k\":{\"k\":[1]}}}",
+                                         ",",
+                                         ":",
+                                         "]",
+                                         "}"};
+    json_tokener *tok = json_tokener_new();
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    const int flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
+    unsigned seed = 11;
+    int accepted = 0, runs = 20000, n_tokens = sizeof(tokens) / sizeof(tokens[0]);
+    for (int i = 0; i < runs; i++) {
+        char value[1024];
+        size_t len = (size_t)snprintf(value, sizeof(value), "{\"id\":\"e\",\"type\":\"t\",\"tenant\":\"x\",\"data\":[");
+        for (int k = 0, n = 1 + i % 4; k < n; k++) {
+            seed = seed * 1103515245u + 12345u;
+            /* mostly a well-formed array of tokens, now and then a token where a separator goes */
+            const char *t = tokens[(seed >> 16) % n_tokens];
+            len += (size_t)snprintf(value + len, sizeof(value) - len, "%s%s", k ? ((seed >> 8) % 9 ? "," : "") : "", t);
+        }
+        len += (size_t)snprintf(value + len, sizeof(value) - len, "]}");
+        json_tokener_reset(tok);
+        json_object *want = json_tokener_parse_ex(tok, value, (int)len);
+        int ok = want && json_tokener_get_error(tok) == json_tokener_success && json_tokener_get_parse_end(tok) == len;
+        hd_decode_err_t err;
+        char errstr[256];
+        hd_event_t *ev = hd_decode_event(value, len, NULL, 0, &opts, 1, &err, errstr, sizeof(errstr));
+        accepted += ok;
+        /* NaN is not equal to itself */
+        int same = ok ? ev && (json_object_equal(want, ev->root) || strstr(value, "NaN")) &&
+                            !strcmp(json_object_to_json_string_ext(want, flags),
+                                    json_object_to_json_string_ext(ev->root, flags))
+                      : err == HD_DECODE_NOT_JSON;
+        if (!same) {
+            fprintf(stderr, "%s: json-c %s, decode %s\n", value, ok ? "accepts" : "refuses", ev ? "accepts" : errstr);
+            CHECK(0);
+        }
+        json_object_put(want);
+        hd_decode_event_destroy(ev);
+    }
+    json_tokener_free(tok);
+    CHECK(accepted > runs / 10 && accepted < runs - runs / 10);
 }
 
 int main(void) {
@@ -487,5 +689,7 @@ int main(void) {
     RUN(test_envelope_round_trip);
     RUN(test_data_json);
     RUN(test_data_json_random);
+    RUN(test_utf8_as_json_c);
+    RUN(test_tokens_as_json_c);
     return UNIT_REPORT();
 }
