@@ -542,6 +542,18 @@ def cost(admin, port, small, large, fanout):
             "ratio": per["hookd"]["total"] / per["curl"]["total"]}
 
 
+# The target of the cost scenario (docs/benchmarks.md, "Targets"): instructions per delivery, whatever the bare POST.
+COST_TARGET = 167_000
+
+
+def cost_verdict(c):
+    """The exit status of a run with the cost scenario: 1 when a delivery costs more than COST_TARGET."""
+    total = c["hookd"]["total"]
+    log(f"cost per delivery {total / 1000:,.1f}k instructions: {'within' if total <= COST_TARGET else 'OVER'} the "
+        f"target of {COST_TARGET / 1000:,.0f}k")
+    return 0 if total <= COST_TARGET else 1
+
+
 def cost_table(c):
     """The cost scenario as markdown: hookd's components, then the bare POST, then the ratio."""
     order = ["curl", "crypto", "json-c", "librdkafka", "hookd", "other libraries", "C library, no caller outside it"]
@@ -601,7 +613,7 @@ def main():
             log(cost_table(c))
             if args.write and not OTHER_BUILD:
                 write_section("## Cost per delivery", cost_doc(c, machine()))
-            return
+            return cost_verdict(c)
         if args.only == "ceiling":
             print(json.dumps({"one_thread": ceiling(port, args.events * args.fanout),
                               "two_processes": ceiling(port, args.events * args.fanout, processes=2)}, indent=2))
@@ -673,6 +685,7 @@ def main():
     if args.write:
         write_section("## Cost per delivery", cost_doc(cost_report, report["machine"]))
         write_doc(report, args)
+    return cost_verdict(cost_report)
 
 
 def write_section(heading, body):
@@ -778,4 +791,4 @@ reading the same events during the same run: what Kafka and the box's load cost 
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
