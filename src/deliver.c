@@ -96,7 +96,7 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
 
 /* Retry-After: delay-seconds or an HTTP-date (RFC 9110 10.2.3), the last one of the final response. Looked up once
  * the transfer is done rather than seen through a header callback, which curl calls for every header line of every
- * response (1,000 instructions a delivery for a header that is rarely there). */
+ * response: 400 instructions a delivery more, for a header that is rarely there. */
 static void retry_after(CURL *e, hd_deliver_req_t *req) {
     struct curl_header *h;
     if (curl_easy_header(e, "Retry-After", 0, CURLH_HEADER | CURLH_TRAILER, -1, &h) != CURLHE_OK) return;
