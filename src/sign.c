@@ -14,7 +14,7 @@
 /* The HMAC runs on OpenSSL's SHA-256 (SHA-NI where the CPU has it: a tenth of libsodium's portable code per
  * block), through its low-level SHA256_CTX: a key's HMAC state is then two 32-byte SHA-256 states (after the
  * inner and the outer pad block), restored by a copy. Through EVP_MAC, re-keying a context per signature cost
- * 6,600 instructions and the EVP layers 2,000 more (tests/unit/test_sign_libsodium.c checks the result against
+ * 6,600 instructions and the EVP layers 1,200 more (tests/unit/test_sign_libsodium.c checks the result against
  * libsodium's HMAC byte for byte). */
 _Static_assert(HD_SIGN_MAX_KEY <= SHA256_CBLOCK, "a key longer than a block would be hashed first");
 
