@@ -4,16 +4,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hookd/deliverylog.h"
 #include "hookd/kafka.h"
-#include "hookd/recorder.h"
+#include "hookd/mongo.h"
 #include "hookd/util.h"
 
 static const char *const statuses[] = {"pending", "succeeded", "failed", "retrying"};
 
-static json_object *row_json(const bson_t *doc) {
-    static const char *const keys[] = {"id",          "subscription_id", "event_id",      "event_type", "status",
-                                       "status_code", "response",        "error_message", "is_success", "retry_count",
-                                       "sent_at",     "next_retry_at",   "created_at"};
+json_object *hd_api_delivery_json(const bson_t *doc) {
+    static const char *const keys[] = {"id",          "alias",       "subscription_id", "event_id",      "event_type",
+                                       "status",      "status_code", "response",        "error_message", "is_success",
+                                       "retry_count", "sent_at",     "next_retry_at",   "created_at"};
     json_object *raw = hd_api_req_from_bson(doc), *o = json_object_new_object(), *v;
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         json_object_object_add(o, keys[i], json_object_object_get_ex(raw, keys[i], &v) ? json_object_get(v) : NULL);
@@ -22,6 +23,8 @@ static json_object *row_json(const bson_t *doc) {
 }
 
 static void list(hd_api_req_t *r, const char *sub_id) {
+    static const char *const params[] = {HD_API_REQ_PAGE_PARAMS, "event_type", "status", "from_date", "to_date", NULL};
+    if (!hd_api_req_params(r, params)) return;
     const char *type = hd_api_req_query(r, "event_type"), *status = hd_api_req_query(r, "status");
     int64_t from = INT64_MIN, to = INT64_MIN; /* absent; times before 1970 are negative */
     if (hd_api_req_query_time(r, "from_date", &from) || hd_api_req_query_time(r, "to_date", &to)) return;
@@ -47,7 +50,7 @@ static void list(hd_api_req_t *r, const char *sub_id) {
         if (to != INT64_MIN) BSON_APPEND_DATE_TIME(&range, "$lte", to);
         bson_append_document_end(filter, &range);
     }
-    hd_api_req_list(r, "deliveries", filter, "sort_key", 1, row_json);
+    hd_api_req_list(r, HD_MONGO_DELIVERIES, filter, "sort_key", 1, hd_api_delivery_json);
     bson_destroy(filter);
 }
 
@@ -59,13 +62,14 @@ static bson_t *row_filter(hd_api_req_t *r, const char *sub_id, const char *eid) 
 
 /* Needs no subscription: a result recorded after its subscription was deleted stays removable. */
 static void delete_row(hd_api_req_t *r, const char *sub_id, const char *eid) {
-    if (!hd_api_req_delete(r, "deliveries", row_filter(r, sub_id, eid), 0, "deleting the delivery"))
+    if (!hd_api_req_params(r, NULL)) return;
+    if (!hd_api_req_delete(r, HD_MONGO_DELIVERIES, row_filter(r, sub_id, eid), 0, "deleting the delivery"))
         hd_api_req_error(r, 404, "not-found", NULL, "no delivery %s for subscription %s", eid, sub_id);
 }
 
 void hd_api_deliveries_forget(hd_api_req_t *r, const char *sub_id) {
     bson_t *filter = BCON_NEW("tenant", BCON_UTF8(r->tenant), "subscription_id", BCON_UTF8(sub_id));
-    hd_api_req_delete(r, "deliveries", filter, 1, "deleting the subscription's delivery log");
+    hd_api_req_delete(r, HD_MONGO_DELIVERIES, filter, 1, "deleting the subscription's delivery log");
 }
 
 /* An event read back from Kafka, owning copies of its parts. */
@@ -113,6 +117,7 @@ static int fetch(const hd_conf_t *conf, const char *topic, int32_t partition, in
 }
 
 static void retry(hd_api_req_t *r, const char *sub_id, const char *eid) {
+    if (!hd_api_req_params(r, NULL)) return;
     bson_t *sub = NULL, *row = NULL;
     bson_iter_t it, src;
     char err[512], topic[256] = "";
@@ -124,7 +129,7 @@ static void retry(hd_api_req_t *r, const char *sub_id, const char *eid) {
         return;
     }
     if (hd_api_req_find_subscription(r, sub_id, &sub) != 1) return;
-    mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, "deliveries");
+    mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, HD_MONGO_DELIVERIES);
     bson_t *filter = row_filter(r, sub_id, eid);
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
     const bson_t *d;
@@ -165,7 +170,7 @@ static void retry(hd_api_req_t *r, const char *sub_id, const char *eid) {
     bson_iter_t f;
     const char *event_id = bson_iter_init_find(&f, row, "event_id") ? bson_iter_utf8(&f, NULL) : eid;
     const char *type = bson_iter_init_find(&f, row, "event_type") ? bson_iter_utf8(&f, NULL) : "";
-    int pending = hd_recorder_pending(r->client, r->database, r->tenant, sub_id, event_id, type, err, sizeof(err));
+    int pending = hd_deliverylog_pending(r->client, r->database, r->tenant, sub_id, event_id, type, err, sizeof(err));
     if (pending && ev.headers) rd_kafka_headers_destroy(ev.headers);
     if (pending ||
         hd_api_req_produce_targeted(r, topic, ev.key, ev.value, ev.len, ev.headers, sub_id, err, sizeof(err))) {

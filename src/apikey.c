@@ -1,8 +1,10 @@
 #include "hookd/apikey.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "hookd/mongo.h"
 #include "hookd/util.h"
 
 #define ID_HEX 16
@@ -39,7 +41,7 @@ int hd_apikey_create(mongoc_client_t *client, const char *database, const hd_sec
     sodium_memzero(secret, sizeof(secret));
     sodium_memzero(b64, sizeof(b64));
 
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, "api_keys");
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, HD_MONGO_API_KEYS);
     bson_t *doc = BCON_NEW("_id", BCON_UTF8(id), "tenant", BCON_UTF8(tenant), "admin", BCON_BOOL(admin != 0), "hash",
                            BCON_UTF8(hashhex), "created_at", BCON_DATE_TIME(hd_now_ms()));
     bson_error_t err;
@@ -65,7 +67,7 @@ int hd_apikey_check(mongoc_client_t *client, const char *database, const hd_secr
     memcpy(id, key + 3, ID_HEX);
     id[ID_HEX] = '\0';
 
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, "api_keys");
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, HD_MONGO_API_KEYS);
     bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
     const bson_t *doc;
@@ -97,9 +99,35 @@ int hd_apikey_check(mongoc_client_t *client, const char *database, const hd_secr
     return rc;
 }
 
+int hd_apikey_lookup(mongoc_client_t *client, const char *database, const char *id, char **tenant, char *errstr,
+                     size_t errstr_size) {
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, "api_keys");
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
+    const bson_t *doc;
+    bson_error_t err;
+    bson_iter_t it;
+    int rc = 0;
+    *tenant = NULL;
+    if (mongoc_cursor_next(cur, &doc) && bson_iter_init_find(&it, doc, "tenant") && BSON_ITER_HOLDS_UTF8(&it)) {
+        *tenant = hd_xstrdup(bson_iter_utf8(&it, NULL));
+        rc = 1;
+    }
+    if (mongoc_cursor_error(cur, &err)) {
+        snprintf(errstr, errstr_size, "MongoDB: reading API keys: %s", err.message);
+        free(*tenant);
+        *tenant = NULL;
+        rc = -1;
+    }
+    mongoc_cursor_destroy(cur);
+    bson_destroy(filter);
+    mongoc_collection_destroy(coll);
+    return rc;
+}
+
 int hd_apikey_list(mongoc_client_t *client, const char *database, const char *tenant, hd_apikey_fn fn, void *arg,
                    char *errstr, size_t errstr_size) {
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, "api_keys");
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, HD_MONGO_API_KEYS);
     bson_t *filter = tenant ? BCON_NEW("tenant", BCON_UTF8(tenant)) : bson_new();
     bson_t *opts = BCON_NEW("sort", "{", "_id", BCON_INT32(1), "}");
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
@@ -138,7 +166,7 @@ int hd_apikey_revoke(mongoc_client_t *client, const char *database, const char *
     if (n != ID_HEX || strspn(start, "0123456789abcdef") < ID_HEX) return 0;
     memcpy(id, start, ID_HEX);
     id[ID_HEX] = '\0';
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, "api_keys");
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, HD_MONGO_API_KEYS);
     bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
     bson_t reply;
     bson_error_t err;

@@ -15,12 +15,14 @@
 
 #include "hookd/api.h"
 #include "hookd/apikey.h"
+#include "hookd/cache.h"
 #include "hookd/config.h"
+#include "hookd/deliverylog.h"
 #include "hookd/demo.h"
 #include "hookd/dispatch.h"
+#include "hookd/health.h"
 #include "hookd/log.h"
-#include "hookd/match.h"
-#include "hookd/recorder.h"
+#include "hookd/mongo.h"
 #include "hookd/replay.h"
 #include "hookd/rfc3339.h"
 #include "hookd/secret.h"
@@ -56,7 +58,8 @@ static void usage(FILE *out) {
             "  replay     re-dispatch events of a topic by offset or time range (docs/operations.md)\n"
             "  demo       run the whole path in-process: mock Kafka, file store, local receiver\n"
             "  api        serve the management API (docs/api.md)\n"
-            "  apikey     apikey create --tenant T [--admin]: print a new API key (shown once);\n"
+            "  apikey     apikey create --tenant T [--admin] [--client-credentials]: print a new API key (shown\n"
+            "             once; as an OAuth2 client_id and client_secret with --client-credentials);\n"
             "             apikey list [--tenant T]; apikey revoke ID|KEY (effective at the next request)\n"
             "  recorder   record the results topic into the delivery log (also inside api)\n"
             "  sign       print the webhook-signature for --secret (whsec_: v1, whsk_: v1a), --id, --timestamp\n"
@@ -128,19 +131,22 @@ static void *run_worker(void *arg) {
 static int cmd_dispatch(hd_conf_t *conf, int argc, char **argv) {
     char err[512] = "";
     hd_store_t *store = NULL;
-    hd_match_cache_t *cache = NULL;
+    hd_cache_t *cache = NULL;
+    hd_health_t *health = NULL;
     hd_status_t *status = NULL;
     int n = hd_conf_workers(conf), started = 0, rc = 1;
     worker_t *workers = hd_xcalloc((size_t)n, sizeof(*workers));
 
     if (!(store = hd_store_new(conf->store, conf->mongo_database, err, sizeof(err)))) goto out;
     if (hd_store_use_master_key(store, conf->master_key, err, sizeof(err))) goto out;
-    hd_store_ensure_indexes(store);
-    if (!(cache = hd_match_cache_new(store, conf->refresh_ms, conf->full_reload_ms, err, sizeof(err)))) goto out;
-    hd_match_cache_set_smtp(cache, conf->smtp_url, conf->smtp_from);
+    if (hd_store_mongo(store)) hd_mongo_ensure_indexes(hd_store_mongo(store));
+    if (!(cache = hd_cache_new(store, conf->refresh_ms, conf->full_reload_ms, err, sizeof(err)))) goto out;
+    if (!(health = hd_health_new(hd_health_store_sink(store), conf->refresh_ms, conf->smtp_url, conf->smtp_from, err,
+                                 sizeof(err))))
+        goto out;
     if (*conf->metrics_listen && !(status = hd_status_new_dispatcher(conf, cache, err, sizeof(err)))) goto out;
     for (int i = 0; i < n; i++)
-        if (!(workers[i].w = hd_dispatch_new(conf, cache, i, err, sizeof(err)))) goto out;
+        if (!(workers[i].w = hd_dispatch_new(conf, cache, health, i, err, sizeof(err)))) goto out;
     install_signals();
     HD_LOG(HD_LOG_INFO, "dispatch", NULL, "hookd %s dispatching %s from %s with %d worker(s)", HD_VERSION, conf->topics,
            conf->brokers, n);
@@ -178,7 +184,8 @@ out:
     for (int i = 0; i < n; i++)
         hd_dispatch_destroy(workers[i].w);
     free(workers);
-    hd_match_cache_destroy(cache);
+    hd_health_destroy(health);
+    hd_cache_destroy(cache);
     hd_store_destroy(store);
     return rc;
 }
@@ -198,17 +205,17 @@ static int cmd_api(hd_conf_t *conf, int argc, char **argv) {
 
 static int cmd_recorder(hd_conf_t *conf, int argc, char **argv) {
     char err[512];
-    hd_recorder_t *rec = NULL;
+    hd_deliverylog_t *rec = NULL;
     hd_store_t *store = hd_store_new(conf->store, conf->mongo_database, err, sizeof(err));
-    if (store) rec = hd_recorder_new(conf, store, err, sizeof(err));
+    if (store) rec = hd_deliverylog_new(conf, hd_store_mongo(store), err, sizeof(err));
     if (!rec) {
-        HD_LOG(HD_LOG_ERROR, "recorder", NULL, "%s", err);
+        HD_LOG(HD_LOG_ERROR, "deliverylog", NULL, "%s", err);
         hd_store_destroy(store);
         return 1;
     }
     install_signals();
-    hd_recorder_run(rec, &stop_flag);
-    hd_recorder_destroy(rec);
+    hd_deliverylog_run(rec, &stop_flag);
+    hd_deliverylog_destroy(rec);
     hd_store_destroy(store);
     return 0;
 }
@@ -219,23 +226,26 @@ static void print_apikey(void *arg, const char *id, const char *tenant, int admi
     printf("%s\t%s\t%s\t%s\n", id, tenant, admin ? "admin" : "-", at);
 }
 
-/* create prints a new key once; list prints id, tenant, admin and creation time of each key (never a key); revoke
- * takes an id or a whole key, and the key stops working at its next request. */
+/* create prints a new key once (with --client-credentials as the OAuth2 client_id and client_secret); list prints id,
+ * tenant, admin and creation time of each key (never a key); revoke takes an id or a whole key, and the key stops
+ * working at its next request. */
 static int cmd_apikey(hd_conf_t *conf, int argc, char **argv) {
     const char *tenant = NULL, *cmd = argc > 0 ? argv[0] : "", *target = NULL;
-    int admin = 0, rc = 1, bad = strcmp(cmd, "create") && strcmp(cmd, "list") && strcmp(cmd, "revoke");
+    int admin = 0, oauth = 0, rc = 1, bad = strcmp(cmd, "create") && strcmp(cmd, "list") && strcmp(cmd, "revoke");
     for (int i = 1; i < argc && !bad; i++) {
         if (!strcmp(argv[i], "--tenant") && i + 1 < argc)
             tenant = argv[++i];
         else if (!strcmp(argv[i], "--admin") && !strcmp(cmd, "create"))
             admin = 1;
+        else if (!strcmp(argv[i], "--client-credentials") && !strcmp(cmd, "create"))
+            oauth = 1;
         else if (!strcmp(cmd, "revoke") && !target)
             target = argv[i];
         else
             bad = 1;
     }
     if (bad || (!strcmp(cmd, "create") && !tenant) || (!strcmp(cmd, "revoke") && (!target || tenant))) {
-        fprintf(stderr, "usage: hookd apikey create --tenant TENANT [--admin]\n"
+        fprintf(stderr, "usage: hookd apikey create --tenant TENANT [--admin] [--client-credentials]\n"
                         "       hookd apikey list [--tenant TENANT]\n"
                         "       hookd apikey revoke ID|KEY\n");
         return 2;
@@ -243,13 +253,15 @@ static int cmd_apikey(hd_conf_t *conf, int argc, char **argv) {
     char err[512], key[HD_APIKEY_SIZE];
     hd_secret_key_t master;
     hd_store_t *store = NULL;
+    hd_mongo_t *mongo = NULL;
     mongoc_client_t *client = NULL;
     if (!(store = hd_store_new(conf->store, conf->mongo_database, err, sizeof(err)))) goto out;
-    if (!(client = hd_store_client_pop(store))) {
+    if (!(mongo = hd_store_mongo(store))) {
         snprintf(err, sizeof(err), "API keys live in MongoDB: set store = mongodb://...");
         goto out;
     }
-    const char *db = hd_store_database(store);
+    client = hd_mongo_pop(mongo);
+    const char *db = hd_mongo_database(mongo);
     if (!strcmp(cmd, "list")) {
         rc = hd_apikey_list(client, db, tenant, print_apikey, NULL, err, sizeof(err)) ? 1 : 0;
     } else if (!strcmp(cmd, "revoke")) {
@@ -261,12 +273,16 @@ static int cmd_apikey(hd_conf_t *conf, int argc, char **argv) {
         if (hd_secret_key_parse(&master, conf->master_key, err, sizeof(err))) goto out;
         rc = hd_apikey_create(client, db, &master, tenant, admin, key, err, sizeof(err)) ? 1 : 0;
         sodium_memzero(&master, sizeof(master));
-        if (!rc) printf("%s\n", key);
+        /* The OAuth2 client of the partner dialect is the key itself: its id names it, the whole key proves it. */
+        if (!rc && oauth)
+            printf("client_id=%.16s\nclient_secret=%s\n", key + 3, key);
+        else if (!rc)
+            printf("%s\n", key);
         sodium_memzero(key, sizeof(key));
     }
 out:
     if (rc) fprintf(stderr, "hookd apikey: %s\n", err);
-    hd_store_client_push(store, client);
+    if (client) hd_mongo_push(mongo, client);
     hd_store_destroy(store);
     return rc;
 }
