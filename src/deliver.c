@@ -94,25 +94,24 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
     return n; /* the rest is read and dropped: memory stays bounded whatever the receiver sends */
 }
 
-/* Retry-After: delay-seconds or an HTTP-date (RFC 9110 10.2.3). */
-static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata) {
-    hd_deliver_req_t *req = userdata;
-    size_t n = size * nitems;
-    if (n > 12 && !strncasecmp(buf, "retry-after:", 12)) {
-        char val[64];
-        size_t vlen = n - 12 < sizeof(val) - 1 ? n - 12 : sizeof(val) - 1;
-        memcpy(val, buf + 12, vlen);
-        val[vlen] = '\0';
-        char *v = hd_trim(val), *end;
-        long long secs = strtoll(v, &end, 10);
-        if (end != v && !*end && secs >= 0) {
-            req->retry_after_s = secs;
-        } else {
-            time_t when = curl_getdate(v, NULL);
-            if (when > 0) req->retry_after_s = when > time(NULL) ? when - time(NULL) : 0;
-        }
+/* Retry-After: delay-seconds or an HTTP-date (RFC 9110 10.2.3), the last one of the final response. Looked up once
+ * the transfer is done rather than seen through a header callback, which curl calls for every header line of every
+ * response: 400 instructions a delivery more, for a header that is rarely there. */
+static void retry_after(CURL *e, hd_deliver_req_t *req) {
+    struct curl_header *h;
+    if (curl_easy_header(e, "Retry-After", 0, CURLH_HEADER | CURLH_TRAILER, -1, &h) != CURLHE_OK) return;
+    if (h->amount > 1 && curl_easy_header(e, "Retry-After", h->amount - 1, CURLH_HEADER | CURLH_TRAILER, -1, &h))
+        return;
+    char val[64], *end;
+    snprintf(val, sizeof(val), "%s", h->value);
+    char *v = hd_trim(val);
+    long long secs = strtoll(v, &end, 10);
+    if (end != v && !*end && secs >= 0) {
+        req->retry_after_s = secs;
+    } else {
+        time_t when = curl_getdate(v, NULL);
+        if (when > 0) req->retry_after_s = when > time(NULL) ? when - time(NULL) : 0;
     }
-    return n;
 }
 
 /* Every connection curl opens passes here with the address it resolved, so the guard sees the real target. */
@@ -144,7 +143,6 @@ static CURL *easy_new(hd_deliver_t *d) {
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect is the receiver's misconfiguration */
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_PROXY, d->proxy); /* "" disables proxies, including the environment's */
     curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
@@ -208,7 +206,6 @@ int hd_deliver_submit(hd_deliver_t *d, hd_deliver_req_t *req) {
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->headers);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, req);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, req);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->error);
     curl_easy_setopt(e, CURLOPT_PRIVATE, req);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, req);
@@ -257,6 +254,7 @@ int hd_deliver_run(hd_deliver_t *d, struct curl_waitfd *extra_fds, unsigned extr
             curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&req);
             req->curl_code = (int)results[i];
             curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &req->status);
+            if (req->status) retry_after(e, req);
             if (req->curl_code && !req->error[0])
                 snprintf(req->error, sizeof(req->error), "%s", curl_easy_strerror(results[i]));
             req->duration_us = hd_mono_us() - req->started_us;

@@ -1,5 +1,6 @@
 #include "hookd/render.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -340,13 +341,19 @@ static void render_builtin(buf_t *b, const hd_event_t *ev, int version) {
     }
     /* Version 1 has only data: binary data goes there as its base64 text. */
     puts_(b, ",\"data\":");
-    put_value(b, ev->data_base64 ? ev->data_base64 : ev->data);
+    if (ev->data_json && !ev->data_base64)
+        put(b, ev->data_json, ev->data_json_len);
+    else
+        put_value(b, ev->data_base64 ? ev->data_base64 : ev->data);
     puts_(b, "}");
 }
 
 hd_render_body_t *hd_render_payload(const hd_event_t *ev, int version, const hd_render_tmpl_t *tmpl, size_t max_bytes,
                                     char *errstr, size_t errstr_size) {
-    buf_t b = {.max = max_bytes};
+    /* Written after room for the body's header, so that the buffer becomes the body without a copy. */
+    const size_t head = offsetof(hd_render_body_t, data);
+    buf_t b = {.len = head, .max = head + max_bytes};
+    put(&b, "", 0);
     if (tmpl)
         render_template(&b, tmpl, ev);
     else
@@ -356,11 +363,9 @@ hd_render_body_t *hd_render_payload(const hd_event_t *ev, int version, const hd_
         free(b.p);
         return NULL;
     }
-    hd_render_body_t *body = hd_xmalloc(sizeof(*body) + b.len + 1);
+    hd_render_body_t *body = hd_xrealloc(b.p, b.len + 1); /* the unused end of the buffer back */
     body->content_type = !tmpl && version == 2 ? "application/cloudevents+json" : "application/json";
-    body->len = b.len;
-    memcpy(body->data, b.p ? b.p : "", b.len + 1);
-    free(b.p);
+    body->len = b.len - head;
     return body;
 }
 

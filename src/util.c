@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 static void oom(size_t n) {
     fprintf(stderr, "hookd: out of memory allocating %zu bytes\n", n);
@@ -78,17 +81,35 @@ static int needs_escape(uint64_t w) {
     return ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high) != 0;
 }
 
+size_t hd_json_plain_len(const char *s, size_t len) {
+    const char *p = s, *end = s + len;
+#ifdef __SSE2__
+    /* 16 bytes at a time: a third of the instructions of the word at a time below, which decode runs over every
+     * string of an event. */
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), control = _mm_set1_epi8(0x1f);
+    for (; end - p >= 16; p += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                                   _mm_cmpeq_epi8(_mm_min_epu8(v, control), v)); /* v <= 0x1f */
+        int bits = _mm_movemask_epi8(hit);
+        if (bits) return (size_t)(p - s) + (size_t)__builtin_ctz((unsigned)bits);
+    }
+#endif
+    uint64_t w;
+    while (end - p >= 8 && (memcpy(&w, p, 8), !needs_escape(w)))
+        p += 8;
+    while (p < end && (unsigned char)*p >= 0x20 && *p != '"' && *p != '\\')
+        p++;
+    return (size_t)(p - s);
+}
+
 void hd_json_string(const char *s, size_t len, void (*put)(void *out, const char *p, size_t n), void *out) {
     static const char hex[] = "0123456789abcdef";
     const char *end = s + len;
     put(out, "\"", 1);
     for (;;) {
         const char *run = s;
-        uint64_t w;
-        while (end - s >= 8 && (memcpy(&w, s, 8), !needs_escape(w)))
-            s += 8;
-        while (s < end && (unsigned char)*s >= 0x20 && *s != '"' && *s != '\\')
-            s++;
+        s += hd_json_plain_len(s, (size_t)(end - s));
         if (s > run) put(out, run, (size_t)(s - run));
         if (s == end) break;
         unsigned char c = (unsigned char)*s++;

@@ -31,6 +31,10 @@ typedef struct hd_event_s {
     json_object *data;        /* borrowed from root; NULL when the event has no data */
     json_object *data_base64; /* borrowed from root: a CloudEvent's binary data, base64 (data is then NULL) */
     char *tenant_buf;         /* owned; set when the tenant came from a Kafka header */
+    /* data as JSON text, byte for byte json-c's serialisation of it, when the message held it in that form (render
+     * copies it); in the event's own allocation. NULL otherwise. */
+    const char *data_json;
+    size_t data_json_len;
 } hd_event_t;
 
 /* One Kafka header as librdkafka hands it out: value is not NUL-terminated (NULL for a null header). */

@@ -42,6 +42,10 @@ size_t hd_int64_text(int64_t v, char *out);
  * writers use this rather than a json-c string object per value (tests/unit/test_record.c compares the two). */
 void hd_json_string(const char *s, size_t len, void (*put)(void *out, const char *p, size_t n), void *out);
 
+/* The length of the longest prefix of s (len bytes) that hd_json_string writes as it is: no control character,
+ * '"' or '\\'. */
+size_t hd_json_plain_len(const char *s, size_t len);
+
 /* Trims ASCII whitespace in place; returns the first non-space character. */
 char *hd_trim(char *s);
 

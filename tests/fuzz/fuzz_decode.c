@@ -1,5 +1,8 @@
 /* Event decoding: input is "name:value" header lines, an empty line, then the message value, so both CloudEvents
- * modes (ce_* headers, content-type) and the plain envelope are reachable. */
+ * modes (ce_* headers, content-type) and the plain envelope are reachable. data's kept source text must be json-c's
+ * serialisation of data, byte for byte, and the value must be refused as JSON exactly when json-c (with its own
+ * UTF-8 check) refuses it, and make the same tree. */
+#include <json-c/json.h>
 #include <stdlib.h>
 
 #include "fuzz.h"
@@ -31,6 +34,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     hd_event_t *ev = hd_decode_event(p, left, hdrs, n, &opts, 1, &err, errstr, sizeof(errstr));
     if (!ev && !hd_decode_reason(err)) abort();
     if (ev && (!ev->id || !ev->type || !ev->tenant)) abort();
+    if (ev && ev->data_json) {
+        const char *want =
+            ev->data ? json_object_to_json_string_ext(ev->data, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+                     : "null";
+        if (strlen(want) != ev->data_json_len || memcmp(want, ev->data_json, ev->data_json_len)) abort();
+    }
     hd_decode_event_destroy(ev);
+
+    json_tokener *tok = json_tokener_new();
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    json_object *o = json_tokener_parse_ex(tok, (const char *)p, (int)left);
+    int json = o && json_tokener_get_error(tok) == json_tokener_success && json_tokener_get_parse_end(tok) == left;
+    json_tokener_free(tok);
+    ev = hd_decode_event(p, left, NULL, 0, &opts, 1, &err, errstr, sizeof(errstr));
+    if (left && json == (err == HD_DECODE_NOT_JSON)) abort();
+    if (ev) { /* the same tree as json-c's */
+        const int flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
+        if (strcmp(json_object_to_json_string_ext(o, flags), json_object_to_json_string_ext(ev->root, flags))) abort();
+    }
+    hd_decode_event_destroy(ev);
+    json_object_put(o);
     return 0;
 }

@@ -1,5 +1,6 @@
 /* Template render: the first line is the template, the rest a hookd envelope event. Whatever renders must be
- * valid JSON within the size limit. */
+ * valid JSON within the size limit, and the built-in shapes the same whether data is copied from its source text
+ * or serialised again. */
 #include <json-c/json.h>
 #include <stdlib.h>
 
@@ -32,6 +33,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                     abort();
                 json_object_put(parsed);
                 json_tokener_free(check);
+            }
+            if (v <= HD_RENDER_VERSION_MAX) {
+                hd_event_t again = *ev;
+                again.data_json = NULL;
+                hd_render_body_t *c = hd_render_payload(&again, v, NULL, 8192, errstr, sizeof(errstr));
+                if (!b != !c || (b && (b->len != c->len || memcmp(b->data, c->data, b->len)))) abort();
+                hd_render_body_release(c);
             }
             hd_render_body_release(b);
         }

@@ -83,6 +83,28 @@ static void test_json_string_matches_json_c(void) {
 
 static atomic_int made, destroyed;
 
+/* Against a byte at a time, with the byte that stops it (or none) at every offset of strings up to 40 bytes long, the
+ * other bytes drawn from every value that does not stop it (0x80 and above included). */
+static void test_json_plain_len(void) {
+    static const unsigned char stops[] = {0x00, 0x01, 0x0a, 0x1f, '"', '\\'};
+    unsigned seed = 3;
+    for (size_t len = 0; len <= 40; len++)
+        for (size_t at = 0; at <= len; at++)
+            for (size_t k = 0; k < sizeof(stops); k++) {
+                char s[48];
+                for (size_t i = 0; i < len; i++) {
+                    seed = seed * 1103515245u + 12345u;
+                    unsigned char c = (unsigned char)(0x20 + (seed >> 16) % 0xe0);
+                    s[i] = (char)(c == '"' || c == '\\' ? 'a' : c);
+                }
+                if (at < len) s[at] = (char)stops[k];
+                size_t want = 0;
+                while (want < len && (unsigned char)s[want] >= 0x20 && s[want] != '"' && s[want] != '\\')
+                    want++;
+                CHECK(hd_json_plain_len(s, len) == want);
+            }
+}
+
 static void *make_counter(void) {
     atomic_fetch_add(&made, 1);
     return calloc(1, sizeof(int));
@@ -159,6 +181,7 @@ static void test_thread_stop(void) {
 int main(void) {
     RUN(test_int64_text_matches_printf);
     RUN(test_json_string_matches_json_c);
+    RUN(test_json_plain_len);
     RUN(test_per_thread);
     RUN(test_deadline_in);
     RUN(test_thread_stop);
