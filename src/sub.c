@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "hookd/evtype.h"
+#include "hookd/intern.h"
 #include "hookd/rfc3339.h"
 #include "hookd/secret.h"
 #include "hookd/util.h"
@@ -130,6 +131,39 @@ static int get_str_array(json_object *doc, const char *key, arena_t *a, const ch
         (*out)[i] = arena_str(a, json_object_get_string(t));
         (*cnt)++;
     }
+    return 0;
+}
+
+/* The event_types of doc, validated, as the shared list (intern.h) into sub. */
+static int intern_event_types(hd_sub_t *sub, json_object *doc, char *errstr, size_t errstr_size) {
+    json_object *arr;
+    if (!json_object_object_get_ex(doc, "event_types", &arr) || !json_object_is_type(arr, json_type_array) ||
+        !json_object_array_length(arr) || json_object_array_length(arr) > UINT16_MAX) {
+        snprintf(errstr, errstr_size, "subscription %s: event_types must be a non-empty array", sub->id);
+        return -1;
+    }
+    size_t n = json_object_array_length(arr);
+    const char **types = hd_xmalloc(sizeof(*types) * n);
+    for (size_t i = 0; i < n; i++) {
+        json_object *t = json_object_array_get_idx(arr, i);
+        if (!json_object_is_type(t, json_type_string) || !json_object_get_string_len(t)) {
+            snprintf(errstr, errstr_size, "subscription %s: event_types[%zu] is not a non-empty string", sub->id, i);
+            free(types);
+            return -1;
+        }
+        types[i] = json_object_get_string(t);
+        if (!hd_evtype_pattern_valid(types[i])) {
+            snprintf(errstr, errstr_size,
+                     "subscription %s: event type \"%s\" is not a valid pattern (dot-separated "
+                     "[A-Za-z0-9_-] segments, at most 128 bytes; \"*\" is one whole segment, \"**\" only the last one)",
+                     sub->id, types[i]);
+            free(types);
+            return -1;
+        }
+    }
+    sub->event_types = hd_intern_list(types, (int)n);
+    sub->event_types_cnt = (uint16_t)n;
+    free(types);
     return 0;
 }
 
@@ -258,7 +292,7 @@ static int parse_shape(hd_sub_t *sub, hd_sub_extra_t *x, json_object *doc, arena
                      HD_RENDER_VERSION_MIN, HD_RENDER_VERSION_MAX);
             return -1;
         }
-        sub->version = (int)json_object_get_int64(v);
+        sub->version = (unsigned char)json_object_get_int64(v);
     }
     return 0;
 }
@@ -342,9 +376,11 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
     size_t ptrs = (extra ? sizeof(hd_sub_extra_t) : 0) + (more ? sizeof(hd_sign_more_t) : 0);
     size_t origin_len = strlen(origin);
     int origin_in_url = !strncmp(url, origin, origin_len);
-    size_t strs = strlen(id) + strlen(tenant) + strlen(name) + strlen(url) + 4 + (origin_in_url ? 0 : origin_len + 1) +
-                  hmac[0].len + hmac[1].len;
-    measure_array(doc, "event_types", &ptrs, &strs);
+    if (origin_len > UINT16_MAX) {
+        snprintf(errstr, errstr_size, "subscription %s: the url's host is too long", id);
+        goto fail;
+    }
+    size_t strs = strlen(id) + 1 + (origin_in_url ? 0 : origin_len + 1) + hmac[0].len + hmac[1].len;
     measure_array(doc, "notification_emails", &ptrs, &strs);
     measure_array(doc, "statuses", &ptrs, &strs);
     measure_headers(doc, &ptrs, &strs);
@@ -355,11 +391,11 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
     hd_sub_extra_t scratch = {0}, *x = extra ? arena_array(&a, 1, sizeof(*x)) : &scratch;
     sub->extra = x;
     sub->id = arena_str(&a, id);
-    sub->tenant = arena_str(&a, tenant);
-    sub->name = arena_str(&a, name);
-    sub->url = arena_str(&a, url);
+    sub->tenant = hd_intern_str(tenant, strlen(tenant));
+    sub->name = hd_intern_str(name, strlen(name));
+    sub->url = hd_intern_str(url, strlen(url));
     sub->origin = origin_in_url ? sub->url : arena_str(&a, origin);
-    sub->origin_len = (int)origin_len;
+    sub->origin_len = (uint16_t)origin_len;
 
     if (more) sub->keys.more = arena_array(&a, 1, sizeof(*sub->keys.more));
     if (secret) {
@@ -383,22 +419,10 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
             sub->keys.ed_cnt = 2;
         }
     }
-    if (get_str_array(doc, "event_types", &a, &sub->event_types, &sub->event_types_cnt, errstr, errstr_size)) goto fail;
-    if (!sub->event_types_cnt) {
-        snprintf(errstr, errstr_size, "subscription %s: event_types must be a non-empty array", id);
-        goto fail;
-    }
+    if (intern_event_types(sub, doc, errstr, errstr_size)) goto fail;
     if (get_str_array(doc, "notification_emails", &a, &x->notification_emails, &x->notification_emails_cnt, errstr,
                       errstr_size))
         goto fail;
-    for (int i = 0; i < sub->event_types_cnt; i++)
-        if (!hd_evtype_pattern_valid(sub->event_types[i])) {
-            snprintf(errstr, errstr_size,
-                     "subscription %s: event type \"%s\" is not a valid pattern (dot-separated "
-                     "[A-Za-z0-9_-] segments, at most 128 bytes; \"*\" is one whole segment, \"**\" only the last one)",
-                     id, sub->event_types[i]);
-            goto fail;
-        }
     if (parse_shape(sub, x, doc, &a, errstr, errstr_size)) goto fail;
     if (json_object_object_get_ex(doc, "headers", &headers) && json_object_is_type(headers, json_type_object)) {
         x->headers = arena_array(&a, (size_t)json_object_object_length(headers), sizeof(*x->headers));
@@ -413,8 +437,13 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
             x->headers_cnt++;
         }
     }
-    sub->is_active = get_bool(doc, "is_active", 1);
-    sub->max_retry_count = get_int(doc, "max_retry_count", 5);
+    sub->is_active = (unsigned char)get_bool(doc, "is_active", 1);
+    int retries = get_int(doc, "max_retry_count", 5);
+    if (retries < 0 || retries > 100) {
+        snprintf(errstr, errstr_size, "subscription %s: max_retry_count must be an integer from 0 to 100", id);
+        goto fail;
+    }
+    sub->max_retry_count = (unsigned char)retries;
     x->success_code = get_int(doc, "success_code", 0);
     x->notify = get_bool(doc, "notify", 0);
     if (!extra) sub->extra = &no_extra;
@@ -441,6 +470,10 @@ hd_sub_t *hd_sub_retain(hd_sub_t *sub) {
 
 void hd_sub_destroy(hd_sub_t *sub) {
     if (!sub || atomic_fetch_sub(&sub->refs, 1) != 1) return;
+    hd_intern_release(sub->tenant);
+    hd_intern_release(sub->name);
+    hd_intern_release(sub->url);
+    hd_intern_release(sub->event_types);
     hd_filter_destroy(sub->extra->filter);
     hd_render_tmpl_destroy(sub->extra->tmpl);
     if (sub->keys.hmac) sodium_memzero(sub->keys.hmac, sub->keys.hmac_len);

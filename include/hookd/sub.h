@@ -31,9 +31,10 @@ typedef struct hd_sub_extra_s {
     int notify;       /* e-mail notification_emails when the subscription gets disabled */
 } hd_sub_extra_t;
 
-/* The strings, arrays, extra and the keys' bytes live in the subscription's own allocation, after the struct: one
- * malloc per subscription rather than ten, since 100,000 of them are held at once (docs/benchmarks.md, "Memory").
- * Filters and templates are allocated by their modules; hd_sub_destroy frees them. */
+/* One allocation per subscription holds the struct, its id, the out-of-line structs and arrays, and the keys'
+ * bytes; tenant, name, url and event_types are shared with every subscription holding the same (intern.h): a
+ * million of them are held at once (docs/capacity.md, "Subscription memory"). Filters and templates are
+ * allocated by their modules; hd_sub_destroy frees them. The integers are as narrow as their ranges allow. */
 typedef struct hd_sub_s {
     const char *id;
     const char *tenant;
@@ -46,19 +47,19 @@ typedef struct hd_sub_s {
     const hd_sub_extra_t *extra;
     hd_sign_keyset_t keys; /* secret, then previous_secret while its grace period lasts; likewise signing_key */
     uint64_t digest;       /* set by the store: a keyed hash of the source document, to reuse it across reloads */
-    int origin_len;
-    int event_types_cnt;
-    int version;
-    int is_active;
-    int max_retry_count;
-    atomic_int refs; /* snapshots holding it: an unchanged subscription is shared by the old and the new one */
-    /* The fields that change after load, hence atomic (ordered to leave no padding). disabled: set by a worker
-     * that saw 410 Gone or continuous failure, before the store catches up. failing_since_ms: start of the current
-     * run of failed attempts (0: the last attempt succeeded), shared by every worker and loaded from the store's
-     * failing_since, so that auto-disable counts across workers and restarts. */
-    atomic_int disabled;
-    atomic_int failing_stored; /* failing_since_ms is in the store */
+    /* The fields that change after load, hence atomic. disabled: set by a worker that saw 410 Gone or continuous
+     * failure, before the store catches up. failing_since_ms: start of the current run of failed attempts (0: the
+     * last attempt succeeded), shared by every worker and loaded from the store's failing_since, so that
+     * auto-disable counts across workers and restarts. */
     _Atomic int64_t failing_since_ms;
+    atomic_int refs; /* snapshots holding it: an unchanged subscription is shared by the old and the new one */
+    uint16_t origin_len;
+    uint16_t event_types_cnt;
+    unsigned char version;
+    unsigned char is_active;
+    unsigned char max_retry_count;
+    atomic_uchar disabled;
+    atomic_uchar failing_stored; /* failing_since_ms is in the store */
 } hd_sub_t;
 
 /* Builds a subscription from a JSON object (fields: id or _id, tenant, name, event_types[], url, secret,

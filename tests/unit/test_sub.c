@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hookd/intern.h"
 #include "hookd/secret.h"
 #include "hookd/sub.h"
 #include "unit.h"
@@ -101,12 +102,19 @@ static void test_one_allocation(void) {
     CHECK_STR(s->extra->headers[1].value, "two");
     CHECK_STR(s->extra->statuses[1], "7");
     CHECK_STR(s->extra->notification_emails[0], "ops@example.com");
-    CHECK(INSIDE(s->id) && INSIDE(s->origin) && INSIDE(s->event_types) && INSIDE(s->event_types[2]) &&
-          INSIDE(s->extra->headers) && INSIDE(s->extra->headers[1].value) && INSIDE(s->extra->statuses[1]) &&
+    CHECK(INSIDE(s->id) && !INSIDE(s->url) && !INSIDE(s->event_types) && INSIDE(s->extra->headers) && INSIDE(s->extra->headers[1].value) && INSIDE(s->extra->statuses[1]) &&
           INSIDE(s->extra->notification_emails[0]));
     CHECK(s->keys.hmac_cnt == 1 && s->keys.hmac_len == 24 && INSIDE(s->keys.hmac));
     CHECK(s->keys.more == NULL); /* one secret: nothing more */
 #undef INSIDE
+    /* What repeats is shared: another subscription of the tenant with the same URL and types holds no copy. */
+    size_t shared = hd_intern_count();
+    hd_sub_t *t = parse("{\"_id\":\"sub_43\",\"tenant\":\"acme\",\"name\":\"orders\",\"url\":\"https://example.com:8443/h\","
+                        "\"event_types\":[\"order.created\",\"order.*\",\"**\"]," SECRET "}",
+                        err, sizeof(err));
+    CHECK(t && t->tenant == s->tenant && t->name == s->name && t->url == s->url && t->origin == s->origin &&
+          t->event_types == s->event_types && hd_intern_count() == shared);
+    hd_sub_destroy(t);
     hd_sub_destroy(s);
     /* no port in url, or the default one: the origin leaves it out, so it is url's prefix and one host either way */
     s = parse("{" BASE "," SECRET "}", err, sizeof(err));
