@@ -203,6 +203,30 @@ static void test_lookup_by_id(void) {
     hd_match_release(m);
 }
 
+/* Many subscriptions out of order, some ids repeated: each id once, the later one, in a snapshot that finds them
+ * all. */
+static void test_sort_many(void) {
+    enum { N = 300 };
+    hd_sub_t *list[N + N / 10];
+    char id[16];
+    int n = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof(id), "s%03d", i * 7 % N);
+        list[n++] = sub(id, "t", "\"event_types\":[\"a\"],\"name\":\"early\"");
+        if (i % 10 == 3) list[n++] = sub(id, "t", "\"event_types\":[\"a\"],\"name\":\"late\"");
+    }
+    hd_match_t *m = build(list, n);
+    CHECK(hd_match_count(m) == N);
+    int ok = 1;
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof(id), "s%03d", i * 7 % N);
+        const hd_sub_t *s = hd_match_get(m, id);
+        ok &= s && !strcmp(s->name, i % 10 == 3 ? "late" : "early");
+    }
+    CHECK(ok);
+    hd_match_release(m);
+}
+
 /* A change applied to a snapshot: written subscriptions replace or join, gone ids leave, unchanged ones are shared
  * (the same pointer), and a change that changes nothing gives no new snapshot. */
 static void test_apply(void) {
@@ -302,9 +326,23 @@ static void test_reload_unchanged_keeps_the_snapshot(void) {
     write_file(path, text);
     hd_match_t *third = after_a_look(cache);
     CHECK(third != first && hd_match_count(third) == 1 && hd_match_get(third, "a") == hd_match_get(first, "a"));
+    /* a changed and a new document: applied as those changes, the unchanged subscription still shared */
+    snprintf(text, sizeof(text), "[%s,%s,%s]", a, b, a);
+    text[strlen(text) - strlen(a) - 1] = '\0';
+    snprintf(text + strlen(text), sizeof(text) - strlen(text), "%.*s\"z\"%s]", (int)(strstr(a, "\"x\"") - a), a,
+             strstr(a, "\"x\"") + 3);
+    write_file(path, text);
+    hd_match_t *fourth = after_a_look(cache);
+    CHECK(fourth != third && hd_match_count(fourth) == 2 && hd_match_get(fourth, "b") &&
+          hd_match_get(fourth, "a") != hd_match_get(third, "a"));
+    CHECK_STR(find(fourth, "t", "z", "{}"), "a");
+    CHECK_STR(find(fourth, "t", "x", "{}"), "");
+    CHECK_STR(find(fourth, "t", "y", "{}"), "b");
+    CHECK_STR(find(third, "t", "x", "{}"), "a");
     hd_match_release(first);
     hd_match_release(second);
     hd_match_release(third);
+    hd_match_release(fourth);
 out:
     hd_match_cache_destroy(cache);
     hd_store_destroy(store);
@@ -318,6 +356,7 @@ int main(void) {
     RUN(test_invalid_subscriptions);
     RUN(test_failing_clock);
     RUN(test_lookup_by_id);
+    RUN(test_sort_many);
     RUN(test_apply);
     RUN(test_reload_unchanged_keeps_the_snapshot);
     return UNIT_REPORT();
