@@ -13,11 +13,11 @@
 #include "hookd/rfc3339.h"
 #include "hookd/util.h"
 
-/* One pattern of one subscription: 16 bytes, and the pattern is read (through sub, whose strings share its
- * allocation) only when the bucket key does not prove the type. */
-typedef struct {
+/* One pattern of one subscription: 12 bytes (packed: a million subscriptions hold about 1.75 million), and the
+ * pattern is read (through sub) only when the bucket key does not prove the type. */
+typedef struct __attribute__((packed, aligned(4))) {
     const hd_sub_t *sub;
-    int index;            /* of the pattern in sub->event_types */
+    unsigned short index; /* of the pattern in sub->event_types */
     unsigned char exact;  /* the bucket key already proves the type */
     unsigned char checks; /* statuses or filter to evaluate */
 } entry_t;

@@ -197,8 +197,9 @@ static int get_str_array(json_object *doc, const char *key, arena_t *a, const ch
 static int intern_event_types(hd_sub_t *sub, json_object *doc, char *errstr, size_t errstr_size) {
     json_object *arr;
     if (!json_object_object_get_ex(doc, "event_types", &arr) || !json_object_is_type(arr, json_type_array) ||
-        !json_object_array_length(arr) || json_object_array_length(arr) > UINT16_MAX) {
-        snprintf(errstr, errstr_size, "subscription %s: event_types must be a non-empty array", sub->id);
+        !json_object_array_length(arr) || json_object_array_length(arr) > HD_SUB_MAX_EVENT_TYPES) {
+        snprintf(errstr, errstr_size, "subscription %s: event_types must be an array of 1 to %d patterns", sub->id,
+                 HD_SUB_MAX_EVENT_TYPES);
         return -1;
     }
     size_t n = json_object_array_length(arr);
@@ -221,7 +222,7 @@ static int intern_event_types(hd_sub_t *sub, json_object *doc, char *errstr, siz
         }
     }
     sub->event_types = hd_intern_list(types, (int)n);
-    sub->event_types_cnt = (uint16_t)n;
+    sub->event_types_cnt = n;
     free(types);
     return 0;
 }
@@ -343,7 +344,7 @@ static int parse_shape(hd_sub_t *sub, hd_sub_extra_t *x, json_object *doc, arena
             return -1;
         }
     }
-    sub->version = (unsigned char)hd_sub_fields[F_VERSION].def;
+    sub->version = (unsigned)hd_sub_fields[F_VERSION].def;
     if (json_object_object_get_ex(doc, "version", &v) && v) {
         if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < HD_RENDER_VERSION_MIN ||
             json_object_get_int64(v) > HD_RENDER_VERSION_MAX) {
@@ -351,7 +352,7 @@ static int parse_shape(hd_sub_t *sub, hd_sub_extra_t *x, json_object *doc, arena
                      HD_RENDER_VERSION_MIN, HD_RENDER_VERSION_MAX);
             return -1;
         }
-        sub->version = (unsigned char)json_object_get_int64(v);
+        sub->version = (unsigned)json_object_get_int64(v);
     }
     return 0;
 }
@@ -395,6 +396,8 @@ static int ed_key_init(hd_sign_ed_key_t *key, const char *text, const char *id, 
     hd_secret_free(plain);
     return rc;
 }
+
+_Static_assert(sizeof(hd_sub_t) == 104, "hd_sub_t grew: docs/capacity.md counts its bytes");
 
 /* Every subscription without extras shares it. */
 static const hd_sub_extra_t no_extra;
@@ -496,14 +499,14 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
             x->headers_cnt++;
         }
     }
-    sub->is_active = (unsigned char)get_bool(doc, "is_active", hd_sub_fields[F_IS_ACTIVE].def);
+    sub->is_active = get_bool(doc, "is_active", hd_sub_fields[F_IS_ACTIVE].def);
     int retries = get_int(doc, "max_retry_count", hd_sub_fields[F_MAX_RETRY_COUNT].def);
     if (retries < 0 || retries > MAX_RETRIES) {
         snprintf(errstr, errstr_size, "subscription %s: max_retry_count must be an integer from 0 to %d", id,
                  MAX_RETRIES);
         goto fail;
     }
-    sub->max_retry_count = (unsigned char)retries;
+    sub->max_retry_count = (unsigned)retries;
     x->success_code = get_int(doc, "success_code", 0);
     x->notify = get_bool(doc, "notify", hd_sub_fields[F_NOTIFY].def);
     if (!extra) sub->extra = &no_extra;
