@@ -186,6 +186,81 @@ static void test_encrypted_signing_key(void) {
     free(enc);
 }
 
+typedef struct {
+    char seen[1024];
+    int known_asked;
+} problems_t;
+
+static void note(void *opaque, const char *field, const char *message) {
+    problems_t *p = opaque;
+    snprintf(p->seen + strlen(p->seen), sizeof(p->seen) - strlen(p->seen), "%s: %s|", field, message);
+}
+
+static int known(void *opaque, const char *type) {
+    ((problems_t *)opaque)->known_asked++;
+    return !strcmp(type, "order.created") ? 1 : !strcmp(type, "db.down") ? -1 : 0;
+}
+
+static int parse_json(const char *text, size_t len, json_object **out, char *why, size_t why_size) {
+    *out = json_tokener_parse(text);
+    snprintf(why, why_size, "bad");
+    return *out ? 0 : -1;
+}
+
+static int storable(json_object *v) {
+    return 1;
+}
+
+static int check(const char *body, int full, problems_t *p) {
+    json_object *o = json_tokener_parse(body);
+    hd_sub_check_t c = {note, known, parse_json, storable, p};
+    memset(p, 0, sizeof(*p));
+    int n = hd_sub_check(o, full, &c);
+    json_object_put(o);
+    return n;
+}
+
+/* The model's checks: one problem per bad field, named; the catalogue asked about exact types only. */
+static void test_check(void) {
+    problems_t p;
+    CHECK(check("{\"url\":\"https://example.com/h\",\"event_types\":[\"order.created\",\"order.*\"]}", 1, &p) == 0);
+    CHECK(p.known_asked == 1);
+    CHECK(check("{}", 1, &p) == 2);
+    CHECK_STR(p.seen, "url: required|event_types: required|");
+    CHECK(check("{}", 0, &p) == 0);
+    CHECK(check("{\"bogus\":1,\"url\":\"ftp://x/\",\"max_retry_count\":101,\"event_types\":[\"order.created\","
+                "\"nope.x\",\"db.down\",\"a..b\"],\"is_active\":\"yes\",\"version\":9,\"filter\":[]}",
+                0, &p) == 9);
+    CHECK(strstr(p.seen, "bogus: unknown field|") && strstr(p.seen, "url: url must use http or https|") &&
+          strstr(p.seen, "max_retry_count: an integer from 0 to 100|") &&
+          strstr(p.seen, "event_types[1]: unknown event type \"nope.x\"") &&
+          strstr(p.seen, "event_types[2]: cannot check the catalogue right now|") &&
+          strstr(p.seen, "event_types[3]: \"a..b\" is not a valid event type|") &&
+          strstr(p.seen, "is_active: a boolean|") && strstr(p.seen, "version: null or an integer from 1 to 2") &&
+          strstr(p.seen, "filter: null or a MongoDB-style query object|"));
+    CHECK(check("{\"secret\":\"whsec_short\",\"headers\":{\"host\":\"x\"},\"notification_emails\":[\"a@b\"]}", 0,
+                &p) == 3);
+}
+
+/* The parser reads absent fields with the model's defaults, and the model's limits. */
+static void test_defaults(void) {
+    char err[256];
+    hd_sub_t *s = parse("{" BASE "," SECRET "}", err, sizeof(err));
+    int checked = 0;
+    for (size_t i = 0; i < hd_sub_fields_cnt; i++) {
+        const hd_sub_field_t *f = &hd_sub_fields[i];
+        if (!strcmp(f->name, "max_retry_count")) checked += s && (int)s->max_retry_count == f->def;
+        if (!strcmp(f->name, "is_active")) checked += s && (int)s->is_active == f->def;
+        if (!strcmp(f->name, "notify")) checked += s && s->extra->notify == f->def;
+        if (!strcmp(f->name, "version")) checked += s && (int)s->version == f->def;
+        if (!strcmp(f->name, "name")) checked += s && !strcmp(s->name, "") && f->flags & HD_SUB_FIELD_DEFAULT;
+    }
+    CHECK(checked == 5);
+    hd_sub_destroy(s);
+    CHECK(!parse("{" BASE "," SECRET ",\"max_retry_count\":101}", err, sizeof(err)));
+    CHECK(strstr(err, "max_retry_count") != NULL);
+}
+
 int main(void) {
     RUN(test_urls);
     RUN(test_encrypted_signing_key);
@@ -194,5 +269,7 @@ int main(void) {
     RUN(test_signing_keys);
     RUN(test_shape_fields);
     RUN(test_one_allocation);
+    RUN(test_check);
+    RUN(test_defaults);
     return UNIT_REPORT();
 }
