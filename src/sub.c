@@ -663,15 +663,14 @@ static void check_keys(json_object *body, const hd_sub_check_t *c, int *n) {
 }
 
 static void check_headers(json_object *v, const hd_sub_check_t *c, int *n) {
-    if (!json_object_is_type(v, json_type_object) || json_object_object_length(v) > MAX_HEADERS ||
-        !c->storable(v)) {
+    if (!json_object_is_type(v, json_type_object) || json_object_object_length(v) > MAX_HEADERS || !c->storable(v)) {
         problem(c, n, "headers", "an object of at most %d string values (names without '.')", MAX_HEADERS);
         return;
     }
     json_object_object_foreach(v, hname, hval) {
         if (!chars_at_most(hval, 4096) ||
-            strlen(json_object_get_string(hval)) != (size_t)json_object_get_string_len(hval) ||
-            strlen(hname) > 256 || !hd_sub_header_allowed(hname, json_object_get_string(hval)))
+            strlen(json_object_get_string(hval)) != (size_t)json_object_get_string_len(hval) || strlen(hname) > 256 ||
+            !hd_sub_header_allowed(hname, json_object_get_string(hval)))
             problem(c, n, "headers",
                     "\"%.*s\": a token name that is not reserved (content-type, host, webhook-*, ...) "
                     "and a string value without CR, LF or control characters",
@@ -748,8 +747,7 @@ int hd_sub_check(json_object *body, int full, const hd_sub_check_t *c) {
         problem(c, &n, "is_active", "a boolean");
     if (json_object_object_get_ex(body, "notify", &v) && !json_object_is_type(v, json_type_boolean))
         problem(c, &n, "notify", "a boolean");
-    if (json_object_object_get_ex(body, "statuses", &v))
-        check_strings(v, "statuses", MAX_STATUSES, status_ok, c, &n);
+    if (json_object_object_get_ex(body, "statuses", &v)) check_strings(v, "statuses", MAX_STATUSES, status_ok, c, &n);
     if (json_object_object_get_ex(body, "notification_emails", &v))
         check_strings(v, "notification_emails", MAX_EMAILS, email_ok, c, &n);
     check_shape(body, c, &n);

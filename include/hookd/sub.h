@@ -1,5 +1,6 @@
-/* A webhook subscription as the dispatcher holds it in memory. Parsed from a JSON document (the file store) or a
- * MongoDB document converted to JSON (the MongoDB store), so both stores share one parser and one set of rules. */
+/* The subscription: its document model (the fields, their defaults and rules, below), used by the management API
+ * to check and write documents, and the subscription as the dispatcher holds it in memory, parsed from a JSON
+ * document (the file store) or a MongoDB document converted to JSON (the MongoDB store) with the same defaults. */
 #ifndef HOOKD_SUB_H
 #define HOOKD_SUB_H
 

@@ -102,16 +102,18 @@ static void test_one_allocation(void) {
     CHECK_STR(s->extra->headers[1].value, "two");
     CHECK_STR(s->extra->statuses[1], "7");
     CHECK_STR(s->extra->notification_emails[0], "ops@example.com");
-    CHECK(INSIDE(s->id) && !INSIDE(s->url) && !INSIDE(s->event_types) && INSIDE(s->extra->headers) && INSIDE(s->extra->headers[1].value) && INSIDE(s->extra->statuses[1]) &&
+    CHECK(INSIDE(s->id) && !INSIDE(s->url) && !INSIDE(s->event_types) && INSIDE(s->extra->headers) &&
+          INSIDE(s->extra->headers[1].value) && INSIDE(s->extra->statuses[1]) &&
           INSIDE(s->extra->notification_emails[0]));
     CHECK(s->keys.hmac_cnt == 1 && s->keys.hmac_len == 24 && INSIDE(s->keys.hmac));
     CHECK(s->keys.more == NULL); /* one secret: nothing more */
 #undef INSIDE
     /* What repeats is shared: another subscription of the tenant with the same URL and types holds no copy. */
     size_t shared = hd_intern_count();
-    hd_sub_t *t = parse("{\"_id\":\"sub_43\",\"tenant\":\"acme\",\"name\":\"orders\",\"url\":\"https://example.com:8443/h\","
-                        "\"event_types\":[\"order.created\",\"order.*\",\"**\"]," SECRET "}",
-                        err, sizeof(err));
+    hd_sub_t *t =
+        parse("{\"_id\":\"sub_43\",\"tenant\":\"acme\",\"name\":\"orders\",\"url\":\"https://example.com:8443/h\","
+              "\"event_types\":[\"order.created\",\"order.*\",\"**\"]," SECRET "}",
+              err, sizeof(err));
     CHECK(t && t->tenant == s->tenant && t->name == s->name && t->url == s->url && t->origin == s->origin &&
           t->event_types == s->event_types && hd_intern_count() == shared);
     hd_sub_destroy(t);
@@ -238,8 +240,8 @@ static void test_check(void) {
           strstr(p.seen, "event_types[3]: \"a..b\" is not a valid event type|") &&
           strstr(p.seen, "is_active: a boolean|") && strstr(p.seen, "version: null or an integer from 1 to 2") &&
           strstr(p.seen, "filter: null or a MongoDB-style query object|"));
-    CHECK(check("{\"secret\":\"whsec_short\",\"headers\":{\"host\":\"x\"},\"notification_emails\":[\"a@b\"]}", 0,
-                &p) == 3);
+    CHECK(check("{\"secret\":\"whsec_short\",\"headers\":{\"host\":\"x\"},\"notification_emails\":[\"a@b\"]}", 0, &p) ==
+          3);
 }
 
 /* The parser reads absent fields with the model's defaults, and the model's limits. */
