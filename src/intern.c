@@ -8,123 +8,138 @@
 
 #include "hookd/util.h"
 
-/* One shared block, chained in its hash bucket. data holds, for a list, the array of pointers followed by the
- * strings; for a string, the string. The key (what equality compares) is the strings' bytes from key_off: a list's
- * strings each with its NUL, a string without, so a list never equals a string. */
-typedef struct block_s {
-    struct block_s *next;
-    uint64_t hash;
-    uint32_t refs, len, key_off, pad;
+/* One shared block: 8 bytes before its data, since a string held by one subscription only costs this much more
+ * than a copy of its own. data holds a string, or a list's array of pointers followed by its strings; the key (what
+ * equality compares) is the string without its NUL, or the list's strings each with its NUL (so a list never
+ * equals a string), from key_of(). */
+typedef struct {
+    uint32_t refs;
+    uint32_t len; /* of the key; LIST set for a list */
     _Alignas(void *) char data[];
 } block_t;
 
+#define LIST 0x80000000u
+
+static const char *key_of(const block_t *b) {
+    return b->len & LIST ? ((const char *const *)(const void *)b->data)[0] : b->data;
+}
+
+/* Open addressing with linear probing; a removal shifts the probe sequence back, so there are no tombstones. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static block_t **buckets; /* guarded by lock, as everything below */
+static block_t **slots; /* guarded by lock, as everything below */
 static size_t mask, count;
 static unsigned char hash_key[crypto_shorthash_KEYBYTES];
 
-static uint64_t hash_of(const void *key, size_t len) {
+static size_t hash_of(const char *key, uint32_t len) {
     unsigned char h[crypto_shorthash_BYTES];
     uint64_t v;
-    if (!buckets) {
-        randombytes_buf(hash_key, sizeof(hash_key));
-        mask = 1023;
-        buckets = hd_xcalloc(mask + 1, sizeof(*buckets));
-    }
-    crypto_shorthash(h, key, len, hash_key);
+    crypto_shorthash(h, (const unsigned char *)key, len & ~LIST, hash_key);
     memcpy(&v, h, sizeof(v));
-    return v;
+    return (size_t)(v ^ len);
+}
+
+static size_t home(const block_t *b) {
+    return hash_of(key_of(b), b->len) & mask;
 }
 
 static void grow(void) {
-    size_t n = (mask + 1) * 2;
-    block_t **b = hd_xcalloc(n, sizeof(*b));
-    for (size_t i = 0; i <= mask; i++)
-        for (block_t *e = buckets[i], *next; e; e = next) {
-            next = e->next;
-            e->next = b[e->hash & (n - 1)];
-            b[e->hash & (n - 1)] = e;
-        }
-    free(buckets);
-    buckets = b;
+    block_t **old = slots;
+    size_t n = old ? (mask + 1) * 2 : 1024;
+    if (!old) randombytes_buf(hash_key, sizeof(hash_key));
+    slots = hd_xcalloc(n, sizeof(*slots));
+    size_t old_size = old ? mask + 1 : 0;
     mask = n - 1;
+    for (size_t i = 0; i < old_size; i++)
+        if (old[i]) {
+            size_t j = home(old[i]);
+            while (slots[j])
+                j = (j + 1) & mask;
+            slots[j] = old[i];
+        }
+    free(old);
 }
 
-/* The block of key (len bytes), retained, or NULL after which the caller adds one (the lock is held). */
-static block_t *find(const char *key, size_t len, uint64_t h) {
-    for (block_t *e = buckets[h & mask]; e; e = e->next)
-        if (e->hash == h && e->len == len && !memcmp(e->data + e->key_off, key, len)) {
-            e->refs++;
-            return e;
+/* The block with key (len with LIST for a list), retained; or, when there is none, the free slot it would take,
+ * in *slot (the lock is held). */
+static block_t *find(const char *key, uint32_t len, size_t *slot) {
+    if (!slots || (count + 1) * 4 > (mask + 1) * 3) grow();
+    size_t i = hash_of(key, len) & mask;
+    for (; slots[i]; i = (i + 1) & mask)
+        if (slots[i]->len == len && !memcmp(key_of(slots[i]), key, len & ~LIST)) {
+            slots[i]->refs++;
+            return slots[i];
         }
+    *slot = i;
     return NULL;
 }
 
-static void add(block_t *e) {
-    if (++count > mask + 1) grow();
-    e->next = buckets[e->hash & mask];
-    buckets[e->hash & mask] = e;
-}
-
 const char *hd_intern_str(const char *s, size_t len) {
+    size_t slot;
     pthread_mutex_lock(&lock);
-    uint64_t h = hash_of(s, len);
-    block_t *e = find(s, len, h);
-    if (!e) {
-        e = hd_xmalloc(sizeof(*e) + len + 1);
-        *e = (block_t){.hash = h, .refs = 1, .len = (uint32_t)len};
-        memcpy(e->data, s, len);
-        e->data[len] = '\0';
-        add(e);
+    block_t *b = find(s, (uint32_t)len, &slot);
+    if (!b) {
+        b = hd_xmalloc(sizeof(*b) + len + 1);
+        b->refs = 1;
+        b->len = (uint32_t)len;
+        memcpy(b->data, s, len);
+        b->data[len] = '\0';
+        slots[slot] = b;
+        count++;
     }
     pthread_mutex_unlock(&lock);
-    return e->data;
+    return b->data;
 }
 
 const char **hd_intern_list(const char *const *strs, int cnt) {
-    size_t len = 0, ptrs = sizeof(char *) * (size_t)cnt;
+    size_t len = 0, ptrs = sizeof(char *) * (size_t)cnt, slot;
     for (int i = 0; i < cnt; i++)
         len += strlen(strs[i]) + 1;
     /* The key is built in place in a candidate block: dropped when an equal one exists. */
-    block_t *e = hd_xmalloc(sizeof(*e) + ptrs + len);
-    char *key = e->data + ptrs, *p = key;
+    block_t *b = hd_xmalloc(sizeof(*b) + ptrs + len);
+    char *p = b->data + ptrs;
     for (int i = 0; i < cnt; i++) {
         size_t n = strlen(strs[i]) + 1;
-        ((const char **)(void *)e->data)[i] = memcpy(p, strs[i], n);
+        ((const char **)(void *)b->data)[i] = memcpy(p, strs[i], n);
         p += n;
     }
+    b->refs = 1;
+    b->len = (uint32_t)len | LIST;
     pthread_mutex_lock(&lock);
-    uint64_t h = hash_of(key, len);
-    block_t *found = find(key, len, h);
+    block_t *found = find(b->data + ptrs, b->len, &slot);
     if (found) {
-        free(e);
-        e = found;
+        free(b);
+        b = found;
     } else {
-        e->hash = h;
-        e->refs = 1;
-        e->len = (uint32_t)len;
-        e->key_off = (uint32_t)ptrs;
-        add(e);
+        slots[slot] = b;
+        count++;
     }
     pthread_mutex_unlock(&lock);
-    return (const char **)(void *)e->data;
+    return (const char **)(void *)b->data;
 }
 
 void hd_intern_release(const void *p) {
     if (!p) return;
-    block_t *e = (block_t *)(void *)((char *)(uintptr_t)p - offsetof(block_t, data));
+    block_t *b = (block_t *)(void *)((char *)(uintptr_t)p - offsetof(block_t, data));
     pthread_mutex_lock(&lock);
-    if (--e->refs) {
+    if (--b->refs) {
         pthread_mutex_unlock(&lock);
         return;
     }
-    block_t **pp = &buckets[e->hash & mask];
-    while (*pp != e)
-        pp = &(*pp)->next;
-    *pp = e->next;
+    size_t i = home(b);
+    while (slots[i] != b)
+        i = (i + 1) & mask;
+    /* Backward shift: a later block of the run moves into the hole unless its home lies between them. */
+    for (size_t j = (i + 1) & mask; slots[j]; j = (j + 1) & mask) {
+        size_t h = home(slots[j]);
+        if ((j > i && (h <= i || h > j)) || (j < i && h <= i && h > j)) {
+            slots[i] = slots[j];
+            i = j;
+        }
+    }
+    slots[i] = NULL;
     count--;
     pthread_mutex_unlock(&lock);
-    free(e);
+    free(b);
 }
 
 size_t hd_intern_count(void) {
