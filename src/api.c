@@ -17,11 +17,12 @@
 #include "hookd/api_req.h"
 #include "hookd/api_subscriptions.h"
 #include "hookd/apikey.h"
+#include "hookd/deliverylog.h"
 #include "hookd/httpwatch.h"
 #include "hookd/kafka.h"
 #include "hookd/log.h"
 #include "hookd/metrics.h"
-#include "hookd/recorder.h"
+#include "hookd/mongo.h"
 #include "hookd/secret.h"
 #include "hookd/store.h"
 #include "hookd/utf8.h"
@@ -34,6 +35,7 @@ struct hd_api_s {
     const hd_conf_t *conf;
     hd_secret_key_t master;
     hd_store_t *store;
+    hd_mongo_t *mongo; /* the store's */
     rd_kafka_t *producer;
     struct MHD_Daemon *daemon;
     hd_httpwatch_t *watch; /* api.request.timeout.ms */
@@ -244,7 +246,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                       .producer = api->producer,
                       .conn = c,
                       .method = method,
-                      .database = hd_store_database(api->store)};
+                      .database = hd_mongo_database(api->mongo)};
     if (!cs->started) {
         cs->started = 1;
         /* A declared oversize body is refused before it is read. */
@@ -273,9 +275,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     hd_httpwatch_received(c);
     if (!strcmp(cs->path, "/metrics") && !strcmp(method, "GET")) return metrics_reply(c);
     int64_t started = hd_mono_us();
-    r.client = hd_store_client_pop(api->store);
+    r.client = hd_mongo_pop(api->mongo);
     route(api, &r, cs);
-    hd_store_client_push(api->store, r.client);
+    hd_mongo_push(api->mongo, r.client);
     count_request(method, r.status, hd_mono_us() - started);
     enum MHD_Result rc = reply(c, &r);
     json_object_put(r.reply);
@@ -307,7 +309,7 @@ hd_api_t *hd_api_new(const hd_conf_t *conf, char *errstr, size_t errstr_size) {
     api->conf = conf;
     if (hd_secret_key_parse(&api->master, conf->master_key, errstr, errstr_size)) goto fail;
     if (!(api->store = hd_store_new(conf->store, conf->mongo_database, errstr, errstr_size))) goto fail;
-    if (!hd_store_database(api->store)) {
+    if (!(api->mongo = hd_store_mongo(api->store))) {
         snprintf(errstr, errstr_size, "hookd api needs a MongoDB store (store = mongodb://...)");
         goto fail;
     }
@@ -323,33 +325,33 @@ fail:
     return NULL;
 }
 
-typedef struct recorder_thread_s {
-    hd_recorder_t *rec;
+typedef struct deliverylog_thread_s {
+    hd_deliverylog_t *rec;
     atomic_int stop; /* set when the API stops, for whatever reason */
-} recorder_thread_t;
+} deliverylog_thread_t;
 
-static void *recorder_main(void *arg) {
-    recorder_thread_t *t = arg;
-    hd_recorder_run(t->rec, &t->stop);
+static void *deliverylog_main(void *arg) {
+    deliverylog_thread_t *t = arg;
+    hd_deliverylog_run(t->rec, &t->stop);
     return NULL;
 }
 
 int hd_api_run(hd_api_t *api, const atomic_int *stop) {
     char err[512];
-    hd_recorder_t *rec = NULL;
+    hd_deliverylog_t *rec = NULL;
     pthread_t thread;
-    recorder_thread_t rt = {0};
+    deliverylog_thread_t rt = {0};
     int rc = -1, started = 0;
-    mongoc_client_t *client = hd_store_client_pop(api->store);
-    int seeded = hd_api_event_types_seed(client, hd_store_database(api->store), err, sizeof(err));
-    if (!seeded) hd_store_ensure_indexes(api->store);
-    hd_store_client_push(api->store, client);
+    mongoc_client_t *client = hd_mongo_pop(api->mongo);
+    int seeded = hd_api_event_types_seed(client, hd_mongo_database(api->mongo), err, sizeof(err));
+    hd_mongo_push(api->mongo, client);
+    if (!seeded) hd_mongo_ensure_indexes(api->mongo);
     if (seeded) goto out;
     if (api->conf->api_recorder) {
-        if (!(rec = hd_recorder_new(api->conf, api->store, err, sizeof(err)))) goto out;
+        if (!(rec = hd_deliverylog_new(api->conf, api->mongo, err, sizeof(err)))) goto out;
         rt.rec = rec;
-        if (pthread_create(&thread, NULL, recorder_main, &rt)) {
-            snprintf(err, sizeof(err), "cannot start the recorder thread");
+        if (pthread_create(&thread, NULL, deliverylog_main, &rt)) {
+            snprintf(err, sizeof(err), "cannot start the delivery-log thread");
             goto out;
         }
         started = 1;
@@ -391,7 +393,7 @@ out:
         atomic_store(&rt.stop, 1);
         pthread_join(thread, NULL);
     }
-    hd_recorder_destroy(rec);
+    hd_deliverylog_destroy(rec);
     return rc;
 }
 

@@ -4,8 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hookd/deliverylog.h"
 #include "hookd/kafka.h"
-#include "hookd/recorder.h"
+#include "hookd/mongo.h"
 #include "hookd/util.h"
 
 static const char *const statuses[] = {"pending", "succeeded", "failed", "retrying"};
@@ -47,7 +48,7 @@ static void list(hd_api_req_t *r, const char *sub_id) {
         if (to != INT64_MIN) BSON_APPEND_DATE_TIME(&range, "$lte", to);
         bson_append_document_end(filter, &range);
     }
-    hd_api_req_list(r, "deliveries", filter, "sort_key", 1, row_json);
+    hd_api_req_list(r, HD_MONGO_DELIVERIES, filter, "sort_key", 1, row_json);
     bson_destroy(filter);
 }
 
@@ -59,13 +60,13 @@ static bson_t *row_filter(hd_api_req_t *r, const char *sub_id, const char *eid) 
 
 /* Needs no subscription: a result recorded after its subscription was deleted stays removable. */
 static void delete_row(hd_api_req_t *r, const char *sub_id, const char *eid) {
-    if (!hd_api_req_delete(r, "deliveries", row_filter(r, sub_id, eid), 0, "deleting the delivery"))
+    if (!hd_api_req_delete(r, HD_MONGO_DELIVERIES, row_filter(r, sub_id, eid), 0, "deleting the delivery"))
         hd_api_req_error(r, 404, "not-found", NULL, "no delivery %s for subscription %s", eid, sub_id);
 }
 
 void hd_api_deliveries_forget(hd_api_req_t *r, const char *sub_id) {
     bson_t *filter = BCON_NEW("tenant", BCON_UTF8(r->tenant), "subscription_id", BCON_UTF8(sub_id));
-    hd_api_req_delete(r, "deliveries", filter, 1, "deleting the subscription's delivery log");
+    hd_api_req_delete(r, HD_MONGO_DELIVERIES, filter, 1, "deleting the subscription's delivery log");
 }
 
 /* An event read back from Kafka, owning copies of its parts. */
@@ -124,7 +125,7 @@ static void retry(hd_api_req_t *r, const char *sub_id, const char *eid) {
         return;
     }
     if (hd_api_req_find_subscription(r, sub_id, &sub) != 1) return;
-    mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, "deliveries");
+    mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, HD_MONGO_DELIVERIES);
     bson_t *filter = row_filter(r, sub_id, eid);
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
     const bson_t *d;
@@ -165,7 +166,7 @@ static void retry(hd_api_req_t *r, const char *sub_id, const char *eid) {
     bson_iter_t f;
     const char *event_id = bson_iter_init_find(&f, row, "event_id") ? bson_iter_utf8(&f, NULL) : eid;
     const char *type = bson_iter_init_find(&f, row, "event_type") ? bson_iter_utf8(&f, NULL) : "";
-    int pending = hd_recorder_pending(r->client, r->database, r->tenant, sub_id, event_id, type, err, sizeof(err));
+    int pending = hd_deliverylog_pending(r->client, r->database, r->tenant, sub_id, event_id, type, err, sizeof(err));
     if (pending && ev.headers) rd_kafka_headers_destroy(ev.headers);
     if (pending ||
         hd_api_req_produce_targeted(r, topic, ev.key, ev.value, ev.len, ev.headers, sub_id, err, sizeof(err))) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hookd/evtype.h"
+#include "hookd/mongo.h"
 #include "hookd/utf8.h"
 #include "hookd/util.h"
 
@@ -29,7 +30,7 @@ static const char *const seeds[][2] = {
 };
 
 int hd_api_event_types_seed(mongoc_client_t *client, const char *database, char *errstr, size_t errstr_size) {
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, "event_types");
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, HD_MONGO_EVENT_TYPES);
     bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
     bson_error_t err;
     int rc = 0;
@@ -62,7 +63,7 @@ static json_object *to_json(const bson_t *doc) {
 }
 
 int hd_api_event_type_known(hd_api_req_t *r, const char *name, char *errstr, size_t errstr_size) {
-    mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, "event_types");
+    mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, HD_MONGO_EVENT_TYPES);
     bson_t *filter = BCON_NEW("_id", BCON_UTF8(name));
     bson_error_t err;
     int64_t n = mongoc_collection_count_documents(coll, filter, NULL, NULL, NULL, &err);
@@ -102,7 +103,7 @@ static void put(hd_api_req_t *r, const char *name) {
     bson_append_document_end(&update, &set);
     BCON_APPEND(&update, "$setOnInsert", "{", "created_at", BCON_DATE_TIME(now), "}");
     bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
-    mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, "event_types");
+    mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, HD_MONGO_EVENT_TYPES);
     bson_error_t err;
     if (!mongoc_collection_update_one(coll, filter, &update, opts, NULL, &err)) {
         hd_api_req_internal(r, "saving the event type", err.message);
@@ -120,7 +121,7 @@ static void put(hd_api_req_t *r, const char *name) {
 }
 
 static void del(hd_api_req_t *r, const char *name) {
-    if (!hd_api_req_delete(r, "event_types", BCON_NEW("_id", BCON_UTF8(name)), 0, "deleting the event type"))
+    if (!hd_api_req_delete(r, HD_MONGO_EVENT_TYPES, BCON_NEW("_id", BCON_UTF8(name)), 0, "deleting the event type"))
         hd_api_req_error(r, 404, "not-found", NULL, "no event type named %s", name);
 }
 
@@ -131,7 +132,7 @@ void hd_api_event_types(hd_api_req_t *r) {
             return;
         }
         bson_t filter = BSON_INITIALIZER;
-        hd_api_req_list(r, "event_types", &filter, "_id", 0, to_json);
+        hd_api_req_list(r, HD_MONGO_EVENT_TYPES, &filter, "_id", 0, to_json);
         bson_destroy(&filter);
         return;
     }

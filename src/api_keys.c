@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "hookd/apikey.h"
+#include "hookd/mongo.h"
 
 static json_object *key_json(const bson_t *doc) {
     static const char *const keys[] = {"id", "tenant", "admin", "created_at"};
@@ -26,7 +27,7 @@ void hd_api_keys(hd_api_req_t *r) {
         }
         const char *tenant = hd_api_req_query(r, "tenant");
         bson_t *filter = tenant ? BCON_NEW("tenant", BCON_UTF8(tenant)) : bson_new();
-        hd_api_req_list(r, "api_keys", filter, "_id", 0, key_json);
+        hd_api_req_list(r, HD_MONGO_API_KEYS, filter, "_id", 0, key_json);
         bson_destroy(filter);
         return;
     }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "hookd/log.h"
+#include "hookd/mongo.h"
 #include "hookd/rfc3339.h"
 #include "hookd/utf8.h"
 #include "hookd/util.h"
@@ -515,7 +516,7 @@ int hd_api_req_produce_targeted(hd_api_req_t *r, const char *topic, const char *
 /* ---- lookups ---- */
 
 int hd_api_req_find_subscription(hd_api_req_t *r, const char *id, bson_t **doc) {
-    mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, "subscriptions");
+    mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, HD_MONGO_SUBSCRIPTIONS);
     bson_t *filter = BCON_NEW("_id", BCON_UTF8(id), "tenant", BCON_UTF8(r->tenant));
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
     const bson_t *d;

@@ -6,9 +6,9 @@
 
 #include "hookd/api_deliveries.h"
 #include "hookd/api_event_types.h"
+#include "hookd/deliverylog.h"
 #include "hookd/evtype.h"
 #include "hookd/log.h"
-#include "hookd/recorder.h"
 #include "hookd/rfc3339.h"
 #include "hookd/sign.h"
 #include "hookd/store.h"
@@ -442,7 +442,7 @@ static void test_event(hd_api_req_t *r, const char *id) {
     char topic[256];
     snprintf(topic, sizeof(topic), "%.*s", (int)strcspn(r->conf->topics, ","), r->conf->topics);
     /* Pending first: the recorder's row for the attempt always supersedes it. */
-    if (hd_recorder_pending(r->client, r->database, r->tenant, id, event_id, type, err, sizeof(err)) ||
+    if (hd_deliverylog_pending(r->client, r->database, r->tenant, id, event_id, type, err, sizeof(err)) ||
         hd_api_req_produce_targeted(r, topic, id, value, len, NULL, id, err, sizeof(err))) {
         hd_api_req_internal(r, "sending the test event", err);
     } else {

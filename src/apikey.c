@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hookd/mongo.h"
 #include "hookd/util.h"
 
 #define ID_HEX 16
@@ -39,7 +40,7 @@ int hd_apikey_create(mongoc_client_t *client, const char *database, const hd_sec
     sodium_memzero(secret, sizeof(secret));
     sodium_memzero(b64, sizeof(b64));
 
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, "api_keys");
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, HD_MONGO_API_KEYS);
     bson_t *doc = BCON_NEW("_id", BCON_UTF8(id), "tenant", BCON_UTF8(tenant), "admin", BCON_BOOL(admin != 0), "hash",
                            BCON_UTF8(hashhex), "created_at", BCON_DATE_TIME(hd_now_ms()));
     bson_error_t err;
@@ -65,7 +66,7 @@ int hd_apikey_check(mongoc_client_t *client, const char *database, const hd_secr
     memcpy(id, key + 3, ID_HEX);
     id[ID_HEX] = '\0';
 
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, "api_keys");
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, HD_MONGO_API_KEYS);
     bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
     const bson_t *doc;
@@ -99,7 +100,7 @@ int hd_apikey_check(mongoc_client_t *client, const char *database, const hd_secr
 
 int hd_apikey_list(mongoc_client_t *client, const char *database, const char *tenant, hd_apikey_fn fn, void *arg,
                    char *errstr, size_t errstr_size) {
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, "api_keys");
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, HD_MONGO_API_KEYS);
     bson_t *filter = tenant ? BCON_NEW("tenant", BCON_UTF8(tenant)) : bson_new();
     bson_t *opts = BCON_NEW("sort", "{", "_id", BCON_INT32(1), "}");
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
@@ -138,7 +139,7 @@ int hd_apikey_revoke(mongoc_client_t *client, const char *database, const char *
     if (n != ID_HEX || strspn(start, "0123456789abcdef") < ID_HEX) return 0;
     memcpy(id, start, ID_HEX);
     id[ID_HEX] = '\0';
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, "api_keys");
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, HD_MONGO_API_KEYS);
     bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
     bson_t reply;
     bson_error_t err;

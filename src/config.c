@@ -140,9 +140,9 @@ static const conf_entry_t table[] = {
     {"api.max.body.bytes", T_INT, F(api_max_body_bytes), "65536", 1024, 16777216,
      "Largest API request body; larger ones are answered 413."},
     {"api.recorder", T_INT, F(api_recorder), "1", 0, 1,
-     "1: `hookd api` also runs the delivery-log recorder (results topic -> deliveries); 0: run `hookd recorder`."},
+     "1: `hookd api` also runs the delivery-log writer (results topic -> deliveries); 0: run `hookd recorder`."},
     {"recorder.group.id", T_STR, F(recorder_group_id), "hookd-recorder", 0, 0,
-     "Consumer group of the delivery-log recorder."},
+     "Consumer group of the delivery-log writer."},
     {"metrics.listen", T_STR, F(metrics_listen), "", 0, 0,
      "host:port of the status server (/metrics, /healthz, /readyz), e.g. 0.0.0.0:9090; port 0 picks a free one; "
      "empty: no server. The container image sets 0.0.0.0:9090."},

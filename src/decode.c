@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "hookd/filter.h"
+#include "hookd/jpath.h"
 #include "hookd/rfc3339.h"
 #include "hookd/utf8.h"
 #include "hookd/util.h"
@@ -226,7 +226,7 @@ static hd_event_t *finish(json_object *root, hd_decode_mode_t mode, const hd_dec
         goto fail;
     }
     if (json_object_object_get_ex(root, "data", &v)) ev->data = v;
-    if (opts->status_field && *opts->status_field && (v = hd_filter_lookup(root, opts->status_field)) &&
+    if (opts->status_field && *opts->status_field && (v = hd_jpath_get(root, opts->status_field)) &&
         !json_object_is_type(v, json_type_object) && !json_object_is_type(v, json_type_array))
         ev->status = json_object_get_string(v);
     *err = HD_DECODE_OK;

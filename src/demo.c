@@ -10,10 +10,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hookd/cache.h"
 #include "hookd/dispatch.h"
+#include "hookd/health.h"
 #include "hookd/kafka.h"
 #include "hookd/log.h"
-#include "hookd/match.h"
 #include "hookd/receiver.h"
 #include "hookd/retry.h"
 #include "hookd/sign.h"
@@ -187,7 +188,8 @@ int hd_demo_run(hd_conf_t *conf, const atomic_int *interrupted) {
     rd_kafka_t *producer = NULL, *mock_owner = NULL;
     hd_receiver_t *recv = NULL;
     hd_store_t *store = NULL;
-    hd_match_cache_t *cache = NULL;
+    hd_cache_t *cache = NULL;
+    hd_health_t *health = NULL;
     worker_t wk = {0};
     pthread_t thread;
     int started = 0, rc = 1;
@@ -247,8 +249,10 @@ int hd_demo_run(hd_conf_t *conf, const atomic_int *interrupted) {
     printf("published:     %d events (one malformed) to %s\n", EVENTS_CNT, conf->topics);
 
     if (!(store = hd_store_new(conf->store, conf->mongo_database, err, sizeof(err)))) goto out;
-    if (!(cache = hd_match_cache_new(store, conf->refresh_ms, conf->full_reload_ms, err, sizeof(err)))) goto out;
-    if (!(wk.w = hd_dispatch_new(conf, cache, 0, err, sizeof(err)))) goto out;
+    if (!(cache = hd_cache_new(store, conf->refresh_ms, conf->full_reload_ms, err, sizeof(err)))) goto out;
+    if (!(health = hd_health_new(hd_health_store_sink(store), conf->refresh_ms, NULL, NULL, err, sizeof(err))))
+        goto out;
+    if (!(wk.w = hd_dispatch_new(conf, cache, health, 0, err, sizeof(err)))) goto out;
     if (pthread_create(&thread, NULL, run_worker, &wk)) {
         snprintf(err, sizeof(err), "cannot start the worker thread");
         goto out;
@@ -271,7 +275,8 @@ out:
     }
     if (rc && err[0]) fprintf(stderr, "hookd demo: %s\n", err);
     hd_dispatch_destroy(wk.w);
-    hd_match_cache_destroy(cache);
+    hd_health_destroy(health);
+    hd_cache_destroy(cache);
     hd_store_destroy(store);
     if (producer) rd_kafka_destroy(producer);
     if (mock_owner) rd_kafka_destroy(mock_owner);

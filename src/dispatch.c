@@ -81,7 +81,8 @@ typedef struct job_s {
 
 struct hd_dispatch_s {
     const hd_conf_t *conf;
-    hd_match_cache_t *cache;
+    hd_cache_t *cache;
+    hd_health_t *health;
     hd_consume_t *consume;       /* the source topics (or a replay's ranges) */
     hd_consume_t *retry_consume; /* the retry tiers, in a group of their own; NULL for a replay */
     hd_record_t *record;
@@ -292,7 +293,7 @@ static void deadletter_delivery(hd_dispatch_t *w, ev_t *ev, const char *sub_id, 
 }
 
 static void disable_sub(hd_dispatch_t *w, ev_t *ev, const hd_sub_t *sub, const char *reason) {
-    if (!hd_match_cache_disable(w->cache, sub, reason)) return;
+    if (!hd_health_disable(w->health, sub, reason)) return;
     HD_LOG(HD_LOG_WARN, "dispatch", HD_KV("subscription_id", sub->id), "disabling subscription: %s", reason);
     char at[40];
     hd_rfc3339_format(hd_now_ms(), at);
@@ -450,7 +451,7 @@ static void on_delivered(hd_deliver_req_t *req, void *opaque) {
     if (dead) deadletter_delivery(w, ev, sub->id, sub->url, job->msg_id, job->attempt, dead, err);
     int64_t failing_since = outcome == HD_OUTCOME_PERMANENT
                                 ? 0 /* the receiver answers: says nothing either way */
-                                : hd_match_cache_attempted(w->cache, sub, outcome != HD_OUTCOME_SUCCESS, now);
+                                : hd_health_attempted(w->health, sub, outcome != HD_OUTCOME_SUCCESS, now);
     if (outcome == HD_OUTCOME_RETRYABLE && w->conf->disable_after_ms && failing_since &&
         now - failing_since >= w->conf->disable_after_ms) {
         char why[128];
@@ -630,7 +631,7 @@ static void deliver_target(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const c
  * (rarely: right after a create). The event waits, without holding up the loop, until a look at the store that
  * started after it was produced has finished, or TARGET_WAIT_MS (the store may be away). */
 static void await_target(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const char *id, int64_t produced_ms) {
-    if (hd_match_get(snap, id) || hd_match_cache_seen(w->cache, produced_ms)) {
+    if (hd_match_get(snap, id) || hd_cache_seen(w->cache, produced_ms)) {
         deliver_target(w, snap, ev, id);
         return;
     }
@@ -648,10 +649,10 @@ static void await_target(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const cha
 
 /* Events whose look has come, or whose wait is over, in the order they came. */
 static void release_awaiting(hd_dispatch_t *w, int64_t now) {
-    while (w->awaiting && (hd_match_cache_seen(w->cache, w->awaiting->produced_ms) || w->awaiting->due_ms <= now)) {
+    while (w->awaiting && (hd_cache_seen(w->cache, w->awaiting->produced_ms) || w->awaiting->due_ms <= now)) {
         ev_t *ev = w->awaiting;
         if (!(w->awaiting = ev->held_next)) w->awaiting_tail = &w->awaiting;
-        hd_match_t *snap = hd_match_cache_get(w->cache);
+        hd_match_t *snap = hd_cache_get(w->cache);
         if (revoked(ev))
             w->stats.dropped_revoked++;
         else
@@ -831,12 +832,13 @@ static void handle_message(hd_dispatch_t *w, hd_match_t *snap, hd_consume_t *fro
     ev_work_done(w, ev);
 }
 
-static hd_dispatch_t *dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cache, int worker,
+static hd_dispatch_t *dispatch_new(const hd_conf_t *conf, hd_cache_t *cache, hd_health_t *health, int worker,
                                    const hd_dispatch_replay_t *replay, char *errstr, size_t errstr_size) {
     hd_dispatch_t *w = hd_xcalloc(1, sizeof(*w));
     w->conf = conf;
     w->replay = replay;
     w->cache = cache;
+    w->health = health;
     w->awaiting_tail = &w->awaiting;
     w->decode_opts = (hd_decode_opts_t){.max_bytes = (size_t)conf->event_max_bytes,
                                         .tenant_attribute = conf->event_tenant_attribute,
@@ -887,14 +889,14 @@ fail:
     return NULL;
 }
 
-hd_dispatch_t *hd_dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cache, int worker, char *errstr,
+hd_dispatch_t *hd_dispatch_new(const hd_conf_t *conf, hd_cache_t *cache, hd_health_t *health, int worker, char *errstr,
                                size_t errstr_size) {
-    return dispatch_new(conf, cache, worker, NULL, errstr, errstr_size);
+    return dispatch_new(conf, cache, health, worker, NULL, errstr, errstr_size);
 }
 
-hd_dispatch_t *hd_dispatch_new_replay(const hd_conf_t *conf, hd_match_cache_t *cache,
+hd_dispatch_t *hd_dispatch_new_replay(const hd_conf_t *conf, hd_cache_t *cache, hd_health_t *health,
                                       const hd_dispatch_replay_t *replay, char *errstr, size_t errstr_size) {
-    return dispatch_new(conf, cache, 0, replay, errstr, errstr_size);
+    return dispatch_new(conf, cache, health, 0, replay, errstr, errstr_size);
 }
 
 static void drain_wake(hd_dispatch_t *w) {
@@ -930,7 +932,7 @@ static int turn(hd_dispatch_t *w, int consuming, int max_wait_ms) {
      * after, it was lost, and the queue, no longer empty, never signalled again until the timer below. */
     drain_wake(w);
     while (consuming && w->held && w->held->due_ms <= now) {
-        if (!snap) snap = hd_match_cache_get(w->cache);
+        if (!snap) snap = hd_cache_get(w->cache);
         ev_t *ev = unhold(w);
         if (revoked(ev))
             w->stats.dropped_revoked++;
@@ -957,7 +959,7 @@ static int turn(hd_dispatch_t *w, int consuming, int max_wait_ms) {
         if (want <= 0) continue;
         rd_kafka_message_t *msgs[want];
         int took = hd_consume_batch(from[f], msgs, want);
-        if (took && !snap) snap = hd_match_cache_get(w->cache);
+        if (took && !snap) snap = hd_cache_get(w->cache);
         for (int i = 0; i < took; i++) {
             handle_message(w, snap, from[f], msgs[i]);
             rd_kafka_message_destroy(msgs[i]);

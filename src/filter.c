@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hookd/jpath.h"
 #include "hookd/utf8.h"
 #include "hookd/util.h"
 
@@ -313,14 +314,6 @@ static int test_value(const node_t *n, json_object *v) {
     return 0;
 }
 
-static int numeric_index(const char *s, size_t *idx) {
-    char *end;
-    if (*s < '0' || *s > '9') return 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    *idx = (size_t)v;
-    return !*end;
-}
-
 /* Walks segs from v; every value reached is tested. *reached counts them (for $exists and null equality). */
 static int walk(const node_t *n, json_object *v, int seg, int *reached) {
     if (seg == n->nsegs) {
@@ -333,7 +326,7 @@ static int walk(const node_t *n, json_object *v, int seg, int *reached) {
     }
     if (json_object_is_type(v, json_type_array)) {
         size_t idx;
-        if (numeric_index(n->segs[seg], &idx))
+        if (hd_jpath_index(n->segs[seg], &idx))
             return idx < json_object_array_length(v) && walk(n, json_object_array_get_idx(v, idx), seg + 1, reached);
         for (size_t i = 0; i < json_object_array_length(v); i++) {
             json_object *e = json_object_array_get_idx(v, i);
@@ -376,26 +369,4 @@ static int eval(const node_t *n, json_object *doc) {
 
 int hd_filter_match(const hd_filter_t *f, json_object *doc) {
     return eval(f->root, doc);
-}
-
-json_object *hd_filter_lookup(json_object *doc, const char *path) {
-    json_object *v = doc;
-    char seg[256];
-    for (const char *p = path; v;) {
-        size_t len = strcspn(p, ".");
-        if (len >= sizeof(seg)) return NULL;
-        memcpy(seg, p, len);
-        seg[len] = '\0';
-        size_t idx;
-        if (json_object_is_type(v, json_type_object)) {
-            if (!json_object_object_get_ex(v, seg, &v)) return NULL;
-        } else if (json_object_is_type(v, json_type_array) && numeric_index(seg, &idx)) {
-            v = json_object_array_get_idx(v, idx);
-        } else {
-            return NULL;
-        }
-        if (!p[len]) return v;
-        p += len + 1;
-    }
-    return NULL;
 }

@@ -15,12 +15,14 @@
 
 #include "hookd/api.h"
 #include "hookd/apikey.h"
+#include "hookd/cache.h"
 #include "hookd/config.h"
+#include "hookd/deliverylog.h"
 #include "hookd/demo.h"
 #include "hookd/dispatch.h"
+#include "hookd/health.h"
 #include "hookd/log.h"
-#include "hookd/match.h"
-#include "hookd/recorder.h"
+#include "hookd/mongo.h"
 #include "hookd/replay.h"
 #include "hookd/rfc3339.h"
 #include "hookd/secret.h"
@@ -128,19 +130,22 @@ static void *run_worker(void *arg) {
 static int cmd_dispatch(hd_conf_t *conf, int argc, char **argv) {
     char err[512] = "";
     hd_store_t *store = NULL;
-    hd_match_cache_t *cache = NULL;
+    hd_cache_t *cache = NULL;
+    hd_health_t *health = NULL;
     hd_status_t *status = NULL;
     int n = hd_conf_workers(conf), started = 0, rc = 1;
     worker_t *workers = hd_xcalloc((size_t)n, sizeof(*workers));
 
     if (!(store = hd_store_new(conf->store, conf->mongo_database, err, sizeof(err)))) goto out;
     if (hd_store_use_master_key(store, conf->master_key, err, sizeof(err))) goto out;
-    hd_store_ensure_indexes(store);
-    if (!(cache = hd_match_cache_new(store, conf->refresh_ms, conf->full_reload_ms, err, sizeof(err)))) goto out;
-    hd_match_cache_set_smtp(cache, conf->smtp_url, conf->smtp_from);
+    if (hd_store_mongo(store)) hd_mongo_ensure_indexes(hd_store_mongo(store));
+    if (!(cache = hd_cache_new(store, conf->refresh_ms, conf->full_reload_ms, err, sizeof(err)))) goto out;
+    if (!(health = hd_health_new(hd_health_store_sink(store), conf->refresh_ms, conf->smtp_url, conf->smtp_from, err,
+                                 sizeof(err))))
+        goto out;
     if (*conf->metrics_listen && !(status = hd_status_new_dispatcher(conf, cache, err, sizeof(err)))) goto out;
     for (int i = 0; i < n; i++)
-        if (!(workers[i].w = hd_dispatch_new(conf, cache, i, err, sizeof(err)))) goto out;
+        if (!(workers[i].w = hd_dispatch_new(conf, cache, health, i, err, sizeof(err)))) goto out;
     install_signals();
     HD_LOG(HD_LOG_INFO, "dispatch", NULL, "hookd %s dispatching %s from %s with %d worker(s)", HD_VERSION, conf->topics,
            conf->brokers, n);
@@ -178,7 +183,8 @@ out:
     for (int i = 0; i < n; i++)
         hd_dispatch_destroy(workers[i].w);
     free(workers);
-    hd_match_cache_destroy(cache);
+    hd_health_destroy(health);
+    hd_cache_destroy(cache);
     hd_store_destroy(store);
     return rc;
 }
@@ -198,17 +204,17 @@ static int cmd_api(hd_conf_t *conf, int argc, char **argv) {
 
 static int cmd_recorder(hd_conf_t *conf, int argc, char **argv) {
     char err[512];
-    hd_recorder_t *rec = NULL;
+    hd_deliverylog_t *rec = NULL;
     hd_store_t *store = hd_store_new(conf->store, conf->mongo_database, err, sizeof(err));
-    if (store) rec = hd_recorder_new(conf, store, err, sizeof(err));
+    if (store) rec = hd_deliverylog_new(conf, hd_store_mongo(store), err, sizeof(err));
     if (!rec) {
-        HD_LOG(HD_LOG_ERROR, "recorder", NULL, "%s", err);
+        HD_LOG(HD_LOG_ERROR, "deliverylog", NULL, "%s", err);
         hd_store_destroy(store);
         return 1;
     }
     install_signals();
-    hd_recorder_run(rec, &stop_flag);
-    hd_recorder_destroy(rec);
+    hd_deliverylog_run(rec, &stop_flag);
+    hd_deliverylog_destroy(rec);
     hd_store_destroy(store);
     return 0;
 }
@@ -243,13 +249,15 @@ static int cmd_apikey(hd_conf_t *conf, int argc, char **argv) {
     char err[512], key[HD_APIKEY_SIZE];
     hd_secret_key_t master;
     hd_store_t *store = NULL;
+    hd_mongo_t *mongo = NULL;
     mongoc_client_t *client = NULL;
     if (!(store = hd_store_new(conf->store, conf->mongo_database, err, sizeof(err)))) goto out;
-    if (!(client = hd_store_client_pop(store))) {
+    if (!(mongo = hd_store_mongo(store))) {
         snprintf(err, sizeof(err), "API keys live in MongoDB: set store = mongodb://...");
         goto out;
     }
-    const char *db = hd_store_database(store);
+    client = hd_mongo_pop(mongo);
+    const char *db = hd_mongo_database(mongo);
     if (!strcmp(cmd, "list")) {
         rc = hd_apikey_list(client, db, tenant, print_apikey, NULL, err, sizeof(err)) ? 1 : 0;
     } else if (!strcmp(cmd, "revoke")) {
@@ -266,7 +274,7 @@ static int cmd_apikey(hd_conf_t *conf, int argc, char **argv) {
     }
 out:
     if (rc) fprintf(stderr, "hookd apikey: %s\n", err);
-    hd_store_client_push(store, client);
+    if (client) hd_mongo_push(mongo, client);
     hd_store_destroy(store);
     return rc;
 }

@@ -1,7 +1,5 @@
 #include "hookd/match.h"
 
-#include <malloc.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +7,6 @@
 #include "hookd/evtype.h"
 #include "hookd/log.h"
 #include "hookd/map.h"
-#include "hookd/notify.h"
-#include "hookd/rfc3339.h"
 #include "hookd/util.h"
 
 /* One pattern of one subscription: 12 bytes (packed: a million subscriptions hold about 1.75 million), and the
@@ -353,398 +349,36 @@ int hd_match_count(const hd_match_t *m) {
     return m->cnt;
 }
 
-/* ---- the refreshing cache ---- */
-
-/* A change the cache's thread writes to the store: a disable (reason set), or the start of a subscription's run
- * of failures (failing_since_ms; 0: it succeeds again). */
-typedef struct change_s {
-    char *id, *name, *tenant, *url, *reason;
-    char **emails; /* NULL unless the subscription asked for notification */
-    int emails_cnt;
-    int64_t failing_since_ms;
-    int failed; /* attempts the store refused */
-    struct change_s *next;
-} change_t;
-
-/* A run of failures is written to the store once it has lasted this long: blips cost no write. */
-#define FAILING_STORE_AFTER_MS 10000
-
-struct hd_match_cache_s {
-    hd_store_t *store;
-    char *smtp_url, *smtp_from;
-    change_t *changes, **changes_tail; /* oldest first; guarded by lock */
-    int64_t refresh_ms, full_reload_ms;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    int stop;
-    pthread_t thread;
-    hd_match_t *current;    /* guarded by lock */
-    int64_t looked_us;      /* the last successful look at the store; guarded by lock */
-    int64_t looked_from_ms; /* the wall clock when that look started; guarded by lock */
-    int64_t full_us;        /* the last full load (the refresher's own) */
-    int wake;               /* look now (hd_match_cache_seen); guarded by lock */
-};
-
-/* The current snapshot's subscription with this id when its document is unchanged: shared with the new snapshot,
- * so that a reload does not hold two copies of every subscription. */
-static hd_sub_t *reuse_sub(void *opaque, const char *id, uint64_t digest) {
-    hd_sub_t *s = opaque ? find_id(opaque, id) : NULL;
-    return s && s->digest == digest ? hd_sub_retain(s) : NULL;
-}
-
-/* Installs m (NULL: the store was read, nothing changed) as the current snapshot of a look started at from_ms. */
-static void install(hd_match_cache_t *c, hd_match_t *m, int64_t from_ms) {
-    pthread_mutex_lock(&c->lock);
-    hd_match_t *old = m ? c->current : NULL;
-    if (m) c->current = m;
-    c->looked_us = hd_mono_us();
-    c->looked_from_ms = from_ms;
-    pthread_mutex_unlock(&c->lock);
-    hd_match_release(old);
-}
-
-/* A full load applied to cur as its differences (hd_match_apply): the subscriptions the store no longer holds are
- * gone, the others written; the unchanged ones are cur's own (reuse_sub). So the reload builds no second index,
- * only the buckets of the tenants that changed, and returns NULL when nothing did. Takes subs. */
-static hd_match_t *apply_load(const hd_match_t *cur, hd_sub_t **subs, int cnt) {
+hd_match_t *hd_match_reload(const hd_match_t *m, hd_sub_t **subs, int cnt) {
+    if (!m) return hd_match_new(subs, cnt);
+    /* Applied to m as its differences: the subscriptions no longer loaded are gone, the others written; the
+     * unchanged ones are m's own (hd_match_shared). So the reload builds no second index, only the buckets of
+     * the tenants that changed. */
     cnt = sort_unique(subs, cnt);
     char **gone = NULL;
     int written = 0, gone_cnt = 0, gone_cap = 0, i = 0, j = 0;
-    while (i < cur->cnt || j < cnt) {
-        int c = i == cur->cnt ? 1 : j == cnt ? -1 : strcmp(cur->subs[i]->id, subs[j]->id);
+    while (i < m->cnt || j < cnt) {
+        int c = i == m->cnt ? 1 : j == cnt ? -1 : strcmp(m->subs[i]->id, subs[j]->id);
         if (c < 0) {
             if (gone_cnt == gone_cap) {
                 gone_cap = gone_cap ? gone_cap * 2 : 16;
                 gone = hd_xrealloc(gone, sizeof(*gone) * (size_t)gone_cap);
             }
-            gone[gone_cnt++] = (char *)cur->subs[i++]->id; /* only compared */
+            gone[gone_cnt++] = (char *)m->subs[i++]->id; /* only compared */
             continue;
         }
-        if (c == 0 && cur->subs[i++] == subs[j]) {
-            hd_sub_destroy(subs[j++]); /* the reference reuse_sub took: cur's stays */
+        if (c == 0 && m->subs[i++] == subs[j]) {
+            hd_sub_destroy(subs[j++]); /* the reference hd_match_shared took: m's stays */
             continue;
         }
         subs[written++] = subs[j++];
     }
-    hd_match_t *m = hd_match_apply(cur, subs, written, gone, gone_cnt);
+    hd_match_t *n = hd_match_apply(m, subs, written, gone, gone_cnt);
     free(gone);
-    return m;
+    return n;
 }
 
-/* glibc's default M_MXFAST (mallopt(3)). */
-#define MXFAST_DEFAULT (64 * sizeof(size_t) / 4)
-
-static int reload(hd_match_cache_t *c, int *loaded, char *errstr, size_t errstr_size) {
-    hd_sub_t **subs;
-    int cnt;
-    int64_t from_ms = hd_now_ms();
-    hd_match_t *cur = hd_match_cache_get(c);
-    /* Without fast bins, each document's freed parse tree coalesces at once instead of leaving holes between the
-     * subscriptions kept: 47 MB of free fragments in the heap after loading a million, 0.1 MB without. */
-    mallopt(M_MXFAST, 0);
-    int rc = hd_store_load(c->store, reuse_sub, cur, &subs, &cnt, errstr, errstr_size);
-    mallopt(M_MXFAST, MXFAST_DEFAULT);
-    if (rc) {
-        hd_match_release(cur);
-        return -1;
-    }
-    hd_match_t *m = cur ? apply_load(cur, subs, cnt) : hd_match_new(subs, cnt);
-    *loaded = (m ? m : cur)->cnt;
-    install(c, m, from_ms);
-    hd_match_release(cur);
-    c->full_us = hd_mono_us();
-    malloc_trim(0); /* hand the parsed documents' memory back: a reload must not leave RSS at its peak */
-    return 0;
-}
-
-static int64_t thread_cpu_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* One look at the store: its changes applied to the snapshot, or everything loaded when the store cannot list
- * them or the safety net's full reload is due. Logs what it took: wall time and this thread's CPU. */
-static int refresh(hd_match_cache_t *c, char *errstr, size_t errstr_size) {
-    hd_store_changes_t ch;
-    int loaded;
-    int64_t from_ms = hd_now_ms(), from_us = hd_mono_us(), cpu_us = thread_cpu_us();
-    hd_match_t *cur = hd_match_cache_get(c);
-    int rc = hd_store_changes(c->store, reuse_sub, cur, &ch, errstr, errstr_size);
-    if (rc == 0 && (ch.reload || (c->full_reload_ms && hd_mono_us() - c->full_us >= c->full_reload_ms * 1000))) {
-        hd_store_changes_clear(&ch);
-        hd_match_release(cur);
-        if ((rc = reload(c, &loaded, errstr, errstr_size)) == 0)
-            HD_LOG(HD_LOG_INFO, "match", NULL, "subscriptions reloaded: %d in %.1f ms (%.1f ms CPU)", loaded,
-                   (hd_mono_us() - from_us) / 1000.0, (thread_cpu_us() - cpu_us) / 1000.0);
-        return rc;
-    }
-    if (rc == 0) {
-        int written = ch.cnt, gone = ch.gone_cnt;
-        hd_match_t *m = hd_match_apply(cur, ch.subs, ch.cnt, ch.gone, ch.gone_cnt);
-        ch.subs = NULL; /* taken by hd_match_apply */
-        ch.cnt = 0;
-        install(c, m, from_ms);
-        HD_LOG(m ? HD_LOG_INFO : HD_LOG_DEBUG, "match", NULL,
-               "subscription changes: %d written, %d gone, %lld documents read in %.1f ms (%.1f ms CPU)%s", written,
-               gone, (long long)ch.read, (hd_mono_us() - from_us) / 1000.0, (thread_cpu_us() - cpu_us) / 1000.0,
-               m ? "" : ", none new");
-        hd_store_changes_clear(&ch);
-    }
-    hd_match_release(cur);
-    return rc;
-}
-
-static void change_free(change_t *d) {
-    free(d->id);
-    free(d->name);
-    free(d->tenant);
-    free(d->url);
-    free(d->reason);
-    for (int i = 0; i < d->emails_cnt; i++)
-        free(d->emails[i]);
-    free(d->emails);
-    free(d);
-}
-
-/* Runs on the cache's thread: the store write and the e-mail may block, the delivery loop must not. Returns -1 when
- * the store is away (the change is then kept and tried again); a write the server refuses is logged and dropped,
- * since trying it again would only hold up the changes behind it. */
-static int apply_change(hd_match_cache_t *c, change_t *d) {
-    char err[512];
-    int rc = d->reason ? hd_store_disable(c->store, d->id, d->reason, err, sizeof(err))
-                       : hd_store_set_failing(c->store, d->id, d->failing_since_ms, err, sizeof(err));
-    if (rc == -1) {
-        if (!d->failed++)
-            HD_LOG(HD_LOG_ERROR, "match", HD_KV("subscription_id", d->id),
-                   "%s; kept, and written once the store answers again", err);
-        return -1;
-    }
-    if (rc < 0) {
-        HD_LOG(HD_LOG_ERROR, "match", HD_KV("subscription_id", d->id), "%s", err);
-        return 0;
-    }
-    if (d->failed)
-        HD_LOG(HD_LOG_INFO, "match", HD_KV("subscription_id", d->id), "%s written after %d failed attempt(s)",
-               d->reason ? "disable" : "failure run", d->failed);
-    if (!d->reason) return 0;
-    if (rc > 0)
-        HD_LOG(HD_LOG_WARN, "match", HD_KV("subscription_id", d->id),
-               "the file store is read-only: the subscription stays disabled until restart; edit the file");
-    if (!d->emails_cnt || !c->smtp_url || !*c->smtp_url) return 0;
-    char subject[512], body[4096], at[HD_RFC3339_SIZE], *name = hd_notify_one_line(d->name);
-    hd_rfc3339_format(hd_now_ms(), at);
-    snprintf(subject, sizeof(subject), "Webhook subscription \"%s\" was disabled", name);
-    snprintf(body, sizeof(body),
-             "hookd disabled the webhook subscription %s (\"%s\", tenant %s) at %s. It delivered to\n%s\n\n"
-             "Reason: %s\n\nNothing is delivered to it until it is re-enabled. Fix the endpoint, then re-enable the "
-             "subscription through the management API:\n\n  PATCH /v1/webhooks/subscriptions/%s\n  "
-             "{\"is_active\": true}\n\n(or a PUT with \"is_active\": true), which also clears disabled_reason, "
-             "disabled_at and failing_since.\n",
-             d->id, name, d->tenant, at, d->url, d->reason, d->id);
-    free(name);
-    int sent = hd_notify_email(c->smtp_url, c->smtp_from, d->emails, d->emails_cnt, subject, body, err, sizeof(err));
-    if (sent < 0)
-        HD_LOG(HD_LOG_ERROR, "match", HD_KV("subscription_id", d->id), "notification e-mail failed: %s", err);
-    else
-        HD_LOG(HD_LOG_INFO, "match", HD_KV("subscription_id", d->id),
-               "notification e-mail sent to %d of %d address(es)", sent, d->emails_cnt);
-    return 0;
-}
-
-/* Applies the changes in order. On a store error the rest (that change first) is returned, to be tried again in the
- * same order: a disable or a failure run decided while the store is away must not be lost. */
-static change_t *apply_changes(hd_match_cache_t *c, change_t *list) {
-    for (change_t *d = list, *n; d; d = n) {
-        n = d->next;
-        if (apply_change(c, d)) return d;
-        change_free(d);
-    }
-    return NULL;
-}
-
-/* now + ms on the clock pthread_cond_timedwait uses */
-static struct timespec deadline_in(int64_t ms) {
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    int64_t ns = t.tv_nsec + ms % 1000 * 1000000;
-    t.tv_sec += ms / 1000 + ns / 1000000000;
-    t.tv_nsec = ns % 1000000000;
-    return t;
-}
-
-static void *refresher(void *arg) {
-    hd_match_cache_t *c = arg;
-    char err[512];
-    /* held: changes kept while the store is away wait for the next interval, not a busy loop */
-    int failing = 0, held = 0;
-    pthread_mutex_lock(&c->lock);
-    while (!c->stop) {
-        struct timespec until = deadline_in(c->refresh_ms);
-        if ((!c->changes || held) && !c->wake) pthread_cond_timedwait(&c->cond, &c->lock, &until);
-        if (c->stop) break;
-        c->wake = 0;
-        change_t *todo = c->changes;
-        c->changes = NULL;
-        c->changes_tail = &c->changes;
-        pthread_mutex_unlock(&c->lock);
-        change_t *left = apply_changes(c, todo);
-        pthread_mutex_lock(&c->lock);
-        if ((held = left != NULL)) { /* back in front of what arrived meanwhile */
-            change_t **tail = &left;
-            while (*tail)
-                tail = &(*tail)->next;
-            *tail = c->changes;
-            if (!c->changes) c->changes_tail = tail;
-            c->changes = left;
-        }
-        pthread_mutex_unlock(&c->lock);
-
-        int rc = refresh(c, err, sizeof(err));
-        if (rc && !failing)
-            HD_LOG(HD_LOG_ERROR, "match", NULL, "subscription refresh failed, keeping the last snapshot: %s", err);
-        else if (!rc && failing)
-            HD_LOG(HD_LOG_INFO, "match", NULL, "subscription store reachable again");
-        failing = rc != 0;
-        pthread_mutex_lock(&c->lock);
-    }
-    pthread_mutex_unlock(&c->lock);
-    return NULL;
-}
-
-hd_match_cache_t *hd_match_cache_new(hd_store_t *store, int64_t refresh_ms, int64_t full_reload_ms, char *errstr,
-                                     size_t errstr_size) {
-    hd_match_cache_t *c = hd_xcalloc(1, sizeof(*c));
-    c->store = store;
-    c->refresh_ms = refresh_ms;
-    c->full_reload_ms = full_reload_ms;
-    c->changes_tail = &c->changes;
-    pthread_mutex_init(&c->lock, NULL);
-    pthread_cond_init(&c->cond, NULL);
-    int loaded;
-    int64_t from_us = hd_mono_us();
-    if (reload(c, &loaded, errstr, errstr_size)) goto fail;
-    HD_LOG(HD_LOG_INFO, "match", NULL, "subscriptions loaded: %d in %.1f ms", loaded,
-           (hd_mono_us() - from_us) / 1000.0);
-    if (pthread_create(&c->thread, NULL, refresher, c)) {
-        snprintf(errstr, errstr_size, "cannot start the subscription refresher thread");
-        goto fail;
-    }
-    return c;
-
-fail:
-    hd_match_release(c->current);
-    pthread_mutex_destroy(&c->lock);
-    pthread_cond_destroy(&c->cond);
-    free(c);
-    return NULL;
-}
-
-void hd_match_cache_destroy(hd_match_cache_t *c) {
-    if (!c) return;
-    pthread_mutex_lock(&c->lock);
-    c->stop = 1;
-    pthread_cond_signal(&c->cond);
-    pthread_mutex_unlock(&c->lock);
-    pthread_join(c->thread, NULL);
-    hd_match_release(c->current);
-    /* Decided before the stop: still persist them, once; a store still away at exit loses them (logged). */
-    change_t *left = apply_changes(c, c->changes);
-    int lost = 0;
-    for (change_t *n; left; left = n, lost++) {
-        n = left->next;
-        change_free(left);
-    }
-    if (lost)
-        HD_LOG(HD_LOG_ERROR, "match", NULL, "%d subscription change(s) not written: the store is away at shutdown",
-               lost);
-    free(c->smtp_url);
-    free(c->smtp_from);
-    pthread_mutex_destroy(&c->lock);
-    pthread_cond_destroy(&c->cond);
-    free(c);
-}
-
-void hd_match_cache_set_smtp(hd_match_cache_t *c, const char *smtp_url, const char *from) {
-    pthread_mutex_lock(&c->lock);
-    free(c->smtp_url);
-    free(c->smtp_from);
-    c->smtp_url = hd_xstrdup(smtp_url);
-    c->smtp_from = hd_xstrdup(from);
-    pthread_mutex_unlock(&c->lock);
-}
-
-static void push_change(hd_match_cache_t *c, change_t *d) {
-    pthread_mutex_lock(&c->lock);
-    *c->changes_tail = d;
-    c->changes_tail = &d->next;
-    pthread_cond_signal(&c->cond);
-    pthread_mutex_unlock(&c->lock);
-}
-
-int hd_match_cache_disable(hd_match_cache_t *c, const hd_sub_t *sub, const char *reason) {
-    /* One of the fields of a snapshot that change after load; atomic, so the cast is safe. */
-    if (atomic_exchange(&((hd_sub_t *)sub)->disabled, 1)) return 0;
-    change_t *d = hd_xcalloc(1, sizeof(*d));
-    d->id = hd_xstrdup(sub->id);
-    d->name = hd_xstrdup(sub->name);
-    d->tenant = hd_xstrdup(sub->tenant);
-    d->url = hd_xstrdup(sub->url);
-    d->reason = hd_xstrdup(reason);
-    const hd_sub_extra_t *x = sub->extra;
-    if (x->notify && x->notification_emails_cnt) {
-        d->emails = hd_xcalloc((size_t)x->notification_emails_cnt, sizeof(char *));
-        for (int i = 0; i < x->notification_emails_cnt; i++)
-            d->emails[i] = hd_xstrdup(x->notification_emails[i]);
-        d->emails_cnt = x->notification_emails_cnt;
-    }
-    push_change(c, d);
-    return 1;
-}
-
-static void push_failing(hd_match_cache_t *c, const hd_sub_t *sub, int64_t since_ms) {
-    change_t *d = hd_xcalloc(1, sizeof(*d));
-    d->id = hd_xstrdup(sub->id);
-    d->failing_since_ms = since_ms;
-    push_change(c, d);
-}
-
-int64_t hd_match_cache_attempted(hd_match_cache_t *c, const hd_sub_t *sub, int failed, int64_t now_ms) {
-    hd_sub_t *s = (hd_sub_t *)sub; /* only its atomic fields are written */
-    if (!failed) {
-        if (!atomic_load(&s->failing_since_ms)) return 0;
-        atomic_store(&s->failing_since_ms, 0);
-        if (atomic_exchange(&s->failing_stored, 0)) push_failing(c, sub, 0);
-        return 0;
-    }
-    int64_t since = 0;
-    if (atomic_compare_exchange_strong(&s->failing_since_ms, &since, now_ms)) return now_ms;
-    if (now_ms - since >= FAILING_STORE_AFTER_MS && !atomic_exchange(&s->failing_stored, 1))
-        push_failing(c, sub, since);
-    return since;
-}
-
-int hd_match_cache_seen(hd_match_cache_t *c, int64_t after_ms) {
-    pthread_mutex_lock(&c->lock);
-    int seen = c->looked_from_ms > after_ms;
-    if (!seen && !c->wake) {
-        c->wake = 1;
-        pthread_cond_signal(&c->cond);
-    }
-    pthread_mutex_unlock(&c->lock);
-    return seen;
-}
-
-hd_match_t *hd_match_cache_get(hd_match_cache_t *c) {
-    pthread_mutex_lock(&c->lock);
-    hd_match_t *m = hd_match_retain(c->current);
-    pthread_mutex_unlock(&c->lock);
-    return m;
-}
-
-int64_t hd_match_cache_age_ms(hd_match_cache_t *c) {
-    pthread_mutex_lock(&c->lock);
-    int64_t age = (hd_mono_us() - c->looked_us) / 1000;
-    pthread_mutex_unlock(&c->lock);
-    return age;
+hd_sub_t *hd_match_shared(const hd_match_t *m, const char *id, uint64_t digest) {
+    hd_sub_t *s = find_id(m, id);
+    return s && s->digest == digest ? hd_sub_retain(s) : NULL;
 }

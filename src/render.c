@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hookd/filter.h"
+#include "hookd/jpath.h"
 #include "hookd/rfc3339.h"
 #include "hookd/utf8.h"
 #include "hookd/util.h"
@@ -238,7 +238,7 @@ static json_object *lookup(const hd_event_t *ev, const char *path, size_t len) {
     if (len >= sizeof(p)) return NULL;
     memcpy(p, path, len);
     p[len] = '\0';
-    return hd_filter_lookup(ev->root, p);
+    return hd_jpath_get(ev->root, p);
 }
 
 static void render_interp(buf_t *out, const hd_event_t *ev, const piece_t *pc) {

@@ -9,11 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hookd/cache.h"
 #include "hookd/decode.h"
 #include "hookd/dispatch.h"
+#include "hookd/health.h"
 #include "hookd/kafka.h"
 #include "hookd/log.h"
-#include "hookd/match.h"
 #include "hookd/rfc3339.h"
 #include "hookd/store.h"
 #include "hookd/util.h"
@@ -265,7 +266,8 @@ int hd_replay_main(const hd_conf_t *conf, int argc, char **argv, const atomic_in
     opts_t o;
     hd_consume_range_t *ranges = NULL;
     hd_store_t *store = NULL;
-    hd_match_cache_t *cache = NULL;
+    hd_cache_t *cache = NULL;
+    hd_health_t *health = NULL;
     hd_dispatch_t *w = NULL;
     char err[512], salt[33];
     int rc = 2, cnt = 0;
@@ -301,8 +303,9 @@ int hd_replay_main(const hd_conf_t *conf, int argc, char **argv, const atomic_in
     };
     if (!(store = hd_store_new(conf->store, conf->mongo_database, err, sizeof(err))) ||
         hd_store_use_master_key(store, conf->master_key, err, sizeof(err)) ||
-        !(cache = hd_match_cache_new(store, conf->refresh_ms, conf->full_reload_ms, err, sizeof(err))) ||
-        !(w = hd_dispatch_new_replay(conf, cache, &replay, err, sizeof(err)))) {
+        !(cache = hd_cache_new(store, conf->refresh_ms, conf->full_reload_ms, err, sizeof(err))) ||
+        !(health = hd_health_new(hd_health_store_sink(store), conf->refresh_ms, NULL, NULL, err, sizeof(err))) ||
+        !(w = hd_dispatch_new_replay(conf, cache, health, &replay, err, sizeof(err)))) {
         fprintf(stderr, "hookd replay: %s\n", err);
         goto out;
     }
@@ -317,7 +320,8 @@ int hd_replay_main(const hd_conf_t *conf, int argc, char **argv, const atomic_in
 
 out:
     hd_dispatch_destroy(w);
-    hd_match_cache_destroy(cache);
+    hd_health_destroy(health);
+    hd_cache_destroy(cache);
     hd_store_destroy(store);
     for (int i = 0; i < cnt; i++)
         free((char *)ranges[i].topic);

@@ -157,18 +157,17 @@ static int dispatcher_ready(void *opaque, char *why, size_t why_size) {
 }
 
 static void collect_cache(hd_metrics_scrape_t *s, void *opaque) {
-    hd_match_t *snap = hd_match_cache_get(opaque);
+    hd_match_t *snap = hd_cache_get(opaque);
     /* Prometheus conventions: base units (seconds), and _count only on a histogram's or summary's series. */
     hd_metrics_emit(s, "hd_match_subscriptions", "Subscriptions in the matching cache.", "gauge", NULL,
                     hd_match_count(snap));
     hd_match_release(snap);
     hd_metrics_emit(s, "hd_match_cache_age_seconds",
                     "Age of the subscription cache snapshot; grows while the store is unreachable.", "gauge", NULL,
-                    (double)hd_match_cache_age_ms(opaque) / 1000.0);
+                    (double)hd_cache_age_ms(opaque) / 1000.0);
 }
 
-hd_status_t *hd_status_new_dispatcher(const hd_conf_t *conf, hd_match_cache_t *cache, char *errstr,
-                                      size_t errstr_size) {
+hd_status_t *hd_status_new_dispatcher(const hd_conf_t *conf, hd_cache_t *cache, char *errstr, size_t errstr_size) {
     hd_metrics_t *m = hd_metrics_default();
     hd_metrics_register_dispatcher();
     hd_status_t *s = hd_status_new(conf->metrics_listen, m, dispatcher_ready, NULL, errstr, errstr_size);

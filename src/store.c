@@ -1,7 +1,6 @@
 #include "hookd/store.h"
 
 #include <errno.h>
-#include <mongoc/mongoc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 
 #include "hookd/log.h"
 #include "hookd/map.h"
+#include "hookd/mongo.h"
 #include "hookd/secret.h"
 #include "hookd/util.h"
 
@@ -22,10 +22,8 @@ typedef struct {
 } seen_t;
 
 struct hd_store_s {
-    char *path;                 /* file backend */
-    mongoc_client_pool_t *pool; /* mongodb backend: a pool, so that the API's threads can share one store */
-    mongoc_uri_t *uri;
-    char *database;
+    char *path;        /* file backend */
+    hd_mongo_t *mongo; /* mongodb backend */
     hd_secret_key_t master;
     int has_master;
     unsigned char digest_key[crypto_shorthash_KEYBYTES];
@@ -36,12 +34,6 @@ struct hd_store_s {
     int64_t looked_ms;          /* when the store was last read successfully */
     seen_t seen[HD_STORE_SEEN]; /* ids applied of the change log's recent seconds, by second */
 };
-
-static pthread_once_t mongoc_once = PTHREAD_ONCE_INIT;
-static void mongoc_init_once(void) {
-    mongoc_init();
-    hd_log_mongoc_install();
-}
 
 hd_store_t *hd_store_new(const char *uri, const char *database, char *errstr, size_t errstr_size) {
     hd_store_t *store = hd_xcalloc(1, sizeof(*store));
@@ -54,20 +46,7 @@ hd_store_t *hd_store_new(const char *uri, const char *database, char *errstr, si
         snprintf(errstr, errstr_size, "store \"%s\": expected mongodb://... or file:PATH", uri);
         goto fail;
     }
-    pthread_once(&mongoc_once, mongoc_init_once);
-    bson_error_t err;
-    store->uri = mongoc_uri_new_with_error(uri, &err);
-    if (!store->uri) {
-        snprintf(errstr, errstr_size, "store: invalid MongoDB URI: %s", err.message);
-        goto fail;
-    }
-    /* Fail fast when the database is away, rather than blocking the refresher for 30 s per attempt. */
-    if (!mongoc_uri_has_option(store->uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
-        mongoc_uri_set_option_as_int32(store->uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 3000);
-    store->pool = mongoc_client_pool_new(store->uri);
-    mongoc_client_pool_set_error_api(store->pool, MONGOC_ERROR_API_VERSION_2);
-    mongoc_client_pool_set_appname(store->pool, "hookd");
-    store->database = hd_xstrdup(database);
+    if (!(store->mongo = hd_mongo_new(uri, database, errstr, errstr_size))) goto fail;
     return store;
 
 fail:
@@ -78,9 +57,7 @@ fail:
 void hd_store_destroy(hd_store_t *store) {
     if (!store) return;
     free(store->path);
-    if (store->pool) mongoc_client_pool_destroy(store->pool);
-    mongoc_uri_destroy(store->uri);
-    free(store->database);
+    hd_mongo_destroy(store->mongo);
     sodium_memzero(&store->master, sizeof(store->master));
     free(store);
 }
@@ -194,8 +171,8 @@ static int find_array(reader_t *r) {
     if (next_char(r, 0) == '}') return -1;
     for (;;) {
         json_object *key = next_value(r);
-        int found =
-            key && json_object_is_type(key, json_type_string) && !strcmp(json_object_get_string(key), "subscriptions");
+        int found = key && json_object_is_type(key, json_type_string) &&
+                    !strcmp(json_object_get_string(key), HD_MONGO_SUBSCRIPTIONS);
         int ok = key && json_object_is_type(key, json_type_string) && next_char(r, 1) == ':';
         json_object_put(key);
         if (!ok) return -1;
@@ -335,9 +312,11 @@ static void fetch_changed(const void *key, size_t len, void *value, void *opaque
  * repeated and reordered entries are harmless, and an id without a document is a delete. */
 static int mongo_changes(hd_store_t *store, hd_store_changes_t *ch, char *errstr, size_t errstr_size) {
     int64_t start = hd_now_ms(), now_s = start / 1000;
-    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
-    mongoc_collection_t *subs = mongoc_client_get_collection(client, store->database, "subscriptions"),
-                        *log = mongoc_client_get_collection(client, store->database, "subscription_changes");
+    mongoc_client_t *client = hd_mongo_pop(store->mongo);
+    mongoc_collection_t *subs = mongoc_client_get_collection(client, hd_mongo_database(store->mongo),
+                                                             HD_MONGO_SUBSCRIPTIONS),
+                        *log = mongoc_client_get_collection(client, hd_mongo_database(store->mongo),
+                                                            HD_MONGO_SUBSCRIPTION_CHANGES);
     hd_map_t *ids = hd_map_new(16);
     bson_error_t err;
     int rc = -1;
@@ -366,7 +345,7 @@ out:
     hd_map_destroy(ids, NULL);
     mongoc_collection_destroy(subs);
     mongoc_collection_destroy(log);
-    mongoc_client_pool_push(store->pool, client);
+    hd_mongo_push(store->mongo, client);
     return rc;
 }
 
@@ -374,8 +353,9 @@ static int mongo_load(hd_store_t *store, hd_sub_t ***subs, int *cnt, char *errst
     /* Everything committed before now is read below; what lands during the read is a change after now, minus
      * what the lookback covers. */
     int64_t start = hd_now_ms();
-    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->database, "subscriptions");
+    mongoc_client_t *client = hd_mongo_pop(store->mongo);
+    mongoc_collection_t *coll =
+        mongoc_client_get_collection(client, hd_mongo_database(store->mongo), HD_MONGO_SUBSCRIPTIONS);
     bson_t filter = BSON_INITIALIZER;
     bson_error_t err;
     const bson_t *doc;
@@ -395,7 +375,7 @@ static int mongo_load(hd_store_t *store, hd_sub_t ***subs, int *cnt, char *errst
     mongoc_cursor_destroy(cur);
     bson_destroy(&filter);
     mongoc_collection_destroy(coll);
-    mongoc_client_pool_push(store->pool, client);
+    hd_mongo_push(store->mongo, client);
     return rc;
 }
 
@@ -449,81 +429,42 @@ int hd_store_load(hd_store_t *store, hd_store_reuse_cb *reuse, void *opaque, hd_
     return rc;
 }
 
-void hd_store_ensure_indexes(hd_store_t *store) {
-    if (store->path) return;
-    static const struct {
-        const char *coll, *name;
-        const char *keys[3];
-    } indexes[] = {
-        {"subscriptions", "tenant_id", {"tenant", "_id", NULL}},
-        {"deliveries", "tenant_sort", {"tenant", "sort_key", NULL}},
-        {"deliveries", "tenant_sub_sort", {"tenant", "subscription_id", "sort_key"}},
-    };
-    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
-    for (size_t i = 0; i < sizeof(indexes) / sizeof(indexes[0]); i++) {
-        bson_t cmd = BSON_INITIALIZER, list, index, keys;
-        BSON_APPEND_UTF8(&cmd, "createIndexes", indexes[i].coll);
-        BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &list);
-        BSON_APPEND_DOCUMENT_BEGIN(&list, "0", &index);
-        BSON_APPEND_DOCUMENT_BEGIN(&index, "key", &keys);
-        for (int k = 0; k < 3 && indexes[i].keys[k]; k++)
-            BSON_APPEND_INT32(&keys, indexes[i].keys[k], 1);
-        bson_append_document_end(&index, &keys);
-        BSON_APPEND_UTF8(&index, "name", indexes[i].name);
-        bson_append_document_end(&list, &index);
-        bson_append_array_end(&cmd, &list);
-        bson_error_t err;
-        if (!mongoc_client_write_command_with_opts(client, store->database, &cmd, NULL, NULL, &err))
-            HD_LOG(HD_LOG_WARN, "store", NULL, "creating index %s.%s: %s", indexes[i].coll, indexes[i].name,
-                   err.message);
-        bson_destroy(&cmd);
-    }
-    mongoc_client_pool_push(store->pool, client);
-}
-
 int hd_store_count_encrypted(hd_store_t *store, int64_t *n, char *errstr, size_t errstr_size) {
     *n = 0;
     if (store->path) return 0;
-    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->database, "subscriptions");
+    mongoc_client_t *client = hd_mongo_pop(store->mongo);
+    mongoc_collection_t *coll =
+        mongoc_client_get_collection(client, hd_mongo_database(store->mongo), HD_MONGO_SUBSCRIPTIONS);
     bson_t *filter = BCON_NEW("secret", "{", "$regex", BCON_UTF8("^enc:"), "}");
     bson_error_t err;
     *n = mongoc_collection_count_documents(coll, filter, NULL, NULL, NULL, &err);
     if (*n < 0) snprintf(errstr, errstr_size, "MongoDB: counting subscriptions: %s", err.message);
     bson_destroy(filter);
     mongoc_collection_destroy(coll);
-    mongoc_client_pool_push(store->pool, client);
+    hd_mongo_push(store->mongo, client);
     return *n < 0 ? -1 : 0;
 }
 
-mongoc_client_t *hd_store_client_pop(hd_store_t *store) {
-    return store->pool ? mongoc_client_pool_pop(store->pool) : NULL;
-}
-
-void hd_store_client_push(hd_store_t *store, mongoc_client_t *client) {
-    if (client) mongoc_client_pool_push(store->pool, client);
-}
-
-const char *hd_store_database(const hd_store_t *store) {
-    return store->database;
+hd_mongo_t *hd_store_mongo(const hd_store_t *store) {
+    return store->mongo;
 }
 
 /* One update_one on the subscriptions collection; takes filter and update. */
 static int update_sub(hd_store_t *store, bson_t *filter, bson_t *update, const char *what, const char *id, char *errstr,
                       size_t errstr_size) {
-    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->database, "subscriptions");
+    mongoc_client_t *client = hd_mongo_pop(store->mongo);
+    mongoc_collection_t *coll =
+        mongoc_client_get_collection(client, hd_mongo_database(store->mongo), HD_MONGO_SUBSCRIPTIONS);
     bson_error_t err;
     int rc = 0;
     if (!mongoc_collection_update_one(coll, filter, update, NULL, NULL, &err)) {
         snprintf(errstr, errstr_size, "MongoDB: %s subscription %s: %s", what, id, err.message);
-        /* No server to ask, or the connection broke: the store is away. Any other error is the server's answer. */
-        rc = err.domain == MONGOC_ERROR_SERVER_SELECTION || err.domain == MONGOC_ERROR_STREAM ? -1 : -2;
+        rc = hd_mongo_away(&err) ? -1 : -2;
     }
     bson_destroy(filter);
     bson_destroy(update);
     mongoc_collection_destroy(coll);
-    mongoc_client_pool_push(store->pool, client);
+    hd_mongo_push(store->mongo, client);
     return rc;
 }
 
@@ -536,9 +477,9 @@ int hd_store_disable(hd_store_t *store, const char *id, const char *reason, char
                         "disabling", id, errstr, errstr_size);
     if (rc) return rc;
     /* The other dispatchers would otherwise see the disable only at their full reload: worth trying again too. */
-    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
-    rc = hd_store_changed(client, store->database, id, errstr, errstr_size) ? -1 : 0;
-    mongoc_client_pool_push(store->pool, client);
+    mongoc_client_t *client = hd_mongo_pop(store->mongo);
+    rc = hd_store_changed(client, hd_mongo_database(store->mongo), id, errstr, errstr_size) ? -1 : 0;
+    hd_mongo_push(store->mongo, client);
     return rc;
 }
 
@@ -558,7 +499,7 @@ int hd_store_set_failing(hd_store_t *store, const char *id, int64_t since_ms, ch
 static pthread_mutex_t changed_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int hd_store_changed(mongoc_client_t *client, const char *database, const char *id, char *errstr, size_t errstr_size) {
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, "subscription_changes");
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, HD_MONGO_SUBSCRIPTION_CHANGES);
     int64_t second = hd_now_ms() / 1000;
     char key[24], old[24];
     bucket_id(key, second);

@@ -16,8 +16,8 @@ typedef struct hd_api_s hd_api_t;
  * conf, which must outlive the API. NULL with errstr on failure. */
 hd_api_t *hd_api_new(const hd_conf_t *conf, char *errstr, size_t errstr_size);
 
-/* Seeds the event types, listens, runs the recorder thread when api.recorder is 1, and serves until *stop is
- * non-zero. Returns 0, or -1 when it cannot start (the reason is logged). */
+/* Seeds the event types, listens, runs the delivery-log writer (deliverylog.h) in a thread when api.recorder is 1,
+ * and serves until *stop is non-zero. Returns 0, or -1 when it cannot start (the reason is logged). */
 int hd_api_run(hd_api_t *api, const atomic_int *stop);
 
 /* NULL is a no-op. */

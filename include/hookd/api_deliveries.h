@@ -1,7 +1,7 @@
 /* The delivery log: /v1/webhooks/events and /v1/webhooks/subscriptions/{id}/events[/{eventId}[/retry]], read
- * from the `deliveries` collection that the recorder fills (recorder.h). Retry re-produces the original event,
- * read back from its source topic, offset and partition, with the hookd-subscription header so that the normal
- * dispatch path delivers it to that one subscription again. */
+ * from the `deliveries` collection that the delivery-log writer fills (deliverylog.h). Retry re-produces the
+ * original event, read back from its source topic, offset and partition, with the hookd-subscription header so
+ * that the normal dispatch path delivers it to that one subscription again. */
 #ifndef HOOKD_API_DELIVERIES_H
 #define HOOKD_API_DELIVERIES_H
 

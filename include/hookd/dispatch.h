@@ -7,17 +7,19 @@
 
 #include <stdatomic.h>
 
+#include "hookd/cache.h"
 #include "hookd/config.h"
 #include "hookd/consume.h"
 #include "hookd/decode.h"
+#include "hookd/health.h"
 #include "hookd/match.h"
 
 typedef struct hd_dispatch_s hd_dispatch_t;
 
 /* Creates a worker with its own consumer, producer and curl multi handle; worker is its index in the process (0..),
- * stable across restarts (static group membership). Does not take conf or cache; both must outlive the worker.
+ * stable across restarts (static group membership). Does not take conf, cache or health; they must outlive the worker.
  * NULL with errstr on failure. */
-hd_dispatch_t *hd_dispatch_new(const hd_conf_t *conf, hd_match_cache_t *cache, int worker, char *errstr,
+hd_dispatch_t *hd_dispatch_new(const hd_conf_t *conf, hd_cache_t *cache, hd_health_t *health, int worker, char *errstr,
                                size_t errstr_size);
 
 /* Replay mode (hookd replay): the worker consumes the given ranges without a group (hd_consume_new_range), stops
@@ -39,7 +41,7 @@ typedef struct hd_dispatch_replay_s {
     const char *salt;
 } hd_dispatch_replay_t;
 
-hd_dispatch_t *hd_dispatch_new_replay(const hd_conf_t *conf, hd_match_cache_t *cache,
+hd_dispatch_t *hd_dispatch_new_replay(const hd_conf_t *conf, hd_cache_t *cache, hd_health_t *health,
                                       const hd_dispatch_replay_t *replay, char *errstr, size_t errstr_size);
 
 /* Runs until *stop becomes non-zero, then drains: stops consuming, lets in-flight deliveries finish for up to

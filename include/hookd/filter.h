@@ -3,7 +3,7 @@
  *
  * Supported: implicit AND of fields, {"path": literal} equality, the field operators $eq $ne $gt $gte $lt $lte
  * $in $nin $exists $not (whose operand is an operator object), and the top-level $and / $or (non-empty arrays of
- * queries). Paths are dotted; a numeric segment indexes an array, any other segment applied to an array is
+ * queries). Paths are dotted (jpath.h); a numeric segment indexes an array, any other segment applied to an array is
  * applied to each element (as in MongoDB), and a condition on an array field holds when it holds for the array
  * itself or for any element. $gt/$gte/$lt/$lte compare numbers with numbers and strings with strings (bytewise);
  * other pairs never match. {"path": null} also matches a missing path. See docs/events.md. */
@@ -28,8 +28,5 @@ int hd_filter_match(const hd_filter_t *f, json_object *doc);
 
 /* 0 when query compiles, else -1 with errstr (for the management API's 422 answers). Does not take query. */
 int hd_filter_validate(json_object *query, char *errstr, size_t errstr_size);
-
-/* The value at a dotted path (numeric segments index arrays), borrowed from doc; NULL when missing. */
-json_object *hd_filter_lookup(json_object *doc, const char *path);
 
 #endif

@@ -9,18 +9,15 @@
  * hd_match_t is an immutable, reference-counted snapshot of the active subscriptions, indexed per tenant: exact
  * types by (tenant, type), match-all patterns by tenant, other wildcard patterns by (tenant, first segment), so
  * that the cost of a lookup does not grow with other tenants' or types' subscriptions.
- * hd_match_cache_t owns a background thread that asks the store for what changed (hd_store_changes) every
- * subscriptions.refresh.ms, applies it to a new snapshot that shares every unchanged subscription, and the index
- * buckets of every tenant the change did not touch, with the current one, and swaps it in; a full load happens at
- * start, every subscriptions.full.reload.ms, and when the store cannot list its changes (a file that changed). Workers
- * take a reference per batch; nothing on the delivery path touches the database. */
+ * A snapshot is built once and never changed, except for the subscriptions' atomic health fields (health.h): a
+ * disabled subscription stops matching at once. The cache (cache.h) keeps the current snapshot up to date; workers
+ * take a reference per batch, so nothing on the delivery path touches the database. */
 #ifndef HOOKD_MATCH_H
 #define HOOKD_MATCH_H
 
 #include <stdint.h>
 
 #include "hookd/decode.h"
-#include "hookd/store.h"
 #include "hookd/sub.h"
 
 typedef struct hd_match_s hd_match_t;
@@ -50,44 +47,15 @@ const hd_sub_t *hd_match_get(const hd_match_t *m, const char *id);
 
 int hd_match_count(const hd_match_t *m);
 
-typedef struct hd_match_cache_s hd_match_cache_t;
+/* A snapshot of exactly subs, like hd_match_new, or NULL when that is m itself (after sorting and dropping
+ * duplicate ids, subs holds m's subscriptions and no other, as a full reload that found nothing changed returns
+ * them: then subs is freed). Built from m as hd_match_apply does, with the differences: what m holds and subs does
+ * not is gone, what differs is written, so a reload never holds a second index. Takes ownership of subs on every
+ * path; m may be NULL. */
+hd_match_t *hd_match_reload(const hd_match_t *m, hd_sub_t **subs, int cnt);
 
-/* Loads the store once (synchronously, so a start with an unreachable store fails loudly) and starts the
- * refresher thread: it applies the store's changes every refresh_ms, and loads everything every full_reload_ms
- * (0: only when the store asks for it). Does not take store; it must outlive the cache. NULL with errstr on failure. */
-hd_match_cache_t *hd_match_cache_new(hd_store_t *store, int64_t refresh_ms, int64_t full_reload_ms, char *errstr,
-                                     size_t errstr_size);
-
-/* Stops the thread and releases the current snapshot. NULL is a no-op. */
-void hd_match_cache_destroy(hd_match_cache_t *cache);
-
-/* 1 when a look at the store that started after after_ms (wall clock) has finished, so that hd_match_cache_get
- * has seen every write made before after_ms; else 0, and the refresher thread is asked to look now. Never waits:
- * for an event naming a subscription the API wrote before producing it, which its worker sets aside meanwhile. */
-int hd_match_cache_seen(hd_match_cache_t *cache, int64_t after_ms);
-
-/* The current snapshot, retained for the caller (release it with hd_match_release). */
-hd_match_t *hd_match_cache_get(hd_match_cache_t *cache);
-
-/* Where the cache's thread sends e-mail about disabled subscriptions; smtp_url empty disables e-mail. Copies. */
-void hd_match_cache_set_smtp(hd_match_cache_t *cache, const char *smtp_url, const char *from);
-
-/* Disables sub (410 Gone, or failing for too long): it stops matching at once in every worker, and the cache's
- * thread marks it inactive in the store and e-mails its notification_emails when it asked for that. Reloads keep
- * it disabled until its document changes (an unchanged subscription is shared by the next snapshot). Returns 1
- * when this call disabled it, 0 when it already was (so only one worker reports it). sub must belong to a
- * snapshot of this cache. */
-int hd_match_cache_disable(hd_match_cache_t *cache, const hd_sub_t *sub, const char *reason);
-
-/* Accounts one attempt to sub (failed: a retryable failure or 410 Gone) on its failing-since clock, which every
- * worker shares: the first failure after a success starts a run, a success ends it. A run that has lasted 10 s is
- * written to the store (failing_since) by the cache's thread, and its end removes it, so the clock survives
- * restarts and is shared with other dispatchers; shorter blips cost no write. Returns the run's start in ms (0
- * after a success). sub must belong to a snapshot of this cache. */
-int64_t hd_match_cache_attempted(hd_match_cache_t *cache, const hd_sub_t *sub, int failed, int64_t now_ms);
-
-/* Time since the store was last read successfully, in ms (it grows while the store is unreachable: the last
- * snapshot is kept). */
-int64_t hd_match_cache_age_ms(hd_match_cache_t *cache);
+/* m's subscription with this id when its digest (see hd_sub_t) is digest, retained for the caller; else NULL. A
+ * load shares an unchanged subscription with the snapshot it replaces rather than parsing it again. */
+hd_sub_t *hd_match_shared(const hd_match_t *m, const char *id, uint64_t digest);
 
 #endif

@@ -8,8 +8,8 @@
 
 #include <stddef.h>
 
+#include "hookd/cache.h"
 #include "hookd/config.h"
-#include "hookd/match.h"
 #include "hookd/metrics.h"
 
 typedef struct hd_status_s hd_status_t;
@@ -24,10 +24,10 @@ hd_status_t *hd_status_new(const char *listen, hd_metrics_t *metrics, hd_status_
                            char *errstr, size_t errstr_size);
 
 /* The dispatcher's status server on conf->metrics_listen over the default registry: registers the dispatcher's
- * series, adds the subscription cache's size and age (hd_match_count, hd_match_cache_age_ms) to every scrape, and
+ * series, adds the subscription cache's size and age (hd_match_count, hd_cache_age_ms) to every scrape, and
  * is ready while this process's consumers hold partitions. Logs where it listens. Does not take conf or cache;
  * destroy the server before the cache. NULL with errstr on failure. */
-hd_status_t *hd_status_new_dispatcher(const hd_conf_t *conf, hd_match_cache_t *cache, char *errstr, size_t errstr_size);
+hd_status_t *hd_status_new_dispatcher(const hd_conf_t *conf, hd_cache_t *cache, char *errstr, size_t errstr_size);
 
 /* The bound port. */
 int hd_status_port(const hd_status_t *s);

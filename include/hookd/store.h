@@ -1,13 +1,14 @@
 /* Where subscriptions live. One interface, two backends chosen by URI:
- *   mongodb://...   the `subscriptions` collection, through libmongoc (MongoDB 6/7, or FerretDB in tests)
+ *   mongodb://...   the `subscriptions` collection, through the MongoDB layer (mongo.h; MongoDB 6/7, or FerretDB)
  *   file:PATH       a JSON file {"subscriptions": [...]} or a bare array: the embedded demo and static
  *                   (GitOps-managed) deployments. Read one subscription at a time, like MongoDB's cursor.
- * Loading is blocking I/O: callers run it off the delivery loop (see hd_match_cache in match.h). */
+ * Loading is blocking I/O: callers run it off the delivery loop (the cache thread, cache.h). */
 #ifndef HOOKD_STORE_H
 #define HOOKD_STORE_H
 
 #include <stdint.h>
 
+#include "hookd/mongo.h"
 #include "hookd/sub.h"
 
 typedef struct hd_store_s hd_store_t;
@@ -61,29 +62,21 @@ void hd_store_changes_clear(hd_store_changes_t *ch);
  * retention). Call it after every write of the subscription (create, update, delete): dispatchers apply the
  * change within a refresh; a write without it waits for the next full reload. client is borrowed. Returns 0,
  * or -1 with errstr. */
-struct _mongoc_client_t;
-int hd_store_changed(struct _mongoc_client_t *client, const char *database, const char *id, char *errstr,
-                     size_t errstr_size);
+int hd_store_changed(mongoc_client_t *client, const char *database, const char *id, char *errstr, size_t errstr_size);
 
 /* Lets the store decrypt encrypted subscription secrets (see secret.h) with the base64 master key b64. When b64
  * is NULL or empty, fails if the store holds encrypted secrets (a clear start-up error instead of subscriptions
  * skipped one by one). Returns 0, or -1 with errstr filled. */
 int hd_store_use_master_key(hd_store_t *store, const char *b64, char *errstr, size_t errstr_size);
 
-/* Creates the indexes that hookd's queries rely on (the API's, scoped to a tenant; the dispatchers look up by
- * _id only), where they are missing. A failure (no createIndex privilege) is logged: it only costs speed.
- * Nothing for the file backend. */
-void hd_store_ensure_indexes(hd_store_t *store);
-
 /* How many subscriptions hold an encrypted secret (0 for the file backend): the dispatcher refuses to start
  * without a master key when there are any. Returns 0, or -1 with errstr filled. */
 int hd_store_count_encrypted(hd_store_t *store, int64_t *n, char *errstr, size_t errstr_size);
 
-/* The MongoDB backend's client pool, for other modules using the same database (the API, the recorder): pop a
- * client per thread and push it back. NULL for the file backend. */
-struct _mongoc_client_t *hd_store_client_pop(hd_store_t *store);
-void hd_store_client_push(hd_store_t *store, struct _mongoc_client_t *client);
-const char *hd_store_database(const hd_store_t *store); /* NULL for the file backend */
+/* The MongoDB backend's layer (pool, database), borrowed, for other modules using the same database (the API, the
+ * delivery log); NULL for the file backend. */
+hd_mongo_t *hd_store_mongo(const hd_store_t *store);
+
 /* Marks a subscription inactive (is_active false, disabled_reason, disabled_at, updated_at bumped) and logs the
  * change, so that every dispatcher applies it. Returns 0, 1 when the store is read-only (file: the change lives in
  * memory until restart), -1 with errstr when no server could be reached (worth trying again), or -2 with errstr when

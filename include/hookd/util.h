@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define HD_VERSION "0.1.0"
 
@@ -46,5 +47,11 @@ char *hd_trim(char *s);
 
 int64_t hd_now_ms(void);  /* wall clock, ms since the epoch */
 int64_t hd_mono_us(void); /* monotonic clock, microseconds */
+
+/* now + ms on the clock pthread_cond_timedwait uses (CLOCK_REALTIME) */
+struct timespec hd_deadline_in(int64_t ms);
+
+/* Stops a thread that waits on cond under lock until *stop is set: sets it, wakes the thread and joins it. */
+void hd_thread_stop(pthread_t thread, pthread_mutex_t *lock, pthread_cond_t *cond, int *stop);
 
 #endif

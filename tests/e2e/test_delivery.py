@@ -913,8 +913,8 @@ def test_database_away_keeps_delivering_and_catches_up(hookd, receiver, results,
 def test_a_disable_decided_while_the_database_is_away_is_written_once_it_is_back(hookd, receiver, results, produce,
                                                                                  private_mongo, names, smtp_sink):
     """410 Gone while MongoDB is away: the subscription stops receiving at once, and the disable is kept and written
-    (and its e-mail sent) once the database answers again. Before, the failed write was logged and dropped, so the
-    next reload brought the subscription back."""
+    (and its e-mail sent) once the database answers again, so that the next reload does not bring the subscription
+    back."""
     sid = f"sub_{uuid.uuid4().hex[:16]}"
     path = f"/gone/{sid}"
     now = dt.datetime.now(dt.timezone.utc)

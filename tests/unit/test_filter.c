@@ -117,22 +117,11 @@ static void test_invalid(void) {
     json_tokener_free(tok);
 }
 
-static void test_lookup(void) {
-    json_object *doc = json_tokener_parse(doc_text);
-    CHECK_STR(json_object_get_string(hd_filter_lookup(doc, "data.customer.email")), "a@example.com");
-    CHECK_STR(json_object_get_string(hd_filter_lookup(doc, "data.items.1.sku")), "B");
-    CHECK(hd_filter_lookup(doc, "data.items.9.sku") == NULL);
-    CHECK(hd_filter_lookup(doc, "data.status.x") == NULL);
-    CHECK(hd_filter_lookup(doc, "nope") == NULL);
-    json_object_put(doc);
-}
-
 int main(void) {
     RUN(test_equality_and_paths);
     RUN(test_arrays);
     RUN(test_operators);
     RUN(test_logic);
     RUN(test_invalid);
-    RUN(test_lookup);
     return UNIT_REPORT();
 }

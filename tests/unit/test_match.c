@@ -1,12 +1,9 @@
-/* Matching: exact types, one-segment and many-segment wildcards, match-all, statuses, filters, tenant isolation,
- * each subscription once. */
+/* The index: exact types, one-segment and many-segment wildcards, match-all, statuses, filters, tenant isolation,
+ * each subscription once; lookups by id; snapshots derived from a change or a full load. */
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "hookd/match.h"
-#include "hookd/store.h"
-#include "hookd/util.h"
 #include "unit.h"
 
 static hd_sub_t *sub(const char *id, const char *tenant, const char *types_and_more) {
@@ -141,46 +138,6 @@ static void test_invalid_subscriptions(void) {
     }
 }
 
-/* Auto-disable's clock: a run of failures starts at the first one, survives more failures, ends at a success, and
- * is taken from the store's failing_since at load. */
-static void test_failing_clock(void) {
-    char path[] = "/tmp/hookd-test-match-XXXXXX", err[256];
-    int fd = mkstemp(path);
-    CHECK(fd >= 0);
-    static const char doc[] =
-        "[{\"id\":\"a\",\"tenant\":\"t\",\"url\":\"http://127.0.0.1/\",\"event_types\":[\"x\"],"
-        "\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"},"
-        "{\"id\":\"b\",\"tenant\":\"t\",\"url\":\"http://127.0.0.1/\",\"event_types\":[\"x\"],"
-        "\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\",\"failing_since\":\"2026-01-01T00:00:00Z\"}]";
-    CHECK(write(fd, doc, sizeof(doc) - 1) == (ssize_t)(sizeof(doc) - 1));
-    close(fd);
-    char uri[64];
-    snprintf(uri, sizeof(uri), "file:%s", path);
-    hd_store_t *store = hd_store_new(uri, NULL, err, sizeof(err));
-    hd_match_cache_t *cache = store ? hd_match_cache_new(store, 60000, 60000, err, sizeof(err)) : NULL;
-    CHECK(cache != NULL);
-    if (!cache) goto out;
-    hd_match_t *m = hd_match_cache_get(cache);
-    const hd_sub_t *a = hd_match_get(m, "a"), *b = hd_match_get(m, "b");
-    CHECK(a && b);
-    CHECK((hd_match_cache_attempted(cache, a, 1, 1000)) == (1000));
-    CHECK((hd_match_cache_attempted(cache, a, 1, 5000)) == (1000));
-    CHECK(atomic_load(&a->failing_stored) == 0); /* a 4 s run: not worth a write */
-    CHECK((hd_match_cache_attempted(cache, a, 1, 11000)) == (1000));
-    CHECK((atomic_load(&a->failing_stored)) == (1));
-    CHECK((hd_match_cache_attempted(cache, a, 0, 12000)) == (0));
-    CHECK((atomic_load(&a->failing_stored)) == (0));
-    CHECK((hd_match_cache_attempted(cache, a, 1, 13000)) == (13000));
-    CHECK((atomic_load(&b->failing_since_ms)) == (1767225600000LL));
-    CHECK((atomic_load(&b->failing_stored)) == (1));
-    CHECK((hd_match_cache_attempted(cache, b, 1, 1767225600000LL + 3600000)) == (1767225600000LL));
-    hd_match_release(m);
-out:
-    hd_match_cache_destroy(cache);
-    hd_store_destroy(store);
-    unlink(path);
-}
-
 /* Lookups by id search the id-sorted snapshot; of two subscriptions with one id the later one is kept. */
 static void test_lookup_by_id(void) {
     hd_sub_t *list[] = {
@@ -286,67 +243,50 @@ out:
     hd_match_release(m);
 }
 
-static void write_file(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    fputs(text, f);
-    fclose(f);
-}
+/* A full load's result: the snapshot itself when it holds exactly the same subscriptions (whatever their order),
+ * else a new one that shares them; and the subscriptions a load may share. */
+static void test_reload_and_shared(void) {
+    hd_sub_t *list[] = {
+        sub("a", "t1", "\"event_types\":[\"x\"]"),
+        sub("b", "t1", "\"event_types\":[\"y\"]"),
+    };
+    hd_match_t *m = build(list, 2), *n;
+    hd_sub_t *a = (hd_sub_t *)hd_match_get(m, "a"), *b = (hd_sub_t *)hd_match_get(m, "b");
+    hd_sub_t **subs = malloc(sizeof(*subs) * 3);
+    subs[0] = hd_sub_retain(b);
+    subs[1] = hd_sub_retain(a);
+    CHECK(hd_match_reload(m, subs, 2) == NULL);
+    subs = malloc(sizeof(*subs) * 3); /* a repeated id: the later one is kept, so still the same */
+    subs[0] = hd_sub_retain(a);
+    subs[1] = sub("b", "t1", "\"event_types\":[\"z\"]");
+    subs[2] = hd_sub_retain(b);
+    CHECK(hd_match_reload(m, subs, 3) == NULL);
+    subs = malloc(sizeof(*subs));
+    subs[0] = hd_sub_retain(a);
+    n = hd_match_reload(m, subs, 1);
+    CHECK(n && n != m && hd_match_count(n) == 1 && hd_match_get(n, "a") == a && !hd_match_get(n, "b"));
+    CHECK_STR(find(n, "t1", "x", "{}"), "a");
+    CHECK_STR(find(n, "t1", "y", "{}"), "");
+    hd_match_release(n);
+    subs = malloc(sizeof(*subs) * 2); /* a changed document: a new subscription object, a new snapshot */
+    subs[0] = hd_sub_retain(a);
+    subs[1] = sub("b", "t1", "\"event_types\":[\"z\"]");
+    n = hd_match_reload(m, subs, 2);
+    CHECK(n && hd_match_count(n) == 2 && hd_match_get(n, "b") != b);
+    CHECK_STR(find(n, "t1", "z", "{}"), "b");
+    hd_match_release(n);
+    subs = malloc(sizeof(*subs)); /* the first load: nothing to compare with */
+    subs[0] = sub("c", "t1", "\"event_types\":[\"x\"]");
+    n = hd_match_reload(NULL, subs, 1);
+    CHECK(n && hd_match_count(n) == 1);
+    hd_match_release(n);
 
-/* The snapshot once a look at the store that started now has finished (hd_match_cache_seen asks for one). */
-static hd_match_t *after_a_look(hd_match_cache_t *cache) {
-    int64_t from = hd_now_ms();
-    for (int i = 0; i < 500 && !hd_match_cache_seen(cache, from); i++)
-        usleep(10000);
-    return hd_match_cache_get(cache);
-}
-
-/* A full reload that finds every subscription unchanged keeps the snapshot (no second index while it runs); one
- * that finds a change installs a new one. */
-static void test_reload_unchanged_keeps_the_snapshot(void) {
-    char path[] = "/tmp/hookd-test-match-XXXXXX", err[256], uri[64];
-    static const char a[] = "{\"id\":\"a\",\"tenant\":\"t\",\"url\":\"http://127.0.0.1/\",\"event_types\":[\"x\"],"
-                            "\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"}";
-    static const char b[] = "{\"id\":\"b\",\"tenant\":\"t\",\"url\":\"http://127.0.0.1/\",\"event_types\":[\"y\"],"
-                            "\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"}";
-    char text[1024];
-    close(mkstemp(path));
-    snprintf(text, sizeof(text), "[%s,%s]", a, b);
-    write_file(path, text);
-    snprintf(uri, sizeof(uri), "file:%s", path);
-    hd_store_t *store = hd_store_new(uri, NULL, err, sizeof(err));
-    hd_match_cache_t *cache = store ? hd_match_cache_new(store, 50, 0, err, sizeof(err)) : NULL;
-    CHECK(cache != NULL);
-    if (!cache) goto out;
-    hd_match_t *first = hd_match_cache_get(cache);
-    snprintf(text, sizeof(text), "[%s, %s]", b, a); /* another file, the same subscriptions */
-    write_file(path, text);
-    hd_match_t *second = after_a_look(cache);
-    CHECK(second == first);
-    snprintf(text, sizeof(text), "[%s]", a);
-    write_file(path, text);
-    hd_match_t *third = after_a_look(cache);
-    CHECK(third != first && hd_match_count(third) == 1 && hd_match_get(third, "a") == hd_match_get(first, "a"));
-    /* a changed and a new document: applied as those changes, the unchanged subscription still shared */
-    snprintf(text, sizeof(text), "[%s,%s,%s]", a, b, a);
-    text[strlen(text) - strlen(a) - 1] = '\0';
-    snprintf(text + strlen(text), sizeof(text) - strlen(text), "%.*s\"z\"%s]", (int)(strstr(a, "\"x\"") - a), a,
-             strstr(a, "\"x\"") + 3);
-    write_file(path, text);
-    hd_match_t *fourth = after_a_look(cache);
-    CHECK(fourth != third && hd_match_count(fourth) == 2 && hd_match_get(fourth, "b") &&
-          hd_match_get(fourth, "a") != hd_match_get(third, "a"));
-    CHECK_STR(find(fourth, "t", "z", "{}"), "a");
-    CHECK_STR(find(fourth, "t", "x", "{}"), "");
-    CHECK_STR(find(fourth, "t", "y", "{}"), "b");
-    CHECK_STR(find(third, "t", "x", "{}"), "a");
-    hd_match_release(first);
-    hd_match_release(second);
-    hd_match_release(third);
-    hd_match_release(fourth);
-out:
-    hd_match_cache_destroy(cache);
-    hd_store_destroy(store);
-    unlink(path);
+    hd_sub_t *shared = hd_match_shared(m, "a", a->digest);
+    CHECK(shared == a);
+    hd_sub_destroy(shared);
+    CHECK(hd_match_shared(m, "a", a->digest + 1) == NULL); /* the document changed */
+    CHECK(hd_match_shared(m, "c", 0) == NULL);
+    hd_match_release(m);
 }
 
 int main(void) {
@@ -354,10 +294,9 @@ int main(void) {
     RUN(test_statuses_and_filters);
     RUN(test_out_size);
     RUN(test_invalid_subscriptions);
-    RUN(test_failing_clock);
     RUN(test_lookup_by_id);
     RUN(test_sort_many);
     RUN(test_apply);
-    RUN(test_reload_unchanged_keeps_the_snapshot);
+    RUN(test_reload_and_shared);
     return UNIT_REPORT();
 }

@@ -1,10 +1,11 @@
 /* Shared helpers: integers in decimal against printf and JSON strings against json-c, byte for byte; one object
- * per thread. */
+ * per thread; condition-wait deadlines and stopping a waiting thread. */
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "hookd/util.h"
 #include "unit.h"
@@ -114,9 +115,52 @@ static void test_per_thread(void) {
     CHECK(mine && mine == hd_per_thread_get(&counter) && made == 5);
 }
 
+/* The deadline is on CLOCK_REALTIME (pthread_cond_timedwait's clock), ms later, with tv_nsec normalised even when
+ * the milliseconds carry into the seconds. */
+static void test_deadline_in(void) {
+    static const int64_t ms[] = {0, 1, 999, 1000, 1999, 3600000};
+    for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++) {
+        struct timespec before, after, d;
+        clock_gettime(CLOCK_REALTIME, &before);
+        d = hd_deadline_in(ms[i]);
+        clock_gettime(CLOCK_REALTIME, &after);
+        int64_t d_ns = (int64_t)d.tv_sec * 1000000000 + d.tv_nsec, ms_ns = ms[i] * 1000000;
+        CHECK(d.tv_nsec >= 0 && d.tv_nsec < 1000000000);
+        CHECK(d_ns >= (int64_t)before.tv_sec * 1000000000 + before.tv_nsec + ms_ns);
+        CHECK(d_ns <= (int64_t)after.tv_sec * 1000000000 + after.tv_nsec + ms_ns);
+    }
+}
+
+/* A thread waiting for its stop flag returns once hd_thread_stop has set it. */
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int stop, saw_stop;
+} waiter_t;
+
+static void *wait_for_stop(void *arg) {
+    waiter_t *w = arg;
+    pthread_mutex_lock(&w->lock);
+    while (!w->stop)
+        pthread_cond_wait(&w->cond, &w->lock);
+    w->saw_stop = 1;
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+static void test_thread_stop(void) {
+    waiter_t w = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, wait_for_stop, &w) == 0);
+    hd_thread_stop(t, &w.lock, &w.cond, &w.stop);
+    CHECK(w.stop == 1 && w.saw_stop == 1);
+}
+
 int main(void) {
     RUN(test_int64_text_matches_printf);
     RUN(test_json_string_matches_json_c);
     RUN(test_per_thread);
+    RUN(test_deadline_in);
+    RUN(test_thread_stop);
     return UNIT_REPORT();
 }

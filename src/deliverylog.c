@@ -1,4 +1,4 @@
-#include "hookd/recorder.h"
+#include "hookd/deliverylog.h"
 
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
@@ -17,18 +17,18 @@
 /* Longest receiver response kept in the log. */
 #define RESPONSE_MAX 1024
 
-struct hd_recorder_s {
+struct hd_deliverylog_s {
     const hd_conf_t *conf;
-    hd_store_t *store;
+    hd_mongo_t *mongo;
     rd_kafka_t *rk;
 };
 
-hd_recorder_t *hd_recorder_new(const hd_conf_t *conf, hd_store_t *store, char *errstr, size_t errstr_size) {
-    hd_recorder_t *rec = hd_xcalloc(1, sizeof(*rec));
+hd_deliverylog_t *hd_deliverylog_new(const hd_conf_t *conf, hd_mongo_t *mongo, char *errstr, size_t errstr_size) {
+    hd_deliverylog_t *rec = hd_xcalloc(1, sizeof(*rec));
     rec->conf = conf;
-    rec->store = store;
-    if (!hd_store_database(store)) {
-        snprintf(errstr, errstr_size, "the recorder needs a MongoDB store (store = mongodb://...)");
+    rec->mongo = mongo;
+    if (!mongo) {
+        snprintf(errstr, errstr_size, "the delivery log needs a MongoDB store (store = mongodb://...)");
         goto fail;
     }
     /* A consumer: offsets are stored once the row is written. */
@@ -47,11 +47,11 @@ hd_recorder_t *hd_recorder_new(const hd_conf_t *conf, hd_store_t *store, char *e
     return rec;
 
 fail:
-    hd_recorder_destroy(rec);
+    hd_deliverylog_destroy(rec);
     return NULL;
 }
 
-void hd_recorder_destroy(hd_recorder_t *rec) {
+void hd_deliverylog_destroy(hd_deliverylog_t *rec) {
     if (!rec) return;
     if (rec->rk) {
         rd_kafka_consumer_close(rec->rk);
@@ -81,8 +81,20 @@ static int is_duplicate_key(const bson_error_t *err) {
     return err->code == 11000 || strstr(err->message, "E11000") || strstr(err->message, "duplicate key");
 }
 
-int hd_recorder_apply(mongoc_client_t *client, const char *database, json_object *record, char *errstr,
-                      size_t errstr_size) {
+/* One upsert of a row of the delivery log; destroys filter and update. 0, or -1 with err filled. */
+static int upsert(mongoc_client_t *client, const char *database, bson_t *filter, bson_t *update, bson_error_t *err) {
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, HD_MONGO_DELIVERIES);
+    bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
+    int ok = mongoc_collection_update_one(coll, filter, update, opts, NULL, err);
+    bson_destroy(opts);
+    mongoc_collection_destroy(coll);
+    bson_destroy(update);
+    bson_destroy(filter);
+    return ok ? 0 : -1;
+}
+
+int hd_deliverylog_apply(mongoc_client_t *client, const char *database, json_object *record, char *errstr,
+                         size_t errstr_size) {
     const char *id = str(record, "delivery_id"), *event_id = str(record, "event_id"),
                *sub_id = str(record, "subscription_id"), *tenant = str(record, "tenant");
     json_object *v, *src = NULL;
@@ -143,29 +155,20 @@ int hd_recorder_apply(mongoc_client_t *client, const char *database, json_object
     BSON_APPEND_UTF8(&once, "sort_key", key);
     bson_append_document_end(&update, &once);
 
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, "deliveries");
-    bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
     bson_error_t err;
-    int rc = 1;
-    if (!mongoc_collection_update_one(coll, filter, &update, opts, NULL, &err)) {
-        /* The row exists with this or a later attempt: the upsert's insert collides, nothing to do. */
-        if (is_duplicate_key(&err)) {
-            snprintf(errstr, errstr_size, "delivery %s attempt %d already recorded", id, attempt);
-            rc = 0;
-        } else {
-            snprintf(errstr, errstr_size, "MongoDB: writing delivery %s: %s", id, err.message);
-            rc = -1;
-        }
+    if (!upsert(client, database, filter, &update, &err)) return 1;
+    /* The row exists with this or a later attempt: the upsert's insert collides, nothing to do. */
+    if (is_duplicate_key(&err)) {
+        snprintf(errstr, errstr_size, "delivery %s attempt %d already recorded", id, attempt);
+        return 0;
     }
-    bson_destroy(opts);
-    mongoc_collection_destroy(coll);
-    bson_destroy(&update);
-    bson_destroy(filter);
-    return rc;
+    snprintf(errstr, errstr_size, "MongoDB: writing delivery %s: %s", id, err.message);
+    return -1;
 }
 
-int hd_recorder_pending(mongoc_client_t *client, const char *database, const char *tenant, const char *subscription_id,
-                        const char *event_id, const char *event_type, char *errstr, size_t errstr_size) {
+int hd_deliverylog_pending(mongoc_client_t *client, const char *database, const char *tenant,
+                           const char *subscription_id, const char *event_id, const char *event_type, char *errstr,
+                           size_t errstr_size) {
     char id[HD_SIGN_ID_SIZE], key[128];
     int64_t now = hd_now_ms();
     hd_sign_message_id(event_id, subscription_id, id);
@@ -177,18 +180,9 @@ int hd_recorder_pending(mongoc_client_t *client, const char *database, const cha
                  BCON_UTF8(event_type), "is_success", BCON_BOOL(false), "status_code", BCON_NULL, "response", BCON_NULL,
                  "error_message", BCON_NULL, "retry_count", BCON_INT32(0), "sent_at", BCON_NULL, "next_retry_at",
                  BCON_NULL, "order", BCON_INT64(0), "created_at", BCON_DATE_TIME(now), "sort_key", BCON_UTF8(key), "}");
-    bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, "deliveries");
     bson_error_t err;
-    int rc = 0;
-    if (!mongoc_collection_update_one(coll, filter, update, opts, NULL, &err)) {
-        snprintf(errstr, errstr_size, "MongoDB: marking delivery %s pending: %s", id, err.message);
-        rc = -1;
-    }
-    mongoc_collection_destroy(coll);
-    bson_destroy(opts);
-    bson_destroy(update);
-    bson_destroy(filter);
+    int rc = upsert(client, database, filter, update, &err);
+    if (rc) snprintf(errstr, errstr_size, "MongoDB: marking delivery %s pending: %s", id, err.message);
     return rc;
 }
 
@@ -200,34 +194,34 @@ static json_object *parse(const rd_kafka_message_t *m) {
     return o;
 }
 
-void hd_recorder_run(hd_recorder_t *rec, const atomic_int *stop) {
+void hd_deliverylog_run(hd_deliverylog_t *rec, const atomic_int *stop) {
     char err[512];
-    HD_LOG(HD_LOG_INFO, "recorder", NULL, "recording %s into %s.deliveries", rec->conf->results_topic,
-           hd_store_database(rec->store));
+    HD_LOG(HD_LOG_INFO, "deliverylog", NULL, "recording %s into %s." HD_MONGO_DELIVERIES, rec->conf->results_topic,
+           hd_mongo_database(rec->mongo));
     while (!atomic_load(stop)) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rec->rk, 200);
         if (!m) continue;
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                HD_LOG(HD_LOG_WARN, "recorder", NULL, "consumer: %s", rd_kafka_message_errstr(m));
+                HD_LOG(HD_LOG_WARN, "deliverylog", NULL, "consumer: %s", rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
             continue;
         }
         json_object *o = parse(m);
         int rc = 0;
         if (!o || !json_object_is_type(o, json_type_object)) {
-            HD_LOG(HD_LOG_WARN, "recorder", NULL, "skipping a results record that is not a JSON object");
+            HD_LOG(HD_LOG_WARN, "deliverylog", NULL, "skipping a results record that is not a JSON object");
         } else {
             /* The database being away holds the partition here rather than losing the record. */
             while (!atomic_load(stop)) {
-                mongoc_client_t *client = hd_store_client_pop(rec->store);
-                rc = hd_recorder_apply(client, hd_store_database(rec->store), o, err, sizeof(err));
-                hd_store_client_push(rec->store, client);
+                mongoc_client_t *client = hd_mongo_pop(rec->mongo);
+                rc = hd_deliverylog_apply(client, hd_mongo_database(rec->mongo), o, err, sizeof(err));
+                hd_mongo_push(rec->mongo, client);
                 if (rc >= 0) break;
-                HD_LOG(HD_LOG_ERROR, "recorder", NULL, "%s; retrying", err);
+                HD_LOG(HD_LOG_ERROR, "deliverylog", NULL, "%s; retrying", err);
                 usleep(500 * 1000);
             }
-            if (rc == 0) HD_LOG(HD_LOG_DEBUG, "recorder", NULL, "skipped: %s", err);
+            if (rc == 0) HD_LOG(HD_LOG_DEBUG, "deliverylog", NULL, "skipped: %s", err);
         }
         json_object_put(o);
         if (rc >= 0) rd_kafka_offset_store(m->rkt, m->partition, m->offset);
