@@ -30,12 +30,17 @@ static block_t **slots; /* guarded by lock, as everything below */
 static size_t mask, count;
 static unsigned char hash_key[crypto_shorthash_KEYBYTES];
 
-static size_t hash_of(const char *key, uint32_t len) {
+/* Fingerprints of strings lately left to their holder (hd_intern_repeated), by hash: a direct-mapped memory of
+ * the last few thousand, enough to catch the repeats of a tenant's subscriptions loaded one after another. */
+#define SEEN 16384
+static uint32_t seen[SEEN];
+
+static uint64_t hash_of(const char *key, uint32_t len) {
     unsigned char h[crypto_shorthash_BYTES];
     uint64_t v;
     crypto_shorthash(h, (const unsigned char *)key, len & ~LIST, hash_key);
     memcpy(&v, h, sizeof(v));
-    return (size_t)(v ^ len);
+    return v ^ len;
 }
 
 static size_t home(const block_t *b) {
@@ -59,11 +64,11 @@ static void grow(void) {
     free(old);
 }
 
-/* The block with key (len with LIST for a list), retained; or, when there is none, the free slot it would take,
- * in *slot (the lock is held). */
-static block_t *find(const char *key, uint32_t len, size_t *slot) {
-    if (!slots || (count + 1) * 4 > (mask + 1) * 3) grow();
-    size_t i = hash_of(key, len) & mask;
+/* The block with key (len with LIST for a list, hash h), retained; or, when there is none, the free slot it would
+ * take, in *slot (the lock is held, the table made). */
+static block_t *find(const char *key, uint32_t len, uint64_t h, size_t *slot) {
+    if ((count + 1) * 4 > (mask + 1) * 3) grow();
+    size_t i = h & mask;
     for (; slots[i]; i = (i + 1) & mask)
         if (slots[i]->len == len && !memcmp(key_of(slots[i]), key, len & ~LIST)) {
             slots[i]->refs++;
@@ -73,10 +78,19 @@ static block_t *find(const char *key, uint32_t len, size_t *slot) {
     return NULL;
 }
 
-const char *hd_intern_str(const char *s, size_t len) {
+/* The shared copy of s, or with repeated only NULL when it is not shared yet and was not seen lately. */
+static const char *str(const char *s, size_t len, int repeated) {
     size_t slot;
     pthread_mutex_lock(&lock);
-    block_t *b = find(s, (uint32_t)len, &slot);
+    if (!slots) grow();
+    uint64_t h = hash_of(s, (uint32_t)len);
+    block_t *b = find(s, (uint32_t)len, h, &slot);
+    uint32_t *mark = &seen[(h >> 20) % SEEN], fp = (uint32_t)(h >> 32) | 1;
+    if (!b && repeated && *mark != fp) {
+        *mark = fp;
+        pthread_mutex_unlock(&lock);
+        return NULL;
+    }
     if (!b) {
         b = hd_xmalloc(sizeof(*b) + len + 1);
         b->refs = 1;
@@ -88,6 +102,14 @@ const char *hd_intern_str(const char *s, size_t len) {
     }
     pthread_mutex_unlock(&lock);
     return b->data;
+}
+
+const char *hd_intern_str(const char *s, size_t len) {
+    return str(s, len, 0);
+}
+
+const char *hd_intern_repeated(const char *s, size_t len) {
+    return str(s, len, 1);
 }
 
 const char **hd_intern_list(const char *const *strs, int cnt) {
@@ -105,7 +127,8 @@ const char **hd_intern_list(const char *const *strs, int cnt) {
     b->refs = 1;
     b->len = (uint32_t)len | LIST;
     pthread_mutex_lock(&lock);
-    block_t *found = find(b->data + ptrs, b->len, &slot);
+    if (!slots) grow();
+    block_t *found = find(b->data + ptrs, b->len, hash_of(b->data + ptrs, b->len), &slot);
     if (found) {
         free(b);
         b = found;

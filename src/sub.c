@@ -1,6 +1,7 @@
 #include "hookd/sub.h"
 
 #include <curl/curl.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -442,7 +443,12 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
         snprintf(errstr, errstr_size, "subscription %s: the url's host is too long", id);
         goto fail;
     }
+    /* Shared when another subscription holds the same (intern.h), else copied into the allocation. */
+    const char *shared[3] = {hd_intern_repeated(tenant, strlen(tenant)), hd_intern_repeated(name, strlen(name)),
+                             hd_intern_repeated(url, strlen(url))};
     size_t strs = strlen(id) + 1 + (origin_in_url ? 0 : origin_len + 1) + hmac[0].len + hmac[1].len;
+    strs +=
+        (shared[0] ? 0 : strlen(tenant) + 1) + (shared[1] ? 0 : strlen(name) + 1) + (shared[2] ? 0 : strlen(url) + 1);
     measure_array(doc, "notification_emails", &ptrs, &strs);
     measure_array(doc, "statuses", &ptrs, &strs);
     measure_headers(doc, &ptrs, &strs);
@@ -453,9 +459,9 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
     hd_sub_extra_t scratch = {0}, *x = extra ? arena_array(&a, 1, sizeof(*x)) : &scratch;
     sub->extra = x;
     sub->id = arena_str(&a, id);
-    sub->tenant = hd_intern_str(tenant, strlen(tenant));
-    sub->name = hd_intern_str(name, strlen(name));
-    sub->url = hd_intern_str(url, strlen(url));
+    sub->tenant = shared[0] ? shared[0] : arena_str(&a, tenant);
+    sub->name = shared[1] ? shared[1] : arena_str(&a, name);
+    sub->url = shared[2] ? shared[2] : arena_str(&a, url);
     sub->origin = origin_in_url ? sub->url : arena_str(&a, origin);
     sub->origin_len = (uint16_t)origin_len;
 
@@ -531,11 +537,16 @@ hd_sub_t *hd_sub_retain(hd_sub_t *sub) {
     return sub;
 }
 
+/* Releases p unless it is sub's own copy. */
+static void release_shared(hd_sub_t *sub, const char *p) {
+    if (p < (const char *)sub || p >= (const char *)sub + malloc_usable_size(sub)) hd_intern_release(p);
+}
+
 void hd_sub_destroy(hd_sub_t *sub) {
     if (!sub || atomic_fetch_sub(&sub->refs, 1) != 1) return;
-    hd_intern_release(sub->tenant);
-    hd_intern_release(sub->name);
-    hd_intern_release(sub->url);
+    release_shared(sub, sub->tenant);
+    release_shared(sub, sub->name);
+    release_shared(sub, sub->url);
     hd_intern_release(sub->event_types);
     hd_filter_destroy(sub->extra->filter);
     hd_render_tmpl_destroy(sub->extra->tmpl);

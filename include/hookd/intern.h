@@ -10,6 +10,11 @@
 /* The shared copy of the len bytes at s, NUL-terminated, with one more reference. */
 const char *hd_intern_str(const char *s, size_t len);
 
+/* Like hd_intern_str when another holder shares s already or s was seen lately (by an earlier call that returned
+ * NULL); else NULL, and the caller keeps a copy of its own: a string only one holder has then costs nothing more
+ * than that copy, and its second holder makes it shared. */
+const char *hd_intern_repeated(const char *s, size_t len);
+
 /* The shared copy of the list of cnt strings (cnt > 0): an array of cnt pointers to NUL-terminated strings, all in
  * the one shared block, with one more reference. */
 const char **hd_intern_list(const char *const *strs, int cnt);

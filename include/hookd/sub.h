@@ -33,10 +33,11 @@ typedef struct hd_sub_extra_s {
 } hd_sub_extra_t;
 
 /* One allocation per subscription holds the struct, its id, the out-of-line structs and arrays, and the keys'
- * bytes; tenant, name, url and event_types are shared with every subscription holding the same (intern.h): a
- * million of them are held at once (docs/capacity.md, "Subscription memory"). Filters and templates are
- * allocated by their modules; hd_sub_destroy frees them. The integers are as narrow as their ranges allow: 104
- * bytes of struct, with a 33-character id and a 24-byte key a 176-byte malloc chunk. */
+ * bytes. event_types is shared with every subscription holding the same list, and tenant, name and url with those
+ * holding the same string once a second one does (intern.h); until then they are in the allocation too: a million
+ * subscriptions are held at once (docs/capacity.md, "Subscription memory"). Filters and templates are allocated
+ * by their modules; hd_sub_destroy frees them. The integers are as narrow as their ranges allow: 104 bytes of
+ * struct, with a 33-character id and a 24-byte key a 176-byte malloc chunk. */
 #define HD_SUB_DIGEST_BITS 44
 #define HD_SUB_MAX_EVENT_TYPES 255 /* what a document may list (the management API allows fewer) */
 

@@ -45,6 +45,25 @@ static void test_lists(void) {
     CHECK(hd_intern_count() == base);
 }
 
+/* A string is left to its first holder, and shared from the second on. */
+static void test_repeated(void) {
+    size_t base = hd_intern_count();
+    CHECK(hd_intern_repeated("https://once.example.com/", 25) == NULL);
+    CHECK(hd_intern_repeated("https://twice.example.com/", 26) == NULL);
+    CHECK(hd_intern_count() == base);
+    const char *a = hd_intern_repeated("https://twice.example.com/", 26),
+               *b = hd_intern_repeated("https://twice.example.com/", 26);
+    CHECK(a && a == b && hd_intern_count() == base + 1);
+    CHECK_STR(a, "https://twice.example.com/");
+    const char *c = hd_intern_str("https://shared.example.com/", 27), *d = hd_intern_repeated(c, 27);
+    CHECK(d == c); /* shared already: no first sight needed */
+    hd_intern_release(a);
+    hd_intern_release(b);
+    hd_intern_release(c);
+    hd_intern_release(d);
+    CHECK(hd_intern_count() == base);
+}
+
 /* Past the first table size: the table grows and every block stays findable. */
 static void test_many(void) {
     enum { N = 5000 };
@@ -84,6 +103,7 @@ static void test_many(void) {
 int main(void) {
     RUN(test_strings_shared);
     RUN(test_lists);
+    RUN(test_repeated);
     RUN(test_many);
     return UNIT_REPORT();
 }

@@ -77,11 +77,12 @@ static void test_shape_fields(void) {
     hd_sub_destroy(s);
 }
 
-/* Every string and array lives in the subscription's own allocation; keys beyond the current secret out of line. */
+/* Every string and array lives in the subscription's own allocation, but for the event type list and what a
+ * second subscription repeats, which are shared; keys beyond the current secret out of line. */
 static void test_one_allocation(void) {
     char err[256];
     hd_sub_t *s =
-        parse("{\"_id\":\"sub_42\",\"tenant\":\"acme\",\"name\":\"orders\",\"url\":\"https://example.com:8443/h\","
+        parse("{\"_id\":\"sub_42\",\"tenant\":\"acme-1\",\"name\":\"orders\",\"url\":\"https://example.com:8443/h\","
               "\"event_types\":[\"order.created\",\"order.*\",\"**\"]," SECRET ",\"headers\":{\"x-a\":\"1\","
               "\"x-b\":\"two\"},\"statuses\":[\"paid\",7],\"notification_emails\":[\"ops@example.com\"],"
               "\"notify\":true}",
@@ -91,7 +92,7 @@ static void test_one_allocation(void) {
     const char *lo = (const char *)(s + 1), *hi = (const char *)s + malloc_usable_size(s);
 #define INSIDE(p) ((const char *)(p) >= lo && (const char *)(p) < hi)
     CHECK_STR(s->id, "sub_42");
-    CHECK_STR(s->tenant, "acme");
+    CHECK_STR(s->tenant, "acme-1");
     CHECK_STR(s->name, "orders");
     CHECK_STR(s->url, "https://example.com:8443/h");
     CHECK(s->origin == s->url && s->origin_len == 24); /* the origin is url's prefix */
@@ -103,21 +104,27 @@ static void test_one_allocation(void) {
     CHECK_STR(s->extra->headers[1].value, "two");
     CHECK_STR(s->extra->statuses[1], "7");
     CHECK_STR(s->extra->notification_emails[0], "ops@example.com");
-    CHECK(INSIDE(s->id) && !INSIDE(s->url) && !INSIDE(s->event_types) && INSIDE(s->extra->headers) &&
-          INSIDE(s->extra->headers[1].value) && INSIDE(s->extra->statuses[1]) &&
+    CHECK(INSIDE(s->id) && INSIDE(s->tenant) && INSIDE(s->url) && !INSIDE(s->event_types) &&
+          INSIDE(s->extra->headers) && INSIDE(s->extra->headers[1].value) && INSIDE(s->extra->statuses[1]) &&
           INSIDE(s->extra->notification_emails[0]));
     CHECK(s->keys.hmac_cnt == 1 && s->keys.hmac_len == 24 && INSIDE(s->keys.hmac));
     CHECK(s->keys.more == NULL); /* one secret: nothing more */
 #undef INSIDE
-    /* What repeats is shared: another subscription of the tenant with the same URL and types holds no copy. */
+    /* What repeats is shared: the second subscription of the tenant with the same URL shares it with every later
+     * one (the first keeps its copy), and the type list with the first. */
+    static const char doc[] = "{\"_id\":\"sub_4x\",\"tenant\":\"acme-1\",\"name\":\"orders\",\"url\":"
+                              "\"https://example.com:8443/h\",\"event_types\":[\"order.created\",\"order.*\","
+                              "\"**\"]," SECRET "}";
+    hd_sub_t *t = parse(doc, err, sizeof(err)), *u = parse(doc, err, sizeof(err));
     size_t shared = hd_intern_count();
-    hd_sub_t *t =
-        parse("{\"_id\":\"sub_43\",\"tenant\":\"acme\",\"name\":\"orders\",\"url\":\"https://example.com:8443/h\","
-              "\"event_types\":[\"order.created\",\"order.*\",\"**\"]," SECRET "}",
-              err, sizeof(err));
-    CHECK(t && t->tenant == s->tenant && t->name == s->name && t->url == s->url && t->origin == s->origin &&
-          t->event_types == s->event_types && hd_intern_count() == shared);
+    hd_sub_t *v = parse(doc, err, sizeof(err));
+    CHECK(t && u && v && t->event_types == s->event_types && t->tenant != s->tenant && t->url != s->url);
+    CHECK(t && u && v && u->tenant == t->tenant && u->name == t->name && u->url == t->url && v->url == t->url &&
+          v->origin == t->origin && v->tenant == t->tenant && hd_intern_count() == shared);
+    CHECK_STR(v->url, "https://example.com:8443/h");
     hd_sub_destroy(t);
+    hd_sub_destroy(u);
+    hd_sub_destroy(v);
     hd_sub_destroy(s);
     /* no port in url, or the default one: the origin leaves it out, so it is url's prefix and one host either way */
     s = parse("{" BASE "," SECRET "}", err, sizeof(err));
