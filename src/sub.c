@@ -539,7 +539,8 @@ hd_sub_t *hd_sub_retain(hd_sub_t *sub) {
 
 /* Releases p unless it is sub's own copy. */
 static void release_shared(hd_sub_t *sub, const char *p) {
-    if (p < (const char *)sub || p >= (const char *)sub + malloc_usable_size(sub)) hd_intern_release(p);
+    uintptr_t at = (uintptr_t)p, lo = (uintptr_t)sub;
+    if (at < lo || at >= lo + malloc_usable_size(sub)) hd_intern_release(p);
 }
 
 void hd_sub_destroy(hd_sub_t *sub) {
