@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hookd/alias.h"
 #include "hookd/api_deliveries.h"
 #include "hookd/api_event_types.h"
 #include "hookd/deliverylog.h"
@@ -41,9 +42,10 @@ static json_object *validate(hd_api_req_t *r, json_object *body, int full) {
 
 /* ---- documents ---- */
 
-static json_object *sub_json(const bson_t *doc) {
+json_object *hd_api_subscription_json(const bson_t *doc) {
     json_object *raw = hd_api_req_from_bson(doc), *o = json_object_new_object(), *v;
     json_object_object_add(o, "id", json_object_object_get_ex(raw, "id", &v) ? json_object_get(v) : NULL);
+    json_object_object_add(o, "alias", json_object_object_get_ex(raw, "alias", &v) ? json_object_get(v) : NULL);
     for (size_t i = 0; i < hd_sub_fields_cnt; i++) {
         const hd_sub_field_t *f = &hd_sub_fields[i];
         if (!(f->flags & HD_SUB_FIELD_SHOWN)) continue;
@@ -140,7 +142,7 @@ static const char *str_of(const bson_t *doc, const char *k) {
 static void reply_stored(hd_api_req_t *r, unsigned status, const char *id, const char *secret) {
     bson_t *doc;
     if (hd_api_req_find_subscription(r, id, &doc) != 1) return;
-    json_object *o = sub_json(doc);
+    json_object *o = hd_api_subscription_json(doc);
     if (secret) json_object_object_add(o, "secret", json_object_new_string(secret));
     hd_api_req_ok(r, status, o);
     bson_destroy(doc);
@@ -158,6 +160,8 @@ static void log_change(hd_api_req_t *r, const char *id) {
 }
 
 static void list(hd_api_req_t *r) {
+    static const char *const params[] = {HD_API_REQ_PAGE_PARAMS, "event_type", "is_active", "name", NULL};
+    if (!hd_api_req_params(r, params)) return;
     bson_t *filter = BCON_NEW("tenant", BCON_UTF8(r->tenant));
     const char *type = hd_api_req_query(r, "event_type"), *active = hd_api_req_query(r, "is_active"),
                *name = hd_api_req_query(r, "name");
@@ -170,16 +174,23 @@ static void list(hd_api_req_t *r) {
     if (type) BSON_APPEND_UTF8(filter, "event_types", type);
     if (active) BSON_APPEND_BOOL(filter, "is_active", !strcmp(active, "true"));
     if (name) BSON_APPEND_UTF8(filter, "name", name);
-    hd_api_req_list(r, "subscriptions", filter, "_id", 0, sub_json);
+    hd_api_req_list(r, "subscriptions", filter, "_id", 0, hd_api_subscription_json);
 out:
     bson_destroy(filter);
 }
 
 static void create(hd_api_req_t *r) {
+    if (!hd_api_req_params(r, NULL)) return;
     json_object *details, *v;
     if (!hd_api_req_need_object(r, 0)) return;
     if ((details = validate(r, r->body, 1))) {
         hd_api_req_error(r, 422, "invalid-param", details, "the subscription is not valid");
+        return;
+    }
+    char err[256];
+    int64_t alias;
+    if (hd_alias_next(r->client, r->database, "subscriptions", 1, &alias, err, sizeof(err))) {
+        hd_api_req_internal(r, "numbering the subscription", err);
         return;
     }
     /* Time-ordered ids keep the list in creation order with a single sort key. */
@@ -196,6 +207,7 @@ static void create(hd_api_req_t *r) {
 
     bson_t doc = BSON_INITIALIZER;
     BSON_APPEND_UTF8(&doc, "_id", id);
+    BSON_APPEND_INT64(&doc, "alias", alias);
     BSON_APPEND_UTF8(&doc, "tenant", r->tenant);
     append_fields(&doc, r->body, 1);
     append_secret(r, &doc, id, secret);
@@ -204,9 +216,9 @@ static void create(hd_api_req_t *r) {
     BSON_APPEND_DATE_TIME(&doc, "created_at", now);
     BSON_APPEND_DATE_TIME(&doc, "updated_at", now);
     mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, "subscriptions");
-    bson_error_t err;
-    if (!mongoc_collection_insert_one(coll, &doc, NULL, NULL, &err)) {
-        hd_api_req_internal(r, "creating the subscription", err.message);
+    bson_error_t berr;
+    if (!mongoc_collection_insert_one(coll, &doc, NULL, NULL, &berr)) {
+        hd_api_req_internal(r, "creating the subscription", berr.message);
     } else {
         log_change(r, id);
         reply_stored(r, 201, id, given ? NULL : secret);
@@ -219,6 +231,7 @@ static void create(hd_api_req_t *r) {
 /* PUT replaces every setting (absent ones take their defaults; the secret stays unless given); PATCH sets only
  * the fields given. Both move updated_at. */
 static void update(hd_api_req_t *r, const char *id, int replace) {
+    if (!hd_api_req_params(r, NULL)) return;
     json_object *details, *v;
     bson_t *old;
     if (!hd_api_req_need_object(r, 0)) return;
@@ -261,6 +274,7 @@ static void update(hd_api_req_t *r, const char *id, int replace) {
 /* The delivery log goes first: should the subscription's own delete then fail, a repeated DELETE still finds it.
  * Rows recorded later, for deliveries in flight, stay removable one by one. */
 static void delete (hd_api_req_t *r, const char *id) {
+    if (!hd_api_req_params(r, NULL)) return;
     bson_t *doc;
     if (hd_api_req_find_subscription(r, id, &doc) != 1) return;
     bson_destroy(doc);
@@ -277,6 +291,7 @@ static void delete (hd_api_req_t *r, const char *id) {
  * signing (a second signature) for the grace period, as previous_<field>. A new secret is shown this once; a
  * signing key never is: receivers need only its public key. */
 static void rotate(hd_api_req_t *r, const char *id, const char *field) {
+    if (!hd_api_req_params(r, NULL)) return;
     json_object *v, *details = NULL;
     bson_t *old;
     char generated[HD_SIGN_ED_SECRET_SIZE], public_key[HD_SIGN_ED_PUBLIC_SIZE], previous_field[48], expires[64];
@@ -386,6 +401,7 @@ static char *test_type(hd_api_req_t *r, const bson_t *doc, json_object **details
 }
 
 static void test_event(hd_api_req_t *r, const char *id) {
+    if (!hd_api_req_params(r, NULL)) return;
     json_object *details = NULL, *v;
     bson_t *doc = NULL;
     bson_iter_t it;
@@ -473,9 +489,9 @@ void hd_api_subscriptions(hd_api_req_t *r) {
     }
     const char *id = r->seg[1];
     if (r->nseg == 2) {
-        if (!strcmp(m, "GET"))
-            reply_stored(r, 200, id, NULL);
-        else if (!strcmp(m, "PUT"))
+        if (!strcmp(m, "GET")) {
+            if (hd_api_req_params(r, NULL)) reply_stored(r, 200, id, NULL);
+        } else if (!strcmp(m, "PUT"))
             update(r, id, 1);
         else if (!strcmp(m, "PATCH"))
             update(r, id, 0);

@@ -58,7 +58,8 @@ static void usage(FILE *out) {
             "  replay     re-dispatch events of a topic by offset or time range (docs/operations.md)\n"
             "  demo       run the whole path in-process: mock Kafka, file store, local receiver\n"
             "  api        serve the management API (docs/api.md)\n"
-            "  apikey     apikey create --tenant T [--admin]: print a new API key (shown once);\n"
+            "  apikey     apikey create --tenant T [--admin] [--client-credentials]: print a new API key (shown\n"
+            "             once; as an OAuth2 client_id and client_secret with --client-credentials);\n"
             "             apikey list [--tenant T]; apikey revoke ID|KEY (effective at the next request)\n"
             "  recorder   record the results topic into the delivery log (also inside api)\n"
             "  sign       print the webhook-signature for --secret (whsec_: v1, whsk_: v1a), --id, --timestamp\n"
@@ -225,23 +226,26 @@ static void print_apikey(void *arg, const char *id, const char *tenant, int admi
     printf("%s\t%s\t%s\t%s\n", id, tenant, admin ? "admin" : "-", at);
 }
 
-/* create prints a new key once; list prints id, tenant, admin and creation time of each key (never a key); revoke
- * takes an id or a whole key, and the key stops working at its next request. */
+/* create prints a new key once (with --client-credentials as the OAuth2 client_id and client_secret); list prints id,
+ * tenant, admin and creation time of each key (never a key); revoke takes an id or a whole key, and the key stops
+ * working at its next request. */
 static int cmd_apikey(hd_conf_t *conf, int argc, char **argv) {
     const char *tenant = NULL, *cmd = argc > 0 ? argv[0] : "", *target = NULL;
-    int admin = 0, rc = 1, bad = strcmp(cmd, "create") && strcmp(cmd, "list") && strcmp(cmd, "revoke");
+    int admin = 0, oauth = 0, rc = 1, bad = strcmp(cmd, "create") && strcmp(cmd, "list") && strcmp(cmd, "revoke");
     for (int i = 1; i < argc && !bad; i++) {
         if (!strcmp(argv[i], "--tenant") && i + 1 < argc)
             tenant = argv[++i];
         else if (!strcmp(argv[i], "--admin") && !strcmp(cmd, "create"))
             admin = 1;
+        else if (!strcmp(argv[i], "--client-credentials") && !strcmp(cmd, "create"))
+            oauth = 1;
         else if (!strcmp(cmd, "revoke") && !target)
             target = argv[i];
         else
             bad = 1;
     }
     if (bad || (!strcmp(cmd, "create") && !tenant) || (!strcmp(cmd, "revoke") && (!target || tenant))) {
-        fprintf(stderr, "usage: hookd apikey create --tenant TENANT [--admin]\n"
+        fprintf(stderr, "usage: hookd apikey create --tenant TENANT [--admin] [--client-credentials]\n"
                         "       hookd apikey list [--tenant TENANT]\n"
                         "       hookd apikey revoke ID|KEY\n");
         return 2;
@@ -269,7 +273,11 @@ static int cmd_apikey(hd_conf_t *conf, int argc, char **argv) {
         if (hd_secret_key_parse(&master, conf->master_key, err, sizeof(err))) goto out;
         rc = hd_apikey_create(client, db, &master, tenant, admin, key, err, sizeof(err)) ? 1 : 0;
         sodium_memzero(&master, sizeof(master));
-        if (!rc) printf("%s\n", key);
+        /* The OAuth2 client of the partner dialect is the key itself: its id names it, the whole key proves it. */
+        if (!rc && oauth)
+            printf("client_id=%.16s\nclient_secret=%s\n", key + 3, key);
+        else if (!rc)
+            printf("%s\n", key);
         sodium_memzero(key, sizeof(key));
     }
 out:

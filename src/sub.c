@@ -33,6 +33,7 @@ enum {
     F_NOTIFY,
     F_NOTIFICATION_EMAILS,
     F_FILTER,
+    F_METADATA,
     F_COUNT_SETTABLE
 };
 
@@ -54,6 +55,7 @@ const hd_sub_field_t hd_sub_fields[] = {
     [F_NOTIFY] = {"notify", HD_SUB_TYPE_BOOL, SET | SHOWN | HD_SUB_FIELD_DEFAULT, 0},
     [F_NOTIFICATION_EMAILS] = {"notification_emails", HD_SUB_TYPE_LIST, SET | SHOWN | HD_SUB_FIELD_DEFAULT, 0},
     [F_FILTER] = {"filter", HD_SUB_TYPE_JSON, SET | SHOWN | HD_SUB_FIELD_TEXT, 0},
+    [F_METADATA] = {"metadata", HD_SUB_TYPE_MAP, SET | SHOWN | HD_SUB_FIELD_DEFAULT, 0}, /* the client's own */
     {"secret_last_4", HD_SUB_TYPE_TEXT, SHOWN, 0},
     {"previous_secret_expires_at", HD_SUB_TYPE_JSON, SHOWN, 0},
     {"signing_public_key", HD_SUB_TYPE_TEXT, SHOWN, 0},
@@ -564,6 +566,7 @@ void hd_sub_destroy(hd_sub_t *sub) {
 #define MAX_STATUSES 50
 #define MAX_EMAILS 20
 #define MAX_TEMPLATE 32768 /* characters: below api.max.body.bytes, so that the limit is this one */
+#define MAX_METADATA 8192  /* bytes of metadata as JSON text */
 
 static void problem(const hd_sub_check_t *c, int *n, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -716,6 +719,11 @@ static void check_shape(json_object *body, const hd_sub_check_t *c, int *n) {
         !int_in(v, HD_RENDER_VERSION_MIN, HD_RENDER_VERSION_MAX))
         problem(c, n, "version", "null or an integer from %d to %d (the payload shape)", HD_RENDER_VERSION_MIN,
                 HD_RENDER_VERSION_MAX);
+    if (json_object_object_get_ex(body, "metadata", &v) &&
+        (!json_object_is_type(v, json_type_object) || !c->storable(v) ||
+         strlen(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN)) > MAX_METADATA))
+        problem(c, n, "metadata",
+                "an object of at most %d bytes as JSON (keys not empty, without '.' or a leading '$')", MAX_METADATA);
     if (json_object_object_get_ex(body, "filter", &v) && !json_object_is_type(v, json_type_null)) {
         if (!json_object_is_type(v, json_type_object))
             problem(c, n, "filter", "null or a MongoDB-style query object");
