@@ -4,7 +4,6 @@
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <malloc.h>
-#include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdatomic.h>
@@ -15,21 +14,19 @@
 
 #include "hookd/api.h"
 #include "hookd/apikey.h"
-#include "hookd/cache.h"
 #include "hookd/config.h"
 #include "hookd/deliverylog.h"
 #include "hookd/demo.h"
 #include "hookd/dispatch.h"
-#include "hookd/health.h"
 #include "hookd/log.h"
 #include "hookd/mongo.h"
 #include "hookd/replay.h"
 #include "hookd/rfc3339.h"
 #include "hookd/secret.h"
 #include "hookd/sign.h"
-#include "hookd/status.h"
 #include "hookd/store.h"
 #include "hookd/util.h"
+#include "hookd/workers.h"
 
 extern char **environ;
 
@@ -114,64 +111,19 @@ fail:
     return NULL;
 }
 
-typedef struct {
-    hd_dispatch_t *w;
-    pthread_t thread;
-    int rc;
-} worker_t;
-
-static void *run_worker(void *arg) {
-    worker_t *wk = arg;
-    wk->rc = hd_dispatch_run(wk->w, &stop_flag);
-    if (wk->rc) atomic_store(&stop_flag, 1); /* one worker failing stops the process: let the platform restart it */
-    return NULL;
-}
-
 /* N independent workers, each its own consumer in the group, sharing one subscription cache. */
 static int cmd_dispatch(hd_conf_t *conf, int argc, char **argv) {
     char err[512] = "";
-    hd_store_t *store = NULL;
-    hd_cache_t *cache = NULL;
-    hd_health_t *health = NULL;
-    hd_status_t *status = NULL;
-    int n = hd_conf_workers(conf), started = 0, rc = 1;
-    worker_t *workers = hd_xcalloc((size_t)n, sizeof(*workers));
-
-    if (!(store = hd_store_new(conf->store, conf->mongo_database, err, sizeof(err)))) goto out;
-    if (hd_store_use_master_key(store, conf->master_key, err, sizeof(err))) goto out;
-    if (hd_store_mongo(store)) hd_mongo_ensure_indexes(hd_store_mongo(store));
-    if (!(cache = hd_cache_new(store, conf->refresh_ms, conf->full_reload_ms, err, sizeof(err)))) goto out;
-    if (!(health = hd_health_new(hd_health_store_sink(store), conf->refresh_ms, conf->smtp_url, conf->smtp_from, err,
-                                 sizeof(err))))
-        goto out;
-    if (*conf->metrics_listen && !(status = hd_status_new_dispatcher(conf, cache, err, sizeof(err)))) goto out;
-    for (int i = 0; i < n; i++)
-        if (!(workers[i].w = hd_dispatch_new(conf, cache, health, i, err, sizeof(err)))) goto out;
-    install_signals();
+    int rc = 1;
+    install_signals(); /* a stop asked for while starting is a stop, once the workers run */
+    hd_workers_t *ws = hd_workers_new(conf, NULL, err, sizeof(err));
+    if (!ws) goto out;
     HD_LOG(HD_LOG_INFO, "dispatch", NULL, "hookd %s dispatching %s from %s with %d worker(s)", HD_VERSION, conf->topics,
-           conf->brokers, n);
-    for (; started < n; started++)
-        if (pthread_create(&workers[started].thread, NULL, run_worker, &workers[started])) {
-            snprintf(err, sizeof(err), "cannot start worker thread %d", started);
-            atomic_store(&stop_flag, 1);
-            break;
-        }
-    rc = started == n ? 0 : 1;
-    hd_dispatch_stats_t total = {0};
-    for (int i = 0; i < started; i++) {
-        pthread_join(workers[i].thread, NULL);
-        if (workers[i].rc) rc = 1;
-        hd_dispatch_stats_t st;
-        hd_dispatch_stats(workers[i].w, &st);
-        total.consumed += st.consumed;
-        total.deadlettered += st.deadlettered;
-        total.deliveries += st.deliveries;
-        total.succeeded += st.succeeded;
-        total.failed += st.failed;
-        total.retries += st.retries;
-        total.parked += st.parked;
-        total.dropped_revoked += st.dropped_revoked;
-    }
+           conf->brokers, hd_workers_count(ws));
+    int started = hd_workers_start(ws, &stop_flag, err, sizeof(err)) == 0;
+    rc = hd_workers_join(ws) || !started ? 1 : 0;
+    hd_dispatch_stats_t total;
+    hd_workers_stats(ws, &total);
     HD_LOG(HD_LOG_INFO, "dispatch", NULL,
            "stopped: %" PRIu64 " messages, %" PRIu64 " dead-lettered, %" PRIu64 " deliveries (%" PRIu64
            " succeeded, %" PRIu64 " failed, %" PRIu64 " retries scheduled, %" PRIu64 " parked, %" PRIu64
@@ -180,13 +132,7 @@ static int cmd_dispatch(hd_conf_t *conf, int argc, char **argv) {
            total.parked, total.dropped_revoked);
 out:
     if (rc && err[0]) HD_LOG(HD_LOG_ERROR, "dispatch", NULL, "%s", err);
-    hd_status_destroy(status);
-    for (int i = 0; i < n; i++)
-        hd_dispatch_destroy(workers[i].w);
-    free(workers);
-    hd_health_destroy(health);
-    hd_cache_destroy(cache);
-    hd_store_destroy(store);
+    hd_workers_destroy(ws);
     return rc;
 }
 

@@ -23,7 +23,7 @@
 
 #include "hookd/config.h"
 
-/* Does not take conf or argv. */
-int hd_replay_main(const hd_conf_t *conf, int argc, char **argv, const atomic_int *stop);
+/* Does not take conf or argv. A failing worker sets *stop. */
+int hd_replay_main(const hd_conf_t *conf, int argc, char **argv, atomic_int *stop);
 
 #endif
