@@ -9,220 +9,35 @@
 #include "hookd/api_event_types.h"
 #include "hookd/deliverylog.h"
 #include "hookd/evtype.h"
-#include "hookd/filter.h"
 #include "hookd/log.h"
-#include "hookd/render.h"
 #include "hookd/rfc3339.h"
 #include "hookd/sign.h"
 #include "hookd/store.h"
 #include "hookd/sub.h"
-#include "hookd/utf8.h"
 #include "hookd/util.h"
 
-#define MAX_TYPES 50
-#define MAX_HEADERS 50
-#define MAX_STATUSES 50
-#define MAX_EMAILS 20
-#define MAX_TEMPLATE 32768 /* characters: below api.max.body.bytes, so that the limit is this one */
-#define MAX_METADATA 8192  /* bytes of metadata as JSON text */
+/* ---- validation: the subscription model's (sub.h) ---- */
 
-/* Everything a client may send, in the order replies list them. */
-static const char *const fields[] = {
-    "name",         "event_types", "url",      "secret",           "signing_key", "headers", "max_retry_count",
-    "success_code", "is_active",   "statuses", "payload_template", "version",     "notify",  "notification_emails",
-    "filter",       "metadata"};
-#define NFIELDS (sizeof(fields) / sizeof(fields[0]))
+typedef struct {
+    hd_api_req_t *r;
+    json_object *details;
+} check_ctx_t;
 
-/* ---- validation ---- */
-
-/* 1 when v is a string of at most max characters (as the contract's maxLength counts them). */
-static int chars_at_most(json_object *v, size_t max) {
-    return json_object_is_type(v, json_type_string) &&
-           hd_utf8_count(json_object_get_string(v), (size_t)json_object_get_string_len(v)) <= max;
+static void add_problem(void *opaque, const char *field, const char *message) {
+    hd_api_req_detail(&((check_ctx_t *)opaque)->details, field, "%s", message);
 }
 
-/* A string of 1..max characters (0..max with empty_ok) without NUL or control characters. */
-static int text_ok(json_object *v, size_t max, int empty_ok) {
-    if (!chars_at_most(v, max)) return 0;
-    size_t len = (size_t)json_object_get_string_len(v);
-    const unsigned char *s = (const unsigned char *)json_object_get_string(v);
-    if (!len && !empty_ok) return 0;
-    for (size_t i = 0; i < len; i++)
-        if (s[i] < 0x20 || s[i] == 0x7f) return 0;
-    return 1;
-}
-
-static int int_in(json_object *v, int64_t lo, int64_t hi) {
-    if (!json_object_is_type(v, json_type_int)) return 0;
-    int64_t n = json_object_get_int64(v);
-    return n >= lo && n <= hi;
-}
-
-static void check_event_types(hd_api_req_t *r, json_object *v, json_object **details) {
+static int type_known(void *opaque, const char *type) {
     char err[256];
-    if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) == 0 ||
-        json_object_array_length(v) > MAX_TYPES) {
-        hd_api_req_detail(details, "event_types", "an array of 1 to %d event types", MAX_TYPES);
-        return;
-    }
-    for (size_t i = 0; i < json_object_array_length(v); i++) {
-        json_object *t = json_object_array_get_idx(v, i);
-        char field[48];
-        snprintf(field, sizeof(field), "event_types[%zu]", i);
-        if (!text_ok(t, 128, 0)) {
-            hd_api_req_detail(details, field, "a non-empty string");
-            continue;
-        }
-        const char *name = json_object_get_string(t);
-        if (strchr(name, '*')) { /* the dispatcher's own grammar: "*" one segment, a trailing "**" one or more */
-            if (!hd_evtype_pattern_valid(name))
-                hd_api_req_detail(
-                    details, field,
-                    "\"%s\" is not a valid pattern (segments of [A-Za-z0-9_-]; \"*\" is one whole segment, "
-                    "\"**\" only the last one)",
-                    name);
-            continue;
-        }
-        if (!hd_evtype_name_valid(name)) {
-            hd_api_req_detail(details, field, "\"%s\" is not a valid event type", name);
-            continue;
-        }
-        int known = hd_api_event_type_known(r, name, err, sizeof(err));
-        if (known < 0)
-            hd_api_req_detail(details, field, "cannot check the catalogue right now");
-        else if (!known)
-            hd_api_req_detail(details, field, "unknown event type \"%s\" (see GET /v1/webhooks/event-types)", name);
-    }
-}
-
-static int email_ok(json_object *v) {
-    if (!text_ok(v, 254, 0)) return 0;
-    const char *s = json_object_get_string(v), *at = strchr(s, '@');
-    return at && at != s && at[1] && !strchr(at + 1, '@') && strchr(at + 1, '.') && !strpbrk(s, " \t,;<>");
-}
-
-static void check_strings(json_object *v, const char *field, size_t max_items, json_object **details,
-                          int (*ok)(json_object *)) {
-    if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) > max_items) {
-        hd_api_req_detail(details, field, "an array of at most %zu items", max_items);
-        return;
-    }
-    for (size_t i = 0; i < json_object_array_length(v); i++)
-        if (!ok(json_object_array_get_idx(v, i))) hd_api_req_detail(details, field, "item %zu is not valid", i);
-}
-
-static int status_ok(json_object *v) {
-    return text_ok(v, 64, 0);
+    return hd_api_event_type_known(((check_ctx_t *)opaque)->r, type, err, sizeof(err));
 }
 
 /* Checks every field present in body; with full, the required ones must be there. */
 static json_object *validate(hd_api_req_t *r, json_object *body, int full) {
-    json_object *details = NULL, *v;
-    char err[256];
-    json_object_object_foreach(body, key, val) {
-        size_t i = 0;
-        while (i < NFIELDS && strcmp(fields[i], key))
-            i++;
-        if (i == NFIELDS) hd_api_req_detail(&details, key, "unknown field");
-        (void)val;
-    }
-    if (full) {
-        if (!json_object_object_get_ex(body, "url", &v)) hd_api_req_detail(&details, "url", "required");
-        if (!json_object_object_get_ex(body, "event_types", &v)) hd_api_req_detail(&details, "event_types", "required");
-    }
-    if (json_object_object_get_ex(body, "name", &v) && !text_ok(v, 200, 1))
-        hd_api_req_detail(&details, "name", "a string of at most 200 characters");
-    if (json_object_object_get_ex(body, "event_types", &v)) check_event_types(r, v, &details);
-    if (json_object_object_get_ex(body, "url", &v)) {
-        if (!text_ok(v, 2048, 0))
-            hd_api_req_detail(&details, "url", "an absolute http or https URL");
-        else if (!hd_sub_url_ok(json_object_get_string(v), err, sizeof(err)))
-            hd_api_req_detail(&details, "url", "%s", err);
-    }
-    if (json_object_object_get_ex(body, "secret", &v)) {
-        hd_sign_key_t skey;
-        if (!text_ok(v, 128, 0) || strncmp(json_object_get_string(v), "whsec_", 6) ||
-            hd_sign_key_init(&skey, json_object_get_string(v), err, sizeof(err)))
-            hd_api_req_detail(&details, "secret", "a whsec_ secret: \"whsec_\" + base64 of 16 to 64 bytes");
-        sodium_memzero(&skey, sizeof(skey));
-    }
-    if (json_object_object_get_ex(body, "signing_key", &v) && !json_object_is_type(v, json_type_null)) {
-        hd_sign_ed_key_t ed;
-        if (!json_object_is_type(v, json_type_string) ||
-            hd_sign_ed_key_init(&ed, json_object_get_string(v), err, sizeof(err)))
-            hd_api_req_detail(&details, "signing_key",
-                              "null or an ed25519 key: \"whsk_\" + base64 of seed and public key");
-        sodium_memzero(&ed, sizeof(ed));
-    }
-    if (json_object_object_get_ex(body, "headers", &v)) {
-        if (!json_object_is_type(v, json_type_object) || json_object_object_length(v) > MAX_HEADERS ||
-            !hd_api_req_json_storable(v)) {
-            hd_api_req_detail(&details, "headers", "an object of at most %d string values (names without '.')",
-                              MAX_HEADERS);
-        } else {
-            json_object_object_foreach(v, hname, hval) {
-                if (!chars_at_most(hval, 4096) ||
-                    strlen(json_object_get_string(hval)) != (size_t)json_object_get_string_len(hval) ||
-                    strlen(hname) > 256 || !hd_sub_header_allowed(hname, json_object_get_string(hval)))
-                    hd_api_req_detail(
-                        &details, "headers",
-                        "\"%.*s\": a token name that is not reserved (content-type, host, webhook-*, ...) "
-                        "and a string value without CR, LF or control characters",
-                        (int)hd_utf8_prefix(hname, strlen(hname), 64), hname);
-            }
-        }
-    }
-    if (json_object_object_get_ex(body, "max_retry_count", &v) && !int_in(v, 0, 100))
-        hd_api_req_detail(&details, "max_retry_count", "an integer from 0 to 100");
-    if (json_object_object_get_ex(body, "success_code", &v) && !json_object_is_type(v, json_type_null) &&
-        !int_in(v, 200, 299))
-        hd_api_req_detail(&details, "success_code", "null (any 2xx) or an integer from 200 to 299");
-    if (json_object_object_get_ex(body, "is_active", &v) && !json_object_is_type(v, json_type_boolean))
-        hd_api_req_detail(&details, "is_active", "a boolean");
-    if (json_object_object_get_ex(body, "notify", &v) && !json_object_is_type(v, json_type_boolean))
-        hd_api_req_detail(&details, "notify", "a boolean");
-    if (json_object_object_get_ex(body, "statuses", &v))
-        check_strings(v, "statuses", MAX_STATUSES, &details, status_ok);
-    if (json_object_object_get_ex(body, "notification_emails", &v))
-        check_strings(v, "notification_emails", MAX_EMAILS, &details, email_ok);
-    /* The dispatcher compiles templates and filters with the same code (render.h, filter.h): what passes here
-     * is what it will run, and what fails gets the dispatcher's own reason. */
-    char why[300];
-    if (json_object_object_get_ex(body, "payload_template", &v) && !json_object_is_type(v, json_type_null)) {
-        json_object *tmpl = NULL;
-        hd_render_tmpl_t *t = NULL;
-        if (!chars_at_most(v, MAX_TEMPLATE) ||
-            strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
-            hd_api_req_detail(&details, "payload_template",
-                              "null or a JSON template as a string of at most %d characters", MAX_TEMPLATE);
-        else if (hd_api_req_parse_json(json_object_get_string(v), (size_t)json_object_get_string_len(v), &tmpl, why,
-                                       sizeof(why)))
-            hd_api_req_detail(&details, "payload_template", "not JSON (%s): a template is a JSON document as a string",
-                              why);
-        else if (!tmpl)
-            hd_api_req_detail(&details, "payload_template", "a JSON template as a string, not \"null\"");
-        else if (!(t = hd_render_tmpl_new(tmpl, why, sizeof(why))))
-            hd_api_req_detail(&details, "payload_template", "%s", why);
-        hd_render_tmpl_destroy(t);
-        json_object_put(tmpl);
-    }
-    if (json_object_object_get_ex(body, "version", &v) && !json_object_is_type(v, json_type_null) &&
-        !int_in(v, HD_RENDER_VERSION_MIN, HD_RENDER_VERSION_MAX))
-        hd_api_req_detail(&details, "version", "null or an integer from %d to %d (the payload shape)",
-                          HD_RENDER_VERSION_MIN, HD_RENDER_VERSION_MAX);
-    if (json_object_object_get_ex(body, "metadata", &v) &&
-        (!json_object_is_type(v, json_type_object) || !hd_api_req_json_storable(v) ||
-         strlen(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN)) > MAX_METADATA))
-        hd_api_req_detail(&details, "metadata",
-                          "an object of at most %d bytes as JSON (keys not empty, without '.' or a leading '$')",
-                          MAX_METADATA);
-    if (json_object_object_get_ex(body, "filter", &v) && !json_object_is_type(v, json_type_null)) {
-        if (!json_object_is_type(v, json_type_object))
-            hd_api_req_detail(&details, "filter", "null or a MongoDB-style query object");
-        else if (hd_filter_validate(v, why, sizeof(why)))
-            hd_api_req_detail(&details, "filter", "%s", why);
-    }
-    return details;
+    check_ctx_t ctx = {r, NULL};
+    hd_sub_check_t check = {add_problem, type_known, hd_api_req_parse_json, hd_api_req_json_storable, &ctx};
+    hd_sub_check(body, full, &check);
+    return ctx.details;
 }
 
 /* ---- documents ---- */
@@ -231,21 +46,15 @@ json_object *hd_api_subscription_json(const bson_t *doc) {
     json_object *raw = hd_api_req_from_bson(doc), *o = json_object_new_object(), *v;
     json_object_object_add(o, "id", json_object_object_get_ex(raw, "id", &v) ? json_object_get(v) : NULL);
     json_object_object_add(o, "alias", json_object_object_get_ex(raw, "alias", &v) ? json_object_get(v) : NULL);
-    for (size_t i = 0; i < NFIELDS; i++) {
-        if (!strcmp(fields[i], "secret") || !strcmp(fields[i], "signing_key")) continue;
-        if (!strcmp(fields[i], "filter") && json_object_object_get_ex(raw, "filter", &v)) {
-            json_object_object_add(o, "filter", hd_api_req_json_text_value(v));
-            continue;
-        }
-        json_object_object_add(o, fields[i], json_object_object_get_ex(raw, fields[i], &v) ? json_object_get(v) : NULL);
+    for (size_t i = 0; i < hd_sub_fields_cnt; i++) {
+        const hd_sub_field_t *f = &hd_sub_fields[i];
+        if (!(f->flags & HD_SUB_FIELD_SHOWN)) continue;
+        if (!json_object_object_get_ex(raw, f->name, &v))
+            json_object_object_add(o, f->name, NULL);
+        else
+            json_object_object_add(o, f->name,
+                                   f->flags & HD_SUB_FIELD_TEXT ? hd_api_req_json_text_value(v) : json_object_get(v));
     }
-    static const char *const extra[] = {"secret_last_4",      "previous_secret_expires_at",
-                                        "signing_public_key", "previous_signing_key_expires_at",
-                                        "disabled_reason",    "disabled_at",
-                                        "failing_since",      "created_at",
-                                        "updated_at"};
-    for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
-        json_object_object_add(o, extra[i], json_object_object_get_ex(raw, extra[i], &v) ? json_object_get(v) : NULL);
     json_object_put(raw);
     return o;
 }
@@ -283,30 +92,38 @@ static void append_signing_key(hd_api_req_t *r, bson_t *b, const char *id, const
 
 /* Appends every settable field except the keys: from body, or its default when absent (when defaults is set). */
 static void append_fields(bson_t *b, json_object *body, int defaults) {
-    for (size_t i = 0; i < NFIELDS; i++) {
+    for (size_t i = 0; i < hd_sub_fields_cnt; i++) {
+        const hd_sub_field_t *f = &hd_sub_fields[i];
         json_object *v;
-        const char *k = fields[i];
-        if (!strcmp(k, "secret") || !strcmp(k, "signing_key")) continue;
-        if (json_object_object_get_ex(body, k, &v)) {
-            if (!strcmp(k, "filter"))
-                hd_api_req_append_json_text(b, k, v); /* the dispatcher reads it as text too */
+        if (!(f->flags & HD_SUB_FIELD_SETTABLE) || f->flags & HD_SUB_FIELD_KEY) continue;
+        if (json_object_object_get_ex(body, f->name, &v)) {
+            if (f->flags & HD_SUB_FIELD_TEXT)
+                hd_api_req_append_json_text(b, f->name, v); /* the dispatcher reads it as text too */
             else
-                hd_api_req_append_json(b, k, v);
+                hd_api_req_append_json(b, f->name, v);
+        } else if (defaults && !(f->flags & HD_SUB_FIELD_DEFAULT)) {
+            BSON_APPEND_NULL(b, f->name);
         } else if (defaults) {
-            if (!strcmp(k, "name"))
-                BSON_APPEND_UTF8(b, k, "");
-            else if (!strcmp(k, "headers") || !strcmp(k, "metadata"))
-                bson_append_document(b, k, -1, &(bson_t)BSON_INITIALIZER);
-            else if (!strcmp(k, "max_retry_count"))
-                BSON_APPEND_INT64(b, k, 5);
-            else if (!strcmp(k, "is_active"))
-                BSON_APPEND_BOOL(b, k, true);
-            else if (!strcmp(k, "notify"))
-                BSON_APPEND_BOOL(b, k, false);
-            else if (!strcmp(k, "statuses") || !strcmp(k, "notification_emails"))
-                bson_append_array(b, k, -1, &(bson_t)BSON_INITIALIZER);
-            else
-                BSON_APPEND_NULL(b, k);
+            switch (f->type) {
+            case HD_SUB_TYPE_TEXT:
+                BSON_APPEND_UTF8(b, f->name, "");
+                break;
+            case HD_SUB_TYPE_INT:
+                BSON_APPEND_INT64(b, f->name, f->def);
+                break;
+            case HD_SUB_TYPE_BOOL:
+                BSON_APPEND_BOOL(b, f->name, f->def);
+                break;
+            case HD_SUB_TYPE_LIST:
+                bson_append_array(b, f->name, -1, &(bson_t)BSON_INITIALIZER);
+                break;
+            case HD_SUB_TYPE_MAP:
+                bson_append_document(b, f->name, -1, &(bson_t)BSON_INITIALIZER);
+                break;
+            case HD_SUB_TYPE_JSON:
+                BSON_APPEND_NULL(b, f->name);
+                break;
+            }
         }
     }
 }
@@ -596,7 +413,9 @@ static void test_event(hd_api_req_t *r, const char *id) {
             (void)val;
         }
         if (json_object_object_get_ex(r->body, "event_type", &v) &&
-            (!text_ok(v, 128, 0) || !hd_evtype_name_valid(json_object_get_string(v))))
+            (!json_object_is_type(v, json_type_string) ||
+             strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v) ||
+             !hd_evtype_name_valid(json_object_get_string(v))))
             hd_api_req_detail(&details, "event_type", "an event type such as customer.created");
         if (json_object_object_get_ex(r->body, "data", &v) && !json_object_is_type(v, json_type_object))
             hd_api_req_detail(&details, "data", "a JSON object");

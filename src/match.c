@@ -9,11 +9,11 @@
 #include "hookd/map.h"
 #include "hookd/util.h"
 
-/* One pattern of one subscription: 16 bytes, and the pattern is read (through sub, whose strings share its
- * allocation) only when the bucket key does not prove the type. */
-typedef struct {
+/* One pattern of one subscription: 12 bytes (packed: a million subscriptions hold about 1.75 million), and the
+ * pattern is read (through sub) only when the bucket key does not prove the type. */
+typedef struct __attribute__((packed, aligned(4))) {
     const hd_sub_t *sub;
-    int index;            /* of the pattern in sub->event_types */
+    unsigned short index; /* of the pattern in sub->event_types */
     unsigned char exact;  /* the bucket key already proves the type */
     unsigned char checks; /* statuses or filter to evaluate */
 } entry_t;
@@ -63,8 +63,14 @@ static bucket_t *bucket_get(hd_match_t *m, const char *key, size_t len) {
     return *bp;
 }
 
-static void index_add(hd_match_t *m, const char *key, size_t len, const hd_sub_t *s, int pattern) {
+/* Adds an entry, or with count only reserves room for it: a full index is counted first, so that every bucket is
+ * allocated once at its size (growing them left the freed smaller arrays behind as holes in the heap). */
+static void index_add(hd_match_t *m, const char *key, size_t len, const hd_sub_t *s, int pattern, int count) {
     bucket_t *b = bucket_get(m, key, len);
+    if (count) {
+        b->cap++;
+        return;
+    }
     if (b->cnt == b->cap) {
         b->cap = b->cap ? b->cap * 2 : 4;
         b->entries = hd_xrealloc(b->entries, sizeof(*b->entries) * (size_t)b->cap);
@@ -73,7 +79,12 @@ static void index_add(hd_match_t *m, const char *key, size_t len, const hd_sub_t
         (entry_t){s, pattern, !strchr(s->event_types[pattern], '*'), s->extra->statuses_cnt || s->extra->filter};
 }
 
-/* Buckets grow by doubling while the index is built; trimmed afterwards, the slack is not kept per snapshot. */
+static void bucket_alloc(const void *key, size_t len, void *value, void *opaque) {
+    bucket_t *b = value;
+    if (b->cap) b->entries = hd_xmalloc(sizeof(*b->entries) * (size_t)b->cap);
+}
+
+/* Buckets rebuilt by hd_match_apply grow by doubling; trimmed afterwards, the slack is not kept per snapshot. */
 static void bucket_trim(const void *key, size_t len, void *value, void *opaque) {
     bucket_t *b = value;
     if (b->cnt && b->cnt < b->cap) {
@@ -82,35 +93,37 @@ static void bucket_trim(const void *key, size_t len, void *value, void *opaque) 
     }
 }
 
-typedef struct {
-    hd_sub_t *sub;
-    int pos;
-} by_id_t;
-
-static int by_id_cmp(const void *a, const void *b) {
-    const by_id_t *x = a, *y = b;
-    int c = strcmp(x->sub->id, y->sub->id);
-    return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
+/* Sorts subs by id, stably (equal ids keep their load order), with room in tmp for half of them: qsort would
+ * copy the whole array into a buffer of its own, a transient of 16 MB per reload of a million subscriptions. */
+static void sort_by_id(hd_sub_t **subs, int n, hd_sub_t **tmp) {
+    if (n < 2) return;
+    int h = n / 2, i = 0, j = h, k = 0;
+    sort_by_id(subs, h, tmp);
+    sort_by_id(subs + h, n - h, tmp);
+    if (strcmp(subs[h - 1]->id, subs[h]->id) <= 0) return; /* in order already: a sorted source costs no copy */
+    memcpy(tmp, subs, sizeof(*subs) * (size_t)h);
+    while (i < h && j < n)
+        subs[k++] = strcmp(subs[j]->id, tmp[i]->id) < 0 ? subs[j++] : tmp[i++];
+    while (i < h)
+        subs[k++] = tmp[i++];
 }
 
 /* Sorts subs by id and keeps the last of duplicates (a file may repeat an id; a later entry replaces an earlier
  * one). Returns the new count. */
 static int sort_unique(hd_sub_t **subs, int cnt) {
-    by_id_t *tmp = hd_xmalloc(sizeof(*tmp) * (size_t)(cnt ? cnt : 1));
-    for (int i = 0; i < cnt; i++)
-        tmp[i] = (by_id_t){subs[i], i};
-    qsort(tmp, (size_t)cnt, sizeof(*tmp), by_id_cmp);
+    hd_sub_t **tmp = hd_xmalloc(sizeof(*tmp) * (size_t)(cnt / 2 + 1));
+    sort_by_id(subs, cnt, tmp);
+    free(tmp);
     int n = 0;
     for (int i = 0; i < cnt; i++) {
-        if (i + 1 < cnt && !strcmp(tmp[i].sub->id, tmp[i + 1].sub->id)) {
-            HD_LOG(HD_LOG_WARN, "match", HD_KV("subscription_id", tmp[i].sub->id),
+        if (i + 1 < cnt && !strcmp(subs[i]->id, subs[i + 1]->id)) {
+            HD_LOG(HD_LOG_WARN, "match", HD_KV("subscription_id", subs[i]->id),
                    "duplicate subscription id: the later one replaces it");
-            hd_sub_destroy(tmp[i].sub);
+            hd_sub_destroy(subs[i]);
             continue;
         }
-        subs[n++] = tmp[i].sub;
+        subs[n++] = subs[i];
     }
-    free(tmp);
     return n;
 }
 
@@ -119,8 +132,8 @@ static unsigned kind_flag(char kind, const char *rest) {
     return kind == 'A' ? T_ALL : kind == 'W' ? rest[0] == '*' ? T_WILD_FIRST : T_WILD_LITERAL : 0;
 }
 
-/* Adds the patterns of s (when active) to the index. */
-static void index_sub(hd_match_t *m, const hd_sub_t *s) {
+/* Adds the patterns of s (when active) to the index, or counts them (index_add). */
+static void index_sub(hd_match_t *m, const hd_sub_t *s, int count) {
     char key[1024];
     if (!s->is_active) return;
     for (int t = 0; t < s->event_types_cnt; t++) {
@@ -133,7 +146,7 @@ static void index_sub(hd_match_t *m, const hd_sub_t *s) {
         else
             len = make_key(key, sizeof(key), s->tenant, '=', pat, strlen(pat));
         if (!len) continue;
-        index_add(m, key, len, s, t);
+        index_add(m, key, len, s, t, count);
         unsigned flag = kind_flag(key[strlen(s->tenant) + 1], pat);
         len = make_key(key, sizeof(key), s->tenant, 'T', "", 0);
         bucket_get(m, key, len)->flags |= flag;
@@ -149,8 +162,10 @@ static hd_match_t *index_new(hd_sub_t **subs, int cnt) {
     /* Keyed by (tenant, type): far fewer keys than subscriptions; the map grows as needed. */
     m->by_type = hd_map_new(64);
     for (int i = 0; i < m->cnt; i++)
-        index_sub(m, subs[i]);
-    hd_map_foreach(m->by_type, bucket_trim, NULL);
+        index_sub(m, subs[i], 1);
+    hd_map_foreach(m->by_type, bucket_alloc, NULL);
+    for (int i = 0; i < m->cnt; i++)
+        index_sub(m, subs[i], 0);
     return m;
 }
 
@@ -321,7 +336,7 @@ hd_match_t *hd_match_apply(const hd_match_t *m, hd_sub_t **subs, int cnt, char *
     carry_t carry = {to, touched, replaced};
     hd_map_foreach(m->by_type, carry_bucket, &carry);
     for (int k = 0; k < cnt; k++)
-        index_sub(to, subs[k]);
+        index_sub(to, subs[k], 0);
     /* Only the rebuilt buckets have slack; the shared ones were trimmed when built, so this leaves them be. */
     hd_map_foreach(to->by_type, bucket_trim, NULL);
     hd_map_destroy(touched, NULL);
@@ -335,16 +350,32 @@ int hd_match_count(const hd_match_t *m) {
 }
 
 hd_match_t *hd_match_reload(const hd_match_t *m, hd_sub_t **subs, int cnt) {
+    if (!m) return hd_match_new(subs, cnt);
+    /* Applied to m as its differences: the subscriptions no longer loaded are gone, the others written; the
+     * unchanged ones are m's own (hd_match_shared). So the reload builds no second index, only the buckets of
+     * the tenants that changed. */
     cnt = sort_unique(subs, cnt);
-    /* Every subscription m already held (the usual outcome of the safety net's reload): no second index. */
-    int same = m && cnt == m->cnt;
-    for (int i = 0; i < cnt && same; i++)
-        same = m->subs[i] == subs[i];
-    if (!same) return index_new(subs, cnt);
-    for (int i = 0; i < cnt; i++)
-        hd_sub_destroy(subs[i]);
-    free(subs);
-    return NULL;
+    char **gone = NULL;
+    int written = 0, gone_cnt = 0, gone_cap = 0, i = 0, j = 0;
+    while (i < m->cnt || j < cnt) {
+        int c = i == m->cnt ? 1 : j == cnt ? -1 : strcmp(m->subs[i]->id, subs[j]->id);
+        if (c < 0) {
+            if (gone_cnt == gone_cap) {
+                gone_cap = gone_cap ? gone_cap * 2 : 16;
+                gone = hd_xrealloc(gone, sizeof(*gone) * (size_t)gone_cap);
+            }
+            gone[gone_cnt++] = (char *)m->subs[i++]->id; /* only compared */
+            continue;
+        }
+        if (c == 0 && m->subs[i++] == subs[j]) {
+            hd_sub_destroy(subs[j++]); /* the reference hd_match_shared took: m's stays */
+            continue;
+        }
+        subs[written++] = subs[j++];
+    }
+    hd_match_t *n = hd_match_apply(m, subs, written, gone, gone_cnt);
+    free(gone);
+    return n;
 }
 
 hd_sub_t *hd_match_shared(const hd_match_t *m, const char *id, uint64_t digest) {

@@ -101,6 +101,7 @@ static int add_sub(hd_store_t *store, json_object *doc, hd_sub_t ***subs, int *c
     uint64_t digest;
     crypto_shorthash(h, (const unsigned char *)text, strlen(text), store->digest_key);
     memcpy(&digest, h, sizeof(digest));
+    digest &= (UINT64_C(1) << HD_SUB_DIGEST_BITS) - 1; /* as hd_sub_t holds it */
     hd_sub_t *sub = store->reuse && id ? store->reuse(store->reuse_opaque, id, digest) : NULL;
     if (!sub) {
         if (!(sub = hd_sub_from_doc(doc, store->has_master ? &store->master : NULL, err, sizeof(err)))) {

@@ -1,15 +1,78 @@
 #include "hookd/sub.h"
 
 #include <curl/curl.h>
+#include <malloc.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "hookd/evtype.h"
+#include "hookd/intern.h"
 #include "hookd/rfc3339.h"
 #include "hookd/secret.h"
+#include "hookd/utf8.h"
 #include "hookd/util.h"
+
+/* The document model: its fields (sub.h), read by the parser below with the same defaults. */
+
+enum {
+    F_NAME,
+    F_EVENT_TYPES,
+    F_URL,
+    F_SECRET,
+    F_SIGNING_KEY,
+    F_HEADERS,
+    F_MAX_RETRY_COUNT,
+    F_SUCCESS_CODE,
+    F_IS_ACTIVE,
+    F_STATUSES,
+    F_PAYLOAD_TEMPLATE,
+    F_VERSION,
+    F_NOTIFY,
+    F_NOTIFICATION_EMAILS,
+    F_FILTER,
+    F_METADATA,
+    F_COUNT_SETTABLE
+};
+
+#define SET HD_SUB_FIELD_SETTABLE
+#define SHOWN HD_SUB_FIELD_SHOWN
+const hd_sub_field_t hd_sub_fields[] = {
+    [F_NAME] = {"name", HD_SUB_TYPE_TEXT, SET | SHOWN | HD_SUB_FIELD_DEFAULT, 0},
+    [F_EVENT_TYPES] = {"event_types", HD_SUB_TYPE_LIST, SET | SHOWN, 0},
+    [F_URL] = {"url", HD_SUB_TYPE_TEXT, SET | SHOWN, 0},
+    [F_SECRET] = {"secret", HD_SUB_TYPE_TEXT, SET | HD_SUB_FIELD_KEY, 0},
+    [F_SIGNING_KEY] = {"signing_key", HD_SUB_TYPE_TEXT, SET | HD_SUB_FIELD_KEY, 0},
+    [F_HEADERS] = {"headers", HD_SUB_TYPE_MAP, SET | SHOWN | HD_SUB_FIELD_DEFAULT, 0},
+    [F_MAX_RETRY_COUNT] = {"max_retry_count", HD_SUB_TYPE_INT, SET | SHOWN | HD_SUB_FIELD_DEFAULT, 5},
+    [F_SUCCESS_CODE] = {"success_code", HD_SUB_TYPE_INT, SET | SHOWN, 0}, /* null: any 2xx */
+    [F_IS_ACTIVE] = {"is_active", HD_SUB_TYPE_BOOL, SET | SHOWN | HD_SUB_FIELD_DEFAULT, 1},
+    [F_STATUSES] = {"statuses", HD_SUB_TYPE_LIST, SET | SHOWN | HD_SUB_FIELD_DEFAULT, 0},
+    [F_PAYLOAD_TEMPLATE] = {"payload_template", HD_SUB_TYPE_TEXT, SET | SHOWN, 0},
+    [F_VERSION] = {"version", HD_SUB_TYPE_INT, SET | SHOWN, HD_RENDER_VERSION_MIN}, /* null: the oldest shape */
+    [F_NOTIFY] = {"notify", HD_SUB_TYPE_BOOL, SET | SHOWN | HD_SUB_FIELD_DEFAULT, 0},
+    [F_NOTIFICATION_EMAILS] = {"notification_emails", HD_SUB_TYPE_LIST, SET | SHOWN | HD_SUB_FIELD_DEFAULT, 0},
+    [F_FILTER] = {"filter", HD_SUB_TYPE_JSON, SET | SHOWN | HD_SUB_FIELD_TEXT, 0},
+    [F_METADATA] = {"metadata", HD_SUB_TYPE_MAP, SET | SHOWN | HD_SUB_FIELD_DEFAULT, 0}, /* the client's own */
+    {"secret_last_4", HD_SUB_TYPE_TEXT, SHOWN, 0},
+    {"previous_secret_expires_at", HD_SUB_TYPE_JSON, SHOWN, 0},
+    {"signing_public_key", HD_SUB_TYPE_TEXT, SHOWN, 0},
+    {"previous_signing_key_expires_at", HD_SUB_TYPE_JSON, SHOWN, 0},
+    {"disabled_reason", HD_SUB_TYPE_TEXT, SHOWN, 0},
+    {"disabled_at", HD_SUB_TYPE_JSON, SHOWN, 0},
+    {"failing_since", HD_SUB_TYPE_JSON, SHOWN, 0},
+    {"created_at", HD_SUB_TYPE_JSON, SHOWN, 0},
+    {"updated_at", HD_SUB_TYPE_JSON, SHOWN, 0},
+    {"previous_secret", HD_SUB_TYPE_TEXT, HD_SUB_FIELD_KEY, 0},
+    {"previous_signing_key", HD_SUB_TYPE_TEXT, HD_SUB_FIELD_KEY, 0},
+};
+#undef SET
+#undef SHOWN
+const size_t hd_sub_fields_cnt = sizeof(hd_sub_fields) / sizeof(hd_sub_fields[0]);
+
+#define MAX_RETRIES 100
 
 static const char *get_str(json_object *doc, const char *key) {
     json_object *v;
@@ -133,6 +196,40 @@ static int get_str_array(json_object *doc, const char *key, arena_t *a, const ch
     return 0;
 }
 
+/* The event_types of doc, validated, as the shared list (intern.h) into sub. */
+static int intern_event_types(hd_sub_t *sub, json_object *doc, char *errstr, size_t errstr_size) {
+    json_object *arr;
+    if (!json_object_object_get_ex(doc, "event_types", &arr) || !json_object_is_type(arr, json_type_array) ||
+        !json_object_array_length(arr) || json_object_array_length(arr) > HD_SUB_MAX_EVENT_TYPES) {
+        snprintf(errstr, errstr_size, "subscription %s: event_types must be an array of 1 to %d patterns", sub->id,
+                 HD_SUB_MAX_EVENT_TYPES);
+        return -1;
+    }
+    size_t n = json_object_array_length(arr);
+    const char **types = hd_xmalloc(sizeof(*types) * n);
+    for (size_t i = 0; i < n; i++) {
+        json_object *t = json_object_array_get_idx(arr, i);
+        if (!json_object_is_type(t, json_type_string) || !json_object_get_string_len(t)) {
+            snprintf(errstr, errstr_size, "subscription %s: event_types[%zu] is not a non-empty string", sub->id, i);
+            free(types);
+            return -1;
+        }
+        types[i] = json_object_get_string(t);
+        if (!hd_evtype_pattern_valid(types[i])) {
+            snprintf(errstr, errstr_size,
+                     "subscription %s: event type \"%s\" is not a valid pattern (dot-separated "
+                     "[A-Za-z0-9_-] segments, at most 128 bytes; \"*\" is one whole segment, \"**\" only the last one)",
+                     sub->id, types[i]);
+            free(types);
+            return -1;
+        }
+    }
+    sub->event_types = hd_intern_list(types, (int)n);
+    sub->event_types_cnt = n;
+    free(types);
+    return 0;
+}
+
 /* RFC 9110 token characters. */
 static int is_tchar(unsigned char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c);
@@ -250,7 +347,7 @@ static int parse_shape(hd_sub_t *sub, hd_sub_extra_t *x, json_object *doc, arena
             return -1;
         }
     }
-    sub->version = HD_RENDER_VERSION_MIN;
+    sub->version = (unsigned)hd_sub_fields[F_VERSION].def;
     if (json_object_object_get_ex(doc, "version", &v) && v) {
         if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < HD_RENDER_VERSION_MIN ||
             json_object_get_int64(v) > HD_RENDER_VERSION_MAX) {
@@ -258,7 +355,7 @@ static int parse_shape(hd_sub_t *sub, hd_sub_extra_t *x, json_object *doc, arena
                      HD_RENDER_VERSION_MIN, HD_RENDER_VERSION_MAX);
             return -1;
         }
-        sub->version = (int)json_object_get_int64(v);
+        sub->version = (unsigned)json_object_get_int64(v);
     }
     return 0;
 }
@@ -303,6 +400,8 @@ static int ed_key_init(hd_sign_ed_key_t *key, const char *text, const char *id, 
     return rc;
 }
 
+_Static_assert(sizeof(hd_sub_t) == 104, "hd_sub_t grew: docs/capacity.md counts its bytes");
+
 /* Every subscription without extras shares it. */
 static const hd_sub_extra_t no_extra;
 
@@ -312,7 +411,7 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
     const char *id = hd_sub_doc_id(doc);
     const char *tenant = get_str(doc, "tenant"), *url = get_str(doc, "url"), *secret = get_str(doc, "secret");
     const char *signing_key = get_str(doc, "signing_key");
-    const char *name = get_str(doc, "name") ? get_str(doc, "name") : "";
+    const char *name = get_str(doc, "name") ? get_str(doc, "name") : ""; /* the model's default */
     const char *previous = secret ? get_str(doc, "previous_secret") : NULL;
     const char *previous_signing = get_str(doc, "previous_signing_key");
     hd_sign_key_t hmac[2] = {0}; /* secret, previous: decoded first, the arena holds only their bytes */
@@ -342,9 +441,16 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
     size_t ptrs = (extra ? sizeof(hd_sub_extra_t) : 0) + (more ? sizeof(hd_sign_more_t) : 0);
     size_t origin_len = strlen(origin);
     int origin_in_url = !strncmp(url, origin, origin_len);
-    size_t strs = strlen(id) + strlen(tenant) + strlen(name) + strlen(url) + 4 + (origin_in_url ? 0 : origin_len + 1) +
-                  hmac[0].len + hmac[1].len;
-    measure_array(doc, "event_types", &ptrs, &strs);
+    if (origin_len > UINT16_MAX) {
+        snprintf(errstr, errstr_size, "subscription %s: the url's host is too long", id);
+        goto fail;
+    }
+    /* Shared when another subscription holds the same (intern.h), else copied into the allocation. */
+    const char *shared[3] = {hd_intern_repeated(tenant, strlen(tenant)), hd_intern_repeated(name, strlen(name)),
+                             hd_intern_repeated(url, strlen(url))};
+    size_t strs = strlen(id) + 1 + (origin_in_url ? 0 : origin_len + 1) + hmac[0].len + hmac[1].len;
+    strs +=
+        (shared[0] ? 0 : strlen(tenant) + 1) + (shared[1] ? 0 : strlen(name) + 1) + (shared[2] ? 0 : strlen(url) + 1);
     measure_array(doc, "notification_emails", &ptrs, &strs);
     measure_array(doc, "statuses", &ptrs, &strs);
     measure_headers(doc, &ptrs, &strs);
@@ -355,11 +461,11 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
     hd_sub_extra_t scratch = {0}, *x = extra ? arena_array(&a, 1, sizeof(*x)) : &scratch;
     sub->extra = x;
     sub->id = arena_str(&a, id);
-    sub->tenant = arena_str(&a, tenant);
-    sub->name = arena_str(&a, name);
-    sub->url = arena_str(&a, url);
+    sub->tenant = shared[0] ? shared[0] : arena_str(&a, tenant);
+    sub->name = shared[1] ? shared[1] : arena_str(&a, name);
+    sub->url = shared[2] ? shared[2] : arena_str(&a, url);
     sub->origin = origin_in_url ? sub->url : arena_str(&a, origin);
-    sub->origin_len = (int)origin_len;
+    sub->origin_len = (uint16_t)origin_len;
 
     if (more) sub->keys.more = arena_array(&a, 1, sizeof(*sub->keys.more));
     if (secret) {
@@ -383,22 +489,10 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
             sub->keys.ed_cnt = 2;
         }
     }
-    if (get_str_array(doc, "event_types", &a, &sub->event_types, &sub->event_types_cnt, errstr, errstr_size)) goto fail;
-    if (!sub->event_types_cnt) {
-        snprintf(errstr, errstr_size, "subscription %s: event_types must be a non-empty array", id);
-        goto fail;
-    }
+    if (intern_event_types(sub, doc, errstr, errstr_size)) goto fail;
     if (get_str_array(doc, "notification_emails", &a, &x->notification_emails, &x->notification_emails_cnt, errstr,
                       errstr_size))
         goto fail;
-    for (int i = 0; i < sub->event_types_cnt; i++)
-        if (!hd_evtype_pattern_valid(sub->event_types[i])) {
-            snprintf(errstr, errstr_size,
-                     "subscription %s: event type \"%s\" is not a valid pattern (dot-separated "
-                     "[A-Za-z0-9_-] segments, at most 128 bytes; \"*\" is one whole segment, \"**\" only the last one)",
-                     id, sub->event_types[i]);
-            goto fail;
-        }
     if (parse_shape(sub, x, doc, &a, errstr, errstr_size)) goto fail;
     if (json_object_object_get_ex(doc, "headers", &headers) && json_object_is_type(headers, json_type_object)) {
         x->headers = arena_array(&a, (size_t)json_object_object_length(headers), sizeof(*x->headers));
@@ -413,10 +507,16 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const hd_secret_key_t *master, char 
             x->headers_cnt++;
         }
     }
-    sub->is_active = get_bool(doc, "is_active", 1);
-    sub->max_retry_count = get_int(doc, "max_retry_count", 5);
+    sub->is_active = get_bool(doc, "is_active", hd_sub_fields[F_IS_ACTIVE].def);
+    int retries = get_int(doc, "max_retry_count", hd_sub_fields[F_MAX_RETRY_COUNT].def);
+    if (retries < 0 || retries > MAX_RETRIES) {
+        snprintf(errstr, errstr_size, "subscription %s: max_retry_count must be an integer from 0 to %d", id,
+                 MAX_RETRIES);
+        goto fail;
+    }
+    sub->max_retry_count = (unsigned)retries;
     x->success_code = get_int(doc, "success_code", 0);
-    x->notify = get_bool(doc, "notify", 0);
+    x->notify = get_bool(doc, "notify", hd_sub_fields[F_NOTIFY].def);
     if (!extra) sub->extra = &no_extra;
     atomic_init(&sub->failing_since_ms, get_time_ms(doc, "failing_since"));
     atomic_init(&sub->failing_stored, atomic_load(&sub->failing_since_ms) != 0);
@@ -439,8 +539,18 @@ hd_sub_t *hd_sub_retain(hd_sub_t *sub) {
     return sub;
 }
 
+/* Releases p unless it is sub's own copy. */
+static void release_shared(hd_sub_t *sub, const char *p) {
+    uintptr_t at = (uintptr_t)p, lo = (uintptr_t)sub;
+    if (at < lo || at >= lo + malloc_usable_size(sub)) hd_intern_release(p);
+}
+
 void hd_sub_destroy(hd_sub_t *sub) {
     if (!sub || atomic_fetch_sub(&sub->refs, 1) != 1) return;
+    release_shared(sub, sub->tenant);
+    release_shared(sub, sub->name);
+    release_shared(sub, sub->url);
+    hd_intern_release(sub->event_types);
     hd_filter_destroy(sub->extra->filter);
     hd_render_tmpl_destroy(sub->extra->tmpl);
     if (sub->keys.hmac) sodium_memzero(sub->keys.hmac, sub->keys.hmac_len);
@@ -449,4 +559,217 @@ void hd_sub_destroy(hd_sub_t *sub) {
         sodium_memzero(sub->keys.more, sizeof(*sub->keys.more));
     }
     free(sub);
+}
+
+#define MAX_TYPES 50
+#define MAX_HEADERS 50
+#define MAX_STATUSES 50
+#define MAX_EMAILS 20
+#define MAX_TEMPLATE 32768 /* characters: below api.max.body.bytes, so that the limit is this one */
+#define MAX_METADATA 8192  /* bytes of metadata as JSON text */
+
+static void problem(const hd_sub_check_t *c, int *n, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void problem(const hd_sub_check_t *c, int *n, const char *field, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    hd_utf8_vformat(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    c->problem(c->opaque, field, msg);
+    (*n)++;
+}
+
+/* 1 when v is a string of at most max characters (as the contract's maxLength counts them). */
+static int chars_at_most(json_object *v, size_t max) {
+    return json_object_is_type(v, json_type_string) &&
+           hd_utf8_count(json_object_get_string(v), (size_t)json_object_get_string_len(v)) <= max;
+}
+
+/* A string of 1..max characters (0..max with empty_ok) without NUL or control characters. */
+static int text_ok(json_object *v, size_t max, int empty_ok) {
+    if (!chars_at_most(v, max)) return 0;
+    size_t len = (size_t)json_object_get_string_len(v);
+    const unsigned char *s = (const unsigned char *)json_object_get_string(v);
+    if (!len && !empty_ok) return 0;
+    for (size_t i = 0; i < len; i++)
+        if (s[i] < 0x20 || s[i] == 0x7f) return 0;
+    return 1;
+}
+
+static int int_in(json_object *v, int64_t lo, int64_t hi) {
+    if (!json_object_is_type(v, json_type_int)) return 0;
+    int64_t n = json_object_get_int64(v);
+    return n >= lo && n <= hi;
+}
+
+static void check_event_types(json_object *v, const hd_sub_check_t *c, int *n) {
+    if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) == 0 ||
+        json_object_array_length(v) > MAX_TYPES) {
+        problem(c, n, "event_types", "an array of 1 to %d event types", MAX_TYPES);
+        return;
+    }
+    for (size_t i = 0; i < json_object_array_length(v); i++) {
+        json_object *t = json_object_array_get_idx(v, i);
+        char field[48];
+        snprintf(field, sizeof(field), "event_types[%zu]", i);
+        if (!text_ok(t, 128, 0)) {
+            problem(c, n, field, "a non-empty string");
+            continue;
+        }
+        const char *name = json_object_get_string(t);
+        if (strchr(name, '*')) { /* the dispatcher's own grammar: "*" one segment, a trailing "**" one or more */
+            if (!hd_evtype_pattern_valid(name))
+                problem(c, n, field,
+                        "\"%s\" is not a valid pattern (segments of [A-Za-z0-9_-]; \"*\" is one whole segment, "
+                        "\"**\" only the last one)",
+                        name);
+            continue;
+        }
+        if (!hd_evtype_name_valid(name)) {
+            problem(c, n, field, "\"%s\" is not a valid event type", name);
+            continue;
+        }
+        int known = c->known(c->opaque, name);
+        if (known < 0)
+            problem(c, n, field, "cannot check the catalogue right now");
+        else if (!known)
+            problem(c, n, field, "unknown event type \"%s\" (see GET /v1/webhooks/event-types)", name);
+    }
+}
+
+static int email_ok(json_object *v) {
+    if (!text_ok(v, 254, 0)) return 0;
+    const char *s = json_object_get_string(v), *at = strchr(s, '@');
+    return at && at != s && at[1] && !strchr(at + 1, '@') && strchr(at + 1, '.') && !strpbrk(s, " \t,;<>");
+}
+
+static int status_ok(json_object *v) {
+    return text_ok(v, 64, 0);
+}
+
+static void check_strings(json_object *v, const char *field, size_t max_items, int (*ok)(json_object *),
+                          const hd_sub_check_t *c, int *n) {
+    if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) > max_items) {
+        problem(c, n, field, "an array of at most %zu items", max_items);
+        return;
+    }
+    for (size_t i = 0; i < json_object_array_length(v); i++)
+        if (!ok(json_object_array_get_idx(v, i))) problem(c, n, field, "item %zu is not valid", i);
+}
+
+static void check_keys(json_object *body, const hd_sub_check_t *c, int *n) {
+    json_object *v;
+    char err[256];
+    if (json_object_object_get_ex(body, "secret", &v)) {
+        hd_sign_key_t skey;
+        if (!text_ok(v, 128, 0) || strncmp(json_object_get_string(v), "whsec_", 6) ||
+            hd_sign_key_init(&skey, json_object_get_string(v), err, sizeof(err)))
+            problem(c, n, "secret", "a whsec_ secret: \"whsec_\" + base64 of 16 to 64 bytes");
+        sodium_memzero(&skey, sizeof(skey));
+    }
+    if (json_object_object_get_ex(body, "signing_key", &v) && !json_object_is_type(v, json_type_null)) {
+        hd_sign_ed_key_t ed;
+        if (!json_object_is_type(v, json_type_string) ||
+            hd_sign_ed_key_init(&ed, json_object_get_string(v), err, sizeof(err)))
+            problem(c, n, "signing_key", "null or an ed25519 key: \"whsk_\" + base64 of seed and public key");
+        sodium_memzero(&ed, sizeof(ed));
+    }
+}
+
+static void check_headers(json_object *v, const hd_sub_check_t *c, int *n) {
+    if (!json_object_is_type(v, json_type_object) || json_object_object_length(v) > MAX_HEADERS || !c->storable(v)) {
+        problem(c, n, "headers", "an object of at most %d string values (names without '.')", MAX_HEADERS);
+        return;
+    }
+    json_object_object_foreach(v, hname, hval) {
+        if (!chars_at_most(hval, 4096) ||
+            strlen(json_object_get_string(hval)) != (size_t)json_object_get_string_len(hval) || strlen(hname) > 256 ||
+            !hd_sub_header_allowed(hname, json_object_get_string(hval)))
+            problem(c, n, "headers",
+                    "\"%.*s\": a token name that is not reserved (content-type, host, webhook-*, ...) "
+                    "and a string value without CR, LF or control characters",
+                    (int)hd_utf8_prefix(hname, strlen(hname), 64), hname);
+    }
+}
+
+/* The dispatcher compiles templates and filters with the same code (render.h, filter.h): what passes here is what
+ * it will run, and what fails gets the dispatcher's own reason. */
+static void check_shape(json_object *body, const hd_sub_check_t *c, int *n) {
+    json_object *v;
+    char why[300];
+    if (json_object_object_get_ex(body, "payload_template", &v) && !json_object_is_type(v, json_type_null)) {
+        json_object *tmpl = NULL;
+        hd_render_tmpl_t *t = NULL;
+        if (!chars_at_most(v, MAX_TEMPLATE) ||
+            strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v))
+            problem(c, n, "payload_template", "null or a JSON template as a string of at most %d characters",
+                    MAX_TEMPLATE);
+        else if (c->parse_json(json_object_get_string(v), (size_t)json_object_get_string_len(v), &tmpl, why,
+                               sizeof(why)))
+            problem(c, n, "payload_template", "not JSON (%s): a template is a JSON document as a string", why);
+        else if (!tmpl)
+            problem(c, n, "payload_template", "a JSON template as a string, not \"null\"");
+        else if (!(t = hd_render_tmpl_new(tmpl, why, sizeof(why))))
+            problem(c, n, "payload_template", "%s", why);
+        hd_render_tmpl_destroy(t);
+        json_object_put(tmpl);
+    }
+    if (json_object_object_get_ex(body, "version", &v) && !json_object_is_type(v, json_type_null) &&
+        !int_in(v, HD_RENDER_VERSION_MIN, HD_RENDER_VERSION_MAX))
+        problem(c, n, "version", "null or an integer from %d to %d (the payload shape)", HD_RENDER_VERSION_MIN,
+                HD_RENDER_VERSION_MAX);
+    if (json_object_object_get_ex(body, "metadata", &v) &&
+        (!json_object_is_type(v, json_type_object) || !c->storable(v) ||
+         strlen(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN)) > MAX_METADATA))
+        problem(c, n, "metadata",
+                "an object of at most %d bytes as JSON (keys not empty, without '.' or a leading '$')", MAX_METADATA);
+    if (json_object_object_get_ex(body, "filter", &v) && !json_object_is_type(v, json_type_null)) {
+        if (!json_object_is_type(v, json_type_object))
+            problem(c, n, "filter", "null or a MongoDB-style query object");
+        else if (hd_filter_validate(v, why, sizeof(why)))
+            problem(c, n, "filter", "%s", why);
+    }
+}
+
+int hd_sub_check(json_object *body, int full, const hd_sub_check_t *c) {
+    json_object *v;
+    char err[256];
+    int n = 0;
+    json_object_object_foreach(body, key, val) {
+        size_t i = 0;
+        while (i < F_COUNT_SETTABLE && strcmp(hd_sub_fields[i].name, key))
+            i++;
+        if (i == F_COUNT_SETTABLE) problem(c, &n, key, "unknown field");
+        (void)val;
+    }
+    if (full) {
+        if (!json_object_object_get_ex(body, "url", &v)) problem(c, &n, "url", "required");
+        if (!json_object_object_get_ex(body, "event_types", &v)) problem(c, &n, "event_types", "required");
+    }
+    if (json_object_object_get_ex(body, "name", &v) && !text_ok(v, 200, 1))
+        problem(c, &n, "name", "a string of at most 200 characters");
+    if (json_object_object_get_ex(body, "event_types", &v)) check_event_types(v, c, &n);
+    if (json_object_object_get_ex(body, "url", &v)) {
+        if (!text_ok(v, 2048, 0))
+            problem(c, &n, "url", "an absolute http or https URL");
+        else if (!hd_sub_url_ok(json_object_get_string(v), err, sizeof(err)))
+            problem(c, &n, "url", "%s", err);
+    }
+    check_keys(body, c, &n);
+    if (json_object_object_get_ex(body, "headers", &v)) check_headers(v, c, &n);
+    if (json_object_object_get_ex(body, "max_retry_count", &v) && !int_in(v, 0, MAX_RETRIES))
+        problem(c, &n, "max_retry_count", "an integer from 0 to %d", MAX_RETRIES);
+    if (json_object_object_get_ex(body, "success_code", &v) && !json_object_is_type(v, json_type_null) &&
+        !int_in(v, 200, 299))
+        problem(c, &n, "success_code", "null (any 2xx) or an integer from 200 to 299");
+    if (json_object_object_get_ex(body, "is_active", &v) && !json_object_is_type(v, json_type_boolean))
+        problem(c, &n, "is_active", "a boolean");
+    if (json_object_object_get_ex(body, "notify", &v) && !json_object_is_type(v, json_type_boolean))
+        problem(c, &n, "notify", "a boolean");
+    if (json_object_object_get_ex(body, "statuses", &v)) check_strings(v, "statuses", MAX_STATUSES, status_ok, c, &n);
+    if (json_object_object_get_ex(body, "notification_emails", &v))
+        check_strings(v, "notification_emails", MAX_EMAILS, email_ok, c, &n);
+    check_shape(body, c, &n);
+    return n;
 }

@@ -49,7 +49,9 @@ int hd_match_count(const hd_match_t *m);
 
 /* A snapshot of exactly subs, like hd_match_new, or NULL when that is m itself (after sorting and dropping
  * duplicate ids, subs holds m's subscriptions and no other, as a full reload that found nothing changed returns
- * them: then subs is freed). Takes ownership of subs on every path; m may be NULL. */
+ * them: then subs is freed). Built from m as hd_match_apply does, with the differences: what m holds and subs does
+ * not is gone, what differs is written, so a reload never holds a second index. Takes ownership of subs on every
+ * path; m may be NULL. */
 hd_match_t *hd_match_reload(const hd_match_t *m, hd_sub_t **subs, int cnt);
 
 /* m's subscription with this id when its digest (see hd_sub_t) is digest, retained for the caller; else NULL. A

@@ -1,5 +1,6 @@
-/* A webhook subscription as the dispatcher holds it in memory. Parsed from a JSON document (the file store) or a
- * MongoDB document converted to JSON (the MongoDB store), so both stores share one parser and one set of rules. */
+/* The subscription: its document model (the fields, their defaults and rules, below), used by the management API
+ * to check and write documents, and the subscription as the dispatcher holds it in memory, parsed from a JSON
+ * document (the file store) or a MongoDB document converted to JSON (the MongoDB store) with the same defaults. */
 #ifndef HOOKD_SUB_H
 #define HOOKD_SUB_H
 
@@ -31,9 +32,15 @@ typedef struct hd_sub_extra_s {
     int notify;       /* e-mail notification_emails when the subscription gets disabled */
 } hd_sub_extra_t;
 
-/* The strings, arrays, extra and the keys' bytes live in the subscription's own allocation, after the struct: one
- * malloc per subscription rather than ten, since 100,000 of them are held at once (docs/benchmarks.md, "Memory").
- * Filters and templates are allocated by their modules; hd_sub_destroy frees them. */
+/* One allocation per subscription holds the struct, its id, the out-of-line structs and arrays, and the keys'
+ * bytes. event_types is shared with every subscription holding the same list, and tenant, name and url with those
+ * holding the same string once a second one does (intern.h); until then they are in the allocation too: a million
+ * subscriptions are held at once (docs/capacity.md, "Subscription memory"). Filters and templates are allocated
+ * by their modules; hd_sub_destroy frees them. The integers are as narrow as their ranges allow: 104 bytes of
+ * struct, with a 33-character id and a 24-byte key a 176-byte malloc chunk. */
+#define HD_SUB_DIGEST_BITS 44
+#define HD_SUB_MAX_EVENT_TYPES 255 /* what a document may list (the management API allows fewer) */
+
 typedef struct hd_sub_s {
     const char *id;
     const char *tenant;
@@ -45,20 +52,23 @@ typedef struct hd_sub_s {
     const char **event_types;
     const hd_sub_extra_t *extra;
     hd_sign_keyset_t keys; /* secret, then previous_secret while its grace period lasts; likewise signing_key */
-    uint64_t digest;       /* set by the store: a keyed hash of the source document, to reuse it across reloads */
-    int origin_len;
-    int event_types_cnt;
-    int version;
-    int is_active;
-    int max_retry_count;
-    atomic_int refs; /* snapshots holding it: an unchanged subscription is shared by the old and the new one */
-    /* The fields that change after load, hence atomic (ordered to leave no padding). disabled: set by a worker
-     * that saw 410 Gone or continuous failure, before the store catches up. failing_since_ms: start of the current
-     * run of failed attempts (0: the last attempt succeeded), shared by every worker and loaded from the store's
-     * failing_since, so that auto-disable counts across workers and restarts. */
-    atomic_int disabled;
-    atomic_int failing_stored; /* failing_since_ms is in the store */
+    /* Set by the store: a keyed hash of the source document, to reuse the subscription across reloads (a changed
+     * document passes for unchanged with odds of one in 2^44). It shares a word with the small read-only fields:
+     * a million subscriptions are held at once. */
+    uint64_t digest : HD_SUB_DIGEST_BITS;
+    uint64_t event_types_cnt : 8;
+    uint64_t max_retry_count : 7;
+    uint64_t is_active : 1;
+    uint64_t version : 4;
+    /* The fields that change after load, hence atomic. disabled: set by a worker that saw 410 Gone or continuous
+     * failure, before the store catches up. failing_since_ms: start of the current run of failed attempts (0: the
+     * last attempt succeeded), shared by every worker and loaded from the store's failing_since, so that
+     * auto-disable counts across workers and restarts. */
     _Atomic int64_t failing_since_ms;
+    atomic_int refs; /* snapshots holding it: an unchanged subscription is shared by the old and the new one */
+    uint16_t origin_len;
+    atomic_uchar disabled;
+    atomic_uchar failing_stored; /* failing_since_ms is in the store */
 } hd_sub_t;
 
 /* Builds a subscription from a JSON object (fields: id or _id, tenant, name, event_types[], url, secret,
@@ -87,5 +97,54 @@ int hd_sub_header_allowed(const char *name, const char *value);
 
 /* 1 when url is an absolute http or https URL with a host, as curl parses it; else 0 with errstr filled. */
 int hd_sub_url_ok(const char *url, char *errstr, size_t errstr_size);
+
+/* ---- the document model ----
+ * The fields of a subscription document, defined once: what a client may set and their defaults (the management
+ * API), the rules they must meet (hd_sub_check), what replies show, and the defaults hd_sub_from_doc reads with. */
+
+/* What a field holds. Its default, written on create and replace when absent, is with HD_SUB_FIELD_DEFAULT: ""
+ * (text), def (int, bool), [] (list), {} (map); without it, null. */
+typedef enum {
+    HD_SUB_TYPE_TEXT,
+    HD_SUB_TYPE_INT,
+    HD_SUB_TYPE_BOOL,
+    HD_SUB_TYPE_LIST,
+    HD_SUB_TYPE_MAP,
+    HD_SUB_TYPE_JSON
+} hd_sub_type_t;
+
+#define HD_SUB_FIELD_SETTABLE 1u /* a client sends it */
+#define HD_SUB_FIELD_DEFAULT 2u  /* see hd_sub_type_t */
+#define HD_SUB_FIELD_KEY 4u      /* a signing key: stored encrypted, never shown */
+#define HD_SUB_FIELD_TEXT 8u     /* stored as JSON text (MongoDB may refuse a query's $-prefixed keys), shown as JSON */
+#define HD_SUB_FIELD_SHOWN 16u   /* in replies */
+
+typedef struct hd_sub_field_s {
+    const char *name;
+    hd_sub_type_t type;
+    unsigned flags;
+    int def;
+} hd_sub_field_t;
+
+/* Every field a client may set, in the order replies show them, then those the server sets; besides them a
+ * document holds _id and tenant. */
+extern const hd_sub_field_t hd_sub_fields[];
+extern const size_t hd_sub_fields_cnt;
+
+/* How hd_sub_check reports and what it asks: problem gets each one (the field and a message of at most 511 bytes);
+ * known says whether an exact event type is in the catalogue (1, 0, or -1 when it cannot tell now); parse_json
+ * parses a template's text strictly (0, or -1 with why); storable says whether a value can be stored as is. */
+typedef struct hd_sub_check_s {
+    void (*problem)(void *opaque, const char *field, const char *message);
+    int (*known)(void *opaque, const char *type);
+    int (*parse_json)(const char *text, size_t len, json_object **out, char *why, size_t why_size);
+    int (*storable)(json_object *v);
+    void *opaque;
+} hd_sub_check_t;
+
+/* Checks every field present in body (a client's create, replace or patch) against the model; with full, the
+ * required ones (url, event_types) must be there. A field the model does not know is a problem. Returns the
+ * number of problems reported. */
+int hd_sub_check(json_object *body, int full, const hd_sub_check_t *check);
 
 #endif

@@ -160,6 +160,30 @@ static void test_lookup_by_id(void) {
     hd_match_release(m);
 }
 
+/* Many subscriptions out of order, some ids repeated: each id once, the later one, in a snapshot that finds them
+ * all. */
+static void test_sort_many(void) {
+    enum { N = 300 };
+    hd_sub_t *list[N + N / 10];
+    char id[16];
+    int n = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof(id), "s%03d", i * 7 % N);
+        list[n++] = sub(id, "t", "\"event_types\":[\"a\"],\"name\":\"early\"");
+        if (i % 10 == 3) list[n++] = sub(id, "t", "\"event_types\":[\"a\"],\"name\":\"late\"");
+    }
+    hd_match_t *m = build(list, n);
+    CHECK(hd_match_count(m) == N);
+    int ok = 1;
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof(id), "s%03d", i * 7 % N);
+        const hd_sub_t *s = hd_match_get(m, id);
+        ok &= s && !strcmp(s->name, i % 10 == 3 ? "late" : "early");
+    }
+    CHECK(ok);
+    hd_match_release(m);
+}
+
 /* A change applied to a snapshot: written subscriptions replace or join, gone ids leave, unchanged ones are shared
  * (the same pointer), and a change that changes nothing gives no new snapshot. */
 static void test_apply(void) {
@@ -271,6 +295,7 @@ int main(void) {
     RUN(test_out_size);
     RUN(test_invalid_subscriptions);
     RUN(test_lookup_by_id);
+    RUN(test_sort_many);
     RUN(test_apply);
     RUN(test_reload_and_shared);
     return UNIT_REPORT();

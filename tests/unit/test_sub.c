@@ -1,8 +1,10 @@
 /* Subscriptions: custom headers never override protocol headers; signing keys; shapes. */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hookd/intern.h"
 #include "hookd/secret.h"
 #include "hookd/sub.h"
 #include "unit.h"
@@ -75,21 +77,22 @@ static void test_shape_fields(void) {
     hd_sub_destroy(s);
 }
 
-/* Every string and array lives in the subscription's own allocation; keys beyond the current secret out of line. */
+/* Every string and array lives in the subscription's own allocation, but for the event type list and what a
+ * second subscription repeats, which are shared; keys beyond the current secret out of line. */
 static void test_one_allocation(void) {
     char err[256];
     hd_sub_t *s =
-        parse("{\"_id\":\"sub_42\",\"tenant\":\"acme\",\"name\":\"orders\",\"url\":\"https://example.com:8443/h\","
+        parse("{\"_id\":\"sub_42\",\"tenant\":\"acme-1\",\"name\":\"orders\",\"url\":\"https://example.com:8443/h\","
               "\"event_types\":[\"order.created\",\"order.*\",\"**\"]," SECRET ",\"headers\":{\"x-a\":\"1\","
               "\"x-b\":\"two\"},\"statuses\":[\"paid\",7],\"notification_emails\":[\"ops@example.com\"],"
               "\"notify\":true}",
               err, sizeof(err));
     CHECK(s != NULL);
     if (!s) return;
-    const char *lo = (const char *)(s + 1), *hi = lo + 512;
+    const char *lo = (const char *)(s + 1), *hi = (const char *)s + malloc_usable_size(s);
 #define INSIDE(p) ((const char *)(p) >= lo && (const char *)(p) < hi)
     CHECK_STR(s->id, "sub_42");
-    CHECK_STR(s->tenant, "acme");
+    CHECK_STR(s->tenant, "acme-1");
     CHECK_STR(s->name, "orders");
     CHECK_STR(s->url, "https://example.com:8443/h");
     CHECK(s->origin == s->url && s->origin_len == 24); /* the origin is url's prefix */
@@ -101,12 +104,27 @@ static void test_one_allocation(void) {
     CHECK_STR(s->extra->headers[1].value, "two");
     CHECK_STR(s->extra->statuses[1], "7");
     CHECK_STR(s->extra->notification_emails[0], "ops@example.com");
-    CHECK(INSIDE(s->id) && INSIDE(s->origin) && INSIDE(s->event_types) && INSIDE(s->event_types[2]) &&
+    CHECK(INSIDE(s->id) && INSIDE(s->tenant) && INSIDE(s->url) && !INSIDE(s->event_types) &&
           INSIDE(s->extra->headers) && INSIDE(s->extra->headers[1].value) && INSIDE(s->extra->statuses[1]) &&
           INSIDE(s->extra->notification_emails[0]));
     CHECK(s->keys.hmac_cnt == 1 && s->keys.hmac_len == 24 && INSIDE(s->keys.hmac));
     CHECK(s->keys.more == NULL); /* one secret: nothing more */
 #undef INSIDE
+    /* What repeats is shared: the second subscription of the tenant with the same URL shares it with every later
+     * one (the first keeps its copy), and the type list with the first. */
+    static const char doc[] = "{\"_id\":\"sub_4x\",\"tenant\":\"acme-1\",\"name\":\"orders\",\"url\":"
+                              "\"https://example.com:8443/h\",\"event_types\":[\"order.created\",\"order.*\","
+                              "\"**\"]," SECRET "}";
+    hd_sub_t *t = parse(doc, err, sizeof(err)), *u = parse(doc, err, sizeof(err));
+    size_t shared = hd_intern_count();
+    hd_sub_t *v = parse(doc, err, sizeof(err));
+    CHECK(t && u && v && t->event_types == s->event_types && t->tenant != s->tenant && t->url != s->url);
+    CHECK(t && u && v && u->tenant == t->tenant && u->name == t->name && u->url == t->url && v->url == t->url &&
+          v->origin == t->origin && v->tenant == t->tenant && hd_intern_count() == shared);
+    CHECK_STR(v->url, "https://example.com:8443/h");
+    hd_sub_destroy(t);
+    hd_sub_destroy(u);
+    hd_sub_destroy(v);
     hd_sub_destroy(s);
     /* no port in url, or the default one: the origin leaves it out, so it is url's prefix and one host either way */
     s = parse("{" BASE "," SECRET "}", err, sizeof(err));
@@ -178,6 +196,81 @@ static void test_encrypted_signing_key(void) {
     free(enc);
 }
 
+typedef struct {
+    char seen[1024];
+    int known_asked;
+} problems_t;
+
+static void note(void *opaque, const char *field, const char *message) {
+    problems_t *p = opaque;
+    snprintf(p->seen + strlen(p->seen), sizeof(p->seen) - strlen(p->seen), "%s: %s|", field, message);
+}
+
+static int known(void *opaque, const char *type) {
+    ((problems_t *)opaque)->known_asked++;
+    return !strcmp(type, "order.created") ? 1 : !strcmp(type, "db.down") ? -1 : 0;
+}
+
+static int parse_json(const char *text, size_t len, json_object **out, char *why, size_t why_size) {
+    *out = json_tokener_parse(text);
+    snprintf(why, why_size, "bad");
+    return *out ? 0 : -1;
+}
+
+static int storable(json_object *v) {
+    return 1;
+}
+
+static int check(const char *body, int full, problems_t *p) {
+    json_object *o = json_tokener_parse(body);
+    hd_sub_check_t c = {note, known, parse_json, storable, p};
+    memset(p, 0, sizeof(*p));
+    int n = hd_sub_check(o, full, &c);
+    json_object_put(o);
+    return n;
+}
+
+/* The model's checks: one problem per bad field, named; the catalogue asked about exact types only. */
+static void test_check(void) {
+    problems_t p;
+    CHECK(check("{\"url\":\"https://example.com/h\",\"event_types\":[\"order.created\",\"order.*\"]}", 1, &p) == 0);
+    CHECK(p.known_asked == 1);
+    CHECK(check("{}", 1, &p) == 2);
+    CHECK_STR(p.seen, "url: required|event_types: required|");
+    CHECK(check("{}", 0, &p) == 0);
+    CHECK(check("{\"bogus\":1,\"url\":\"ftp://x/\",\"max_retry_count\":101,\"event_types\":[\"order.created\","
+                "\"nope.x\",\"db.down\",\"a..b\"],\"is_active\":\"yes\",\"version\":9,\"filter\":[]}",
+                0, &p) == 9);
+    CHECK(strstr(p.seen, "bogus: unknown field|") && strstr(p.seen, "url: url must use http or https|") &&
+          strstr(p.seen, "max_retry_count: an integer from 0 to 100|") &&
+          strstr(p.seen, "event_types[1]: unknown event type \"nope.x\"") &&
+          strstr(p.seen, "event_types[2]: cannot check the catalogue right now|") &&
+          strstr(p.seen, "event_types[3]: \"a..b\" is not a valid event type|") &&
+          strstr(p.seen, "is_active: a boolean|") && strstr(p.seen, "version: null or an integer from 1 to 2") &&
+          strstr(p.seen, "filter: null or a MongoDB-style query object|"));
+    CHECK(check("{\"secret\":\"whsec_short\",\"headers\":{\"host\":\"x\"},\"notification_emails\":[\"a@b\"]}", 0, &p) ==
+          3);
+}
+
+/* The parser reads absent fields with the model's defaults, and the model's limits. */
+static void test_defaults(void) {
+    char err[256];
+    hd_sub_t *s = parse("{" BASE "," SECRET "}", err, sizeof(err));
+    int checked = 0;
+    for (size_t i = 0; i < hd_sub_fields_cnt; i++) {
+        const hd_sub_field_t *f = &hd_sub_fields[i];
+        if (!strcmp(f->name, "max_retry_count")) checked += s && (int)s->max_retry_count == f->def;
+        if (!strcmp(f->name, "is_active")) checked += s && (int)s->is_active == f->def;
+        if (!strcmp(f->name, "notify")) checked += s && s->extra->notify == f->def;
+        if (!strcmp(f->name, "version")) checked += s && (int)s->version == f->def;
+        if (!strcmp(f->name, "name")) checked += s && !strcmp(s->name, "") && f->flags & HD_SUB_FIELD_DEFAULT;
+    }
+    CHECK(checked == 5);
+    hd_sub_destroy(s);
+    CHECK(!parse("{" BASE "," SECRET ",\"max_retry_count\":101}", err, sizeof(err)));
+    CHECK(strstr(err, "max_retry_count") != NULL);
+}
+
 int main(void) {
     RUN(test_urls);
     RUN(test_encrypted_signing_key);
@@ -186,5 +279,7 @@ int main(void) {
     RUN(test_signing_keys);
     RUN(test_shape_fields);
     RUN(test_one_allocation);
+    RUN(test_check);
+    RUN(test_defaults);
     return UNIT_REPORT();
 }
