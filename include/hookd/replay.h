@@ -23,6 +23,9 @@
 
 #include "hookd/config.h"
 
+/* Does not take conf or argv. */
+int hd_replay_main(const hd_conf_t *conf, int argc, char **argv, const atomic_int *stop);
+
 /* The options of one replay. Strings point into argv or conf. */
 typedef struct hd_replay_opts_s {
     const char *topic, *tenant, *event_type, *subscription;
@@ -36,8 +39,5 @@ typedef struct hd_replay_opts_s {
  * offsets or times but not both, offsets only with a partition, from not after to, a topic (conf->topics when it
  * names one). 0: *o is ready; 1: --help was printed on stdout; -1: why not was printed on stderr. */
 int hd_replay_parse(const hd_conf_t *conf, int argc, char **argv, hd_replay_opts_t *o);
-
-/* Does not take conf or argv. */
-int hd_replay_main(const hd_conf_t *conf, int argc, char **argv, const atomic_int *stop);
 
 #endif
