@@ -228,10 +228,9 @@ int main(void) {
     const char *uri = getenv("HOOKD_TEST_MONGO");
     char err[256];
     hd_log_min_level = HD_LOG_OFF;
-    RUN(test_needs_mongodb);
     if (!uri || !*uri) {
-        printf("%s: MongoDB tests skipped (HOOKD_TEST_MONGO unset)\n", __FILE__);
-        return UNIT_REPORT();
+        printf("%s: skipped (HOOKD_TEST_MONGO unset)\n", __FILE__);
+        return 0;
     }
     snprintf(db, sizeof(db), "hookd_unit_deliverylog_%d", (int)getpid());
     hd_mongo_t *mongo = hd_mongo_new(uri, db, err, sizeof(err));
@@ -240,6 +239,7 @@ int main(void) {
         return 1;
     }
     client = hd_mongo_pop(mongo);
+    RUN(test_needs_mongodb);
     RUN(test_success_row);
     RUN(test_failure_status);
     RUN(test_idempotent);
