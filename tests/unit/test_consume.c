@@ -37,7 +37,7 @@ static hd_conf_t *conf_for(const char *topic, const char *group) {
     /* A member notices a rebalance at its next heartbeat (3 s by default), and the mock cluster waits for members
      * to rejoin for the session timeout less a second (45 s by default). */
     CHECK(!hd_conf_set(conf, "kafka.consumer.heartbeat.interval.ms", "100", err, sizeof(err)));
-    CHECK(!hd_conf_set(conf, "kafka.consumer.session.timeout.ms", "4000", err, sizeof(err)));
+    CHECK(!hd_conf_set(conf, "kafka.consumer.session.timeout.ms", "6000", err, sizeof(err)));
     return conf;
 }
 
