@@ -2,6 +2,9 @@
  * its `deliveries` row with the status it implies; re-applying a record or an older attempt changes nothing, a later
  * attempt updates the row but not its creation; pending rows; records that are not results records. Each run uses
  * a database of its own and drops it. */
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +14,7 @@
 #include "hookd/log.h"
 #include "hookd/mongo.h"
 #include "hookd/sign.h"
+#include "hookd/util.h"
 #include "unit.h"
 
 static mongoc_client_t *client;
@@ -216,6 +220,100 @@ static void test_pending(void) {
     if (r) bson_destroy(r);
 }
 
+typedef struct {
+    hd_deliverylog_t *rec;
+    atomic_int stop;
+    pthread_t thread;
+} writer_t;
+
+static void *writer_run(void *arg) {
+    writer_t *w = arg;
+    hd_deliverylog_run(w->rec, &w->stop);
+    return NULL;
+}
+
+static int writer_start(writer_t *w, const hd_conf_t *conf, hd_mongo_t *mongo) {
+    char err[256];
+    atomic_init(&w->stop, 0);
+    if (!(w->rec = hd_deliverylog_new(conf, mongo, err, sizeof(err)))) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    return pthread_create(&w->thread, NULL, writer_run, w);
+}
+
+static void writer_stop(writer_t *w) {
+    atomic_store(&w->stop, 1);
+    pthread_join(w->thread, NULL);
+    hd_deliverylog_destroy(w->rec);
+}
+
+/* The writer over the results topic (librdkafka's mock cluster): records that are not results records are skipped
+ * without holding the partition; while MongoDB is away a record is not given up, and its offset is not stored, so
+ * the next writer of the group writes it. */
+static void test_run(void) {
+    char err[256];
+    rd_kafka_conf_t *rkconf = rd_kafka_conf_new();
+    rd_kafka_t *owner = NULL;
+    hd_conf_t *conf = hd_conf_new();
+    hd_mongo_t *away = NULL, *mongo = NULL;
+    CHECK(rd_kafka_conf_set(rkconf, "test.mock.num.brokers", "1", err, sizeof(err)) == RD_KAFKA_CONF_OK);
+    CHECK(rd_kafka_conf_set(rkconf, "log_level", "4", err, sizeof(err)) == RD_KAFKA_CONF_OK);
+    CHECK((owner = rd_kafka_new(RD_KAFKA_PRODUCER, rkconf, err, sizeof(err))) != NULL);
+    if (!owner) goto out;
+    rd_kafka_mock_cluster_t *mock = rd_kafka_handle_mock_cluster(owner);
+    rd_kafka_mock_group_initial_rebalance_delay_ms(mock, 0);
+    rd_kafka_mock_topic_create(mock, "results", 1, 1);
+    const char *records[] = {
+        "not JSON",
+        "{\"delivery_id\":\"d-run-1\",\"event_id\":\"e1\",\"subscription_id\":\"s\",\"tenant\":\"t\","
+        "\"attempt\":1,\"success\":true,\"attempted_at\":\"2026-01-02T03:04:05.678Z\"}",
+        "[1]",
+        "{}",
+        "{\"delivery_id\":\"d-run-2\",\"event_id\":\"e2\",\"subscription_id\":\"s\",\"tenant\":\"t\","
+        "\"attempt\":1,\"success\":true,\"attempted_at\":\"2026-01-02T03:04:05.678Z\"}",
+    };
+    for (size_t i = 0; i < sizeof(records) / sizeof(records[0]); i++)
+        CHECK(!rd_kafka_producev(owner, RD_KAFKA_V_TOPIC("results"), RD_KAFKA_V_PARTITION(0),
+                                 RD_KAFKA_V_VALUE((void *)records[i], strlen(records[i])),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END));
+    CHECK(rd_kafka_flush(owner, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    CHECK(!hd_conf_set(conf, "brokers", rd_kafka_mock_cluster_bootstraps(mock), err, sizeof(err)));
+    CHECK(!hd_conf_set(conf, "results.topic", "results", err, sizeof(err)));
+    CHECK(!hd_conf_set(conf, "recorder.group.id", "recorder", err, sizeof(err)));
+    /* The mock cluster waits for the members that left to rejoin for the session timeout less a second. */
+    CHECK(!hd_conf_set(conf, "kafka.consumer.heartbeat.interval.ms", "100", err, sizeof(err)));
+    CHECK(!hd_conf_set(conf, "kafka.consumer.session.timeout.ms", "6000", err, sizeof(err)));
+
+    /* Nothing listens on port 1. */
+    away = hd_mongo_new("mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=100", db, err, sizeof(err));
+    writer_t w;
+    CHECK(away && !writer_start(&w, conf, away));
+    if (!away) goto out;
+    usleep(3000000);
+    writer_stop(&w);
+    bson_t *r1 = row("d-run-1"), *r2 = NULL;
+    CHECK(r1 == NULL);
+
+    mongo = hd_mongo_new(getenv("HOOKD_TEST_MONGO"), db, err, sizeof(err));
+    CHECK(mongo && !writer_start(&w, conf, mongo));
+    if (!mongo) goto out;
+    for (int64_t deadline = hd_mono_us() + 30000000; (!r1 || !r2) && hd_mono_us() < deadline; usleep(100000)) {
+        if (!r1) r1 = row("d-run-1");
+        if (!r2) r2 = row("d-run-2");
+    }
+    writer_stop(&w);
+    CHECK(r1 != NULL && r2 != NULL);
+    CHECK_STR(str(r1, "status"), "succeeded");
+    if (r1) bson_destroy(r1);
+    if (r2) bson_destroy(r2);
+out:
+    hd_mongo_destroy(mongo);
+    hd_mongo_destroy(away);
+    hd_conf_destroy(conf);
+    if (owner) rd_kafka_destroy(owner);
+}
+
 static void test_needs_mongodb(void) {
     char err[256] = "";
     hd_conf_t *conf = hd_conf_new();
@@ -246,6 +344,7 @@ int main(void) {
     RUN(test_not_results_records);
     RUN(test_response_cut);
     RUN(test_pending);
+    RUN(test_run);
     mongoc_database_t *d = mongoc_client_get_database(client, db);
     mongoc_database_drop(d, NULL);
     mongoc_database_destroy(d);
