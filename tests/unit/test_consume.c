@@ -293,6 +293,28 @@ out:
     close(wake[1]);
 }
 
+/* A coordinator that takes 5 s to answer the LeaveGroup: the close gives up at its deadline. */
+static void test_close_gives_up(void) {
+    const char *topic = "consume.close";
+    char err[256];
+    rd_kafka_mock_topic_create(mock, topic, 1, 1);
+    produce(topic, 0, 1);
+    hd_conf_t *conf = conf_for(topic, "close");
+    hd_consume_t *c = hd_consume_new(conf, NULL, 0, "", 0, -1, err, sizeof(err));
+    CHECK(c != NULL);
+    if (c) {
+        rd_kafka_message_t *m;
+        CHECK(take(c, NULL, &m, 1) == 1);
+        if (m) rd_kafka_message_destroy(m);
+        rd_kafka_mock_broker_push_request_error_rtts(mock, 1, 13 /* LeaveGroup */, 1, RD_KAFKA_RESP_ERR_NO_ERROR, 5000);
+        int64_t start = hd_mono_us();
+        CHECK(hd_consume_close(c, 500) == -1);
+        CHECK(hd_mono_us() - start < 4000000);
+        hd_consume_destroy(c);
+    }
+    hd_conf_destroy(conf);
+}
+
 static void test_no_topic(void) {
     char err[256] = "";
     hd_conf_t *conf = conf_for(" , ", "none");
@@ -322,6 +344,7 @@ int main(void) {
     RUN(test_revoked_partition);
     RUN(test_pause_resume);
     RUN(test_ranges);
+    RUN(test_close_gives_up);
     rd_kafka_destroy(owner);
     return UNIT_REPORT();
 }
