@@ -1,7 +1,7 @@
 /* The consumer against librdkafka's mock cluster: an offset is stored (and so committed) only once its message and
  * every earlier one of its partition are done; a revoked partition stores nothing and its messages go to the new
- * owner; pause and resume; the pending count; range consumption for replay stops at the end of each range. Each
- * test has a topic and group of its own, so offsets are absolute. */
+ * owner; pause and resume; the pending count; range consumption for replay stops at the end of each range; the
+ * close gives up at its deadline. Each test has a topic and group of its own, so offsets are absolute. */
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <poll.h>
