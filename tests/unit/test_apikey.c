@@ -19,9 +19,9 @@ static mongoc_client_t *client;
 static char db[64];
 static hd_secret_key_t master, other;
 
-/* check()'s answer for key under m; *tenant and *admin as it set them ("" when NULL). */
+/* hd_apikey_check's answer for key under m, with the tenant it gave copied into tenant ("" when none). */
 static int check(const hd_secret_key_t *m, const char *key, char *tenant, size_t tenant_size, int *admin) {
-    char err[256], *t = (char *)"not touched";
+    char err[256], *t = NULL;
     int rc = hd_apikey_check(client, db, m, key, &t, admin, err, sizeof(err));
     snprintf(tenant, tenant_size, "%s", t ? t : "");
     free(t);

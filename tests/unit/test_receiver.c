@@ -9,16 +9,17 @@
 #include "unit.h"
 
 static char secret_a[64], secret_b[64];
-static hd_receiver_t *recv_;
+static hd_receiver_t *receiver;
 
 static size_t discard(char *data, size_t size, size_t n, void *opaque) {
     return size * n;
 }
 
-/* POSTs body to path signed with secret (NULL: no webhook headers); GET when body is NULL. The HTTP status. */
+/* POSTs body to path signed with secret over signed_body, or over body when that is NULL (secret NULL: no webhook
+ * headers); GETs when body is NULL. The HTTP status. */
 static long request(const char *path, const char *secret, const char *body, size_t body_len, const char *signed_body) {
-    char url[256], id[64] = "webhook-id: msg_1", ts[64] = "webhook-timestamp: 1767323045", sig[128];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", hd_receiver_port(recv_), path);
+    char url[256], sig[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", hd_receiver_port(receiver), path);
     CURL *curl = curl_easy_init();
     struct curl_slist *headers = curl_slist_append(NULL, "Expect:");
     if (secret) {
@@ -28,8 +29,8 @@ static long request(const char *path, const char *secret, const char *body, size
         const char *s = signed_body ? signed_body : body;
         hd_sign_v1(&key, "msg_1", 1767323045, s, strlen(s), v1);
         snprintf(sig, sizeof(sig), "webhook-signature: %s", v1);
-        headers = curl_slist_append(headers, id);
-        headers = curl_slist_append(headers, ts);
+        headers = curl_slist_append(headers, "webhook-id: msg_1");
+        headers = curl_slist_append(headers, "webhook-timestamp: 1767323045");
         headers = curl_slist_append(headers, sig);
     }
     curl_easy_setopt(curl, CURLOPT_URL, url);
@@ -51,12 +52,12 @@ static long request(const char *path, const char *secret, const char *body, size
 #define POST(path, secret, body) request(path, secret, body, strlen(body), NULL)
 
 static void counts(int *received, int *verified) {
-    hd_receiver_counts(recv_, received, verified);
+    hd_receiver_counts(receiver, received, verified);
 }
 
 static void test_signed(void) {
     int r0, v0, r, v;
-    CHECK(hd_receiver_port(recv_) != 0); /* port 0 picked a free one */
+    CHECK(hd_receiver_port(receiver) != 0); /* port 0 picked a free one */
     counts(&r0, &v0);
     CHECK(POST("/ok", secret_a, "{\"a\":1}") == 200);
     CHECK(POST("/gone", secret_a, "{}") == 410);
@@ -114,7 +115,7 @@ static void test_new_fails(void) {
     CHECK(err[0] != '\0');
     hd_receiver_route_t ok = {"/x", 200, 0, secret_a};
     err[0] = '\0';
-    CHECK(hd_receiver_new(hd_receiver_port(recv_), &ok, 1, err, sizeof(err)) == NULL); /* port taken */
+    CHECK(hd_receiver_new(hd_receiver_port(receiver), &ok, 1, err, sizeof(err)) == NULL); /* port taken */
     CHECK(strstr(err, "cannot listen") != NULL);
 }
 
@@ -125,7 +126,7 @@ int main(void) {
     hd_sign_secret_generate(secret_b, sizeof(secret_b));
     const hd_receiver_route_t routes[] = {
         {"/ok", 200, 0, secret_a}, {"/gone", 410, 0, secret_a}, {"/flaky", 204, 2, secret_b}};
-    if (!(recv_ = hd_receiver_new(0, routes, 3, err, sizeof(err)))) {
+    if (!(receiver = hd_receiver_new(0, routes, 3, err, sizeof(err)))) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
@@ -135,7 +136,7 @@ int main(void) {
     RUN(test_fail_first);
     RUN(test_too_large);
     RUN(test_new_fails);
-    hd_receiver_destroy(recv_);
+    hd_receiver_destroy(receiver);
     hd_receiver_destroy(NULL);
     curl_global_cleanup();
     return UNIT_REPORT();
