@@ -8,16 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
-#include "hookd/api_deliveries.h"
+#include "hookd/alias.h"
 #include "hookd/api_event_types.h"
-#include "hookd/api_keys.h"
 #include "hookd/api_req.h"
-#include "hookd/api_subscriptions.h"
-#include "hookd/apikey.h"
 #include "hookd/deliverylog.h"
+#include "hookd/dialects.h"
 #include "hookd/httpwatch.h"
 #include "hookd/kafka.h"
 #include "hookd/log.h"
@@ -39,6 +36,7 @@ struct hd_api_s {
     rd_kafka_t *producer;
     struct MHD_Daemon *daemon;
     hd_httpwatch_t *watch; /* api.request.timeout.ms */
+    hd_dialects_t *mounts; /* api.dialects */
 };
 
 /* Per-request state: the request target as sent and the body as it arrives. */
@@ -77,75 +75,9 @@ static enum MHD_Result query_ok(void *cls, enum MHD_ValueKind kind, const char *
     return MHD_YES;
 }
 
-/* Sets r->tenant and r->admin from the API key, or a 401/500 reply. */
-static void authenticate(hd_api_t *api, hd_api_req_t *r, char **tenant) {
-    const char *key = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "x-api-key");
-    const char *authz = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (!key && authz) {
-        if (strncasecmp(authz, "Bearer ", 7)) {
-            hd_api_req_error(r, 401, "invalid-token", NULL, "Authorization must be \"Bearer <API key>\"");
-            return;
-        }
-        key = authz + 7;
-    }
-    if (!key || !*key) {
-        hd_api_req_error(r, 401, "invalid-token", NULL, "missing API key: send x-api-key or Authorization: Bearer");
-        return;
-    }
-    char err[256];
-    int rc = hd_apikey_check(r->client, r->database, &api->master, key, tenant, &r->admin, err, sizeof(err));
-    if (rc < 0)
-        hd_api_req_internal(r, "checking the API key", err);
-    else if (rc == 0)
-        hd_api_req_error(r, 401, "invalid-token", NULL, "the API key is not valid");
-    r->tenant = *tenant;
-}
-
-/* 1 unless the content type names a charset other than UTF-8, the only one JSON has (RFC 8259). */
-static int charset_utf8(const char *ct) {
-    for (const char *p = strchr(ct, ';'); p; p = strchr(p + 1, ';')) {
-        const char *v = p + 1 + strspn(p + 1, " \t");
-        if (strncasecmp(v, "charset=", 8)) continue;
-        v += 8 + (v[8] == '"');
-        return !strncasecmp(v, "utf-8", 5) && strchr("\"; \t", v[5]); /* v[5] may be the terminating NUL */
-    }
-    return 1;
-}
-
-/* Parses the body: strict JSON (hd_api_req_parse_json), one object. Sets a 4xx reply and returns -1 otherwise. */
-static int parse_body(hd_api_req_t *r, const conn_t *cs) {
-    if (cs->len == 0) return 0;
-    const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-    size_t ctlen = ct ? strcspn(ct, "; ") : 0;
-    if (!ct || ctlen != 16 || strncasecmp(ct, "application/json", 16) || !charset_utf8(ct)) {
-        hd_api_req_error(r, 415, "invalid-content-type", NULL,
-                         "send the body as Content-Type: application/json, in UTF-8 (no other charset)");
-        return -1;
-    }
-    char why[128];
-    if (hd_api_req_parse_json(cs->body, cs->len, &r->body, why, sizeof(why))) {
-        hd_api_req_error(r, 400, "invalid-json", NULL, "the body is not valid JSON: %s", why);
-        return -1;
-    }
-    if (!r->body) {
-        hd_api_req_error(r, 400, "invalid-param", NULL, "the body must be a JSON object, not null");
-        return -1;
-    }
-    return 0;
-}
-
-static void route(hd_api_t *api, hd_api_req_t *r, const conn_t *cs) {
-    char *seg[MAX_SEGMENTS], *tenant = NULL;
-    const char *url = cs->path;
-    int nseg = 0, bad_query = 0;
-    int split = split_path(url, seg, &nseg);
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_ok, &bad_query);
-
-    if (split == -1 || bad_query) {
-        hd_api_req_error(r, 400, "invalid-param", NULL, "the URL has an invalid path or query (UTF-8, length)");
-    } else if (split == -2) {
-        hd_api_req_error(r, 404, "not-found", NULL, "no such route: %s", url);
-    } else if (nseg == 1 && (!strcmp(seg[0], "healthz") || !strcmp(seg[0], "readyz") || !strcmp(seg[0], "metrics"))) {
+/* The server's own answers: health, readiness, and what no dialect is mounted for. */
+static void serve_own(hd_api_req_t *r, char *const *seg, int nseg) {
+    if (nseg == 1 && (!strcmp(seg[0], "healthz") || !strcmp(seg[0], "readyz") || !strcmp(seg[0], "metrics"))) {
         if (strcmp(r->method, "GET")) {
             hd_api_req_not_allowed(r, "GET"); /* GET /metrics does not come here */
         } else if (!strcmp(seg[0], "healthz")) {
@@ -159,34 +91,43 @@ static void route(hd_api_t *api, hd_api_req_t *r, const conn_t *cs) {
                 hd_api_req_error(r, 503, "unavailable", NULL, "the database is not reachable: %s", err.message);
             bson_destroy(ping);
         }
-    } else if (nseg < 3 || strcmp(seg[0], "v1") || strcmp(seg[1], "webhooks")) {
-        hd_api_req_error(r, 404, "not-found", NULL, "no such route: %s", url);
-    } else if (cs->too_large) {
+    } else {
+        hd_api_req_error(r, 404, "not-found", NULL, "no such route: %s", r->path);
+    }
+}
+
+/* Answers the request: the server's own refusals (in the shape of the dialect the path leads to), its own routes,
+ * or the dialect's. r->client may be NULL when cs->too_large is set: nothing then reads the database. */
+static void route(hd_api_t *api, hd_api_req_t *r, const conn_t *cs) {
+    char *seg[MAX_SEGMENTS];
+    int nseg = 0, bad_query = 0, prefix = 0;
+    int split = split_path(cs->path, seg, &nseg);
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_ok, &bad_query);
+    const hd_dialect_t *d = hd_dialects_find(api->mounts, (const char *const *)seg, nseg, &prefix);
+    r->path = cs->path;
+    r->raw_body = cs->body;
+    r->raw_len = cs->len;
+    if (split == -1 || bad_query)
+        hd_api_req_error(r, 400, "invalid-param", NULL, "the URL has an invalid path or query (UTF-8, length)");
+    else if (cs->too_large)
         hd_api_req_error(r, 413, "too-large", NULL, "the body exceeds %lld bytes",
                          (long long)r->conf->api_max_body_bytes);
-    } else {
-        authenticate(api, r, &tenant);
+    else if (split == -2 || !d)
+        serve_own(r, seg, split ? 0 : nseg);
+    if (r->reply && d && d->reshape_error) {
+        d->reshape_error(r);
+    } else if (!r->reply) {
+        r->seg = (const char *const *)seg + prefix;
+        r->nseg = nseg - prefix;
+        d->serve(r);
+        if (!r->reply) {
+            hd_api_req_error(r, 404, "not-found", NULL, "no such route: %s", r->path);
+            if (d->reshape_error) d->reshape_error(r);
+        }
     }
-    if (!r->reply && parse_body(r, cs) == 0) {
-        r->seg = seg + 2;
-        r->nseg = nseg - 2;
-        if (!strcmp(r->seg[0], "subscriptions"))
-            hd_api_subscriptions(r);
-        else if (!strcmp(r->seg[0], "events"))
-            hd_api_deliveries(r, NULL);
-        else if (!strcmp(r->seg[0], "event-types"))
-            hd_api_event_types(r);
-        else if (!strcmp(r->seg[0], "api-keys"))
-            hd_api_keys(r);
-        else
-            hd_api_req_error(r, 404, "not-found", NULL, "no such route: %s", url);
-        if (!r->reply) hd_api_req_error(r, 404, "not-found", NULL, "no such route: %s", url);
-    }
-    HD_LOG(HD_LOG_DEBUG, "api", HD_KV("method", r->method, "url", url, "tenant", r->tenant), "%u", r->status);
+    HD_LOG(HD_LOG_DEBUG, "api", HD_KV("method", r->method, "url", cs->path, "tenant", r->tenant), "%u", r->status);
     for (int i = 0; i < nseg; i++)
         free(seg[i]);
-    r->tenant = NULL;
-    free(tenant);
 }
 
 static enum MHD_Result reply(struct MHD_Connection *c, const hd_api_req_t *r) {
@@ -196,6 +137,8 @@ static enum MHD_Result reply(struct MHD_Connection *c, const hd_api_req_t *r) {
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)s, MHD_RESPMEM_MUST_COPY);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     if (r->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    for (const char *const *h = r->headers; h && h[0] && h[1]; h += 2)
+        MHD_add_response_header(resp, h[0], h[1]);
     enum MHD_Result rc = MHD_queue_response(c, r->status, resp);
     MHD_destroy_response(resp);
     return rc;
@@ -252,10 +195,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         /* A declared oversize body is refused before it is read. */
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > (unsigned long long)api->conf->api_max_body_bytes) {
-            hd_api_req_error(&r, 413, "too-large", NULL, "the body exceeds %lld bytes",
-                             (long long)api->conf->api_max_body_bytes);
+            cs->too_large = 1;
+            route(api, &r, cs);
             enum MHD_Result rc = reply(c, &r);
-            json_object_put(r.reply);
+            hd_api_req_finish(&r);
             return rc;
         }
         return MHD_YES;
@@ -280,8 +223,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     hd_mongo_push(api->mongo, r.client);
     count_request(method, r.status, hd_mono_us() - started);
     enum MHD_Result rc = reply(c, &r);
-    json_object_put(r.reply);
-    json_object_put(r.body);
+    hd_api_req_finish(&r);
     return rc;
 }
 
@@ -307,6 +249,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
 hd_api_t *hd_api_new(const hd_conf_t *conf, char *errstr, size_t errstr_size) {
     hd_api_t *api = hd_xcalloc(1, sizeof(*api));
     api->conf = conf;
+    if (!(api->mounts = hd_dialects_new(conf->api_dialects, errstr, errstr_size))) goto fail;
     if (hd_secret_key_parse(&api->master, conf->master_key, errstr, errstr_size)) goto fail;
     if (!(api->store = hd_store_new(conf->store, conf->mongo_database, errstr, errstr_size))) goto fail;
     if (!(api->mongo = hd_store_mongo(api->store))) {
@@ -343,10 +286,16 @@ int hd_api_run(hd_api_t *api, const atomic_int *stop) {
     deliverylog_thread_t rt = {0};
     int rc = -1, started = 0;
     mongoc_client_t *client = hd_mongo_pop(api->mongo);
-    int seeded = hd_api_event_types_seed(client, hd_mongo_database(api->mongo), err, sizeof(err));
+    const char *db = hd_mongo_database(api->mongo);
+    /* Documents written before numeric aliases existed get theirs before any dialect looks them up. */
+    int failed = hd_api_event_types_seed(client, db, hd_api_event_types_builtin, hd_api_event_types_builtin_count, err,
+                                         sizeof(err)) ||
+                 hd_dialects_seed(api->mounts, client, db, err, sizeof(err)) ||
+                 hd_alias_backfill(client, db, HD_MONGO_SUBSCRIPTIONS, HD_MONGO_SUBSCRIPTIONS, err, sizeof(err)) < 0 ||
+                 hd_alias_backfill(client, db, HD_MONGO_DELIVERIES, HD_MONGO_DELIVERIES, err, sizeof(err)) < 0;
     hd_mongo_push(api->mongo, client);
-    if (!seeded) hd_mongo_ensure_indexes(api->mongo);
-    if (seeded) goto out;
+    if (failed) goto out;
+    hd_mongo_ensure_indexes(api->mongo);
     if (api->conf->api_recorder) {
         if (!(rec = hd_deliverylog_new(api->conf, api->mongo, err, sizeof(err)))) goto out;
         rt.rec = rec;
@@ -406,6 +355,7 @@ void hd_api_destroy(hd_api_t *api) {
         rd_kafka_destroy(api->producer);
     }
     hd_store_destroy(api->store);
+    hd_dialects_destroy(api->mounts);
     sodium_memzero(&api->master, sizeof(api->master));
     free(api);
 }

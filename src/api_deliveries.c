@@ -11,10 +11,10 @@
 
 static const char *const statuses[] = {"pending", "succeeded", "failed", "retrying"};
 
-static json_object *row_json(const bson_t *doc) {
-    static const char *const keys[] = {"id",          "subscription_id", "event_id",      "event_type", "status",
-                                       "status_code", "response",        "error_message", "is_success", "retry_count",
-                                       "sent_at",     "next_retry_at",   "created_at"};
+json_object *hd_api_delivery_json(const bson_t *doc) {
+    static const char *const keys[] = {"id",          "alias",       "subscription_id", "event_id",      "event_type",
+                                       "status",      "status_code", "response",        "error_message", "is_success",
+                                       "retry_count", "sent_at",     "next_retry_at",   "created_at"};
     json_object *raw = hd_api_req_from_bson(doc), *o = json_object_new_object(), *v;
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         json_object_object_add(o, keys[i], json_object_object_get_ex(raw, keys[i], &v) ? json_object_get(v) : NULL);
@@ -23,6 +23,8 @@ static json_object *row_json(const bson_t *doc) {
 }
 
 static void list(hd_api_req_t *r, const char *sub_id) {
+    static const char *const params[] = {HD_API_REQ_PAGE_PARAMS, "event_type", "status", "from_date", "to_date", NULL};
+    if (!hd_api_req_params(r, params)) return;
     const char *type = hd_api_req_query(r, "event_type"), *status = hd_api_req_query(r, "status");
     int64_t from = INT64_MIN, to = INT64_MIN; /* absent; times before 1970 are negative */
     if (hd_api_req_query_time(r, "from_date", &from) || hd_api_req_query_time(r, "to_date", &to)) return;
@@ -48,7 +50,7 @@ static void list(hd_api_req_t *r, const char *sub_id) {
         if (to != INT64_MIN) BSON_APPEND_DATE_TIME(&range, "$lte", to);
         bson_append_document_end(filter, &range);
     }
-    hd_api_req_list(r, HD_MONGO_DELIVERIES, filter, "sort_key", 1, row_json);
+    hd_api_req_list(r, HD_MONGO_DELIVERIES, filter, "sort_key", 1, hd_api_delivery_json);
     bson_destroy(filter);
 }
 
@@ -60,6 +62,7 @@ static bson_t *row_filter(hd_api_req_t *r, const char *sub_id, const char *eid) 
 
 /* Needs no subscription: a result recorded after its subscription was deleted stays removable. */
 static void delete_row(hd_api_req_t *r, const char *sub_id, const char *eid) {
+    if (!hd_api_req_params(r, NULL)) return;
     if (!hd_api_req_delete(r, HD_MONGO_DELIVERIES, row_filter(r, sub_id, eid), 0, "deleting the delivery"))
         hd_api_req_error(r, 404, "not-found", NULL, "no delivery %s for subscription %s", eid, sub_id);
 }
@@ -114,6 +117,7 @@ static int fetch(const hd_conf_t *conf, const char *topic, int32_t partition, in
 }
 
 static void retry(hd_api_req_t *r, const char *sub_id, const char *eid) {
+    if (!hd_api_req_params(r, NULL)) return;
     bson_t *sub = NULL, *row = NULL;
     bson_iter_t it, src;
     char err[512], topic[256] = "";

@@ -8,7 +8,7 @@
 #include "hookd/utf8.h"
 #include "hookd/util.h"
 
-static const char *const seeds[][2] = {
+const hd_api_event_type_seed_t hd_api_event_types_builtin[] = {
     {"merchant.updated", "A merchant's profile or settings changed."},
     {"merchant.reinstall", "A merchant reinstalled the application."},
     {"customer.created", "A customer was created."},
@@ -28,17 +28,20 @@ static const char *const seeds[][2] = {
     {"order.refunded", "An order was refunded."},
     {"order.status.updated", "An order's status changed (the new status is in the event's data)."},
 };
+const size_t hd_api_event_types_builtin_count =
+    sizeof(hd_api_event_types_builtin) / sizeof(hd_api_event_types_builtin[0]);
 
-int hd_api_event_types_seed(mongoc_client_t *client, const char *database, char *errstr, size_t errstr_size) {
+int hd_api_event_types_seed(mongoc_client_t *client, const char *database, const hd_api_event_type_seed_t *seeds,
+                            size_t n, char *errstr, size_t errstr_size) {
     mongoc_collection_t *coll = mongoc_client_get_collection(client, database, HD_MONGO_EVENT_TYPES);
     bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
     bson_error_t err;
     int rc = 0;
     int64_t now = hd_now_ms();
-    for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]) && !rc; i++) {
-        bson_t *filter = BCON_NEW("_id", BCON_UTF8(seeds[i][0]));
-        bson_t *update = BCON_NEW("$setOnInsert", "{", "description", BCON_UTF8(seeds[i][1]), "schema", BCON_NULL,
-                                  "created_at", BCON_DATE_TIME(now), "updated_at", BCON_DATE_TIME(now), "}");
+    for (size_t i = 0; i < n && !rc; i++) {
+        bson_t *filter = BCON_NEW("_id", BCON_UTF8(seeds[i].name));
+        bson_t *update = BCON_NEW("$setOnInsert", "{", "description", BCON_UTF8(seeds[i].description), "schema",
+                                  BCON_NULL, "created_at", BCON_DATE_TIME(now), "updated_at", BCON_DATE_TIME(now), "}");
         if (!mongoc_collection_update_one(coll, filter, update, opts, NULL, &err)) {
             snprintf(errstr, errstr_size, "MongoDB: seeding event types: %s", err.message);
             rc = -1;
@@ -51,7 +54,7 @@ int hd_api_event_types_seed(mongoc_client_t *client, const char *database, char 
     return rc;
 }
 
-static json_object *to_json(const bson_t *doc) {
+json_object *hd_api_event_type_json(const bson_t *doc) {
     json_object *raw = hd_api_req_from_bson(doc), *o = json_object_new_object(), *v;
     json_object_object_add(o, "name", json_object_object_get_ex(raw, "id", &v) ? json_object_get(v) : NULL);
     json_object_object_add(o, "description",
@@ -74,6 +77,7 @@ int hd_api_event_type_known(hd_api_req_t *r, const char *name, char *errstr, siz
 }
 
 static void put(hd_api_req_t *r, const char *name) {
+    if (!hd_api_req_params(r, NULL)) return;
     json_object *details = NULL, *v;
     if (!hd_api_req_need_object(r, 0)) return;
     json_object_object_foreach(r->body, k, val) {
@@ -121,6 +125,7 @@ static void put(hd_api_req_t *r, const char *name) {
 }
 
 static void del(hd_api_req_t *r, const char *name) {
+    if (!hd_api_req_params(r, NULL)) return;
     if (!hd_api_req_delete(r, HD_MONGO_EVENT_TYPES, BCON_NEW("_id", BCON_UTF8(name)), 0, "deleting the event type"))
         hd_api_req_error(r, 404, "not-found", NULL, "no event type named %s", name);
 }
@@ -131,8 +136,10 @@ void hd_api_event_types(hd_api_req_t *r) {
             hd_api_req_not_allowed(r, "GET");
             return;
         }
+        static const char *const params[] = {HD_API_REQ_PAGE_PARAMS, NULL};
         bson_t filter = BSON_INITIALIZER;
-        hd_api_req_list(r, HD_MONGO_EVENT_TYPES, &filter, "_id", 0, to_json);
+        if (!hd_api_req_params(r, params)) return;
+        hd_api_req_list(r, HD_MONGO_EVENT_TYPES, &filter, "_id", 0, hd_api_event_type_json);
         bson_destroy(&filter);
         return;
     }

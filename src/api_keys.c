@@ -25,6 +25,8 @@ void hd_api_keys(hd_api_req_t *r) {
             hd_api_req_not_allowed(r, "GET");
             return;
         }
+        static const char *const params[] = {HD_API_REQ_PAGE_PARAMS, "tenant", NULL};
+        if (!hd_api_req_params(r, params)) return;
         const char *tenant = hd_api_req_query(r, "tenant");
         bson_t *filter = tenant ? BCON_NEW("tenant", BCON_UTF8(tenant)) : bson_new();
         hd_api_req_list(r, HD_MONGO_API_KEYS, filter, "_id", 0, key_json);
@@ -35,6 +37,7 @@ void hd_api_keys(hd_api_req_t *r) {
         hd_api_req_not_allowed(r, "DELETE");
         return;
     }
+    if (!hd_api_req_params(r, NULL)) return;
     char err[256];
     int rc = hd_apikey_revoke(r->client, r->database, r->seg[1], err, sizeof(err));
     if (rc < 0)

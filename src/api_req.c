@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "hookd/apikey.h"
 #include "hookd/log.h"
 #include "hookd/mongo.h"
 #include "hookd/rfc3339.h"
@@ -21,11 +23,12 @@
 
 /* ---- replies ---- */
 
-static void set_reply(hd_api_req_t *r, unsigned status, json_object *reply) {
+void hd_api_req_reply(hd_api_req_t *r, unsigned status, json_object *reply) {
     json_object_put(r->reply);
     r->status = status;
     r->reply = reply;
     r->allow = NULL;
+    r->headers = NULL;
 }
 
 void hd_api_req_not_allowed(hd_api_req_t *r, const char *allow) {
@@ -44,14 +47,14 @@ void hd_api_req_error(hd_api_req_t *r, unsigned status, const char *slug, json_o
     json_object_object_add(o, "error", json_object_new_string(slug));
     json_object_object_add(o, "message", json_object_new_string(msg));
     json_object_object_add(o, "details", details ? details : json_object_new_array());
-    set_reply(r, status, o);
+    hd_api_req_reply(r, status, o);
 }
 
 void hd_api_req_ok(hd_api_req_t *r, unsigned status, json_object *data) {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "success", json_object_new_boolean(1));
     json_object_object_add(o, "data", data);
-    set_reply(r, status, o);
+    hd_api_req_reply(r, status, o);
 }
 
 void hd_api_req_detail(json_object **details, const char *field, const char *fmt, ...) {
@@ -73,7 +76,130 @@ void hd_api_req_internal(hd_api_req_t *r, const char *what, const char *cause) {
 }
 
 const char *hd_api_req_query(hd_api_req_t *r, const char *name) {
+    json_object *v;
+    if (r->query) return json_object_object_get_ex(r->query, name, &v) ? json_object_get_string(v) : NULL;
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+void hd_api_req_finish(hd_api_req_t *r) {
+    json_object_put(r->reply);
+    json_object_put(r->body);
+    free(r->tenant_owned);
+    r->reply = r->body = NULL;
+    r->tenant_owned = NULL;
+}
+
+const char *hd_api_req_header(hd_api_req_t *r, const char *name) {
+    return r->conn ? MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name) : NULL;
+}
+
+typedef struct unknown_s {
+    const char *const *allowed;
+    char *name; /* the first parameter not allowed */
+} unknown_t;
+
+static int allowed(const char *const *list, const char *name) {
+    for (; list && *list; list++)
+        if (!strcmp(*list, name)) return 1;
+    return 0;
+}
+
+static enum MHD_Result find_unknown(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    unknown_t *u = cls;
+    if (allowed(u->allowed, key)) return MHD_YES;
+    u->name = hd_xstrdup(key);
+    return MHD_NO;
+}
+
+int hd_api_req_params(hd_api_req_t *r, const char *const *allowed_params) {
+    unknown_t u = {allowed_params, NULL};
+    if (r->query) {
+        json_object_object_foreach(r->query, k, v) {
+            (void)v;
+            if (!u.name && !allowed(allowed_params, k)) u.name = hd_xstrdup(k);
+        }
+    } else if (r->conn) {
+        MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, find_unknown, &u);
+    }
+    if (!u.name) return 1;
+    json_object *d = NULL;
+    hd_api_req_detail(&d, u.name, "unknown query parameter");
+    hd_api_req_error(r, 400, "invalid-param", d, "unknown query parameter \"%.*s\"",
+                     (int)hd_utf8_prefix(u.name, strlen(u.name), 64), u.name);
+    free(u.name);
+    return 0;
+}
+
+int hd_api_req_authenticate(hd_api_req_t *r, const char *key) {
+    char err[256], *tenant = NULL;
+    if (!key || !*key) {
+        hd_api_req_error(r, 401, "invalid-token", NULL, "missing API key");
+        return 0;
+    }
+    int rc = hd_apikey_check(r->client, r->database, r->master, key, &tenant, &r->admin, err, sizeof(err));
+    if (rc < 0)
+        hd_api_req_internal(r, "checking the API key", err);
+    else if (rc == 0)
+        hd_api_req_error(r, 401, "invalid-token", NULL, "the API key is not valid");
+    free(r->tenant_owned);
+    r->tenant = r->tenant_owned = tenant;
+    return rc;
+}
+
+int hd_api_req_authenticate_headers(hd_api_req_t *r) {
+    const char *key = hd_api_req_header(r, "x-api-key"), *authz = hd_api_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!key && authz) {
+        if (strncasecmp(authz, "Bearer ", 7)) {
+            hd_api_req_error(r, 401, "invalid-token", NULL, "Authorization must be \"Bearer <API key>\"");
+            return 0;
+        }
+        key = authz + 7;
+    }
+    if (!key || !*key) {
+        hd_api_req_error(r, 401, "invalid-token", NULL, "missing API key: send x-api-key or Authorization: Bearer");
+        return 0;
+    }
+    return hd_api_req_authenticate(r, key);
+}
+
+/* 1 unless the content type names a charset other than UTF-8, the only one JSON has (RFC 8259). */
+static int charset_utf8(const char *ct) {
+    for (const char *p = strchr(ct, ';'); p; p = strchr(p + 1, ';')) {
+        const char *v = p + 1 + strspn(p + 1, " \t");
+        if (strncasecmp(v, "charset=", 8)) continue;
+        v += 8 + (v[8] == '"');
+        return !strncasecmp(v, "utf-8", 5) && strchr("\"; \t", v[5]); /* v[5] may be the terminating NUL */
+    }
+    return 1;
+}
+
+int hd_api_req_parse_body(hd_api_req_t *r, const char *const *types) {
+    if (!r->raw_body || !r->raw_len) return 0;
+    const char *ct = hd_api_req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+    size_t ctlen = ct ? strcspn(ct, "; \t") : 0;
+    int known = 0;
+    for (const char *const *t = types; ct && *t && !known; t++)
+        known = strlen(*t) == ctlen && !strncasecmp(ct, *t, ctlen);
+    if (!known || !charset_utf8(ct)) {
+        char list[256] = "";
+        for (const char *const *t = types; *t; t++)
+            snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", t == types ? "" : " or ", *t);
+        hd_api_req_error(r, 415, "invalid-content-type", NULL,
+                         "send the body as Content-Type: %s, in UTF-8 (no other "
+                         "charset)",
+                         list);
+        return -1;
+    }
+    char why[128];
+    if (hd_api_req_parse_json(r->raw_body, r->raw_len, &r->body, why, sizeof(why))) {
+        hd_api_req_error(r, 400, "invalid-json", NULL, "the body is not valid JSON: %s", why);
+        return -1;
+    }
+    if (!r->body) {
+        hd_api_req_error(r, 400, "invalid-param", NULL, "the body must be a JSON object, not null");
+        return -1;
+    }
+    return 0;
 }
 
 int hd_api_req_query_time(hd_api_req_t *r, const char *name, int64_t *ms) {
@@ -386,12 +512,87 @@ static const char *field_of(const bson_t *doc, const char *field) {
     return bson_iter_init_find(&it, doc, field) && BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "";
 }
 
+int hd_api_req_page(hd_api_req_t *r, const char *collname, const bson_t *filter, const bson_t *sort, int64_t skip,
+                    int64_t take, json_object *(*conv)(const bson_t *doc), json_object **items, int64_t *total) {
+    mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, collname);
+    bson_t opts = BSON_INITIALIZER, order;
+    bson_iter_t it;
+    bson_error_t err;
+    int rc = -1;
+    *items = json_object_new_array();
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &order);
+    bson_concat(&order, sort);
+    if (!bson_iter_init_find(&it, sort, "_id")) BSON_APPEND_INT32(&order, "_id", 1);
+    bson_append_document_end(&opts, &order);
+    BSON_APPEND_INT64(&opts, "skip", skip);
+    BSON_APPEND_INT64(&opts, "limit", take);
+    mongoc_cursor_t *cur = NULL;
+    if ((*total = mongoc_collection_count_documents(coll, filter, NULL, NULL, NULL, &err)) < 0) goto out;
+    if (take > 0 && skip < *total) {
+        cur = mongoc_collection_find_with_opts(coll, filter, &opts, NULL);
+        const bson_t *doc;
+        while (mongoc_cursor_next(cur, &doc))
+            json_object_array_add(*items, conv(doc));
+        if (mongoc_cursor_error(cur, &err)) goto out;
+    }
+    rc = 0;
+out:
+    if (rc) {
+        hd_api_req_internal(r, "listing", err.message);
+        json_object_put(*items);
+        *items = NULL;
+    }
+    mongoc_cursor_destroy(cur);
+    bson_destroy(&opts);
+    mongoc_collection_destroy(coll);
+    return rc;
+}
+
+/* Offset pagination for hd_api_req_list: limit documents after offset, with the total. */
+static void list_offset(hd_api_req_t *r, const char *collname, const bson_t *filter, const char *field, int desc,
+                        int limit, json_object *(*conv)(const bson_t *doc)) {
+    const char *v = hd_api_req_query(r, "offset");
+    char *end;
+    long long offset = strtoll(v, &end, 10);
+    if (end == v || *end || offset < 0 || strlen(v) > 10) {
+        json_object *d = NULL;
+        hd_api_req_detail(&d, "offset", "expected an integer from 0 to 9999999999");
+        hd_api_req_error(r, 400, "invalid-param", d, "offset must be a non-negative integer");
+        return;
+    }
+    if (hd_api_req_query(r, "after") || hd_api_req_query(r, "before")) {
+        hd_api_req_error(r, 400, "invalid-param", NULL, "give offset or a cursor (after, before), not both");
+        return;
+    }
+    bson_t *sort = BCON_NEW(field, BCON_INT32(desc ? -1 : 1));
+    json_object *items;
+    int64_t total;
+    if (hd_api_req_page(r, collname, filter, sort, offset, limit, conv, &items, &total) == 0) {
+        json_object *page = json_object_new_object();
+        json_object_object_add(page, "start_cursor", NULL);
+        json_object_object_add(page, "end_cursor", NULL);
+        json_object_object_add(page, "has_next_page",
+                               json_object_new_boolean(offset + (int64_t)json_object_array_length(items) < total));
+        json_object_object_add(page, "has_previous_page", json_object_new_boolean(offset > 0 && total > 0));
+        json_object_object_add(page, "limit", json_object_new_int(limit));
+        json_object_object_add(page, "offset", json_object_new_int64(offset));
+        json_object_object_add(page, "total", json_object_new_int64(total));
+        hd_api_req_ok(r, 200, items);
+        json_object_object_add(r->reply, "pagination", page);
+    }
+    bson_destroy(sort);
+}
+
 void hd_api_req_list(hd_api_req_t *r, const char *collname, const bson_t *filter, const char *field, int desc,
                      json_object *(*conv)(const bson_t *doc)) {
     const char *after_c = hd_api_req_query(r, "after"), *before_c = hd_api_req_query(r, "before");
     char *cursor = NULL;
     int limit;
     if (parse_limit(r, &limit)) return;
+    if (hd_api_req_query(r, "offset")) {
+        list_offset(r, collname, filter, field, desc, limit, conv);
+        return;
+    }
     if (after_c && before_c) {
         hd_api_req_error(r, 400, "invalid-param", NULL, "give after or before, not both");
         return;
@@ -535,5 +736,67 @@ int hd_api_req_find_subscription(hd_api_req_t *r, const char *id, bson_t **doc) 
     mongoc_cursor_destroy(cur);
     bson_destroy(filter);
     mongoc_collection_destroy(coll);
+    return rc;
+}
+
+/* The field want of the first document of collection matching filter (taken), copied into *out (caller destroys
+ * it): 1; 0 with a 404 reply "no <what> <shown>"; -1 with a 500 reply. */
+static int tenant_lookup(hd_api_req_t *r, const char *collection, bson_t *filter, const char *want, const char *what,
+                         const char *shown, bson_value_t *out) {
+    mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, collection);
+    bson_t *opts = BCON_NEW("projection", "{", want, BCON_INT32(1), "}", "limit", BCON_INT64(1));
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
+    const bson_t *d;
+    bson_error_t err;
+    bson_iter_t it;
+    int rc = 0;
+    if (mongoc_cursor_next(cur, &d) && bson_iter_init_find(&it, d, want)) {
+        bson_value_copy(bson_iter_value(&it), out);
+        rc = 1;
+    } else if (mongoc_cursor_error(cur, &err)) {
+        hd_api_req_internal(r, "reading by alias", err.message);
+        rc = -1;
+    } else {
+        hd_api_req_error(r, 404, "not-found", NULL, "no %s %s", what, shown);
+    }
+    mongoc_cursor_destroy(cur);
+    bson_destroy(opts);
+    bson_destroy(filter);
+    mongoc_collection_destroy(coll);
+    return rc;
+}
+
+int hd_api_req_alias_id(hd_api_req_t *r, const char *collection, int64_t alias, const char *what, char **id) {
+    char shown[24];
+    bson_value_t v;
+    snprintf(shown, sizeof(shown), "%lld", (long long)alias);
+    *id = NULL;
+    int rc = tenant_lookup(r, collection, BCON_NEW("tenant", BCON_UTF8(r->tenant), "alias", BCON_INT64(alias)), "_id",
+                           what, shown, &v);
+    if (rc == 1) {
+        if (v.value_type == BSON_TYPE_UTF8) {
+            *id = hd_xstrdup(v.value.v_utf8.str);
+        } else {
+            hd_api_req_error(r, 404, "not-found", NULL, "no %s %s", what, shown);
+            rc = 0;
+        }
+        bson_value_destroy(&v);
+    }
+    return rc;
+}
+
+int hd_api_req_alias_of(hd_api_req_t *r, const char *collection, const char *id, const char *what, int64_t *alias) {
+    bson_value_t v;
+    int rc = tenant_lookup(r, collection, BCON_NEW("tenant", BCON_UTF8(r->tenant), "_id", BCON_UTF8(id)), "alias", what,
+                           id, &v);
+    if (rc == 1) {
+        if (v.value_type == BSON_TYPE_INT64 || v.value_type == BSON_TYPE_INT32) {
+            *alias = v.value_type == BSON_TYPE_INT64 ? v.value.v_int64 : v.value.v_int32;
+        } else {
+            hd_api_req_error(r, 404, "not-found", NULL, "%s %s has no number yet", what, id);
+            rc = 0;
+        }
+        bson_value_destroy(&v);
+    }
     return rc;
 }

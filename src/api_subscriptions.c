@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hookd/alias.h"
 #include "hookd/api_deliveries.h"
 #include "hookd/api_event_types.h"
 #include "hookd/deliverylog.h"
@@ -23,12 +24,13 @@
 #define MAX_STATUSES 50
 #define MAX_EMAILS 20
 #define MAX_TEMPLATE 32768 /* characters: below api.max.body.bytes, so that the limit is this one */
+#define MAX_METADATA 8192  /* bytes of metadata as JSON text */
 
 /* Everything a client may send, in the order replies list them. */
 static const char *const fields[] = {
     "name",         "event_types", "url",      "secret",           "signing_key", "headers", "max_retry_count",
     "success_code", "is_active",   "statuses", "payload_template", "version",     "notify",  "notification_emails",
-    "filter"};
+    "filter",       "metadata"};
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
 /* ---- validation ---- */
@@ -208,6 +210,12 @@ static json_object *validate(hd_api_req_t *r, json_object *body, int full) {
         !int_in(v, HD_RENDER_VERSION_MIN, HD_RENDER_VERSION_MAX))
         hd_api_req_detail(&details, "version", "null or an integer from %d to %d (the payload shape)",
                           HD_RENDER_VERSION_MIN, HD_RENDER_VERSION_MAX);
+    if (json_object_object_get_ex(body, "metadata", &v) &&
+        (!json_object_is_type(v, json_type_object) || !hd_api_req_json_storable(v) ||
+         strlen(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN)) > MAX_METADATA))
+        hd_api_req_detail(&details, "metadata",
+                          "an object of at most %d bytes as JSON (keys not empty, without '.' or a leading '$')",
+                          MAX_METADATA);
     if (json_object_object_get_ex(body, "filter", &v) && !json_object_is_type(v, json_type_null)) {
         if (!json_object_is_type(v, json_type_object))
             hd_api_req_detail(&details, "filter", "null or a MongoDB-style query object");
@@ -219,9 +227,10 @@ static json_object *validate(hd_api_req_t *r, json_object *body, int full) {
 
 /* ---- documents ---- */
 
-static json_object *sub_json(const bson_t *doc) {
+json_object *hd_api_subscription_json(const bson_t *doc) {
     json_object *raw = hd_api_req_from_bson(doc), *o = json_object_new_object(), *v;
     json_object_object_add(o, "id", json_object_object_get_ex(raw, "id", &v) ? json_object_get(v) : NULL);
+    json_object_object_add(o, "alias", json_object_object_get_ex(raw, "alias", &v) ? json_object_get(v) : NULL);
     for (size_t i = 0; i < NFIELDS; i++) {
         if (!strcmp(fields[i], "secret") || !strcmp(fields[i], "signing_key")) continue;
         if (!strcmp(fields[i], "filter") && json_object_object_get_ex(raw, "filter", &v)) {
@@ -286,7 +295,7 @@ static void append_fields(bson_t *b, json_object *body, int defaults) {
         } else if (defaults) {
             if (!strcmp(k, "name"))
                 BSON_APPEND_UTF8(b, k, "");
-            else if (!strcmp(k, "headers"))
+            else if (!strcmp(k, "headers") || !strcmp(k, "metadata"))
                 bson_append_document(b, k, -1, &(bson_t)BSON_INITIALIZER);
             else if (!strcmp(k, "max_retry_count"))
                 BSON_APPEND_INT64(b, k, 5);
@@ -316,7 +325,7 @@ static const char *str_of(const bson_t *doc, const char *k) {
 static void reply_stored(hd_api_req_t *r, unsigned status, const char *id, const char *secret) {
     bson_t *doc;
     if (hd_api_req_find_subscription(r, id, &doc) != 1) return;
-    json_object *o = sub_json(doc);
+    json_object *o = hd_api_subscription_json(doc);
     if (secret) json_object_object_add(o, "secret", json_object_new_string(secret));
     hd_api_req_ok(r, status, o);
     bson_destroy(doc);
@@ -334,6 +343,8 @@ static void log_change(hd_api_req_t *r, const char *id) {
 }
 
 static void list(hd_api_req_t *r) {
+    static const char *const params[] = {HD_API_REQ_PAGE_PARAMS, "event_type", "is_active", "name", NULL};
+    if (!hd_api_req_params(r, params)) return;
     bson_t *filter = BCON_NEW("tenant", BCON_UTF8(r->tenant));
     const char *type = hd_api_req_query(r, "event_type"), *active = hd_api_req_query(r, "is_active"),
                *name = hd_api_req_query(r, "name");
@@ -346,16 +357,23 @@ static void list(hd_api_req_t *r) {
     if (type) BSON_APPEND_UTF8(filter, "event_types", type);
     if (active) BSON_APPEND_BOOL(filter, "is_active", !strcmp(active, "true"));
     if (name) BSON_APPEND_UTF8(filter, "name", name);
-    hd_api_req_list(r, "subscriptions", filter, "_id", 0, sub_json);
+    hd_api_req_list(r, "subscriptions", filter, "_id", 0, hd_api_subscription_json);
 out:
     bson_destroy(filter);
 }
 
 static void create(hd_api_req_t *r) {
+    if (!hd_api_req_params(r, NULL)) return;
     json_object *details, *v;
     if (!hd_api_req_need_object(r, 0)) return;
     if ((details = validate(r, r->body, 1))) {
         hd_api_req_error(r, 422, "invalid-param", details, "the subscription is not valid");
+        return;
+    }
+    char err[256];
+    int64_t alias;
+    if (hd_alias_next(r->client, r->database, "subscriptions", 1, &alias, err, sizeof(err))) {
+        hd_api_req_internal(r, "numbering the subscription", err);
         return;
     }
     /* Time-ordered ids keep the list in creation order with a single sort key. */
@@ -372,6 +390,7 @@ static void create(hd_api_req_t *r) {
 
     bson_t doc = BSON_INITIALIZER;
     BSON_APPEND_UTF8(&doc, "_id", id);
+    BSON_APPEND_INT64(&doc, "alias", alias);
     BSON_APPEND_UTF8(&doc, "tenant", r->tenant);
     append_fields(&doc, r->body, 1);
     append_secret(r, &doc, id, secret);
@@ -380,9 +399,9 @@ static void create(hd_api_req_t *r) {
     BSON_APPEND_DATE_TIME(&doc, "created_at", now);
     BSON_APPEND_DATE_TIME(&doc, "updated_at", now);
     mongoc_collection_t *coll = mongoc_client_get_collection(r->client, r->database, "subscriptions");
-    bson_error_t err;
-    if (!mongoc_collection_insert_one(coll, &doc, NULL, NULL, &err)) {
-        hd_api_req_internal(r, "creating the subscription", err.message);
+    bson_error_t berr;
+    if (!mongoc_collection_insert_one(coll, &doc, NULL, NULL, &berr)) {
+        hd_api_req_internal(r, "creating the subscription", berr.message);
     } else {
         log_change(r, id);
         reply_stored(r, 201, id, given ? NULL : secret);
@@ -395,6 +414,7 @@ static void create(hd_api_req_t *r) {
 /* PUT replaces every setting (absent ones take their defaults; the secret stays unless given); PATCH sets only
  * the fields given. Both move updated_at. */
 static void update(hd_api_req_t *r, const char *id, int replace) {
+    if (!hd_api_req_params(r, NULL)) return;
     json_object *details, *v;
     bson_t *old;
     if (!hd_api_req_need_object(r, 0)) return;
@@ -437,6 +457,7 @@ static void update(hd_api_req_t *r, const char *id, int replace) {
 /* The delivery log goes first: should the subscription's own delete then fail, a repeated DELETE still finds it.
  * Rows recorded later, for deliveries in flight, stay removable one by one. */
 static void delete (hd_api_req_t *r, const char *id) {
+    if (!hd_api_req_params(r, NULL)) return;
     bson_t *doc;
     if (hd_api_req_find_subscription(r, id, &doc) != 1) return;
     bson_destroy(doc);
@@ -453,6 +474,7 @@ static void delete (hd_api_req_t *r, const char *id) {
  * signing (a second signature) for the grace period, as previous_<field>. A new secret is shown this once; a
  * signing key never is: receivers need only its public key. */
 static void rotate(hd_api_req_t *r, const char *id, const char *field) {
+    if (!hd_api_req_params(r, NULL)) return;
     json_object *v, *details = NULL;
     bson_t *old;
     char generated[HD_SIGN_ED_SECRET_SIZE], public_key[HD_SIGN_ED_PUBLIC_SIZE], previous_field[48], expires[64];
@@ -562,6 +584,7 @@ static char *test_type(hd_api_req_t *r, const bson_t *doc, json_object **details
 }
 
 static void test_event(hd_api_req_t *r, const char *id) {
+    if (!hd_api_req_params(r, NULL)) return;
     json_object *details = NULL, *v;
     bson_t *doc = NULL;
     bson_iter_t it;
@@ -647,9 +670,9 @@ void hd_api_subscriptions(hd_api_req_t *r) {
     }
     const char *id = r->seg[1];
     if (r->nseg == 2) {
-        if (!strcmp(m, "GET"))
-            reply_stored(r, 200, id, NULL);
-        else if (!strcmp(m, "PUT"))
+        if (!strcmp(m, "GET")) {
+            if (hd_api_req_params(r, NULL)) reply_stored(r, 200, id, NULL);
+        } else if (!strcmp(m, "PUT"))
             update(r, id, 1);
         else if (!strcmp(m, "PATCH"))
             update(r, id, 0);

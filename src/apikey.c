@@ -1,6 +1,7 @@
 #include "hookd/apikey.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hookd/mongo.h"
@@ -85,6 +86,32 @@ int hd_apikey_check(mongoc_client_t *client, const char *database, const hd_secr
             *admin = bson_iter_init_find(&it, doc, "admin") && bson_iter_as_bool(&it);
             rc = 1;
         }
+    }
+    if (mongoc_cursor_error(cur, &err)) {
+        snprintf(errstr, errstr_size, "MongoDB: reading API keys: %s", err.message);
+        free(*tenant);
+        *tenant = NULL;
+        rc = -1;
+    }
+    mongoc_cursor_destroy(cur);
+    bson_destroy(filter);
+    mongoc_collection_destroy(coll);
+    return rc;
+}
+
+int hd_apikey_lookup(mongoc_client_t *client, const char *database, const char *id, char **tenant, char *errstr,
+                     size_t errstr_size) {
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, "api_keys");
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
+    const bson_t *doc;
+    bson_error_t err;
+    bson_iter_t it;
+    int rc = 0;
+    *tenant = NULL;
+    if (mongoc_cursor_next(cur, &doc) && bson_iter_init_find(&it, doc, "tenant") && BSON_ITER_HOLDS_UTF8(&it)) {
+        *tenant = hd_xstrdup(bson_iter_utf8(&it, NULL));
+        rc = 1;
     }
     if (mongoc_cursor_error(cur, &err)) {
         snprintf(errstr, errstr_size, "MongoDB: reading API keys: %s", err.message);

@@ -139,6 +139,11 @@ static const conf_entry_t table[] = {
      "the connection is closed past it."},
     {"api.max.body.bytes", T_INT, F(api_max_body_bytes), "65536", 1024, 16777216,
      "Largest API request body; larger ones are answered 413."},
+    {"api.dialects", T_STR, F(api_dialects), "native", 0, 0,
+     "The management APIs `hookd api` serves and where: a comma-separated list of dialect names, each optionally "
+     "followed by =/prefix (default: the dialect's own prefix), e.g. native=/hookd/v1,management=/v1/webhooks. "
+     "Dialects: native (/v1/webhooks); docs/dialects.md lists the others. Two dialects on the same or nested "
+     "prefixes are an error."},
     {"api.recorder", T_INT, F(api_recorder), "1", 0, 1,
      "1: `hookd api` also runs the delivery-log writer (results topic -> deliveries); 0: run `hookd recorder`."},
     {"recorder.group.id", T_STR, F(recorder_group_id), "hookd-recorder", 0, 0,

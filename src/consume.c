@@ -426,3 +426,12 @@ void hd_consume_destroy(hd_consume_t *c) {
     if (c->rk) rd_kafka_destroy_flags(c->rk, c->closed < 0 ? RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE : 0);
     free(c);
 }
+
+size_t hd_consume_headers(const rd_kafka_message_t *msg, hd_decode_header_t *out, size_t max) {
+    rd_kafka_headers_t *kh;
+    size_t n = 0;
+    if (rd_kafka_message_headers(msg, &kh) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        while (n < max && !rd_kafka_header_get_all(kh, n, &out[n].name, &out[n].value, &out[n].len))
+            n++;
+    return n;
+}

@@ -151,6 +151,41 @@ static CURL *easy_new(hd_deliver_t *d) {
     return e;
 }
 
+/* A NULL value writes "name:", which tells curl to leave the header out. */
+struct curl_slist *hd_deliver_headers(const hd_sub_header_t *custom, int custom_cnt, const char *content_type,
+                                      const char *webhook_id, const char *timestamp, const char *signature) {
+    int cnt = custom_cnt + 5;
+    hd_sub_header_t h[cnt];
+    for (int i = 0; i < custom_cnt; i++)
+        h[i] = custom[i];
+    h[custom_cnt] = (hd_sub_header_t){"content-type", content_type};
+    h[custom_cnt + 1] = (hd_sub_header_t){"webhook-id", webhook_id};
+    h[custom_cnt + 2] = (hd_sub_header_t){"webhook-timestamp", timestamp};
+    h[custom_cnt + 3] = (hd_sub_header_t){"webhook-signature", signature};
+    h[custom_cnt + 4] = (hd_sub_header_t){"Expect", NULL};
+    size_t text = 0;
+    for (int i = 0; i < cnt; i++)
+        text += strlen(h[i].name) + (h[i].value ? strlen(h[i].value) + 2 : 0) + 2;
+    struct curl_slist *nodes = hd_xmalloc(sizeof(*nodes) * (size_t)cnt + text);
+    char *p = (char *)(nodes + cnt);
+    for (int i = 0; i < cnt; i++) {
+        nodes[i].data = p;
+        nodes[i].next = i + 1 < cnt ? &nodes[i + 1] : NULL;
+        size_t n = strlen(h[i].name);
+        memcpy(p, h[i].name, n);
+        p += n;
+        *p++ = ':';
+        if (h[i].value) {
+            n = strlen(h[i].value);
+            *p++ = ' ';
+            memcpy(p, h[i].value, n);
+            p += n;
+        }
+        *p++ = '\0';
+    }
+    return nodes;
+}
+
 int hd_deliver_submit(hd_deliver_t *d, hd_deliver_req_t *req) {
     CURL *e = d->pool_cnt ? d->pool[--d->pool_cnt] : easy_new(d);
     if (!e) {

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hookd/alias.h"
 #include "hookd/kafka.h"
 #include "hookd/log.h"
 #include "hookd/rfc3339.h"
@@ -16,6 +17,8 @@
 
 /* Longest receiver response kept in the log. */
 #define RESPONSE_MAX 1024
+/* Numeric aliases of rows are reserved this many at a time: one counter write per block, not per row. */
+#define ALIAS_BLOCK 100
 
 struct hd_deliverylog_s {
     const hd_conf_t *conf;
@@ -110,7 +113,9 @@ int hd_deliverylog_apply(mongoc_client_t *client, const char *database, json_obj
     const char *status = success ? "succeeded" : next && !final ? "retrying" : "failed";
     const char *response = str(record, "response");
     char key[128];
+    int64_t alias;
     sort_key(at, id, key, sizeof(key));
+    if (hd_alias_next(client, database, HD_MONGO_DELIVERIES, ALIAS_BLOCK, &alias, errstr, errstr_size)) return -1;
 
     bson_t *filter = BCON_NEW("_id", BCON_UTF8(id), "order", "{", "$lt", BCON_INT64(order), "}");
     bson_t update = BSON_INITIALIZER, set, once;
@@ -153,6 +158,7 @@ int hd_deliverylog_apply(mongoc_client_t *client, const char *database, json_obj
     bson_append_document_begin(&update, "$setOnInsert", -1, &once);
     BSON_APPEND_DATE_TIME(&once, "created_at", at);
     BSON_APPEND_UTF8(&once, "sort_key", key);
+    BSON_APPEND_INT64(&once, "alias", alias); /* used only by an insert: a number lost to an update is a gap */
     bson_append_document_end(&update, &once);
 
     bson_error_t err;
@@ -170,7 +176,8 @@ int hd_deliverylog_pending(mongoc_client_t *client, const char *database, const 
                            const char *subscription_id, const char *event_id, const char *event_type, char *errstr,
                            size_t errstr_size) {
     char id[HD_SIGN_ID_SIZE], key[128];
-    int64_t now = hd_now_ms();
+    int64_t now = hd_now_ms(), alias;
+    if (hd_alias_next(client, database, HD_MONGO_DELIVERIES, ALIAS_BLOCK, &alias, errstr, errstr_size)) return -1;
     hd_sign_message_id(event_id, subscription_id, id);
     sort_key(now, id, key, sizeof(key));
     bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
@@ -179,7 +186,8 @@ int hd_deliverylog_pending(mongoc_client_t *client, const char *database, const 
                  "subscription_id", BCON_UTF8(subscription_id), "event_id", BCON_UTF8(event_id), "event_type",
                  BCON_UTF8(event_type), "is_success", BCON_BOOL(false), "status_code", BCON_NULL, "response", BCON_NULL,
                  "error_message", BCON_NULL, "retry_count", BCON_INT32(0), "sent_at", BCON_NULL, "next_retry_at",
-                 BCON_NULL, "order", BCON_INT64(0), "created_at", BCON_DATE_TIME(now), "sort_key", BCON_UTF8(key), "}");
+                 BCON_NULL, "order", BCON_INT64(0), "created_at", BCON_DATE_TIME(now), "sort_key", BCON_UTF8(key),
+                 "alias", BCON_INT64(alias), "}");
     bson_error_t err;
     int rc = upsert(client, database, filter, update, &err);
     if (rc) snprintf(errstr, errstr_size, "MongoDB: marking delivery %s pending: %s", id, err.message);

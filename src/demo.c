@@ -4,22 +4,18 @@
 #include <json-c/json.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "hookd/cache.h"
-#include "hookd/dispatch.h"
-#include "hookd/health.h"
 #include "hookd/kafka.h"
 #include "hookd/log.h"
 #include "hookd/receiver.h"
 #include "hookd/retry.h"
 #include "hookd/sign.h"
-#include "hookd/store.h"
 #include "hookd/util.h"
+#include "hookd/workers.h"
 
 static const struct {
     const char *id, *tenant, *name, *types, *path;
@@ -48,18 +44,6 @@ static const char *const demo_events[] = {
  * nobody (no subscriber). */
 #define EXPECTED_RESULTS 5
 #define EXPECTED_DEADLETTERS 1
-
-typedef struct {
-    hd_dispatch_t *w;
-    atomic_int stop;
-    int rc;
-} worker_t;
-
-static void *run_worker(void *arg) {
-    worker_t *wk = arg;
-    wk->rc = hd_dispatch_run(wk->w, &wk->stop);
-    return NULL;
-}
 
 static char *write_subscriptions(const char *dir, uint16_t port, char secrets[][48]) {
     json_object *arr = json_object_new_array();
@@ -187,12 +171,9 @@ int hd_demo_run(hd_conf_t *conf, const atomic_int *interrupted) {
     char err[512], dir[32], secrets[SUBS_CNT][48];
     rd_kafka_t *producer = NULL, *mock_owner = NULL;
     hd_receiver_t *recv = NULL;
-    hd_store_t *store = NULL;
-    hd_cache_t *cache = NULL;
-    hd_health_t *health = NULL;
-    worker_t wk = {0};
-    pthread_t thread;
-    int started = 0, rc = 1;
+    hd_workers_t *ws = NULL;
+    atomic_int stop = 0;
+    int rc = 1;
     char *path = NULL;
 
     if (hd_log_min_level < HD_LOG_WARN && !getenv("HOOKD_LOG_LEVEL")) hd_log_min_level = HD_LOG_WARN;
@@ -229,7 +210,8 @@ int hd_demo_run(hd_conf_t *conf, const atomic_int *interrupted) {
         hd_conf_set(conf, "store", storeuri, err, sizeof(err)) ||
         hd_conf_set(conf, "group.id", "hookd-demo", err, sizeof(err)) ||
         hd_conf_set(conf, "http.allow.cidrs", "127.0.0.0/8", err, sizeof(err)) || /* the receiver is local */
-        hd_conf_set(conf, "retry.schedule", "1s,5s", err, sizeof(err)))
+        hd_conf_set(conf, "retry.schedule", "1s,5s", err, sizeof(err)) ||
+        hd_conf_set(conf, "workers", "1", err, sizeof(err)))
         goto out;
     /* The mock cluster has no CreateTopics: make the retry tiers here. */
     hd_retry_t *retry = hd_retry_new(conf, err, sizeof(err));
@@ -248,16 +230,8 @@ int hd_demo_run(hd_conf_t *conf, const atomic_int *interrupted) {
     rd_kafka_flush(producer, 5000);
     printf("published:     %d events (one malformed) to %s\n", EVENTS_CNT, conf->topics);
 
-    if (!(store = hd_store_new(conf->store, conf->mongo_database, err, sizeof(err)))) goto out;
-    if (!(cache = hd_cache_new(store, conf->refresh_ms, conf->full_reload_ms, err, sizeof(err)))) goto out;
-    if (!(health = hd_health_new(hd_health_store_sink(store), conf->refresh_ms, NULL, NULL, err, sizeof(err))))
-        goto out;
-    if (!(wk.w = hd_dispatch_new(conf, cache, health, 0, err, sizeof(err)))) goto out;
-    if (pthread_create(&thread, NULL, run_worker, &wk)) {
-        snprintf(err, sizeof(err), "cannot start the worker thread");
-        goto out;
-    }
-    started = 1;
+    if (!(ws = hd_workers_new(conf, NULL, err, sizeof(err)))) goto out;
+    if (hd_workers_start(ws, &stop, err, sizeof(err))) goto out;
     printf("dispatching    (the mock cluster takes a few seconds to form the consumer group)...\n");
 
     int collected = collect(brokers, conf, interrupted);
@@ -269,15 +243,12 @@ int hd_demo_run(hd_conf_t *conf, const atomic_int *interrupted) {
     err[0] = '\0';
 
 out:
-    if (started) {
-        atomic_store(&wk.stop, 1);
-        pthread_join(thread, NULL);
+    if (ws) { /* the threads that started */
+        atomic_store(&stop, 1);
+        hd_workers_join(ws);
     }
     if (rc && err[0]) fprintf(stderr, "hookd demo: %s\n", err);
-    hd_dispatch_destroy(wk.w);
-    hd_health_destroy(health);
-    hd_cache_destroy(cache);
-    hd_store_destroy(store);
+    hd_workers_destroy(ws);
     if (producer) rd_kafka_destroy(producer);
     if (mock_owner) rd_kafka_destroy(mock_owner);
     hd_receiver_destroy(recv);

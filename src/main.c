@@ -4,7 +4,6 @@
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <malloc.h>
-#include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdatomic.h>
@@ -15,21 +14,19 @@
 
 #include "hookd/api.h"
 #include "hookd/apikey.h"
-#include "hookd/cache.h"
 #include "hookd/config.h"
 #include "hookd/deliverylog.h"
 #include "hookd/demo.h"
 #include "hookd/dispatch.h"
-#include "hookd/health.h"
 #include "hookd/log.h"
 #include "hookd/mongo.h"
 #include "hookd/replay.h"
 #include "hookd/rfc3339.h"
 #include "hookd/secret.h"
 #include "hookd/sign.h"
-#include "hookd/status.h"
 #include "hookd/store.h"
 #include "hookd/util.h"
+#include "hookd/workers.h"
 
 extern char **environ;
 
@@ -58,7 +55,8 @@ static void usage(FILE *out) {
             "  replay     re-dispatch events of a topic by offset or time range (docs/operations.md)\n"
             "  demo       run the whole path in-process: mock Kafka, file store, local receiver\n"
             "  api        serve the management API (docs/api.md)\n"
-            "  apikey     apikey create --tenant T [--admin]: print a new API key (shown once);\n"
+            "  apikey     apikey create --tenant T [--admin] [--client-credentials]: print a new API key (shown\n"
+            "             once; as an OAuth2 client_id and client_secret with --client-credentials);\n"
             "             apikey list [--tenant T]; apikey revoke ID|KEY (effective at the next request)\n"
             "  recorder   record the results topic into the delivery log (also inside api)\n"
             "  sign       print the webhook-signature for --secret (whsec_: v1, whsk_: v1a), --id, --timestamp\n"
@@ -113,64 +111,19 @@ fail:
     return NULL;
 }
 
-typedef struct {
-    hd_dispatch_t *w;
-    pthread_t thread;
-    int rc;
-} worker_t;
-
-static void *run_worker(void *arg) {
-    worker_t *wk = arg;
-    wk->rc = hd_dispatch_run(wk->w, &stop_flag);
-    if (wk->rc) atomic_store(&stop_flag, 1); /* one worker failing stops the process: let the platform restart it */
-    return NULL;
-}
-
 /* N independent workers, each its own consumer in the group, sharing one subscription cache. */
 static int cmd_dispatch(hd_conf_t *conf, int argc, char **argv) {
     char err[512] = "";
-    hd_store_t *store = NULL;
-    hd_cache_t *cache = NULL;
-    hd_health_t *health = NULL;
-    hd_status_t *status = NULL;
-    int n = hd_conf_workers(conf), started = 0, rc = 1;
-    worker_t *workers = hd_xcalloc((size_t)n, sizeof(*workers));
-
-    if (!(store = hd_store_new(conf->store, conf->mongo_database, err, sizeof(err)))) goto out;
-    if (hd_store_use_master_key(store, conf->master_key, err, sizeof(err))) goto out;
-    if (hd_store_mongo(store)) hd_mongo_ensure_indexes(hd_store_mongo(store));
-    if (!(cache = hd_cache_new(store, conf->refresh_ms, conf->full_reload_ms, err, sizeof(err)))) goto out;
-    if (!(health = hd_health_new(hd_health_store_sink(store), conf->refresh_ms, conf->smtp_url, conf->smtp_from, err,
-                                 sizeof(err))))
-        goto out;
-    if (*conf->metrics_listen && !(status = hd_status_new_dispatcher(conf, cache, err, sizeof(err)))) goto out;
-    for (int i = 0; i < n; i++)
-        if (!(workers[i].w = hd_dispatch_new(conf, cache, health, i, err, sizeof(err)))) goto out;
-    install_signals();
+    int rc = 1;
+    install_signals(); /* a stop asked for while starting is a stop, once the workers run */
+    hd_workers_t *ws = hd_workers_new(conf, NULL, err, sizeof(err));
+    if (!ws) goto out;
     HD_LOG(HD_LOG_INFO, "dispatch", NULL, "hookd %s dispatching %s from %s with %d worker(s)", HD_VERSION, conf->topics,
-           conf->brokers, n);
-    for (; started < n; started++)
-        if (pthread_create(&workers[started].thread, NULL, run_worker, &workers[started])) {
-            snprintf(err, sizeof(err), "cannot start worker thread %d", started);
-            atomic_store(&stop_flag, 1);
-            break;
-        }
-    rc = started == n ? 0 : 1;
-    hd_dispatch_stats_t total = {0};
-    for (int i = 0; i < started; i++) {
-        pthread_join(workers[i].thread, NULL);
-        if (workers[i].rc) rc = 1;
-        hd_dispatch_stats_t st;
-        hd_dispatch_stats(workers[i].w, &st);
-        total.consumed += st.consumed;
-        total.deadlettered += st.deadlettered;
-        total.deliveries += st.deliveries;
-        total.succeeded += st.succeeded;
-        total.failed += st.failed;
-        total.retries += st.retries;
-        total.parked += st.parked;
-        total.dropped_revoked += st.dropped_revoked;
-    }
+           conf->brokers, hd_workers_count(ws));
+    int started = hd_workers_start(ws, &stop_flag, err, sizeof(err)) == 0;
+    rc = hd_workers_join(ws) || !started ? 1 : 0;
+    hd_dispatch_stats_t total;
+    hd_workers_stats(ws, &total);
     HD_LOG(HD_LOG_INFO, "dispatch", NULL,
            "stopped: %" PRIu64 " messages, %" PRIu64 " dead-lettered, %" PRIu64 " deliveries (%" PRIu64
            " succeeded, %" PRIu64 " failed, %" PRIu64 " retries scheduled, %" PRIu64 " parked, %" PRIu64
@@ -179,13 +132,7 @@ static int cmd_dispatch(hd_conf_t *conf, int argc, char **argv) {
            total.parked, total.dropped_revoked);
 out:
     if (rc && err[0]) HD_LOG(HD_LOG_ERROR, "dispatch", NULL, "%s", err);
-    hd_status_destroy(status);
-    for (int i = 0; i < n; i++)
-        hd_dispatch_destroy(workers[i].w);
-    free(workers);
-    hd_health_destroy(health);
-    hd_cache_destroy(cache);
-    hd_store_destroy(store);
+    hd_workers_destroy(ws);
     return rc;
 }
 
@@ -225,23 +172,26 @@ static void print_apikey(void *arg, const char *id, const char *tenant, int admi
     printf("%s\t%s\t%s\t%s\n", id, tenant, admin ? "admin" : "-", at);
 }
 
-/* create prints a new key once; list prints id, tenant, admin and creation time of each key (never a key); revoke
- * takes an id or a whole key, and the key stops working at its next request. */
+/* create prints a new key once (with --client-credentials as the OAuth2 client_id and client_secret); list prints id,
+ * tenant, admin and creation time of each key (never a key); revoke takes an id or a whole key, and the key stops
+ * working at its next request. */
 static int cmd_apikey(hd_conf_t *conf, int argc, char **argv) {
     const char *tenant = NULL, *cmd = argc > 0 ? argv[0] : "", *target = NULL;
-    int admin = 0, rc = 1, bad = strcmp(cmd, "create") && strcmp(cmd, "list") && strcmp(cmd, "revoke");
+    int admin = 0, oauth = 0, rc = 1, bad = strcmp(cmd, "create") && strcmp(cmd, "list") && strcmp(cmd, "revoke");
     for (int i = 1; i < argc && !bad; i++) {
         if (!strcmp(argv[i], "--tenant") && i + 1 < argc)
             tenant = argv[++i];
         else if (!strcmp(argv[i], "--admin") && !strcmp(cmd, "create"))
             admin = 1;
+        else if (!strcmp(argv[i], "--client-credentials") && !strcmp(cmd, "create"))
+            oauth = 1;
         else if (!strcmp(cmd, "revoke") && !target)
             target = argv[i];
         else
             bad = 1;
     }
     if (bad || (!strcmp(cmd, "create") && !tenant) || (!strcmp(cmd, "revoke") && (!target || tenant))) {
-        fprintf(stderr, "usage: hookd apikey create --tenant TENANT [--admin]\n"
+        fprintf(stderr, "usage: hookd apikey create --tenant TENANT [--admin] [--client-credentials]\n"
                         "       hookd apikey list [--tenant TENANT]\n"
                         "       hookd apikey revoke ID|KEY\n");
         return 2;
@@ -269,7 +219,11 @@ static int cmd_apikey(hd_conf_t *conf, int argc, char **argv) {
         if (hd_secret_key_parse(&master, conf->master_key, err, sizeof(err))) goto out;
         rc = hd_apikey_create(client, db, &master, tenant, admin, key, err, sizeof(err)) ? 1 : 0;
         sodium_memzero(&master, sizeof(master));
-        if (!rc) printf("%s\n", key);
+        /* The OAuth2 client of the partner dialect is the key itself: its id names it, the whole key proves it. */
+        if (!rc && oauth)
+            printf("client_id=%.16s\nclient_secret=%s\n", key + 3, key);
+        else if (!rc)
+            printf("%s\n", key);
         sodium_memzero(key, sizeof(key));
     }
 out:

@@ -69,6 +69,8 @@ void hd_mongo_ensure_indexes(hd_mongo_t *mongo) {
         {HD_MONGO_SUBSCRIPTIONS, "tenant_id", {"tenant", "_id", NULL}},
         {HD_MONGO_DELIVERIES, "tenant_sort", {"tenant", "sort_key", NULL}},
         {HD_MONGO_DELIVERIES, "tenant_sub_sort", {"tenant", "subscription_id", "sort_key"}},
+        {HD_MONGO_SUBSCRIPTIONS, "tenant_alias", {"tenant", "alias", NULL}},
+        {HD_MONGO_DELIVERIES, "tenant_alias", {"tenant", "alias", NULL}},
     };
     mongoc_client_t *client = hd_mongo_pop(mongo);
     for (size_t i = 0; i < sizeof(indexes) / sizeof(indexes[0]); i++) {

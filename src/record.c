@@ -6,6 +6,7 @@
 
 #include "hookd/kafka.h"
 #include "hookd/log.h"
+#include "hookd/retry.h"
 #include "hookd/rfc3339.h"
 #include "hookd/utf8.h"
 #include "hookd/util.h"
@@ -28,7 +29,7 @@ typedef struct kept_s {
 struct hd_record_s {
     rd_kafka_t *rk;
     rd_kafka_queue_t *admin; /* CreateTopics answers, NULL when none is awaited */
-    rd_kafka_topic_t *results, *deadletter;
+    rd_kafka_topic_t *results, *deadletter, *ops;
     char *json; /* hd_record_result's text, reused */
     size_t json_cap;
     hd_record_ack_cb *ack;
@@ -231,6 +232,7 @@ hd_record_t *hd_record_new(const hd_conf_t *conf, int wake_fd, hd_record_ack_cb 
     }
     r->results = rd_kafka_topic_new(r->rk, conf->results_topic, NULL);
     r->deadletter = rd_kafka_topic_new(r->rk, conf->deadletter_topic, NULL);
+    r->ops = rd_kafka_topic_new(r->rk, conf->ops_topic, NULL);
     prime_producer_id(r);
     return r;
 
@@ -248,6 +250,7 @@ void hd_record_destroy(hd_record_t *r, int timeout_ms) {
     rd_kafka_topic_destroy(r->results);
     free(r->json);
     rd_kafka_topic_destroy(r->deadletter);
+    rd_kafka_topic_destroy(r->ops);
     rd_kafka_destroy(r->rk);
     free(r);
 }
@@ -374,18 +377,25 @@ int hd_record_result(hd_record_t *r, const hd_record_result_t *res, void *record
     return produce(r, r->results, res->delivery_id, strlen(res->delivery_id), r->json, len, NULL, record_opaque);
 }
 
+/* Why a record is in the dead-letter topic: hookd-reason, and hookd-error (error, or the reason when NULL). */
+static void add_reason(rd_kafka_headers_t *hdrs, const char *reason, const char *error) {
+    char text[512];
+    if (!error) error = reason;
+    rd_kafka_header_add(hdrs, "hookd-reason", -1, reason, -1);
+    hd_utf8_copy(text, sizeof(text), error, strlen(error)); /* it may quote the event's bytes */
+    rd_kafka_header_add(hdrs, "hookd-error", -1, text, -1);
+}
+
 /* The source message's headers (unless keep_orig is 0) and the dead-letter ones. */
 static rd_kafka_headers_t *deadletter_headers(const rd_kafka_message_t *msg, int keep_orig, const char *reason,
                                               const char *error) {
     rd_kafka_headers_t *orig = NULL, *hdrs;
-    char num[24], text[512];
+    char num[24];
     if (keep_orig && rd_kafka_message_headers(msg, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR)
         hdrs = rd_kafka_headers_copy(orig);
     else
         hdrs = rd_kafka_headers_new(6);
-    rd_kafka_header_add(hdrs, "hookd-reason", -1, reason, -1);
-    hd_utf8_copy(text, sizeof(text), error, strlen(error)); /* it may quote the event's bytes */
-    rd_kafka_header_add(hdrs, "hookd-error", -1, text, -1);
+    add_reason(hdrs, reason, error);
     rd_kafka_header_add(hdrs, "hookd-source-topic", -1, rd_kafka_topic_name(msg->rkt), -1);
     snprintf(num, sizeof(num), "%d", (int)msg->partition);
     rd_kafka_header_add(hdrs, "hookd-source-partition", -1, num, -1);
@@ -427,7 +437,63 @@ int hd_record_produce(hd_record_t *r, const char *topic, const char *key, const 
     return rc;
 }
 
-void hd_record_create_topics(hd_record_t *r, const char *const *topics, int cnt) {
+int hd_record_job(hd_record_t *r, const char *topic, const hd_retry_job_t *job, const char *reason, const char *error,
+                  void *record_opaque) {
+    char *value = hd_retry_job_encode(job);
+    size_t len = strlen(value);
+    rd_kafka_headers_t *hdrs = NULL;
+    int diverted = 0;
+    if (!topic) {
+        hdrs = rd_kafka_headers_new(2);
+        add_reason(hdrs, reason, error);
+    }
+    if (len + strlen(job->delivery_id) > r->max_bytes) {
+        static const char *const keep[] = {"id", "type", "tenant"};
+        char why[256];
+        json_object *slim = json_object_new_object(), *v;
+        for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+            if (json_object_object_get_ex(job->event, keep[i], &v))
+                json_object_object_add(slim, keep[i], json_object_get(v));
+        hd_retry_job_t cut = *job;
+        cut.event = slim;
+        free(value);
+        value = hd_retry_job_encode(&cut);
+        json_object_put(slim);
+        snprintf(why, sizeof(why),
+                 "the retry job of %zu bytes exceeds the producer's message.max.bytes; the event is at its source "
+                 "topic, partition and offset",
+                 len);
+        if (hdrs) rd_kafka_headers_destroy(hdrs);
+        hdrs = rd_kafka_headers_new(2);
+        add_reason(hdrs, "too-large", why);
+        HD_LOG(HD_LOG_ERROR, "record", HD_KV("delivery_id", job->delivery_id), "%s", why);
+        topic = NULL;
+        diverted = 1;
+    }
+    int rc = hd_record_produce(r, topic ? topic : rd_kafka_topic_name(r->deadletter), job->delivery_id, value,
+                               strlen(value), hdrs, record_opaque);
+    free(value);
+    return rc ? rc : diverted;
+}
+
+int hd_record_disabled(hd_record_t *r, const char *subscription_id, const char *tenant, const char *url,
+                       const char *reason, int64_t at_ms, void *record_opaque) {
+    char at[HD_RFC3339_SIZE];
+    hd_rfc3339_format(at_ms, at);
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "type", json_object_new_string("subscription.disabled"));
+    json_object_object_add(o, "subscription_id", json_object_new_string(subscription_id));
+    json_object_object_add(o, "tenant", json_object_new_string(tenant));
+    json_object_object_add(o, "url", json_object_new_string(url));
+    json_object_object_add(o, "reason", json_object_new_string(reason));
+    json_object_object_add(o, "at", json_object_new_string(at));
+    const char *value = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+    int rc = produce(r, r->ops, subscription_id, strlen(subscription_id), value, strlen(value), NULL, record_opaque);
+    json_object_put(o);
+    return rc;
+}
+
+static void create_topics(hd_record_t *r, const char *const *topics, int cnt) {
     rd_kafka_NewTopic_t *nt[cnt];
     char err[256];
     int n = 0;
@@ -498,8 +564,8 @@ size_t hd_record_max_bytes(const hd_record_t *r) {
     return r->max_bytes;
 }
 
-int hd_record_check_limits(hd_record_t *r, size_t need, const char *const *topics, int cnt, char *errstr,
-                           size_t errstr_size) {
+static int check_limits(hd_record_t *r, size_t need, const char *const *topics, int cnt, char *errstr,
+                        size_t errstr_size) {
     if (need > r->max_bytes) {
         snprintf(errstr, errstr_size,
                  "event.max.bytes with a retry job's envelope needs records of %zu bytes, over the producer's "
@@ -518,5 +584,19 @@ int hd_record_check_limits(hd_record_t *r, size_t need, const char *const *topic
                  topic_max, r->max_bytes);
         return -1;
     }
+    return 0;
+}
+
+int hd_record_prepare(hd_record_t *r, const hd_retry_t *retry, size_t event_max_bytes, char *errstr,
+                      size_t errstr_size) {
+    const char *topics[HD_RETRY_MAX_TIERS + 3];
+    int n = 0;
+    for (int i = 0; i < retry->cnt; i++)
+        topics[n++] = retry->topic[i];
+    topics[n++] = rd_kafka_topic_name(r->deadletter);
+    if (check_limits(r, event_max_bytes + HD_RETRY_JOB_OVERHEAD, topics, n, errstr, errstr_size)) return -1;
+    topics[n++] = rd_kafka_topic_name(r->results);
+    topics[n++] = rd_kafka_topic_name(r->ops);
+    create_topics(r, topics, n);
     return 0;
 }

@@ -9,15 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hookd/cache.h"
 #include "hookd/decode.h"
 #include "hookd/dispatch.h"
-#include "hookd/health.h"
 #include "hookd/kafka.h"
 #include "hookd/log.h"
 #include "hookd/rfc3339.h"
-#include "hookd/store.h"
+#include "hookd/sub.h"
 #include "hookd/util.h"
+#include "hookd/workers.h"
 
 typedef hd_replay_opts_t opts_t;
 
@@ -255,13 +254,10 @@ static void progress_cb(void *opaque, const hd_dispatch_stats_t *st) {
     print_progress(run, st, "at");
 }
 
-int hd_replay_main(const hd_conf_t *conf, int argc, char **argv, const atomic_int *stop) {
+int hd_replay_main(const hd_conf_t *conf, int argc, char **argv, atomic_int *stop) {
     opts_t o;
     hd_consume_range_t *ranges = NULL;
-    hd_store_t *store = NULL;
-    hd_cache_t *cache = NULL;
-    hd_health_t *health = NULL;
-    hd_dispatch_t *w = NULL;
+    hd_workers_t *ws = NULL;
     char err[512], salt[33];
     int rc = 2, cnt = 0;
     run_t run = {.o = &o, .last_progress_us = hd_mono_us()};
@@ -294,28 +290,24 @@ int hd_replay_main(const hd_conf_t *conf, int argc, char **argv, const atomic_in
         .opaque = &run,
         .salt = o.new_ids ? salt : NULL,
     };
-    if (!(store = hd_store_new(conf->store, conf->mongo_database, err, sizeof(err))) ||
-        hd_store_use_master_key(store, conf->master_key, err, sizeof(err)) ||
-        !(cache = hd_cache_new(store, conf->refresh_ms, conf->full_reload_ms, err, sizeof(err))) ||
-        !(health = hd_health_new(hd_health_store_sink(store), conf->refresh_ms, NULL, NULL, err, sizeof(err))) ||
-        !(w = hd_dispatch_new_replay(conf, cache, health, &replay, err, sizeof(err)))) {
+    if (!(ws = hd_workers_new(conf, &replay, err, sizeof(err)))) {
         fprintf(stderr, "hookd replay: %s\n", err);
         goto out;
     }
-    if (hd_dispatch_run(w, stop) == 0) rc = atomic_load(stop) ? 1 : 0;
+    /* A worker that fails sets *stop too: only a stop without a failure is an interruption. */
+    int started = hd_workers_start(ws, stop, err, sizeof(err)) == 0, failed = hd_workers_join(ws) || !started;
+    if (!started) fprintf(stderr, "hookd replay: %s\n", err);
+    if (!failed) rc = atomic_load(stop) ? 1 : 0;
     hd_dispatch_stats_t st;
-    hd_dispatch_stats(w, &st);
+    hd_workers_stats(ws, &st);
     print_progress(&run, &st, rc == 0 ? "done:" : "stopped at");
     if (o.dry_run) fprintf(stderr, "replay: %" PRIu64 " deliveries would be made\n", run.listed);
-    if (atomic_load(stop))
+    if (!failed && atomic_load(stop))
         fprintf(stderr, "replay: interrupted; nothing was committed, so running the same command again is safe "
                         "(receivers can de-duplicate on webhook-id)\n");
 
 out:
-    hd_dispatch_destroy(w);
-    hd_health_destroy(health);
-    hd_cache_destroy(cache);
-    hd_store_destroy(store);
+    hd_workers_destroy(ws);
     for (int i = 0; i < cnt; i++)
         free((char *)ranges[i].topic);
     free(ranges);

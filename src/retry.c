@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hookd/map.h"
 #include "hookd/util.h"
 
 hd_retry_t *hd_retry_new(const hd_conf_t *conf, char *errstr, size_t errstr_size) {
@@ -160,4 +161,59 @@ void hd_retry_job_destroy(hd_retry_job_t *job) {
     free(job->src_topic);
     json_object_put(job->event);
     free(job);
+}
+
+struct hd_retry_hold_s {
+    hd_retry_held_t *head;
+    hd_map_t *paused; /* "topic\0partition" -> jobs held of that partition (as a count in the pointer) */
+    hd_retry_pause_cb *pause;
+    void *opaque;
+};
+
+hd_retry_hold_t *hd_retry_hold_new(hd_retry_pause_cb *pause, void *opaque) {
+    hd_retry_hold_t *h = hd_xcalloc(1, sizeof(*h));
+    h->paused = hd_map_new(16);
+    h->pause = pause;
+    h->opaque = opaque;
+    return h;
+}
+
+void hd_retry_hold_destroy(hd_retry_hold_t *h) {
+    if (!h) return;
+    hd_map_destroy(h->paused, NULL);
+    free(h);
+}
+
+/* How many jobs of held's partition are held. */
+static intptr_t *held_count(hd_retry_hold_t *h, const hd_retry_held_t *held) {
+    char key[512];
+    size_t len = (size_t)snprintf(key, sizeof(key), "%s%c%d", held->topic, 0, (int)held->partition);
+    return (intptr_t *)hd_map_slot(h->paused, key, len < sizeof(key) ? len : sizeof(key) - 1);
+}
+
+void hd_retry_hold_add(hd_retry_hold_t *h, hd_retry_held_t *held) {
+    hd_retry_held_t **pp = &h->head;
+    while (*pp && (*pp)->due_ms <= held->due_ms)
+        pp = &(*pp)->next;
+    held->next = *pp;
+    *pp = held;
+    if ((*held_count(h, held))++ == 0) h->pause(h->opaque, held, 1);
+}
+
+hd_retry_held_t *hd_retry_hold_due(hd_retry_hold_t *h, int64_t now_ms) {
+    hd_retry_held_t *held = h->head;
+    if (!held || held->due_ms > now_ms) return NULL;
+    h->head = held->next;
+    if (--(*held_count(h, held)) == 0) h->pause(h->opaque, held, 0);
+    return held;
+}
+
+hd_retry_held_t *hd_retry_hold_take(hd_retry_hold_t *h) {
+    hd_retry_held_t *held = h->head;
+    if (held) h->head = held->next;
+    return held;
+}
+
+int64_t hd_retry_hold_next_ms(const hd_retry_hold_t *h) {
+    return h->head ? h->head->due_ms : INT64_MAX;
 }

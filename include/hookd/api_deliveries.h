@@ -10,6 +10,9 @@
 /* sub_id NULL: r->seg is ["events"]; otherwise r->seg is ["subscriptions", sub_id, "events", ...]. */
 void hd_api_deliveries(hd_api_req_t *r, const char *sub_id);
 
+/* The native JSON of a stored delivery-log row (a new object), with its numeric alias. */
+json_object *hd_api_delivery_json(const bson_t *doc);
+
 /* Deletes every delivery-log row of the tenant's subscription sub_id. Sets a 500 reply on a database error, a
  * 200 one when rows went, none when there were none. */
 void hd_api_deliveries_forget(hd_api_req_t *r, const char *sub_id);

@@ -13,7 +13,9 @@
 #include "hookd/config.h"
 #include "hookd/secret.h"
 
-/* One request as the resource handlers see it. Everything is borrowed for the duration of the request. */
+/* One request as the resource handlers see it. Everything is borrowed for the duration of the request, except
+ * tenant_owned and reply (the server frees them: hd_api_req_finish) and body (freed by the server, or by whoever
+ * built a sub-request: dialect_native.h). */
 typedef struct hd_api_req_s {
     const hd_conf_t *conf;
     const hd_secret_key_t *master;
@@ -22,15 +24,48 @@ typedef struct hd_api_req_s {
     rd_kafka_t *producer;
     struct MHD_Connection *conn;
     const char *method;
-    char **seg; /* path segments after /v1/webhooks/, URL-decoded, valid UTF-8 */
+    const char *path;       /* the request path as sent (percent-encoded, no query), for messages */
+    const char *const *seg; /* path segments after the dialect's prefix, URL-decoded, valid UTF-8 */
     int nseg;
-    json_object *body; /* the parsed JSON body, NULL when the request had none */
-    const char *tenant;
+    const char *raw_body; /* the body as received (NUL-terminated), NULL when there was none */
+    size_t raw_len;
+    json_object *query; /* a sub-request's query parameters (strings); NULL: the connection's */
+    json_object *body;  /* the parsed JSON body (hd_api_req_parse_body), NULL when none */
+    const char *tenant; /* set by authentication */
+    char *tenant_owned;
     int admin;
     unsigned status; /* the reply, set through the helpers */
     json_object *reply;
-    const char *allow; /* the Allow header of a 405 reply (static) */
+    const char *allow;          /* the Allow header of a 405 reply (static) */
+    const char *const *headers; /* more headers of the reply: name, value, ..., NULL (static), or NULL */
 } hd_api_req_t;
+
+/* Frees what the request owns once its reply is sent: the reply, the parsed body and the tenant. */
+void hd_api_req_finish(hd_api_req_t *r);
+
+/* Sets the reply to status and reply (taken), in whatever shape a dialect answers with; the headers of an earlier
+ * reply (allow, headers) go with it. */
+void hd_api_req_reply(hd_api_req_t *r, unsigned status, json_object *reply);
+
+/* A request header, or NULL. */
+const char *hd_api_req_header(hd_api_req_t *r, const char *name);
+
+/* Authenticates the request with key, an API key found wherever the dialect carries it (NULL or empty: none
+ * given): 1 with r->tenant and r->admin set; 0 with a 401 reply (slug invalid-token); -1 with a 500 reply. */
+int hd_api_req_authenticate(hd_api_req_t *r, const char *key);
+
+/* hd_api_req_authenticate with the key of the x-api-key header, else of "Authorization: Bearer <key>". */
+int hd_api_req_authenticate_headers(hd_api_req_t *r);
+
+/* Parses r->raw_body into r->body when there is one: its Content-Type must be one of types (NULL-terminated
+ * media types such as "application/json", compared without parameters and case) with no charset but UTF-8, and
+ * the body one JSON value other than null (hd_api_req_parse_json). 0, or -1 with a 415 (invalid-content-type) or 400
+ * (invalid-json, invalid-param) reply. */
+int hd_api_req_parse_body(hd_api_req_t *r, const char *const *types);
+
+/* 1 when every query parameter is one of allowed (NULL-terminated; NULL: none is), else 0 with a 400 reply
+ * (invalid-param) naming the first unknown one. */
+int hd_api_req_params(hd_api_req_t *r, const char *const *allowed);
 
 /* Sets an error reply. details (taken; may be NULL) is an array of {"field", "message"} objects. */
 void hd_api_req_error(hd_api_req_t *r, unsigned status, const char *slug, json_object *details, const char *fmt, ...)
@@ -83,10 +118,29 @@ json_object *hd_api_req_json_text_value(json_object *stored);
 void hd_api_req_append_json(bson_t *b, const char *key, json_object *v);
 
 /* Replies with one page of coll's documents matching filter (borrowed), ordered by field (a string field, unique
- * per document), ascending or descending, honouring the limit, after and before query parameters. Each document
- * is converted with conv (which returns a new object). */
+ * per document), ascending or descending, honouring the limit, after and before query parameters, or limit and
+ * offset (offset pagination: the pagination object then has offset and total). Each document is converted with
+ * conv (which returns a new object). */
+/* The query parameters of hd_api_req_list, for hd_api_req_params lists. */
+#define HD_API_REQ_PAGE_PARAMS "limit", "after", "before", "offset"
+
 void hd_api_req_list(hd_api_req_t *r, const char *coll, const bson_t *filter, const char *field, int desc,
                      json_object *(*conv)(const bson_t *doc));
+
+/* One page of coll's documents matching filter (borrowed) in the order of sort (borrowed; _id breaks ties),
+ * skipping skip and taking at most take (0: none, only the total), each converted with conv. 0 with *items (a new
+ * array) and *total (every match) set, or -1 with a 500 reply. For dialects with offset pagination and their own
+ * sort orders. */
+int hd_api_req_page(hd_api_req_t *r, const char *coll, const bson_t *filter, const bson_t *sort, int64_t skip,
+                    int64_t take, json_object *(*conv)(const bson_t *doc), json_object **items, int64_t *total);
+
+/* The _id of the tenant's document of collection whose numeric alias (alias.h) is alias: 1 with *id set (caller
+ * frees); 0 with a 404 reply (not-found) naming what ("subscription", "delivery"); -1 with a 500 reply. */
+int hd_api_req_alias_id(hd_api_req_t *r, const char *collection, int64_t alias, const char *what, char **id);
+
+/* The numeric alias of the tenant's document id of collection: 1 with *alias set; 0 with a 404 reply naming what;
+ * -1 with a 500 reply. */
+int hd_api_req_alias_of(hd_api_req_t *r, const char *collection, const char *id, const char *what, int64_t *alias);
 
 /* Parses an RFC 3339 query parameter into ms; sets a 400 reply and returns -1 when malformed, 0 otherwise
  * (*ms untouched when the parameter is absent). */

@@ -10,4 +10,7 @@
  * subscription go to api_deliveries. */
 void hd_api_subscriptions(hd_api_req_t *r);
 
+/* The native JSON of a stored subscription (a new object): every field but the keys, its id and numeric alias. */
+json_object *hd_api_subscription_json(const bson_t *doc);
+
 #endif

@@ -22,6 +22,12 @@ int hd_apikey_create(mongoc_client_t *client, const char *database, const hd_sec
 int hd_apikey_check(mongoc_client_t *client, const char *database, const hd_secret_key_t *master, const char *key,
                     char **tenant, int *admin, char *errstr, size_t errstr_size);
 
+/* Looks the key with this id up (no key to check: the caller holds proof of it, e.g. an OAuth2 access token issued
+ * for it): 1 when it exists, with *tenant (caller frees); 0 when it does not (revoked); -1 with errstr filled when
+ * the database fails. */
+int hd_apikey_lookup(mongoc_client_t *client, const char *database, const char *id, char **tenant, char *errstr,
+                     size_t errstr_size);
+
 /* Calls fn for every key of tenant (NULL: of every tenant), by id; the strings are borrowed for the call. Returns
  * 0, or -1 with errstr filled. */
 typedef void (*hd_apikey_fn)(void *arg, const char *id, const char *tenant, int admin, int64_t created_at_ms);

@@ -44,6 +44,7 @@ typedef struct hd_conf_s {
     int64_t api_request_timeout_ms;
     int64_t api_max_body_bytes;
     int64_t api_recorder;
+    char *api_dialects; /* name[=/prefix],... (dialect.h) */
     char *recorder_group_id;
     char *http_allow_cidrs;
     char *http_proxy;

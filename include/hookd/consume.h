@@ -11,6 +11,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "hookd/config.h"
+#include "hookd/decode.h"
 
 typedef struct hd_consume_s hd_consume_t;
 typedef struct hd_consume_entry_s hd_consume_entry_t;
@@ -55,6 +56,9 @@ void hd_consume_done(hd_consume_t *c, hd_consume_entry_t *e);
 /* 1 when e's partition has been revoked: its work not yet started is better left to the partition's new owner,
  * which starts from the last committed offset anyway. */
 int hd_consume_entry_revoked(const hd_consume_entry_t *e);
+
+/* The first max Kafka headers of msg as decode reads them (borrowed from msg); returns how many. */
+size_t hd_consume_headers(const rd_kafka_message_t *msg, hd_decode_header_t *out, size_t max);
 
 /* Stops (pause != 0) or restarts fetching one partition: a retry tier partition waits while its head job is not
  * due, so that the consumer does not pull the whole backlog into memory. */

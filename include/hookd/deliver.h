@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "hookd/config.h"
+#include "hookd/sub.h"
 
 typedef struct hd_deliver_req_s {
     /* in: borrowed, must stay valid until the done callback */
@@ -37,6 +38,14 @@ typedef struct hd_deliver_req_s {
     int64_t started_us;
     const struct hd_guard_s *guard;
 } hd_deliver_req_t;
+
+/* A webhook's request headers: the subscription's own (custom, custom_cnt) first, then content-type, webhook-id,
+ * webhook-timestamp, webhook-signature, and "Expect:", which tells curl to send no Expect: 100-continue (a round
+ * trip for larger bodies). One allocation, nodes then lines, since curl only reads the list (curl_slist_append
+ * makes two per header, a dozen per delivery): the caller frees it with free(), not curl_slist_free_all. Copies
+ * the strings. */
+struct curl_slist *hd_deliver_headers(const hd_sub_header_t *custom, int custom_cnt, const char *content_type,
+                                      const char *webhook_id, const char *timestamp, const char *signature);
 
 typedef struct hd_deliver_s hd_deliver_t;
 

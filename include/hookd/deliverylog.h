@@ -2,8 +2,8 @@
  * own consumer group and upserts the `deliveries` collection, one row per delivery id holding its latest attempt.
  * An attempt older than (or equal to) the row's is ignored, so re-consuming the topic never duplicates or
  * regresses a row. Status: success -> succeeded; not final with a next_retry_at -> retrying; otherwise failed
- * (rows created by the API before any attempt are pending). Runs as `hookd recorder` or as a thread of
- * `hookd api` (api.recorder = 1). */
+ * (rows created by the API before any attempt are pending). A new row gets a numeric alias (alias.h), reserved in
+ * blocks. Runs as `hookd recorder` or as a thread of `hookd api` (api.recorder = 1). */
 #ifndef HOOKD_DELIVERYLOG_H
 #define HOOKD_DELIVERYLOG_H
 

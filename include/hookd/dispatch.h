@@ -1,7 +1,8 @@
-/* A dispatch worker: one thread, one event loop. It consumes events (consume), decodes them (decode), finds the
- * subscribers (match), renders (render) and signs (sign) each delivery, posts them all concurrently (deliver),
- * classifies the answers (outcome) and writes every outcome to Kafka (record). A source offset advances only
- * when every delivery of its event has a durable outcome. */
+/* A dispatch worker: one thread, one event loop, the event lifecycle. It takes messages from the source topics and
+ * the retry tiers (consume), decodes them (decode), finds the subscribers (match), hands each delivery to its
+ * deliveries (attempt.h: admit, render, sign, deliver, outcome, record), holds retry jobs until due (retry) and
+ * dead-letters bad input (record). It orchestrates; the stages decide. A source offset advances only when every
+ * delivery of its event has a durable outcome. The process's workers are wired together in workers.h. */
 #ifndef HOOKD_DISPATCH_H
 #define HOOKD_DISPATCH_H
 

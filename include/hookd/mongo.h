@@ -16,6 +16,7 @@
 #define HD_MONGO_DELIVERIES "deliveries"
 #define HD_MONGO_EVENT_TYPES "event_types"
 #define HD_MONGO_API_KEYS "api_keys"
+#define HD_MONGO_COUNTERS "counters" /* numeric aliases (alias.h) */
 
 typedef struct hd_mongo_s hd_mongo_t;
 

@@ -1,5 +1,6 @@
-/* Recording outcomes durably: one results-topic record per delivery attempt
- * (schemas/delivery-result.schema.json) and dead-letter records for rejected input, produced with an
+/* Recording outcomes durably, every record shape hookd writes: one results-topic record per delivery attempt
+ * (schemas/delivery-result.schema.json), dead-letter records for rejected input and for deliveries that will not
+ * be attempted again, retry jobs in their tiers, and ops events (subscription.disabled), produced with an
  * idempotent producer (acks=all). The ack callback fires once per record, only after Kafka has it; a record
  * whose delivery fails is produced again (the partition's offset waits), never dropped. */
 #ifndef HOOKD_RECORD_H
@@ -9,6 +10,7 @@
 #include <stdint.h>
 
 #include "hookd/config.h"
+#include "hookd/retry.h"
 
 typedef struct hd_record_s hd_record_t;
 
@@ -19,10 +21,14 @@ typedef void(hd_record_ack_cb)(void *opaque, void *record_opaque);
 hd_record_t *hd_record_new(const hd_conf_t *conf, int wake_fd, hd_record_ack_cb *ack, void *opaque, char *errstr,
                            size_t errstr_size);
 
-/* Asks the cluster to create topics that do not exist yet (retry tiers, ops), without blocking: the answer is
- * logged from hd_record_poll. Brokers that refuse (no permission, or auto-creation is the policy) only cost a
- * warning. */
-void hd_record_create_topics(hd_record_t *r, const char *const *topics, int cnt);
+/* Start-up: checks that the largest records (a retry job carrying an event of event_max_bytes, and dead letters)
+ * fit the producer's message.max.bytes and the max.message.bytes of the retry tier and dead-letter topics that
+ * already exist (read from the cluster, waiting up to two seconds): -1 with errstr when not. Then asks the cluster
+ * to create the topics hookd writes that do not exist yet (tiers, dead letters, results, ops), without blocking:
+ * the answer is logged from hd_record_poll, and brokers that refuse (no permission, or auto-creation is the policy)
+ * only cost a warning. */
+int hd_record_prepare(hd_record_t *r, const hd_retry_t *retry, size_t event_max_bytes, char *errstr,
+                      size_t errstr_size);
 
 /* Flushes for up to timeout_ms and frees the producer; unacked records are reported in the log. NULL no-op. */
 void hd_record_destroy(hd_record_t *r, int timeout_ms);
@@ -67,8 +73,21 @@ size_t hd_record_result_json(const hd_record_result_t *res, char **buf, size_t *
 int hd_record_deadletter(hd_record_t *r, const rd_kafka_message_t *msg, const char *reason, const char *error,
                          void *record_opaque);
 
-/* Produces value to any topic (retry tiers, the dead-letter topic for failed deliveries, the ops topic). Takes
- * hdrs (may be NULL) on every path. value must fit hd_record_max_bytes. */
+/* Produces a retry job (hd_retry_job_encode) keyed by its delivery id: to topic, a retry tier; or, when topic is
+ * NULL, to the dead-letter topic with hookd-reason and hookd-error headers (reason, and error or else the reason
+ * again): a delivery that will not be attempted again, which producing it to a tier topic replays. A job too large
+ * for a record (an event whose envelope outgrew event.max.bytes) goes to the dead-letter topic instead, its event
+ * cut down to id, type and tenant (the source coordinates find the rest), with reason "too-large"; then returns 1.
+ * Does not take job. */
+int hd_record_job(hd_record_t *r, const char *topic, const hd_retry_job_t *job, const char *reason, const char *error,
+                  void *record_opaque);
+
+/* Produces the ops event of a subscription disabled at at_ms to ops.topic, keyed by the subscription id:
+ * {"type":"subscription.disabled","subscription_id","tenant","url","reason","at"} (at in RFC 3339). */
+int hd_record_disabled(hd_record_t *r, const char *subscription_id, const char *tenant, const char *url,
+                       const char *reason, int64_t at_ms, void *record_opaque);
+
+/* Produces value to any topic. Takes hdrs (may be NULL) on every path. value must fit hd_record_max_bytes. */
 int hd_record_produce(hd_record_t *r, const char *topic, const char *key, const void *value, size_t len,
                       rd_kafka_headers_t *hdrs, void *record_opaque);
 
@@ -90,10 +109,5 @@ int hd_record_fatal(const hd_record_t *r);
 
 /* The most key, value and headers one record may carry (the producer's message.max.bytes less framing). */
 size_t hd_record_max_bytes(const hd_record_t *r);
-
-/* Start-up check that records of need bytes fit the producer's limit and that the topics that already exist
- * (read from the cluster, waiting up to two seconds) take the producer's largest records. -1 with errstr. */
-int hd_record_check_limits(hd_record_t *r, size_t need, const char *const *topics, int cnt, char *errstr,
-                           size_t errstr_size);
 
 #endif

@@ -23,8 +23,8 @@
 
 #include "hookd/config.h"
 
-/* Does not take conf or argv. */
-int hd_replay_main(const hd_conf_t *conf, int argc, char **argv, const atomic_int *stop);
+/* Does not take conf or argv. A failing worker sets *stop. */
+int hd_replay_main(const hd_conf_t *conf, int argc, char **argv, atomic_int *stop);
 
 /* The options of one replay. Strings point into argv or conf. */
 typedef struct hd_replay_opts_s {

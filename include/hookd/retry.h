@@ -42,6 +42,41 @@ int hd_retry_plan(const hd_retry_t *r, int attempt, int64_t retry_after_s, int64
  * a tier no longer than that tier's own delay and does not block the jobs queued behind it. */
 int hd_retry_tier_for_wait(const hd_retry_t *r, int64_t wait_ms);
 
+/* A retry job held until it is due, embedded in the caller's message (the hold links it, never frees it). topic
+ * and partition name the tier partition it was consumed from; they must stay valid while it is held. */
+typedef struct hd_retry_held_s {
+    int64_t due_ms;
+    const char *topic;
+    int32_t partition;
+    struct hd_retry_held_s *next;
+} hd_retry_held_t;
+
+/* Called to pause (pause 1) a tier partition when it gets its first held job, and to resume it (pause 0) when its
+ * last one is released: the consumer then does not fetch the backlog queued behind a job that is not due. */
+typedef void(hd_retry_pause_cb)(void *opaque, const hd_retry_held_t *held, int pause);
+
+/* The jobs one worker holds, soonest first. Not thread-safe. */
+typedef struct hd_retry_hold_s hd_retry_hold_t;
+
+/* Never NULL (aborts when out of memory). */
+hd_retry_hold_t *hd_retry_hold_new(hd_retry_pause_cb *pause, void *opaque);
+
+/* Frees the hold; jobs still linked are the caller's and are left alone. NULL is a no-op. */
+void hd_retry_hold_destroy(hd_retry_hold_t *h);
+
+/* Holds held until held->due_ms (after those due at the same time). */
+void hd_retry_hold_add(hd_retry_hold_t *h, hd_retry_held_t *held);
+
+/* The soonest job when it is due at now, taken out of the hold (its partition resumed when it was the last held
+ * there); NULL when none is due. */
+hd_retry_held_t *hd_retry_hold_due(hd_retry_hold_t *h, int64_t now_ms);
+
+/* Any held job, taken out without resuming its partition (a stopping worker gives them up); NULL when none. */
+hd_retry_held_t *hd_retry_hold_take(hd_retry_hold_t *h);
+
+/* When the soonest held job is due; INT64_MAX when none is held. */
+int64_t hd_retry_hold_next_ms(const hd_retry_hold_t *h);
+
 /* A retry job: owned strings, event owned. */
 typedef struct hd_retry_job_s {
     char *delivery_id, *subscription_id, *url;

@@ -45,6 +45,23 @@ void hd_json_string(const char *s, size_t len, void (*put)(void *out, const char
 /* Trims ASCII whitespace in place; returns the first non-space character. */
 char *hd_trim(char *s);
 
+/* An intrusive doubly linked list of structs with prev and next members, head a pointer to the first. */
+#define HD_LIST_ADD(head, x)                                                                                           \
+    do {                                                                                                               \
+        (x)->prev = NULL;                                                                                              \
+        (x)->next = (head);                                                                                            \
+        if (head) (head)->prev = (x);                                                                                  \
+        (head) = (x);                                                                                                  \
+    } while (0)
+#define HD_LIST_DEL(head, x)                                                                                           \
+    do {                                                                                                               \
+        if ((x)->prev)                                                                                                 \
+            (x)->prev->next = (x)->next;                                                                               \
+        else                                                                                                           \
+            (head) = (x)->next;                                                                                        \
+        if ((x)->next) (x)->next->prev = (x)->prev;                                                                    \
+    } while (0)
+
 int64_t hd_now_ms(void);  /* wall clock, ms since the epoch */
 int64_t hd_mono_us(void); /* monotonic clock, microseconds */
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pymongo
 import pytest
+import requests
 import standardwebhooks
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
@@ -660,6 +661,89 @@ def hookd(hookd_bin, topics, db, tmp_path):
 
 
 WEBHOOK_ID = re.compile(r"^msg_[0-9a-f]{32}$")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# `hookd api`
+
+
+class Api:
+    """A running `hookd api` with an API key per tenant in keys (default: t1, t2, and "admin", an admin key of t1).
+    dialects is api.dialects (None: the default, the native API alone at /v1/webhooks)."""
+
+    def __init__(self, hookd_bin, env, log_path, dialects=None, tenants=("t1", "t2")):
+        if dialects is not None:
+            env = dict(env, HOOKD_API_DIALECTS=dialects)
+        self.bin, self.env, self.log_path = hookd_bin, env, log_path
+        self.base = f"http://127.0.0.1:{env['HOOKD_API_PORT']}"
+        self.log_file = open(log_path, "ab")
+        self.proc = subprocess.Popen([str(hookd_bin), "api"], env=env, stdin=subprocess.DEVNULL,
+                                     stdout=self.log_file, stderr=subprocess.STDOUT)
+        wait_for(self._up, what="hookd api /healthz")
+        self.keys = {t: self.new_key(t) for t in tenants}
+        self.keys["admin"] = self.new_key(tenants[0], admin=True)
+
+    def _up(self):
+        assert self.proc.poll() is None, self.log()
+        try:
+            return requests.get(self.base + "/healthz", timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def new_key(self, tenant, admin=False):
+        args = [str(self.bin), "apikey", "create", "--tenant", tenant] + (["--admin"] if admin else [])
+        out = subprocess.run(args, env=self.env, capture_output=True, check=True, timeout=TIMEOUT)
+        return out.stdout.decode().strip()
+
+    def call(self, method, path, key="t1", json_body=None, data=None, headers=None, params=None):
+        """A request with the native API's authentication (x-api-key) and a JSON body."""
+        h = dict(headers or {})
+        if key is not None:
+            h.setdefault("x-api-key", self.keys.get(key, key))
+        if json_body is not None:
+            data = json.dumps(json_body).encode()
+        if data is not None:
+            h.setdefault("content-type", "application/json")
+        return requests.request(method, self.base + path, data=data, headers=h, params=params, timeout=TIMEOUT)
+
+    def log(self):
+        return open(self.log_path, errors="replace").read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=TIMEOUT)
+        self.log_file.close()
+        text = self.log()
+        report = next((m for m in SANITIZER_MARKERS if m in text), None)
+        assert report is None, f"sanitizer report in hookd api's output ({report!r}); see {self.log_path}"
+        assert self.proc.returncode == 0, f"hookd api exited with {self.proc.returncode}; see {self.log_path}"
+
+
+@pytest.fixture
+def master_key():
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+@pytest.fixture
+def api_server(hookd, hookd_bin, master_key, topics, tmp_path):
+    """api_server(dialects=None, tenants=("t1", "t2"), **env) -> a started Api on a free port, with the test's
+    database and topics; every one started is stopped at teardown (exit 0, no sanitizer report)."""
+    started = []
+
+    def start(dialects=None, tenants=("t1", "t2"), **extra_env):
+        env = hookd.env(HOOKD_MASTER_KEY=master_key, HOOKD_API_PORT=free_port(),
+                        HOOKD_RECORDER_GROUP_ID=topics.group + ".recorder", **extra_env)
+        a = Api(hookd_bin, env, tmp_path / f"hookd-api-{len(started) + 1}.log", dialects, tenants)
+        started.append(a)
+        return a
+
+    yield start
+    for a in started:
+        a.stop()
+        lines = a.log().splitlines()
+        print(f"\n----- hookd api: {a.log_path} (last 100 of {len(lines)} lines) -----")
+        print("\n".join(lines[-100:]))
 
 
 # ----------------------------------------------------------------------------------------------------------------

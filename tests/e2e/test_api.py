@@ -1,96 +1,28 @@
 """`hookd api` end to end: the management API against real FerretDB and Kafka, driven with `requests` as a client
 would, with `hookd dispatch` and the local receiver (standardwebhooks verifier) where deliveries are involved.
-Fixtures: conftest.py; the API process and its keys: the `api` fixture below."""
+Fixtures: conftest.py (the API process and its keys: Api, api_server); `api` below is the native API alone."""
 
 import base64
 import datetime as dt
 import json
-import os
 import secrets
 import signal
-import socket
 import subprocess
 import time
 
 import pytest
-import requests
 import standardwebhooks
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from conftest import SANITIZER_MARKERS, TIMEOUT, make_event, wait_for
+# Api, free_port and master_key are re-exported for the test modules that import them from here.
+from conftest import SANITIZER_MARKERS, TIMEOUT, Api, free_port, make_event, master_key, wait_for  # noqa: F401
 
 SUBS = "/v1/webhooks/subscriptions"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Api:
-    """A running `hookd api` with keys for tenants t1, t2 and an admin key (tenant t1)."""
-
-    def __init__(self, hookd_bin, env, log_path):
-        self.bin, self.env, self.log_path = hookd_bin, env, log_path
-        self.base = f"http://127.0.0.1:{env['HOOKD_API_PORT']}"
-        self.log_file = open(log_path, "ab")
-        self.proc = subprocess.Popen([str(hookd_bin), "api"], env=env, stdin=subprocess.DEVNULL,
-                                     stdout=self.log_file, stderr=subprocess.STDOUT)
-        wait_for(self._up, what="hookd api /healthz")
-        self.keys = {"t1": self.new_key("t1"), "t2": self.new_key("t2"), "admin": self.new_key("t1", admin=True)}
-
-    def _up(self):
-        assert self.proc.poll() is None, self.log()
-        try:
-            return requests.get(self.base + "/healthz", timeout=2).status_code == 200
-        except requests.ConnectionError:
-            return False
-
-    def new_key(self, tenant, admin=False):
-        args = [str(self.bin), "apikey", "create", "--tenant", tenant] + (["--admin"] if admin else [])
-        out = subprocess.run(args, env=self.env, capture_output=True, check=True, timeout=TIMEOUT)
-        return out.stdout.decode().strip()
-
-    def call(self, method, path, key="t1", json_body=None, data=None, headers=None, params=None):
-        h = dict(headers or {})
-        if key is not None:
-            h.setdefault("x-api-key", self.keys.get(key, key))
-        if json_body is not None:
-            data = json.dumps(json_body).encode()
-        if data is not None:
-            h.setdefault("content-type", "application/json")
-        return requests.request(method, self.base + path, data=data, headers=h, params=params, timeout=TIMEOUT)
-
-    def log(self):
-        return open(self.log_path, errors="replace").read()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=TIMEOUT)
-        self.log_file.close()
-        text = self.log()
-        report = next((m for m in SANITIZER_MARKERS if m in text), None)
-        assert report is None, f"sanitizer report in hookd api's output ({report!r}); see {self.log_path}"
-        assert self.proc.returncode == 0, f"hookd api exited with {self.proc.returncode}; see {self.log_path}"
-
-
 @pytest.fixture
-def master_key():
-    return base64.b64encode(secrets.token_bytes(32)).decode()
-
-
-@pytest.fixture
-def api(hookd, hookd_bin, master_key, topics, tmp_path):
-    env = hookd.env(HOOKD_MASTER_KEY=master_key, HOOKD_API_PORT=free_port(),
-                    HOOKD_RECORDER_GROUP_ID=topics.group + ".recorder")
-    a = Api(hookd_bin, env, tmp_path / "hookd-api.log")
-    yield a
-    a.stop()
-    lines = a.log().splitlines()
-    print(f"\n----- hookd api: {a.log_path} (last 100 of {len(lines)} lines) -----")
-    print("\n".join(lines[-100:]))
+def api(api_server):
+    return api_server()
 
 
 def ok(resp, status=200):
@@ -318,6 +250,59 @@ def test_pagination_forward_and_back(api):
         assert body["pagination"]["has_next_page"] is True
         before = body["pagination"]["start_cursor"] if body["pagination"]["has_previous_page"] else None
     assert back == ids[:6]
+
+
+def test_offset_pagination_with_totals(api):
+    ids = [new_sub(api, name=f"o{i}")["id"] for i in range(5)]
+    new_sub(api, "t2", name="other")
+    body = api.call("GET", SUBS, params={"limit": 2, "offset": 1}).json()
+    assert [x["id"] for x in body["data"]] == ids[1:3]
+    assert body["pagination"] == {"start_cursor": None, "end_cursor": None, "has_next_page": True,
+                                  "has_previous_page": True, "limit": 2, "offset": 1, "total": 5}
+    last = api.call("GET", SUBS, params={"limit": 2, "offset": 4, "name": "o4"}).json()
+    assert last["data"] == [] and last["pagination"]["total"] == 1 and last["pagination"]["has_next_page"] is False
+    assert ok(api.call("GET", SUBS, params={"offset": 0}))[0]["id"] == ids[0]
+    for bad in ("-1", "x", "1.5", "99999999999"):
+        err(api.call("GET", SUBS, params={"offset": bad}), 400, "invalid-param")
+    cursor = api.call("GET", SUBS, params={"limit": 1}).json()["pagination"]["end_cursor"]
+    err(api.call("GET", SUBS, params={"offset": 1, "after": cursor}), 400, "invalid-param")
+
+
+def test_unknown_query_parameters_refused(api):
+    s = new_sub(api)
+    for method, path, body in [("GET", SUBS, None), ("POST", SUBS, {"url": "http://127.0.0.1:9/x",
+                                                                       "event_types": ["customer.created"]}),
+                               ("GET", f"{SUBS}/{s['id']}", None), ("PATCH", f"{SUBS}/{s['id']}", {"name": "n"}),
+                               ("GET", f"{SUBS}/{s['id']}/events", None), ("GET", "/v1/webhooks/events", None),
+                               ("GET", "/v1/webhooks/event-types", None), ("DELETE", f"{SUBS}/{s['id']}", None)]:
+        e = err(api.call(method, path, json_body=body, params={"take": "5"}), 400, "invalid-param")
+        assert e["details"] == [{"field": "take", "message": "unknown query parameter"}], e
+    err(api.call("GET", "/v1/webhooks/api-keys", key="admin", params={"tenantt": "t1"}), 400, "invalid-param")
+    assert len(ok(api.call("GET", SUBS))) == 1, "nothing was created by the refused POST"
+    assert ok(api.call("GET", f"{SUBS}/{s['id']}"))["name"] == "s", "nothing was changed by the refused PATCH"
+
+
+def test_alias_and_metadata(api, api_server, db):
+    a = new_sub(api, metadata={"partner_id": 42, "nested": {"k": ["v"]}})
+    b = new_sub(api, "t2")
+    assert isinstance(a["alias"], int) and isinstance(b["alias"], int) and b["alias"] > a["alias"] > 0
+    assert a["metadata"] == {"partner_id": 42, "nested": {"k": ["v"]}} and b["metadata"] == {}
+    assert db.subscriptions.find_one({"_id": a["id"]})["alias"] == a["alias"]
+    patched = ok(api.call("PATCH", f"{SUBS}/{a['id']}", json_body={"name": "renamed"}))
+    assert patched["alias"] == a["alias"] and patched["metadata"] == a["metadata"]
+    put = ok(api.call("PUT", f"{SUBS}/{a['id']}", json_body={"url": "http://127.0.0.1:9/y",
+                                                                "event_types": ["customer.created"]}))
+    assert put["alias"] == a["alias"] and put["metadata"] == {}, "PUT replaces metadata too"
+    for bad in ([1], "x", {"$where": 1}, {"a.b": 1}, {"": 1}, {"big": "x" * 9000}):
+        e = err(api.call("PATCH", f"{SUBS}/{a['id']}", json_body={"metadata": bad}), 422, "invalid-param")
+        assert [d["field"] for d in e["details"]] == ["metadata"], e
+    # Subscriptions written before aliases existed get one when the API starts.
+    db.subscriptions.update_one({"_id": b["id"]}, {"$unset": {"alias": ""}})
+    assert ok(api.call("GET", f"{SUBS}/{b['id']}", key="t2"))["alias"] is None
+    again = api_server()
+    alias = ok(again.call("GET", f"{SUBS}/{b['id']}", key="t2"))["alias"]
+    assert isinstance(alias, int) and alias > b["alias"]
+    assert ok(again.call("GET", f"{SUBS}/{a['id']}"))["alias"] == a["alias"], "an alias never changes"
 
 
 def test_list_filters(api):
@@ -635,8 +620,12 @@ def test_recorder_is_idempotent_and_maps_status(api, db, produce, topics):
     # A response longer than the row keeps (1024 bytes) is cut on a character boundary: the log stays UTF-8.
     produce({**result_record("msg_d", sub="sub_r"), "response": "x" + "é" * 600}, topic=topics.results)
     wait_for(lambda: db.deliveries.find_one({"_id": "msg_d"}), what="the long response's row")
-    (row,) = [x for x in ok(api.call("GET", "/v1/webhooks/events", params={"limit": 500})) if x["id"] == "msg_d"]
+    log = ok(api.call("GET", "/v1/webhooks/events", params={"limit": 500}))
+    (row,) = [x for x in log if x["id"] == "msg_d"]
     assert row["response"] == "x" + "é" * 511, row["response"][-5:]
+    aliases = [x["alias"] for x in log]
+    assert all(isinstance(a, int) and a > 0 for a in aliases) and len(set(aliases)) == len(log), log
+    assert db.deliveries.find_one({"_id": "msg_a"})["alias"] == [x for x in log if x["id"] == "msg_a"][0]["alias"]
 
 
 def test_delivery_log_filters_and_pages(api, produce, topics):

@@ -1,6 +1,7 @@
 /* Results records: the JSON text hd_record_result_json writes against json-c's serialisation of the same record,
- * byte for byte, and parsed back with json-c field by field, hostile strings included. The producer: a record
- * librdkafka refuses is kept, a fatal producer is reported (librdkafka's mock cluster). */
+ * byte for byte, and parsed back with json-c field by field, hostile strings included. The other shapes (retry
+ * jobs, both kinds of dead letter, the ops event) read back from librdkafka's mock cluster, fields and header
+ * names. The producer: a record librdkafka refuses is kept, a fatal producer is reported. */
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <librdkafka/rdkafka.h>
@@ -12,6 +13,7 @@
 #include "hookd/config.h"
 #include "hookd/log.h"
 #include "hookd/record.h"
+#include "hookd/retry.h"
 #include "hookd/rfc3339.h"
 #include "hookd/util.h"
 #include "unit.h"
@@ -233,80 +235,272 @@ static void test_response_sanitised(void) {
     free(buf);
 }
 
-/* librdkafka's in-process mock cluster, owned by a client of its own. */
-static rd_kafka_t *mock_owner(const char **bootstraps) {
-    char err[256];
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    rd_kafka_conf_set(c, "test.mock.num.brokers", "1", err, sizeof(err));
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
-    rd_kafka_mock_cluster_t *mc = rd_kafka_handle_mock_cluster(rk);
-    rd_kafka_mock_topic_create(mc, "results", 1, 1);
-    rd_kafka_mock_topic_create(mc, "deadletter", 1, 1);
-    *bootstraps = rd_kafka_mock_cluster_bootstraps(mc);
-    return rk;
-}
-
 static void on_ack(void *opaque, void *record_opaque) {
     (*(int *)opaque)++;
 }
 
-static hd_conf_t *conf_for(const char *bootstraps) {
+/* A producer on librdkafka's in-process mock cluster, which a client of its own owns. r is NULL (and a CHECK
+ * failed) when it could not be made. acks counts the acknowledged records; the fixture must not move. */
+typedef struct {
+    rd_kafka_t *owner;
+    const char *bootstraps;
+    hd_conf_t *conf;
+    hd_record_t *r;
+    int acks;
+} fixture_t;
+
+/* name and value: one more setting, or NULL. */
+static void fixture_open(fixture_t *f, const char *name, const char *value) {
+    static const char *const topics[] = {"results", "deadletter", "ops", "tier", "events"};
     char err[256];
-    hd_conf_t *conf = hd_conf_new();
-    CHECK(hd_conf_set(conf, "brokers", bootstraps, err, sizeof(err)) == 0);
-    CHECK(hd_conf_set(conf, "results.topic", "results", err, sizeof(err)) == 0);
-    CHECK(hd_conf_set(conf, "deadletter.topic", "deadletter", err, sizeof(err)) == 0);
-    return conf;
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "test.mock.num.brokers", "1", err, sizeof(err));
+    f->owner = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
+    rd_kafka_mock_cluster_t *mc = rd_kafka_handle_mock_cluster(f->owner);
+    for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
+        rd_kafka_mock_topic_create(mc, topics[i], 1, 1);
+    f->bootstraps = rd_kafka_mock_cluster_bootstraps(mc);
+    f->conf = hd_conf_new();
+    CHECK(hd_conf_set(f->conf, "brokers", f->bootstraps, err, sizeof(err)) == 0);
+    CHECK(hd_conf_set(f->conf, "results.topic", "results", err, sizeof(err)) == 0);
+    CHECK(hd_conf_set(f->conf, "deadletter.topic", "deadletter", err, sizeof(err)) == 0);
+    CHECK(hd_conf_set(f->conf, "ops.topic", "ops", err, sizeof(err)) == 0);
+    if (name) CHECK(hd_conf_set(f->conf, name, value, err, sizeof(err)) == 0);
+    f->acks = 0;
+    f->r = hd_record_new(f->conf, -1, on_ack, &f->acks, err, sizeof(err));
+    CHECK(f->r != NULL);
+}
+
+static void fixture_close(fixture_t *f) {
+    hd_record_destroy(f->r, 0);
+    hd_conf_destroy(f->conf);
+    rd_kafka_destroy(f->owner);
 }
 
 /* A record librdkafka refuses when it is produced is kept, never reported as written: its event's offset waits. */
 static void test_a_refused_record_is_kept_not_acknowledged(void) {
-    const char *bootstraps;
-    rd_kafka_t *owner = mock_owner(&bootstraps);
-    hd_conf_t *conf = conf_for(bootstraps);
-    char err[256];
-    int acks = 0;
-    hd_record_t *r = hd_record_new(conf, -1, on_ack, &acks, err, sizeof(err));
-    CHECK(r != NULL);
+    fixture_t f;
+    fixture_open(&f, NULL, NULL);
+    hd_record_t *r = f.r;
     if (r) {
         static char big[1100000];
         memset(big, 'x', sizeof(big));
-        CHECK(hd_record_produce(r, "results", "k", big, sizeof(big), NULL, &acks) == 0);
-        CHECK(hd_record_produce(r, "results", "k", "{}", 2, NULL, &acks) == 0);
+        CHECK(hd_record_produce(r, "results", "k", big, sizeof(big), NULL, &f.acks) == 0);
+        CHECK(hd_record_produce(r, "results", "k", "{}", 2, NULL, &f.acks) == 0);
         CHECK(hd_record_flush(r, 3000) == 1); /* the small one is written, the large one still kept */
-        CHECK(acks == 1);
+        CHECK(f.acks == 1);
         CHECK(hd_record_outstanding_bytes(r) > sizeof(big));
         CHECK(!hd_record_fatal(r));
-        hd_record_destroy(r, 0);
     }
-    hd_conf_destroy(conf);
-    rd_kafka_destroy(owner);
+    fixture_close(&f);
 }
 
 /* A fatal producer error (here a batch the broker refuses for good while the gapless guarantee is asked for) stops
  * the writing for good: nothing is acknowledged any more and produce says so. */
 static void test_a_fatal_producer_is_reported(void) {
-    const char *bootstraps;
-    rd_kafka_t *owner = mock_owner(&bootstraps);
-    hd_conf_t *conf = conf_for(bootstraps);
-    char err[256];
-    int acks = 0;
-    CHECK(hd_conf_set(conf, "kafka.producer.enable.gapless.guarantee", "true", err, sizeof(err)) == 0);
-    hd_record_t *r = hd_record_new(conf, -1, on_ack, &acks, err, sizeof(err));
-    CHECK(r != NULL);
+    fixture_t f;
+    fixture_open(&f, "kafka.producer.enable.gapless.guarantee", "true");
+    hd_record_t *r = f.r;
     if (r) {
-        rd_kafka_mock_push_request_errors(rd_kafka_handle_mock_cluster(owner), 0 /* Produce */, 1,
+        rd_kafka_mock_push_request_errors(rd_kafka_handle_mock_cluster(f.owner), 0 /* Produce */, 1,
                                           RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
-        CHECK(hd_record_produce(r, "results", "k", "{}", 2, NULL, &acks) == 0);
+        CHECK(hd_record_produce(r, "results", "k", "{}", 2, NULL, &f.acks) == 0);
         for (int i = 0; i < 50 && !hd_record_fatal(r); i++)
             hd_record_flush(r, 100);
         CHECK(hd_record_fatal(r));
-        CHECK(hd_record_produce(r, "results", "k", "{}", 2, NULL, &acks) == -1);
-        CHECK(acks == 0);
-        hd_record_destroy(r, 0);
+        CHECK(hd_record_produce(r, "results", "k", "{}", 2, NULL, &f.acks) == -1);
+        CHECK(f.acks == 0);
     }
-    hd_conf_destroy(conf);
-    rd_kafka_destroy(owner);
+    fixture_close(&f);
+}
+
+/* The first messages of partition 0 of a topic, read from its start. The consumer outlives them: destroying it
+ * waits for every message it handed out. */
+typedef struct {
+    rd_kafka_t *rk;
+    rd_kafka_message_t *m[4];
+    int cnt;
+} reader_t;
+
+/* Reads until cnt messages came (at most 4), or 10 s passed. */
+static void reader_open(reader_t *rd, const char *bootstraps, const char *topic, int cnt) {
+    char err[256];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "bootstrap.servers", bootstraps, err, sizeof(err));
+    rd_kafka_conf_set(c, "group.id", "test-record-reader", err, sizeof(err));
+    rd->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
+    rd->cnt = 0;
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(parts, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(rd->rk, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    for (int i = 0; i < 100 && rd->cnt < cnt && rd->cnt < 4; i++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rd->rk, 100);
+        if (m && !m->err)
+            rd->m[rd->cnt++] = m;
+        else if (m)
+            rd_kafka_message_destroy(m);
+    }
+}
+
+static void reader_close(reader_t *rd) {
+    for (int i = 0; i < rd->cnt; i++)
+        rd_kafka_message_destroy(rd->m[i]);
+    rd_kafka_consumer_close(rd->rk);
+    rd_kafka_destroy(rd->rk);
+}
+
+/* The message's header name (last of that name), NULL when absent. */
+static char *header(const rd_kafka_message_t *m, const char *name, char *buf, size_t size) {
+    rd_kafka_headers_t *h;
+    const void *v;
+    size_t len;
+    if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, name, &v, &len)) return NULL;
+    snprintf(buf, size, "%.*s", (int)len, (const char *)v);
+    return buf;
+}
+
+static size_t header_cnt(const rd_kafka_message_t *m) {
+    rd_kafka_headers_t *h;
+    return rd_kafka_message_headers(m, &h) ? 0 : rd_kafka_header_cnt(h);
+}
+
+static int key_is(const rd_kafka_message_t *m, const char *key) {
+    return m->key_len == strlen(key) && !memcmp(m->key, key, m->key_len);
+}
+
+static json_object *value_json(const rd_kafka_message_t *m) {
+    json_tokener *tok = json_tokener_new();
+    json_object *o = json_tokener_parse_ex(tok, m->payload, (int)m->len);
+    json_tokener_free(tok);
+    return o;
+}
+
+/* Retry jobs in a tier carry no headers; those of deliveries given up go to the dead-letter topic with the reason
+ * and error (the reason again when there is no error); one too large for a record goes there cut down to the
+ * event's id, type and tenant, with reason too-large. */
+static void test_retry_jobs_and_delivery_dead_letters(void) {
+    fixture_t f;
+    fixture_open(&f, NULL, NULL);
+    hd_record_t *r = f.r;
+    const char *bootstraps = f.bootstraps;
+    char err[256], buf[512];
+    if (!r) goto out;
+    json_object *event = json_tokener_parse("{\"id\":\"e1\",\"type\":\"t.x\",\"tenant\":\"acme\",\"data\":{\"k\":1}}");
+    hd_retry_job_t job = {.delivery_id = "msg_1",
+                          .subscription_id = "sub_1",
+                          .url = "https://x.example/h",
+                          .attempt = 2,
+                          .due_ms = 1800000005000,
+                          .event = event,
+                          .src_topic = "events",
+                          .src_partition = 0,
+                          .src_offset = 7};
+    CHECK(hd_record_job(r, "tier", &job, NULL, NULL, &f.acks) == 0);
+    CHECK(hd_record_job(r, NULL, &job, "exhausted", "receiver answered 503", &f.acks) == 0);
+    CHECK(hd_record_job(r, NULL, &job, "permanent", NULL, &f.acks) == 0);
+    size_t big = hd_record_max_bytes(r);
+    char *data = malloc(big + 1);
+    memset(data, 'x', big);
+    data[big] = '\0';
+    json_object *large = json_object_new_object();
+    json_object_object_add(large, "id", json_object_new_string("e2"));
+    json_object_object_add(large, "type", json_object_new_string("t.y"));
+    json_object_object_add(large, "tenant", json_object_new_string("acme"));
+    json_object_object_add(large, "data", json_object_new_string(data));
+    hd_retry_job_t too_large = job;
+    too_large.event = large;
+    CHECK(hd_record_job(r, "tier", &too_large, NULL, NULL, &f.acks) == 1);
+    CHECK(hd_record_flush(r, 5000) == 0 && f.acks == 4);
+
+    reader_t rd;
+    reader_open(&rd, bootstraps, "tier", 1);
+    rd_kafka_message_t **m = rd.m;
+    CHECK(rd.cnt == 1);
+    CHECK(key_is(m[0], "msg_1") && header_cnt(m[0]) == 0);
+    hd_retry_job_t *back = hd_retry_job_decode(m[0]->payload, m[0]->len, err, sizeof(err));
+    CHECK(back && back->attempt == 2 && back->due_ms == 1800000005000 && json_object_equal(back->event, event));
+    hd_retry_job_destroy(back);
+    reader_close(&rd);
+
+    reader_open(&rd, bootstraps, "deadletter", 3);
+    CHECK(rd.cnt == 3);
+    CHECK(key_is(m[0], "msg_1") && header_cnt(m[0]) == 2);
+    CHECK_STR(header(m[0], "hookd-reason", buf, sizeof(buf)), "exhausted");
+    CHECK_STR(header(m[0], "hookd-error", buf, sizeof(buf)), "receiver answered 503");
+    back = hd_retry_job_decode(m[0]->payload, m[0]->len, err, sizeof(err)); /* replayable through a tier */
+    CHECK(back && back->attempt == 2 && json_object_equal(back->event, event));
+    hd_retry_job_destroy(back);
+    CHECK_STR(header(m[1], "hookd-reason", buf, sizeof(buf)), "permanent");
+    CHECK_STR(header(m[1], "hookd-error", buf, sizeof(buf)), "permanent");
+    CHECK(key_is(m[2], "msg_1") && header_cnt(m[2]) == 2);
+    CHECK_STR(header(m[2], "hookd-reason", buf, sizeof(buf)), "too-large");
+    CHECK(header(m[2], "hookd-error", buf, sizeof(buf)) && strstr(buf, "exceeds the producer's message.max.bytes"));
+    back = hd_retry_job_decode(m[2]->payload, m[2]->len, err, sizeof(err));
+    CHECK(back && json_object_object_length(back->event) == 3 && back->src_offset == 7);
+    if (back) {
+        json_object *v;
+        CHECK(json_object_object_get_ex(back->event, "id", &v) && !strcmp(json_object_get_string(v), "e2"));
+        CHECK(!json_object_object_get_ex(back->event, "data", &v));
+    }
+    hd_retry_job_destroy(back);
+    reader_close(&rd);
+    json_object_put(large);
+    free(data);
+    json_object_put(event);
+out:
+    fixture_close(&f);
+}
+
+/* A rejected input message goes to the dead-letter topic as it came (key, value, its own headers) with the reason,
+ * the error (as valid UTF-8) and its source coordinates added. The ops event of a disabled subscription. */
+static void test_message_dead_letter_and_ops_event(void) {
+    fixture_t f;
+    fixture_open(&f, NULL, NULL);
+    hd_record_t *r = f.r;
+    const char *bootstraps = f.bootstraps;
+    char buf[512];
+    if (!r) goto out;
+    rd_kafka_producev(f.owner, RD_KAFKA_V_TOPIC("events"), RD_KAFKA_V_KEY("k1", 2), RD_KAFKA_V_VALUE("{not json", 9),
+                      RD_KAFKA_V_HEADER("ce_type", "t.x", 3), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    rd_kafka_flush(f.owner, 5000);
+    reader_t in, rd;
+    reader_open(&in, bootstraps, "events", 1);
+    CHECK(in.cnt == 1);
+    CHECK(in.cnt && hd_record_deadletter(r, in.m[0], "bad-json", "unexpected \xff at 1", &f.acks) == 0);
+    CHECK(hd_record_disabled(r, "sub_1", "acme", "https://x.example/h", "the endpoint answered 410 Gone", 1800000000123,
+                             &f.acks) == 0);
+    CHECK(hd_record_flush(r, 5000) == 0 && f.acks == 2);
+
+    reader_close(&in);
+    reader_open(&rd, bootstraps, "deadletter", 1);
+    rd_kafka_message_t **m = rd.m;
+    CHECK(rd.cnt == 1);
+    CHECK(key_is(m[0], "k1") && m[0]->len == 9 && !memcmp(m[0]->payload, "{not json", 9));
+    CHECK(header_cnt(m[0]) == 6);
+    CHECK_STR(header(m[0], "ce_type", buf, sizeof(buf)), "t.x");
+    CHECK_STR(header(m[0], "hookd-reason", buf, sizeof(buf)), "bad-json");
+    CHECK_STR(header(m[0], "hookd-error", buf, sizeof(buf)), "unexpected ? at 1");
+    CHECK_STR(header(m[0], "hookd-source-topic", buf, sizeof(buf)), "events");
+    CHECK_STR(header(m[0], "hookd-source-partition", buf, sizeof(buf)), "0");
+    CHECK_STR(header(m[0], "hookd-source-offset", buf, sizeof(buf)), "0");
+    reader_close(&rd);
+
+    reader_open(&rd, bootstraps, "ops", 1);
+    CHECK(rd.cnt == 1);
+    CHECK(key_is(m[0], "sub_1") && header_cnt(m[0]) == 0);
+    json_object *o = value_json(m[0]);
+    CHECK(o && json_object_object_length(o) == 6);
+    CHECK_STR(get_str(o, "type"), "subscription.disabled");
+    CHECK_STR(get_str(o, "subscription_id"), "sub_1");
+    CHECK_STR(get_str(o, "tenant"), "acme");
+    CHECK_STR(get_str(o, "url"), "https://x.example/h");
+    CHECK_STR(get_str(o, "reason"), "the endpoint answered 410 Gone");
+    CHECK_STR(get_str(o, "at"), "2027-01-15T08:00:00.123Z");
+    json_object_put(o);
+    reader_close(&rd);
+out:
+    fixture_close(&f);
 }
 
 int main(void) {
@@ -316,5 +510,7 @@ int main(void) {
     RUN(test_response_sanitised);
     RUN(test_a_refused_record_is_kept_not_acknowledged);
     RUN(test_a_fatal_producer_is_reported);
+    RUN(test_retry_jobs_and_delivery_dead_letters);
+    RUN(test_message_dead_letter_and_ops_event);
     return UNIT_REPORT();
 }

@@ -1,8 +1,8 @@
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "hookd/config.h"
-#include "hookd/outcome.h"
 #include "hookd/retry.h"
 #include "unit.h"
 
@@ -115,32 +115,66 @@ static void test_job_roundtrip(void) {
         CHECK(hd_retry_job_decode(bad[i], strlen(bad[i]), err, sizeof(err)) == NULL);
 }
 
-static void test_outcome(void) {
-    CHECK(hd_outcome_classify(200, 0, 0) == HD_OUTCOME_SUCCESS);
-    CHECK(hd_outcome_classify(204, 0, 0) == HD_OUTCOME_SUCCESS);
-    CHECK(hd_outcome_classify(200, 0, 202) == HD_OUTCOME_PERMANENT); /* not the required code */
-    CHECK(hd_outcome_classify(202, 0, 202) == HD_OUTCOME_SUCCESS);
-    CHECK(hd_outcome_classify(301, 0, 0) == HD_OUTCOME_PERMANENT);
-    CHECK(hd_outcome_classify(400, 0, 0) == HD_OUTCOME_PERMANENT);
-    CHECK(hd_outcome_classify(404, 0, 0) == HD_OUTCOME_PERMANENT);
-    CHECK(hd_outcome_classify(410, 0, 0) == HD_OUTCOME_GONE);
-    CHECK(hd_outcome_classify(429, 0, 0) == HD_OUTCOME_RETRYABLE);
-    CHECK(hd_outcome_classify(408, 0, 0) == HD_OUTCOME_RETRYABLE);
-    CHECK(hd_outcome_classify(500, 0, 0) == HD_OUTCOME_RETRYABLE);
-    CHECK(hd_outcome_classify(501, 0, 0) == HD_OUTCOME_PERMANENT);
-    CHECK(hd_outcome_classify(503, 0, 0) == HD_OUTCOME_RETRYABLE);
-    CHECK(hd_outcome_classify(0, 28 /* CURLE_OPERATION_TIMEDOUT */, 0) == HD_OUTCOME_RETRYABLE);
-    CHECK(hd_outcome_classify(0, 7 /* CURLE_COULDNT_CONNECT */, 0) == HD_OUTCOME_RETRYABLE);
-    CHECK(hd_outcome_classify(0, 3 /* CURLE_URL_MALFORMAT */, 0) == HD_OUTCOME_PERMANENT);
-    CHECK_STR(hd_outcome_name(HD_OUTCOME_GONE), "gone");
+/* Pause and resume calls the hold makes, as "+topic/partition" and "-topic/partition". */
+typedef struct {
+    char calls[16][32];
+    int cnt;
+} pauses_t;
+
+static void on_pause(void *opaque, const hd_retry_held_t *held, int pause) {
+    pauses_t *p = opaque;
+    if (p->cnt < 16) snprintf(p->calls[p->cnt++], 32, "%c%s/%d", pause ? '+' : '-', held->topic, (int)held->partition);
+}
+
+/* Jobs come out soonest first (equal due times in the order held), only once due; a partition is paused with its
+ * first held job and resumed with its last. */
+static void test_hold(void) {
+    pauses_t p = {0};
+    hd_retry_hold_t *h = hd_retry_hold_new(on_pause, &p);
+    hd_retry_held_t a = {.due_ms = 300, .topic = "r.5s", .partition = 0};
+    hd_retry_held_t b = {.due_ms = 100, .topic = "r.5s", .partition = 0};
+    hd_retry_held_t c = {.due_ms = 300, .topic = "r.5s", .partition = 1};
+    hd_retry_held_t d = {.due_ms = 200, .topic = "r.1m", .partition = 0};
+    CHECK(hd_retry_hold_next_ms(h) == INT64_MAX);
+    CHECK(hd_retry_hold_due(h, 1000) == NULL);
+    hd_retry_hold_add(h, &a);
+    hd_retry_hold_add(h, &b);
+    hd_retry_hold_add(h, &c);
+    hd_retry_hold_add(h, &d);
+    CHECK(p.cnt == 3);
+    CHECK_STR(p.calls[0], "+r.5s/0");
+    CHECK_STR(p.calls[1], "+r.5s/1");
+    CHECK_STR(p.calls[2], "+r.1m/0");
+    CHECK(hd_retry_hold_next_ms(h) == 100);
+    CHECK(hd_retry_hold_due(h, 99) == NULL);
+    CHECK(hd_retry_hold_due(h, 100) == &b);
+    CHECK(p.cnt == 3); /* a is still held in r.5s/0 */
+    CHECK(hd_retry_hold_due(h, 250) == &d);
+    CHECK(p.cnt == 4);
+    CHECK_STR(p.calls[3], "-r.1m/0");
+    CHECK(hd_retry_hold_due(h, 250) == NULL);
+    CHECK(hd_retry_hold_next_ms(h) == 300);
+    CHECK(hd_retry_hold_due(h, 300) == &a);
+    CHECK_STR(p.calls[4], "-r.5s/0");
+    hd_retry_hold_add(h, &b); /* held again: paused again */
+    CHECK_STR(p.calls[5], "+r.5s/0");
+    CHECK(hd_retry_hold_due(h, 1000) == &b);
+    CHECK_STR(p.calls[6], "-r.5s/0");
+    /* Taken at shutdown: whatever is held, due or not, without resuming. */
+    CHECK(hd_retry_hold_take(h) == &c);
+    CHECK(hd_retry_hold_take(h) == NULL);
+    CHECK(p.cnt == 7);
+    CHECK(hd_retry_hold_next_ms(h) == INT64_MAX);
+    hd_retry_hold_destroy(h);
+    hd_retry_hold_destroy(NULL);
 }
 
 int main(void) {
     if (sodium_init() < 0) return 1;
     RUN(test_schedule);
+    RUN(test_hold);
     RUN(test_jitter_bounds);
     RUN(test_bad_schedules);
     RUN(test_job_roundtrip);
-    RUN(test_outcome);
     return UNIT_REPORT();
 }
