@@ -1,6 +1,6 @@
 /* API keys against a real MongoDB (HOOKD_TEST_MONGO; skipped when unset): the key format, a key checks only whole
  * and only under the master key that hashed it, the database holds no key, tenant and admin come from the key,
- * listing by tenant, revocation by id or whole key. Each run uses a database of its own and drops it. */
+ * listing by tenant, lookup by id, revocation by id or whole key. Each run uses a database of its own and drops it. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,14 +152,20 @@ static void test_list(void) {
     CHECK(none.cnt == 0);
 }
 
-/* Revoked by id or whole key, a key stops checking; revoking it again, or a malformed id, finds nothing. */
+/* Revoked by id or whole key, a key stops checking and its id is no longer found; revoking it again, or a
+ * malformed id, finds nothing. */
 static void test_revoke(void) {
     char k1[HD_APIKEY_SIZE], k2[HD_APIKEY_SIZE], id[17], err[256], tenant[64];
     int admin;
     CHECK(hd_apikey_create(client, db, &master, "rev", 0, k1, err, sizeof(err)) == 0);
     CHECK(hd_apikey_create(client, db, &master, "rev", 0, k2, err, sizeof(err)) == 0);
     snprintf(id, sizeof(id), "%.16s", k1 + 3);
+    char *owner = NULL;
+    CHECK(hd_apikey_lookup(client, db, id, &owner, err, sizeof(err)) == 1);
+    CHECK_STR(owner, "rev");
+    free(owner);
     CHECK(hd_apikey_revoke(client, db, id, err, sizeof(err)) == 1);
+    CHECK(hd_apikey_lookup(client, db, id, &owner, err, sizeof(err)) == 0 && owner == NULL);
     CHECK(check(&master, k1, tenant, sizeof(tenant), &admin) == 0);
     CHECK(check(&master, k2, tenant, sizeof(tenant), &admin) == 1);
     CHECK(hd_apikey_revoke(client, db, id, err, sizeof(err)) == 0);
