@@ -99,7 +99,8 @@ hd_receiver_t *hd_receiver_new(uint16_t port, const hd_receiver_route_t *routes,
     hd_receiver_t *r = hd_xcalloc(1, sizeof(*r));
     pthread_mutex_init(&r->lock, NULL);
     r->routes = hd_xcalloc((size_t)cnt, sizeof(route_t));
-    for (int i = 0; i < cnt; i++, r->cnt++) {
+    r->cnt = cnt; /* a failing secret leaves later paths NULL: destroy frees them all */
+    for (int i = 0; i < cnt; i++) {
         r->routes[i].path = hd_xstrdup(routes[i].path);
         r->routes[i].status = routes[i].status;
         r->routes[i].fail_first = routes[i].fail_first;

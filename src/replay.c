@@ -18,13 +18,7 @@
 #include "hookd/util.h"
 #include "hookd/workers.h"
 
-typedef struct {
-    const char *topic, *tenant, *event_type, *subscription;
-    int32_t partition;              /* -1: all */
-    int64_t from_offset, to_offset; /* -1: unset; to inclusive */
-    int64_t from_ms, to_ms;         /* -1: unset; to exclusive */
-    int dry_run, new_ids;
-} opts_t;
+typedef hd_replay_opts_t opts_t;
 
 typedef struct {
     const opts_t *o;
@@ -68,8 +62,7 @@ static int parse_time(const char *opt, const char *v, int64_t *out) {
     return -1;
 }
 
-/* 0: options in *o; 1: --help was printed; -1: an error was printed. */
-static int parse_args(const hd_conf_t *conf, int argc, char **argv, opts_t *o) {
+int hd_replay_parse(const hd_conf_t *conf, int argc, char **argv, opts_t *o) {
     *o = (opts_t){.partition = -1, .from_offset = -1, .to_offset = -1, .from_ms = -1, .to_ms = -1};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -269,7 +262,7 @@ int hd_replay_main(const hd_conf_t *conf, int argc, char **argv, atomic_int *sto
     int rc = 2, cnt = 0;
     run_t run = {.o = &o, .last_progress_us = hd_mono_us()};
 
-    int parsed = parse_args(conf, argc, argv, &o);
+    int parsed = hd_replay_parse(conf, argc, argv, &o);
     if (parsed) {
         if (parsed > 0) rc = 0;
         goto out;

@@ -26,4 +26,18 @@
 /* Does not take conf or argv. A failing worker sets *stop. */
 int hd_replay_main(const hd_conf_t *conf, int argc, char **argv, atomic_int *stop);
 
+/* The options of one replay. Strings point into argv or conf. */
+typedef struct hd_replay_opts_s {
+    const char *topic, *tenant, *event_type, *subscription;
+    int32_t partition;              /* -1: all */
+    int64_t from_offset, to_offset; /* -1: unset; to inclusive */
+    int64_t from_ms, to_ms;         /* -1: unset; to exclusive */
+    int dry_run, new_ids;
+} hd_replay_opts_t;
+
+/* Parses the arguments (those after "replay") into *o and checks what can be checked without Kafka: values,
+ * offsets or times but not both, offsets only with a partition, from not after to, a topic (conf->topics when it
+ * names one). 0: *o is ready; 1: --help was printed on stdout; -1: why not was printed on stderr. */
+int hd_replay_parse(const hd_conf_t *conf, int argc, char **argv, hd_replay_opts_t *o);
+
 #endif
