@@ -56,6 +56,40 @@ int hd_apikey_create(mongoc_client_t *client, const char *database, const hd_sec
     return rc;
 }
 
+/* Reads the key document with this id into *doc (caller destroys it): 1 when found, 0 when not, -1 with errstr
+ * filled when the database fails. */
+static int find_key(mongoc_client_t *client, const char *database, const char *id, bson_t **doc, char *errstr,
+                    size_t errstr_size) {
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, HD_MONGO_API_KEYS);
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
+    const bson_t *found;
+    bson_error_t err;
+    int rc = 0;
+    *doc = NULL;
+    if (mongoc_cursor_next(cur, &found)) {
+        *doc = bson_copy(found);
+        rc = 1;
+    }
+    if (mongoc_cursor_error(cur, &err)) {
+        snprintf(errstr, errstr_size, "MongoDB: reading API keys: %s", err.message);
+        bson_destroy(*doc);
+        *doc = NULL;
+        rc = -1;
+    }
+    mongoc_cursor_destroy(cur);
+    bson_destroy(filter);
+    mongoc_collection_destroy(coll);
+    return rc;
+}
+
+/* The document's tenant, copied (caller frees), or NULL when it has none. */
+static char *tenant_of(const bson_t *doc) {
+    bson_iter_t it;
+    return bson_iter_init_find(&it, doc, "tenant") && BSON_ITER_HOLDS_UTF8(&it) ? hd_xstrdup(bson_iter_utf8(&it, NULL))
+                                                                                : NULL;
+}
+
 int hd_apikey_check(mongoc_client_t *client, const char *database, const hd_secret_key_t *master, const char *key,
                     char **tenant, int *admin, char *errstr, size_t errstr_size) {
     char id[ID_HEX + 1];
@@ -67,62 +101,33 @@ int hd_apikey_check(mongoc_client_t *client, const char *database, const hd_secr
     memcpy(id, key + 3, ID_HEX);
     id[ID_HEX] = '\0';
 
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, HD_MONGO_API_KEYS);
-    bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
-    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
-    const bson_t *doc;
-    bson_error_t err;
+    bson_t *doc;
     bson_iter_t it;
-    int rc = 0;
-    if (mongoc_cursor_next(cur, &doc)) {
-        const char *hex =
-            bson_iter_init_find(&it, doc, "hash") && BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "";
-        size_t got = 0;
-        key_hash(master, key, have);
-        if (!sodium_hex2bin(want, sizeof(want), hex, strlen(hex), NULL, &got, NULL) && got == sizeof(want) &&
-            sodium_memcmp(want, have, sizeof(want)) == 0 && bson_iter_init_find(&it, doc, "tenant") &&
-            BSON_ITER_HOLDS_UTF8(&it)) {
-            *tenant = hd_xstrdup(bson_iter_utf8(&it, NULL));
-            *admin = bson_iter_init_find(&it, doc, "admin") && bson_iter_as_bool(&it);
-            rc = 1;
-        }
+    int rc = find_key(client, database, id, &doc, errstr, errstr_size);
+    if (rc != 1) return rc;
+    const char *hex =
+        bson_iter_init_find(&it, doc, "hash") && BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "";
+    size_t got = 0;
+    key_hash(master, key, have);
+    rc = 0;
+    if (!sodium_hex2bin(want, sizeof(want), hex, strlen(hex), NULL, &got, NULL) && got == sizeof(want) &&
+        sodium_memcmp(want, have, sizeof(want)) == 0 && (*tenant = tenant_of(doc))) {
+        *admin = bson_iter_init_find(&it, doc, "admin") && bson_iter_as_bool(&it);
+        rc = 1;
     }
-    if (mongoc_cursor_error(cur, &err)) {
-        snprintf(errstr, errstr_size, "MongoDB: reading API keys: %s", err.message);
-        free(*tenant);
-        *tenant = NULL;
-        rc = -1;
-    }
-    mongoc_cursor_destroy(cur);
-    bson_destroy(filter);
-    mongoc_collection_destroy(coll);
+    bson_destroy(doc);
     return rc;
 }
 
 int hd_apikey_lookup(mongoc_client_t *client, const char *database, const char *id, char **tenant, char *errstr,
                      size_t errstr_size) {
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, database, "api_keys");
-    bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
-    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
-    const bson_t *doc;
-    bson_error_t err;
-    bson_iter_t it;
-    int rc = 0;
+    bson_t *doc;
     *tenant = NULL;
-    if (mongoc_cursor_next(cur, &doc) && bson_iter_init_find(&it, doc, "tenant") && BSON_ITER_HOLDS_UTF8(&it)) {
-        *tenant = hd_xstrdup(bson_iter_utf8(&it, NULL));
-        rc = 1;
-    }
-    if (mongoc_cursor_error(cur, &err)) {
-        snprintf(errstr, errstr_size, "MongoDB: reading API keys: %s", err.message);
-        free(*tenant);
-        *tenant = NULL;
-        rc = -1;
-    }
-    mongoc_cursor_destroy(cur);
-    bson_destroy(filter);
-    mongoc_collection_destroy(coll);
-    return rc;
+    int rc = find_key(client, database, id, &doc, errstr, errstr_size);
+    if (rc != 1) return rc;
+    *tenant = tenant_of(doc);
+    bson_destroy(doc);
+    return *tenant ? 1 : 0;
 }
 
 int hd_apikey_list(mongoc_client_t *client, const char *database, const char *tenant, hd_apikey_fn fn, void *arg,
