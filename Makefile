@@ -64,11 +64,11 @@ build/san/hookd: build/san/obj/main.o build/san/libhookd.a $(RDKAFKA_LIB)
 	@echo "  LD      $@"
 	@$(CC) $(SAN_FLAGS) -o $@ $(filter-out $(RDKAFKA_LIB),$^) $(PKG_LIBS)
 
-build/san/test_%: tests/unit/test_%.c tests/unit/unit.h build/san/libhookd.a
+build/san/test_%: tests/unit/test_%.c tests/unit/unit.h tests/unit/unit_mongo.h build/san/libhookd.a
 	@echo "  CCLD    $@"
 	@$(CC) $(SAN_FLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< build/san/libhookd.a $(PKG_LIBS)
 
-build/vg/test_%: tests/unit/test_%.c tests/unit/unit.h build/vg/libhookd.a
+build/vg/test_%: tests/unit/test_%.c tests/unit/unit.h tests/unit/unit_mongo.h build/vg/libhookd.a
 	@echo "  CCLD    $@"
 	@$(CC) $(VG_FLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< build/vg/libhookd.a $(PKG_LIBS)
 

@@ -11,6 +11,7 @@
 #include "hookd/mongo.h"
 #include "hookd/util.h"
 #include "unit.h"
+#include "unit_mongo.h"
 
 #define MASTER "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" /* "0123456789abcdef0123456789abcdef" */
 #define OTHER "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA="  /* "fedcba9876543210fedcba9876543210" */
@@ -181,21 +182,13 @@ static void test_revoke(void) {
 }
 
 int main(void) {
-    const char *uri = getenv("HOOKD_TEST_MONGO");
     char err[256];
     if (sodium_init() < 0 || hd_secret_key_parse(&master, MASTER, err, sizeof(err)) ||
         hd_secret_key_parse(&other, OTHER, err, sizeof(err)))
         return 1;
-    if (!uri || !*uri) {
-        printf("%s: skipped (HOOKD_TEST_MONGO unset)\n", __FILE__);
-        return 0;
-    }
-    snprintf(db, sizeof(db), "hookd_unit_apikey_%d", (int)getpid());
-    hd_mongo_t *mongo = hd_mongo_new(uri, db, err, sizeof(err));
-    if (!mongo) {
-        fprintf(stderr, "%s\n", err);
-        return 1;
-    }
+    int failed;
+    hd_mongo_t *mongo = unit_mongo_open(__FILE__, "apikey", db, sizeof(db), &failed);
+    if (!mongo) return failed;
     client = hd_mongo_pop(mongo);
     RUN(test_format_and_check);
     RUN(test_wrong_keys);
@@ -203,10 +196,6 @@ int main(void) {
     RUN(test_invalid_tenant);
     RUN(test_list);
     RUN(test_revoke);
-    mongoc_database_t *d = mongoc_client_get_database(client, db);
-    mongoc_database_drop(d, NULL);
-    mongoc_database_destroy(d);
-    hd_mongo_push(mongo, client);
-    hd_mongo_destroy(mongo);
+    unit_mongo_close(mongo, client, db);
     return UNIT_REPORT();
 }

@@ -16,6 +16,7 @@
 #include "hookd/sign.h"
 #include "hookd/util.h"
 #include "unit.h"
+#include "unit_mongo.h"
 
 static mongoc_client_t *client;
 static char db[64];
@@ -323,19 +324,10 @@ static void test_needs_mongodb(void) {
 }
 
 int main(void) {
-    const char *uri = getenv("HOOKD_TEST_MONGO");
-    char err[256];
     hd_log_min_level = HD_LOG_OFF;
-    if (!uri || !*uri) {
-        printf("%s: skipped (HOOKD_TEST_MONGO unset)\n", __FILE__);
-        return 0;
-    }
-    snprintf(db, sizeof(db), "hookd_unit_deliverylog_%d", (int)getpid());
-    hd_mongo_t *mongo = hd_mongo_new(uri, db, err, sizeof(err));
-    if (!mongo) {
-        fprintf(stderr, "%s\n", err);
-        return 1;
-    }
+    int failed;
+    hd_mongo_t *mongo = unit_mongo_open(__FILE__, "deliverylog", db, sizeof(db), &failed);
+    if (!mongo) return failed;
     client = hd_mongo_pop(mongo);
     RUN(test_needs_mongodb);
     RUN(test_success_row);
@@ -345,10 +337,6 @@ int main(void) {
     RUN(test_response_cut);
     RUN(test_pending);
     RUN(test_run);
-    mongoc_database_t *d = mongoc_client_get_database(client, db);
-    mongoc_database_drop(d, NULL);
-    mongoc_database_destroy(d);
-    hd_mongo_push(mongo, client);
-    hd_mongo_destroy(mongo);
+    unit_mongo_close(mongo, client, db);
     return UNIT_REPORT();
 }
