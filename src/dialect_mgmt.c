@@ -9,6 +9,8 @@
 #include <strings.h>
 
 #include "hookd/api_deliveries.h"
+#include "hookd/api_json.h"
+#include "hookd/api_page.h"
 #include "hookd/api_subscriptions.h"
 #include "hookd/dialect_native.h"
 #include "hookd/mongo.h"
@@ -168,8 +170,8 @@ int hd_dialect_mgmt_native_body(json_object *sub, json_object **native, char *wh
         headers = json_object_get(v);
     } else if (json_object_is_type(v, json_type_string)) {
         char jwhy[128];
-        if (hd_api_req_parse_json(json_object_get_string(v), (size_t)json_object_get_string_len(v), &headers, jwhy,
-                                  sizeof(jwhy)) ||
+        if (hd_api_json_parse(json_object_get_string(v), (size_t)json_object_get_string_len(v), &headers, jwhy,
+                              sizeof(jwhy)) ||
             !json_object_is_type(headers, json_type_object)) {
             json_object_put(headers);
             snprintf(why, why_size, "headers: an object of names and values, or its JSON text");
@@ -634,7 +636,7 @@ static int events_page(hd_api_req_t *r, const char *id, int64_t sub_alias, const
     bson_t *filter = BCON_NEW("tenant", BCON_UTF8(r->tenant), "subscription_id", BCON_UTF8(id));
     json_object *rows;
     bson_concat(filter, extra);
-    int rc = hd_api_req_page(r, HD_MONGO_DELIVERIES, filter, sort, skip, take, hd_api_delivery_json, &rows, total);
+    int rc = hd_api_page_slice(r, HD_MONGO_DELIVERIES, filter, sort, skip, take, hd_api_delivery_json, &rows, total);
     bson_destroy(filter);
     if (rc) {
         hd_dialect_mgmt_reshape_error(r);
@@ -682,8 +684,8 @@ static void list_subscriptions(hd_api_req_t *r) {
         goto out;
     }
     if (take_skip(r, &take, &skip) || list_query(r, HD_MGMT_SUBSCRIPTIONS, filter, &sort, &fields)) goto out;
-    if (hd_api_req_page(r, HD_MONGO_SUBSCRIPTIONS, filter, &sort, skip, take, hd_api_subscription_json, &natives,
-                        &total)) {
+    if (hd_api_page_slice(r, HD_MONGO_SUBSCRIPTIONS, filter, &sort, skip, take, hd_api_subscription_json, &natives,
+                          &total)) {
         hd_dialect_mgmt_reshape_error(r);
         goto out;
     }
@@ -856,8 +858,8 @@ static void event_types(hd_api_req_t *r) {
     bson_t filter = BSON_INITIALIZER, *sort = BCON_NEW("_id", BCON_INT32(1));
     json_object *natives;
     int64_t total;
-    if (!hd_api_req_params(r, NULL) || hd_api_req_page(r, HD_MONGO_EVENT_TYPES, &filter, sort, 0, CATALOGUE_MAX,
-                                                       hd_api_event_type_json, &natives, &total)) {
+    if (!hd_api_req_params(r, NULL) || hd_api_page_slice(r, HD_MONGO_EVENT_TYPES, &filter, sort, 0, CATALOGUE_MAX,
+                                                         hd_api_event_type_json, &natives, &total)) {
         hd_dialect_mgmt_reshape_error(r);
     } else {
         json_object *types = json_object_new_array();
