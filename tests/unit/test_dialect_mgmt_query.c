@@ -4,17 +4,6 @@
 #include "hookd/dialect_mgmt_query.h"
 #include "unit.h"
 
-static json_object *parse(const char *text) {
-    return json_tokener_parse(text);
-}
-
-/* The JSON text of o (compact), in a static buffer. */
-static const char *text(json_object *o) {
-    static char buf[4096];
-    snprintf(buf, sizeof(buf), "%s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-    return buf;
-}
-
 static const char *bson_text(const bson_t *b) {
     static char buf[4096];
     char *s = bson_as_relaxed_extended_json(b, NULL);
@@ -106,13 +95,13 @@ static void test_select_and_project(void) {
     json_object *fields;
     CHECK(hd_dialect_mgmt_query_select("id, webhookEvents,name", HD_MGMT_SUBSCRIPTIONS, &fields, why, sizeof(why)) ==
           0);
-    CHECK_STR(text(fields), "[\"id\",\"webhookEvents\",\"name\"]");
-    json_object *item = parse("{\"id\": 1, \"name\": \"n\", \"url\": \"u\"}");
+    CHECK_STR(unit_json(fields), "[\"id\",\"webhookEvents\",\"name\"]");
+    json_object *item = json_tokener_parse("{\"id\": 1, \"name\": \"n\", \"url\": \"u\"}");
     json_object *p = hd_dialect_mgmt_query_project(item, fields);
-    CHECK_STR(text(p), "{\"id\":1,\"name\":\"n\"}");
+    CHECK_STR(unit_json(p), "{\"id\":1,\"name\":\"n\"}");
     json_object_put(p);
     json_object_put(fields);
-    item = parse("{\"id\": 1}");
+    item = json_tokener_parse("{\"id\": 1}");
     p = hd_dialect_mgmt_query_project(item, NULL);
     CHECK(p == item);
     json_object_put(p);

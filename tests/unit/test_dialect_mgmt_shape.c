@@ -5,25 +5,14 @@
 #include "hookd/dialect_mgmt_shape.h"
 #include "unit.h"
 
-static json_object *parse(const char *text) {
-    return json_tokener_parse(text);
-}
-
-/* The JSON text of o (compact), in a static buffer. */
-static const char *text(json_object *o) {
-    static char buf[4096];
-    snprintf(buf, sizeof(buf), "%s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-    return buf;
-}
-
 static void test_subscription_shape(void) {
-    json_object *native =
-        parse("{\"id\": \"sub_1\", \"alias\": 7, \"name\": \"n\", \"event_types\": [\"a.b\", \"c.*\"], "
-              "\"url\": \"https://x/h\", \"headers\": {\"x-a\": \"1/2\"}, \"max_retry_count\": 3, "
-              "\"is_active\": false, \"secret_last_4\": \"wxyz\", \"filter\": null, "
-              "\"created_at\": \"2026-01-01T00:00:00.000Z\", \"updated_at\": \"2026-01-02T00:00:00.000Z\"}");
+    json_object *native = json_tokener_parse(
+        "{\"id\": \"sub_1\", \"alias\": 7, \"name\": \"n\", \"event_types\": [\"a.b\", \"c.*\"], "
+        "\"url\": \"https://x/h\", \"headers\": {\"x-a\": \"1/2\"}, \"max_retry_count\": 3, "
+        "\"is_active\": false, \"secret_last_4\": \"wxyz\", \"filter\": null, "
+        "\"created_at\": \"2026-01-01T00:00:00.000Z\", \"updated_at\": \"2026-01-02T00:00:00.000Z\"}");
     json_object *m = hd_dialect_mgmt_shape_subscription(native, NULL, "t1");
-    CHECK_STR(text(m),
+    CHECK_STR(unit_json(m),
               "{\"id\":7,\"name\":\"n\",\"eventType\":\"a.b\",\"url\":\"https:\\/\\/x\\/h\",\"secret\":\"****wxyz\","
               "\"maxRetryCount\":3,\"isActive\":false,\"userId\":\"t1\",\"headers\":\"{\\\"x-a\\\":\\\"1\\/2\\\"}\","
               "\"createdAt\":\"2026-01-01T00:00:00.000Z\",\"updatedAt\":\"2026-01-02T00:00:00.000Z\"}");
@@ -33,7 +22,7 @@ static void test_subscription_shape(void) {
     CHECK_STR(json_object_get_string(json_object_object_get(m, "secret")), "whsec_shown");
     json_object_put(m);
     json_object_put(native);
-    native = parse("{\"alias\": 1, \"event_types\": []}");
+    native = json_tokener_parse("{\"alias\": 1, \"event_types\": []}");
     m = hd_dialect_mgmt_shape_subscription(native, NULL, "t2");
     CHECK(json_object_object_get(m, "eventType") == NULL && json_object_object_get(m, "secret") == NULL);
     CHECK_STR(json_object_get_string(json_object_object_get(m, "headers")), "{}");
@@ -42,12 +31,13 @@ static void test_subscription_shape(void) {
 }
 
 static void test_event_shape(void) {
-    json_object *native = parse("{\"id\": \"msg_1\", \"alias\": 12, \"event_type\": \"a.b\", \"status\": \"failed\", "
-                                "\"status_code\": 500, \"response\": \"no\", \"error_message\": \"HTTP 500\", "
-                                "\"is_success\": false, \"retry_count\": 2, \"sent_at\": \"2026-01-01T00:00:00.000Z\", "
-                                "\"next_retry_at\": null, \"created_at\": \"2026-01-01T00:00:00.000Z\"}");
+    json_object *native =
+        json_tokener_parse("{\"id\": \"msg_1\", \"alias\": 12, \"event_type\": \"a.b\", \"status\": \"failed\", "
+                           "\"status_code\": 500, \"response\": \"no\", \"error_message\": \"HTTP 500\", "
+                           "\"is_success\": false, \"retry_count\": 2, \"sent_at\": \"2026-01-01T00:00:00.000Z\", "
+                           "\"next_retry_at\": null, \"created_at\": \"2026-01-01T00:00:00.000Z\"}");
     json_object *m = hd_dialect_mgmt_shape_event(native, 7);
-    CHECK_STR(text(m),
+    CHECK_STR(unit_json(m),
               "{\"id\":12,\"webhookSubscriptionId\":7,\"eventType\":\"a.b\",\"payload\":null,\"statusCode\":500,"
               "\"response\":\"no\",\"errorMessage\":\"HTTP 500\",\"isSuccess\":false,\"retryCount\":2,"
               "\"sentAt\":\"2026-01-01T00:00:00.000Z\",\"nextRetryAt\":null,"
@@ -58,7 +48,7 @@ static void test_event_shape(void) {
 
 /* The native body for the management object text, or NULL with why. */
 static json_object *native_of(const char *sub, char *why, size_t why_size) {
-    json_object *in = parse(sub), *out = NULL;
+    json_object *in = json_tokener_parse(sub), *out = NULL;
     why[0] = '\0';
     hd_dialect_mgmt_shape_native_body(in, &out, why, why_size);
     json_object_put(in);
@@ -71,16 +61,17 @@ static void test_native_body(void) {
                                "\"secret\": \"whsec_abc\", \"headers\": {\"x\": \"1\"}, \"maxRetryCount\": 0, "
                                "\"isActive\": false}",
                                why, sizeof(why));
-    CHECK_STR(text(n), "{\"url\":\"http:\\/\\/x\\/\",\"event_types\":[\"a.b\"],\"name\":\"s\",\"max_retry_count\":0,"
-                       "\"is_active\":false,\"headers\":{\"x\":\"1\"},\"secret\":\"whsec_abc\"}");
+    CHECK_STR(unit_json(n),
+              "{\"url\":\"http:\\/\\/x\\/\",\"event_types\":[\"a.b\"],\"name\":\"s\",\"max_retry_count\":0,"
+              "\"is_active\":false,\"headers\":{\"x\":\"1\"},\"secret\":\"whsec_abc\"}");
     json_object_put(n);
     /* Defaults for a full replace; a masked secret and null fields are left to the core. */
     n = native_of(
         "{\"eventType\": \"a.b\", \"url\": \"u\", \"secret\": \"****abcd\", \"headers\": \"{\\\"k\\\": \\\"v\\\"}\", "
         "\"name\": null}",
         why, sizeof(why));
-    CHECK_STR(text(n), "{\"url\":\"u\",\"event_types\":[\"a.b\"],\"name\":\"\",\"max_retry_count\":5,"
-                       "\"is_active\":true,\"headers\":{\"k\":\"v\"}}");
+    CHECK_STR(unit_json(n), "{\"url\":\"u\",\"event_types\":[\"a.b\"],\"name\":\"\",\"max_retry_count\":5,"
+                            "\"is_active\":true,\"headers\":{\"k\":\"v\"}}");
     json_object_put(n);
     /* A raw secret's bytes become the key. */
     n = native_of("{\"eventType\": \"a.b\", \"url\": \"u\", \"secret\": \"0123456789abcdef\"}", why, sizeof(why));
