@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hookd/api_json.h"
+#include "hookd/api_page.h"
 #include "hookd/deliverylog.h"
 #include "hookd/kafka.h"
 #include "hookd/mongo.h"
@@ -15,7 +17,7 @@ json_object *hd_api_delivery_json(const bson_t *doc) {
     static const char *const keys[] = {"id",          "alias",       "subscription_id", "event_id",      "event_type",
                                        "status",      "status_code", "response",        "error_message", "is_success",
                                        "retry_count", "sent_at",     "next_retry_at",   "created_at"};
-    json_object *raw = hd_api_req_from_bson(doc), *o = json_object_new_object(), *v;
+    json_object *raw = hd_api_json_from_bson(doc), *o = json_object_new_object(), *v;
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         json_object_object_add(o, keys[i], json_object_object_get_ex(raw, keys[i], &v) ? json_object_get(v) : NULL);
     json_object_put(raw);
@@ -23,7 +25,7 @@ json_object *hd_api_delivery_json(const bson_t *doc) {
 }
 
 static void list(hd_api_req_t *r, const char *sub_id) {
-    static const char *const params[] = {HD_API_REQ_PAGE_PARAMS, "event_type", "status", "from_date", "to_date", NULL};
+    static const char *const params[] = {HD_API_PAGE_PARAMS, "event_type", "status", "from_date", "to_date", NULL};
     if (!hd_api_req_params(r, params)) return;
     const char *type = hd_api_req_query(r, "event_type"), *status = hd_api_req_query(r, "status");
     int64_t from = INT64_MIN, to = INT64_MIN; /* absent; times before 1970 are negative */
@@ -50,7 +52,7 @@ static void list(hd_api_req_t *r, const char *sub_id) {
         if (to != INT64_MIN) BSON_APPEND_DATE_TIME(&range, "$lte", to);
         bson_append_document_end(filter, &range);
     }
-    hd_api_req_list(r, HD_MONGO_DELIVERIES, filter, "sort_key", 1, hd_api_delivery_json);
+    hd_api_page_list(r, HD_MONGO_DELIVERIES, filter, "sort_key", 1, hd_api_delivery_json);
     bson_destroy(filter);
 }
 

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hookd/api_json.h"
+#include "hookd/api_page.h"
 #include "hookd/evtype.h"
 #include "hookd/mongo.h"
 #include "hookd/utf8.h"
@@ -55,12 +57,12 @@ int hd_api_event_types_seed(mongoc_client_t *client, const char *database, const
 }
 
 json_object *hd_api_event_type_json(const bson_t *doc) {
-    json_object *raw = hd_api_req_from_bson(doc), *o = json_object_new_object(), *v;
+    json_object *raw = hd_api_json_from_bson(doc), *o = json_object_new_object(), *v;
     json_object_object_add(o, "name", json_object_object_get_ex(raw, "id", &v) ? json_object_get(v) : NULL);
     json_object_object_add(o, "description",
                            json_object_object_get_ex(raw, "description", &v) ? json_object_get(v) : NULL);
     json_object_object_add(o, "schema",
-                           json_object_object_get_ex(raw, "schema", &v) ? hd_api_req_json_text_value(v) : NULL);
+                           json_object_object_get_ex(raw, "schema", &v) ? hd_api_json_text_value(v) : NULL);
     json_object_put(raw);
     return o;
 }
@@ -102,7 +104,7 @@ static void put(hd_api_req_t *r, const char *name) {
     bson_t update = BSON_INITIALIZER, set;
     bson_append_document_begin(&update, "$set", -1, &set);
     BSON_APPEND_UTF8(&set, "description", json_object_get_string(v));
-    hd_api_req_append_json_text(&set, "schema", schema);
+    hd_api_json_append_text(&set, "schema", schema);
     BSON_APPEND_DATE_TIME(&set, "updated_at", now);
     bson_append_document_end(&update, &set);
     BCON_APPEND(&update, "$setOnInsert", "{", "created_at", BCON_DATE_TIME(now), "}");
@@ -136,10 +138,10 @@ void hd_api_event_types(hd_api_req_t *r) {
             hd_api_req_not_allowed(r, "GET");
             return;
         }
-        static const char *const params[] = {HD_API_REQ_PAGE_PARAMS, NULL};
+        static const char *const params[] = {HD_API_PAGE_PARAMS, NULL};
         bson_t filter = BSON_INITIALIZER;
         if (!hd_api_req_params(r, params)) return;
-        hd_api_req_list(r, HD_MONGO_EVENT_TYPES, &filter, "_id", 0, hd_api_event_type_json);
+        hd_api_page_list(r, HD_MONGO_EVENT_TYPES, &filter, "_id", 0, hd_api_event_type_json);
         bson_destroy(&filter);
         return;
     }

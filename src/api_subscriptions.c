@@ -7,6 +7,8 @@
 #include "hookd/alias.h"
 #include "hookd/api_deliveries.h"
 #include "hookd/api_event_types.h"
+#include "hookd/api_json.h"
+#include "hookd/api_page.h"
 #include "hookd/deliverylog.h"
 #include "hookd/evtype.h"
 #include "hookd/log.h"
@@ -35,7 +37,7 @@ static int type_known(void *opaque, const char *type) {
 /* Checks every field present in body; with full, the required ones must be there. */
 static json_object *validate(hd_api_req_t *r, json_object *body, int full) {
     check_ctx_t ctx = {r, NULL};
-    hd_sub_check_t check = {add_problem, type_known, hd_api_req_parse_json, hd_api_req_json_storable, &ctx};
+    hd_sub_check_t check = {add_problem, type_known, hd_api_json_parse, hd_api_json_storable, &ctx};
     hd_sub_check(body, full, &check);
     return ctx.details;
 }
@@ -43,7 +45,7 @@ static json_object *validate(hd_api_req_t *r, json_object *body, int full) {
 /* ---- documents ---- */
 
 json_object *hd_api_subscription_json(const bson_t *doc) {
-    json_object *raw = hd_api_req_from_bson(doc), *o = json_object_new_object(), *v;
+    json_object *raw = hd_api_json_from_bson(doc), *o = json_object_new_object(), *v;
     json_object_object_add(o, "id", json_object_object_get_ex(raw, "id", &v) ? json_object_get(v) : NULL);
     json_object_object_add(o, "alias", json_object_object_get_ex(raw, "alias", &v) ? json_object_get(v) : NULL);
     for (size_t i = 0; i < hd_sub_fields_cnt; i++) {
@@ -53,7 +55,7 @@ json_object *hd_api_subscription_json(const bson_t *doc) {
             json_object_object_add(o, f->name, NULL);
         else
             json_object_object_add(o, f->name,
-                                   f->flags & HD_SUB_FIELD_TEXT ? hd_api_req_json_text_value(v) : json_object_get(v));
+                                   f->flags & HD_SUB_FIELD_TEXT ? hd_api_json_text_value(v) : json_object_get(v));
     }
     json_object_put(raw);
     return o;
@@ -98,9 +100,9 @@ static void append_fields(bson_t *b, json_object *body, int defaults) {
         if (!(f->flags & HD_SUB_FIELD_SETTABLE) || f->flags & HD_SUB_FIELD_KEY) continue;
         if (json_object_object_get_ex(body, f->name, &v)) {
             if (f->flags & HD_SUB_FIELD_TEXT)
-                hd_api_req_append_json_text(b, f->name, v); /* the dispatcher reads it as text too */
+                hd_api_json_append_text(b, f->name, v); /* the dispatcher reads it as text too */
             else
-                hd_api_req_append_json(b, f->name, v);
+                hd_api_json_append(b, f->name, v);
         } else if (defaults && !(f->flags & HD_SUB_FIELD_DEFAULT)) {
             BSON_APPEND_NULL(b, f->name);
         } else if (defaults) {
@@ -160,7 +162,7 @@ static void log_change(hd_api_req_t *r, const char *id) {
 }
 
 static void list(hd_api_req_t *r) {
-    static const char *const params[] = {HD_API_REQ_PAGE_PARAMS, "event_type", "is_active", "name", NULL};
+    static const char *const params[] = {HD_API_PAGE_PARAMS, "event_type", "is_active", "name", NULL};
     if (!hd_api_req_params(r, params)) return;
     bson_t *filter = BCON_NEW("tenant", BCON_UTF8(r->tenant));
     const char *type = hd_api_req_query(r, "event_type"), *active = hd_api_req_query(r, "is_active"),
@@ -174,7 +176,7 @@ static void list(hd_api_req_t *r) {
     if (type) BSON_APPEND_UTF8(filter, "event_types", type);
     if (active) BSON_APPEND_BOOL(filter, "is_active", !strcmp(active, "true"));
     if (name) BSON_APPEND_UTF8(filter, "name", name);
-    hd_api_req_list(r, "subscriptions", filter, "_id", 0, hd_api_subscription_json);
+    hd_api_page_list(r, "subscriptions", filter, "_id", 0, hd_api_subscription_json);
 out:
     bson_destroy(filter);
 }

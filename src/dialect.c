@@ -3,9 +3,13 @@
 #include <ctype.h>
 #include <string.h>
 
-json_object *hd_dialect_data(json_object *reply) {
+json_object *hd_dialect_member(json_object *o, const char *key) {
     json_object *v;
-    return json_object_object_get_ex(reply, "data", &v) ? v : NULL;
+    return json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+json_object *hd_dialect_data(json_object *reply) {
+    return hd_dialect_member(reply, "data");
 }
 
 const char *hd_dialect_slug(json_object *reply) {

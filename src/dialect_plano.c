@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hookd/api_page.h"
 #include "hookd/api_subscriptions.h"
 #include "hookd/dialect_native.h"
 #include "hookd/render.h"
@@ -516,7 +517,7 @@ static void list(hd_api_req_t *r) {
     if (!page_params(r, &offset, &limit)) return;
     bson_t *filter = BCON_NEW("tenant", BCON_UTF8(r->tenant)), *sort = BCON_NEW("_id", BCON_INT32(1));
     if (integration) BSON_APPEND_INT64(filter, "metadata.integration_id", integration);
-    if (hd_api_req_page(r, "subscriptions", filter, sort, offset, limit, sub_from_bson, &items, &total))
+    if (hd_api_page_slice(r, "subscriptions", filter, sort, offset, limit, sub_from_bson, &items, &total))
         reshape(r);
     else
         hd_api_req_reply(r, 200, page_reply("webhook_out_subs", items, total, offset, limit));

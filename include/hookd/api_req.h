@@ -1,8 +1,9 @@
 /* One management-API request and the helpers the resource modules (api_subscriptions, api_deliveries,
  * api_event_types, api_keys) answer it with: the one error shape {"success": false, "error": slug, "message": ...,
- * "details": [...]}, the one success shape {"success": true, "data": ...} (lists add "pagination"), cursor
- * pagination, the request body rules and the JSON <-> BSON conversions. The server and routing (api.h) fill a
- * request in and send its reply; resources include this header, never api.h. */
+ * "details": [...]}, the one success shape {"success": true, "data": ...}, authentication, the request body and
+ * query rules, lookups by alias and targeted produces. Lists page through api_page.h; bodies are parsed and stored
+ * through api_json.h. The server and routing (api.h) fill a request in and send its reply; resources include this
+ * header, never api.h. */
 #ifndef HOOKD_API_REQ_H
 #define HOOKD_API_REQ_H
 
@@ -59,7 +60,7 @@ int hd_api_req_authenticate_headers(hd_api_req_t *r);
 
 /* Parses r->raw_body into r->body when there is one: its Content-Type must be one of types (NULL-terminated
  * media types such as "application/json", compared without parameters and case) with no charset but UTF-8, and
- * the body one JSON value other than null (hd_api_req_parse_json). 0, or -1 with a 415 (invalid-content-type) or 400
+ * the body one JSON value other than null (hd_api_json_parse). 0, or -1 with a 415 (invalid-content-type) or 400
  * (invalid-json, invalid-param) reply. */
 int hd_api_req_parse_body(hd_api_req_t *r, const char *const *types);
 
@@ -95,44 +96,6 @@ const char *hd_api_req_query(hd_api_req_t *r, const char *name);
 /* 1 when the request carries a JSON body and it is an object; otherwise sets a 4xx reply and returns 0.
  * With optional, a missing body is fine (r->body stays NULL, returns 1). */
 int hd_api_req_need_object(hd_api_req_t *r, int optional);
-
-/* Parses the len bytes of text (NUL-terminated) as one JSON value under RFC 8259's rules, stricter than json-c:
- * no single quotes, NaN, Infinity, numbers out of range, raw control characters or lone surrogates, and nothing
- * after the value but whitespace. 0 with *out set (a new reference; NULL for null), or -1 with why filled. */
-int hd_api_req_parse_json(const char *text, size_t len, json_object **out, char *why, size_t why_size);
-
-/* Converts a MongoDB document to plain JSON: dates become RFC 3339 strings, _id becomes id. Caller owns it. */
-json_object *hd_api_req_from_bson(const bson_t *doc);
-
-/* 1 when v can be stored as it is: no object key that is empty, starts with '$' or holds a '.', and no string
- * with an embedded NUL, at any depth (MongoDB's rules for field names). */
-int hd_api_req_json_storable(json_object *v);
-
-/* Values kept as JSON text (filters, event-type schemas): MongoDB field names cannot start with '$' and FerretDB
- * stores no nested arrays, yet both are ordinary in a query or a JSON Schema. Appends v (NULL or JSON null: BSON
- * null) as text under key; json_text_value turns a stored field back into JSON (a new reference). */
-void hd_api_req_append_json_text(bson_t *b, const char *key, json_object *v);
-json_object *hd_api_req_json_text_value(json_object *stored);
-
-/* Converts a JSON value to BSON appended under key (json-c values: objects, arrays, strings, numbers, ...). */
-void hd_api_req_append_json(bson_t *b, const char *key, json_object *v);
-
-/* Replies with one page of coll's documents matching filter (borrowed), ordered by field (a string field, unique
- * per document), ascending or descending, honouring the limit, after and before query parameters, or limit and
- * offset (offset pagination: the pagination object then has offset and total). Each document is converted with
- * conv (which returns a new object). */
-/* The query parameters of hd_api_req_list, for hd_api_req_params lists. */
-#define HD_API_REQ_PAGE_PARAMS "limit", "after", "before", "offset"
-
-void hd_api_req_list(hd_api_req_t *r, const char *coll, const bson_t *filter, const char *field, int desc,
-                     json_object *(*conv)(const bson_t *doc));
-
-/* One page of coll's documents matching filter (borrowed) in the order of sort (borrowed; _id breaks ties),
- * skipping skip and taking at most take (0: none, only the total), each converted with conv. 0 with *items (a new
- * array) and *total (every match) set, or -1 with a 500 reply. For dialects with offset pagination and their own
- * sort orders. */
-int hd_api_req_page(hd_api_req_t *r, const char *coll, const bson_t *filter, const bson_t *sort, int64_t skip,
-                    int64_t take, json_object *(*conv)(const bson_t *doc), json_object **items, int64_t *total);
 
 /* The _id of the tenant's document of collection whose numeric alias (alias.h) is alias: 1 with *id set (caller
  * frees); 0 with a 404 reply (not-found) naming what ("subscription", "delivery"); -1 with a 500 reply. */

@@ -24,6 +24,9 @@ typedef struct hd_dialect_s {
     size_t nevents;
 } hd_dialect_t;
 
+/* The member key of o (borrowed), or NULL when o is not an object or has no such member. */
+json_object *hd_dialect_member(json_object *o, const char *key);
+
 /* Of a native reply: its data (borrowed; NULL when none), its error slug and message (borrowed; NULL on success). */
 json_object *hd_dialect_data(json_object *reply);
 const char *hd_dialect_slug(json_object *reply);

@@ -3,6 +3,7 @@
 #ifndef HOOKD_UNIT_H
 #define HOOKD_UNIT_H
 
+#include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,5 +42,12 @@ static int unit_checks_failed, unit_tests_passed, unit_tests_failed, unit_curren
 
 #define UNIT_REPORT()                                                                                                  \
     (printf("%s: %d passed, %d failed\n", __FILE__, unit_tests_passed, unit_tests_failed), unit_tests_failed ? 1 : 0)
+
+/* The JSON text of o (compact), copied into a static buffer: it outlives o. */
+static inline const char *unit_json(json_object *o) {
+    static char buf[4096];
+    snprintf(buf, sizeof(buf), "%s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    return buf;
+}
 
 #endif

@@ -1,15 +1,15 @@
-/* The request helpers' JSON <-> BSON conversions and input rules that need no server. */
+/* The strict JSON parser, the JSON <-> BSON conversions and the rules for storable JSON. */
 #include <json-c/json.h>
 #include <mongoc/mongoc.h>
 #include <stdlib.h>
 
-#include "hookd/api_req.h"
+#include "hookd/api_json.h"
 #include "unit.h"
 
 static void test_from_bson(void) {
     bson_t *doc = BCON_NEW("_id", BCON_UTF8("sub_1"), "at", BCON_DATE_TIME(1795335357123), "old", BCON_DATE_TIME(-1000),
                            "n", BCON_INT64(5000000000), "nested", "{", "d", BCON_DATE_TIME(0), "}");
-    json_object *o = hd_api_req_from_bson(doc), *v, *n;
+    json_object *o = hd_api_json_from_bson(doc), *v, *n;
     CHECK(json_object_object_get_ex(o, "id", &v) && !strcmp(json_object_get_string(v), "sub_1"));
     CHECK(!json_object_object_get_ex(o, "_id", &v));
     CHECK(json_object_object_get_ex(o, "at", &v));
@@ -26,8 +26,8 @@ static void test_append_round_trip(void) {
     const char *src = "{\"a\":[1,\"x\",true,null,{\"b\":1.5}],\"c\":{\"d\":\"ü\"}}";
     json_object *in = json_tokener_parse(src), *v;
     bson_t b = BSON_INITIALIZER;
-    json_object_object_foreach(in, k, val) hd_api_req_append_json(&b, k, val);
-    json_object *out = hd_api_req_from_bson(&b);
+    json_object_object_foreach(in, k, val) hd_api_json_append(&b, k, val);
+    json_object *out = hd_api_json_from_bson(&b);
     CHECK(json_object_equal(in, out));
     CHECK(json_object_object_get_ex(out, "c", &v));
     json_object_put(in);
@@ -41,12 +41,12 @@ static void test_storable(void) {
                                       "{\"a\":\"x\\u0000y\"}"};
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         json_object *o = json_tokener_parse(ok[i]);
-        CHECK(hd_api_req_json_storable(o));
+        CHECK(hd_api_json_storable(o));
         json_object_put(o);
     }
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         json_object *o = json_tokener_parse(bad[i]);
-        CHECK(o && !hd_api_req_json_storable(o));
+        CHECK(o && !hd_api_json_storable(o));
         json_object_put(o);
     }
 }
@@ -70,12 +70,12 @@ static void test_parse_json(void) {
     json_object *v;
     char why[128];
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-        CHECK(hd_api_req_parse_json(good[i], strlen(good[i]), &v, why, sizeof(why)) == 0);
+        CHECK(hd_api_json_parse(good[i], strlen(good[i]), &v, why, sizeof(why)) == 0);
         json_object_put(v);
     }
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         why[0] = '\0';
-        CHECK(hd_api_req_parse_json(bad[i], strlen(bad[i]), &v, why, sizeof(why)) == -1 && !v && *why);
+        CHECK(hd_api_json_parse(bad[i], strlen(bad[i]), &v, why, sizeof(why)) == -1 && !v && *why);
     }
 }
 
