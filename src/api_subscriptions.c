@@ -16,7 +16,7 @@
 #include "hookd/subdoc.h"
 #include "hookd/util.h"
 
-/* ---- validation: the subscription model's (sub.h) ---- */
+/* ---- validation: the subscription model's (subdoc.h) ---- */
 
 typedef struct {
     hd_api_req_t *r;
