@@ -31,11 +31,12 @@ typedef struct hd_subdoc_field_s {
     int def;
 } hd_subdoc_field_t;
 
-/* Every field a client may set, in the order replies show them (indexed by the enum below), then those the server
- * sets; besides them a document holds _id and tenant. */
+/* Every field a client may set, in the order replies show them, then those the server sets; besides them a
+ * document holds _id and tenant. */
 extern const hd_subdoc_field_t hd_subdoc_fields[];
 extern const size_t hd_subdoc_fields_cnt;
 
+/* Where each settable field is in hd_subdoc_fields (the parser reads its defaults there). */
 enum {
     HD_SUBDOC_F_NAME,
     HD_SUBDOC_F_EVENT_TYPES,
