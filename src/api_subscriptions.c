@@ -15,10 +15,10 @@
 #include "hookd/rfc3339.h"
 #include "hookd/sign.h"
 #include "hookd/store.h"
-#include "hookd/sub.h"
+#include "hookd/subdoc.h"
 #include "hookd/util.h"
 
-/* ---- validation: the subscription model's (sub.h) ---- */
+/* ---- validation: the subscription model's (subdoc.h) ---- */
 
 typedef struct {
     hd_api_req_t *r;
@@ -37,8 +37,8 @@ static int type_known(void *opaque, const char *type) {
 /* Checks every field present in body; with full, the required ones must be there. */
 static json_object *validate(hd_api_req_t *r, json_object *body, int full) {
     check_ctx_t ctx = {r, NULL};
-    hd_sub_check_t check = {add_problem, type_known, hd_api_json_parse, hd_api_json_storable, &ctx};
-    hd_sub_check(body, full, &check);
+    hd_subdoc_check_t check = {add_problem, type_known, hd_api_json_parse, hd_api_json_storable, &ctx};
+    hd_subdoc_check(body, full, &check);
     return ctx.details;
 }
 
@@ -48,14 +48,14 @@ json_object *hd_api_subscription_json(const bson_t *doc) {
     json_object *raw = hd_api_json_from_bson(doc), *o = json_object_new_object(), *v;
     json_object_object_add(o, "id", json_object_object_get_ex(raw, "id", &v) ? json_object_get(v) : NULL);
     json_object_object_add(o, "alias", json_object_object_get_ex(raw, "alias", &v) ? json_object_get(v) : NULL);
-    for (size_t i = 0; i < hd_sub_fields_cnt; i++) {
-        const hd_sub_field_t *f = &hd_sub_fields[i];
-        if (!(f->flags & HD_SUB_FIELD_SHOWN)) continue;
+    for (size_t i = 0; i < hd_subdoc_fields_cnt; i++) {
+        const hd_subdoc_field_t *f = &hd_subdoc_fields[i];
+        if (!(f->flags & HD_SUBDOC_FIELD_SHOWN)) continue;
         if (!json_object_object_get_ex(raw, f->name, &v))
             json_object_object_add(o, f->name, NULL);
         else
             json_object_object_add(o, f->name,
-                                   f->flags & HD_SUB_FIELD_TEXT ? hd_api_json_text_value(v) : json_object_get(v));
+                                   f->flags & HD_SUBDOC_FIELD_TEXT ? hd_api_json_text_value(v) : json_object_get(v));
     }
     json_object_put(raw);
     return o;
@@ -94,35 +94,35 @@ static void append_signing_key(hd_api_req_t *r, bson_t *b, const char *id, const
 
 /* Appends every settable field except the keys: from body, or its default when absent (when defaults is set). */
 static void append_fields(bson_t *b, json_object *body, int defaults) {
-    for (size_t i = 0; i < hd_sub_fields_cnt; i++) {
-        const hd_sub_field_t *f = &hd_sub_fields[i];
+    for (size_t i = 0; i < hd_subdoc_fields_cnt; i++) {
+        const hd_subdoc_field_t *f = &hd_subdoc_fields[i];
         json_object *v;
-        if (!(f->flags & HD_SUB_FIELD_SETTABLE) || f->flags & HD_SUB_FIELD_KEY) continue;
+        if (!(f->flags & HD_SUBDOC_FIELD_SETTABLE) || f->flags & HD_SUBDOC_FIELD_KEY) continue;
         if (json_object_object_get_ex(body, f->name, &v)) {
-            if (f->flags & HD_SUB_FIELD_TEXT)
+            if (f->flags & HD_SUBDOC_FIELD_TEXT)
                 hd_api_json_append_text(b, f->name, v); /* the dispatcher reads it as text too */
             else
                 hd_api_json_append(b, f->name, v);
-        } else if (defaults && !(f->flags & HD_SUB_FIELD_DEFAULT)) {
+        } else if (defaults && !(f->flags & HD_SUBDOC_FIELD_DEFAULT)) {
             BSON_APPEND_NULL(b, f->name);
         } else if (defaults) {
             switch (f->type) {
-            case HD_SUB_TYPE_TEXT:
+            case HD_SUBDOC_TYPE_TEXT:
                 BSON_APPEND_UTF8(b, f->name, "");
                 break;
-            case HD_SUB_TYPE_INT:
+            case HD_SUBDOC_TYPE_INT:
                 BSON_APPEND_INT64(b, f->name, f->def);
                 break;
-            case HD_SUB_TYPE_BOOL:
+            case HD_SUBDOC_TYPE_BOOL:
                 BSON_APPEND_BOOL(b, f->name, f->def);
                 break;
-            case HD_SUB_TYPE_LIST:
+            case HD_SUBDOC_TYPE_LIST:
                 bson_append_array(b, f->name, -1, &(bson_t)BSON_INITIALIZER);
                 break;
-            case HD_SUB_TYPE_MAP:
+            case HD_SUBDOC_TYPE_MAP:
                 bson_append_document(b, f->name, -1, &(bson_t)BSON_INITIALIZER);
                 break;
-            case HD_SUB_TYPE_JSON:
+            case HD_SUBDOC_TYPE_JSON:
                 BSON_APPEND_NULL(b, f->name);
                 break;
             }

@@ -18,6 +18,7 @@
 #include "hookd/record.h"
 #include "hookd/retry.h"
 #include "hookd/sign.h"
+#include "hookd/target.h"
 #include "hookd/util.h"
 
 /* Kafka headers looked at per message (CloudEvents binary mode needs a handful). */
@@ -36,14 +37,12 @@ typedef struct ev_s {
     char *msg_topic; /* where this message was consumed */
     int32_t msg_partition;
     hd_retry_held_t held;     /* a retry job waiting to be due */
+    hd_target_wait_t wait;    /* an event naming a subscription the snapshot lacks */
     struct ev_s *prev, *next; /* live events */
-    struct ev_s *await_next;  /* events awaiting a look */
-    char *target;             /* the subscription an event awaiting a look names */
-    int64_t produced_ms;      /* and when that event was produced */
-    int64_t await_until_ms;   /* and until when it waits at most */
 } ev_t;
 
 #define EV_OF_HELD(h) ((ev_t *)((char *)(h)-offsetof(ev_t, held)))
+#define EV_OF_WAIT(t) ((ev_t *)((char *)(t)-offsetof(ev_t, wait)))
 
 struct hd_dispatch_s {
     const hd_conf_t *conf;
@@ -57,7 +56,7 @@ struct hd_dispatch_s {
     int wake[2];
     ev_t *evs;
     hd_retry_hold_t *hold;
-    ev_t *awaiting, **awaiting_tail;    /* events naming a subscription this worker's snapshot lacks, oldest first */
+    hd_target_t *targets;               /* events naming a subscription the snapshot lacks, set aside */
     hd_dispatch_stats_t stats;          /* the deliveries' counts are the attempts' */
     const hd_dispatch_replay_t *replay; /* NULL: the group dispatcher */
 };
@@ -79,7 +78,7 @@ static void ev_unref(hd_dispatch_t *w, ev_t *ev) {
     ev_release_content(ev);
     free(ev->src.topic);
     free(ev->msg_topic);
-    free(ev->target);
+    free(ev->wait.id);
     free(ev);
 }
 
@@ -116,17 +115,8 @@ static void deadletter_message(hd_dispatch_t *w, ev_t *ev, const rd_kafka_messag
 
 /* Stable per (event, subscription) so that retries and replays keep it; a replay asked for new ids salts it. */
 static void delivery_id(const hd_dispatch_t *w, const ev_t *ev, const hd_sub_t *sub, char out[HD_SIGN_ID_SIZE]) {
-    if (!w->replay || !w->replay->salt) {
-        hd_sign_message_id(ev->src.event->id, sub->id, out);
-        return;
-    }
-    char salted[512];
-    snprintf(salted, sizeof(salted), "%s/%s", sub->id, w->replay->salt);
-    hd_sign_message_id(ev->src.event->id, salted, out);
+    hd_sign_message_id_salted(ev->src.event->id, sub->id, w->replay ? w->replay->salt : NULL, out);
 }
-
-/* The longest an event waits for the store to show the subscription it names. */
-#define TARGET_WAIT_MS 2000
 
 /* An event naming its subscription (a test event, a re-send through the API) goes to that one alone, whatever its
  * event types, statuses and filter; one still missing or inactive gets a final failed outcome rather than none. */
@@ -144,36 +134,15 @@ static void deliver_target(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const c
     }
 }
 
-/* The API wrote the subscription before producing the event, so a snapshot that lacks it is older than the write
- * (rarely: right after a create). The event waits, without holding up the loop, until a look at the store that
- * started after it was produced has finished, or TARGET_WAIT_MS (the store may be away). */
-static void await_target(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const char *id, int64_t produced_ms) {
-    if (hd_match_get(snap, id) || hd_cache_seen(w->cache, produced_ms)) {
-        deliver_target(w, snap, ev, id);
-        return;
-    }
-    ev->target = hd_xstrdup(id);
-    ev->produced_ms = produced_ms;
-    ev->await_until_ms = hd_now_ms() + TARGET_WAIT_MS;
-    ev_ref_work(ev);
-    ev->await_next = NULL;
-    *w->awaiting_tail = ev;
-    w->awaiting_tail = &ev->await_next;
-}
-
-/* How often a worker with events awaiting a look checks whether it has come. */
-#define AWAIT_POLL_MS 20
-
-/* Events whose look has come, or whose wait is over, in the order they came. */
-static void release_awaiting(hd_dispatch_t *w, int64_t now) {
-    while (w->awaiting && (hd_cache_seen(w->cache, w->awaiting->produced_ms) || w->awaiting->await_until_ms <= now)) {
-        ev_t *ev = w->awaiting;
-        if (!(w->awaiting = ev->await_next)) w->awaiting_tail = &w->awaiting;
+/* Events set aside whose look has come, or whose wait is over, in the order they came. */
+static void release_targets(hd_dispatch_t *w, int64_t now) {
+    for (hd_target_wait_t *wait; (wait = hd_target_due(w->targets, now));) {
+        ev_t *ev = EV_OF_WAIT(wait);
         hd_match_t *snap = hd_cache_get(w->cache);
         if (hd_attempt_revoked(&ev->src))
             w->stats.dropped_revoked++;
         else
-            deliver_target(w, snap, ev, ev->target);
+            deliver_target(w, snap, ev, wait->id);
         hd_match_release(snap);
         ev_work_done(w, ev);
     }
@@ -194,18 +163,16 @@ static void handle_source(hd_dispatch_t *w, hd_match_t *snap, ev_t *ev, const rd
         return;
     }
     /* A test event or a retry from the API names the one subscription it is for. */
-    const void *target = NULL;
     size_t target_len = 0;
-    for (size_t i = 0; i < hdr_cnt; i++)
-        if (!strcmp(hdrs[i].name, "hookd-subscription")) {
-            target = hdrs[i].value;
-            target_len = hdrs[i].len;
-        }
+    const void *target = hd_target_of(hdrs, hdr_cnt, &target_len);
     if (target && !w->replay) {
         char id[256];
         snprintf(id, sizeof(id), "%.*s", (int)target_len, (const char *)target);
-        int64_t produced_ms = rd_kafka_message_timestamp(msg, NULL);
-        await_target(w, snap, ev, id, produced_ms > 0 ? produced_ms : hd_now_ms());
+        if (!hd_match_get(snap, id) &&
+            hd_target_set_aside(w->targets, &ev->wait, id, rd_kafka_message_timestamp(msg, NULL), hd_now_ms()))
+            ev_ref_work(ev);
+        else
+            deliver_target(w, snap, ev, id);
         return;
     }
 
@@ -316,13 +283,17 @@ static void handle_message(hd_dispatch_t *w, hd_match_t *snap, hd_consume_t *fro
     ev_work_done(w, ev);
 }
 
+static int cache_seen(void *cache, int64_t after_ms) {
+    return hd_cache_seen(cache, after_ms);
+}
+
 static hd_dispatch_t *dispatch_new(const hd_conf_t *conf, hd_cache_t *cache, hd_health_t *health, int worker,
                                    const hd_dispatch_replay_t *replay, char *errstr, size_t errstr_size) {
     hd_dispatch_t *w = hd_xcalloc(1, sizeof(*w));
     w->conf = conf;
     w->replay = replay;
     w->cache = cache;
-    w->awaiting_tail = &w->awaiting;
+    w->targets = hd_target_new(cache_seen, cache);
     w->decode_opts = (hd_decode_opts_t){.max_bytes = (size_t)conf->event_max_bytes,
                                         .tenant_attribute = conf->event_tenant_attribute,
                                         .tenant_header = conf->event_tenant_header,
@@ -385,17 +356,6 @@ static void drain_wake(hd_dispatch_t *w) {
  * waited 0.9 s at 2,000 deliveries/s). Idle, it is a hundred cheap turns a second. */
 #define IDLE_WAIT_MS 10
 
-/* Until Kafka acknowledged a first record, the idempotent producer may still be waiting for its producer id: when
- * hd_record_new's priming finds no broker up, librdkafka asks again only after 500 ms, and a backlog consumed
- * meanwhile left 4,600-8,600 records waiting in memory (docs/benchmarks.md). Intake stops at a small budget until
- * then. */
-#define FIRST_ACK_BUDGET_KBYTES 256
-
-static int records_have_room(const hd_dispatch_t *w) {
-    int64_t limit = hd_record_acked(w->record) ? w->conf->results_max_outstanding_kbytes : FIRST_ACK_BUDGET_KBYTES;
-    return hd_record_outstanding_bytes(w->record) < (size_t)limit * 1024;
-}
-
 /* One turn of the loop: release due retries, take events while there is room, serve Kafka's reports, wait for
  * the network (at most until the next held job is due). */
 static int turn(hd_dispatch_t *w, int consuming, int max_wait_ms) {
@@ -416,8 +376,8 @@ static int turn(hd_dispatch_t *w, int consuming, int max_wait_ms) {
         ev_work_done(w, ev); /* the hold's reference */
     }
     if (hd_retry_hold_next_ms(w->hold) - now < max_wait_ms) max_wait_ms = (int)(hd_retry_hold_next_ms(w->hold) - now);
-    release_awaiting(w, now);
-    if (w->awaiting && max_wait_ms > AWAIT_POLL_MS) max_wait_ms = AWAIT_POLL_MS; /* no signal comes with a look */
+    release_targets(w, now);
+    max_wait_ms = hd_target_wait_ms(w->targets, max_wait_ms);
     /* The retry tiers first: a retry is older work than any new event. */
     hd_consume_t *const from[] = {w->retry_consume, w->consume};
     for (size_t f = 0; f < sizeof(from) / sizeof(from[0]); f++) {
@@ -428,7 +388,9 @@ static int turn(hd_dispatch_t *w, int consuming, int max_wait_ms) {
         }
         int64_t room = w->conf->http_max_inflight - (int64_t)hd_attempt_busy(w->attempts);
         /* Messages done but waiting for an earlier one of their partition hold a little memory each: bounded. */
-        if (!records_have_room(w) || hd_consume_pending(from[f]) >= (size_t)w->conf->consume_max_pending) room = 0;
+        if (!hd_record_has_room(w->record, w->conf->results_max_outstanding_kbytes) ||
+            hd_consume_pending(from[f]) >= (size_t)w->conf->consume_max_pending)
+            room = 0;
         int want = room < w->conf->batch_size ? (int)room : (int)w->conf->batch_size;
         if (want <= 0) continue;
         rd_kafka_message_t *msgs[want];
@@ -459,20 +421,14 @@ static int turn(hd_dispatch_t *w, int consuming, int max_wait_ms) {
  * partition's next owner (after a restart, by this process again). */
 static int abandon(hd_dispatch_t *w) {
     int n = hd_attempt_abandon(w->attempts);
-    for (hd_retry_held_t *held; (held = hd_retry_hold_take(w->hold));) {
-        ev_t *ev = EV_OF_HELD(held);
-        ev->src.abandoned = 1;
-        ev_work_done(w, ev);
-        n++;
+    for (hd_retry_held_t *held; (held = hd_retry_hold_take(w->hold)); n++) {
+        EV_OF_HELD(held)->src.abandoned = 1;
+        ev_work_done(w, EV_OF_HELD(held));
     }
-    while (w->awaiting) {
-        ev_t *ev = w->awaiting;
-        w->awaiting = ev->await_next;
-        ev->src.abandoned = 1;
-        ev_work_done(w, ev);
-        n++;
+    for (hd_target_wait_t *wait; (wait = hd_target_take(w->targets)); n++) {
+        EV_OF_WAIT(wait)->src.abandoned = 1;
+        ev_work_done(w, EV_OF_WAIT(wait));
     }
-    w->awaiting_tail = &w->awaiting;
     return n;
 }
 
@@ -534,6 +490,7 @@ void hd_dispatch_destroy(hd_dispatch_t *w) {
     hd_attempt_destroy(w->attempts);
     hd_retry_destroy(w->retry);
     hd_retry_hold_destroy(w->hold);
+    hd_target_destroy(w->targets);
     if (w->wake[0] >= 0) close(w->wake[0]);
     if (w->wake[1] >= 0) close(w->wake[1]);
     free(w);

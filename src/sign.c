@@ -286,6 +286,17 @@ void hd_sign_message_id(const char *event_id, const char *subscription_id, char 
     sodium_bin2hex(out + 4, HD_SIGN_ID_SIZE - 4, h, sizeof(h));
 }
 
+void hd_sign_message_id_salted(const char *event_id, const char *subscription_id, const char *salt,
+                               char out[HD_SIGN_ID_SIZE]) {
+    if (!salt) {
+        hd_sign_message_id(event_id, subscription_id, out);
+        return;
+    }
+    char salted[512];
+    snprintf(salted, sizeof(salted), "%s/%s", subscription_id, salt);
+    hd_sign_message_id(event_id, salted, out);
+}
+
 void hd_sign_secret_generate(char *out, size_t out_size) {
     unsigned char raw[24];
     randombytes_buf(raw, sizeof(raw));

@@ -11,6 +11,7 @@
 #include "hookd/map.h"
 #include "hookd/mongo.h"
 #include "hookd/secret.h"
+#include "hookd/subdoc.h"
 #include "hookd/util.h"
 
 /* Seconds of the change log whose applied ids are counted: a look needs those of the lookback, the last seconds
@@ -96,7 +97,7 @@ int hd_store_use_master_key(hd_store_t *store, const char *b64, char *errstr, si
 /* Appends the subscription of doc to *subs. Returns -1 when doc is not a valid subscription (logged). */
 static int add_sub(hd_store_t *store, json_object *doc, hd_sub_t ***subs, int *cnt, int *cap) {
     char err[256];
-    const char *text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN), *id = hd_sub_doc_id(doc);
+    const char *text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN), *id = hd_subdoc_id(doc);
     unsigned char h[crypto_shorthash_BYTES];
     uint64_t digest;
     crypto_shorthash(h, (const unsigned char *)text, strlen(text), store->digest_key);

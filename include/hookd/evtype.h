@@ -1,4 +1,4 @@
-/* The event-type grammar, the one set of rules for the subscription model (sub.h), the index (match.h) and the
+/* The event-type grammar, the one set of rules for the subscription model (subdoc.h), the index (match.h) and the
  * management API: a type is dot-separated non-empty segments of [A-Za-z0-9_-], at most 128 bytes; a pattern may
  * also hold "*" as one whole segment (any one segment) and "**" as the last segment (one or more segments). */
 #ifndef HOOKD_EVTYPE_H

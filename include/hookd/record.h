@@ -98,8 +98,9 @@ void hd_record_poll(hd_record_t *r);
  * structs. Records are produced and reported on the owner's thread only. */
 size_t hd_record_outstanding_bytes(const hd_record_t *r);
 
-/* 1 once Kafka acknowledged a record of this producer: it has its producer id and the path to the broker works. */
-int hd_record_acked(const hd_record_t *r);
+/* 1 while the records outstanding hold less than max_kbytes; until Kafka acknowledged a first record (then the
+ * producer has its id and the path to the broker works), less than a small budget. */
+int hd_record_has_room(const hd_record_t *r, int64_t max_kbytes);
 
 /* Waits up to timeout_ms for every record to be acknowledged; returns the number still outstanding. */
 int hd_record_flush(hd_record_t *r, int timeout_ms);

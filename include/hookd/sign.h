@@ -102,6 +102,11 @@ int hd_sign_verify(const hd_sign_key_t *key, const char *msg_id, int64_t timesta
  * stays the same across retries and replays and receivers can de-duplicate on it. */
 void hd_sign_message_id(const char *event_id, const char *subscription_id, char out[HD_SIGN_ID_SIZE]);
 
+/* As hd_sign_message_id, with "/" + salt after the subscription id when salt is not NULL: new webhook-ids for a
+ * replay asked for them. */
+void hd_sign_message_id_salted(const char *event_id, const char *subscription_id, const char *salt,
+                               char out[HD_SIGN_ID_SIZE]);
+
 /* Generates a new "whsec_" secret with a 24-byte random key into out (at least 40 bytes). */
 void hd_sign_secret_generate(char *out, size_t out_size);
 

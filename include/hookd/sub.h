@@ -1,6 +1,5 @@
-/* The subscription: its document model (the fields, their defaults and rules, below), used by the management API
- * to check and write documents, and the subscription as the dispatcher holds it in memory, parsed from a JSON
- * document (the file store) or a MongoDB document converted to JSON (the MongoDB store) with the same defaults. */
+/* The subscription as the dispatcher holds it in memory, parsed from a JSON document (the file store) or a MongoDB
+ * document converted to JSON (the MongoDB store) with the document model's defaults and rules (subdoc.h). */
 #ifndef HOOKD_SUB_H
 #define HOOKD_SUB_H
 
@@ -87,64 +86,5 @@ hd_sub_t *hd_sub_from_doc(json_object *doc, const struct hd_secret_key_s *master
  * is a no-op for hd_sub_destroy. */
 hd_sub_t *hd_sub_retain(hd_sub_t *sub);
 void hd_sub_destroy(hd_sub_t *sub);
-
-/* The id of a subscription document (id, or MongoDB's _id) when it is a string, borrowed from doc; else NULL. */
-const char *hd_sub_doc_id(json_object *doc);
-
-/* 1 when name: value may be sent as a custom header: a valid token name that is not reserved
- * (content-type, content-length, host, user-agent, webhook-*), and a value free of CR, LF and NUL. */
-int hd_sub_header_allowed(const char *name, const char *value);
-
-/* 1 when url is an absolute http or https URL with a host, as curl parses it; else 0 with errstr filled. */
-int hd_sub_url_ok(const char *url, char *errstr, size_t errstr_size);
-
-/* ---- the document model ----
- * The fields of a subscription document, defined once: what a client may set and their defaults (the management
- * API), the rules they must meet (hd_sub_check), what replies show, and the defaults hd_sub_from_doc reads with. */
-
-/* What a field holds. Its default, written on create and replace when absent, is with HD_SUB_FIELD_DEFAULT: ""
- * (text), def (int, bool), [] (list), {} (map); without it, null. */
-typedef enum {
-    HD_SUB_TYPE_TEXT,
-    HD_SUB_TYPE_INT,
-    HD_SUB_TYPE_BOOL,
-    HD_SUB_TYPE_LIST,
-    HD_SUB_TYPE_MAP,
-    HD_SUB_TYPE_JSON
-} hd_sub_type_t;
-
-#define HD_SUB_FIELD_SETTABLE 1u /* a client sends it */
-#define HD_SUB_FIELD_DEFAULT 2u  /* see hd_sub_type_t */
-#define HD_SUB_FIELD_KEY 4u      /* a signing key: stored encrypted, never shown */
-#define HD_SUB_FIELD_TEXT 8u     /* stored as JSON text (MongoDB may refuse a query's $-prefixed keys), shown as JSON */
-#define HD_SUB_FIELD_SHOWN 16u   /* in replies */
-
-typedef struct hd_sub_field_s {
-    const char *name;
-    hd_sub_type_t type;
-    unsigned flags;
-    int def;
-} hd_sub_field_t;
-
-/* Every field a client may set, in the order replies show them, then those the server sets; besides them a
- * document holds _id and tenant. */
-extern const hd_sub_field_t hd_sub_fields[];
-extern const size_t hd_sub_fields_cnt;
-
-/* How hd_sub_check reports and what it asks: problem gets each one (the field and a message of at most 511 bytes);
- * known says whether an exact event type is in the catalogue (1, 0, or -1 when it cannot tell now); parse_json
- * parses a template's text strictly (0, or -1 with why); storable says whether a value can be stored as is. */
-typedef struct hd_sub_check_s {
-    void (*problem)(void *opaque, const char *field, const char *message);
-    int (*known)(void *opaque, const char *type);
-    int (*parse_json)(const char *text, size_t len, json_object **out, char *why, size_t why_size);
-    int (*storable)(json_object *v);
-    void *opaque;
-} hd_sub_check_t;
-
-/* Checks every field present in body (a client's create, replace or patch) against the model; with full, the
- * required ones (url, event_types) must be there. A field the model does not know is a problem. Returns the
- * number of problems reported. */
-int hd_sub_check(json_object *body, int full, const hd_sub_check_t *check);
 
 #endif

@@ -86,6 +86,12 @@ static void test_message_id_stable(void) {
     CHECK(strncmp(a, "msg_", 4) == 0 && strlen(a) == 36);
     /* Pinned: every replica, on any CPU and any version, must derive the same id. */
     CHECK_STR(a, "msg_aee5016980e904dca7dafb4f4f69a5b1");
+    hd_sign_message_id_salted("evt_1", "sub_1", NULL, b);
+    CHECK_STR(a, b);
+    hd_sign_message_id_salted("evt_1", "sub_1", "r2", b);
+    hd_sign_message_id("evt_1", "sub_1/r2", c);
+    CHECK(strcmp(a, b) != 0);
+    CHECK_STR(b, c);
 }
 
 static void test_generated_secret_roundtrip(void) {
