@@ -30,16 +30,6 @@ static const char *const renames[][2] = {{"url", "callbackUrl"},
                                          {"secret", "token"},
                                          {"after", "lastEventId"}};
 
-/* snprintf whose output is well-formed UTF-8 whatever it quotes; returns the bytes written. */
-static size_t say(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static size_t say(char *out, size_t size, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    size_t n = hd_utf8_vformat(out, size, fmt, ap);
-    va_end(ap);
-    return n;
-}
-
 /* ---- requests ---- */
 
 /* The fields an operation takes; the required ones first (nreq of them). */
@@ -76,8 +66,8 @@ static int check_shape(json_object *body, const shape_t *s, char *why, size_t wh
         while (i < s->nfields && strcmp(s->fields[i], key))
             i++;
         if (i == s->nfields) {
-            say(why, why_size, "unknown parameter \"%.*s\" (allowed: %s)", (int)hd_utf8_prefix(key, strlen(key), 64),
-                key, allowed);
+            hd_utf8_format(why, why_size, "unknown parameter \"%.*s\" (allowed: %s)",
+                           (int)hd_utf8_prefix(key, strlen(key), 64), key, allowed);
             return -1;
         }
         (void)val;
@@ -280,14 +270,14 @@ json_object *hd_dialect_inveterate_error(unsigned native_status, json_object *na
         snprintf(first, sizeof(first), "%.*s", (int)skip, m);
         const char *named = skip < sizeof(first) && m[skip] ? dialect_name(first) : first;
         if (named == first) skip = 0; /* "after is not a valid cursor" speaks of lastEventId */
-        len = say(msg, sizeof(msg), "%s%s", named == first ? "" : named, m + skip);
+        len = hd_utf8_format(msg, sizeof(msg), "%s%s", named == first ? "" : named, m + skip);
     }
     if (json_object_object_get_ex(native_reply, "details", &details) && json_object_is_type(details, json_type_array)) {
         for (size_t i = 0; i < json_object_array_length(details) && len < sizeof(msg) - 1; i++) {
             json_object *d = json_object_array_get_idx(details, i), *f, *m;
             if (!json_object_object_get_ex(d, "field", &f) || !json_object_object_get_ex(d, "message", &m)) continue;
-            len += say(msg + len, sizeof(msg) - len, "%s%s: %s", i ? "; " : ": ",
-                       dialect_name(json_object_get_string(f)), json_object_get_string(m));
+            len += hd_utf8_format(msg + len, sizeof(msg) - len, "%s%s: %s", i ? "; " : ": ",
+                                  dialect_name(json_object_get_string(f)), json_object_get_string(m));
         }
     }
     json_object *data = NULL;
@@ -457,7 +447,7 @@ static void no_operation(hd_api_req_t *r, const char *allow) {
         return;
     }
     char msg[128];
-    say(msg, sizeof(msg), "%s is not allowed here (allowed: %s)", r->method, allow);
+    hd_utf8_format(msg, sizeof(msg), "%s is not allowed here (allowed: %s)", r->method, allow);
     answer(r, 405, msg, NULL);
     r->allow = allow;
 }

@@ -20,12 +20,19 @@
 
 /* ---- replies ---- */
 
-static void reply(hd_api_req_t *r, const char *key, json_object *value, const char *message) {
+/* {key: value, "success": true, "message": message}, and total_key: total for a list (total_key non-NULL). */
+static void reply_list(hd_api_req_t *r, const char *key, json_object *value, const char *total_key, int64_t total,
+                       const char *message) {
     json_object *o = json_object_new_object();
     if (key) json_object_object_add(o, key, value);
+    if (total_key) json_object_object_add(o, total_key, json_object_new_int64(total));
     json_object_object_add(o, "success", json_object_new_boolean(1));
     json_object_object_add(o, "message", json_object_new_string(message));
     hd_api_req_reply(r, 200, o);
+}
+
+static void reply(hd_api_req_t *r, const char *key, json_object *value, const char *message) {
+    reply_list(r, key, value, NULL, 0, message);
 }
 
 void hd_dialect_mgmt_reshape_error(hd_api_req_t *r) {
@@ -198,12 +205,7 @@ static void list_subscriptions(hd_api_req_t *r) {
         }
         json_object_array_add(subs, hd_dialect_mgmt_query_project(s, fields));
     }
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "subscriptions", subs);
-    json_object_object_add(o, "totalSubscriptionsCount", json_object_new_int64(total));
-    json_object_object_add(o, "success", json_object_new_boolean(1));
-    json_object_object_add(o, "message", json_object_new_string("Subscriptions retrieved."));
-    hd_api_req_reply(r, 200, o);
+    reply_list(r, "subscriptions", subs, "totalSubscriptionsCount", total, "Subscriptions retrieved.");
 out:
     json_object_put(natives);
     json_object_put(fields);
@@ -317,12 +319,7 @@ static void list_events(hd_api_req_t *r, const char *id) {
     if (events_page(r, id, json_object_get_int64(hd_dialect_member(hd_dialect_data(out), "alias")), &filter, &sort,
                     skip, take, fields, &events, &total))
         goto out;
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "events", events);
-    json_object_object_add(o, "totalEventsCount", json_object_new_int64(total));
-    json_object_object_add(o, "success", json_object_new_boolean(1));
-    json_object_object_add(o, "message", json_object_new_string("Events retrieved."));
-    hd_api_req_reply(r, 200, o);
+    reply_list(r, "events", events, "totalEventsCount", total, "Events retrieved.");
 out:
     json_object_put(out);
     json_object_put(fields);

@@ -87,3 +87,11 @@ size_t hd_utf8_vformat(char *out, size_t out_size, const char *fmt, va_list ap) 
     va_end(again);
     return written;
 }
+
+size_t hd_utf8_format(char *out, size_t out_size, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    size_t n = hd_utf8_vformat(out, out_size, fmt, ap);
+    va_end(ap);
+    return n;
+}

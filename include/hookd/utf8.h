@@ -25,5 +25,6 @@ size_t hd_utf8_copy(char *out, size_t out_size, const char *in, size_t len);
 /* vsnprintf into out (out_size > 0 bytes) whose result is well-formed UTF-8: a text that does not fit is cut on a
  * character boundary, and malformed bytes become '?'. Returns the bytes written. */
 size_t hd_utf8_vformat(char *out, size_t out_size, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+size_t hd_utf8_format(char *out, size_t out_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -1,5 +1,4 @@
 /* UTF-8 helpers: well-formedness (RFC 3629), counts, cuts on character boundaries. */
-#include <stdarg.h>
 #include <stdlib.h>
 
 #include "hookd/utf8.h"
@@ -55,25 +54,16 @@ static void test_copy(void) {
     CHECK(hd_utf8_copy(out, 1, "abc", 3) == 0 && !out[0]);
 }
 
-static size_t format(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static size_t format(char *out, size_t size, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    size_t n = hd_utf8_vformat(out, size, fmt, ap);
-    va_end(ap);
-    return n;
-}
-
 static void test_vformat(void) {
     char out[16], name[81] = "";
     for (int i = 0; i < 40; i++)
         strcat(name, "\xc3\xa9");
     /* "x: " + 40 x é does not fit 16 bytes: cut after the 6th é, not inside the 7th. */
-    CHECK(format(out, sizeof(out), "x: %s", name) == 15);
+    CHECK(hd_utf8_format(out, sizeof(out), "x: %s", name) == 15);
     CHECK(hd_utf8_valid(out, strlen(out)) && hd_utf8_count(out, strlen(out)) == 9);
-    CHECK(format(out, sizeof(out), "bad %s.", "\xff\xfe") == 7);
+    CHECK(hd_utf8_format(out, sizeof(out), "bad %s.", "\xff\xfe") == 7);
     CHECK_STR(out, "bad ??.");
-    CHECK(format(out, sizeof(out), "%s", "fits") == 4);
+    CHECK(hd_utf8_format(out, sizeof(out), "%s", "fits") == 4);
     CHECK_STR(out, "fits");
 }
 
